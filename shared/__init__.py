@@ -1,0 +1,1 @@
+"""The contract (event models, topics) and the plumbing every service uses."""

@@ -1,0 +1,41 @@
+"""The services of the platform: what each is called, which schema and role it owns, where it listens.
+
+The launcher, the provisioning job and the settings all read this table, so a service is declared once.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str  # the package under services/, and the Kafka client id / consumer group
+    schema: str  # the Postgres schema it owns; its login role has the same name
+    env_prefix: str  # prefix of its settings' environment variables
+    http_port: int  # default local port
+
+    @property
+    def role(self) -> str:
+        return self.schema
+
+    @property
+    def migrations_dir(self) -> Path:
+        return REPO_ROOT / "services" / self.name / "migrations"
+
+
+ORDER_API: Final = ServiceSpec("order_api", "order_api", "ORDER_API_", 8000)
+ANONYMIZER: Final = ServiceSpec("anonymizer", "anonymizer", "ANONYMIZER_", 8001)
+CANCELLATION_WORKER: Final = ServiceSpec("cancellation_worker", "cancellation", "CANCELLATION_", 8002)
+WEBHOOK_DISPATCHER: Final = ServiceSpec("webhook_dispatcher", "webhooks", "WEBHOOKS_", 8003)
+
+SERVICES: Final = (ORDER_API, ANONYMIZER, CANCELLATION_WORKER, WEBHOOK_DISPATCHER)
+
+# The local stack's defaults (deploy/local): away from the standard ports.
+LOCAL_PG_PORT: Final = 55432
+LOCAL_KAFKA_PORT: Final = 59092
+LOCAL_DATABASE: Final = "orders"
+LOCAL_ADMIN_DSN: Final = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/{LOCAL_DATABASE}"
+LOCAL_KAFKA_BOOTSTRAP: Final = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
