@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import asyncpg
+from shared.db import Connection
 
 KERNEL_DIR: Final = Path(__file__).resolve().parent / "sql"
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -53,7 +53,7 @@ def _lock_key(schema: str) -> int:
     return int.from_bytes(hashlib.sha256(f"migrations:{schema}".encode()).digest()[:8], "big") >> 1
 
 
-async def apply_migrations(conn: asyncpg.Connection, schema: str, service_dir: Path) -> list[str]:
+async def apply_migrations(conn: Connection, schema: str, service_dir: Path) -> list[str]:
     """Apply the pending migrations of one service to `schema`; return the names applied.
 
     Safe to call from many instances at once: they queue on the advisory lock, and the later ones
@@ -70,8 +70,7 @@ async def apply_migrations(conn: asyncpg.Connection, schema: str, service_dir: P
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
         applied = {
-            row["name"]: row["checksum"]
-            for row in await conn.fetch("SELECT name, checksum FROM schema_migrations")
+            row["name"]: row["checksum"] for row in await conn.fetch("SELECT name, checksum FROM schema_migrations")
         }
         done: list[str] = []
         for migration in migrations:

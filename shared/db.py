@@ -1,0 +1,52 @@
+"""asyncpg pools, one per service, each confined to its service's schema."""
+
+import asyncio
+import json
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.events import dumps
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# A connection as handlers and stores see it: plain, or borrowed from a pool.
+Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(type_name, encoder=dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, schema: str, *, max_size: int = 10, wait_seconds: float = 60.0) -> asyncpg.Pool:
+    """A pool whose connections see only `schema`; waits for Postgres to accept connections."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            return await asyncpg.create_pool(
+                dsn,
+                min_size=2,
+                max_size=max_size,
+                init=_init_connection,
+                server_settings={"search_path": schema, "application_name": schema},
+            )
+        except (OSError, asyncpg.CannotConnectNowError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("database not reachable yet, retrying", error=str(error))
+            await asyncio.sleep(1.0)
+
+
+# Errors that mean "the database is not there right now", not "this event is bad".
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)

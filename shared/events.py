@@ -1,0 +1,194 @@
+"""The event contract: a CloudEvents 1.0 envelope in Kafka binary mode and a pydantic model per type.
+
+Binary mode puts the envelope's attributes in `ce_*` headers and the data alone, as JSON, in the
+value, so consumers can route and de-duplicate on headers without parsing bodies. The models in
+EVENT_DATA_MODELS are the contract: a type that is not there is unknown and goes to the DLQ.
+"""
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+SPECVERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a well-formed event of a known type; it can never be processed."""
+
+
+# ---- data models -------------------------------------------------------------------------------
+
+
+class _Data(BaseModel):
+    # Consumers tolerate fields they do not know yet, so producers can add fields without a
+    # coordinated deployment; removing or retyping a field is a new event type.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class LineItemSnapshot(_Data):
+    id: int
+    title: str
+    price: Decimal
+    quantity: int
+
+
+class OrderSnapshot(_Data):
+    """The order as its owner (order_api) last saw it."""
+
+    id: int
+    number: int
+    name: str
+    email: str
+    currency: str
+    line_items: list[LineItemSnapshot]
+    subtotal_price: Decimal
+    total_price: Decimal
+    status: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class OrderLifecycleData(_Data):
+    """Data of every `order.*` lifecycle event: the snapshot after the change, and its sequence."""
+
+    order_id: int
+    sequence: int
+    order: OrderSnapshot
+
+
+EVENT_DATA_MODELS: Final[dict[str, type[_Data]]] = {
+    "order.created": OrderLifecycleData,
+}
+
+
+# ---- the envelope ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A CloudEvent with validated data."""
+
+    id: uuid.UUID
+    type: str
+    source: str
+    subject: str  # the order id: also the Kafka key, so an order's events stay in one partition
+    time: datetime
+    data: _Data
+    sequence: int | None = None
+    correlation_id: str | None = None
+
+    @classmethod
+    def new(
+        cls,
+        type_: str,
+        source: str,
+        subject: str,
+        data: _Data,
+        *,
+        sequence: int | None = None,
+        correlation_id: str | None = None,
+    ) -> "Event":
+        expected = EVENT_DATA_MODELS.get(type_)
+        if expected is None or not isinstance(data, expected):
+            raise TypeError(f"{type_!r} carries {expected!r}, not {type(data)!r}")
+        return cls(uuid.uuid4(), type_, source, subject, datetime.now(UTC), data, sequence, correlation_id)
+
+    @property
+    def key(self) -> bytes:
+        return self.subject.encode()
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        pairs = [
+            ("ce_specversion", SPECVERSION),
+            ("ce_id", str(self.id)),
+            ("ce_type", self.type),
+            ("ce_source", self.source),
+            ("ce_subject", self.subject),
+            ("ce_time", self.time.isoformat()),
+            ("content-type", CONTENT_TYPE),
+        ]
+        if self.sequence is not None:
+            pairs.append(("ce_sequence", str(self.sequence)))
+        if self.correlation_id:
+            pairs.append(("ce_correlationid", self.correlation_id))
+        return [(name, value.encode()) for name, value in pairs]
+
+    def body(self) -> bytes:
+        return self.data.model_dump_json().encode()
+
+
+def _header_map(headers: Headers) -> dict[str, str]:
+    try:
+        return {name: value.decode() for name, value in headers if value is not None}
+    except UnicodeDecodeError as error:
+        raise InvalidEvent(f"a header is not UTF-8: {error}") from error
+
+
+def decode_event(headers: Headers, value: bytes | None) -> Event:
+    """Parse a Kafka record into an Event, or raise InvalidEvent saying what is wrong."""
+    attributes = _header_map(headers)
+    missing = [
+        name
+        for name in ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_subject", "ce_time")
+        if not attributes.get(name)
+    ]
+    if missing:
+        raise InvalidEvent(f"missing CloudEvents header(s): {', '.join(missing)}")
+    if attributes["ce_specversion"] != SPECVERSION:
+        raise InvalidEvent(f"unsupported ce_specversion {attributes['ce_specversion']!r}")
+    event_type = attributes["ce_type"]
+    model = EVENT_DATA_MODELS.get(event_type)
+    if model is None:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    try:
+        event_id = uuid.UUID(attributes["ce_id"])
+        time = datetime.fromisoformat(attributes["ce_time"])
+        sequence = int(attributes["ce_sequence"]) if "ce_sequence" in attributes else None
+    except ValueError as error:
+        raise InvalidEvent(f"malformed CloudEvents attribute: {error}") from error
+    if time.tzinfo is None:
+        raise InvalidEvent("ce_time has no time zone")
+    if value is None:
+        raise InvalidEvent("the message has no body")
+    try:
+        data = model.model_validate_json(value)
+    except ValidationError as error:
+        raise InvalidEvent(f"{event_type} data is invalid: {_summarise(error)}") from error
+    return Event(
+        event_id,
+        event_type,
+        attributes["ce_source"],
+        attributes["ce_subject"],
+        time,
+        data,
+        sequence,
+        attributes.get("ce_correlationid"),
+    )
+
+
+def _summarise(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '<body>'}: {item['msg']}" for item in error.errors()[:5]
+    )
+
+
+def json_default(value: Any) -> str:
+    """JSON for the values pydantic does not dump itself (jsonb columns): money stays exact."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=json_default, separators=(",", ":"))

@@ -1,0 +1,91 @@
+"""The Kafka producer every service publishes with: idempotent, `acks=all`, started lazily.
+
+A service must come up and keep answering HTTP while Kafka is away (the outbox holds its events),
+so the producer connects in the background and reconnects until it succeeds.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class EventProducer:
+    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._started = asyncio.Event()
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,  # retries never duplicate or reorder within a partition
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=15_000,
+            retry_backoff_ms=200,
+        )
+
+    async def connect(self, retry_seconds: float = 1.0) -> None:
+        """Connect, retrying until Kafka answers. Run as a background task."""
+        while self._producer is None:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as error:
+                await producer.stop()
+                log.warning("kafka not reachable yet, retrying", error=str(error))
+                await asyncio.sleep(retry_seconds)
+                continue
+            self._producer = producer
+            self._started.set()
+            log.info("kafka producer connected", bootstrap_servers=self._bootstrap_servers)
+
+    async def wait_connected(self) -> AIOKafkaProducer:
+        await self._started.wait()
+        assert self._producer is not None
+        return self._producer
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def send_all(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send records in order and wait until the broker acknowledged every one."""
+        producer = await self.wait_connected()
+        acks = [
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            for record in records
+        ]
+        await asyncio.gather(*acks)
+
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the broker answers a metadata request now (readiness)."""
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

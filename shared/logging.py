@@ -1,0 +1,67 @@
+"""structlog JSON logging: one line per event, with the service, the event and order ids, and the
+correlation id that travels through HTTP, Kafka and webhook headers."""
+
+import logging
+import sys
+import uuid
+from typing import Any
+
+import structlog
+
+CORRELATION_HEADER = "x-correlation-id"
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Route structlog and the standard library (uvicorn, aiokafka, FastStream) to JSON on stdout."""
+    shared_processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_service(service),
+    ]
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            # In an event platform "event" means a domain event: the log line's text is "message".
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Libraries' per-message chatter would double every event line; keep their warnings.
+    for noisy in ("aiokafka", "faststream", "uvicorn.access", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_service(service: str) -> structlog.typing.Processor:
+    def add(_: Any, __: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_correlation_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("correlation_id")
+    return str(value) if value is not None else None

@@ -1,0 +1,272 @@
+"""The composition every service shares: pool, producer, broker, relay, HTTP app, health, metrics.
+
+A service's `__main__` declares what it has (routes, subscriptions, background workers, whether it
+publishes) and `create_app` wires the plumbing in the same order everywhere. Start-up survives Kafka
+being away (the producer and broker connect in the background; readiness says so), and SIGTERM
+drains: uvicorn finishes in-flight requests, the broker finishes the message in hand and commits,
+the relay publishes what is committed, then everything closes.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+import structlog
+import uvicorn
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.consumer import EventHandler, IdempotentConsumer
+from shared.db import create_pool
+from shared.kafka import EventProducer
+from shared.logging import CORRELATION_HEADER, configure_logging, get_logger, new_correlation_id
+from shared.migrations import apply_migrations
+from shared.outbox import OutboxRelay
+from shared.problems import install_problem_handlers
+from shared.services import ServiceSpec
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+@dataclass
+class Runtime:
+    """What a service's routes, handlers and workers share while it runs."""
+
+    spec: ServiceSpec
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    producer: EventProducer
+    broker: KafkaBroker
+    consumer: IdempotentConsumer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def subscribe(self, topics: Sequence[str], handler: EventHandler) -> None:
+        """Consume `topics` in the service's group through the idempotent consumer."""
+        consumer = self.consumer
+
+        @self.broker.subscriber(
+            *topics,
+            group_id=self.settings.consumer_group,
+            auto_offset_reset="earliest",
+            # Commit only after `process` returned, i.e. after the effect's transaction committed.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_undecoded,
+            title=f"{self.spec.name}:{handler.__name__}",
+        )
+        async def on_message(message: KafkaMessage) -> None:
+            await consumer.process(message.raw_message, handler)  # type: ignore[arg-type]
+
+
+async def _undecoded(message: StreamMessage[Any]) -> bytes:
+    # The idempotent consumer parses and validates the record itself, so a malformed body becomes a
+    # DLQ entry with a reason instead of an exception inside FastStream's decoder.
+    return message.body
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
+
+
+def create_app(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    subscriptions: Callable[[Runtime], None] | None = None,
+    publishes: bool = False,
+    workers: Sequence[Worker] = (),
+) -> FastAPI:
+    """The service's ASGI app; its lifespan starts and stops everything else."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level)
+        pool = await create_pool(settings.database_url, spec.schema, max_size=settings.db_pool_size)
+        async with pool.acquire() as conn:
+            applied = await apply_migrations(conn, spec.schema, spec.migrations_dir)
+        if applied:
+            log.info("migrations applied", migrations=applied)
+        producer = EventProducer(settings.kafka_bootstrap_servers, spec.name)
+        broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=spec.name,
+            consumer_only=True,
+            graceful_timeout=settings.shutdown_grace_seconds,
+            logger=logging.getLogger("faststream"),
+        )
+        consumer = IdempotentConsumer(
+            pool,
+            producer,
+            spec.name,
+            max_attempts=settings.max_delivery_attempts,
+            backoff_seconds=settings.retry_backoff_seconds,
+        )
+        runtime = Runtime(spec, settings, pool, producer, broker, consumer)
+        app.state.runtime = runtime
+        if subscriptions is not None:
+            subscriptions(runtime)
+        relay = (
+            OutboxRelay(
+                pool,
+                spec.schema,
+                producer,
+                poll_interval=settings.outbox_poll_interval_seconds,
+                batch_size=settings.outbox_batch_size,
+            )
+            if publishes
+            else None
+        )
+        runtime.tasks.append(asyncio.create_task(producer.connect(), name="producer-connect"))
+        if subscriptions is not None:
+            runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
+        runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
+        log.info("service started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            await broker.stop()  # finishes the message in hand and commits its offset
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            if relay is not None and relay_task is not None:
+                relay.stop()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(relay_task, settings.shutdown_grace_seconds)
+            await producer.close()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(_operations_router())
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+async def _start_broker(broker: KafkaBroker, retry_seconds: float = 1.0) -> None:
+    while True:
+        try:
+            await broker.start()
+            log.info("kafka consumers started")
+            return
+        except (KafkaError, OSError) as error:
+            log.warning("kafka not reachable for consumers yet, retrying", error=str(error))
+            await broker.stop()
+            await asyncio.sleep(retry_seconds)
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        """The process is up and its event loop answers."""
+        return {"status": "ok"}
+
+    @router.get("/health/ready", responses={503: {"description": "a dependency is unreachable"}})
+    async def ready(runtime: RuntimeDep) -> JSONResponse:
+        """Database and Kafka are reachable: the instance can do its work."""
+        database = await _database_reachable(runtime.pool)
+        kafka = await runtime.producer.reachable()
+        checks = {"database": "ok" if database else "unreachable", "kafka": "ok" if kafka else "unreachable"}
+        ok = database and kafka
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+    @router.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _database_reachable(pool: asyncpg.Pool) -> bool:
+    try:
+        async with asyncio.timeout(2.0):
+            await pool.fetchval("SELECT 1")
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return True
+
+
+class RequestContextMiddleware:
+    """Binds the correlation id (taken from `X-Correlation-ID` or made) to logs and events, echoes it
+    back, and records request metrics. Plain ASGI: it sits on every request's hot path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = new_correlation_id()
+        for name, value in scope["headers"]:
+            if name == CORRELATION_HEADER.encode() and 0 < len(value) <= 128:
+                correlation_id = value.decode("latin-1")
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (CORRELATION_HEADER.encode(), correlation_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("correlation_id")
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run until SIGTERM/SIGINT, then drain within the grace period."""
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )

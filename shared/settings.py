@@ -1,0 +1,47 @@
+"""Settings per service from environment variables (pydantic-settings), one prefix per service.
+
+`DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` configure the whole system at once; each service derives
+its own role's DSN from the first. `<PREFIX>DATABASE_URL` and friends override per service.
+"""
+
+import os
+from typing import Self
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.dsn import service_dsn
+from shared.services import LOCAL_KAFKA_BOOTSTRAP, ServiceSpec
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = ""
+    kafka_bootstrap_servers: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=0, ge=0, le=65535)
+    log_level: str = "INFO"
+    consumer_group: str = ""
+    # A consumed event whose handler keeps failing goes to the DLQ after this many tries.
+    max_delivery_attempts: int = Field(default=5, ge=1)
+    retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1)
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=2)
+
+    @classmethod
+    def load(cls, spec: ServiceSpec) -> Self:
+        """Read `<PREFIX>*` variables and fill what is unset from the system-wide ones."""
+        settings = cls(_env_prefix=spec.env_prefix)
+        return settings.model_copy(
+            update={
+                "database_url": settings.database_url or service_dsn(spec),
+                "kafka_bootstrap_servers": settings.kafka_bootstrap_servers
+                or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+                or LOCAL_KAFKA_BOOTSTRAP,
+                "http_port": settings.http_port or spec.http_port,
+                "consumer_group": settings.consumer_group or spec.name,
+            }
+        )
