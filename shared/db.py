@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from typing import TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -12,7 +13,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 # A connection as handlers and stores see it: plain, or borrowed from a pool.
-Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -1,0 +1,16 @@
+"""The anonymizer's Kafka subscribers."""
+
+from services.anonymizer import store
+from shared.db import Connection
+from shared.events import Event, OrderLifecycleData
+from shared.runtime import Runtime
+from shared.topics import ORDERS_EVENTS
+
+
+async def on_order_event(conn: Connection, event: Event) -> None:
+    if isinstance(event.data, OrderLifecycleData):
+        await store.record_order_fact(conn, event, event.data)
+
+
+def subscribe(runtime: Runtime) -> None:
+    runtime.subscribe([ORDERS_EVENTS], on_order_event)

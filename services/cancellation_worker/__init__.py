@@ -1,0 +1,1 @@
+"""cancellation_worker: processes cancellations and refunds, keeps the refunds ledger."""
