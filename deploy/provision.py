@@ -1,0 +1,155 @@
+"""Provision the platform's database roles, schemas, migrations and Kafka topics; safe to rerun.
+
+`python -m deploy.provision` is the one-shot job of docker-compose and the last step of the local
+stack's `up`. It needs an administrative DSN (a role that may create roles and schemas, on a
+database that exists) and a Kafka bootstrap address:
+
+    DATABASE_URL               admin DSN (default: the local stack's superuser)
+    KAFKA_BOOTSTRAP_SERVERS    default: the local stack's broker
+    KAFKA_REPLICATION_FACTOR   default: 1
+"""
+
+import asyncio
+import hashlib
+import os
+import sys
+import time
+from typing import Any, Final
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from shared.dsn import admin_dsn, service_dsn, service_password
+from shared.migrations import apply_migrations
+from shared.services import LOCAL_KAFKA_BOOTSTRAP, SERVICES, ServiceSpec
+from shared.topics import ALL_TOPICS, PARTITIONS, TOPIC_CONFIGS
+
+# Topic metadata can lag creation by a moment; a broker that takes longer than this is unhealthy.
+TOPICS_READY_TIMEOUT_S: Final = 60.0
+# Serialises concurrent provisioning runs (several test sessions, a compose job and a launcher).
+_LOCK_KEY: Final = int.from_bytes(hashlib.sha256(b"deploy.provision").digest()[:8], "big") >> 1
+
+
+class ProvisionError(RuntimeError):
+    """The database or the Kafka cluster is not in a state provisioning can fix."""
+
+
+def _say(message: str) -> None:
+    print(f"provision: {message}", flush=True)
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier; the names come from our own service table, this is belt and braces."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _ensure_role(conn: asyncpg.Connection, spec: ServiceSpec, superuser: bool) -> None:
+    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", spec.role)
+    verb = "ALTER" if exists else "CREATE"
+    # DDL takes no bind parameters; format() quotes the password as a literal on the server side.
+    statement = await conn.fetchval(
+        f"SELECT format('{verb} ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
+        spec.role,
+        service_password(spec),
+    )
+    await conn.execute(statement)
+    if not superuser:
+        # A non-superuser admin (managed Postgres) must be a member of a role to give it a schema.
+        await conn.execute(f"GRANT {_ident(spec.role)} TO CURRENT_USER")
+
+
+async def provision_database(dsn: str) -> None:
+    """Roles and schemas (each role can use only its own schema), then each service's migrations."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        database = await conn.fetchval("SELECT current_database()")
+        superuser = await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        # Nobody creates objects in `public`: every table lives in its owner's schema.
+        await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for spec in SERVICES:
+            role, schema = _ident(spec.role), _ident(spec.schema)
+            await _ensure_role(conn, spec, superuser)
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")
+            await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+            await conn.execute(f"ALTER ROLE {role} SET search_path = {schema}")
+            await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
+    finally:
+        await conn.close()  # also releases the session's advisory lock
+
+    for spec in SERVICES:
+        # Logged in as the service's role, so the tables it creates are its own.
+        service_conn = await asyncpg.connect(service_dsn(spec, dsn))
+        try:
+            applied = await apply_migrations(service_conn, spec.schema, spec.migrations_dir)
+        finally:
+            await service_conn.close()
+        _say(f"schema {spec.schema}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+def _topic_problem(topic: dict[str, Any]) -> str | None:
+    """Why a topic's metadata does not (yet) show a usable topic, or None."""
+    if topic["error_code"]:
+        return str(for_code(topic["error_code"]).__name__)
+    partitions = topic["partitions"]
+    if len(partitions) != PARTITIONS:
+        # Not repaired here: adding partitions moves keys to other partitions and breaks per-order
+        # ordering, so an operator decides.
+        raise ProvisionError(f"topic {topic['topic']}: {len(partitions)} partitions, expected {PARTITIONS}")
+    leaderless = sum(1 for partition in partitions if partition["leader"] < 0)
+    return f"{leaderless} partitions without a leader" if leaderless else None
+
+
+async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
+    """Create every topic (existing ones are left as they are) and wait until all have leaders."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="deploy.provision")
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=TOPIC_CONFIGS) for name in ALL_TOPICS]
+        )
+        created = []
+        for topic, code, *rest in response.topic_errors:
+            error = for_code(code) if code else None
+            if error is None:
+                created.append(topic)
+            elif error is not TopicAlreadyExistsError:
+                raise ProvisionError(f"creating topic {topic}: {error.__name__} {rest[0] if rest else ''}")
+        _say(f"topics: created {', '.join(created)}" if created else "topics: all exist")
+
+        deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
+        while True:
+            problems = {
+                topic["topic"]: problem
+                for topic in await admin.describe_topics(list(ALL_TOPICS))
+                if (problem := _topic_problem(topic)) is not None
+            }
+            if not problems:
+                return
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"topics not ready after {TOPICS_READY_TIMEOUT_S:.0f} s: {problems}")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def provision(admin_dsn: str, bootstrap: str, replication_factor: int = 1) -> None:
+    """Provision the database, then the topics."""
+    await provision_database(admin_dsn)
+    await provision_topics(bootstrap, replication_factor)
+
+
+def main() -> int:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or LOCAL_KAFKA_BOOTSTRAP
+    replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or "1")
+    try:
+        asyncio.run(provision(admin_dsn(), bootstrap, replication_factor))
+    except (ProvisionError, KafkaError, OSError, asyncpg.PostgresError) as error:
+        print(f"provision failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
