@@ -1,0 +1,46 @@
+"""`python -m deploy.local up|down [--purge]|status|run|kafka-stop|kafka-start`."""
+
+import argparse
+import sys
+
+from deploy.local import stack
+from deploy.local.base import StackError
+from deploy.local.run import run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start Postgres and Kafka unless running, then provision")
+    down = commands.add_parser("down", help="stop what the launcher started, keeping the data")
+    down.add_argument("--purge", action="store_true", help="also delete the Postgres and Kafka data")
+    commands.add_parser("status", help="what runs and answers (exit 1 unless Postgres and Kafka answer)")
+    commands.add_parser("run", help="up, then run the four services in the foreground until Ctrl-C")
+    commands.add_parser("kafka-stop", help="stop only the local broker, keeping its data")
+    commands.add_parser("kafka-start", help="start only the local broker and wait until it answers")
+    args = parser.parse_args(argv)
+
+    try:
+        match args.command:
+            case "up":
+                stack.up()
+            case "down":
+                stack.down(purge=args.purge)
+            case "status":
+                return 0 if stack.status() else 1
+            case "run":
+                return run()
+            case "kafka-stop":
+                stack.kafka_stop()
+            case "kafka-start":
+                stack.kafka_start()
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
