@@ -41,7 +41,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries' per-message chatter would double every event line; keep their warnings.
-    for noisy in ("aiokafka", "faststream", "uvicorn.access", "kafka"):
+    for noisy in ("aiokafka", "faststream", "uvicorn.access", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -1,0 +1,1 @@
+"""webhook_dispatcher: fans events out to subscribers' HTTP endpoints, signed, retried, logged."""
