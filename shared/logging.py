@@ -43,6 +43,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Libraries' per-message chatter would double every event line; keep their warnings.
     for noisy in ("aiokafka", "faststream", "uvicorn.access", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # FastStream gives its logger a coloured plain-text handler of its own; send it through ours.
+    faststream_logger = logging.getLogger("faststream")
+    faststream_logger.handlers.clear()
+    faststream_logger.propagate = True
 
 
 def _add_service(service: str) -> structlog.typing.Processor:

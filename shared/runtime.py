@@ -10,6 +10,7 @@ the relay publishes what is committed, then everything closes.
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -261,7 +262,11 @@ class RequestContextMiddleware:
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run until SIGTERM/SIGINT, then drain within the grace period."""
+    """Run until SIGTERM/SIGINT, then drain within the grace period and exit 0."""
+    # uvicorn handles the signal, drains, restores the previous handlers and raises the signal again;
+    # with these no-op handlers that last step does nothing, so a completed drain exits with 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -1,0 +1,94 @@
+"""The whole system as a user runs it: the four services as processes over the real stack."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.services import REPO_ROOT, SERVICES
+from tests.support.processes import ServiceProcess
+from tests.support.receiver import WebhookReceiver
+
+# Short timings so retries and polls happen within a test's patience; production defaults are longer.
+FAST_SETTINGS = {
+    "ORDER_API_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
+    "WEBHOOKS_RETRY_SCHEDULE_SECONDS": "[0.5, 0.5, 1]",
+    "WEBHOOKS_SENDER_POLL_INTERVAL_SECONDS": "0.05",
+    "ANONYMIZER_RETRY_BACKOFF_SECONDS": "0.05",
+    "CANCELLATION_RETRY_BACKOFF_SECONDS": "0.05",
+    "WEBHOOKS_RETRY_BACKOFF_SECONDS": "0.05",
+}
+
+LOG_DIR = REPO_ROOT / ".local" / "test-logs"
+
+
+@pytest.fixture(scope="session")
+def system(stack: tuple[str, str]) -> Iterator[dict[str, ServiceProcess]]:
+    """All four services, started and ready; tests that kill one start it again."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    processes = {spec.name: ServiceProcess(spec, stack, LOG_DIR, FAST_SETTINGS) for spec in SERVICES}
+    try:
+        for process in processes.values():
+            process.start()
+        yield processes
+    finally:
+        for process in processes.values():
+            if process.running:
+                process.terminate()
+
+
+@pytest.fixture
+async def admin_db(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection, to look into every service's schema."""
+    conn = await asyncpg.connect(stack[0])
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=20.0) as client:
+        yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def register_endpoint(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> AsyncIterator[Callable[[str, list[str]], Awaitable[str]]]:
+    """Register webhook endpoints through the API; returns their secrets. Disabled afterwards, so
+    later tests' events are not fanned out to receivers that are gone."""
+    urls: list[str] = []
+
+    async def register(url: str, event_types: list[str]) -> str:
+        response = await http.post(
+            f"{system['webhook_dispatcher'].url}/webhooks", json={"url": url, "event_types": event_types}
+        )
+        assert response.status_code == 201, response.text
+        urls.append(url)
+        secret: str = response.json()["secret"]
+        return secret
+
+    yield register
+    await admin_db.execute("UPDATE webhooks.endpoints SET enabled = false WHERE url = ANY($1::text[])", urls)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On failure, show each service's last log lines: CI has no other window into the processes."""
+    report = yield
+    if report.failed and call.when == "call":
+        for log in sorted(LOG_DIR.glob("*.log")):
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            report.sections.append((f"service log {log.name}", tail))
+    return report

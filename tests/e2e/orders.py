@@ -1,0 +1,60 @@
+"""Orders as a storefront sends them, and the checks several tests make on what followed."""
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.support.polling import eventually
+
+
+def order_body(email: str = "jane@example.com", price: str = "199.00", quantity: int = 2) -> dict[str, Any]:
+    return {
+        "email": email,
+        "currency": "USD",
+        "line_items": [{"title": "IPod Touch 8GB", "price": price, "quantity": quantity}],
+    }
+
+
+async def create_orders(http: httpx.AsyncClient, api_url: str, count: int, concurrency: int = 16) -> list[int]:
+    """Create `count` orders over HTTP; every answer must be 201. Returns their ids in creation order."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def create(index: int) -> int:
+        async with slots:
+            response = await http.post(f"{api_url}/orders", json=order_body(email=f"buyer{index}@example.com"))
+        assert response.status_code == 201, response.text
+        order_id: int = response.json()["id"]
+        return order_id
+
+    return sorted(await asyncio.gather(*(create(index) for index in range(count))))
+
+
+async def audit_counts(admin_db: asyncpg.Connection, order_ids: list[int]) -> Counter[int]:
+    """How many times the anonymizer applied an event for each order (its append-only audit log)."""
+    rows = await admin_db.fetch(
+        "SELECT order_id, count(*) AS n FROM anonymizer.audit_log WHERE order_id = ANY($1::bigint[]) GROUP BY 1",
+        order_ids,
+    )
+    return Counter({row["order_id"]: row["n"] for row in rows})
+
+
+async def wait_applied_once(admin_db: asyncpg.Connection, order_ids: list[int], timeout: float = 90.0) -> None:
+    """Every order's `order.created` reached the anonymizer and was applied exactly once."""
+    counts = await eventually(
+        lambda: audit_counts(admin_db, order_ids), lambda seen: len(seen) == len(order_ids), timeout=timeout
+    )
+    await asyncio.sleep(1.0)  # let any duplicate in flight land before counting
+    counts = await audit_counts(admin_db, order_ids)
+    assert set(counts) == set(order_ids)
+    assert {order_id: n for order_id, n in counts.items() if n != 1} == {}
+
+
+async def unsent_outbox_rows(admin_db: asyncpg.Connection, order_ids: list[int]) -> int:
+    count: int = await admin_db.fetchval(
+        "SELECT count(*) FROM order_api.outbox WHERE sent_at IS NULL AND key = ANY($1::text[])",
+        [str(order_id) for order_id in order_ids],
+    )
+    return count

@@ -1,0 +1,82 @@
+"""One order travelling the whole way, as a user sees it."""
+
+import json
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from tests.e2e.orders import order_body
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from tests.support.receiver import WebhookReceiver
+
+
+async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_consumer(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    receiver: WebhookReceiver,
+    register_endpoint: Callable[[str, list[str]], Awaitable[str]],
+) -> None:
+    secret = await register_endpoint(receiver.url, ["order.*"])
+
+    created = await http.post(
+        f"{system['order_api'].url}/orders", json=order_body(), headers={"x-correlation-id": "trace-e2e-1"}
+    )
+
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert created.headers["location"] == f"/orders/{order['id']}"
+    assert order["total_price"] == "398.00"
+    assert order["name"] == f"#{order['number']}"
+    fetched = await http.get(f"{system['order_api'].url}/orders/{order['id']}")
+    assert fetched.json() == order
+
+    async def deliveries() -> list[dict[str, object]]:
+        return [
+            Webhook(secret).verify(request.body, request.headers)  # raises unless the signature is right
+            for request in receiver.received()
+            if json.loads(request.body)["data"]["order_id"] == order["id"]
+        ]
+
+    payloads = await eventually(deliveries, lambda found: len(found) >= 1, timeout=60)
+    assert len(payloads) == 1
+    assert payloads[0]["type"] == "order.created"
+    assert payloads[0]["data"] == {"order_id": order["id"], "sequence": 1, "order": order}
+    request = receiver.received()[-1]
+    assert request.headers["webhook-event-type"] == "order.created"
+    assert request.headers["x-correlation-id"] == "trace-e2e-1"
+
+    audit = await eventually(
+        lambda: admin_db.fetch("SELECT event_type, sequence FROM anonymizer.audit_log WHERE order_id = $1", order["id"]),
+        lambda rows: len(rows) > 0,
+    )
+    assert [(row["event_type"], row["sequence"]) for row in audit] == [("order.created", 1)]
+    copy = await eventually(
+        lambda: admin_db.fetchrow(
+            "SELECT total_price, status FROM cancellation.orders WHERE order_id = $1", order["id"]
+        ),
+        lambda row: row is not None,
+    )
+    assert copy is not None
+    assert (str(copy["total_price"]), copy["status"]) == ("398.0000", "open")
+
+
+async def test_every_service_reports_ready_and_serves_metrics(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient
+) -> None:
+    for process in system.values():
+        ready = await http.get(f"{process.url}/health/ready")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "kafka": "ok"}}
+        metrics = await http.get(f"{process.url}/metrics")
+        assert "http_requests_total" in metrics.text
+
+
+async def test_sigterm_drains_and_exits_cleanly(system: dict[str, ServiceProcess]) -> None:
+    anonymizer = system["anonymizer"]
+    assert anonymizer.terminate() == 0
+    assert '"message": "service stopped"' in anonymizer.log_tail()
+    anonymizer.start()

@@ -1,0 +1,93 @@
+"""Run the services as a user runs them: `python -m services.<name>` in processes of their own."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.services import REPO_ROOT, ServiceSpec
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServiceProcess:
+    """One service process on a free port, with its log in a file; restartable after a kill."""
+
+    def __init__(self, spec: ServiceSpec, stack: tuple[str, str], log_dir: Path, extra_env: dict[str, str]) -> None:
+        self.spec = spec
+        self.port = free_port()
+        self.log_path = log_dir / f"{spec.name}.log"
+        admin_dsn, bootstrap = stack
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": admin_dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            f"{spec.env_prefix}HTTP_PORT": str(self.port),
+            f"{spec.env_prefix}SHUTDOWN_GRACE_SECONDS": "10",
+            **extra_env,
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> None:
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.spec.name}"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_until("/health/ready" if wait_ready else "/health/live", timeout)
+
+    def wait_until(self, path: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.spec.name} exited; log:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + path, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.spec.name} not answering {path} after {timeout} s; log:\n{self.log_tail()}")
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an orchestrator stops a container; returns the exit code."""
+        return self._signal(signal.SIGTERM, timeout)
+
+    def kill(self) -> int:
+        """SIGKILL: the process gets no chance to clean up."""
+        return self._signal(signal.SIGKILL, 10.0)
+
+    def _signal(self, signum: signal.Signals, timeout: float) -> int:
+        assert self._process is not None
+        if self._process.poll() is None:
+            self._process.send_signal(signum)
+        code = self._process.wait(timeout)
+        self._process = None
+        return code
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
