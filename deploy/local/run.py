@@ -7,7 +7,7 @@ import sys
 from typing import Final, TextIO
 
 from deploy.local.base import LOGS_DIR, say
-from deploy.local.stack import down, up
+from deploy.local.stack import down, service_url, up
 from shared.services import REPO_ROOT, SERVICES, ServiceSpec
 
 GRACE_S: Final = 20.0
@@ -76,7 +76,7 @@ async def _supervise(dsn: str, bootstrap: str) -> int:
     await asyncio.sleep(0.5)  # let the processes start before the banner
     say("services (Ctrl-C stops them and the stack):")
     for spec in SERVICES:
-        base = f"http://127.0.0.1:{spec.http_port}"
+        base = service_url(spec)
         say(f"  {spec.name.ljust(WIDTH)} {base}/docs  {base}/health/ready  {base}/metrics")
     await asyncio.wait((watchers, stop_wait), return_when=asyncio.FIRST_COMPLETED)
     if not stopping.is_set():

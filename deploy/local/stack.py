@@ -14,7 +14,15 @@ from contextlib import contextmanager
 from deploy.local import kafka, postgres
 from deploy.local.base import STATE_DIR, StackError, port_open, run_sync, say
 from deploy.provision import provision, provision_topics
-from shared.services import LOCAL_ADMIN_DSN, LOCAL_KAFKA_BOOTSTRAP, LOCAL_KAFKA_PORT, LOCAL_PG_PORT, SERVICES
+from shared.services import (
+    LOCAL_ADMIN_DSN,
+    LOCAL_KAFKA_BOOTSTRAP,
+    LOCAL_KAFKA_PORT,
+    LOCAL_PG_PORT,
+    SERVICES,
+    ServiceSpec,
+)
+from shared.settings import ServiceSettings
 
 
 @contextmanager
@@ -89,9 +97,16 @@ def status() -> bool:
         kafka_ok = True
         say(f"kafka: external ({bootstrap})")
     for spec in SERVICES:
-        listening = port_open(spec.http_port)
-        say(f"{spec.name}: {'listening on' if listening else 'nothing on'} http://127.0.0.1:{spec.http_port}")
+        settings = ServiceSettings.load(spec)
+        listening = port_open(settings.http_port, settings.http_host)
+        say(f"{spec.name}: {'listening on' if listening else 'nothing on'} {service_url(spec)}")
     return pg_ok and kafka_ok
+
+
+def service_url(spec: ServiceSpec) -> str:
+    """Where a service listens, by its settings (`<PREFIX>HTTP_HOST`/`_PORT`, else the defaults)."""
+    settings = ServiceSettings.load(spec)
+    return f"http://{settings.http_host}:{settings.http_port}"
 
 
 def ensure_stack() -> tuple[str, str]:
