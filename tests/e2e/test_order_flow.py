@@ -50,7 +50,9 @@ async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_con
     assert request.headers["x-correlation-id"] == "trace-e2e-1"
 
     audit = await eventually(
-        lambda: admin_db.fetch("SELECT event_type, sequence FROM anonymizer.audit_log WHERE order_id = $1", order["id"]),
+        lambda: admin_db.fetch(
+            "SELECT event_type, sequence FROM anonymizer.audit_log WHERE order_id = $1", order["id"]
+        ),
         lambda rows: len(rows) > 0,
     )
     assert [(row["event_type"], row["sequence"]) for row in audit] == [("order.created", 1)]

@@ -1,0 +1,193 @@
+"""The delivery guarantees, tested by breaking things: Kafka away, processes killed, poison messages."""
+
+import asyncio
+import json
+import os
+import random
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.local.stack import kafka_start, kafka_stop
+from shared.events import Event, OrderLifecycleData, OrderSnapshot
+from shared.topics import ORDERS_EVENTS, dlq
+from tests.e2e.orders import audit_counts, create_orders, unsent_outbox_rows, wait_applied_once
+from tests.support.kafka import header, read_records
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from tests.support.receiver import WebhookReceiver
+
+needs_local_kafka = pytest.mark.skipif(
+    bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="stops the broker, so needs the launcher's own Kafka"
+)
+
+
+@pytest.fixture
+def kafka_outage() -> Iterator[Callable[[], Awaitable[None]]]:
+    """Stops the local broker now; `restore()` (or the test's end, whatever happens) starts it again."""
+    kafka_stop()
+    started = False
+
+    async def restore() -> None:
+        nonlocal started
+        await asyncio.to_thread(kafka_start)
+        started = True
+
+    yield restore
+    if not started:
+        kafka_start()
+
+
+@needs_local_kafka
+async def test_orders_accepted_while_kafka_is_down_all_arrive_once_and_in_order(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    stack: tuple[str, str],
+    receiver: WebhookReceiver,
+    register_endpoint: Callable[[str, list[str]], Awaitable[str]],
+    kafka_outage: Callable[[], Awaitable[None]],
+) -> None:
+    await register_endpoint(receiver.url, ["order.created"])
+    api = system["order_api"].url
+
+    order_ids = await create_orders(http, api, 30, concurrency=1)  # one at a time: creation order = id order
+
+    readiness = await http.get(f"{api}/health/ready")
+    assert readiness.status_code == 503
+    assert readiness.json()["checks"]["kafka"] == "unreachable"
+    assert await unsent_outbox_rows(admin_db, order_ids) == len(order_ids)
+
+    await kafka_outage()
+
+    await wait_applied_once(admin_db, order_ids)
+    webhook_ids = await eventually(
+        lambda: _webhooks_for(receiver, order_ids), lambda seen: set(seen) == set(order_ids), timeout=60
+    )
+    assert webhook_ids == Counter(dict.fromkeys(order_ids, 1))
+    records = await read_records(stack[1], ORDERS_EVENTS, lambda r: _order_id(r) in order_ids, expect=len(order_ids))
+    # Per partition, the first copy of each event arrives in the order the orders were created.
+    by_partition: dict[int, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        seen = by_partition.setdefault(record.partition, [])
+        if _order_id(record) not in seen:
+            seen.append(_order_id(record))
+    assert all(ids == sorted(ids) for ids in by_partition.values())
+    assert sorted(i for ids in by_partition.values() for i in ids) == order_ids
+
+
+@needs_local_kafka
+async def test_order_api_killed_before_its_relay_sent_loses_no_event(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    kafka_outage: Callable[[], Awaitable[None]],
+) -> None:
+    api = system["order_api"]
+    order_ids = await create_orders(http, api.url, 10)
+    assert await unsent_outbox_rows(admin_db, order_ids) == len(order_ids)  # committed, not yet sent
+
+    api.kill()
+    await kafka_outage()
+    api.start()
+
+    await wait_applied_once(admin_db, order_ids)
+    assert await unsent_outbox_rows(admin_db, order_ids) == 0
+
+
+async def test_consumer_killed_mid_batch_applies_each_event_exactly_once(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    anonymizer = system["anonymizer"]
+    assert anonymizer.terminate() == 0
+    order_ids = await create_orders(http, system["order_api"].url, 400)
+
+    anonymizer.start()
+    applied_before_kill = await eventually(
+        lambda: audit_counts(admin_db, order_ids), lambda seen: len(seen) >= 20, interval=0.01
+    )
+    anonymizer.kill()
+    assert len(applied_before_kill) < len(order_ids), "the consumer finished before it could be killed"
+    anonymizer.start()
+
+    await wait_applied_once(admin_db, order_ids)
+    processed = await admin_db.fetchval(
+        """SELECT count(*) FROM anonymizer.processed_events p
+           JOIN anonymizer.audit_log a ON a.event_id = p.event_id WHERE a.order_id = ANY($1::bigint[])""",
+        order_ids,
+    )
+    assert processed == len(order_ids)
+
+
+async def test_a_poison_message_goes_to_the_dlq_and_the_consumer_moves_on(
+    system: dict[str, ServiceProcess], admin_db: asyncpg.Connection, stack: tuple[str, str]
+) -> None:
+    order_id = random.randint(10**12, 10**13)  # an order id no real order has; same key, same partition
+    key = str(order_id).encode()
+    valid = _event_for(order_id)
+    producer = AIOKafkaProducer(bootstrap_servers=stack[1])
+    await producer.start()
+    try:
+        poison = await producer.send_and_wait(
+            ORDERS_EVENTS, b"{this is not json", key=key, headers=[("ce_specversion", b"1.0"), ("ce_type", b"?")]
+        )
+        await producer.send_and_wait(ORDERS_EVENTS, valid.body(), key=key, headers=valid.headers())
+    finally:
+        await producer.stop()
+
+    dead = await read_records(
+        stack[1],
+        dlq(ORDERS_EVENTS),
+        lambda r: (
+            header(r, "dlq_original_offset") == str(poison.offset)
+            and header(r, "dlq_original_partition") == str(poison.partition)
+            and header(r, "dlq_consumer") == "anonymizer"
+        ),
+        expect=1,
+    )
+    assert dead[0].value == b"{this is not json"
+    assert dead[0].key == key
+    assert "missing CloudEvents header(s)" in (header(dead[0], "dlq_error") or "")
+    assert header(dead[0], "dlq_original_topic") == ORDERS_EVENTS
+    applied = await eventually(lambda: audit_counts(admin_db, [order_id]), lambda seen: order_id in seen)
+    assert applied == Counter({order_id: 1})
+
+
+def _order_id(record: object) -> int:
+    subject = header(record, "ce_subject")
+    return int(subject) if subject and subject.isdigit() else -1
+
+
+async def _webhooks_for(receiver: WebhookReceiver, order_ids: list[int]) -> Counter[int]:
+    wanted = set(order_ids)
+    return Counter(
+        order_id
+        for request in receiver.received()
+        if (order_id := json.loads(request.body)["data"]["order_id"]) in wanted
+    )
+
+
+def _event_for(order_id: int) -> Event:
+    now = datetime.now(UTC)
+    snapshot = OrderSnapshot(
+        id=order_id,
+        number=order_id,
+        name=f"#{order_id}",
+        email="poison-neighbour@example.com",
+        currency="USD",
+        line_items=[],
+        subtotal_price=Decimal("0.00"),
+        total_price=Decimal("0.00"),
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
+    data = OrderLifecycleData(order_id=order_id, sequence=1, order=snapshot)
+    return Event.new("order.created", "tests", str(order_id), data, sequence=1, correlation_id=str(uuid.uuid4()))
