@@ -1,0 +1,305 @@
+"""The CloudEvents contract (shared/events.py): what producers write is what consumers read back,
+and anything else is refused with a message that says what is wrong."""
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared.events import (
+    CONTENT_TYPE,
+    SPECVERSION,
+    Event,
+    InvalidEvent,
+    LineItemSnapshot,
+    OrderLifecycleData,
+    OrderSnapshot,
+    decode_event,
+)
+
+CREATED_AT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
+EVENT_ID = "6f1c2a54-3f59-4a55-9a3c-2b1d9b1c0e11"
+
+
+def _order_data(price: Decimal = Decimal("19.99"), quantity: int = 3) -> OrderLifecycleData:
+    total = price * quantity
+    snapshot = OrderSnapshot(
+        id=42,
+        number=1042,
+        name="#1042",
+        email="ada@example.com",
+        currency="USD",
+        line_items=[LineItemSnapshot(id=7, title="Teapot", price=price, quantity=quantity)],
+        subtotal_price=total,
+        total_price=total,
+        status="open",
+        created_at=CREATED_AT,
+        updated_at=CREATED_AT,
+    )
+    return OrderLifecycleData(order_id=42, sequence=1, order=snapshot)
+
+
+def _headers(**overrides: str | None) -> list[tuple[str, bytes]]:
+    """Valid headers of an `order.created` event; an override of None drops that header."""
+    values: dict[str, str | None] = {
+        "ce_specversion": "1.0",
+        "ce_id": EVENT_ID,
+        "ce_type": "order.created",
+        "ce_source": "order_api",
+        "ce_subject": "42",
+        "ce_time": "2024-05-17T09:30:15+00:00",
+        "content-type": "application/json",
+    }
+    values.update(overrides)
+    return [(name, value.encode()) for name, value in values.items() if value is not None]
+
+
+def _body() -> bytes:
+    return _order_data().model_dump_json().encode()
+
+
+def _reason(headers: list[tuple[str, bytes]], value: bytes | None) -> str:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(headers, value)
+    return str(caught.value)
+
+
+# ---- round trip --------------------------------------------------------------------------------
+
+
+def test_new_event_round_trips_through_headers_and_body() -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data(), sequence=7, correlation_id="req-abc-123")
+
+    decoded = decode_event(event.headers(), event.body())
+
+    assert decoded == event
+    assert decoded.id == event.id
+    assert decoded.type == "order.created"
+    assert decoded.source == "order_api"
+    assert decoded.subject == "42"
+    assert decoded.time == event.time
+    assert decoded.time.tzinfo is not None
+    assert decoded.sequence == 7
+    assert decoded.correlation_id == "req-abc-123"
+    assert decoded.data == _order_data()
+
+
+def test_new_event_gets_a_fresh_uuid_and_current_aware_time() -> None:
+    before = datetime.now(UTC)
+    first = Event.new("order.created", "order_api", "42", _order_data())
+    second = Event.new("order.created", "order_api", "42", _order_data())
+    after = datetime.now(UTC)
+
+    assert first.id != second.id
+    assert first.id.version == 4
+    assert before <= first.time <= after
+    assert first.key == b"42"
+
+
+def test_headers_carry_every_cloudevents_attribute() -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data(), sequence=3, correlation_id="corr-1")
+
+    headers = dict(event.headers())
+
+    assert headers == {
+        "ce_specversion": SPECVERSION.encode(),
+        "ce_id": str(event.id).encode(),
+        "ce_type": b"order.created",
+        "ce_source": b"order_api",
+        "ce_subject": b"42",
+        "ce_time": event.time.isoformat().encode(),
+        "content-type": CONTENT_TYPE.encode(),
+        "ce_sequence": b"3",
+        "ce_correlationid": b"corr-1",
+    }
+
+
+def test_optional_attributes_are_omitted_when_unset_and_decode_as_none() -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data())
+
+    names = [name for name, _ in event.headers()]
+    decoded = decode_event(event.headers(), event.body())
+
+    assert "ce_sequence" not in names
+    assert "ce_correlationid" not in names
+    assert decoded.sequence is None
+    assert decoded.correlation_id is None
+
+
+def test_sequence_zero_is_kept() -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data(), sequence=0)
+
+    assert decode_event(event.headers(), event.body()).sequence == 0
+
+
+def test_money_is_an_exact_decimal_string_in_the_body() -> None:
+    data = _order_data(price=Decimal("0.10"), quantity=3)
+    event = Event.new("order.created", "order_api", "42", data)
+
+    body = json.loads(event.body())
+    decoded = decode_event(event.headers(), event.body())
+
+    item = body["order"]["line_items"][0]
+    assert item["price"] == "0.10"
+    assert body["order"]["subtotal_price"] == "0.30"
+    assert body["order"]["total_price"] == "0.30"
+    assert isinstance(decoded.data, OrderLifecycleData)
+    assert decoded.data.order.total_price == Decimal("0.30")
+    assert str(decoded.data.order.line_items[0].price) == "0.10"
+
+
+def test_high_precision_money_survives_without_float_rounding() -> None:
+    price = Decimal("12345678901234.5678")
+    event = Event.new("order.created", "order_api", "42", _order_data(price=price, quantity=1))
+
+    decoded = decode_event(event.headers(), event.body())
+
+    assert json.loads(event.body())["order"]["line_items"][0]["price"] == "12345678901234.5678"
+    assert isinstance(decoded.data, OrderLifecycleData)
+    assert decoded.data.order.line_items[0].price == price
+
+
+def test_unknown_fields_in_the_body_are_tolerated() -> None:
+    body: dict[str, Any] = json.loads(_body())
+    body["loyalty_points"] = 120
+    body["order"]["gift_wrap"] = True
+    body["order"]["line_items"][0]["sku"] = "TEA-1"
+
+    event = decode_event(_headers(), json.dumps(body).encode())
+
+    assert event.id == uuid.UUID(EVENT_ID)
+    assert event.data == _order_data()
+
+
+def test_zulu_time_is_accepted() -> None:
+    event = decode_event(_headers(ce_time="2024-05-17T09:30:15Z"), _body())
+
+    assert event.time == datetime(2024, 5, 17, 9, 30, 15, tzinfo=UTC)
+
+
+# ---- Event.new guards its type ----------------------------------------------------------------
+
+
+def test_new_refuses_data_of_another_model() -> None:
+    wrong = LineItemSnapshot(id=1, title="Teapot", price=Decimal("1.00"), quantity=1)
+
+    with pytest.raises(TypeError, match=re.escape("'order.created' carries")):
+        Event.new("order.created", "order_api", "42", wrong)
+
+
+def test_new_refuses_an_unknown_type() -> None:
+    with pytest.raises(TypeError, match=re.escape("'order.exploded' carries None")):
+        Event.new("order.exploded", "order_api", "42", _order_data())
+
+
+# ---- decode_event refuses what it cannot process -----------------------------------------------
+
+
+def test_missing_headers_are_all_listed() -> None:
+    reason = _reason(_headers(ce_id=None, ce_time=None, ce_subject=""), _body())
+
+    assert reason.startswith("missing CloudEvents header(s):")
+    assert "ce_id" in reason
+    assert "ce_time" in reason
+    assert "ce_subject" in reason
+    assert "ce_type" not in reason
+    assert "ce_source" not in reason
+
+
+def test_no_headers_at_all_lists_every_required_one() -> None:
+    reason = _reason([], _body())
+
+    assert reason == ("missing CloudEvents header(s): ce_specversion, ce_id, ce_type, ce_source, ce_subject, ce_time")
+
+
+def test_wrong_specversion_is_refused() -> None:
+    reason = _reason(_headers(ce_specversion="0.3"), _body())
+
+    assert "ce_specversion" in reason
+    assert "'0.3'" in reason
+
+
+def test_unknown_type_is_refused() -> None:
+    reason = _reason(_headers(ce_type="order.exploded"), _body())
+
+    assert reason == "unknown event type 'order.exploded'"
+
+
+def test_non_uuid_id_is_refused() -> None:
+    reason = _reason(_headers(ce_id="not-a-uuid"), _body())
+
+    assert "malformed CloudEvents attribute" in reason
+    assert "UUID" in reason
+
+
+def test_unparseable_time_is_refused() -> None:
+    reason = _reason(_headers(ce_time="yesterday"), _body())
+
+    assert "malformed CloudEvents attribute" in reason
+    assert "yesterday" in reason
+
+
+def test_non_numeric_sequence_is_refused() -> None:
+    reason = _reason(_headers(ce_sequence="three"), _body())
+
+    assert "malformed CloudEvents attribute" in reason
+    assert "three" in reason
+
+
+def test_time_without_timezone_is_refused() -> None:
+    reason = _reason(_headers(ce_time="2024-05-17T09:30:15"), _body())
+
+    assert reason == "ce_time has no time zone"
+
+
+def test_invalid_json_body_is_refused() -> None:
+    reason = _reason(_headers(), b"{not json")
+
+    assert reason.startswith("order.created data is invalid:")
+    assert "Invalid JSON" in reason
+
+
+def test_body_missing_required_fields_names_them() -> None:
+    reason = _reason(_headers(), b'{"order_id": 42}')
+
+    assert reason.startswith("order.created data is invalid:")
+    assert "sequence: Field required" in reason
+    assert "order: Field required" in reason
+
+
+def test_nested_invalid_field_is_named_by_its_path() -> None:
+    body: dict[str, Any] = json.loads(_body())
+    body["order"]["line_items"][0]["price"] = "a lot"
+
+    reason = _reason(_headers(), json.dumps(body).encode())
+
+    assert "order.line_items.0.price" in reason
+
+
+def test_none_body_is_refused() -> None:
+    reason = _reason(_headers(), None)
+
+    assert reason == "the message has no body"
+
+
+def test_empty_body_is_refused() -> None:
+    reason = _reason(_headers(), b"")
+
+    assert reason.startswith("order.created data is invalid:")
+
+
+def test_non_utf8_header_is_refused() -> None:
+    headers = [*_headers(ce_source=None), ("ce_source", b"\xff\xfeorder_api")]
+
+    reason = _reason(headers, _body())
+
+    assert "not UTF-8" in reason
+
+
+def test_invalid_event_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="no body"):
+        decode_event(_headers(), None)
