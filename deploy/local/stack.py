@@ -10,6 +10,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from deploy.local import kafka, postgres
 from deploy.local.base import STATE_DIR, StackError, port_open, run_sync, say
@@ -42,6 +43,14 @@ def _external_bootstrap() -> str | None:
     return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
 
 
+def _without_password(dsn: str) -> str:
+    """`dsn` fit to print: an external DATABASE_URL's password must not land in terminals or CI logs."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 def up() -> tuple[str, str]:
     """Start what is not running, provision everything; the (admin DSN, bootstrap) to use."""
     started = time.monotonic()
@@ -61,7 +70,7 @@ def up() -> tuple[str, str]:
         replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or "1")
         run_sync(provision(dsn, bootstrap, replication_factor))
     say(f"ready in {time.monotonic() - started:.1f} s:")
-    say(f"  DATABASE_URL={dsn}")
+    say(f"  DATABASE_URL={_without_password(dsn)}")
     say(f"  KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
     return dsn, bootstrap
 
