@@ -7,11 +7,11 @@ EVENT_DATA_MODELS are the contract: a type that is not there is unknown and goes
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
@@ -19,6 +19,7 @@ SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
 
 Headers = Sequence[tuple[str, bytes]]
+T = TypeVar("T")
 
 
 class InvalidEvent(ValueError):
@@ -149,12 +150,9 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
     model = EVENT_DATA_MODELS.get(event_type)
     if model is None:
         raise InvalidEvent(f"unknown event type {event_type!r}")
-    try:
-        event_id = uuid.UUID(attributes["ce_id"])
-        time = datetime.fromisoformat(attributes["ce_time"])
-        sequence = int(attributes["ce_sequence"]) if "ce_sequence" in attributes else None
-    except ValueError as error:
-        raise InvalidEvent(f"malformed CloudEvents attribute: {error}") from error
+    event_id = _parse_attribute(attributes, "ce_id", uuid.UUID)
+    time = _parse_attribute(attributes, "ce_time", datetime.fromisoformat)
+    sequence = _parse_attribute(attributes, "ce_sequence", int) if "ce_sequence" in attributes else None
     if time.tzinfo is None:
         raise InvalidEvent("ce_time has no time zone")
     if value is None:
@@ -173,6 +171,13 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
         sequence,
         attributes.get("ce_correlationid"),
     )
+
+
+def _parse_attribute(attributes: dict[str, str], name: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(attributes[name])
+    except ValueError as error:
+        raise InvalidEvent(f"malformed {name} {attributes[name]!r}: {error}") from error
 
 
 def _summarise(error: ValidationError) -> str:

@@ -72,7 +72,8 @@ class OutboxRelay:
                             await conn.execute("SELECT pg_advisory_unlock($1)", self._lock_key)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("outbox relay lost its database connection", error=str(error))
-            await self._sleep(self._poll_interval)
+            if not self._stopping.is_set():
+                await self._sleep(self._poll_interval)
 
     async def _lead(self, conn: Connection) -> None:
         log.info("outbox relay leading", schema=self._schema)

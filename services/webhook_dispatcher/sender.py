@@ -124,13 +124,15 @@ class Sender:
 
 
 def _retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` as seconds or an HTTP date."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value))
+    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit():
+        try:
+            return timedelta(seconds=int(text))
+        except OverflowError:  # more seconds than a timedelta holds: the longest wait we honour
+            return _RETRY_AFTER_MAX
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return None
     return max(when - when.now(when.tzinfo), timedelta(0))

@@ -123,9 +123,7 @@ def test_app_services_match_the_service_table(compose: dict[str, Service]) -> No
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=[spec.name for spec in SERVICES])
-def test_app_service_listens_and_reports_health_on_its_port(
-    compose: dict[str, Service], spec: ServiceSpec
-) -> None:
+def test_app_service_listens_and_reports_health_on_its_port(compose: dict[str, Service], spec: ServiceSpec) -> None:
     service = _app_service(compose, spec)
     assert _command(service) == ["python", "-m", f"services.{spec.name}"]
     assert (spec.http_port, spec.http_port) in _published(service)
@@ -152,9 +150,7 @@ def test_provision_waits_for_healthy_postgres_and_kafka(compose: dict[str, Servi
 
 
 @pytest.mark.parametrize("name", ["provision", *(spec.name for spec in SERVICES)])
-def test_app_containers_reach_postgres_and_kafka_by_service_name(
-    compose: dict[str, Service], name: str
-) -> None:
+def test_app_containers_reach_postgres_and_kafka_by_service_name(compose: dict[str, Service], name: str) -> None:
     env = _environment(compose[name])
     postgres = _environment(compose["postgres"])
     dsn = urlsplit(env["DATABASE_URL"])
@@ -271,8 +267,6 @@ def test_every_service_in_the_readme_is_in_compose(compose: dict[str, Service]) 
     if not README.is_file():
         pytest.skip("README.md does not exist yet")
     names = _readme_service_names(README.read_text(encoding="utf-8"))
-    assert names, (
-        "README.md names no services (no `python -m services.<name>`, no list under a services heading)"
-    )
+    assert names, "README.md names no services (no `python -m services.<name>`, no list under a services heading)"
     missing = sorted(names - set(compose))
     assert not missing, f"README.md names services that docker-compose.yml lacks: {missing}"

@@ -232,21 +232,21 @@ def test_unknown_type_is_refused() -> None:
 def test_non_uuid_id_is_refused() -> None:
     reason = _reason(_headers(ce_id="not-a-uuid"), _body())
 
-    assert "malformed CloudEvents attribute" in reason
+    assert "malformed ce_id" in reason
     assert "UUID" in reason
 
 
 def test_unparseable_time_is_refused() -> None:
     reason = _reason(_headers(ce_time="yesterday"), _body())
 
-    assert "malformed CloudEvents attribute" in reason
+    assert "malformed ce_time" in reason
     assert "yesterday" in reason
 
 
 def test_non_numeric_sequence_is_refused() -> None:
     reason = _reason(_headers(ce_sequence="three"), _body())
 
-    assert "malformed CloudEvents attribute" in reason
+    assert "malformed ce_sequence" in reason
     assert "three" in reason
 
 

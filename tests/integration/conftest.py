@@ -1,0 +1,53 @@
+"""Scratch schemas and topics on the real stack, so kernel pieces are tested in isolation."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.db import create_pool
+from shared.kafka import EventProducer
+from shared.migrations import apply_migrations
+from shared.topics import dlq
+
+
+@pytest.fixture
+async def scratch_pool(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh schema that has the kernel tables (outbox, processed_events) and nothing else."""
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack[0])
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    await apply_migrations(admin, schema, tmp_path)  # an empty service dir: only the kernel
+    pool = await create_pool(stack[0], schema)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+@pytest.fixture
+async def scratch_topic(stack: tuple[str, str]) -> str:
+    """A new 3-partition topic and its DLQ."""
+    topic = f"scratch.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack[1])
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1) for name in (topic, dlq(topic))])
+    finally:
+        await admin.close()
+    return topic
+
+
+@pytest.fixture
+async def producer(stack: tuple[str, str]) -> AsyncIterator[EventProducer]:
+    connected = EventProducer(stack[1], "tests")
+    await connected.connect()
+    try:
+        yield connected
+    finally:
+        await connected.close()
