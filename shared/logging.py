@@ -47,6 +47,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     faststream_logger = logging.getLogger("faststream")
     faststream_logger.handlers.clear()
     faststream_logger.propagate = True
+    faststream_logger.addFilter(_drop_topic_creation_notice)
+
+
+def _drop_topic_creation_notice(record: logging.LogRecord) -> bool:
+    # Topics are created by provisioning, never by services; FastStream says so at every start.
+    return "Make sure the topics exist" not in record.getMessage()
 
 
 def _add_service(service: str) -> structlog.typing.Processor:
