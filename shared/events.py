@@ -13,7 +13,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
+
+from shared.orders import (
+    CustomerFact,
+    FulfillmentCancelledFact,
+    FulfillmentCreatedFact,
+    LineItemSnapshot,
+    OrderDraft,
+    OrderSnapshot,
+    PaymentFact,
+    Snapshot,
+    VariantFact,
+)
+
+__all__ = ["LineItemSnapshot", "OrderSnapshot"]
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
@@ -28,37 +42,10 @@ class InvalidEvent(ValueError):
 
 # ---- data models -------------------------------------------------------------------------------
 
-
-class _Data(BaseModel):
-    # Consumers tolerate fields they do not know yet, so producers can add fields without a
-    # coordinated deployment; removing or retyping a field is a new event type.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+_Data = Snapshot
 
 
-class LineItemSnapshot(_Data):
-    id: int
-    title: str
-    price: Decimal
-    quantity: int
-
-
-class OrderSnapshot(_Data):
-    """The order as its owner (order_api) last saw it."""
-
-    id: int
-    number: int
-    name: str
-    email: str
-    currency: str
-    line_items: list[LineItemSnapshot]
-    subtotal_price: Decimal
-    total_price: Decimal
-    status: str
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
-
-
-class OrderLifecycleData(_Data):
+class OrderLifecycleData(Snapshot):
     """Data of every `order.*` lifecycle event: the snapshot after the change, and its sequence."""
 
     order_id: int
@@ -66,8 +53,39 @@ class OrderLifecycleData(_Data):
     order: OrderSnapshot
 
 
-EVENT_DATA_MODELS: Final[dict[str, type[_Data]]] = {
-    "order.created": OrderLifecycleData,
+class OrderPlacedData(Snapshot):
+    """`order.placed` on orders.ingest: another service (checkout) places an order."""
+
+    order: OrderDraft
+
+
+# Lifecycle events order_api publishes on orders.events, each carrying the snapshot.
+ORDER_LIFECYCLE_TYPES: Final = (
+    "order.created",
+    "order.updated",
+    "order.closed",
+    "order.reopened",
+    "order.deleted",
+    "order.paid",
+    "order.fulfilled",
+    "order.partially_fulfilled",
+)
+
+# Facts other services publish on orders.ingest for order_api to apply.
+INGEST_DATA_MODELS: Final[dict[str, type[Snapshot]]] = {
+    "order.placed": OrderPlacedData,
+    "payment.authorized": PaymentFact,
+    "payment.captured": PaymentFact,
+    "payment.voided": PaymentFact,
+    "fulfillment.created": FulfillmentCreatedFact,
+    "fulfillment.cancelled": FulfillmentCancelledFact,
+    "catalog.variant.upserted": VariantFact,
+    "customer.upserted": CustomerFact,
+}
+
+EVENT_DATA_MODELS: Final[dict[str, type[Snapshot]]] = {
+    **dict.fromkeys(ORDER_LIFECYCLE_TYPES, OrderLifecycleData),
+    **INGEST_DATA_MODELS,
 }
 
 
@@ -197,3 +215,34 @@ def json_default(value: Any) -> str:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, default=json_default, separators=(",", ":"))
+
+
+# ---- webhook_dispatcher's events (topic webhooks.events; for operators, not fanned out) ---------
+
+
+class WebhookMessageExhaustedData(_Data):
+    """A webhook message spent its retry schedule without a successful delivery."""
+
+    message_id: int
+    endpoint_id: uuid.UUID
+    url: str
+    event_id: uuid.UUID
+    event_type: str
+    order_id: str
+    attempts: int
+    last_response_status: int | None
+    last_error: str | None
+
+
+class WebhookEndpointDisabledData(_Data):
+    """An endpoint was disabled: `gone` (it answered 410), `failing` (no success for the configured
+    period) or `manual` (an operator)."""
+
+    endpoint_id: uuid.UUID
+    url: str
+    reason: str
+    failing_since: datetime | None  # UTC, set by the dispatcher
+
+
+EVENT_DATA_MODELS["webhook.message.exhausted"] = WebhookMessageExhaustedData
+EVENT_DATA_MODELS["webhook.endpoint.disabled"] = WebhookEndpointDisabledData

@@ -1,8 +1,8 @@
-"""`python -m services.order_api`: the order API, its outbox relay, and (later) its ingest consumer."""
+"""`python -m services.order_api`: the order API in every dialect, its outbox relay and its ingest consumer."""
 
 from fastapi import FastAPI
 
-from services.order_api.api import router
+from services.order_api.api import ROUTERS, install_order_errors
 from shared.runtime import create_app, serve
 from shared.services import ORDER_API
 from shared.settings import ServiceSettings
@@ -10,7 +10,8 @@ from shared.settings import ServiceSettings
 
 def build() -> tuple[FastAPI, ServiceSettings]:
     settings = ServiceSettings.load(ORDER_API)
-    app = create_app(ORDER_API, settings, title="Order API", routers=[router], publishes=True)
+    app = create_app(ORDER_API, settings, title="Order API", routers=ROUTERS, publishes=True)
+    install_order_errors(app)
     return app, settings
 
 

@@ -1,24 +1,63 @@
 """order_api's use cases: one transaction each, the change and its outbox event together.
 
-HTTP routes (api.py) and Kafka handlers (handlers.py) both call these, so an order placed by any
-route or by another service follows the same rules and emits the same events.
+Every dialect's routes (api/) and the ingest handlers (handlers.py) call these, so an order placed or
+changed through any door follows the same rules and emits the same events.
 """
 
+import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 import asyncpg
 
-from services.order_api import store
-from services.order_api.domain import OrderDraft, price_order
-from shared.events import Event, OrderLifecycleData, OrderSnapshot
+from services.order_api import domain, store
+from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind
+from shared.db import Connection
+from shared.events import Event, OrderLifecycleData
 from shared.logging import current_correlation_id
+from shared.orders import (
+    CustomerSnapshot,
+    FulfillmentCancelledFact,
+    FulfillmentCreatedFact,
+    OrderDraft,
+    OrderSnapshot,
+    PaymentFact,
+)
 from shared.outbox import enqueue
 from shared.services import ORDER_API
 from shared.topics import ORDERS_EVENTS
 
 
-def lifecycle_event(event_type: str, order: OrderSnapshot, sequence: int) -> Event:
-    return Event.new(
+class OrderNotFound(LookupError):
+    def __init__(self, order_id: int) -> None:
+        super().__init__(f"there is no order {order_id}")
+        self.order_id = order_id
+
+
+class StaleVersion(Exception):
+    """The caller's If-Match names a version the order has moved past (HTTP 412)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the order is at version {current}")
+        self.current = current
+
+
+class UpstreamConflict(Exception):
+    """An order with this upstream id exists and was created from a different request (HTTP 409)."""
+
+    def __init__(self, upstream_id: str, order_id: int) -> None:
+        super().__init__(f"upstream id {upstream_id!r} already names order {order_id}")
+        self.upstream_id = upstream_id
+        self.order_id = order_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequence: int) -> None:
+    event = Event.new(
         event_type,
         ORDER_API.name,
         str(order.id),
@@ -26,17 +65,171 @@ def lifecycle_event(event_type: str, order: OrderSnapshot, sequence: int) -> Eve
         sequence=sequence,
         correlation_id=current_correlation_id(),
     )
+    await enqueue(conn, ORDERS_EVENTS, event)
 
 
-async def create_order(pool: asyncpg.Pool, draft: OrderDraft) -> OrderSnapshot:
-    """Validate and price the draft, store it and emit `order.created`; raises OrderRuleError."""
-    priced = price_order(draft)
+# ---- create ---------------------------------------------------------------------------------------
+
+
+async def create_order(
+    pool: asyncpg.Pool, draft: OrderDraft, fingerprint: str | None = None
+) -> tuple[OrderSnapshot, bool]:
+    """Place an order and emit `order.created`. Returns the order and whether it is new: a create
+    repeated with the same upstream id and the same request returns the first order instead."""
     async with pool.acquire() as conn, conn.transaction():
-        order, sequence = await store.insert_order(conn, priced, datetime.now(UTC))
-        await enqueue(conn, ORDERS_EVENTS, lifecycle_event("order.created", order, sequence))
-    return order
+        if draft.upstream_id is not None:
+            existing = await store.fetch_by_upstream_id(conn, draft.upstream_id)
+            if existing is not None:
+                stored, first_fingerprint = existing
+                if fingerprint is not None and fingerprint == first_fingerprint:
+                    return stored.order, False
+                raise UpstreamConflict(draft.upstream_id, stored.order.id)
+        now = _now()
+        customer = await _resolve_customer(conn, draft, now)
+        variants = await store.fetch_variants(
+            conn, [item.variant_id for item in draft.line_items if item.variant_id is not None]
+        )
+        order_id, order_number, object_ids = await store.allocate_ids(conn, domain.object_ids_needed(draft))
+        ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
+        order = domain.build_order(draft, ids, now, variants, customer)
+        if customer is not None:
+            counted = await store.record_customer_order(conn, customer.id, order)
+            spent = domain.money(counted.total_spent, order.currency)
+            order = order.model_copy(update={"customer": counted.model_copy(update={"total_spent": spent})})
+        try:
+            await store.insert_order(conn, order, fingerprint)
+        except asyncpg.UniqueViolationError as error:  # a concurrent create with the same upstream id won
+            raise UpstreamConflict(draft.upstream_id or "", 0) from error
+        await _publish(conn, "order.created", order, 1)
+    return order, True
 
 
-async def get_order(pool: asyncpg.Pool, order_id: int) -> OrderSnapshot | None:
+async def _resolve_customer(conn: Connection, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:
+    """The order's customer: an existing one named by id (unknown: 422), else one found or made from
+    the new customer's details or the order's email; None when there is nothing to go on."""
+    if draft.customer is not None and draft.customer.id is not None:
+        customer = await store.fetch_customer(conn, draft.customer.id)
+        if customer is None:
+            raise OrderRuleError("customer.id", "unknown_customer", f"there is no customer {draft.customer.id}")
+        return customer
+    details = draft.customer
+    if details is None and draft.email:
+        details = draft.customer_from_email()
+    if details is None or not (details.email or details.first_name or details.last_name or details.phone):
+        return None
+    return await store.find_or_create_customer(conn, details, now)
+
+
+# ---- read -----------------------------------------------------------------------------------------
+
+
+async def get_order(pool: asyncpg.Pool, order_id: int) -> store.StoredOrder:
     async with pool.acquire() as conn:
-        return await store.fetch_order(conn, order_id)
+        stored = await store.fetch_order(conn, order_id)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    return stored
+
+
+# ---- changes --------------------------------------------------------------------------------------
+
+Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
+
+
+async def change_order(
+    pool: asyncpg.Pool,
+    order_id: int,
+    change: Change,
+    event_type: str | Callable[[OrderSnapshot], str],
+    *,
+    if_match: int | None = None,
+) -> store.StoredOrder:
+    """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost updates."""
+    async with pool.acquire() as conn, conn.transaction():
+        stored = await store.fetch_order(conn, order_id, for_update=True)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        if if_match is not None and if_match != stored.sequence:
+            raise StaleVersion(stored.sequence)
+        changed = change(stored.order, _now())
+        sequence = await store.save_order(conn, changed)
+        await _publish(conn, event_type if isinstance(event_type, str) else event_type(changed), changed, sequence)
+    return store.StoredOrder(changed, sequence)
+
+
+async def update_order(
+    pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, if_match: int | None = None
+) -> store.StoredOrder:
+    return await change_order(
+        pool, order_id, lambda order, now: domain.update(order, changes, now), "order.updated", if_match=if_match
+    )
+
+
+async def close_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
+    return await change_order(pool, order_id, domain.close, "order.closed", if_match=if_match)
+
+
+async def reopen_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
+    return await change_order(pool, order_id, domain.reopen, "order.reopened", if_match=if_match)
+
+
+async def delete_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> None:
+    """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
+    async with pool.acquire() as conn, conn.transaction():
+        stored = await store.fetch_order(conn, order_id, for_update=True)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        if if_match is not None and if_match != stored.sequence:
+            raise StaleVersion(stored.sequence)
+        domain.check_deletable(stored.order)
+        await store.delete_order(conn, order_id)
+        await _publish(
+            conn, "order.deleted", stored.order.model_copy(update={"updated_at": _now()}), stored.sequence + 1
+        )
+
+
+# ---- facts from other services --------------------------------------------------------------------
+
+
+async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact) -> None:
+    """Record a payment fact inside the caller's (the idempotent consumer's) transaction."""
+    stored = await store.fetch_order(conn, fact.order_id, for_update=True)
+    if stored is None:
+        raise OrderNotFound(fact.order_id)
+    order, event_type = domain.apply_payment(stored.order, kind, fact, await store.next_object_id(conn), _now())
+    await _publish(conn, event_type, order, await store.save_order(conn, order))
+
+
+async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact) -> None:
+    stored = await store.fetch_order(conn, fact.order_id, for_update=True)
+    if stored is None:
+        raise OrderNotFound(fact.order_id)
+    now = _now()
+    if isinstance(fact, FulfillmentCreatedFact):
+        order = domain.fulfil(stored.order, fact, now)
+        event_type = domain.fulfillment_event(order)
+    else:
+        order = domain.cancel_fulfillment(stored.order, fact.fulfillment_id, now)
+        event_type = "order.updated"
+    await _publish(conn, event_type, order, await store.save_order(conn, order))
+
+
+async def list_orders(
+    pool: asyncpg.Pool,
+    query: store.OrderQuery,
+    *,
+    limit: int,
+    direction: Literal["asc", "desc"] = "desc",
+    after_id: int | None = None,
+    before_id: int | None = None,
+    offset: int = 0,
+) -> list[OrderSnapshot]:
+    async with pool.acquire() as conn:
+        return await store.list_orders(
+            conn, query, limit=limit, direction=direction, after_id=after_id, before_id=before_id, offset=offset
+        )
+
+
+async def count_orders(pool: asyncpg.Pool, query: store.OrderQuery) -> int:
+    async with pool.acquire() as conn:
+        return await store.count_orders(conn, query)

@@ -6,6 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.auth import LOCAL_API_KEY
 from shared.services import REPO_ROOT, SERVICES
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
@@ -70,7 +71,9 @@ async def register_endpoint(
 
     async def register(url: str, event_types: list[str]) -> str:
         response = await http.post(
-            f"{system['webhook_dispatcher'].url}/webhooks", json={"url": url, "event_types": event_types}
+            f"{system['webhook_dispatcher'].url}/webhooks",
+            json={"url": url, "event_types": event_types},
+            headers={"authorization": f"Bearer {LOCAL_API_KEY}"},
         )
         assert response.status_code == 201, response.text
         urls.append(url)

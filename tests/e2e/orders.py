@@ -9,12 +9,17 @@ import httpx
 
 from tests.support.polling import eventually
 
+CREATE_PATH = "/com/orders.json"
+
 
 def order_body(email: str = "jane@example.com", price: str = "199.00", quantity: int = 2) -> dict[str, Any]:
+    """A Haravan create request for a custom (non-catalog) item."""
     return {
-        "email": email,
-        "currency": "USD",
-        "line_items": [{"title": "IPod Touch 8GB", "price": price, "quantity": quantity}],
+        "order": {
+            "email": email,
+            "currency": "USD",
+            "line_items": [{"title": "IPod Touch 8GB", "price": price, "quantity": quantity}],
+        }
     }
 
 
@@ -24,9 +29,9 @@ async def create_orders(http: httpx.AsyncClient, api_url: str, count: int, concu
 
     async def create(index: int) -> int:
         async with slots:
-            response = await http.post(f"{api_url}/orders", json=order_body(email=f"buyer{index}@example.com"))
+            response = await http.post(api_url + CREATE_PATH, json=order_body(email=f"buyer{index}@example.com"))
         assert response.status_code == 201, response.text
-        order_id: int = response.json()["id"]
+        order_id: int = response.json()["order"]["id"]
         return order_id
 
     return sorted(await asyncio.gather(*(create(index) for index in range(count))))

@@ -7,7 +7,7 @@ import asyncpg
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.e2e.orders import order_body
+from tests.e2e.orders import CREATE_PATH, order_body
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
@@ -23,16 +23,16 @@ async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_con
     secret = await register_endpoint(receiver.url, ["order.*"])
 
     created = await http.post(
-        f"{system['order_api'].url}/orders", json=order_body(), headers={"x-correlation-id": "trace-e2e-1"}
+        system["order_api"].url + CREATE_PATH, json=order_body(), headers={"x-correlation-id": "trace-e2e-1"}
     )
 
     assert created.status_code == 201, created.text
-    order = created.json()
-    assert created.headers["location"] == f"/orders/{order['id']}"
+    order = created.json()["order"]
+    assert created.headers["location"] == f"/com/orders/{order['id']}.json"
     assert order["total_price"] == "398.00"
-    assert order["name"] == f"#{order['number']}"
-    fetched = await http.get(f"{system['order_api'].url}/orders/{order['id']}")
-    assert fetched.json() == order
+    assert order["name"] == f"#{order['order_number']}"
+    fetched = await http.get(system["order_api"].url + created.headers["location"])
+    assert fetched.json() == {"order": order}
 
     async def deliveries() -> list[dict[str, object]]:
         return [

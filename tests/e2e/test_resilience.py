@@ -4,11 +4,8 @@ import asyncio
 import json
 import os
 import random
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import asyncpg
 import httpx
@@ -16,10 +13,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from deploy.local.stack import kafka_start, kafka_stop
-from shared.events import Event, OrderLifecycleData, OrderSnapshot
+from shared.events import Event
 from shared.topics import ORDERS_EVENTS, dlq
 from tests.e2e.orders import audit_counts, create_orders, unsent_outbox_rows, wait_applied_once
 from tests.support.kafka import header, read_records
+from tests.support.orders import order_created
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
@@ -175,19 +173,4 @@ async def _webhooks_for(receiver: WebhookReceiver, order_ids: list[int]) -> Coun
 
 
 def _event_for(order_id: int) -> Event:
-    now = datetime.now(UTC)
-    snapshot = OrderSnapshot(
-        id=order_id,
-        number=order_id,
-        name=f"#{order_id}",
-        email="poison-neighbour@example.com",
-        currency="USD",
-        line_items=[],
-        subtotal_price=Decimal("0.00"),
-        total_price=Decimal("0.00"),
-        status="open",
-        created_at=now,
-        updated_at=now,
-    )
-    data = OrderLifecycleData(order_id=order_id, sequence=1, order=snapshot)
-    return Event.new("order.created", "tests", str(order_id), data, sequence=1, correlation_id=str(uuid.uuid4()))
+    return order_created(order_id, email="poison-neighbour@example.com")

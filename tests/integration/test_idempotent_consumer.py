@@ -10,8 +10,8 @@ from shared.db import Connection
 from shared.events import Event
 from shared.kafka import EventProducer
 from shared.topics import dlq
-from tests.integration.events import order_created
 from tests.support.kafka import header, read_records
+from tests.support.orders import order_created
 
 
 @dataclass

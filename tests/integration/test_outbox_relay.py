@@ -9,8 +9,8 @@ import asyncpg
 from shared.events import Event
 from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay, enqueue
-from tests.integration.events import order_created
 from tests.support.kafka import header, read_records
+from tests.support.orders import order_created
 from tests.support.polling import eventually
 
 

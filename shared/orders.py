@@ -1,0 +1,366 @@
+"""The order as the platform publishes it: the snapshot every `order.*` event carries.
+
+Field names follow the Haravan (Shopify-style) order resource, the richest of the dialects; the other
+dialects translate from this one shape. Money is Decimal (a JSON string on the wire), times are
+timezone-aware UTC.
+"""
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+FinancialStatus = Literal["pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded", "voided"]
+FulfillmentStatus = Literal["partial", "fulfilled", "restocked"]  # None: nothing fulfilled yet
+OrderStatus = Literal["open", "closed", "cancelled"]
+FraudState = Literal["passed", "review_opened", "blocked"]
+TransactionKind = Literal["authorization", "capture", "sale", "void", "refund"]
+TransactionStatus = Literal["pending", "success", "failure", "error"]
+CancelReason = Literal["customer", "inventory", "fraud", "declined", "other"]
+
+
+class Snapshot(BaseModel):
+    # Consumers tolerate fields they do not know yet, so producers can add fields without a
+    # coordinated deployment; removing or retyping a field is a new event type.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class NameValue(Snapshot):
+    name: str
+    value: str
+
+
+class TaxLine(Snapshot):
+    title: str
+    price: Decimal
+    rate: Decimal
+
+
+class LineItemSnapshot(Snapshot):
+    id: int
+    variant_id: int | None = None
+    product_id: int | None = None
+    sku: str | None = None
+    title: str
+    variant_title: str | None = None
+    name: str
+    vendor: str | None = None
+    price: Decimal
+    quantity: int
+    grams: int = 0
+    properties: list[NameValue] = []
+    taxable: bool = True
+    requires_shipping: bool = True
+    gift_card: bool = False
+    fulfillment_service: str = "manual"
+    fulfillment_status: FulfillmentStatus | None = None
+    fulfillable_quantity: int
+    total_discount: Decimal = Decimal("0")
+    tax_lines: list[TaxLine] = []
+
+
+class ShippingLine(Snapshot):
+    code: str | None = None
+    title: str
+    price: Decimal
+    source: str | None = None
+    tax_lines: list[TaxLine] = []
+
+
+class DiscountCode(Snapshot):
+    code: str
+    amount: Decimal
+    type: Literal["fixed_amount", "percentage", "shipping"] = "fixed_amount"
+
+
+class Address(Snapshot):
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    province_code: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+
+
+class CustomerSnapshot(Snapshot):
+    id: int
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    accepts_marketing: bool = False
+    orders_count: int = 0
+    total_spent: Decimal = Decimal("0")
+    last_order_id: int | None = None
+    last_order_name: str | None = None
+    state: str = "disabled"
+    note: str | None = None
+    tags: str = ""
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ClientDetails(Snapshot):
+    browser_ip: str | None = None
+    accept_language: str | None = None
+    user_agent: str | None = None
+    session_hash: str | None = None
+    browser_width: int | None = None
+    browser_height: int | None = None
+
+
+class Transaction(Snapshot):
+    id: int
+    kind: TransactionKind
+    status: TransactionStatus
+    amount: Decimal
+    currency: str
+    gateway: str | None = None
+    authorization: str | None = None
+    created_at: AwareDatetime
+
+
+class FulfillmentLine(Snapshot):
+    id: int  # the line item's id
+    quantity: int
+
+
+class Fulfillment(Snapshot):
+    id: int
+    status: Literal["success", "cancelled"]
+    line_items: list[FulfillmentLine]
+    tracking_company: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class RefundLine(Snapshot):
+    line_item_id: int
+    quantity: int
+    subtotal: Decimal
+
+
+class Refund(Snapshot):
+    id: int
+    note: str | None = None
+    restock: bool = False
+    amount: Decimal
+    refund_line_items: list[RefundLine] = []
+    created_at: AwareDatetime
+
+
+class Metafield(Snapshot):
+    namespace: str
+    key: str
+    value: str
+    value_type: Literal["string", "integer", "json_string"] = "string"
+
+
+class OrderSnapshot(Snapshot):
+    """The order after a change, as its owner (order_api) stored it."""
+
+    id: int
+    number: int
+    order_number: int
+    name: str
+    token: str
+    email: str | None = None
+    phone: str | None = None
+    currency: str
+    line_items: list[LineItemSnapshot]
+    shipping_lines: list[ShippingLine] = []
+    tax_lines: list[TaxLine] = []
+    discount_codes: list[DiscountCode] = []
+    note: str | None = None
+    note_attributes: list[NameValue] = []
+    tags: str = ""
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    customer: CustomerSnapshot | None = None
+    client_details: ClientDetails | None = None
+    browser_ip: str | None = None
+    buyer_accepts_marketing: bool = False
+    transactions: list[Transaction] = []
+    fulfillments: list[Fulfillment] = []
+    refunds: list[Refund] = []
+    metafields: list[Metafield] = []
+    total_line_items_price: Decimal
+    subtotal_price: Decimal
+    total_discounts: Decimal
+    total_shipping_price: Decimal = Decimal("0")
+    total_tax: Decimal
+    total_price: Decimal
+    total_weight: int
+    taxes_included: bool = False
+    status: OrderStatus
+    financial_status: FinancialStatus
+    fulfillment_status: FulfillmentStatus | None = None
+    fraud_state: FraudState = "passed"
+    cancel_reason: CancelReason | None = None
+    source_name: str = "api"
+    upstream_id: str | None = None
+    checkout_id: str | None = None
+    application_id: str | None = None
+    locale: str | None = None
+    customer_type: Literal["individual", "business"] | None = None
+    charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
+    subscription_id: str | None = None
+    metadata: dict[str, str] = {}
+    request_to_be_forgotten: bool = False
+    anonymized: bool = False
+    guest: bool
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    processed_at: AwareDatetime
+    closed_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+
+
+# ---- commands and facts other services publish on orders.ingest ---------------------------------
+
+
+class LineItemDraft(Snapshot):
+    """A line item to order: a catalog variant (its fields filled from the catalog), or a custom
+    item with its own title and price."""
+
+    variant_id: int | None = None
+    title: str | None = None
+    price: Decimal | None = None
+    quantity: int
+    sku: str | None = None
+    grams: int | None = None
+    vendor: str | None = None
+    properties: list[NameValue] = []
+    taxable: bool | None = None
+    requires_shipping: bool | None = None
+
+
+class CustomerDraft(Snapshot):
+    """An existing customer (`id` only) or a new one (no `id`)."""
+
+    id: int | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    accepts_marketing: bool | None = None
+
+
+class TransactionDraft(Snapshot):
+    kind: TransactionKind
+    status: TransactionStatus = "success"
+    amount: Decimal
+    gateway: str | None = None
+    authorization: str | None = None
+
+
+class OrderDraft(Snapshot):
+    """What it takes to place an order, in any dialect: `order.placed` carries one."""
+
+    email: str | None = None
+    phone: str | None = None
+    currency: str | None = None  # the catalog's (the shop's) currency when absent
+    line_items: list[LineItemDraft]
+    customer: CustomerDraft | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    shipping_lines: list[ShippingLine] = []
+    tax_lines: list[TaxLine] = []
+    total_tax: Decimal | None = None  # when given, must equal what the tax lines add up to
+    discount_codes: list[DiscountCode] = []
+    taxes_included: bool = False
+    note: str | None = None
+    note_attributes: list[NameValue] = []
+    tags: str = ""
+    buyer_accepts_marketing: bool = False
+    transactions: list[TransactionDraft] = []
+    financial_status: FinancialStatus | None = None
+    fulfillment_status: Literal["fulfilled"] | None = None
+    processed_at: AwareDatetime | None = None
+    source_name: str = "api"
+    browser_ip: str | None = None
+    client_details: ClientDetails | None = None
+    metafields: list[Metafield] = []
+    upstream_id: str | None = None
+    checkout_id: str | None = None
+    application_id: str | None = None
+    locale: str | None = None
+    customer_type: Literal["individual", "business"] | None = None
+    charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
+    subscription_id: str | None = None
+    metadata: dict[str, str] = {}
+
+    def customer_from_email(self) -> CustomerDraft:
+        """The customer an order with only an email implies (found by that email, or recorded)."""
+        return CustomerDraft(email=self.email, phone=self.phone)
+
+
+class PaymentFact(Snapshot):
+    """`payment.authorized`, `payment.captured`, `payment.voided` from the payment service."""
+
+    order_id: int
+    amount: Decimal
+    currency: str
+    gateway: str | None = None
+    authorization: str | None = None
+
+
+class FulfillmentLineFact(Snapshot):
+    line_item_id: int
+    quantity: int
+
+
+class FulfillmentCreatedFact(Snapshot):
+    """`fulfillment.created`: items shipped; no line items means everything still unfulfilled."""
+
+    order_id: int
+    fulfillment_id: int
+    line_items: list[FulfillmentLineFact] = []
+    tracking_company: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+
+
+class FulfillmentCancelledFact(Snapshot):
+    order_id: int
+    fulfillment_id: int
+
+
+class VariantFact(Snapshot):
+    """`catalog.variant.upserted`: a product variant as the catalog service knows it."""
+
+    id: int
+    product_id: int
+    title: str
+    variant_title: str | None = None
+    sku: str | None = None
+    vendor: str | None = None
+    price: Decimal
+    currency: str
+    grams: int = 0
+    requires_shipping: bool = True
+    taxable: bool = True
+
+
+class CustomerFact(Snapshot):
+    """`customer.upserted`: a customer account as the customer service knows it."""
+
+    id: int
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    accepts_marketing: bool = False
+    note: str | None = None
+    tags: str = ""
