@@ -6,8 +6,9 @@ ORDERS_EVENTS: Final = "orders.events"
 ORDERS_INGEST: Final = "orders.ingest"
 CANCELLATIONS_EVENTS: Final = "cancellations.events"
 ANONYMIZATION_EVENTS: Final = "anonymization.events"
+WEBHOOKS_EVENTS: Final = "webhooks.events"  # the webhook dispatcher's operational events
 
-EVENT_TOPICS: Final = (ORDERS_EVENTS, ORDERS_INGEST, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS)
+EVENT_TOPICS: Final = (ORDERS_EVENTS, ORDERS_INGEST, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS, WEBHOOKS_EVENTS)
 
 # Keying by order id keeps an order's events in one partition; 12 lets consumer groups scale out.
 PARTITIONS: Final = 12

@@ -5,7 +5,8 @@ from fastapi import FastAPI
 
 from services.webhook_dispatcher.api import router
 from services.webhook_dispatcher.handlers import subscribe
-from services.webhook_dispatcher.sender import Sender
+from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.sender import Sender, purge_periodically
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.runtime import Runtime, create_app, serve
 from shared.services import WEBHOOK_DISPATCHER
@@ -15,10 +16,13 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
     settings = DispatcherSettings.load(WEBHOOK_DISPATCHER)
 
     async def send_webhooks(runtime: Runtime) -> None:
+        destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
         timeout = httpx.Timeout(settings.total_timeout_seconds, connect=settings.connect_timeout_seconds)
-        limits = httpx.Limits(max_connections=settings.sender_concurrency)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
+        async with safe_client(destinations, timeout=timeout, max_connections=settings.sender_concurrency) as client:
             await Sender(runtime.pool, settings, client).run()
+
+    async def purge_history(runtime: Runtime) -> None:
+        await purge_periodically(runtime.pool, settings)
 
     app = create_app(
         WEBHOOK_DISPATCHER,
@@ -26,7 +30,8 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
         title="Webhook dispatcher",
         routers=[router],
         subscriptions=subscribe,
-        workers=[send_webhooks],
+        publishes=True,
+        workers=[send_webhooks, purge_history],
     )
     return app, settings
 

@@ -1,31 +1,78 @@
-"""The dispatcher's HTTP routes: register and read webhook endpoints."""
+"""The dispatcher's HTTP routes (scope `webhooks:admin`): endpoints, their deliveries, event types."""
 
+import re
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Response
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import generate_secret
+from services.webhook_dispatcher.domain import UnsafeDestination, generate_secret, offered_event_types, webhook_body
+from services.webhook_dispatcher.safe_http import Destinations
+from services.webhook_dispatcher.sender import publish_disabled
+from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.auth import require_scope
+from shared.events import EVENT_DATA_MODELS, INGEST_DATA_MODELS
 from shared.problems import Problem
-from shared.runtime import RuntimeDep
+from shared.runtime import Runtime, RuntimeDep
 
-router = APIRouter(tags=["webhooks"])
+SCOPE = "webhooks:admin"
+router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_scope(SCOPE))])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such endpoint"}}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "invalid fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
+}
+TEST_EVENT_TYPE = "webhook.test"
 
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_RESERVED_HEADERS = ("content-type", "content-length", "host", "connection", "transfer-encoding", "webhook-")
+
+
+def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower().startswith(_RESERVED_HEADERS) or name.lower() == "x-correlation-id":
+            raise ValueError(f"{name!r} is set by the dispatcher")
+        if "\r" in value or "\n" in value or len(value) > 1000:
+            raise ValueError(f"the value of {name!r} must be one line of at most 1000 characters")
+    return headers
+
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Description = Annotated[str, StringConstraints(max_length=500)]
+EventTypes = Annotated[list[EventTypeFilter], Field(max_length=100)]
+RateLimit = Annotated[int, Field(ge=1, le=10_000, description="requests per second, per dispatcher instance")]
+CustomHeaders = Annotated[dict[str, str], Field(max_length=20), AfterValidator(_custom_headers)]
 
 
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl = Field(description="http(s) URL the events are POSTed to")
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
-    event_types: list[EventTypeFilter] = Field(
-        default_factory=list, max_length=100, description="e.g. order.created or order.*; empty means all"
-    )
+    url: Url = Field(description="http(s) URL the events are POSTed to")
+    description: Description = ""
+    event_types: EventTypes = Field(default_factory=list, description="e.g. order.created or order.*; empty: all")
+    rate_limit: RateLimit | None = None
+    ordered: bool = Field(default=False, description="deliver each order's events one after another, in order")
+    headers: CustomHeaders = Field(default_factory=dict, description="extra headers sent with every delivery")
+
+
+class EndpointPatch(BaseModel):
+    """Only the fields given change; `rate_limit: null` removes the limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url | None = None
+    description: Description | None = None
+    event_types: EventTypes | None = None
+    rate_limit: RateLimit | None = None
+    ordered: bool | None = None
+    headers: CustomHeaders | None = None
 
 
 class EndpointOut(BaseModel):
@@ -33,25 +80,101 @@ class EndpointOut(BaseModel):
     url: str
     description: str
     event_types: list[str]
+    rate_limit: int | None
+    ordered: bool
+    headers: dict[str, str]
     enabled: bool
+    disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "EndpointOut":
-        return cls.model_validate(dict(row))
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
 
 
 class EndpointCreated(EndpointOut):
     secret: str = Field(description="The signing secret. Shown only in this response: store it now.")
 
 
-@router.post("/webhooks", status_code=201, response_model=EndpointCreated)
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new signing secret. Shown only in this response.")
+    previous_secret_expires_at: datetime = Field(description="Until then deliveries carry both signatures.")
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    response_status: int | None
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None = Field(description="the first KB of the response body")
+
+
+class MessageOut(BaseModel):
+    id: int
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    order_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[AttemptOut]
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> "MessageOut":
+        fields: dict[str, Any] = {name: row[name] for name in cls.model_fields if name != "attempts"}
+        fields["attempts"] = row.get("attempt_log", [])
+        if row["status"] != "pending":
+            fields["next_attempt_at"] = None
+        return cls.model_validate(fields)
+
+
+class RecoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="re-send every failed message created at or after this time")
+
+
+class Recovered(BaseModel):
+    requeued: int
+
+
+def _settings(runtime: Runtime) -> DispatcherSettings:
+    settings = runtime.settings
+    assert isinstance(settings, DispatcherSettings)
+    return settings
+
+
+async def _vet(runtime: Runtime, url: str) -> None:
+    settings = _settings(runtime)
+    destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
+    try:
+        await destinations.vet_url(url)
+    except UnsafeDestination as error:
+        raise Problem(
+            422,
+            "url_not_allowed",
+            f"Webhooks cannot be sent to this URL: {error}.",
+            errors=[{"field": "url", "message": str(error), "type": "url_not_allowed"}],
+        ) from error
+
+
+def _missing(endpoint_id: uuid.UUID) -> Problem:
+    return Problem(404, "endpoint_not_found", f"There is no webhook endpoint {endpoint_id}.")
+
+
+# ---- endpoints ---------------------------------------------------------------------------------
+
+
+@router.post("/webhooks", status_code=201, response_model=EndpointCreated, responses=_REFUSED)
 async def create_endpoint(body: EndpointIn, runtime: RuntimeDep, response: Response) -> EndpointCreated:
     """Register an endpoint; the answer carries its signing secret, which is never shown again."""
+    await _vet(runtime, body.url)
     secret = generate_secret()
     async with runtime.pool.acquire() as conn:
-        row = await store.insert_endpoint(conn, str(body.url), body.description, body.event_types, secret)
+        row = await store.insert_endpoint(conn, body.model_dump(), secret)
     response.headers["Location"] = f"/webhooks/{row['id']}"
     return EndpointCreated(**EndpointOut.from_row(row).model_dump(), secret=secret)
 
@@ -62,10 +185,157 @@ async def list_endpoints(runtime: RuntimeDep) -> list[EndpointOut]:
         return [EndpointOut.from_row(row) for row in await store.list_endpoints(conn)]
 
 
-@router.get("/webhooks/{endpoint_id}", response_model=EndpointOut, responses={404: {"description": "no such endpoint"}})
+@router.get("/webhooks/{endpoint_id}", response_model=EndpointOut, responses=_NOT_FOUND)
 async def get_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
     async with runtime.pool.acquire() as conn:
         row = await store.fetch_endpoint(conn, endpoint_id)
     if row is None:
-        raise Problem(404, "endpoint_not_found", f"There is no webhook endpoint {endpoint_id}.")
+        raise _missing(endpoint_id)
     return EndpointOut.from_row(row)
+
+
+@router.patch("/webhooks/{endpoint_id}", response_model=EndpointOut, responses={**_NOT_FOUND, **_REFUSED})
+async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, runtime: RuntimeDep) -> EndpointOut:
+    """Change some of an endpoint's settings; a new URL is vetted like a new endpoint's."""
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("url", "description", "event_types", "ordered", "headers"):
+        if name in changes and changes[name] is None:
+            raise Problem(422, "validation_error", f"{name} cannot be null.", errors=[{"field": name}])
+    if "url" in changes:
+        await _vet(runtime, changes["url"])
+    async with runtime.pool.acquire() as conn:
+        row = await (
+            store.update_endpoint(conn, endpoint_id, changes) if changes else store.fetch_endpoint(conn, endpoint_id)
+        )
+    if row is None:
+        raise _missing(endpoint_id)
+    return EndpointOut.from_row(row)
+
+
+@router.delete("/webhooks/{endpoint_id}", status_code=204, responses=_NOT_FOUND)
+async def delete_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> Response:
+    """Delete an endpoint with its messages and their attempts."""
+    async with runtime.pool.acquire() as conn:
+        if not await store.delete_endpoint(conn, endpoint_id):
+            raise _missing(endpoint_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{endpoint_id}/disable", response_model=EndpointOut, responses=_NOT_FOUND)
+async def disable_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
+    """Stop delivering to the endpoint (its messages wait); publishes `webhook.endpoint.disabled`."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        disabled = await store.disable_endpoint(conn, endpoint_id, "manual")
+        if disabled is not None:
+            await publish_disabled(conn, disabled)
+        row = await store.fetch_endpoint(conn, endpoint_id)
+    if row is None:
+        raise _missing(endpoint_id)
+    return EndpointOut.from_row(row)
+
+
+@router.post("/webhooks/{endpoint_id}/enable", response_model=EndpointOut, responses=_NOT_FOUND)
+async def enable_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
+    """Deliver to the endpoint again, starting with the messages that waited."""
+    async with runtime.pool.acquire() as conn:
+        row = await store.enable_endpoint(conn, endpoint_id)
+    if row is None:
+        raise _missing(endpoint_id)
+    return EndpointOut.from_row(row)
+
+
+@router.post("/webhooks/{endpoint_id}/rotate-secret", response_model=SecretRotated, responses=_NOT_FOUND)
+async def rotate_secret(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> SecretRotated:
+    """A new signing secret; the current one stays valid for the grace period, during which every
+    delivery carries a signature by each."""
+    secret = generate_secret()
+    grace = timedelta(seconds=_settings(runtime).secret_rotation_grace_seconds)
+    async with runtime.pool.acquire() as conn:
+        row = await store.rotate_secret(conn, endpoint_id, secret, grace)
+    if row is None:
+        raise _missing(endpoint_id)
+    return SecretRotated(secret=secret, previous_secret_expires_at=row["previous_secret_expires_at"])
+
+
+@router.post("/webhooks/{endpoint_id}/test", status_code=202, response_model=MessageOut, responses=_NOT_FOUND)
+async def send_test_event(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> MessageOut:
+    """Queue a `webhook.test` message for the endpoint, whatever its filter."""
+    event_id = uuid.uuid4()
+    payload = webhook_body(TEST_EVENT_TYPE, datetime.now(UTC), {"endpoint_id": str(endpoint_id)})
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if await store.fetch_endpoint(conn, endpoint_id) is None:
+            raise _missing(endpoint_id)
+        row = await store.insert_test_message(conn, endpoint_id, event_id, TEST_EVENT_TYPE, payload)
+    return MessageOut.from_row(row)
+
+
+# ---- deliveries --------------------------------------------------------------------------------
+
+Status = Literal["pending", "delivered", "failed"]
+
+
+@router.get("/webhooks/{endpoint_id}/messages", response_model=list[MessageOut], responses=_NOT_FOUND)
+async def list_endpoint_messages(
+    endpoint_id: uuid.UUID,
+    runtime: RuntimeDep,
+    *,
+    status: Status | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[MessageOut]:
+    """The endpoint's messages, newest first, each with its attempts."""
+    async with runtime.pool.acquire() as conn:
+        if await store.fetch_endpoint(conn, endpoint_id) is None:
+            raise _missing(endpoint_id)
+        rows = await store.list_messages(
+            conn, endpoint_id=endpoint_id, status=status, since=since, until=until, limit=limit
+        )
+    return [MessageOut.from_row(row) for row in rows]
+
+
+@router.get("/events/{event_id}/messages", response_model=list[MessageOut])
+async def list_event_messages(
+    event_id: uuid.UUID, runtime: RuntimeDep, status: Status | None = None
+) -> list[MessageOut]:
+    """Every endpoint's message for one event (the `webhook-id` subscribers see), with attempts."""
+    async with runtime.pool.acquire() as conn:
+        return [MessageOut.from_row(row) for row in await store.list_messages(conn, event_id=event_id, status=status)]
+
+
+@router.post(
+    "/webhooks/{endpoint_id}/messages/{message_id}/retry",
+    status_code=202,
+    response_model=MessageOut,
+    responses={404: {"description": "no such message for this endpoint"}},
+)
+async def retry_message(endpoint_id: uuid.UUID, message_id: int, runtime: RuntimeDep) -> MessageOut:
+    """Send the message again now (one attempt), whatever its status."""
+    async with runtime.pool.acquire() as conn:
+        row = await store.retry_message(conn, endpoint_id, message_id)
+    if row is None:
+        raise Problem(404, "message_not_found", f"Endpoint {endpoint_id} has no message {message_id}.")
+    return MessageOut.from_row(row)
+
+
+@router.post("/webhooks/{endpoint_id}/recover", status_code=202, response_model=Recovered, responses=_NOT_FOUND)
+async def recover(endpoint_id: uuid.UUID, body: RecoverIn, runtime: RuntimeDep) -> Recovered:
+    """Re-send every failed message of the endpoint created since the given time."""
+    async with runtime.pool.acquire() as conn:
+        if await store.fetch_endpoint(conn, endpoint_id) is None:
+            raise _missing(endpoint_id)
+        return Recovered(requeued=await store.recover(conn, endpoint_id, body.since))
+
+
+# ---- event types -------------------------------------------------------------------------------
+
+
+class EventTypeOut(BaseModel):
+    type: str
+
+
+@router.get("/event-types", response_model=list[EventTypeOut])
+async def list_event_types() -> list[EventTypeOut]:
+    """The event types endpoints can subscribe to (filters also take `family.*` and `*`): the
+    contract's types, less the facts other services send order_api and the dispatcher's own."""
+    return [EventTypeOut(type=name) for name in offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_DATA_MODELS)]

@@ -1,13 +1,15 @@
-"""Pure webhook rules: Standard Webhooks signing, event-type filters, the retry schedule."""
+"""Pure webhook rules: signing, event-type filters, the retry schedule, safe destinations, pacing."""
 
 import base64
 import hashlib
 import hmac
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from shared.events import dumps
 
@@ -54,3 +56,131 @@ def next_delay(attempts_made: int, schedule: Sequence[float], jitter: float = 0.
         return None
     factor = 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading load, not security
     return timedelta(seconds=schedule[attempts_made - 1] * factor)
+
+
+def signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: one signature per valid secret, space-separated, so a
+    receiver holding either the new or the previous secret verifies during a rotation."""
+    return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
+
+
+# ---- event types -------------------------------------------------------------------------------
+
+# The dispatcher's own operational events are for operators, not for subscribers.
+INTERNAL_FAMILIES: Final = ("webhook.",)
+
+
+def offered_event_types(known_types: Iterable[str]) -> list[str]:
+    """The customer-facing event types subscribers may ask for, sorted."""
+    return sorted(t for t in known_types if not t.startswith(INTERNAL_FAMILIES))
+
+
+# ---- destinations (SSRF) -----------------------------------------------------------------------
+
+IPAddress = IPv4Address | IPv6Address
+Subnet = IPv4Network | IPv6Network
+
+# Cloud instance metadata services: never a subscriber, whatever else the address is.
+METADATA_ADDRESSES: Final = frozenset({ip_address("169.254.169.254"), ip_address("fd00:ec2::254")})
+
+
+class UnsafeDestination(ValueError):
+    """A webhook URL the dispatcher refuses to send to."""
+
+
+def address_refusal(address: IPAddress, allowed: Sequence[Subnet]) -> str | None:
+    """What kind of forbidden address `address` is (e.g. "a private address"), or None when the
+    dispatcher may connect to it."""
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if any(address.version == subnet.version and address in subnet for subnet in allowed):
+        return None
+    for kind, flagged in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        ("non-public", not address.is_global),
+    ):
+        if flagged:
+            return f"a {kind} address"
+    return None
+
+
+def check_url(url: str, *, require_https: bool) -> tuple[str, int]:
+    """The (host, port) to resolve for `url`; raises UnsafeDestination for what is never allowed."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UnsafeDestination(f"only http and https URLs are allowed, not {scheme or 'a relative URL'!r}")
+    if require_https and scheme != "https":
+        raise UnsafeDestination("this dispatcher sends only to https URLs")
+    if parts.username or parts.password:
+        raise UnsafeDestination("credentials in the URL are not allowed; use custom headers")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as error:
+        raise UnsafeDestination(f"the URL's port is invalid: {error}") from error
+    if not parts.hostname:
+        raise UnsafeDestination("the URL has no host")
+    return parts.hostname, port
+
+
+def vet_addresses(host: str, addresses: Sequence[str], allowed: Sequence[Subnet]) -> IPAddress:
+    """The address to connect to for `host`, which resolved to `addresses`. Every one of them must be
+    acceptable: a name that also points inside the network is refused as a whole."""
+    if not addresses:
+        raise UnsafeDestination(f"{host} does not resolve to any address")
+    parsed = [ip_address(address.split("%", 1)[0]) for address in addresses]
+    for address in parsed:
+        kind = address_refusal(address, allowed)
+        if kind is not None:
+            where = f"{address} is" if host.strip("[]") == str(address) else f"{host} resolves to {address},"
+            raise UnsafeDestination(f"{where} {kind}, which webhooks may not target")
+    return parsed[0]
+
+
+# ---- pacing: rate limit and circuit breaker ----------------------------------------------------
+
+
+class TokenBucket:
+    """`rate` requests per second with bursts of up to `rate`; times are monotonic seconds."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._updated = now
+
+    def wait_for_token(self, now: float) -> float:
+        """Take a token; return how long to wait before using it (0 when one was there)."""
+        self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures and stays open for `cooldown` seconds; then one
+    try is let through (half-open): a success closes it, a failure opens it again."""
+
+    def __init__(self, threshold: int, cooldown: float) -> None:
+        self._threshold = threshold
+        self._cooldown = cooldown
+        self._failures = 0
+        self._open_until = 0.0
+
+    def is_open(self, now: float) -> bool:
+        return now < self._open_until
+
+    def record(self, success: bool, now: float) -> None:
+        if success:
+            self._failures = 0
+            self._open_until = 0.0
+            return
+        self._failures += 1
+        if self._failures >= self._threshold:
+            self._open_until = now + self._cooldown

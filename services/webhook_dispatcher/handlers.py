@@ -5,7 +5,11 @@ from services.webhook_dispatcher.domain import matches, webhook_body
 from shared.db import Connection
 from shared.events import Event
 from shared.runtime import Runtime
-from shared.topics import ORDERS_EVENTS
+from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
+
+# The topics whose events subscribers may receive. Every event on them that decodes is fanned out,
+# including types this build does not list yet.
+CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS)
 
 
 async def fan_out(conn: Connection, event: Event) -> None:
@@ -19,4 +23,4 @@ async def fan_out(conn: Connection, event: Event) -> None:
 
 
 def subscribe(runtime: Runtime) -> None:
-    runtime.subscribe([ORDERS_EVENTS], fan_out)
+    runtime.subscribe(CUSTOMER_FACING_TOPICS, fan_out)

@@ -2,11 +2,17 @@
 
 Any number of senders (tasks or processes) share the backlog through `claim_due`'s SKIP LOCKED.
 Delivery is at-least-once: `webhook-id` is the event id, stable across retries, so receivers can
-drop repeats.
+drop repeats. The claim loop never waits for a send: each claimed message is sent by a task of its
+own, at most `endpoint_concurrency` at once per endpoint, so a slow subscriber holds up only its
+own messages. Endpoints with a rate limit are paced, and an endpoint whose last attempts all failed
+rests (circuit breaker) instead of eating slots.
 """
 
 import asyncio
+import contextlib
 import time
+import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
@@ -15,9 +21,14 @@ import httpx
 from prometheus_client import Counter, Histogram
 
 from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import next_delay, sign
+from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, next_delay, signatures
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.db import Connection
+from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
 from shared.logging import CORRELATION_HEADER, get_logger
+from shared.outbox import enqueue
+from shared.services import WEBHOOK_DISPATCHER
+from shared.topics import WEBHOOKS_EVENTS
 
 log = get_logger(__name__)
 
@@ -28,6 +39,25 @@ _EXCERPT_BYTES = 1024
 # A subscriber's Retry-After is honoured within these bounds, so neither a zero nor a week stalls us.
 _RETRY_AFTER_MIN = timedelta(seconds=1)
 _RETRY_AFTER_MAX = timedelta(hours=1)
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass
+class _EndpointState:
+    """What this instance knows of one endpoint: requests in flight, pacing, recent failures."""
+
+    breaker: CircuitBreaker
+    in_flight: int = 0
+    bucket: TokenBucket | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after: timedelta | None = None
 
 
 class Sender:
@@ -35,85 +65,197 @@ class Sender:
         self._pool = pool
         self._settings = settings
         self._client = client
-        self._slots = asyncio.Semaphore(settings.sender_concurrency)
         # A claimed message is re-claimable once its request can no longer be running.
         self._lease = timedelta(seconds=settings.total_timeout_seconds + 30)
+        self._endpoints: dict[uuid.UUID, _EndpointState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="webhook-notifications")
+        try:
+            while True:
+                self._wake.clear()
+                room = min(self._settings.sender_concurrency - len(self._tasks), self._settings.sender_batch_size)
+                claimed = await self._claim(room) if room > 0 else []
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver_tracked(delivery))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if len(claimed) < room or room <= 0:
+                    # Woken by a new message (NOTIFY), a finished send, or the poll interval.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._settings.sender_poll_interval_seconds)
+        finally:
+            listener.cancel()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> list[store.Delivery]:
+        now = time.monotonic()
+        skip = [
+            endpoint_id
+            for endpoint_id, state in self._endpoints.items()
+            if state.in_flight >= self._settings.endpoint_concurrency or state.breaker.is_open(now)
+        ]
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await store.claim_due(
+                    conn, limit, self._lease, skip_endpoints=skip, per_endpoint=self._settings.endpoint_concurrency
+                )
+        except _DB_ERRORS as error:
+            log.warning("cannot claim webhook messages", error=str(error))
+            return []
+
+    async def _listen(self) -> None:
+        """Wake the claim loop on every NOTIFY of a new message; reconnect when the connection drops."""
         while True:
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    claimed = await store.claim_due(conn, self._settings.sender_batch_size, self._lease)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("cannot claim webhook messages", error=str(error))
-                claimed = []
-            if not claimed:
-                await asyncio.sleep(self._settings.sender_poll_interval_seconds)
-                continue
-            await asyncio.gather(*(self._deliver_in_slot(delivery) for delivery in claimed))
+                await self._listen_once()
+            except _DB_ERRORS as error:
+                log.warning("webhook notifications interrupted", error=str(error))
+            await asyncio.sleep(1.0)
 
-    async def _deliver_in_slot(self, delivery: store.Delivery) -> None:
-        async with self._slots:
+    async def _listen_once(self) -> None:
+        def wake(*_: object) -> None:
+            self._wake.set()
+
+        lost = asyncio.Event()
+        async with self._pool.acquire() as conn:
+            conn.add_termination_listener(lambda _: lost.set())
+            await conn.add_listener(store.MESSAGES_CHANNEL, wake)
+            try:
+                await lost.wait()
+            finally:
+                with contextlib.suppress(*_DB_ERRORS):
+                    await conn.remove_listener(store.MESSAGES_CHANNEL, wake)
+
+    def _state(self, endpoint_id: uuid.UUID) -> _EndpointState:
+        state = self._endpoints.get(endpoint_id)
+        if state is None:
+            state = _EndpointState(
+                CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds)
+            )
+            self._endpoints[endpoint_id] = state
+        return state
+
+    async def _deliver_tracked(self, delivery: store.Delivery) -> None:
+        state = self._state(delivery.endpoint_id)
+        state.in_flight += 1
+        try:
+            await self._pace(state, delivery.rate_limit)
             await self.deliver(delivery)
+        except _DB_ERRORS as error:
+            # The message keeps its lease and is claimed again when it runs out.
+            log.warning("cannot record a webhook attempt", message_id=delivery.message_id, error=str(error))
+        finally:
+            state.in_flight -= 1
+            self._wake.set()
+
+    async def _pace(self, state: _EndpointState, rate_limit: int | None) -> None:
+        if rate_limit is None:
+            state.bucket = None
+            return
+        async with state.lock:
+            now = time.monotonic()
+            if state.bucket is None or state.bucket.rate != rate_limit:
+                state.bucket = TokenBucket(rate_limit, now)
+            wait = state.bucket.wait_for_token(now)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def deliver(self, delivery: store.Delivery) -> None:
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": str(delivery.event_id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(delivery.secret, str(delivery.event_id), timestamp, delivery.payload),
-            "webhook-event-type": delivery.event_type,
-        }
-        if delivery.correlation_id:
-            headers[CORRELATION_HEADER] = delivery.correlation_id
+        """Send one claimed message and settle it by the answer."""
         started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
-        excerpt: str | None = None
-        retry_after: timedelta | None = None
-        try:
-            async with asyncio.timeout(self._settings.total_timeout_seconds):
-                response = await self._client.post(delivery.url, content=delivery.payload, headers=headers)
-            status = response.status_code
-            excerpt = response.content[:_EXCERPT_BYTES].decode("utf-8", "replace")
-            retry_after = _retry_after(response.headers.get("retry-after"))
-        except TimeoutError:
-            error = f"no response within {self._settings.total_timeout_seconds} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        answer = await self._post(delivery)
         elapsed = time.perf_counter() - started
         LATENCY.observe(elapsed)
-        outcome, retry_in = self._settle(delivery.attempt, status, retry_after)
-        DELIVERIES.labels(outcome if status is None or outcome != "pending" else "retry").inc()
+        outcome, retry_in = self._settle(delivery.attempt, answer.status, answer.retry_after)
+        DELIVERIES.labels(outcome if answer.status is None or outcome != "pending" else "retry").inc()
+        self._state(delivery.endpoint_id).breaker.record(outcome == "delivered", time.monotonic())
         async with self._pool.acquire() as conn, conn.transaction():
             await store.record_attempt(
                 conn,
                 delivery,
-                response_status=status,
+                response_status=answer.status,
                 latency_ms=round(elapsed * 1000),
-                error=error,
-                response_excerpt=excerpt,
+                error=answer.error,
+                response_excerpt=answer.excerpt,
                 outcome=outcome,
                 retry_in=retry_in,
             )
-            if status == 410:
-                await store.disable_endpoint(conn, delivery.endpoint_id)
+            await self._follow_up(conn, delivery, outcome, answer)
         log.info(
             "webhook attempt",
             event_id=str(delivery.event_id),
             endpoint_id=str(delivery.endpoint_id),
             attempt=delivery.attempt,
-            response_status=status,
-            error=error,
+            response_status=answer.status,
+            error=answer.error,
             outcome=outcome,
         )
+
+    async def _post(self, delivery: store.Delivery) -> _Answer:
+        timestamp = int(time.time())
+        secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
+        headers = {
+            **delivery.headers,
+            "content-type": "application/json",
+            "webhook-id": str(delivery.event_id),
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
+            "webhook-event-type": delivery.event_type,
+        }
+        if delivery.correlation_id:
+            headers[CORRELATION_HEADER] = delivery.correlation_id
+        try:
+            async with asyncio.timeout(self._settings.total_timeout_seconds):
+                response = await self._client.post(delivery.url, content=delivery.payload, headers=headers)
+        except TimeoutError:
+            return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
+        except httpx.HTTPError as exc:
+            return _Answer(error=f"{type(exc).__name__}: {exc}")
+        return _Answer(
+            response.status_code,
+            None,
+            response.content[:_EXCERPT_BYTES].decode("utf-8", "replace"),
+            _retry_after(response.headers.get("retry-after")),
+        )
+
+    async def _follow_up(self, conn: Connection, delivery: store.Delivery, outcome: str, answer: _Answer) -> None:
+        """Endpoint health and the operational events, in the attempt's transaction."""
+        if outcome == "delivered":
+            await store.endpoint_succeeded(conn, delivery.endpoint_id)
+            return
+        if answer.status == 410:  # the subscriber says the endpoint is gone for good
+            disabled = await store.disable_endpoint(conn, delivery.endpoint_id, "gone")
+        else:
+            disabled = await store.endpoint_failed(
+                conn, delivery.endpoint_id, timedelta(seconds=self._settings.disable_after_failing_seconds)
+            )
+        if disabled is not None:
+            await publish_disabled(conn, disabled)
+        if outcome == "failed" and answer.status != 410:
+            data = WebhookMessageExhaustedData(
+                message_id=delivery.message_id,
+                endpoint_id=delivery.endpoint_id,
+                url=delivery.url,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                order_id=delivery.order_id,
+                attempts=delivery.attempt,
+                last_response_status=answer.status,
+                last_error=answer.error,
+            )
+            event = Event.new("webhook.message.exhausted", WEBHOOK_DISPATCHER.name, str(delivery.endpoint_id), data)
+            await enqueue(conn, WEBHOOKS_EVENTS, event)
 
     def _settle(self, attempt: int, status: int | None, retry_after: timedelta | None) -> tuple[str, timedelta | None]:
         """(message status, wait before the next try) for an attempt's answer."""
         if status is not None and 200 <= status < 300:
             return "delivered", None
-        if status == 410:  # the subscriber says the endpoint is gone for good
+        if status == 410:
             return "failed", None
         delay = next_delay(attempt, self._settings.retry_schedule_seconds)
         if delay is None:
@@ -121,6 +263,31 @@ class Sender:
         if status in (429, 503) and retry_after is not None:
             delay = min(max(retry_after, _RETRY_AFTER_MIN), _RETRY_AFTER_MAX)
         return "pending", delay
+
+
+async def publish_disabled(conn: Connection, endpoint: asyncpg.Record) -> None:
+    """`webhook.endpoint.disabled` for an endpoint `store.disable_endpoint`/`endpoint_failed` just disabled."""
+    data = WebhookEndpointDisabledData(
+        endpoint_id=endpoint["id"],
+        url=endpoint["url"],
+        reason=endpoint["disabled_reason"],
+        failing_since=endpoint["failing_since"],
+    )
+    event = Event.new("webhook.endpoint.disabled", WEBHOOK_DISPATCHER.name, str(endpoint["id"]), data)
+    await enqueue(conn, WEBHOOKS_EVENTS, event)
+
+
+async def purge_periodically(pool: asyncpg.Pool, settings: DispatcherSettings) -> None:
+    """Retention: delete settled messages and attempts older than `retention_days`, every interval."""
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                messages, attempts = await store.purge(conn, timedelta(days=settings.retention_days))
+            if messages or attempts:
+                log.info("webhook history purged", messages=messages, attempts=attempts)
+        except _DB_ERRORS as error:
+            log.warning("cannot purge webhook history", error=str(error))
+        await asyncio.sleep(settings.retention_interval_seconds)
 
 
 def _retry_after(value: str | None) -> timedelta | None:

@@ -1,11 +1,13 @@
-"""The dispatcher's settings: the shared ones plus delivery timing (env prefix WEBHOOKS_)."""
+"""The dispatcher's settings: the shared ones plus delivery timing and safety (env prefix WEBHOOKS_)."""
+
+from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.auth import ApiKeySettings
 
 
-class DispatcherSettings(ServiceSettings):
+class DispatcherSettings(ApiKeySettings):
     # Delays after the 1st, 2nd, ... failed attempt; when spent, the message is marked failed.
     retry_schedule_seconds: list[float] = Field(default=[5, 300, 1800, 7200, 18000, 36000, 36000], min_length=1)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -13,3 +15,25 @@ class DispatcherSettings(ServiceSettings):
     sender_batch_size: int = Field(default=100, ge=1)
     sender_concurrency: int = Field(default=50, ge=1)
     sender_poll_interval_seconds: float = Field(default=0.25, gt=0)
+    # Senders settle attempts concurrently, each in a transaction of its own.
+    db_pool_size: int = Field(default=20, ge=2)
+    # At most this many requests in flight to one endpoint per instance, so a slow one cannot take
+    # every slot.
+    endpoint_concurrency: int = Field(default=10, ge=1)
+    # Circuit breaker: after this many consecutive failures an endpoint rests for the cool-down
+    # before the next try (its messages wait; they are not spent).
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # An endpoint failing without a single success for this long is disabled.
+    disable_after_failing_seconds: float = Field(default=5 * 24 * 3600, gt=0)
+    # During a rotation the previous secret still signs (a second signature) this long.
+    secret_rotation_grace_seconds: float = Field(default=24 * 3600, ge=0)
+    # Payloads and attempts older than this are purged.
+    retention_days: float = Field(default=30, gt=0)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    # SSRF: destinations in these subnets are allowed although not public. The local default allows
+    # loopback for development and tests; production deployments must set this to `[]`.
+    allowed_subnets: list[IPv4Network | IPv6Network] = Field(
+        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]  # type: ignore[arg-type]
+    )
+    require_https: bool = False

@@ -1,28 +1,40 @@
 """The dispatcher's SQL."""
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import asyncpg
 
 from shared.db import Connection
 from shared.events import Event
 
-_ENDPOINT_COLUMNS = "id, url, description, event_types, enabled, created_at, updated_at"
+# Senders LISTEN here; a fan-out NOTIFYs on commit, so a new message is sent without polling delay.
+MESSAGES_CHANNEL: Final = "webhooks.messages"
+
+_ENDPOINT_COLUMNS = (
+    "id, url, description, event_types, rate_limit, ordered, headers, enabled, disabled_reason, created_at, updated_at"
+)
+# Columns an update may change (the API validates the values).
+UPDATABLE: Final = frozenset({"url", "description", "event_types", "rate_limit", "ordered", "headers"})
 
 
-async def insert_endpoint(
-    conn: Connection, url: str, description: str, event_types: Sequence[str], secret: str
-) -> asyncpg.Record:
+# ---- endpoints ---------------------------------------------------------------------------------
+
+
+async def insert_endpoint(conn: Connection, fields: Mapping[str, Any], secret: str) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO endpoints (id, url, description, event_types, secret) VALUES ($1, $2, $3, $4, $5)
-            RETURNING {_ENDPOINT_COLUMNS}""",
+        f"""INSERT INTO endpoints (id, url, description, event_types, rate_limit, ordered, headers, secret)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_ENDPOINT_COLUMNS}""",
         uuid.uuid4(),
-        url,
-        description,
-        list(event_types),
+        fields["url"],
+        fields["description"],
+        list(fields["event_types"]),
+        fields["rate_limit"],
+        fields["ordered"],
+        dict(fields["headers"]),
         secret,
     )
     assert row is not None
@@ -37,8 +49,81 @@ async def list_endpoints(conn: Connection) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT {_ENDPOINT_COLUMNS} FROM endpoints ORDER BY created_at, id")
 
 
+async def update_endpoint(
+    conn: Connection, endpoint_id: uuid.UUID, changes: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    names = sorted(changes)
+    assert set(names) <= UPDATABLE, names
+    assignments = "".join(f", {name} = ${index}" for index, name in enumerate(names, start=2))
+    return await conn.fetchrow(
+        f"UPDATE endpoints SET updated_at = now(){assignments} WHERE id = $1 RETURNING {_ENDPOINT_COLUMNS}",
+        endpoint_id,
+        *(changes[name] for name in names),
+    )
+
+
+async def delete_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> bool:
+    return await conn.fetchval("DELETE FROM endpoints WHERE id = $1 RETURNING true", endpoint_id) is not None
+
+
+async def enable_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE endpoints SET enabled = true, disabled_reason = NULL, failing_since = NULL, updated_at = now()
+            WHERE id = $1 RETURNING {_ENDPOINT_COLUMNS}""",
+        endpoint_id,
+    )
+
+
+async def disable_endpoint(conn: Connection, endpoint_id: uuid.UUID, reason: str) -> asyncpg.Record | None:
+    """Disable an enabled endpoint; its row, or None when it was already disabled (or is gone)."""
+    return await conn.fetchrow(
+        f"""UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = now()
+            WHERE id = $1 AND enabled RETURNING {_ENDPOINT_COLUMNS}, failing_since""",
+        endpoint_id,
+        reason,
+    )
+
+
+async def rotate_secret(
+    conn: Connection, endpoint_id: uuid.UUID, secret: str, grace: timedelta
+) -> asyncpg.Record | None:
+    """The new secret signs from now on; the current one keeps signing beside it for `grace`."""
+    return await conn.fetchrow(
+        """UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = now() + $3::interval,
+               secret = $2, updated_at = now()
+           WHERE id = $1 RETURNING previous_secret_expires_at""",
+        endpoint_id,
+        secret,
+        grace,
+    )
+
+
+async def endpoint_succeeded(conn: Connection, endpoint_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", endpoint_id
+    )
+
+
+async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_after: timedelta) -> asyncpg.Record | None:
+    """Note a failure; disable the endpoint when it has failed without a success for `disable_after`.
+    Returns the endpoint's row when this call disabled it."""
+    await conn.execute(
+        "UPDATE endpoints SET failing_since = now() WHERE id = $1 AND failing_since IS NULL", endpoint_id
+    )
+    return await conn.fetchrow(
+        f"""UPDATE endpoints SET enabled = false, disabled_reason = 'failing', updated_at = now()
+            WHERE id = $1 AND enabled AND failing_since <= now() - $2::interval
+            RETURNING {_ENDPOINT_COLUMNS}, failing_since""",
+        endpoint_id,
+        disable_after,
+    )
+
+
 async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT id, event_types FROM endpoints WHERE enabled")
+
+
+# ---- messages ----------------------------------------------------------------------------------
 
 
 async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Event, payload: bytes) -> None:
@@ -53,6 +138,86 @@ async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], e
         event.correlation_id,
         payload,
     )
+    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+
+
+async def insert_test_message(
+    conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO messages (endpoint_id, event_id, event_type, order_id, payload)
+            VALUES ($1, $2, $3, '', $4) RETURNING {_MESSAGE_COLUMNS}""",
+        endpoint_id,
+        event_id,
+        event_type,
+        payload,
+    )
+    assert row is not None
+    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    return row
+
+
+_MESSAGE_COLUMNS = (
+    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at"
+)
+
+
+async def list_messages(
+    conn: Connection,
+    *,
+    endpoint_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[asyncpg.Record]:
+    """Messages, newest first, each with its attempts (oldest first) as a JSON array."""
+    return await conn.fetch(
+        f"""SELECT {", ".join("m." + column for column in _MESSAGE_COLUMNS.split(", "))},
+                   coalesce((SELECT json_agg(json_build_object(
+                                 'attempted_at', a.attempted_at, 'response_status', a.response_status,
+                                 'latency_ms', a.latency_ms, 'error', a.error,
+                                 'response_excerpt', a.response_excerpt) ORDER BY a.id)
+                             FROM attempts a WHERE a.message_id = m.id), '[]') AS attempt_log
+            FROM messages m
+            WHERE ($1::uuid IS NULL OR m.endpoint_id = $1) AND ($2::uuid IS NULL OR m.event_id = $2)
+              AND ($3::text IS NULL OR m.status = $3)
+              AND ($4::timestamptz IS NULL OR m.created_at >= $4) AND ($5::timestamptz IS NULL OR m.created_at < $5)
+            ORDER BY m.created_at DESC, m.id DESC LIMIT $6""",
+        endpoint_id,
+        event_id,
+        status,
+        since,
+        until,
+        limit,
+    )
+
+
+async def retry_message(conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> asyncpg.Record | None:
+    """Send a message again now, whatever its status; one more attempt (failed again if it fails)."""
+    row = await conn.fetchrow(
+        f"""UPDATE messages SET status = 'pending', next_attempt_at = now()
+            WHERE id = $1 AND endpoint_id = $2 RETURNING {_MESSAGE_COLUMNS}""",
+        message_id,
+        endpoint_id,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    return row
+
+
+async def recover(conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int:
+    """Re-send every failed message of the endpoint created since `since`; how many."""
+    count: int = await conn.fetchval(
+        """WITH requeued AS (
+               UPDATE messages SET status = 'pending', next_attempt_at = now()
+               WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 RETURNING 1)
+           SELECT count(*) FROM requeued""",
+        endpoint_id,
+        since,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,38 +233,66 @@ class Delivery:
     endpoint_id: uuid.UUID
     url: str
     secret: str
+    order_id: str = ""
+    # Signs beside `secret` while a rotation's grace period lasts.
+    previous_secret: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
 
 
-async def claim_due(conn: Connection, limit: int, lease: timedelta) -> list[Delivery]:
-    """Claim due messages for this sender: pushed `lease` into the future, so a sender that dies
-    mid-send leaves them to be claimed again; SKIP LOCKED lets many senders share the backlog."""
+async def claim_due(
+    conn: Connection, limit: int, lease: timedelta, *, skip_endpoints: Sequence[uuid.UUID], per_endpoint: int
+) -> list[Delivery]:
+    """Claim due messages for this sender, at most `per_endpoint` per endpoint and none of
+    `skip_endpoints` (busy or resting here). Claimed messages are pushed `lease` into the future, so a
+    sender that dies mid-send leaves them to be claimed again; SKIP LOCKED lets many senders share
+    the backlog. On an ordered endpoint a message waits while an earlier one of its order is pending
+    (being sent, or waiting for a retry)."""
     rows = await conn.fetch(
-        """WITH due AS (
-               SELECT id FROM messages
-               WHERE status = 'pending' AND next_attempt_at <= now()
-               ORDER BY next_attempt_at
+        """WITH candidates AS (
+               SELECT m.id, m.endpoint_id, m.next_attempt_at FROM messages m
+               JOIN endpoints e ON e.id = m.endpoint_id
+               WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND e.enabled
+                 AND m.endpoint_id <> ALL($3::uuid[])
+                 AND (NOT e.ordered OR NOT EXISTS (
+                     SELECT 1 FROM messages p
+                     WHERE p.endpoint_id = m.endpoint_id AND p.order_id = m.order_id
+                       AND p.status = 'pending' AND p.id < m.id))
+               ORDER BY m.next_attempt_at
                LIMIT $1
-               FOR UPDATE SKIP LOCKED)
+               FOR UPDATE OF m SKIP LOCKED),
+           due AS (
+               SELECT id FROM (
+                   SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n
+                   FROM candidates) ranked
+               WHERE n <= $4)
            UPDATE messages m
            SET next_attempt_at = now() + $2::interval, attempts = m.attempts + 1
            FROM due, endpoints e
-           WHERE m.id = due.id AND e.id = m.endpoint_id AND e.enabled
-           RETURNING m.id, m.event_id, m.event_type, m.correlation_id, m.payload, m.attempts,
-                     e.id AS endpoint_id, e.url, e.secret""",
+           WHERE m.id = due.id AND e.id = m.endpoint_id
+           RETURNING m.id, m.event_id, m.event_type, m.correlation_id, m.payload, m.attempts, m.order_id,
+                     e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
+                     CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,
+        list(skip_endpoints),
+        per_endpoint,
     )
     return [
         Delivery(
-            row["id"],
-            row["event_id"],
-            row["event_type"],
-            row["correlation_id"],
-            row["payload"],
-            row["attempts"],
-            row["endpoint_id"],
-            row["url"],
-            row["secret"],
+            message_id=row["id"],
+            event_id=row["event_id"],
+            event_type=row["event_type"],
+            correlation_id=row["correlation_id"],
+            payload=row["payload"],
+            attempt=row["attempts"],
+            endpoint_id=row["endpoint_id"],
+            url=row["url"],
+            secret=row["secret"],
+            order_id=row["order_id"],
+            previous_secret=row["previous_secret"],
+            headers=row["headers"],
+            rate_limit=row["rate_limit"],
         )
         for row in rows
     ]
@@ -137,5 +330,17 @@ async def record_attempt(
     )
 
 
-async def disable_endpoint(conn: Connection, endpoint_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE endpoints SET enabled = false, updated_at = now() WHERE id = $1", endpoint_id)
+async def purge(conn: Connection, older_than: timedelta) -> tuple[int, int]:
+    """Delete settled messages (with their attempts) and attempts older than `older_than`."""
+    messages: int = await conn.fetchval(
+        """WITH gone AS (DELETE FROM messages WHERE created_at < now() - $1::interval AND status <> 'pending'
+                         RETURNING 1)
+           SELECT count(*) FROM gone""",
+        older_than,
+    )
+    attempts: int = await conn.fetchval(
+        """WITH gone AS (DELETE FROM attempts WHERE attempted_at < now() - $1::interval RETURNING 1)
+           SELECT count(*) FROM gone""",
+        older_than,
+    )
+    return messages, attempts

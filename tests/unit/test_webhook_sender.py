@@ -4,6 +4,7 @@ Everything runs in memory: the HTTP client uses httpx.MockTransport and the pool
 connection is never touched, because store.record_attempt / disable_endpoint are replaced.
 """
 
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,10 +18,12 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from services.webhook_dispatcher import sender as sender_module
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import generate_secret
 from services.webhook_dispatcher.sender import Sender, _retry_after
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 HOUR = timedelta(hours=1)
 
@@ -162,22 +165,47 @@ class _StubPool:
 
 
 class _Recorder:
+    """Stands in for the store and the outbox: what the sender wrote, and endpoint rows to return."""
+
     def __init__(self) -> None:
         self.attempts: list[dict[str, Any]] = []
-        self.disabled: list[uuid.UUID] = []
+        self.disabled: list[tuple[uuid.UUID, str]] = []
+        self.failures: list[uuid.UUID] = []
+        self.successes: list[uuid.UUID] = []
+        self.events: list[tuple[str, Event]] = []
+        self.failing_too_long = False
 
     async def record_attempt(self, conn: object, delivery: store.Delivery, **fields: Any) -> None:
         self.attempts.append({"delivery": delivery, **fields})
 
-    async def disable_endpoint(self, conn: object, endpoint_id: uuid.UUID) -> None:
-        self.disabled.append(endpoint_id)
+    def _endpoint_row(self, endpoint_id: uuid.UUID, reason: str) -> dict[str, Any]:
+        return {"id": endpoint_id, "url": "https://subscriber.example/hooks", "disabled_reason": reason,
+                "failing_since": datetime(2024, 5, 1, tzinfo=UTC)}  # fmt: skip
+
+    async def disable_endpoint(self, conn: object, endpoint_id: uuid.UUID, reason: str) -> dict[str, Any]:
+        self.disabled.append((endpoint_id, reason))
+        return self._endpoint_row(endpoint_id, reason)
+
+    async def endpoint_failed(self, conn: object, endpoint_id: uuid.UUID, after: timedelta) -> dict[str, Any] | None:
+        self.failures.append(endpoint_id)
+        if not self.failing_too_long:
+            return None
+        self.disabled.append((endpoint_id, "failing"))
+        return self._endpoint_row(endpoint_id, "failing")
+
+    async def endpoint_succeeded(self, conn: object, endpoint_id: uuid.UUID) -> None:
+        self.successes.append(endpoint_id)
+
+    async def enqueue(self, conn: object, topic: str, event: Event) -> None:
+        self.events.append((topic, event))
 
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     recorded = _Recorder()
-    monkeypatch.setattr(store, "record_attempt", recorded.record_attempt)
-    monkeypatch.setattr(store, "disable_endpoint", recorded.disable_endpoint)
+    for name in ("record_attempt", "disable_endpoint", "endpoint_failed", "endpoint_succeeded"):
+        monkeypatch.setattr(store, name, getattr(recorded, name))
+    monkeypatch.setattr(sender_module, "enqueue", recorded.enqueue)
     return recorded
 
 
@@ -225,6 +253,8 @@ async def test_deliver_posts_a_verifiable_signed_request(recorder: _Recorder) ->
     assert attempt["retry_in"] is None
     assert attempt["error"] is None
     assert recorder.disabled == []
+    assert recorder.successes == [_delivery(secret).endpoint_id]
+    assert recorder.events == []
 
 
 async def test_deliver_without_correlation_id_sends_no_correlation_header(recorder: _Recorder) -> None:
@@ -247,7 +277,12 @@ async def test_deliver_410_fails_and_disables_the_endpoint(recorder: _Recorder) 
 
     [attempt] = recorder.attempts
     assert (attempt["outcome"], attempt["response_status"], attempt["response_excerpt"]) == ("failed", 410, "gone")
-    assert recorder.disabled == [uuid.UUID("00000000-0000-4000-8000-000000000001")]
+    endpoint_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    assert recorder.disabled == [(endpoint_id, "gone")]
+    [(topic, event)] = recorder.events  # disabled, not exhausted: the schedule was not spent
+    assert (topic, event.type, event.subject) == ("webhooks.events", "webhook.endpoint.disabled", str(endpoint_id))
+    assert isinstance(event.data, WebhookEndpointDisabledData)
+    assert (event.data.endpoint_id, event.data.reason) == (endpoint_id, "gone")
 
 
 async def test_deliver_503_with_retry_after_is_rescheduled(recorder: _Recorder) -> None:
@@ -288,3 +323,68 @@ async def test_deliver_survives_an_absurd_retry_after(recorder: _Recorder) -> No
     [attempt] = recorder.attempts
     assert attempt["outcome"] == "pending"
     assert attempt["retry_in"] <= HOUR
+
+
+async def test_deliver_exhausting_the_schedule_publishes_webhook_message_exhausted(recorder: _Recorder) -> None:
+    async with _client(lambda _: httpx.Response(500, text="boom")) as client:
+        await _sender([1, 2], client=client).deliver(_delivery(generate_secret(), attempt=3))
+
+    [attempt] = recorder.attempts
+    assert (attempt["outcome"], attempt["retry_in"]) == ("failed", None)
+    [(topic, event)] = recorder.events
+    assert (topic, event.type) == ("webhooks.events", "webhook.message.exhausted")
+    assert isinstance(event.data, WebhookMessageExhaustedData)
+    assert event.data.event_id == _delivery("whsec_x").event_id
+    assert (event.data.attempts, event.data.last_response_status) == (3, 500)
+
+
+async def test_deliver_retryable_failure_publishes_nothing(recorder: _Recorder) -> None:
+    async with _client(lambda _: httpx.Response(500)) as client:
+        await _sender([1, 2], client=client).deliver(_delivery(generate_secret(), attempt=1))
+
+    assert recorder.attempts[0]["outcome"] == "pending"
+    assert recorder.failures == [_delivery("whsec_x").endpoint_id]
+    assert recorder.events == []
+
+
+async def test_deliver_failing_too_long_disables_the_endpoint_and_says_so(recorder: _Recorder) -> None:
+    recorder.failing_too_long = True
+    async with _client(lambda _: httpx.Response(502)) as client:
+        await _sender([1, 2], client=client).deliver(_delivery(generate_secret(), attempt=1))
+
+    assert [event.type for _, event in recorder.events] == ["webhook.endpoint.disabled"]
+    data = recorder.events[0][1].data
+    assert isinstance(data, WebhookEndpointDisabledData)
+    assert data.reason == "failing"
+
+
+async def test_deliver_during_a_rotation_is_verifiable_with_either_secret(recorder: _Recorder) -> None:
+    old, new = generate_secret(), generate_secret()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    delivery = dataclasses.replace(_delivery(new), previous_secret=old)
+    async with _client(handler) as client:
+        await _sender(client=client).deliver(delivery)
+
+    [request] = seen
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        Webhook(secret).verify(request.content, dict(request.headers))
+
+
+async def test_deliver_sends_the_endpoints_custom_headers(recorder: _Recorder) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    delivery = dataclasses.replace(_delivery(generate_secret()), headers={"X-Tenant": "acme"})
+    async with _client(handler) as client:
+        await _sender(client=client).deliver(delivery)
+
+    assert seen[0].headers["x-tenant"] == "acme"

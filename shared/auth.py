@@ -1,0 +1,65 @@
+"""API keys with scopes: `Authorization: Bearer <key>`, keys configured per service.
+
+`<PREFIX>API_KEYS` is a JSON object mapping each key to its scopes, e.g.
+`{"k3y": ["webhooks:admin"]}`; the scope `*` grants every scope. The local default is one key,
+`dev-admin-key`, with every scope: set `<PREFIX>API_KEYS` outside local development. A missing or
+unknown key answers 401 `unauthorized`, a key without the route's scope 403 `forbidden`. Keys are
+compared in constant time, all of them every time, so timing tells nothing about which one is close.
+"""
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
+
+from shared.problems import Problem
+from shared.settings import ServiceSettings
+
+LOCAL_API_KEY: Final = "dev-admin-key"
+ALL_SCOPES: Final = "*"
+
+
+class ApiKeySettings(ServiceSettings):
+    api_keys: dict[str, list[str]] = Field(default_factory=lambda: {LOCAL_API_KEY: [ALL_SCOPES]})
+
+
+def scopes_of(api_keys: Mapping[str, Sequence[str]], presented: str) -> Sequence[str] | None:
+    """The scopes of `presented`, or None when it is no configured key."""
+    found: Sequence[str] | None = None
+    for key, scopes in api_keys.items():
+        if hmac.compare_digest(key.encode(), presented.encode()):
+            found = scopes
+    return found
+
+
+def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scope: str) -> None:
+    """Raise the 401/403 problem unless `presented` is a key holding `scope`."""
+    scopes = scopes_of(api_keys, presented) if presented else None
+    if scopes is None:
+        raise Problem(
+            401,
+            "unauthorized",
+            "Send a valid API key as `Authorization: Bearer <key>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if scope not in scopes and ALL_SCOPES not in scopes:
+        raise Problem(403, "forbidden", f"This API key lacks the scope {scope!r}.")
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key, as `Authorization: Bearer <key>`")
+
+
+def require_scope(scope: str) -> Callable[..., Awaitable[None]]:
+    """A route dependency: the request must carry a key of the service's `API_KEYS` with `scope`."""
+
+    async def check(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
+        settings = request.app.state.runtime.settings
+        api_keys = settings.api_keys if isinstance(settings, ApiKeySettings) else {}
+        authorize(api_keys, credentials.credentials if credentials else None, scope)
+
+    return check
