@@ -66,7 +66,7 @@ class Sender:
         self._settings = settings
         self._client = client
         # A claimed message is re-claimable once its request can no longer be running.
-        self._lease = timedelta(seconds=settings.total_timeout_seconds + 30)
+        self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
         self._endpoints: dict[uuid.UUID, _EndpointState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()

@@ -15,6 +15,10 @@ class DispatcherSettings(ApiKeySettings):
     sender_batch_size: int = Field(default=100, ge=1)
     sender_concurrency: int = Field(default=50, ge=1)
     sender_poll_interval_seconds: float = Field(default=0.25, gt=0)
+    # A claimed message is claimed again by any sender once its lease ends: the total timeout plus
+    # this margin (pacing for a rate limit, recording the attempt), so an instance killed mid-send
+    # delays its messages by about that much.
+    lease_margin_seconds: float = Field(default=30.0, gt=0)
     # Senders settle attempts concurrently, each in a transaction of its own.
     db_pool_size: int = Field(default=20, ge=2)
     # At most this many requests in flight to one endpoint per instance, so a slow one cannot take

@@ -1,8 +1,9 @@
 """A webhook receiver on loopback that records every request and answers as told."""
 
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -12,14 +13,16 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class WebhookReceiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
-        # Decides each answer's status from the request; 204 unless a test says otherwise.
-        self.respond: Callable[[Received], int] = lambda _: 204
+        # Decides each answer's status (and optionally headers) from the request; 204 unless a test
+        # says otherwise. It runs in the request's own thread, so it may sleep to play a slow receiver.
+        self.respond: Callable[[Received], int | tuple[int, dict[str, str]]] = lambda _: 204
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,7 +31,11 @@ class WebhookReceiver:
                 request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver._lock:
                     receiver.requests.append(request)
-                self.send_response(receiver.respond(request))
+                answer = receiver.respond(request)
+                status, headers = answer if isinstance(answer, tuple) else (answer, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
