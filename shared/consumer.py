@@ -7,6 +7,8 @@ returned, that is after the transaction committed; an exception rewinds the part
 
 Failures are sorted by what they mean:
 - a message that is not a valid event can never succeed: straight to `<topic>.dlq`;
+- a handler that raises `Unprocessable` (a fact that can never apply, e.g. about an unknown order)
+  rolls back and goes straight to the DLQ too, with the reason: retrying would only delay it;
 - the database being unreachable says nothing about the message: raise, so it is redelivered;
 - any other error is retried in place, and after `max_attempts` the message goes to the DLQ with
   the error and its original topic/partition/offset in headers, and the partition moves on.
@@ -33,6 +35,10 @@ log = get_logger(__name__)
 CONSUMED = Counter("events_consumed_total", "Events consumed, by outcome", ["topic", "type", "outcome"])
 
 EventHandler = Callable[[Connection, Event], Awaitable[None]]
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a well-formed event that can never be applied: dead-lettered at once."""
 
 
 class KafkaRecord(Protocol):
@@ -87,6 +93,9 @@ class IdempotentConsumer:
                 log.warning("database unavailable, message will be redelivered", error=str(error))
                 await asyncio.sleep(max(self._backoff, 1.0))
                 raise
+            except Unprocessable as error:
+                await self._dead_letter(record, headers, error, attempts=attempt, event_type=event.type)
+                return
             except Exception as error:
                 if attempt == self._max_attempts:
                     await self._dead_letter(record, headers, error, attempts=attempt, event_type=event.type)

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.order_api.api import ROUTERS, install_order_errors
+from services.order_api.handlers import subscribe
 from shared.runtime import create_app, serve
 from shared.services import ORDER_API
 from shared.settings import ServiceSettings
@@ -10,7 +11,7 @@ from shared.settings import ServiceSettings
 
 def build() -> tuple[FastAPI, ServiceSettings]:
     settings = ServiceSettings.load(ORDER_API)
-    app = create_app(ORDER_API, settings, title="Order API", routers=ROUTERS, publishes=True)
+    app = create_app(ORDER_API, settings, title="Order API", routers=ROUTERS, subscriptions=subscribe, publishes=True)
     install_order_errors(app)
     return app, settings
 

@@ -77,30 +77,37 @@ async def create_order(
     """Place an order and emit `order.created`. Returns the order and whether it is new: a create
     repeated with the same upstream id and the same request returns the first order instead."""
     async with pool.acquire() as conn, conn.transaction():
-        if draft.upstream_id is not None:
-            existing = await store.fetch_by_upstream_id(conn, draft.upstream_id)
-            if existing is not None:
-                stored, first_fingerprint = existing
-                if fingerprint is not None and fingerprint == first_fingerprint:
-                    return stored.order, False
-                raise UpstreamConflict(draft.upstream_id, stored.order.id)
-        now = _now()
-        customer = await _resolve_customer(conn, draft, now)
-        variants = await store.fetch_variants(
-            conn, [item.variant_id for item in draft.line_items if item.variant_id is not None]
-        )
-        order_id, order_number, object_ids = await store.allocate_ids(conn, domain.object_ids_needed(draft))
-        ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
-        order = domain.build_order(draft, ids, now, variants, customer)
-        if customer is not None:
-            counted = await store.record_customer_order(conn, customer.id, order)
-            spent = domain.money(counted.total_spent, order.currency)
-            order = order.model_copy(update={"customer": counted.model_copy(update={"total_spent": spent})})
-        try:
-            await store.insert_order(conn, order, fingerprint)
-        except asyncpg.UniqueViolationError as error:  # a concurrent create with the same upstream id won
-            raise UpstreamConflict(draft.upstream_id or "", 0) from error
-        await _publish(conn, "order.created", order, 1)
+        return await place_order(conn, draft, fingerprint)
+
+
+async def place_order(
+    conn: Connection, draft: OrderDraft, fingerprint: str | None = None
+) -> tuple[OrderSnapshot, bool]:
+    """`create_order` inside the caller's transaction (the ingest consumer's, for `order.placed`)."""
+    if draft.upstream_id is not None:
+        existing = await store.fetch_by_upstream_id(conn, draft.upstream_id)
+        if existing is not None:
+            stored, first_fingerprint = existing
+            if fingerprint is not None and fingerprint == first_fingerprint:
+                return stored.order, False
+            raise UpstreamConflict(draft.upstream_id, stored.order.id)
+    now = _now()
+    customer = await _resolve_customer(conn, draft, now)
+    variants = await store.fetch_variants(
+        conn, [item.variant_id for item in draft.line_items if item.variant_id is not None]
+    )
+    order_id, order_number, object_ids = await store.allocate_ids(conn, domain.object_ids_needed(draft))
+    ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
+    order = domain.build_order(draft, ids, now, variants, customer)
+    if customer is not None:
+        counted = await store.record_customer_order(conn, customer.id, order)
+        spent = domain.money(counted.total_spent, order.currency)
+        order = order.model_copy(update={"customer": counted.model_copy(update={"total_spent": spent})})
+    try:
+        await store.insert_order(conn, order, fingerprint)
+    except asyncpg.UniqueViolationError as error:  # a concurrent create with the same upstream id won
+        raise UpstreamConflict(draft.upstream_id or "", 0) from error
+    await _publish(conn, "order.created", order, 1)
     return order, True
 
 

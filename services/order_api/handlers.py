@@ -1,0 +1,101 @@
+"""order_api's ingest consumer: facts other services publish on `orders.ingest`, applied to the orders.
+
+Each fact is applied in the idempotent consumer's transaction, so the change, its lifecycle event (in
+the outbox) and the fact's id in `processed_events` commit together; a fact seen before is skipped by
+its event id. A fact that can never apply (an unknown order, a line item the order does not have, more
+than is left to fulfil, another currency, an upstream id that names a different order) is
+`Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from services.order_api import service, store
+from services.order_api.domain import OrderRuleError, PaymentKind
+from shared.consumer import Unprocessable
+from shared.db import Connection
+from shared.events import Event, OrderPlacedData
+from shared.logging import get_logger
+from shared.orders import (
+    CustomerFact,
+    FulfillmentCancelledFact,
+    FulfillmentCreatedFact,
+    PaymentFact,
+    Snapshot,
+    VariantFact,
+)
+from shared.runtime import Runtime
+from shared.topics import ORDERS_INGEST
+
+log = get_logger(__name__)
+
+FactT = TypeVar("FactT", bound=Snapshot)
+
+
+def _data(event: Event, model: type[FactT]) -> FactT:
+    # decode_event validated the data against INGEST_DATA_MODELS[event.type]; this narrows the type.
+    if not isinstance(event.data, model):
+        raise Unprocessable(f"{event.type} carries {type(event.data).__name__}, not {model.__name__}")
+    return event.data
+
+
+async def _order_placed(conn: Connection, event: Event) -> None:
+    draft = _data(event, OrderPlacedData).order
+    # The draft's digest tells a re-sent order.placed (same upstream id, same order: ignored) from a
+    # clash (same upstream id, another order: UpstreamConflict, dead-lettered).
+    order, created = await service.place_order(conn, draft, store.fingerprint(draft.model_dump(mode="json")))
+    if not created:
+        log.info("order.placed for an existing order ignored", upstream_id=draft.upstream_id, existing_id=order.id)
+
+
+def _payment(kind: PaymentKind) -> Callable[[Connection, Event], Awaitable[None]]:
+    async def apply(conn: Connection, event: Event) -> None:
+        await service.apply_payment(conn, kind, _data(event, PaymentFact))
+
+    return apply
+
+
+async def _fulfillment_created(conn: Connection, event: Event) -> None:
+    await service.apply_fulfillment(conn, _data(event, FulfillmentCreatedFact))
+
+
+async def _fulfillment_cancelled(conn: Connection, event: Event) -> None:
+    await service.apply_fulfillment(conn, _data(event, FulfillmentCancelledFact))
+
+
+async def _variant_upserted(conn: Connection, event: Event) -> None:
+    await store.upsert_variant(conn, _data(event, VariantFact))
+
+
+async def _customer_upserted(conn: Connection, event: Event) -> None:
+    await store.upsert_customer(conn, _data(event, CustomerFact))
+
+
+# Every type in shared.events.INGEST_DATA_MODELS, and what applying it means.
+FACT_HANDLERS: Final[dict[str, Callable[[Connection, Event], Awaitable[None]]]] = {
+    "order.placed": _order_placed,
+    "payment.authorized": _payment("authorized"),
+    "payment.captured": _payment("captured"),
+    "payment.voided": _payment("voided"),
+    "fulfillment.created": _fulfillment_created,
+    "fulfillment.cancelled": _fulfillment_cancelled,
+    "catalog.variant.upserted": _variant_upserted,
+    "customer.upserted": _customer_upserted,
+}
+
+
+async def apply_fact(conn: Connection, event: Event) -> None:
+    """Apply one `orders.ingest` fact inside the consumer's transaction."""
+    handler = FACT_HANDLERS.get(event.type)
+    if handler is None:  # a valid event of another kind (say an order.created) published here by mistake
+        raise Unprocessable(f"{event.type} is not a fact order_api applies")
+    try:
+        await handler(conn, event)
+    except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
+        raise Unprocessable(f"{error.field}: {error.code}: {error.message}") from error
+    except (service.OrderNotFound, service.UpstreamConflict) as error:
+        raise Unprocessable(str(error)) from error
+
+
+def subscribe(runtime: Runtime) -> None:
+    runtime.subscribe([ORDERS_INGEST], apply_fact)
