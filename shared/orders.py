@@ -216,6 +216,8 @@ class OrderSnapshot(Snapshot):
     customer_type: Literal["individual", "business"] | None = None
     charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
     subscription_id: str | None = None
+    source_id: str | None = None  # the payment source a checkout was paid with (Digital River)
+    invoice_attribute_id: str | None = None
     metadata: dict[str, str] = {}
     request_to_be_forgotten: bool = False
     anonymized: bool = False
@@ -299,6 +301,8 @@ class OrderDraft(Snapshot):
     customer_type: Literal["individual", "business"] | None = None
     charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
     subscription_id: str | None = None
+    source_id: str | None = None
+    invoice_attribute_id: str | None = None
     metadata: dict[str, str] = {}
 
     def customer_from_email(self) -> CustomerDraft:

@@ -198,6 +198,8 @@ def build_order(
         customer_type=draft.customer_type,
         charge_type=draft.charge_type,
         subscription_id=draft.subscription_id,
+        source_id=draft.source_id,
+        invoice_attribute_id=draft.invoice_attribute_id,
         metadata=draft.metadata,
         guest=is_guest(customer),
         created_at=now,
