@@ -43,6 +43,8 @@ _TWO_DECIMAL: Final = frozenset(
 DEFAULT_CURRENCY: Final = "USD"
 MAX_TAG_LENGTH: Final = 40
 FIRST_ORDER_NUMBER: Final = 1001
+# Amounts are stored as numeric(20, 4): at most 16 digits before the point.
+MAX_AMOUNT: Final = Decimal(10) ** 16
 
 
 def currency_exponent(currency: str) -> int | None:
@@ -156,6 +158,8 @@ def build_order(
     shipping = sum((line.price for line in draft.shipping_lines), Decimal(0))
     subtotal = line_items_price - total_discounts
     total = subtotal + shipping + (Decimal(0) if draft.taxes_included else total_tax)
+    if total >= MAX_AMOUNT:
+        raise OrderRuleError("line_items", "amount_too_large", f"the order's total {total} is too large to store")
     order = OrderSnapshot(
         id=ids.order_id,
         number=ids.order_number - FIRST_ORDER_NUMBER + 1,
@@ -282,6 +286,8 @@ def _line_item(
 def _check_money(amount: Decimal, currency: str, field: str) -> Decimal:
     exponent = currency_exponent(currency)
     assert exponent is not None
+    if abs(amount) >= MAX_AMOUNT:
+        raise OrderRuleError(field, "amount_too_large", f"amounts must be below {MAX_AMOUNT:,}")
     if amount != amount.quantize(Decimal(1).scaleb(-exponent)):
         raise OrderRuleError(
             field, "too_precise", f"{currency} amounts have {exponent} decimal places; {amount} has more"
@@ -514,6 +520,8 @@ def fulfil(order: OrderSnapshot, fact: FulfillmentCreatedFact, now: datetime) ->
         if fact.line_items
         else {item.id: item.fulfillable_quantity for item in order.line_items if item.fulfillable_quantity > 0}
     )
+    if len(wanted) < len(fact.line_items):
+        raise OrderRuleError("line_items", "duplicate_line_item", "name each line item once per fulfillment")
     if not wanted:
         raise OrderStateError("line_items", "nothing_to_fulfil", "every item of this order is already fulfilled")
     for item_id, quantity in wanted.items():
