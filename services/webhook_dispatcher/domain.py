@@ -98,16 +98,16 @@ def address_refusal(address: IPAddress, allowed: Sequence[Subnet]) -> str | None
     if any(address.version == subnet.version and address in subnet for subnet in allowed):
         return None
     for kind, flagged in (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unspecified", address.is_unspecified),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved),
-        ("non-public", not address.is_global),
+        ("a loopback address", address.is_loopback),
+        ("a link-local address", address.is_link_local),
+        ("a multicast address", address.is_multicast),
+        ("an unspecified address", address.is_unspecified),
+        ("a private address", address.is_private),
+        ("a reserved address", address.is_reserved),
+        ("a non-public address", not address.is_global),
     ):
         if flagged:
-            return f"a {kind} address"
+            return kind
     return None
 
 
@@ -115,8 +115,10 @@ def check_url(url: str, *, require_https: bool) -> tuple[str, int]:
     """The (host, port) to resolve for `url`; raises UnsafeDestination for what is never allowed."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    if not scheme:
+        raise UnsafeDestination("the URL must be absolute, starting with https:// or http://")
     if scheme not in ("http", "https"):
-        raise UnsafeDestination(f"only http and https URLs are allowed, not {scheme or 'a relative URL'!r}")
+        raise UnsafeDestination(f"only http and https URLs are allowed, not {scheme!r}")
     if require_https and scheme != "https":
         raise UnsafeDestination("this dispatcher sends only to https URLs")
     if parts.username or parts.password:

@@ -11,7 +11,15 @@ from decimal import Decimal
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from services.webhook_dispatcher.domain import generate_secret, matches, next_delay, sign, webhook_body
+from services.webhook_dispatcher.domain import (
+    generate_secret,
+    matches,
+    next_delay,
+    offered_event_types,
+    sign,
+    signatures,
+    webhook_body,
+)
 
 # ---- secrets -----------------------------------------------------------------------------------
 
@@ -206,3 +214,26 @@ def test_webhook_body_keeps_the_time_zone() -> None:
     when = datetime(2024, 5, 17, 16, 30, tzinfo=timezone(timedelta(hours=7)))
 
     assert json.loads(webhook_body("order.created", when, {}))["timestamp"] == "2024-05-17T16:30:00+07:00"
+
+
+# ---- several signatures, offered event types ---------------------------------------------------
+
+
+def test_signatures_carry_one_per_secret_and_each_verifies() -> None:
+    old, new = generate_secret(), generate_secret()
+    body = b'{"type":"order.created","data":{}}'
+    now = int(time.time())
+
+    header = signatures([new, old], "msg_1", now, body)
+
+    assert header.split(" ") == [sign(new, "msg_1", now, body), sign(old, "msg_1", now, body)]
+    for secret in (old, new):
+        Webhook(secret).verify(
+            body, {"webhook-id": "msg_1", "webhook-timestamp": str(now), "webhook-signature": header}
+        )
+
+
+def test_offered_event_types_leave_out_the_dispatchers_own() -> None:
+    known = ["order.created", "webhook.message.exhausted", "cancellation.requested", "webhook.endpoint.disabled"]
+
+    assert offered_event_types(known) == ["cancellation.requested", "order.created"]
