@@ -54,12 +54,23 @@ _bearer = HTTPBearer(auto_error=False, description="An API key, as `Authorizatio
 
 def require_scope(scope: str) -> Callable[..., Awaitable[None]]:
     """A route dependency: the request must carry a key of the service's `API_KEYS` with `scope`."""
+    return _requiring(lambda _: scope)
 
+
+def require_scope_by_method(read: str, write: str) -> Callable[..., Awaitable[None]]:
+    """A router dependency: reading methods (GET, HEAD, OPTIONS) need `read`, every other one `write`."""
+    return _requiring(lambda request: read if request.method in _READING_METHODS else write)
+
+
+_READING_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _requiring(scope_of: Callable[[Request], str]) -> Callable[..., Awaitable[None]]:
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> None:
         settings = request.app.state.runtime.settings
         api_keys = settings.api_keys if isinstance(settings, ApiKeySettings) else {}
-        authorize(api_keys, credentials.credentials if credentials else None, scope)
+        authorize(api_keys, credentials.credentials if credentials else None, scope_of(request))
 
     return check
