@@ -27,6 +27,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.consumer import EventHandler, IdempotentConsumer
@@ -104,8 +105,10 @@ def create_app(
     subscriptions: Callable[[Runtime], None] | None = None,
     publishes: bool = False,
     workers: Sequence[Worker] = (),
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
-    """The service's ASGI app; its lifespan starts and stops everything else."""
+    """The service's ASGI app; its lifespan starts and stops everything else. `middleware` runs
+    inside the request context (correlation id, metrics), outermost first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,7 +170,7 @@ def create_app(
             await pool.close()
             log.info("service stopped")
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan, middleware=list(middleware))
     install_problem_handlers(app)
     app.include_router(_operations_router())
     for router in routers:
