@@ -1,0 +1,273 @@
+"""Order creates over HTTP against order_api on the real stack, beside the ceiling: the same rows
+inserted with bare asyncpg on the same database.
+
+    .venv/bin/python -m bench.order_create [--seconds 10] [--concurrency 32] [--rate 300] [--workers 1 2]
+
+Starts the local stack if needed, provisions the scratch database `orders_bench`, runs
+`python -m services.order_api` on a free port against it (with Kafka and its outbox relay, as a user
+runs it), then prints a table:
+
+- max throughput: closed loop at `--concurrency` for `--seconds`: creates/s, p50/p99 latency;
+- fixed rate: `--rate` creates/s, open loop (latency counted from each request's scheduled time, so
+  a stall shows up instead of slowing the generator down), p50/p99;
+- ceiling: the same transaction (id allocation, the order row, the outbox row) with bare asyncpg, a
+  pool as large as the service's, the same concurrency; and the ratio HTTP / ceiling.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from bench.support import HttpConnection, bench_database, percentile, table
+from deploy.local.stack import ensure_stack
+from services.order_api import store
+from shared.auth import LOCAL_API_KEY
+from shared.db import create_pool
+from shared.dsn import service_dsn
+from shared.services import ORDER_API, REPO_ROOT
+from shared.settings import ServiceSettings
+from tests.support.processes import ServiceProcess
+
+# One create (or insert) by worker or slot number; True when it succeeded.
+Operation = Callable[[int], Awaitable[bool]]
+
+PATH = "/com/orders.json"
+# A custom line item (no catalog lookup) and no email (no customer record): the lean create path.
+BODY = json.dumps(
+    {
+        "order": {
+            "currency": "USD",
+            "line_items": [{"title": "Bench widget", "price": "19.99", "quantity": 2, "sku": "BENCH-1"}],
+            "tags": "bench",
+        }
+    }
+).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    count: int
+    errors: int
+    seconds: float
+    latencies: list[float]  # sorted, seconds
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def row(self, ratio_to: "Result | None" = None) -> list[object]:
+        return [
+            self.name,
+            self.count,
+            self.errors,
+            f"{self.rate:,.0f}",
+            f"{percentile(self.latencies, 0.5) * 1000:.1f}",
+            f"{percentile(self.latencies, 0.99) * 1000:.1f}",
+            f"{self.rate / ratio_to.rate:.0%}" if ratio_to else "",
+        ]
+
+
+async def closed_loop(name: str, operation: Operation, concurrency: int, seconds: float) -> Result:
+    """`concurrency` workers, each issuing its next operation as soon as the last one answered."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            ok = await operation(index)
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+    return Result(name, len(latencies), errors, time.perf_counter() - started, sorted(latencies))
+
+
+async def fixed_rate(name: str, operation: Operation, rate: float, seconds: float, slots: int) -> Result:
+    """Operations started on a fixed schedule (open loop), at most `slots` in flight."""
+    latencies: list[float] = []
+    errors = 0
+    free = asyncio.Queue[int]()
+    for slot in range(slots):
+        free.put_nowait(slot)
+    start = time.perf_counter() + 0.05
+
+    async def one(number: int) -> None:
+        nonlocal errors
+        scheduled = start + number / rate
+        await asyncio.sleep(scheduled - time.perf_counter())
+        slot = await free.get()
+        try:
+            errors += not await operation(slot)
+        finally:
+            free.put_nowait(slot)
+        latencies.append(time.perf_counter() - scheduled)
+
+    await asyncio.gather(*(one(number) for number in range(int(rate * seconds))))
+    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies))
+
+
+def http_creates(url: str, api_key: str, connections: int) -> tuple[Operation, list[HttpConnection]]:
+    """POST the create body; operation `i` uses connection `i` (keep-alive)."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
+    pool = [HttpConnection(host, int(port), headers) for _ in range(connections)]
+
+    async def create(index: int) -> bool:
+        status, _ = await pool[index].request("POST", PATH, BODY)
+        return status == 201
+
+    return create, pool
+
+
+async def run_http(url: str, args: argparse.Namespace, label: str) -> list[Result]:
+    create, pool = http_creates(url, args.api_key, max(args.concurrency, args.slots))
+    try:
+        # Warm up the connections, the service's pool and prepared statements, and the code paths.
+        await closed_loop("warm-up", create, args.concurrency, 2.0)
+        return [
+            await closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds),
+            await fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots),
+        ]
+    finally:
+        for connection in pool:
+            await connection.close()
+
+
+async def template_rows(admin_dsn: str, url: str, api_key: str) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """One order created over HTTP: its stored row and its outbox row, for the ceiling to copy."""
+    _, (connection,) = http_creates(url, api_key, 1)
+    status, body = await connection.request("POST", PATH, BODY)
+    await connection.close()
+    if status != 201:
+        raise RuntimeError(f"create answered {status}: {body.decode(errors='replace')}")
+    order_id = json.loads(body)["order"]["id"]
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        order = await conn.fetchrow(
+            "SELECT *, document::text AS document_text FROM order_api.orders WHERE id = $1", order_id
+        )
+        outbox = await conn.fetchrow(
+            "SELECT topic, key, headers::text AS headers, body FROM order_api.outbox WHERE key = $1", str(order_id)
+        )
+    finally:
+        await conn.close()
+    if order is None or outbox is None:
+        raise RuntimeError(f"order {order_id} or its outbox row is missing")
+    return order, outbox
+
+
+async def run_ceiling(
+    admin_dsn: str, template: tuple[asyncpg.Record, asyncpg.Record], args: argparse.Namespace, pool_size: int
+) -> Result:
+    """The create transaction's writes with nothing else: allocate ids, insert the order row as the
+    service stored it, insert its outbox row; as order_api's role, with a pool of the service's size."""
+    order, outbox = template
+    fixed = [name for name in dict(order) if name not in ("id", "order_number", "token", "document", "document_text")]
+    insert_order = (
+        f"INSERT INTO orders (id, order_number, token, document, {', '.join(fixed)}) "
+        f"VALUES ($1, $2, $3, $4::text::jsonb, {', '.join(f'${n}' for n in range(5, 5 + len(fixed)))})"
+    )
+    values = [order[name] for name in fixed]
+    event_ids: list[uuid.UUID] = []
+    order_ids: list[int] = []
+    pool = await create_pool(service_dsn(ORDER_API, admin_dsn), ORDER_API.schema, max_size=pool_size)
+
+    async def insert(_: int) -> bool:
+        event_id = uuid.uuid4()
+        async with pool.acquire() as conn, conn.transaction():
+            order_id, number, _ids = await store.allocate_ids(conn, 1)
+            await conn.execute(insert_order, order_id, number, uuid.uuid4().hex, order["document_text"], *values)
+            await conn.execute(
+                "INSERT INTO outbox (event_id, topic, key, headers, body) VALUES ($1, $2, $3, $4::text::jsonb, $5)",
+                event_id,
+                outbox["topic"],
+                str(order_id),
+                outbox["headers"],
+                outbox["body"],
+            )
+        event_ids.append(event_id)
+        order_ids.append(order_id)
+        return True
+
+    try:
+        await closed_loop("warm-up", insert, args.concurrency, 1.0)
+        result = await closed_loop(
+            f"ceiling: bare asyncpg, {args.concurrency} concurrent", insert, args.concurrency, args.seconds
+        )
+        # Copies, not orders: the relay must never publish them, and lists should not show them.
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE event_id = ANY($1::uuid[])", event_ids)
+            await conn.execute("DELETE FROM orders WHERE id = ANY($1::bigint[])", order_ids)
+    finally:
+        await pool.close()
+    return result
+
+
+async def outbox_backlog(admin_dsn: str) -> int:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM order_api.outbox WHERE sent_at IS NULL")
+    finally:
+        await conn.close()
+    return count
+
+
+async def main(args: argparse.Namespace) -> None:
+    admin_dsn, bootstrap = ensure_stack()
+    dsn = await bench_database(admin_dsn)
+    log_dir = REPO_ROOT / ".local" / "bench-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pool_size = ServiceSettings.load(ORDER_API).db_pool_size
+    results: list[Result] = []
+    notes: list[str] = []
+    template: tuple[asyncpg.Record, asyncpg.Record] | None = None
+    for workers in args.workers:
+        extra_env = {"ORDER_API_WORKERS": str(workers)} if workers != 1 else {}
+        service = ServiceProcess(ORDER_API, (dsn, bootstrap), log_dir, extra_env)
+        service.start()
+        try:
+            template = template or await template_rows(dsn, service.url, args.api_key)
+            label = f"{workers} worker{'s' if workers > 1 else ''}"
+            results.extend(await run_http(service.url, args, label))
+            notes.append(f"{label}: outbox rows not yet relayed at the end: {await outbox_backlog(dsn):,}")
+        finally:
+            code = service.terminate()
+            if code != 0:
+                print(f"order_api exited with {code}; log: {service.log_path}", file=sys.stderr)
+    assert template is not None
+    ceiling = await run_ceiling(dsn, template, args, pool_size)
+    header = ["run", "creates", "errors", "creates/s", "p50 ms", "p99 ms", "of ceiling"]
+    print()
+    print(table(header, [*(result.row(ceiling) for result in results), ceiling.row()]))
+    print()
+    for note in notes:
+        print(note)
+    print(f"database {dsn.rsplit('/', 1)[-1]}, service pool {pool_size} connections, {Path(sys.executable).name}")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight in the closed loop")
+    parser.add_argument("--rate", type=float, default=300.0, help="creates per second in the fixed-rate run")
+    parser.add_argument("--slots", type=int, default=64, help="most requests in flight in the fixed-rate run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="order_api worker processes to try")
+    parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write (ORDER_API_API_KEYS)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
