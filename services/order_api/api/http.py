@@ -1,10 +1,11 @@
 """HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions."""
 
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 from fastapi import Header, Response
+from pydantic import BaseModel
 
-from shared.problems import Problem
+from shared.problems import PROBLEM_JSON, Problem
 
 
 def etag(sequence: int) -> str:
@@ -26,7 +27,7 @@ def if_match_version(
     if if_match is None or if_match.strip() == "*":
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise Problem(
             400,
             "invalid_if_match",
@@ -34,3 +35,36 @@ def if_match_version(
             errors=[{"field": "If-Match", "message": "not an ETag of this API"}],
         )
     return int(value)
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: `code` is stable (branch on it), `errors` names the fields to fix."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+_PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
+_STATUS_MEANINGS: Final[dict[int, str]] = {
+    400: "Malformed request (bad JSON, a bad header)",
+    404: "No such order",
+    409: "The order's state does not allow this",
+    412: "If-Match names a version the order has moved past",
+    413: "The body is too large",
+    422: "Invalid or missing fields; `errors` names them",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting a route's problem answers."""
+    return {
+        status: {
+            "description": _STATUS_MEANINGS[status],
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
