@@ -51,11 +51,16 @@ class ProblemDocument(BaseModel):
 _PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
 _STATUS_MEANINGS: Final[dict[int, str]] = {
     400: "Malformed request (bad JSON, a bad header)",
+    401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
+    403: "The API key lacks the scope (orders:read to read, orders:write to change)",
     404: "No such order",
+    406: "Accept excludes JSON",
     409: "The order's state does not allow this",
     412: "If-Match names a version the order has moved past",
     413: "The body is too large",
+    415: "The body is not JSON (Content-Type)",
     422: "Invalid or missing fields; `errors` names them",
+    429: "Too many requests; wait as Retry-After says",
 }
 
 
