@@ -276,5 +276,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # "auto" would log a failed start-up quietly and serve without a runtime; "on" exits instead.
+        lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )

@@ -1,17 +1,38 @@
 """`python -m services.order_api`: the order API in every dialect, its outbox relay and its ingest consumer."""
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.order_api.api import ROUTERS, install_order_errors
+from services.order_api.api.contract import BodyLimitMiddleware
+from services.order_api.api.idempotency import IdempotencyMiddleware
+from services.order_api.api.security import purge_periodically
 from services.order_api.handlers import subscribe
-from shared.runtime import create_app, serve
+from services.order_api.settings import OrderApiSettings
+from shared.runtime import Runtime, create_app, serve
 from shared.services import ORDER_API
-from shared.settings import ServiceSettings
 
 
-def build() -> tuple[FastAPI, ServiceSettings]:
-    settings = ServiceSettings.load(ORDER_API)
-    app = create_app(ORDER_API, settings, title="Order API", routers=ROUTERS, subscriptions=subscribe, publishes=True)
+def build() -> tuple[FastAPI, OrderApiSettings]:
+    settings = OrderApiSettings.load(ORDER_API)
+
+    async def purge_http_guards(runtime: Runtime) -> None:
+        await purge_periodically(runtime.pool, settings.purge_interval_seconds)
+
+    app = create_app(
+        ORDER_API,
+        settings,
+        title="Order API",
+        routers=ROUTERS,
+        subscriptions=subscribe,
+        publishes=True,
+        workers=[purge_http_guards],
+        # The body limit first: the idempotency middleware reads bodies, and must only see bounded ones.
+        middleware=[
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(IdempotencyMiddleware, settings=settings),
+        ],
+    )
     install_order_errors(app)
     return app, settings
 

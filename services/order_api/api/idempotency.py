@@ -1,0 +1,201 @@
+"""`Idempotency-Key` on POSTs: a retried request gets the first one's answer, not a second effect.
+
+Keys belong to the API key that sent them (two clients cannot collide) and live in Postgres for
+`idempotency_ttl_seconds` (24 h), so a retry that reaches another instance is answered the same way:
+- same key, same request (method, path, query, JSON body) after it finished: the first response
+  again (status, body, headers) with `Idempotent-Replayed: true`;
+- same key, another request: 422 `idempotency_key_reused`;
+- same key while the first is still being processed: 409 `idempotency_key_in_use` (retry shortly).
+Only a successful (2xx) answer is remembered. An error changed nothing (bad input never writes), so
+its key is released and the corrected request may use it again. Requests without a valid API key
+pass through untouched: the route refuses them, and strangers cannot fill the table.
+
+One gap remains by design: were an instance to die between committing an order and recording the
+answer (a few milliseconds), the retry after the key's lease runs again; Digital River's
+`upstreamId` closes that gap for clients that need it, since it is checked in the order's own
+transaction.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+import asyncpg
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.order_api import store
+from services.order_api.settings import OrderApiSettings
+from shared.auth import scopes_of
+from shared.problems import problem_response
+from shared.runtime import Runtime
+
+HEADER: Final = "Idempotency-Key"
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
+MAX_KEY_LENGTH: Final = 255
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, settings: OrderApiSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get(HEADER)
+        principal = _principal(self.settings, headers.get("authorization", "")) if key is not None else None
+        if key is None or principal is None:
+            await self.app(scope, receive, send)
+            return
+        if not 0 < len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
+            response = problem_response(
+                400,
+                "invalid_idempotency_key",
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID.",
+                errors=[{"field": HEADER, "message": "1-255 printable ASCII characters"}],
+            )
+            await response(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:  # the client went away before sending its body
+            return
+        fingerprint = _fingerprint(scope, body)
+        runtime: Runtime = scope["app"].state.runtime
+        async with runtime.pool.acquire() as conn:
+            record = await store.claim_idempotency_key(
+                conn,
+                principal,
+                key,
+                fingerprint,
+                lease_seconds=self.settings.idempotency_lease_seconds,
+                ttl_seconds=self.settings.idempotency_ttl_seconds,
+            )
+        if record is not None:
+            await _answer_from(record, fingerprint, scope, receive, send)
+            return
+        claim = _Claim(runtime.pool, principal, key)
+        await self._first_time(claim, scope, _replaying(body, receive), send)
+
+    async def _first_time(self, claim: "_Claim", scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request holding the key; remember a 2xx answer before the client sees it, so a
+        retry arriving the moment the client has it replays it."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception:
+            await claim.release()
+            raise
+        if start is None:
+            await claim.release()
+            return
+        body = b"".join(chunks)
+        if 200 <= start["status"] < 300:
+            await claim.keep(start, body)
+        else:
+            await claim.release()
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A key this request holds while it runs."""
+
+    pool: asyncpg.Pool
+    principal: str
+    key: str
+
+    async def keep(self, start: Message, body: bytes) -> None:
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in start["headers"]]
+        async with self.pool.acquire() as conn:
+            await store.complete_idempotency_key(
+                conn, self.principal, self.key, status=start["status"], headers=headers, body=body
+            )
+
+    async def release(self) -> None:
+        async with self.pool.acquire() as conn:
+            await store.release_idempotency_key(conn, self.principal, self.key)
+
+
+def _principal(settings: OrderApiSettings, authorization: str) -> str | None:
+    """Whose keys these are: a digest of the presented API key (never stored as is), None if none
+    is presented or it is not a configured key."""
+    scheme, _, presented = authorization.partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented or scopes_of(settings.api_keys, presented) is None:
+        return None
+    return hashlib.sha256(presented.encode()).hexdigest()
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then the connection's own messages."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _fingerprint(scope: Scope, body: bytes) -> str:
+    """The request as the key remembers it; JSON bodies compare by content, not by their spelling."""
+    try:
+        content: object = json.loads(body, parse_float=Decimal) if body else None
+    except ValueError:
+        content = body.hex()
+    return store.fingerprint(
+        {"method": scope["method"], "path": scope["path"], "query": scope["query_string"].decode(), "body": content}
+    )
+
+
+async def _answer_from(record: store.KeyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+    if record.fingerprint != fingerprint:
+        response = problem_response(
+            422,
+            "idempotency_key_reused",
+            f"This {HEADER} was used for a different request; use a new key for a new request.",
+            errors=[{"field": HEADER, "message": "already used for a different request"}],
+        )
+    elif record.status is None:
+        response = problem_response(
+            409,
+            "idempotency_key_in_use",
+            f"A request with this {HEADER} is still being processed; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    else:
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in record.headers]
+        headers.append((REPLAYED_HEADER.lower().encode(), b"true"))
+        await send({"type": "http.response.start", "status": record.status, "headers": headers})
+        await send({"type": "http.response.body", "body": record.body})
+        return
+    await response(scope, receive, send)

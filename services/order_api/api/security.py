@@ -1,0 +1,54 @@
+"""Who may call what: API-key scopes for the order routes, rate limits for the public ones.
+
+Rate limits count in Postgres fixed windows, so they hold however many instances run; a window lets
+at most twice the limit through around its edge, which is fine for slowing guessing down.
+"""
+
+import asyncio
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+
+from services.order_api import store
+from shared.auth import require_scope_by_method
+from shared.db import TRANSIENT_DB_ERRORS
+from shared.logging import get_logger
+from shared.problems import Problem
+
+log = get_logger(__name__)
+
+ORDERS_READ: Final = "orders:read"
+ORDERS_WRITE: Final = "orders:write"
+
+# The dependency of every authenticated order route: reading needs orders:read, changing orders:write.
+require_order_scope = require_scope_by_method(ORDERS_READ, ORDERS_WRITE)
+
+
+async def limit_rate(pool: asyncpg.Pool, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
+    """Count this request against each (bucket, limit); 429 with Retry-After once any is over."""
+    async with pool.acquire() as conn:
+        counted = await store.count_hits(conn, [bucket for bucket, _ in limits], window_seconds)
+    limit_of = dict(limits)
+    waits = [remaining for bucket, hits, remaining in counted if hits > limit_of[bucket]]
+    if waits:
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many attempts; wait as long as Retry-After says before trying again.",
+            headers={"Retry-After": str(max(1, math.ceil(max(waits))))},
+        )
+
+
+async def purge_periodically(pool: asyncpg.Pool, interval_seconds: float) -> None:
+    """Delete expired Idempotency-Key records and ended rate-limit windows, every interval."""
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                keys, windows = await store.purge_http_guards(conn)
+            if keys or windows:
+                log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
+        except TRANSIENT_DB_ERRORS as error:
+            log.warning("cannot purge idempotency keys and rate-limit windows", error=str(error))
+        await asyncio.sleep(interval_seconds)

@@ -1,0 +1,22 @@
+"""order_api's settings: the shared ones, API keys, and its HTTP limits (env prefix ORDER_API_)."""
+
+from pydantic import Field
+
+from shared.auth import ApiKeySettings
+
+
+class OrderApiSettings(ApiKeySettings):
+    # A request body larger than this is refused with 413 while it streams in, never buffered whole.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # A POST's Idempotency-Key is remembered this long; the same key later is a new request.
+    idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
+    # A request holding a key counts as in flight this long at most, so a key whose instance died
+    # mid-request is usable again afterwards instead of answering 409 for a day.
+    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    # Guest (Akinon) lookups: at most this many attempts per client IP, and per order number, in each
+    # window; the limit holds across instances (counted in Postgres).
+    guest_lookups_per_ip: int = Field(default=10, ge=1)
+    guest_lookups_per_number: int = Field(default=10, ge=1)
+    guest_lookup_window_seconds: int = Field(default=60, ge=1)
+    # Expired idempotency keys and finished rate-limit windows are deleted this often.
+    purge_interval_seconds: float = Field(default=3600.0, gt=0)
