@@ -8,10 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.logging import get_logger
 
 PROBLEM_JSON: Final = "application/problem+json"
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 log = get_logger(__name__)
 
 _CODES: Final[dict[int, str]] = {
@@ -84,6 +86,17 @@ def field_path(location: tuple[int | str, ...]) -> str:
     return path or "<body>"
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on the request's path, probed through the routes' `matches`
+    (which also looks into included routers)."""
+    allowed = []
+    for method in _METHODS:
+        probe = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", "")}
+        if any(route.matches({**probe, "method": method})[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -101,10 +114,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             422, "validation_error", "The request has invalid or missing fields; see errors.", errors=errors
         )
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _CODES.get(exc.status_code, "error")
-        return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        detail, headers = str(exc.detail), exc.headers
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route on the path only.
+            allow = ", ".join(_allowed_methods(request))
+            detail, headers = f"{request.method} is not allowed here; use {allow}.", {**(headers or {}), "Allow": allow}
+        return problem_response(exc.status_code, code, detail, headers=headers)
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", error=repr(exc))
