@@ -167,9 +167,12 @@ async def change_order(
 async def update_order(
     pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, if_match: int | None = None
 ) -> store.StoredOrder:
-    return await change_order(
-        pool, order_id, lambda order, now: domain.update(order, changes, now), "order.updated", if_match=if_match
-    )
+    try:
+        return await change_order(
+            pool, order_id, lambda order, now: domain.update(order, changes, now), "order.updated", if_match=if_match
+        )
+    except asyncpg.UniqueViolationError as error:  # the new upstream id already names another order
+        raise UpstreamConflict(changes.upstream_id or "", 0) from error
 
 
 async def close_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:

@@ -7,12 +7,12 @@ RFC 9457 problems; a dialect with its own documented error shape catches them it
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.order_api.api import haravan
+from services.order_api.api import digital_river, haravan
 from services.order_api.domain import OrderRuleError, OrderStateError
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
-ROUTERS: tuple[APIRouter, ...] = (haravan.router,)
+ROUTERS: tuple[APIRouter, ...] = (haravan.router, digital_river.router)
 
 
 def install_order_errors(app: FastAPI) -> None:

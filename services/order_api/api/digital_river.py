@@ -1,0 +1,544 @@
+"""The Digital River dialect: `/orders...`, camelCase JSON, cursor pagination.
+
+Choices where the document is silent or does not fit this platform, so clients can rely on them:
+- Order ids are the platform's order numbers, the same in every dialect: `1000000123`, not `ord_...`.
+  Customer ids are numbers too (no `cus_` prefix).
+- Amounts are JSON strings holding exact decimals at the currency's precision (`"1180.26"`), never
+  floats; requests may send numbers or strings. `currency` is answered in lower case as the document
+  shows it (`usd`); requests and the `currency` filter take either case.
+- There is no checkout service here, so creating an order names what it is for: `items`, each a
+  catalog variant (`variantId`; name, SKU and price come from the catalog) or a custom item (`name`
+  and `price`, optionally `skuId`), plus optional order-level `taxLines` and a `shippingChoice`.
+- A create repeated with the same `upstreamId` and the same content answers 200 with the order the
+  first one made (nothing new is created or published); with other content, 409 Conflict.
+- Lists are newest first (id descending). The cursors are order ids and need not name an existing
+  order. `endingBefore` answers the page just before the cursor, still newest first, and `hasMore`
+  then says whether there are newer orders still.
+- Tax details: an item's tax is the order's tax lines split across the taxable items in proportion
+  to their amounts (the last taxable item takes the rounding remainder, so they add up exactly).
+- `liveMode` is true: this platform has no test mode. `totalFees` and `totalDuty` are zero (it
+  charges neither); `cancelledAmount` is what voided payments released.
+"""
+
+import re
+from decimal import Decimal
+from typing import Annotated, Final, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic.alias_generators import to_camel
+
+from services.order_api import domain, service, store
+from services.order_api.api.http import if_match_version, problem_responses, set_etag
+from services.order_api.domain import DigitalRiverState, OrderChanges, OrderRuleError
+from shared.orders import (
+    CustomerDraft,
+    FraudState,
+    LineItemDraft,
+    LineItemSnapshot,
+    OrderDraft,
+    OrderSnapshot,
+    ShippingLine,
+    TaxLine,
+)
+from shared.problems import Problem
+from shared.runtime import RuntimeDep
+
+router = APIRouter(prefix="/orders", tags=["Digital River orders"])
+
+MAX_ID: Final = 2**63 - 1  # Postgres bigint
+CustomerType = Literal["individual", "business"]
+ChargeType = Literal["customer_initiated", "merchant_initiated"]
+
+
+def _storable(value: str) -> str:
+    # Postgres text holds neither NUL nor (as UTF-8) a lone surrogate: refuse them as bad input.
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate, which cannot be stored") from None
+    if "\x00" in value:
+        raise ValueError("contains a NUL character, which cannot be stored")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
+Metadata = Annotated[
+    dict[Annotated[Text, Field(min_length=1, max_length=40)], Annotated[Text, Field(max_length=500)]],
+    Field(max_length=50, description="Up to 50 string pairs (keys up to 40 characters, values up to 500)"),
+]
+OrderId = Annotated[
+    int,
+    Path(alias="id", ge=1, le=MAX_ID, description="The order id: the same number in every dialect (no `ord_` prefix)"),
+]
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class _In(_Camel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- responses: the order as the document shows it, translated from the snapshot in one place ----
+
+
+class DigitalRiverItem(_Camel):
+    id: int
+    variant_id: int | None
+    product_id: int | None
+    sku_id: str | None
+    name: str
+    quantity: int
+    price: Decimal = Field(description="The unit price")
+    amount: Decimal = Field(description="price times quantity")
+    taxable: bool
+
+
+class DigitalRiverOrder(_Camel):
+    id: int = Field(description="The order id: the same number in every dialect (no `ord_` prefix)")
+    checkout_id: str | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    customer_id: int | None
+    email: str | None
+    currency: str = Field(description="ISO 4217, lower case as the document shows it (`usd`)")
+    locale: str | None
+    browser_ip: str | None
+    application_id: str | None
+    source_id: str | None
+    invoice_attribute_id: str | None
+    subscription_id: str | None
+    tax_inclusive: bool
+    total_amount: Decimal
+    subtotal: Decimal = Field(description="The items less discounts, without tax and shipping")
+    total_tax: Decimal
+    total_fees: Decimal
+    total_duty: Decimal
+    total_discount: Decimal
+    total_shipping: Decimal
+    available_to_refund_amount: Decimal
+    refunded_amount: Decimal
+    cancelled_amount: Decimal
+    captured_amount: Decimal
+    request_to_be_forgotten: bool
+    state: DigitalRiverState
+    fraud_state: FraudState
+    cancellation_reason: str | None
+    live_mode: bool = Field(description="Always true: this platform has no test mode")
+    customer_type: CustomerType | None
+    charge_type: ChargeType | None
+    upstream_id: str | None
+    items: list[DigitalRiverItem]
+    metadata: dict[str, str]
+
+
+def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
+    """The order in Digital River's shape."""
+    currency = order.currency
+
+    def paid(*kinds: str) -> Decimal:
+        amounts = (tx.amount for tx in order.transactions if tx.kind in kinds and tx.status == "success")
+        return domain.money(sum(amounts, Decimal(0)), currency)
+
+    zero = domain.money(Decimal(0), currency)
+    captured = paid("capture", "sale")
+    refunded = domain.money(sum((refund.amount for refund in order.refunds), Decimal(0)), currency)
+    return DigitalRiverOrder(
+        id=order.id,
+        checkout_id=order.checkout_id,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        customer_id=order.customer.id if order.customer else None,
+        email=order.email,
+        currency=currency.lower(),
+        locale=order.locale,
+        browser_ip=order.browser_ip,
+        application_id=order.application_id,
+        source_id=order.source_id,
+        invoice_attribute_id=order.invoice_attribute_id,
+        subscription_id=order.subscription_id,
+        tax_inclusive=order.taxes_included,
+        total_amount=order.total_price,
+        subtotal=order.subtotal_price,
+        total_tax=order.total_tax,
+        total_fees=zero,
+        total_duty=zero,
+        total_discount=order.total_discounts,
+        total_shipping=order.total_shipping_price,
+        available_to_refund_amount=max(captured - refunded, zero),
+        refunded_amount=refunded,
+        cancelled_amount=paid("void"),
+        captured_amount=captured,
+        request_to_be_forgotten=order.request_to_be_forgotten,
+        state=domain.digital_river_state(order),
+        fraud_state=order.fraud_state,
+        cancellation_reason=order.cancel_reason,
+        live_mode=True,
+        customer_type=order.customer_type,
+        charge_type=order.charge_type,
+        upstream_id=order.upstream_id,
+        items=[_item(item, currency) for item in order.line_items],
+        metadata=order.metadata,
+    )
+
+
+def _item(item: LineItemSnapshot, currency: str) -> DigitalRiverItem:
+    return DigitalRiverItem(
+        id=item.id,
+        variant_id=item.variant_id,
+        product_id=item.product_id,
+        sku_id=item.sku,
+        name=item.name,
+        quantity=item.quantity,
+        price=item.price,
+        amount=domain.money(item.price * item.quantity, currency),
+        taxable=item.taxable,
+    )
+
+
+class DigitalRiverOrderList(_Camel):
+    data: list[DigitalRiverOrder]
+    has_more: bool = Field(description="Whether more orders follow in the direction of travel")
+
+
+class DigitalRiverItemTax(_Camel):
+    id: int = Field(description="The line item's id")
+    sku_id: str | None
+    taxable_amount: Decimal
+    tax_amount: Decimal
+    tax_rate: Decimal
+
+
+class DigitalRiverTaxDetails(_Camel):
+    id: int = Field(description="The order id")
+    items: list[DigitalRiverItemTax]
+
+
+def _json(body: _Camel, status_code: int = 200, *, sequence: int | None = None) -> Response:
+    # Serialised once from the validated model (FastAPI would validate it a second time).
+    response = Response(body.model_dump_json(by_alias=True), status_code=status_code, media_type="application/json")
+    if sequence is not None:
+        set_etag(response, sequence)
+    return response
+
+
+# ---- requests -------------------------------------------------------------------------------------
+
+
+class DigitalRiverItemIn(_In):
+    variant_id: Id | None = Field(default=None, description="A catalog variant; its name, SKU and price fill the item")
+    sku_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    name: Text | None = Field(default=None, min_length=1, max_length=255, description="Required without variantId")
+    price: Money | None = Field(default=None, description="The unit price; required without variantId")
+    quantity: int = Field(ge=1, le=10_000)
+    taxable: bool | None = Field(default=None, description="Default: the variant's, else true")
+
+
+class DigitalRiverTaxLineIn(_In):
+    name: Text = Field(min_length=1, max_length=255, examples=["State tax"])
+    rate: Decimal = Field(ge=0, le=100, max_digits=12, allow_inf_nan=False, examples=["0.0625"])
+    amount: Money
+
+
+class DigitalRiverShippingChoiceIn(_In):
+    id: Text | None = Field(default=None, max_length=255)
+    description: Text = Field(default="Shipping", min_length=1, max_length=255)
+    amount: Money
+
+
+class DigitalRiverOrderCreate(_In):
+    checkout_id: Text | None = Field(default=None, min_length=1, max_length=100, examples=["5823594809"])
+    customer_id: Id | None = Field(default=None, description="An existing customer (422 when unknown)")
+    email: Text | None = Field(default=None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    source_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217; default the catalog's")
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$", examples=["en_IE"])
+    invoice_attribute_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    application_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    browser_ip: IPvAnyAddress | None = None
+    tax_inclusive: bool = False
+    charge_type: ChargeType | None = None
+    customer_type: CustomerType | None = None
+    subscription_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    upstream_id: Text | None = Field(
+        default=None, min_length=1, max_length=255, description="Your id for the order; a repeated create is safe"
+    )
+    items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=250)
+    tax_lines: list[DigitalRiverTaxLineIn] = Field(default=[], max_length=50)
+    shipping_choice: DigitalRiverShippingChoiceIn | None = None
+    metadata: Metadata = {}
+
+    def draft(self) -> OrderDraft:
+        return OrderDraft(
+            email=self.email,
+            currency=self.currency.upper() if self.currency else None,
+            line_items=[
+                LineItemDraft(
+                    variant_id=item.variant_id,
+                    title=item.name,
+                    price=item.price,
+                    quantity=item.quantity,
+                    sku=item.sku_id,
+                    taxable=item.taxable,
+                )
+                for item in self.items
+            ],
+            customer=CustomerDraft(id=self.customer_id) if self.customer_id is not None else None,
+            tax_lines=[TaxLine(title=tax.name, price=tax.amount, rate=tax.rate) for tax in self.tax_lines],
+            shipping_lines=[
+                ShippingLine(code=choice.id, title=choice.description, price=choice.amount)
+                for choice in [self.shipping_choice]
+                if choice is not None
+            ],
+            taxes_included=self.tax_inclusive,
+            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
+            upstream_id=self.upstream_id,
+            checkout_id=self.checkout_id,
+            application_id=self.application_id,
+            locale=self.locale,
+            customer_type=self.customer_type,
+            charge_type=self.charge_type,
+            subscription_id=self.subscription_id,
+            source_id=self.source_id,
+            invoice_attribute_id=self.invoice_attribute_id,
+            metadata=self.metadata,
+        )
+
+
+# The domain names fields as the snapshot does; the errors name them as this dialect's request does.
+_REQUEST_FIELDS: Final = (
+    (re.compile(r"^customer\.id$"), "customerId"),
+    (re.compile(r"^line_items\[(\d+)\]\.title$"), r"items[\1].name"),
+    (re.compile(r"^line_items\[(\d+)\]\.variant_id$"), r"items[\1].variantId"),
+    (re.compile(r"^line_items"), "items"),
+    (re.compile(r"^tax_lines\[(\d+)\]\.price$"), r"taxLines[\1].amount"),
+    (re.compile(r"^shipping_lines\[0\]\.price$"), "shippingChoice.amount"),
+)
+
+
+def request_field(field: str) -> str:
+    """A domain rule's field as this dialect's request names it (`line_items[0].title` -> `items[0].name`)."""
+    for pattern, replacement in _REQUEST_FIELDS:
+        if pattern.search(field):
+            return pattern.sub(replacement, field)
+    return to_camel(field)
+
+
+class DigitalRiverOrderUpdate(_Camel):
+    """What an order update may set. Other fields of the order are refused as `immutable_field`,
+    fields an order does not have as `unknown_field`."""
+
+    # Extra keys pass validation so the route can say which rule they break.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False, "minProperties": 1})
+
+    request_to_be_forgotten: bool | None = Field(
+        default=None, description="True when the customer asks for their data to be erased"
+    )
+    upstream_id: Text | None = Field(default=None, min_length=1, max_length=255)
+    metadata: Metadata | None = Field(default=None, description="Merged into the order's metadata, key by key")
+
+    def changes(self) -> OrderChanges:
+        order_fields = {name for field, info in DigitalRiverOrder.model_fields.items() for name in (field, info.alias)}
+        refused = [
+            (name, "immutable_field" if name in order_fields else "unknown_field")
+            for name in sorted(self.model_extra or {})
+        ]
+        if refused:
+            raise Problem(
+                422,
+                refused[0][1],
+                "Only requestToBeForgotten, upstreamId and metadata can change after an order is created.",
+                errors=[
+                    {"field": name, "message": "cannot be changed" if code == "immutable_field" else "unknown field"}
+                    for name, code in refused
+                ],
+            )
+        if not self.model_fields_set:
+            raise Problem(
+                422,
+                "nothing_to_change",
+                "The update names no field to change.",
+                errors=[{"field": "<body>", "message": "name requestToBeForgotten, upstreamId or metadata"}],
+            )
+        return OrderChanges(
+            request_to_be_forgotten=self.request_to_be_forgotten,
+            upstream_id=self.upstream_id,
+            metadata=dict(self.metadata) if self.metadata is not None else None,
+        )
+
+
+# ---- list parameters ------------------------------------------------------------------------------
+
+
+def _comma_list(value: str, field: str) -> list[str]:
+    parts = value.split(",")
+    if len(parts) > 100 or not all(parts):
+        raise Problem(
+            422,
+            "validation_error",
+            f"{field}: give 1 to 100 values separated by commas",
+            errors=[{"field": field, "message": "1 to 100 comma-separated values"}],
+        )
+    return parts
+
+
+class ListParams(_Camel):
+    starting_after: Id | None = Field(default=None, description="An order id: the page after it")
+    ending_before: Id | None = Field(default=None, description="An order id: the page before it")
+    limit: int = Field(default=10, ge=1, le=100, description="Orders per page, 1 to 100")
+    ids: str | None = Field(
+        default=None, max_length=2000, pattern=r"^[0-9]{1,19}(,[0-9]{1,19})*$", description="Comma-separated order ids"
+    )
+    upstream_ids: Text | None = Field(default=None, max_length=30_000, description="Comma-separated upstream ids")
+    state: DigitalRiverState | None = None
+    customer_id: Id | None = None
+    checkout_id: Text | None = Field(default=None, max_length=100)
+    application_id: Text | None = Field(default=None, max_length=255)
+    email: Text | None = Field(default=None, max_length=254)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    sku: Text | None = Field(default=None, max_length=255)
+    fraud_state: FraudState | None = None
+    browser_ip: IPvAnyAddress | None = None
+    charge_type: ChargeType | None = None
+    subscription_id: Text | None = Field(default=None, max_length=255)
+    refunded_amount: Money | None = None
+    locale: Text | None = Field(default=None, max_length=20)
+    customer_type: CustomerType | None = None
+
+    def query(self) -> store.OrderQuery:
+        ids = None
+        if self.ids is not None:
+            ids = [int(part) for part in _comma_list(self.ids, "ids")]
+            if not all(1 <= order_id <= MAX_ID for order_id in ids):
+                raise Problem(
+                    422,
+                    "validation_error",
+                    f"ids: order ids run from 1 to {MAX_ID}",
+                    errors=[{"field": "ids", "message": "not an order id"}],
+                )
+        return store.OrderQuery(
+            ids=ids,
+            upstream_ids=_comma_list(self.upstream_ids, "upstreamIds") if self.upstream_ids is not None else None,
+            states=[self.state] if self.state is not None else None,
+            customer_id=self.customer_id,
+            checkout_id=self.checkout_id,
+            application_id=self.application_id,
+            email=self.email,
+            currency=self.currency.upper() if self.currency else None,
+            sku=self.sku,
+            fraud_state=self.fraud_state,
+            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
+            charge_type=self.charge_type,
+            subscription_id=self.subscription_id,
+            refunded_amount=self.refunded_amount,
+            locale=self.locale,
+            customer_type=self.customer_type,
+        )
+
+
+# ---- routes ---------------------------------------------------------------------------------------
+
+IfMatch = Annotated[int | None, Depends(if_match_version)]
+
+
+@router.get("", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))
+async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()]) -> Response:
+    """Get all orders, newest first, that match every filter given. Page forward with
+    `startingAfter=<last id of this page>` and back with `endingBefore=<first id of this page>`;
+    both at once is a 400."""
+    if params.starting_after is not None and params.ending_before is not None:
+        raise Problem(
+            400,
+            "conflicting_cursors",
+            "Give startingAfter or endingBefore, not both.",
+            errors=[
+                {"field": name, "message": "only one cursor at a time"} for name in ("startingAfter", "endingBefore")
+            ],
+        )
+    query, limit = params.query(), params.limit
+    if params.ending_before is None:
+        orders = await service.list_orders(runtime.pool, query, limit=limit + 1, before_id=params.starting_after)
+    else:  # walk towards newer orders from the cursor, then show that page newest first
+        orders = await service.list_orders(
+            runtime.pool, query, limit=limit + 1, direction="asc", after_id=params.ending_before
+        )
+    page = orders[:limit] if params.ending_before is None else orders[:limit][::-1]
+    return _json(
+        DigitalRiverOrderList(data=[digital_river_order(order) for order in page], has_more=len(orders) > limit)
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DigitalRiverOrder,
+    responses={
+        200: {
+            "model": DigitalRiverOrder,
+            "description": "The same create again (same upstreamId and content): the first order",
+        },
+        **problem_responses(400, 409, 413, 422),
+    },
+)
+async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Response:
+    """Creates a new order from `items` (this platform has no checkouts to convert; see the
+    description of each field). 409 when `upstreamId` already names an order made from other content."""
+    draft = body.draft()
+    try:
+        order, created = await service.create_order(
+            runtime.pool, draft, fingerprint=store.fingerprint(draft.model_dump(mode="json"))
+        )
+    except OrderRuleError as error:
+        raise type(error)(request_field(error.field), error.code, error.message) from error
+    sequence = 1 if created else (await service.get_order(runtime.pool, order.id)).sequence
+    response = _json(digital_river_order(order), 201 if created else 200, sequence=sequence)
+    response.headers["Location"] = f"/orders/{order.id}"
+    return response
+
+
+@router.get("/{id}", response_model=DigitalRiverOrder, responses=problem_responses(404, 422))
+async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
+    """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
+    stored = await service.get_order(runtime.pool, order_id)
+    return _json(digital_river_order(stored.order), sequence=stored.sequence)
+
+
+@router.post("/{id}", response_model=DigitalRiverOrder, responses=problem_responses(400, 404, 409, 412, 413, 422))
+async def update_order(
+    order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, if_match: IfMatch
+) -> Response:
+    """Updates an existing order: `requestToBeForgotten`, `upstreamId` and `metadata` only (other
+    fields: 422 `immutable_field`). 409 when the new `upstreamId` names another order; 412 when
+    `If-Match` names an older version."""
+    stored = await service.update_order(runtime.pool, order_id, body.changes(), if_match=if_match)
+    return _json(digital_river_order(stored.order), sequence=stored.sequence)
+
+
+@router.post("/{id}/refresh", response_model=DigitalRiverOrder, responses=problem_responses(404, 422))
+async def refresh_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
+    """Refreshes an order so its `state` can be checked: answers the order as it is now (payments and
+    fulfilments reported since are in it); changes nothing and publishes nothing."""
+    stored = await service.get_order(runtime.pool, order_id)
+    return _json(digital_river_order(stored.order), sequence=stored.sequence)
+
+
+@router.get("/{id}/tax-details", response_model=DigitalRiverTaxDetails, responses=problem_responses(404, 422))
+async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
+    """Retrieves the tax details of each line item in an order."""
+    order = (await service.get_order(runtime.pool, order_id)).order
+    skus = {item.id: item.sku for item in order.line_items}
+    items = [
+        DigitalRiverItemTax(
+            id=tax.line_item_id,
+            sku_id=skus[tax.line_item_id],
+            taxable_amount=tax.taxable_amount,
+            tax_amount=tax.tax_amount,
+            tax_rate=tax.rate,
+        )
+        for tax in domain.line_item_taxes(order)
+    ]
+    return _json(DigitalRiverTaxDetails(id=order.id, items=items))
