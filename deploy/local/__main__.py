@@ -1,10 +1,11 @@
-"""`python -m deploy.local up|down [--purge]|status|run|kafka-stop|kafka-start`."""
+"""`python -m deploy.local up|down [--purge]|status|run|kafka-stop|kafka-start|demo-catalog`."""
 
 import argparse
 import sys
 
+from deploy.demo_catalog import publish_demo_catalog
 from deploy.local import stack
-from deploy.local.base import StackError
+from deploy.local.base import StackError, run_sync, say
 from deploy.local.run import run
 
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="up, then run the four services in the foreground until Ctrl-C")
     commands.add_parser("kafka-stop", help="stop only the local broker, keeping its data")
     commands.add_parser("kafka-start", help="start only the local broker and wait until it answers")
+    commands.add_parser("demo-catalog", help="up, then publish the demo catalog (the documents' variants) to order_api")
     args = parser.parse_args(argv)
 
     try:
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                 stack.kafka_stop()
             case "kafka-start":
                 stack.kafka_start()
+            case "demo-catalog":
+                _, bootstrap = stack.up()
+                say(f"demo catalog: {run_sync(publish_demo_catalog(bootstrap))} facts published to orders.ingest")
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -6,6 +6,7 @@ import signal
 import sys
 from typing import Final, TextIO
 
+from deploy.demo_catalog import publish_demo_catalog
 from deploy.local.base import LOGS_DIR, say
 from deploy.local.stack import down, service_url, up
 from shared.services import REPO_ROOT, SERVICES, ServiceSpec
@@ -104,6 +105,9 @@ def run() -> int:
     """Bring the stack up, run the services in the foreground, then take the stack down."""
     dsn, bootstrap = up()
     try:
+        # Facts wait in orders.ingest until order_api consumes them, so the examples' variants and
+        # customer are there as soon as it starts.
+        say(f"demo catalog: {asyncio.run(publish_demo_catalog(bootstrap))} facts published to orders.ingest")
         return asyncio.run(_supervise(dsn, bootstrap))
     finally:
         down()

@@ -6,8 +6,11 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.demo_catalog import DEMO_VARIANTS
 from shared.auth import LOCAL_API_KEY
+from shared.orders import VariantFact
 from shared.services import REPO_ROOT, SERVICES
+from tests.e2e.catalog import seed_demo_catalog
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
 
@@ -37,6 +40,18 @@ def system(stack: tuple[str, str]) -> Iterator[dict[str, ServiceProcess]]:
         for process in processes.values():
             if process.running:
                 process.terminate()
+
+
+@pytest.fixture(scope="session")
+async def demo_catalog(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> dict[int, VariantFact]:
+    """The launcher's demo catalog, applied by the running order_api through orders.ingest: the
+    documents' example variants (by id) and customer 207119551 can be ordered."""
+    conn = await asyncpg.connect(stack[0])
+    try:
+        await seed_demo_catalog(stack[1], conn)
+    finally:
+        await conn.close()
+    return {variant.id: variant for variant in DEMO_VARIANTS}
 
 
 @pytest.fixture

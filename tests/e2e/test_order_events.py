@@ -1,0 +1,142 @@
+"""Every write to an order emits its lifecycle event once, numbered in sequence per order: the create over
+HTTP, then payment and fulfilment facts from other services on orders.ingest."""
+
+import random
+import uuid
+from decimal import Decimal
+
+import asyncpg
+import httpx
+
+from shared.orders import (
+    FulfillmentCancelledFact,
+    FulfillmentCreatedFact,
+    FulfillmentLineFact,
+    PaymentFact,
+    VariantFact,
+)
+from tests.e2e.catalog import apply_facts, create_order, fact, get_order, order_events
+from tests.support.processes import ServiceProcess
+
+
+def _fulfillment_id() -> int:
+    return random.randint(10**12, 10**13)
+
+
+async def test_an_order_paid_then_shipped_in_two_parts_emits_created_paid_partially_fulfilled_fulfilled(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    stack: tuple[str, str],
+    demo_catalog: dict[int, VariantFact],
+) -> None:
+    api = system["order_api"].url
+    order = await create_order(
+        http,
+        api,
+        {
+            "email": f"events-{uuid.uuid4().hex[:12]}@example.com",
+            "financial_status": "pending",  # Haravan takes an order without transactions as paid
+            "line_items": [{"variant_id": 447654529, "quantity": 2}],
+        },
+    )
+    order_id, [item] = order["id"], order["line_items"]
+    assert (item["sku"], order["total_price"]) == ("IPOD2009BLACK", "398.00")  # from the demo catalog
+
+    await apply_facts(
+        stack[1],
+        admin_db,
+        [
+            fact(
+                "payment.captured", PaymentFact(order_id=order_id, amount=Decimal("398.00"), currency="USD"), order_id
+            ),
+            fact(
+                "fulfillment.created",
+                FulfillmentCreatedFact(
+                    order_id=order_id,
+                    fulfillment_id=_fulfillment_id(),
+                    line_items=[FulfillmentLineFact(line_item_id=item["id"], quantity=1)],
+                    tracking_number="1Z2345",
+                ),
+                order_id,
+            ),
+            # No line items named: everything still unfulfilled ships.
+            fact(
+                "fulfillment.created",
+                FulfillmentCreatedFact(order_id=order_id, fulfillment_id=_fulfillment_id()),
+                order_id,
+            ),
+        ],
+    )
+
+    events = await order_events(stack[1], order, expect=4)
+    assert [(kind, sequence, data.sequence) for kind, sequence, data in events] == [
+        ("order.created", 1, 1),
+        ("order.paid", 2, 2),
+        ("order.partially_fulfilled", 3, 3),
+        ("order.fulfilled", 4, 4),
+    ]
+    assert [(data.order.financial_status, data.order.fulfillment_status) for _, _, data in events] == [
+        ("pending", None),
+        ("paid", None),
+        ("paid", "partial"),
+        ("paid", "fulfilled"),
+    ]
+    shown = await get_order(http, api, order_id)
+    assert (shown["financial_status"], shown["fulfillment_status"]) == ("paid", "fulfilled")
+    assert [line["fulfillable_quantity"] for line in shown["line_items"]] == [0]
+    assert [(t["kind"], t["amount"]) for t in shown["transactions"]] == [("capture", "398.00")]
+
+
+async def test_authorize_void_and_a_cancelled_fulfilment_each_emit_order_updated_in_sequence(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+) -> None:
+    api = system["order_api"].url
+    order = await create_order(
+        http,
+        api,
+        {
+            "email": f"events-{uuid.uuid4().hex[:12]}@example.com",
+            "currency": "USD",
+            "financial_status": "pending",
+            "line_items": [{"title": "Teapot", "price": "25.00", "quantity": 2}],
+        },
+    )
+    order_id, [item] = order["id"], order["line_items"]
+    shipment = _fulfillment_id()
+    payment = PaymentFact(order_id=order_id, amount=Decimal("50.00"), currency="USD", authorization="auth-1")
+
+    await apply_facts(
+        stack[1],
+        admin_db,
+        [
+            fact("payment.authorized", payment, order_id),
+            fact("payment.voided", payment, order_id),
+            fact(
+                "fulfillment.created",
+                FulfillmentCreatedFact(
+                    order_id=order_id,
+                    fulfillment_id=shipment,
+                    line_items=[FulfillmentLineFact(line_item_id=item["id"], quantity=1)],
+                ),
+                order_id,
+            ),
+            fact(
+                "fulfillment.cancelled", FulfillmentCancelledFact(order_id=order_id, fulfillment_id=shipment), order_id
+            ),
+        ],
+    )
+
+    events = await order_events(stack[1], order, expect=5)
+    assert [
+        (kind, sequence, data.order.financial_status, data.order.fulfillment_status) for kind, sequence, data in events
+    ] == [
+        ("order.created", 1, "pending", None),
+        ("order.updated", 2, "authorized", None),
+        ("order.updated", 3, "voided", None),
+        ("order.partially_fulfilled", 4, "voided", "partial"),
+        ("order.updated", 5, "voided", None),
+    ]
+    shown = await get_order(http, api, order_id)
+    assert [line["fulfillable_quantity"] for line in shown["line_items"]] == [2]  # the cancelled shipment is back
+    assert [f["status"] for f in shown["fulfillments"]] == ["cancelled"]
