@@ -69,6 +69,20 @@ async def order_events(bootstrap: str, order: dict[str, Any], expect: int) -> li
     ]
 
 
+TEAPOTS: Final = {"title": "Teapot", "price": "25.00", "quantity": 2}  # a custom item: 50.00 USD
+
+
+def unpaid_order(*line_items: dict[str, Any]) -> dict[str, Any]:
+    """A Haravan create body with an email of its own, awaiting payment (Haravan takes an order created
+    without transactions or a status as paid)."""
+    return {
+        "email": f"ingest-{uuid.uuid4().hex[:12]}@example.com",
+        "currency": "USD",
+        "financial_status": "pending",
+        "line_items": list(line_items),
+    }
+
+
 async def create_order(http: httpx.AsyncClient, api_url: str, order: dict[str, Any]) -> dict[str, Any]:
     """Create an order through the Haravan door; returns the order as answered (201)."""
     response = await http.post(api_url + CREATE_PATH, json={"order": order}, headers=AUTH)

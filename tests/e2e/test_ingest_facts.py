@@ -21,7 +21,16 @@ from shared.orders import (
     VariantFact,
 )
 from shared.topics import ORDERS_INGEST, dlq
-from tests.e2e.catalog import apply_facts, create_order, fact, get_order, order_events, wait_applied
+from tests.e2e.catalog import (
+    TEAPOTS,
+    apply_facts,
+    create_order,
+    fact,
+    get_order,
+    order_events,
+    unpaid_order,
+    wait_applied,
+)
 from tests.support.kafka import header, read_records
 from tests.support.processes import ServiceProcess
 
@@ -76,16 +85,7 @@ async def test_a_fact_delivered_twice_is_applied_once(
     system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
     api = system["order_api"].url
-    order = await create_order(
-        http,
-        api,
-        {
-            "email": f"twice-{uuid.uuid4().hex[:12]}@example.com",
-            "currency": "USD",
-            "financial_status": "pending",
-            "line_items": [{"title": "Teapot", "price": "25.00", "quantity": 2}],
-        },
-    )
+    order = await create_order(http, api, unpaid_order(TEAPOTS))
     authorized = fact(
         "payment.authorized", PaymentFact(order_id=order["id"], amount=Decimal("50.00"), currency="USD"), order["id"]
     )
@@ -114,16 +114,7 @@ async def test_invalid_facts_go_to_the_dlq_at_once_with_the_reason_and_later_fac
     system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
     api = system["order_api"].url
-    order = await create_order(
-        http,
-        api,
-        {
-            "email": f"invalid-{uuid.uuid4().hex[:12]}@example.com",
-            "currency": "USD",
-            "financial_status": "pending",
-            "line_items": [{"title": "Teapot", "price": "25.00", "quantity": 2}],
-        },
-    )
+    order = await create_order(http, api, unpaid_order(TEAPOTS))
     order_id, [item] = order["id"], order["line_items"]
     unknown_id = 9 * 10**17 + uuid.uuid4().int % 10**12  # no order has an id this large
     unknown_order = fact(

@@ -2,7 +2,6 @@
 HTTP, then payment and fulfilment facts from other services on orders.ingest."""
 
 import random
-import uuid
 from decimal import Decimal
 
 import asyncpg
@@ -15,7 +14,7 @@ from shared.orders import (
     PaymentFact,
     VariantFact,
 )
-from tests.e2e.catalog import apply_facts, create_order, fact, get_order, order_events
+from tests.e2e.catalog import TEAPOTS, apply_facts, create_order, fact, get_order, order_events, unpaid_order
 from tests.support.processes import ServiceProcess
 
 
@@ -31,15 +30,7 @@ async def test_an_order_paid_then_shipped_in_two_parts_emits_created_paid_partia
     demo_catalog: dict[int, VariantFact],
 ) -> None:
     api = system["order_api"].url
-    order = await create_order(
-        http,
-        api,
-        {
-            "email": f"events-{uuid.uuid4().hex[:12]}@example.com",
-            "financial_status": "pending",  # Haravan takes an order without transactions as paid
-            "line_items": [{"variant_id": 447654529, "quantity": 2}],
-        },
-    )
+    order = await create_order(http, api, unpaid_order({"variant_id": 447654529, "quantity": 2}))
     order_id, [item] = order["id"], order["line_items"]
     assert (item["sku"], order["total_price"]) == ("IPOD2009BLACK", "398.00")  # from the demo catalog
 
@@ -92,16 +83,7 @@ async def test_authorize_void_and_a_cancelled_fulfilment_each_emit_order_updated
     system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
     api = system["order_api"].url
-    order = await create_order(
-        http,
-        api,
-        {
-            "email": f"events-{uuid.uuid4().hex[:12]}@example.com",
-            "currency": "USD",
-            "financial_status": "pending",
-            "line_items": [{"title": "Teapot", "price": "25.00", "quantity": 2}],
-        },
-    )
+    order = await create_order(http, api, unpaid_order(TEAPOTS))
     order_id, [item] = order["id"], order["line_items"]
     shipment = _fulfillment_id()
     payment = PaymentFact(order_id=order_id, amount=Decimal("50.00"), currency="USD", authorization="auth-1")
