@@ -11,24 +11,14 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from shared.auth import LOCAL_API_KEY
+from tests.e2e.digital_river import MAX_BIGINT, client, create
 from tests.support.processes import ServiceProcess
-
-AUTH: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
-MAX_BIGINT: Final = 2**63 - 1
 
 
 @pytest.fixture
 async def api(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system["order_api"].url, headers=AUTH, timeout=20.0) as client:
-        yield client
-
-
-async def create(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = await api.post("/orders", json=body)
-    assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()
-    return order
+    async with client(system) as running:
+        yield running
 
 
 async def listed(api: httpx.AsyncClient, **params: Any) -> tuple[list[int], bool]:

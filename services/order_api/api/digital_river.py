@@ -274,7 +274,7 @@ class DigitalRiverOrderCreate(_In):
 
     def draft(self) -> OrderDraft:
         return OrderDraft(
-            email=self.email,
+            **self.model_dump(include=_SAME_IN_DRAFT),
             currency=self.currency.upper() if self.currency else None,
             line_items=[
                 LineItemDraft(
@@ -296,17 +296,36 @@ class DigitalRiverOrderCreate(_In):
             ],
             taxes_included=self.tax_inclusive,
             browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
-            upstream_id=self.upstream_id,
-            checkout_id=self.checkout_id,
-            application_id=self.application_id,
-            locale=self.locale,
-            customer_type=self.customer_type,
-            charge_type=self.charge_type,
-            subscription_id=self.subscription_id,
-            source_id=self.source_id,
-            invoice_attribute_id=self.invoice_attribute_id,
-            metadata=self.metadata,
         )
+
+
+# Request fields the draft (or the query) takes as they are, under their snake_case names.
+_SAME_IN_DRAFT: Final = {
+    "email",
+    "upstream_id",
+    "checkout_id",
+    "application_id",
+    "locale",
+    "customer_type",
+    "charge_type",
+    "subscription_id",
+    "source_id",
+    "invoice_attribute_id",
+    "metadata",
+}
+_SAME_IN_QUERY: Final = {
+    "customer_id",
+    "checkout_id",
+    "application_id",
+    "email",
+    "sku",
+    "fraud_state",
+    "charge_type",
+    "subscription_id",
+    "refunded_amount",
+    "locale",
+    "customer_type",
+}
 
 
 # The domain names fields as the snapshot does; the errors name them as this dialect's request does.
@@ -343,18 +362,16 @@ class DigitalRiverOrderUpdate(_Camel):
 
     def changes(self) -> OrderChanges:
         order_fields = {name for field, info in DigitalRiverOrder.model_fields.items() for name in (field, info.alias)}
-        refused = [
-            (name, "immutable_field" if name in order_fields else "unknown_field")
-            for name in sorted(self.model_extra or {})
-        ]
-        if refused:
+        extra = sorted(self.model_extra or {})
+        if extra:
+            immutable = [name for name in extra if name in order_fields]
             raise Problem(
                 422,
-                refused[0][1],
+                "immutable_field" if immutable else "unknown_field",
                 "Only requestToBeForgotten, upstreamId and metadata can change after an order is created.",
                 errors=[
-                    {"field": name, "message": "cannot be changed" if code == "immutable_field" else "unknown field"}
-                    for name, code in refused
+                    {"field": name, "message": "cannot be changed" if name in immutable else "unknown field"}
+                    for name in extra
                 ],
             )
         if not self.model_fields_set:
@@ -421,22 +438,12 @@ class ListParams(_Camel):
                     errors=[{"field": "ids", "message": "not an order id"}],
                 )
         return store.OrderQuery(
+            **self.model_dump(include=_SAME_IN_QUERY),
             ids=ids,
             upstream_ids=_comma_list(self.upstream_ids, "upstreamIds") if self.upstream_ids is not None else None,
             states=[self.state] if self.state is not None else None,
-            customer_id=self.customer_id,
-            checkout_id=self.checkout_id,
-            application_id=self.application_id,
-            email=self.email,
             currency=self.currency.upper() if self.currency else None,
-            sku=self.sku,
-            fraud_state=self.fraud_state,
             browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
-            charge_type=self.charge_type,
-            subscription_id=self.subscription_id,
-            refunded_amount=self.refunded_amount,
-            locale=self.locale,
-            customer_type=self.customer_type,
         )
 
 
