@@ -14,7 +14,7 @@ from shared.orders import (
     PaymentFact,
     VariantFact,
 )
-from tests.e2e.catalog import TEAPOTS, apply_facts, create_order, fact, get_order, order_events, unpaid_order
+from tests.e2e.catalog import AUTH, TEAPOTS, apply_facts, create_order, fact, get_order, order_events, unpaid_order
 from tests.support.processes import ServiceProcess
 
 
@@ -22,7 +22,7 @@ def _fulfillment_id() -> int:
     return random.randint(10**12, 10**13)
 
 
-async def test_an_order_paid_then_shipped_in_two_parts_emits_created_paid_partially_fulfilled_fulfilled(
+async def test_an_order_paid_shipped_in_two_parts_then_changed_over_http_emits_each_event_once_in_one_sequence(
     system: dict[str, ServiceProcess],
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
@@ -60,23 +60,46 @@ async def test_an_order_paid_then_shipped_in_two_parts_emits_created_paid_partia
         ],
     )
 
-    events = await order_events(stack[1], order, expect=4)
+    shown = await get_order(http, api, order_id)
+    assert (shown["financial_status"], shown["fulfillment_status"]) == ("paid", "fulfilled")
+    assert [line["fulfillable_quantity"] for line in shown["line_items"]] == [0]
+    assert [(t["kind"], t["amount"]) for t in shown["transactions"]] == [("capture", "398.00")]
+
+    # Then the HTTP door: the same order's sequence carries on.
+    path = f"{api}/com/orders/{order_id}"
+    for method, url, body in [
+        ("PUT", f"{path}.json", {"order": {"id": order_id, "note": "gift wrap"}}),
+        ("POST", f"{path}/close.json", None),
+        ("POST", f"{path}/open.json", None),
+        ("POST", f"{path}/close.json", None),
+        ("DELETE", f"{path}.json", None),
+    ]:
+        response = await http.request(method, url, json=body, headers=AUTH)
+        assert response.status_code == 200, response.text
+
+    events = await order_events(stack[1], order, expect=9)
     assert [(kind, sequence, data.sequence) for kind, sequence, data in events] == [
         ("order.created", 1, 1),
         ("order.paid", 2, 2),
         ("order.partially_fulfilled", 3, 3),
         ("order.fulfilled", 4, 4),
+        ("order.updated", 5, 5),
+        ("order.closed", 6, 6),
+        ("order.reopened", 7, 7),
+        ("order.closed", 8, 8),
+        ("order.deleted", 9, 9),
     ]
-    assert [(data.order.financial_status, data.order.fulfillment_status) for _, _, data in events] == [
-        ("pending", None),
-        ("paid", None),
-        ("paid", "partial"),
-        ("paid", "fulfilled"),
+    assert [(o.financial_status, o.fulfillment_status, o.status, o.note) for o in (e[2].order for e in events)] == [
+        ("pending", None, "open", None),
+        ("paid", None, "open", None),
+        ("paid", "partial", "open", None),
+        ("paid", "fulfilled", "open", None),
+        ("paid", "fulfilled", "open", "gift wrap"),
+        ("paid", "fulfilled", "closed", "gift wrap"),
+        ("paid", "fulfilled", "open", "gift wrap"),
+        ("paid", "fulfilled", "closed", "gift wrap"),
+        ("paid", "fulfilled", "closed", "gift wrap"),  # order.deleted carries the last state
     ]
-    shown = await get_order(http, api, order_id)
-    assert (shown["financial_status"], shown["fulfillment_status"]) == ("paid", "fulfilled")
-    assert [line["fulfillable_quantity"] for line in shown["line_items"]] == [0]
-    assert [(t["kind"], t["amount"]) for t in shown["transactions"]] == [("capture", "398.00")]
 
 
 async def test_authorize_void_and_a_cancelled_fulfilment_each_emit_order_updated_in_sequence(
