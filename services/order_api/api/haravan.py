@@ -259,7 +259,7 @@ def _time(field: str, value: str | None) -> datetime | None:
 
 def _ids(value: str) -> list[int]:
     parts = [part.strip() for part in value.split(",")]
-    if not all(part.isascii() and part.isdigit() and 0 < int(part) <= MAX_ID for part in parts):
+    if not all(part.isascii() and part.isdigit() and len(part) <= 19 and 0 < int(part) <= MAX_ID for part in parts):
         raise _invalid("ids", "must be order ids (positive integers) separated by commas")
     if len(parts) > 250:
         raise _invalid("ids", "at most 250 ids at a time")
@@ -620,8 +620,8 @@ async def create_order(body: OrderCreateBody, runtime: RuntimeDep) -> Response:
 @router.get("/orders/{order_id}.json", response_model=OrderFieldsEnvelope, responses=problem_responses(404, 422))
 async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
-    stored = await service.get_order(runtime.pool, order_id)
     names = _fields(fields)
+    stored = await service.get_order(runtime.pool, order_id)
     return _order_response(stored, include=None if names is None else {"order": names})
 
 

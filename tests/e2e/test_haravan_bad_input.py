@@ -1,0 +1,184 @@
+"""Bad input to the Haravan routes, tried as a new user would: each gets a clear 4xx problem naming what
+to fix, and nothing is written (no order with the request's unique email, no new order version)."""
+
+import uuid
+from typing import Any, Final
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.catalog import AUTH, create_order
+from tests.support.processes import ServiceProcess
+
+ITEM: Final = {"title": "Teapot", "price": "10.00", "quantity": 1}
+
+
+def _body(email: str, **fields: Any) -> dict[str, Any]:
+    return {"order": {"email": email, "line_items": [ITEM], **fields}}
+
+
+# (case, order fields or a raw body, status, code, field)
+CREATES: Final[list[tuple[str, dict[str, Any] | str, int, str, str | None]]] = [
+    (
+        "quantity as words",
+        {"line_items": [{**ITEM, "quantity": "two"}]},
+        422,
+        "validation_error",
+        "order.line_items[0].quantity",
+    ),
+    (
+        "negative quantity",
+        {"line_items": [{**ITEM, "quantity": -1}]},
+        422,
+        "validation_error",
+        "order.line_items[0].quantity",
+    ),
+    ("price as a list", {"line_items": [{**ITEM, "price": [1]}]}, 422, "validation_error", "order.line_items[0].price"),
+    ("unknown field", {"colour": "red"}, 422, "validation_error", "order.colour"),
+    (
+        "unknown nested field",
+        {"line_items": [{**ITEM, "colour": "red"}]},
+        422,
+        "validation_error",
+        "order.line_items[0].colour",
+    ),
+    ("41-character tag", {"tags": "ok, " + "x" * 41}, 422, "tag_too_long", "tags"),
+    ("too precise price", {"line_items": [{**ITEM, "price": "10.001"}]}, 422, "too_precise", "line_items[0].price"),
+    ("no line items", {"line_items": []}, 422, "validation_error", "order.line_items"),
+    (
+        "unknown variant",
+        {"line_items": [{"variant_id": 1, "quantity": 1}]},
+        422,
+        "unknown_variant",
+        "line_items[0].variant_id",
+    ),
+    ("unknown customer", {"customer": {"id": 1}}, 422, "unknown_customer", "customer.id"),
+    (
+        "tax lines not adding up",
+        {"tax_lines": [{"title": "VAT", "price": "1.00", "rate": "0.1"}], "total_tax": "2.00"},
+        422,
+        "total_tax_mismatch",
+        "total_tax",
+    ),
+    ("NUL in the note", {"note": "a\u0000b"}, 422, "validation_error", "order.note"),
+    ("time without offset", {"processed_at": "2015-03-28T13:30:00"}, 422, "validation_error", "order.processed_at"),
+    ("bad JSON", '{"order": {"email": "%s", "line_items": [', 400, "malformed_json", None),
+    ("huge body", {"note": "x" * 2_000_000}, 413, "payload_too_large", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"), [case[1:] for case in CREATES], ids=[case[0] for case in CREATES]
+)
+async def test_a_bad_create_is_refused_and_writes_nothing(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    body: dict[str, Any] | str,
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    email = f"bad-{uuid.uuid4().hex[:12]}@example.com"
+    url = system["order_api"].url + "/com/orders.json"
+    headers = {**AUTH, "content-type": "application/json"}
+
+    if isinstance(body, str):
+        response = await http.post(url, content=body % email, headers=headers)
+    else:
+        response = await http.post(url, json=_body(email, **body), headers=headers)
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    if field is not None:
+        assert field in [error["field"] for error in problem["errors"]]
+    assert await admin_db.fetchval("SELECT count(*) FROM order_api.orders WHERE email = $1", email) == 0
+
+
+# (case, update body, status, code, field)
+UPDATES: Final[list[tuple[str, dict[str, Any], int, str, str]]] = [
+    ("line items", {"line_items": [{**ITEM, "quantity": 5}]}, 422, "immutable_field", "order.line_items"),
+    ("total price", {"total_price": "1.00"}, 422, "immutable_field", "order.total_price"),
+    ("unknown field", {"quantity": 5}, 422, "unknown_field", "order.quantity"),
+    ("another order's id", {"id": 1, "note": "x"}, 422, "validation_error", "order.id"),
+    ("nothing", {}, 422, "nothing_to_change", "order"),
+    ("email as a number", {"email": 5}, 422, "validation_error", "order.email"),
+    ("a customer other than null", {"customer": {"id": 207119551}}, 422, "validation_error", "order.customer"),
+    ("41-character tag", {"tags": "x" * 41}, 422, "tag_too_long", "tags"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"), [case[1:] for case in UPDATES], ids=[case[0] for case in UPDATES]
+)
+async def test_a_bad_update_is_refused_and_changes_nothing(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    body: dict[str, Any],
+    status: int,
+    code: str,
+    field: str,
+) -> None:
+    api = system["order_api"].url
+    order = await create_order(http, api, {"email": f"bad-{uuid.uuid4().hex[:12]}@example.com", "line_items": [ITEM]})
+
+    response = await http.put(f"{api}/com/orders/{order['id']}.json", json={"order": body}, headers=AUTH)
+
+    assert response.status_code == status, response.text
+    assert (response.json()["code"], [error["field"] for error in response.json()["errors"]]) == (code, [field])
+    assert await admin_db.fetchval("SELECT sequence FROM order_api.orders WHERE id = $1", order["id"]) == 1
+
+
+# (case, path and query, field)
+QUERIES: Final = [
+    ("malformed ids", "/com/orders.json?ids=1,x", "ids"),
+    ("empty id in ids", "/com/orders.json?ids=1,,2", "ids"),
+    ("an id too large", "/com/orders.json?ids=" + "9" * 5000, "ids"),
+    ("limit 0", "/com/orders.json?limit=0", "limit"),
+    ("limit 251", "/com/orders.json?limit=251", "limit"),
+    ("page 0", "/com/orders.json?page=0", "page"),
+    ("negative since_id", "/com/orders.json?since_id=-1", "since_id"),
+    ("a date in words", "/com/orders.json?created_at_min=yesterday", "created_at_min"),
+    ("an impossible date", "/com/orders/count.json?updated_at_max=2015-02-30", "updated_at_max"),
+    ("a zone name without its offset", "/com/orders.json?processed_at_min=2005-07-31 15:57:11 EDT", "processed_at_min"),
+    ("unknown financial status", "/com/orders.json?financial_status=free", "financial_status"),
+    ("unknown fulfillment status", "/com/orders/count.json?fulfillment_status=lost", "fulfillment_status"),
+    ("unknown status", "/com/orders.json?status=deleted", "status"),
+    ("unknown field", "/com/orders.json?fields=id,colour", "fields"),
+    ("unknown field on one order", "/com/orders/1.json?fields=colour", "fields"),
+]
+
+
+@pytest.mark.parametrize(("path", "field"), [case[1:] for case in QUERIES], ids=[case[0] for case in QUERIES])
+async def test_a_bad_query_names_the_parameter(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, path: str, field: str
+) -> None:
+    response = await http.get(system["order_api"].url + path, headers=AUTH)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_a_malformed_if_match_is_400_and_changes_nothing(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    api = system["order_api"].url
+    order = await create_order(http, api, {"email": f"bad-{uuid.uuid4().hex[:12]}@example.com", "line_items": [ITEM]})
+
+    responses = [
+        await http.post(
+            f"{api}/com/orders/{order['id']}/close.json",
+            headers=[(b"authorization", AUTH["authorization"].encode()), (b"if-match", tag)],
+        )
+        for tag in (b"soon", '"²"'.encode(), b'"' + b"9" * 5000 + b'"')
+    ]
+
+    assert [(response.status_code, response.json()["code"]) for response in responses] == [
+        (400, "invalid_if_match")
+    ] * 3
+    assert await admin_db.fetchval("SELECT sequence FROM order_api.orders WHERE id = $1", order["id"]) == 1
