@@ -170,7 +170,7 @@ def test_list_parameters_become_the_store_query() -> None:
     assert ListParams().query() == OrderQuery()
 
 
-@pytest.mark.parametrize("ids", ["9223372036854775808", "0", ",".join(["1"] * 101)])
+@pytest.mark.parametrize("ids", ["9223372036854775808", ",".join(["1"] * 101)])
 def test_ids_outside_bigint_or_too_many_are_refused(ids: str) -> None:
     with pytest.raises(Problem) as refused:
         ListParams.model_validate({"ids": ids}).query()

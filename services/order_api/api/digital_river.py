@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
@@ -62,12 +62,39 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
+
+
+def _decimal(digits: int, places: int, example: str) -> WithJsonSchema:
+    # What the validator accepts, stated exactly (pydantic's own pattern for decimals is unanchored).
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"},
+                {"type": "integer", "minimum": 0, "maximum": 10**digits - 1},
+            ],
+            "examples": [example],
+        }
+    )
+
+
+# Bounded so that any order's totals fit the store's numeric(20, 4) columns.
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False), _decimal(8, 4, "199.00")]
+Rate = Annotated[Decimal, Field(ge=0, lt=1000, max_digits=9, decimal_places=6), _decimal(3, 6, "0.0625")]
+IpAddress = Annotated[
+    IPvAnyAddress, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
+]
 Metadata = Annotated[
-    dict[Annotated[Text, Field(min_length=1, max_length=40)], Annotated[Text, Field(max_length=500)]],
-    Field(max_length=50, description="Up to 50 string pairs (keys up to 40 characters, values up to 500)"),
+    dict[
+        Annotated[str, AfterValidator(_storable), Field(min_length=1, max_length=40)],
+        Annotated[Text, Field(max_length=500)],
+    ],
+    Field(
+        max_length=50,
+        description="Up to 50 string pairs (keys up to 40 characters, values up to 500)",
+        json_schema_extra={"propertyNames": {"minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000]*$"}},
+    ),
 ]
 OrderId = Annotated[
     int,
@@ -240,7 +267,7 @@ class DigitalRiverItemIn(_In):
 
 class DigitalRiverTaxLineIn(_In):
     name: Text = Field(min_length=1, max_length=255, examples=["State tax"])
-    rate: Decimal = Field(ge=0, le=100, max_digits=12, allow_inf_nan=False, examples=["0.0625"])
+    rate: Rate
     amount: Money
 
 
@@ -259,7 +286,7 @@ class DigitalRiverOrderCreate(_In):
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$", examples=["en_IE"])
     invoice_attribute_id: Text | None = Field(default=None, min_length=1, max_length=255)
     application_id: Text | None = Field(default=None, min_length=1, max_length=255)
-    browser_ip: IPvAnyAddress | None = None
+    browser_ip: IpAddress | None = None
     tax_inclusive: bool = False
     charge_type: ChargeType | None = None
     customer_type: CustomerType | None = None
@@ -408,7 +435,10 @@ class ListParams(_Camel):
     ending_before: Id | None = Field(default=None, description="An order id: the page before it")
     limit: int = Field(default=10, ge=1, le=100, description="Orders per page, 1 to 100")
     ids: str | None = Field(
-        default=None, max_length=2000, pattern=r"^[0-9]{1,19}(,[0-9]{1,19})*$", description="Comma-separated order ids"
+        default=None,
+        max_length=2000,
+        pattern=r"^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18})*$",
+        description="Comma-separated order ids",
     )
     upstream_ids: Text | None = Field(default=None, max_length=30_000, description="Comma-separated upstream ids")
     state: DigitalRiverState | None = None
@@ -419,7 +449,7 @@ class ListParams(_Camel):
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     sku: Text | None = Field(default=None, max_length=255)
     fraud_state: FraudState | None = None
-    browser_ip: IPvAnyAddress | None = None
+    browser_ip: IpAddress | None = None
     charge_type: ChargeType | None = None
     subscription_id: Text | None = Field(default=None, max_length=255)
     refunded_amount: Money | None = None
@@ -430,7 +460,7 @@ class ListParams(_Camel):
         ids = None
         if self.ids is not None:
             ids = [int(part) for part in _comma_list(self.ids, "ids")]
-            if not all(1 <= order_id <= MAX_ID for order_id in ids):
+            if max(ids) > MAX_ID:
                 raise Problem(
                     422,
                     "validation_error",
