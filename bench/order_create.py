@@ -16,7 +16,9 @@ runs it), then prints a table:
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import os
 import sys
 import time
 import uuid
@@ -59,6 +61,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]  # sorted, seconds
+    cpu_seconds: float | None = None  # what the service's processes used meanwhile
 
     @property
     def rate(self) -> float:
@@ -72,6 +75,7 @@ class Result:
             f"{self.rate:,.0f}",
             f"{percentile(self.latencies, 0.5) * 1000:.1f}",
             f"{percentile(self.latencies, 0.99) * 1000:.1f}",
+            f"{self.cpu_seconds / self.count * 1000:.2f}" if self.cpu_seconds is not None else "",
             f"{self.rate / ratio_to.rate:.0%}" if ratio_to else "",
         ]
 
@@ -132,14 +136,33 @@ def http_creates(url: str, api_key: str, connections: int) -> tuple[Operation, l
     return create, pool
 
 
-async def run_http(url: str, args: argparse.Namespace, label: str) -> list[Result]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its live descendants (uvicorn's workers)."""
+    task_dir = Path(f"/proc/{pid}/task")
+    children = [int(child) for task in task_dir.iterdir() for child in (task / "children").read_text().split()]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
+
+
+async def run_http(url: str, pid: int, args: argparse.Namespace, label: str) -> list[Result]:
     create, pool = http_creates(url, args.api_key, max(args.concurrency, args.slots))
+
+    async def measured(run: Awaitable[Result]) -> Result:
+        before = cpu_seconds(pid)
+        result = await run
+        return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
+
     try:
         # Warm up the connections, the service's pool and prepared statements, and the code paths.
         await closed_loop("warm-up", create, args.concurrency, 2.0)
         return [
-            await closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds),
-            await fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots),
+            await measured(
+                closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds)
+            ),
+            await measured(
+                fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots)
+            ),
         ]
     finally:
         for connection in pool:
@@ -241,7 +264,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             template = template or await template_rows(dsn, service.url, args.api_key)
             label = f"{workers} worker{'s' if workers > 1 else ''}"
-            results.extend(await run_http(service.url, args, label))
+            results.extend(await run_http(service.url, service.pid, args, label))
             notes.append(f"{label}: outbox rows not yet relayed at the end: {await outbox_backlog(dsn):,}")
         finally:
             code = service.terminate()
@@ -249,7 +272,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"order_api exited with {code}; log: {service.log_path}", file=sys.stderr)
     assert template is not None
     ceiling = await run_ceiling(dsn, template, args, pool_size)
-    header = ["run", "creates", "errors", "creates/s", "p50 ms", "p99 ms", "of ceiling"]
+    header = ["run", "creates", "errors", "creates/s", "p50 ms", "p99 ms", "service CPU ms/create", "of ceiling"]
     print()
     print(table(header, [*(result.row(ceiling) for result in results), ceiling.row()]))
     print()

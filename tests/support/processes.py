@@ -46,6 +46,11 @@ class ServiceProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
