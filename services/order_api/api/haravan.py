@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model
 from pydantic.fields import FieldInfo
 
 from services.order_api import service, store
-from services.order_api.api.http import if_match_version, problem_responses, set_etag
+from services.order_api.api.http import IfMatch, problem_responses, set_etag
 from services.order_api.domain import OrderChanges
 from shared.orders import (
     Address,
@@ -49,7 +49,6 @@ router = APIRouter(prefix="/com", tags=["Haravan orders"])
 
 MAX_ID: Final = 2**63 - 1
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID, description="The order id")]
-IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 # Amounts are bounded so that any order's totals fit the store's numeric(20, 4) columns.
 Money = Annotated[Decimal, Field(ge=0, max_digits=13, decimal_places=4, allow_inf_nan=False)]
@@ -301,6 +300,14 @@ _FULFILLMENT: Final[Mapping[str, list[str | None]]] = {
     "restocked": ["restocked"],
 }
 
+# The query patterns are documented, not enforced by FastAPI, so a bad value gets the clearer message
+# of the parsers above.
+_TIME_PATTERN: Final = {
+    "pattern": r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+    r" ?([A-Za-z]{1,5})? ?(Z|[+\- ][0-9]{2}:?[0-9]{2})?\s*$"
+}
+_FIELD_NAME: Final = "(" + "|".join(sorted(name.replace("_", "[_-]") for name in ORDER_FIELDS)) + ")"
+_FIELDS_PATTERN: Final = rf"^\s*{_FIELD_NAME}(\s*,\s*{_FIELD_NAME})*\s*,?\s*$"
 _TIME_DOC: Final = (
     " (ISO 8601, e.g. 2008-12-31T03:00:00-04:00, or the document's `2008-12-31 03:00`, which is taken "
     "as UTC, or `2005-07-31 15:57:11 EDT -04:00`)"
@@ -308,7 +315,7 @@ _TIME_DOC: Final = (
 
 
 def _time_query(description: str) -> Any:
-    return Query(None, max_length=64, description=description + _TIME_DOC)
+    return Query(None, max_length=64, description=description + _TIME_DOC, json_schema_extra=_TIME_PATTERN)
 
 
 def order_filters(
@@ -317,7 +324,13 @@ def order_filters(
         Literal["open", "closed", "cancelled", "any"], Query(description="open (the default), closed, cancelled or any")
     ] = "open",
     ids: Annotated[
-        str | None, Query(max_length=5000, description="Comma-separated order ids", examples=["1073459968"])
+        str | None,
+        Query(
+            max_length=5000,
+            description="Comma-separated order ids, at most 250",
+            examples=["1073459968"],
+            json_schema_extra={"pattern": r"^\s*[1-9][0-9]{0,17}(\s*,\s*[1-9][0-9]{0,17})*\s*$"},
+        ),
     ] = None,
     created_at_min: str | None = _time_query("Orders created at or after"),
     created_at_max: str | None = _time_query("Orders created at or before"),
@@ -354,6 +367,7 @@ FieldsParam = Annotated[
     Query(
         max_length=2000,
         description="Comma-separated keys to include, e.g. `id,name,total_price` (`total-price` works too)",
+        json_schema_extra={"pattern": _FIELDS_PATTERN},
     ),
 ]
 

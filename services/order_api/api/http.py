@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Final
 
-from fastapi import Header, Response
+from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 
 from shared.problems import PROBLEM_JSON, Problem
@@ -20,7 +20,11 @@ def set_etag(response: Response, sequence: int) -> None:
 def if_match_version(
     if_match: Annotated[
         str | None,
-        Header(description="Only apply the change if the order is still at this ETag (else 412)."),
+        Header(
+            description="Only apply the change if the order is still at this ETag (else 412).",
+            # Documented, not enforced here, so a malformed value gets the clearer 400 below.
+            json_schema_extra={"pattern": r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'},
+        ),
     ] = None,
 ) -> int | None:
     """The version an `If-Match` header names; None when absent or `*` (any version)."""
@@ -35,6 +39,9 @@ def if_match_version(
             errors=[{"field": "If-Match", "message": "not an ETag of this API"}],
         )
     return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
 class ProblemDocument(BaseModel):
