@@ -211,3 +211,30 @@ def test_an_update_changes_only_what_it_names_and_null_customer_detaches_it() ->
 
     assert (changes.note, changes.email, changes.tags, changes.remove_customer) == ("hi", None, None, True)
     assert not OrderUpdateBody.model_validate({"order": {"note": "hi"}}).order.changes(1).remove_customer
+
+
+@pytest.mark.parametrize(
+    ("processed_at", "message"),
+    [("2015-03-28T13:30:00", "give the UTC offset"), ("9999-12-31T23:59:59-14:00", "outside the years")],
+)
+def test_a_processed_at_that_names_no_instant_is_refused(processed_at: str, message: str) -> None:
+    body = OrderCreateBody.model_validate(
+        {"order": {"line_items": [{"title": "Teapot", "price": "1.00", "quantity": 1}], "processed_at": processed_at}}
+    )
+
+    with pytest.raises(Problem) as caught:
+        body.order.draft()
+
+    assert caught.value.errors is not None
+    assert [error["field"] for error in caught.value.errors] == ["order.processed_at"]
+    assert message in caught.value.detail
+
+
+def test_text_the_store_cannot_hold_is_refused_naming_where_it_is() -> None:
+    with pytest.raises(Problem) as caught:
+        OrderCreateBody.model_validate(
+            {"order": {"line_items": [{"title": "Tea\u0000pot", "price": "1.00", "quantity": 1}]}}
+        )
+
+    assert caught.value.errors is not None
+    assert caught.value.errors[0]["field"] == "order.line_items[0].title"

@@ -511,7 +511,10 @@ class OrderCreateIn(_In):
         if self.processed_at is not None:
             if self.processed_at.tzinfo is None:
                 raise _invalid("order.processed_at", "give the UTC offset, e.g. 2008-01-10T11:00:00-05:00")
-            fields["processed_at"] = self.processed_at.astimezone(UTC)
+            try:
+                fields["processed_at"] = self.processed_at.astimezone(UTC)
+            except OverflowError:
+                raise _invalid("order.processed_at", "is outside the years 1 to 9999 in UTC") from None
         return OrderDraft.model_validate(fields)
 
 
