@@ -76,6 +76,14 @@ async def create_order(
 ) -> tuple[OrderSnapshot, bool]:
     """Place an order and emit `order.created`. Returns the order and whether it is new: a create
     repeated with the same upstream id and the same request returns the first order instead."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return await place_order(conn, draft, fingerprint)
+    except UpstreamConflict as conflict:
+        if conflict.order_id:
+            raise
+    # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
+    # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
     async with pool.acquire() as conn, conn.transaction():
         return await place_order(conn, draft, fingerprint)
 

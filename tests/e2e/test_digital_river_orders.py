@@ -1,6 +1,7 @@
 """The Digital River dialect (`/orders...`) against the running service: each operation of the
 document (create, retrieve, update, refresh, tax details), its errors, and nothing written on bad input."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -461,3 +462,15 @@ async def test_create_order_refuses_malformed_json_and_writes_nothing(
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_json"
     assert await orders_with_email(admin_db, f"dr-{run}@example.com") == 0
+
+
+async def test_create_order_sent_several_times_at_once_makes_one_order(
+    api: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    run = uuid.uuid4().hex[:12]
+
+    answers = await asyncio.gather(*(api.post("/orders", json=create_body(run)) for _ in range(6)))
+
+    assert sorted(answer.status_code for answer in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert await orders_with_email(admin_db, f"dr-{run}@example.com") == 1
