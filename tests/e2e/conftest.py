@@ -1,6 +1,8 @@
 """The whole system as a user runs it: the four services as processes over the real stack."""
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from typing import Final
 
 import asyncpg
 import httpx
@@ -14,6 +16,9 @@ from tests.e2e.catalog import seed_demo_catalog
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
 
+READ_ONLY_KEY: Final = "test-orders-read-key"
+WRITE_ONLY_KEY: Final = "test-orders-write-key"
+
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
 FAST_SETTINGS = {
     "ORDER_API_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
@@ -22,6 +27,10 @@ FAST_SETTINGS = {
     "ANONYMIZER_RETRY_BACKOFF_SECONDS": "0.05",
     "CANCELLATION_RETRY_BACKOFF_SECONDS": "0.05",
     "WEBHOOKS_RETRY_BACKOFF_SECONDS": "0.05",
+    # The local key with every scope, plus one key per order scope for the 401/403 tests.
+    "ORDER_API_API_KEYS": json.dumps(
+        {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
+    ),
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"
@@ -65,8 +74,16 @@ async def admin_db(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=20.0) as client:
+async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends order_api the local API key (every scope) unless a request names its own."""
+    order_api_port = httpx.URL(system["order_api"].url).port
+
+    def order_api_key(request: httpx.Request) -> httpx.Request:
+        if request.url.port == order_api_port:
+            request.headers.setdefault("authorization", f"Bearer {LOCAL_API_KEY}")
+        return request
+
+    async with httpx.AsyncClient(timeout=20.0, auth=order_api_key) as client:
         yield client
 
 

@@ -4,15 +4,30 @@ The service's exceptions map to problem documents here, once, for every dialect 
 RFC 9457 problems; a dialect with its own documented error shape catches them itself.
 """
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.order_api.api import digital_river, haravan
+from services.order_api.api import akinon, digital_river, haravan
+from services.order_api.api.contract import negotiate
+from services.order_api.api.http import problem_responses
+from services.order_api.api.security import require_order_scope
 from services.order_api.domain import OrderRuleError, OrderStateError
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
-ROUTERS: tuple[APIRouter, ...] = (haravan.router, digital_river.router)
+# Every route answers JSON only; the Haravan and Digital River ones also need an API key (reading:
+# orders:read, changing: orders:write), checked here once for all of them. Akinon's guest routes are
+# public (rate-limited instead).
+_keyed = APIRouter(
+    dependencies=[Depends(require_order_scope), Depends(negotiate)],
+    responses=problem_responses(400, 401, 403, 406, 413, 415),
+)
+_public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
+for _dialect in (haravan.router, digital_river.router):
+    _keyed.include_router(_dialect)
+_public.include_router(akinon.router)
+
+ROUTERS: tuple[APIRouter, ...] = (_keyed, _public)
 
 
 def install_order_errors(app: FastAPI) -> None:

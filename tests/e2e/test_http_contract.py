@@ -1,0 +1,313 @@
+"""The order API's cross-cutting HTTP behaviour, against the running service: API keys and scopes,
+Idempotency-Key, content negotiation, body limits, methods, validation and preconditions."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.auth import LOCAL_API_KEY
+from tests.e2e.conftest import READ_ONLY_KEY, WRITE_ONLY_KEY
+from tests.e2e.orders import CREATE_PATH, order_body
+from tests.support.processes import ServiceProcess
+
+PROBLEM_JSON: Final = "application/problem+json"
+LIST_PATH: Final = "/com/orders.json"
+
+
+@pytest.fixture
+def api(system: dict[str, ServiceProcess]) -> str:
+    return system["order_api"].url
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem: dict[str, Any] = response.json()
+    assert (problem["status"], problem["code"]) == (status, code)
+    if field is not None:
+        assert field in [error["field"] for error in problem["errors"]]
+    return problem
+
+
+async def orders_with_email(admin_db: asyncpg.Connection, email: str) -> int:
+    count: int = await admin_db.fetchval("SELECT count(*) FROM order_api.orders WHERE email = $1", email)
+    return count
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+# ---- API keys and scopes --------------------------------------------------------------------------
+
+
+async def test_a_missing_or_unknown_api_key_is_401_with_a_bearer_challenge(api: str) -> None:
+    async with httpx.AsyncClient(timeout=20.0) as anonymous:
+        for headers in ({}, bearer("not-a-key"), {"authorization": "Basic dXNlcjpwYXNz"}):
+            for response in (
+                await anonymous.get(api + LIST_PATH, headers=headers),
+                await anonymous.post(api + CREATE_PATH, json=order_body(), headers=headers),
+                await anonymous.get(api + "/orders", headers=headers),
+            ):
+                assert_problem(response, 401, "unauthorized")
+                assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_each_scope_allows_its_methods_and_is_403_for_the_others(api: str, admin_db: asyncpg.Connection) -> None:
+    email = unique_email("scopes")
+    async with httpx.AsyncClient(timeout=20.0) as client:
+        assert (await client.get(api + LIST_PATH, headers=bearer(READ_ONLY_KEY))).status_code == 200
+        assert (await client.get(api + "/orders", headers=bearer(READ_ONLY_KEY))).status_code == 200
+        refused = await client.post(api + CREATE_PATH, json=order_body(email=email), headers=bearer(READ_ONLY_KEY))
+        assert "orders:write" in assert_problem(refused, 403, "forbidden")["detail"]
+        assert await orders_with_email(admin_db, email) == 0
+
+        created = await client.post(api + CREATE_PATH, json=order_body(email=email), headers=bearer(WRITE_ONLY_KEY))
+        assert created.status_code == 201, created.text
+        order_id = created.json()["order"]["id"]
+        for path in (f"/com/orders/{order_id}.json", LIST_PATH, f"/orders/{order_id}"):
+            read = await client.get(api + path, headers=bearer(WRITE_ONLY_KEY))
+            assert "orders:read" in assert_problem(read, 403, "forbidden")["detail"]
+        closed = await client.post(api + f"/com/orders/{order_id}/close.json", headers=bearer(WRITE_ONLY_KEY))
+        assert closed.status_code == 200, closed.text
+
+
+async def test_guest_lookup_health_metrics_and_docs_need_no_key(api: str) -> None:
+    async with httpx.AsyncClient(timeout=20.0) as anonymous:
+        for path in ("/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"):
+            assert (await anonymous.get(api + path)).status_code == 200, path
+        lookup = await anonymous.post(
+            api + "/users/orders/anonymous/",
+            json={"number": "1", "email": "nobody@example.com"},
+            headers={"x-forwarded-for": "198.51.100.1"},
+        )
+        assert_problem(lookup, 404, "order_not_found")
+
+
+async def test_openapi_declares_the_bearer_scheme_on_every_keyed_route_and_a_tag_per_dialect(
+    api: str, http: httpx.AsyncClient
+) -> None:
+    document = (await http.get(api + "/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert [scheme["scheme"] for scheme in schemes.values()] == ["bearer"]
+    tags: set[str] = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            tags.update(operation.get("tags", []))
+            keyed = path.startswith(("/com/", "/orders"))
+            assert bool(operation.get("security")) == keyed, (method, path)
+            if keyed:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    assert {"Haravan orders", "Digital River orders", "Akinon guest orders"} <= tags
+
+
+# ---- Idempotency-Key ------------------------------------------------------------------------------
+
+
+async def test_a_repeated_idempotency_key_replays_the_first_answer_and_creates_one_order(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    email = unique_email("replay")
+    key = {"idempotency-key": str(uuid.uuid4())}
+    first = await http.post(api + CREATE_PATH, json=order_body(email=email), headers=key)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    # The same request again, its JSON spelled differently: the same answer, marked as a replay.
+    again = await http.post(
+        api + CREATE_PATH,
+        content=first.request.content.decode().replace(",", ", "),
+        headers={**key, "content-type": "application/json"},
+    )
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
+    assert await orders_with_email(admin_db, email) == 1
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_refused(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    email, other_email = unique_email("reused"), unique_email("reused-other")
+    key = {"idempotency-key": str(uuid.uuid4())}
+    assert (await http.post(api + CREATE_PATH, json=order_body(email=email), headers=key)).status_code == 201
+    refused = await http.post(api + CREATE_PATH, json=order_body(email=other_email), headers=key)
+    assert_problem(refused, 422, "idempotency_key_reused", field="Idempotency-Key")
+    # Keys belong to the API key that sent them: another client may use the same key freely.
+    other_client = await http.post(
+        api + CREATE_PATH, json=order_body(email=other_email), headers={**key, **bearer(WRITE_ONLY_KEY)}
+    )
+    assert other_client.status_code == 201, other_client.text
+    assert "idempotent-replayed" not in other_client.headers
+    assert await orders_with_email(admin_db, other_email) == 1
+
+
+@pytest.fixture
+async def held_customer(
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
+) -> AsyncIterator[tuple[int, asyncio.Event]]:
+    """A customer whose row a transaction holds locked until the event is set, so that an order
+    for it stays in flight (its create waits to count the order on the customer)."""
+    created = await http.post(api + CREATE_PATH, json=order_body(email=unique_email("held")))
+    customer_id: int = created.json()["order"]["customer"]["id"]
+    release = asyncio.Event()
+    locked = asyncio.Event()
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(stack[0])
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT 1 FROM order_api.customers WHERE id = $1 FOR UPDATE", customer_id)
+                locked.set()
+                await release.wait()
+        finally:
+            await conn.close()
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        yield customer_id, release
+    finally:
+        release.set()
+        await holder
+
+
+async def test_an_idempotency_key_still_in_flight_is_409_then_replays(
+    api: str, http: httpx.AsyncClient, held_customer: tuple[int, asyncio.Event]
+) -> None:
+    customer_id, release = held_customer
+    body = {
+        "order": {"customer": {"id": customer_id}, "line_items": [{"title": "Cable", "price": "5.00", "quantity": 1}]}
+    }
+    key = {"idempotency-key": str(uuid.uuid4())}
+    # Two at once: whichever claims the key first waits on the held customer; the other finds it in flight.
+    requests = [asyncio.create_task(http.post(api + CREATE_PATH, json=body, headers=key)) for _ in range(2)]
+    done, waiting = await asyncio.wait(requests, return_when=asyncio.FIRST_COMPLETED)
+    in_flight = done.pop().result()
+    assert_problem(in_flight, 409, "idempotency_key_in_use")
+    assert in_flight.headers["retry-after"] == "1"
+    release.set()
+    finished = await waiting.pop()
+    assert finished.status_code == 201, finished.text
+    replayed = await http.post(api + CREATE_PATH, json=body, headers=key)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["order"]["id"] == finished.json()["order"]["id"]
+
+
+async def test_a_failed_request_releases_its_idempotency_key(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    email = unique_email("released")
+    key = {"idempotency-key": str(uuid.uuid4())}
+    invalid = await http.post(api + CREATE_PATH, json=order_body(email=email, quantity=-1), headers=key)
+    assert_problem(invalid, 422, "validation_error", field="order.line_items[0].quantity")
+    corrected = await http.post(api + CREATE_PATH, json=order_body(email=email), headers=key)
+    assert corrected.status_code == 201, corrected.text
+    assert await orders_with_email(admin_db, email) == 1
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there"])
+async def test_a_malformed_idempotency_key_is_400_naming_the_header(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, key: str
+) -> None:
+    email = unique_email("badkey")
+    response = await http.post(api + CREATE_PATH, json=order_body(email=email), headers={"idempotency-key": key})
+    assert_problem(response, 400, "invalid_idempotency_key", field="Idempotency-Key")
+    assert await orders_with_email(admin_db, email) == 0
+
+
+# ---- methods, media types, sizes, validation --------------------------------------------------------
+
+
+async def test_a_wrong_method_is_405_with_allow(api: str, http: httpx.AsyncClient) -> None:
+    response = await http.patch(api + LIST_PATH, json={})
+    assert_problem(response, 405, "method_not_allowed")
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml, text/*;q=0.9", "application/json;q=0, text/plain"])
+async def test_an_accept_that_excludes_json_is_406(api: str, http: httpx.AsyncClient, accept: str) -> None:
+    assert_problem(await http.get(api + LIST_PATH, headers={"accept": accept}), 406, "not_acceptable", field="Accept")
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/*", "text/html, application/json;q=0.5"])
+async def test_an_accept_that_allows_json_is_served(api: str, http: httpx.AsyncClient, accept: str) -> None:
+    assert (await http.get(api + LIST_PATH, headers={"accept": accept})).status_code == 200
+
+
+async def test_a_body_that_is_not_json_is_415(api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection) -> None:
+    email = unique_email("form")
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = await http.post(
+            api + CREATE_PATH, content=json.dumps(order_body(email=email)), headers={"content-type": content_type}
+        )
+        assert_problem(response, 415, "unsupported_media_type", field="Content-Type")
+    assert await orders_with_email(admin_db, email) == 0
+
+
+async def test_a_body_over_the_limit_is_413_whether_announced_or_streamed(api: str, http: httpx.AsyncClient) -> None:
+    mebibyte = 1024 * 1024
+    announced = await http.post(
+        api + CREATE_PATH, content=b"{" + b" " * mebibyte + b"}", headers={"content-type": "application/json"}
+    )
+    assert_problem(announced, 413, "payload_too_large")
+
+    # A chunked body that passes the limit and never ends: the answer comes while it still streams.
+    url = httpx.URL(api)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            f"POST {CREATE_PATH} HTTP/1.1\r\nhost: {url.host}\r\nauthorization: Bearer {LOCAL_API_KEY}\r\n"
+            "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".encode()
+        )
+        chunk = b"x" * (64 * 1024)
+        for _ in range(mebibyte // len(chunk) + 2):
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+        body = await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(body)["code"] == "payload_too_large"
+
+
+async def test_validation_errors_name_the_field_and_write_nothing(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    email = unique_email("invalid")
+    body = order_body(email=email)
+    body["order"]["line_items"][0]["price"] = "cheap"
+    assert_problem(await http.post(api + CREATE_PATH, json=body), 422, "validation_error", "order.line_items[0].price")
+    malformed = await http.post(api + CREATE_PATH, content=b'{"order": {', headers={"content-type": "application/json"})
+    assert_problem(malformed, 400, "malformed_json")
+    assert await orders_with_email(admin_db, email) == 0
+
+
+# ---- preconditions --------------------------------------------------------------------------------
+
+
+async def test_an_update_with_a_stale_etag_is_412(api: str, http: httpx.AsyncClient) -> None:
+    created = await http.post(api + CREATE_PATH, json=order_body(email=unique_email("etag")))
+    order_id = created.json()["order"]["id"]
+    path = f"{api}/com/orders/{order_id}.json"
+    read = await http.get(path)
+    etag = read.headers["etag"]
+    noted = await http.put(path, json={"order": {"id": order_id, "note": "first"}}, headers={"if-match": etag})
+    assert noted.status_code == 200, noted.text
+    assert noted.headers["etag"] != etag
+    stale = await http.put(path, json={"order": {"id": order_id, "note": "second"}}, headers={"if-match": etag})
+    assert_problem(stale, 412, "version_mismatch")
+    assert stale.headers["etag"] == noted.headers["etag"]
+    assert (await http.get(path)).json()["order"]["note"] == "first"
