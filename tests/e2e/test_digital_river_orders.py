@@ -251,6 +251,12 @@ async def test_update_order_sets_forget_request_upstream_id_and_merges_metadata(
         ({"metadata": {"k": 5}}, 422, "validation_error", ["metadata.k"]),
         ({"upstreamId": "bad\u0000id"}, 422, "validation_error", ["upstreamId"]),
         ({"upstreamId": ""}, 422, "validation_error", ["upstreamId"]),
+        (
+            {"upstreamId": None, "requestToBeForgotten": None},
+            422,
+            "validation_error",
+            ["requestToBeForgotten", "upstreamId"],
+        ),
     ],
 )
 async def test_update_order_refuses_other_fields_and_bad_values_and_changes_nothing(

@@ -22,10 +22,19 @@ Choices where the document is silent or does not fit this platform, so clients c
 
 import re
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
@@ -374,6 +383,12 @@ def request_field(field: str) -> str:
     return to_camel(field)
 
 
+def _not_null_schema(schema: dict[str, Any]) -> None:
+    """A field's schema without its `null` alternative: the field may be left out, not sent as null."""
+    alternatives = [alternative for alternative in schema.pop("anyOf") if alternative.get("type") != "null"]
+    schema.update({**alternatives[0], **schema})
+
+
 class DigitalRiverOrderUpdate(_Camel):
     """What an order update may set. Other fields of the order are refused as `immutable_field`,
     fields an order does not have as `unknown_field`."""
@@ -381,11 +396,23 @@ class DigitalRiverOrderUpdate(_Camel):
     # Extra keys pass validation so the route can say which rule they break.
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False, "minProperties": 1})
 
+    # Absent leaves a field as it is; null is refused (it would change nothing yet count as a change).
     request_to_be_forgotten: bool | None = Field(
-        default=None, description="True when the customer asks for their data to be erased"
+        default=None,
+        description="True when the customer asks for their data to be erased",
+        json_schema_extra=_not_null_schema,
     )
-    upstream_id: Text | None = Field(default=None, min_length=1, max_length=255)
-    metadata: Metadata | None = Field(default=None, description="Merged into the order's metadata, key by key")
+    upstream_id: Text | None = Field(default=None, min_length=1, max_length=255, json_schema_extra=_not_null_schema)
+    metadata: Metadata | None = Field(
+        default=None, description="Merged into the order's metadata, key by key", json_schema_extra=_not_null_schema
+    )
+
+    @field_validator("request_to_be_forgotten", "upstream_id", "metadata", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it as it is")
+        return value
 
     def changes(self) -> OrderChanges:
         order_fields = {name for field, info in DigitalRiverOrder.model_fields.items() for name in (field, info.alias)}
