@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model, model_validator
 from pydantic.fields import FieldInfo
 
@@ -582,6 +582,62 @@ class OrderUpdateBody(_Body):
     order: OrderUpdateIn
 
 
+# The document's request examples, shown in /docs.
+_IPOD: Final = {"variant_id": 447654529, "quantity": 1}
+CREATE_EXAMPLES: Final[dict[str, Any]] = {
+    "variant_only": {
+        "summary": "A simple order with only a product variant id",
+        "value": {"order": {"line_items": [_IPOD]}},
+    },
+    "fulfilled": {
+        "summary": "A simple fulfilled order (receipts are accepted; this platform sends no email)",
+        "value": {"order": {"email": "foo@example.com", "fulfillment_status": "fulfilled", "line_items": [_IPOD]}},
+    },
+    "comprehensive": {
+        "summary": "A more comprehensive order",
+        "value": {
+            "order": {
+                "line_items": [{"title": "Big Brown Bear Boots", "price": 74.99, "grams": "1300", "quantity": 3}],
+                "tax_lines": [{"price": 13.5, "rate": 0.06, "title": "State tax"}],
+                "transactions": [{"kind": "sale", "status": "success", "amount": 238.47}],
+                "total_tax": 13.5,
+                "currency": "EUR",
+            }
+        },
+    },
+    "existing_customer": {
+        "summary": "A pending order with an existing customer",
+        "value": {"order": {"line_items": [_IPOD], "customer": {"id": 207119551}, "financial_status": "pending"}},
+    },
+    "new_customer": {
+        "summary": "A partially paid order with a new customer",
+        "value": {
+            "order": {
+                "line_items": [_IPOD],
+                "customer": {"first_name": "Paul", "last_name": "Norman", "email": "paul.norman@example.com"},
+                "email": "jane@example.com",
+                "transactions": [{"kind": "authorization", "status": "success", "amount": 50.0}],
+                "financial_status": "partially_paid",
+            }
+        },
+    },
+}
+UPDATE_EXAMPLES: Final[dict[str, Any]] = {
+    "note": {"summary": "Add a note", "value": {"order": {"note": "Customer contacted us about a custom engraving"}}},
+    "note_attributes": {
+        "summary": "Set note attributes",
+        "value": {"order": {"note_attributes": [{"name": "colour", "value": "red"}]}},
+    },
+    "email": {"summary": "Change the email", "value": {"order": {"email": "a-different@email.com"}}},
+    "marketing": {"summary": "The buyer accepts marketing", "value": {"order": {"buyer_accepts_marketing": True}}},
+    "metafield": {
+        "summary": "Add a metafield",
+        "value": {"order": {"metafields": [{"key": "new", "value": "newvalue", "namespace": "global"}]}},
+    },
+    "remove_customer": {"summary": "Remove the customer", "value": {"order": {"customer": None}}},
+}
+
+
 # ---- routes ---------------------------------------------------------------------------------------
 
 
@@ -624,7 +680,9 @@ async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     response_model=OrderEnvelope,
     responses=problem_responses(400, 413, 422),
 )
-async def create_order(body: OrderCreateBody, runtime: RuntimeDep) -> Response:
+async def create_order(
+    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)], runtime: RuntimeDep
+) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
     `financial_status` the order is taken as paid, as Haravan does."""
     order, _ = await service.create_order(runtime.pool, body.order.draft())
@@ -653,7 +711,12 @@ def _order_response(stored: store.StoredOrder, include: Any = None) -> Response:
     response_model=OrderEnvelope,
     responses=problem_responses(400, 404, 412, 413, 422),
 )
-async def update_order(order_id: OrderId, body: OrderUpdateBody, runtime: RuntimeDep, if_match: IfMatch) -> Response:
+async def update_order(
+    order_id: OrderId,
+    body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
+    runtime: RuntimeDep,
+    if_match: IfMatch,
+) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
     customer (`"customer": null`). Items and quantities cannot change."""
     stored = await service.update_order(runtime.pool, order_id, body.order.changes(order_id), if_match=if_match)
