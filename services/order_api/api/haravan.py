@@ -226,7 +226,7 @@ _TIME = re.compile(
         (?:[T\ ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?
         (?:\ ?(?P<zone>[A-Za-z]{1,5}))?
         (?:\ ?(?P<offset>Z|[+\-\ ]\d{2}:?\d{2}))?$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
 _UTC_NAMES: Final = frozenset({"Z", "UTC", "GMT"})
 
