@@ -509,7 +509,7 @@ class ListParams(_Camel):
 IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
-@router.get("", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))
+@router.get("", operation_id="listOrders", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))
 async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()]) -> Response:
     """Get all orders, newest first, that match every filter given. Page forward with
     `startingAfter=<last id of this page>` and back with `endingBefore=<first id of this page>`;
@@ -536,14 +536,24 @@ async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()
     )
 
 
+# The created order's id leads to the operations on it (OpenAPI links, which API fuzzers follow too).
+_ORDER_LINKS: Final = {
+    operation: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
+    for operation in ("retrieveOrder", "updateOrder", "refreshOrder", "retrieveOrderTaxDetails")
+}
+
+
 @router.post(
     "",
+    operation_id="createOrder",
     status_code=201,
     response_model=DigitalRiverOrder,
     responses={
+        201: {"description": "The order, created", "links": _ORDER_LINKS},
         200: {
             "model": DigitalRiverOrder,
             "description": "The same create again (same upstreamId and content): the first order",
+            "links": _ORDER_LINKS,
         },
         **problem_responses(400, 409, 413, 422),
     },
@@ -564,14 +574,21 @@ async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Re
     return response
 
 
-@router.get("/{id}", response_model=DigitalRiverOrder, responses=problem_responses(404, 422))
+@router.get(
+    "/{id}", operation_id="retrieveOrder", response_model=DigitalRiverOrder, responses=problem_responses(404, 422)
+)
 async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
     stored = await service.get_order(runtime.pool, order_id)
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
-@router.post("/{id}", response_model=DigitalRiverOrder, responses=problem_responses(400, 404, 409, 412, 413, 422))
+@router.post(
+    "/{id}",
+    operation_id="updateOrder",
+    response_model=DigitalRiverOrder,
+    responses=problem_responses(400, 404, 409, 412, 413, 422),
+)
 async def update_order(
     order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, if_match: IfMatch
 ) -> Response:
@@ -582,7 +599,12 @@ async def update_order(
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
-@router.post("/{id}/refresh", response_model=DigitalRiverOrder, responses=problem_responses(404, 422))
+@router.post(
+    "/{id}/refresh",
+    operation_id="refreshOrder",
+    response_model=DigitalRiverOrder,
+    responses=problem_responses(404, 422),
+)
 async def refresh_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Refreshes an order so its `state` can be checked: answers the order as it is now (payments and
     fulfilments reported since are in it); changes nothing and publishes nothing."""
@@ -590,7 +612,12 @@ async def refresh_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
-@router.get("/{id}/tax-details", response_model=DigitalRiverTaxDetails, responses=problem_responses(404, 422))
+@router.get(
+    "/{id}/tax-details",
+    operation_id="retrieveOrderTaxDetails",
+    response_model=DigitalRiverTaxDetails,
+    responses=problem_responses(404, 422),
+)
 async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the tax details of each line item in an order."""
     order = (await service.get_order(runtime.pool, order_id)).order
