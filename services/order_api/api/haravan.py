@@ -522,6 +522,9 @@ class OrderCreateBody(_Body):
     order: OrderCreateIn
 
 
+_IMMUTABLE: Final = "{} cannot change after the order is created (the document: not its items or quantities)"
+
+
 class OrderUpdateIn(BaseModel):
     """What an order update may set (the document: not its items or quantities). Any other key of the
     order is refused as `immutable_field`, a key the order does not have as `unknown_field`."""
@@ -540,21 +543,17 @@ class OrderUpdateIn(BaseModel):
 
     def changes(self, order_id: int) -> OrderChanges:
         extra = sorted(self.model_extra or {})
-        immutable = [name for name in extra if name in ORDER_FIELDS]
-        if immutable:
-            raise Problem(
-                422,
-                "immutable_field",
-                f"{', '.join(immutable)} cannot change after the order is created",
-                errors=[{"field": f"order.{name}", "message": "cannot be changed"} for name in immutable],
-            )
-        if extra:
-            raise Problem(
-                422,
-                "unknown_field",
-                f"an order has no {', '.join(extra)}",
-                errors=[{"field": f"order.{name}", "message": "unknown field"} for name in extra],
-            )
+        for code, names, detail, message in (
+            ("immutable_field", [name for name in extra if name in ORDER_FIELDS], _IMMUTABLE, "cannot be changed"),
+            ("unknown_field", extra, "an order has no {}", "unknown field"),
+        ):
+            if names:
+                raise Problem(
+                    422,
+                    code,
+                    detail.format(", ".join(names)),
+                    errors=[{"field": f"order.{name}", "message": message} for name in names],
+                )
         if self.id is not None and self.id != order_id:
             raise _invalid("order.id", f"is {self.id}, but the path names order {order_id}")
         if not self.model_fields_set - {"id"}:
