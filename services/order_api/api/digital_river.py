@@ -583,6 +583,20 @@ async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
+# Refreshing re-reads the order: its state is always current here, so it answers as retrieve does.
+router.add_api_route(
+    "/{id}/refresh",
+    get_order,
+    methods=["POST"],
+    operation_id="refreshOrder",
+    response_model=DigitalRiverOrder,
+    responses=problem_responses(404, 422),
+    summary="Refresh Order",
+    description="Refreshes an order so its `state` can be checked: answers the order as it is now (payments "
+    "and fulfilments reported since are in it); changes nothing and publishes nothing.",
+)
+
+
 @router.post(
     "/{id}",
     operation_id="updateOrder",
@@ -596,19 +610,6 @@ async def update_order(
     fields: 422 `immutable_field`). 409 when the new `upstreamId` names another order; 412 when
     `If-Match` names an older version."""
     stored = await service.update_order(runtime.pool, order_id, body.changes(), if_match=if_match)
-    return _json(digital_river_order(stored.order), sequence=stored.sequence)
-
-
-@router.post(
-    "/{id}/refresh",
-    operation_id="refreshOrder",
-    response_model=DigitalRiverOrder,
-    responses=problem_responses(404, 422),
-)
-async def refresh_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
-    """Refreshes an order so its `state` can be checked: answers the order as it is now (payments and
-    fulfilments reported since are in it); changes nothing and publishes nothing."""
-    stored = await service.get_order(runtime.pool, order_id)
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
