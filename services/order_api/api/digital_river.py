@@ -266,6 +266,12 @@ def _json(body: _Camel, status_code: int = 200, *, sequence: int | None = None) 
 
 
 class DigitalRiverItemIn(_In):
+    """A catalog variant, or a custom item with its own name and price."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["variantId"]}, {"required": ["name", "price"]}]}
+    )
+
     variant_id: Id | None = Field(default=None, description="A catalog variant; its name, SKU and price fill the item")
     sku_id: Text | None = Field(default=None, min_length=1, max_length=255)
     name: Text | None = Field(default=None, min_length=1, max_length=255, description="Required without variantId")
