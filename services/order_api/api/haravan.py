@@ -639,6 +639,9 @@ UPDATE_EXAMPLES: Final[dict[str, Any]] = {
 
 # ---- routes ---------------------------------------------------------------------------------------
 
+_ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
+_LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
+
 
 @router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422))
 async def list_orders(
@@ -677,7 +680,7 @@ async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     "/orders.json",
     status_code=201,
     response_model=OrderEnvelope,
-    responses=problem_responses(400, 413, 422),
+    responses={**problem_responses(400, 413, 422), 201: {"headers": {**_ETAG, **_LOCATION}}},
 )
 async def create_order(
     body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)], runtime: RuntimeDep
@@ -691,7 +694,11 @@ async def create_order(
     return response
 
 
-@router.get("/orders/{order_id}.json", response_model=OrderFieldsEnvelope, responses=problem_responses(404, 422))
+@router.get(
+    "/orders/{order_id}.json",
+    response_model=OrderFieldsEnvelope,
+    responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
+)
 async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
     names = _fields(fields)
@@ -708,7 +715,7 @@ def _order_response(stored: store.StoredOrder, include: Any = None) -> Response:
 @router.put(
     "/orders/{order_id}.json",
     response_model=OrderEnvelope,
-    responses=problem_responses(400, 404, 412, 413, 422),
+    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG}},
 )
 async def update_order(
     order_id: OrderId,
@@ -723,7 +730,9 @@ async def update_order(
 
 
 @router.post(
-    "/orders/{order_id}/close.json", response_model=OrderEnvelope, responses=problem_responses(400, 404, 409, 412, 422)
+    "/orders/{order_id}/close.json",
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
 async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
@@ -731,7 +740,9 @@ async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch)
 
 
 @router.post(
-    "/orders/{order_id}/open.json", response_model=OrderEnvelope, responses=problem_responses(400, 404, 409, 412, 422)
+    "/orders/{order_id}/open.json",
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
 async def open_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
