@@ -182,7 +182,11 @@ class OrderQuery:
             ("state", self.states, "text"),
             ("upstream_id", self.upstream_ids, "text"),
         ):
-            if values is not None:
+            if values is None:
+                continue
+            if len(values) == 1:  # plain equality lets an index on (column, ..., id) give the page in id order
+                add(f"{column} = ?::{cast}", values[0])
+            else:
                 add(f"{column} = ANY(?::{cast}[])", list(values))
         if self.fulfillment_statuses is not None:
             named = [status for status in self.fulfillment_statuses if status is not None]
