@@ -3,9 +3,8 @@
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.order_api.api import ROUTERS, install_order_errors
+from services.order_api.api import ROUTERS, idempotency, install_order_errors
 from services.order_api.api.contract import BodyLimitMiddleware
-from services.order_api.api.idempotency import IdempotencyMiddleware
 from services.order_api.api.security import purge_periodically
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
@@ -30,10 +29,11 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         # The body limit first: the idempotency middleware reads bodies, and must only see bounded ones.
         middleware=[
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(IdempotencyMiddleware, settings=settings),
+            Middleware(idempotency.IdempotencyMiddleware, settings=settings),
         ],
     )
     install_order_errors(app)
+    idempotency.document(app)
     return app, settings
 
 

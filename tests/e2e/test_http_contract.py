@@ -94,7 +94,7 @@ async def test_guest_lookup_health_metrics_and_docs_need_no_key(api: str) -> Non
         assert_problem(lookup, 404, "order_not_found")
 
 
-async def test_openapi_declares_the_bearer_scheme_on_every_keyed_route_and_a_tag_per_dialect(
+async def test_openapi_declares_the_bearer_scheme_and_idempotency_keys_on_keyed_routes_and_a_tag_per_dialect(
     api: str, http: httpx.AsyncClient
 ) -> None:
     document = (await http.get(api + "/openapi.json")).json()
@@ -108,6 +108,8 @@ async def test_openapi_declares_the_bearer_scheme_on_every_keyed_route_and_a_tag
             assert bool(operation.get("security")) == keyed, (method, path)
             if keyed:
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            if keyed and method == "post":
+                assert "Idempotency-Key" in [parameter["name"] for parameter in operation["parameters"]], path
     assert {"Haravan orders", "Digital River orders", "Akinon guest orders"} <= tags
 
 

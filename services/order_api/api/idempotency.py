@@ -20,13 +20,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import asyncpg
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.order_api import store
+from services.order_api.api.http import problem_responses
 from services.order_api.settings import OrderApiSettings
 from shared.auth import scopes_of
 from shared.problems import problem_response
@@ -35,6 +37,40 @@ from shared.runtime import Runtime
 HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 MAX_KEY_LENGTH: Final = 255
+
+_KEY_PARAMETER: Final = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same request within 24 hours gets the first answer "
+    f"again (marked `{REPLAYED_HEADER}: true`) instead of acting twice. Keys are per API key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
+}
+_REPLAYED: Final = {
+    "description": "`true` when this is the remembered answer to an earlier request with the same Idempotency-Key",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def document(app: FastAPI) -> None:
+    """Show the header, and what it adds, on every keyed POST of the OpenAPI document: the middleware
+    is outside what FastAPI sees of the routes."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in generate()["paths"].values():
+                post = operations.get("post")
+                if post is not None and post.get("security"):
+                    post.setdefault("parameters", []).append(_KEY_PARAMETER)
+                    for status, response in post["responses"].items():
+                        if status.startswith("2"):
+                            response.setdefault("headers", {})[REPLAYED_HEADER] = _REPLAYED
+                    for status, response in problem_responses(409, 422).items():
+                        post["responses"].setdefault(str(status), response)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class IdempotencyMiddleware:
