@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.problems import Problem, problem_response
 
-_JSON_TYPES: Final = ("application/json", "application/problem+json")
+# What the routes answer; errors come as application/problem+json whatever Accept says.
+_JSON: Final = "application/json"
 
 
 class BodyTooLarge(HTTPException):
@@ -73,11 +74,11 @@ class BodyLimitMiddleware:
 async def negotiate(request: Request) -> None:
     """A router dependency: 406 unless the client accepts JSON, 415 for a body that is not JSON."""
     accept = request.headers.get("accept")
-    if accept and not any(_quality(accept, media_type) > 0 for media_type in _JSON_TYPES):
+    if accept and _quality(accept, _JSON) <= 0:
         raise Problem(
             406,
             "not_acceptable",
-            "This API answers application/json (errors: application/problem+json); allow one of them in Accept.",
+            "This API answers application/json (errors: application/problem+json); allow it in Accept.",
             errors=[{"field": "Accept", "message": f"{accept[:100]!r} excludes JSON"}],
         )
     if await request.body() and not _is_json(request.headers.get("content-type", "")):

@@ -100,7 +100,7 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         if body is None:  # the client went away before sending its body
             return
-        fingerprint = _fingerprint(scope, body)
+        fingerprint = request_fingerprint(scope, body)
         runtime: Runtime = scope["app"].state.runtime
         async with runtime.pool.acquire() as conn:
             record = await store.claim_idempotency_key(
@@ -202,7 +202,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _fingerprint(scope: Scope, body: bytes) -> str:
+def request_fingerprint(scope: Scope, body: bytes) -> str:
     """The request as the key remembers it; JSON bodies compare by content, not by their spelling."""
     try:
         content: object = json.loads(body, parse_float=Decimal) if body else None
