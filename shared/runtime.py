@@ -86,7 +86,8 @@ async def _undecoded(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, which cost a create ~0.2 ms of CPU.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
