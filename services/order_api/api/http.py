@@ -17,7 +17,7 @@ def set_etag(response: Response, sequence: int) -> None:
     response.headers["ETag"] = etag(sequence)
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(
