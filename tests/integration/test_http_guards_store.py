@@ -2,14 +2,11 @@
 scratch schema): claims under concurrency, expiry, leases, and counts that lose no hit."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from services.order_api import store
-from shared.db import create_pool
 from shared.migrations import apply_migrations
 from shared.services import ORDER_API
 
@@ -17,18 +14,11 @@ DAY = 24 * 3600.0
 
 
 @pytest.fixture
-async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack[0])
-    await admin.execute(f"CREATE SCHEMA {schema}")
-    await apply_migrations(admin, schema, ORDER_API.migrations_dir)
-    created = await create_pool(stack[0], schema, max_size=20)
-    try:
-        yield created
-    finally:
-        await created.close()
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
+async def pool(scratch_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The scratch schema with order_api's own tables too."""
+    async with scratch_pool.acquire() as conn:
+        await apply_migrations(conn, await conn.fetchval("SELECT current_schema()"), ORDER_API.migrations_dir)
+    return scratch_pool
 
 
 async def claim(
