@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import asyncpg
@@ -235,6 +236,9 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
         start = s.oldest + (s.newest - s.oldest - timedelta(days=1)) * rng.random()
         return OrderQuery(created_at_min=start, created_at_max=start + timedelta(days=1))
 
+    def browser_ip(g: int) -> str:  # the address _LOAD gives order g
+        return f"10.{g % 250}.{g // 250 % 250}.{g % 97}"
+
     every = lambda _: OrderQuery()  # noqa: E731
     is_open = lambda _: OrderQuery(statuses=["open"])  # noqa: E731
     open_paid = lambda _: OrderQuery(statuses=["open"], financial_statuses=["paid"])  # noqa: E731
@@ -254,6 +258,17 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
         ("sku, rare", listing(lambda rng: OrderQuery(sku=rng.choice(s.rare_skus)))),
         ("created_at one-day range", listing(day)),
         ("Digital River state=pending_payment", listing(lambda _: OrderQuery(states=["pending_payment"]))),
+        ("Digital River fraudState=blocked (rare)", listing(lambda _: OrderQuery(fraud_state="blocked"))),
+        ("Digital River currency nobody uses", listing(lambda _: OrderQuery(currency="GBP"))),
+        ("Digital River browserIp", listing(lambda rng: OrderQuery(browser_ip=browser_ip(rng.randrange(1, 10**6))))),
+        (
+            "Digital River refundedAmount",
+            listing(lambda rng: OrderQuery(refunded_amount=Decimal(rng.randrange(99)) + 10)),
+        ),
+        (
+            "Digital River upstreamIds (10)",
+            listing(lambda rng: OrderQuery(upstream_ids=[f"up-{rng.randrange(1, 1_000_000)}" for _ in range(10)])),
+        ),
         ("count, status=open", counting(is_open)),
         ("count, open + paid", counting(open_paid)),
         ("count, email", counting(lambda rng: OrderQuery(email=rng.choice(s.emails)))),
