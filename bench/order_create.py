@@ -5,7 +5,7 @@ inserted with bare asyncpg on the same database.
 
 Starts the local stack if needed, provisions the scratch database `orders_bench`, runs
 `python -m services.order_api` on a free port against it (with Kafka and its outbox relay, as a user
-runs it), then prints a table:
+runs it), once per `--workers` value (ORDER_API_WORKERS; 1 and 2 by default), then prints a table:
 
 - max throughput: closed loop at `--concurrency` for `--seconds`: creates/s, p50/p99 latency;
 - fixed rate: `--rate` creates/s, open loop (latency counted from each request's scheduled time, so
@@ -287,7 +287,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight in the closed loop")
     parser.add_argument("--rate", type=float, default=300.0, help="creates per second in the fixed-rate run")
     parser.add_argument("--slots", type=int, default=64, help="most requests in flight in the fixed-rate run")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="order_api worker processes to try")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ORDER_API_WORKERS values to try")
     parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write (ORDER_API_API_KEYS)")
     return parser.parse_args(argv)
 

@@ -265,14 +265,23 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("correlation_id")
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run until SIGTERM/SIGINT, then drain within the grace period and exit 0."""
+def serve(app: FastAPI, settings: ServiceSettings, *, workers: int = 1, factory: str = "") -> None:
+    """Run until SIGTERM/SIGINT, then drain within the grace period and exit 0.
+
+    With `workers` > 1, uvicorn starts that many processes sharing the port, each building its app with
+    `factory` ("module:function"); everything a service runs in the background must then tolerate
+    several instances, as it must anyway when several containers run (the outbox relay leads in one
+    at a time, by advisory lock)."""
+    if workers > 1 and not factory:
+        raise ValueError("several workers need the app's factory as an import string")
     # uvicorn handles the signal, drains, restores the previous handlers and raises the signal again;
     # with these no-op handlers that last step does nothing, so a completed drain exits with 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
     uvicorn.run(
-        app,
+        app if workers == 1 else factory,
+        factory=workers > 1,
+        workers=workers,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

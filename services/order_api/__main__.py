@@ -37,5 +37,11 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
     return app, settings
 
 
+def app() -> FastAPI:
+    """The app of each worker process when ORDER_API_WORKERS > 1."""
+    return build()[0]
+
+
 if __name__ == "__main__":
-    serve(*build())
+    application, settings = build()
+    serve(application, settings, workers=settings.workers, factory="services.order_api.__main__:app")

@@ -18,5 +18,7 @@ class OrderApiSettings(ApiKeySettings):
     guest_lookups_per_ip: int = Field(default=10, ge=1)
     guest_lookups_per_number: int = Field(default=10, ge=1)
     guest_lookup_window_seconds: int = Field(default=60, ge=1)
+    # HTTP worker processes (ORDER_API_WORKERS): one saturates a core; the outbox relay leads in one.
+    workers: int = Field(default=1, ge=1)
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
