@@ -150,3 +150,20 @@ async def test_guesses_at_one_order_number_are_limited_across_clients(api: str, 
     statuses = [(await lookup(api, number, f"guess{n}@example.com", client_ip())).status_code for n in range(21)]
     assert statuses[:10] == [404] * 10
     assert 429 in statuses
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"number": "1001", "email": "not-an-email"}, "email"),
+        ({"number": "1001"}, "email"),
+        ({"email": "guest@example.com"}, "number"),
+        ({"number": 1001, "email": "guest@example.com"}, "number"),
+        ({"number": "1001", "email": "guest@example.com", "password": "x"}, "password"),
+    ],
+)
+async def test_a_malformed_lookup_is_422_naming_the_field(api: str, body: dict[str, Any], field: str) -> None:
+    async with httpx.AsyncClient(timeout=20.0) as anonymous:
+        response = await anonymous.post(api + LOOKUP_PATH, json=body, headers={"x-forwarded-for": client_ip()})
+    assert response.status_code == 422, response.text
+    assert field in [error["field"] for error in response.json()["errors"]]
