@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.order_api.api.haravan import (
+    HaravanOrder,
     OrderCreateBody,
     OrderUpdateBody,
     haravan_order,
@@ -17,9 +18,12 @@ from services.order_api.api.haravan import (
 )
 from shared.orders import (
     Address,
+    CustomerSnapshot,
     Fulfillment,
     FulfillmentLine,
     LineItemSnapshot,
+    Refund,
+    ShippingLine,
     TaxLine,
     Transaction,
 )
@@ -140,7 +144,7 @@ def test_the_order_answers_the_documents_keys_from_the_snapshot() -> None:
         }
     )
 
-    answered = json.loads(haravan_order(snapshot).model_dump_json())
+    answered = haravan_order(snapshot)
 
     assert (answered["email"], answered["gateway"], answered["total_price_usd"]) == ("", "bogus", None)
     assert answered["tax_lines"] == [{"title": "State tax", "price": "13.50", "rate": 0.06}]
@@ -162,7 +166,7 @@ def test_a_usd_order_answers_its_total_in_usd_and_fulfillments_with_their_line_i
         updated_at=now,
     )
 
-    answered = json.loads(haravan_order(order.model_copy(update={"fulfillments": [shipped]})).model_dump_json())
+    answered = haravan_order(order.model_copy(update={"fulfillments": [shipped]}))
 
     assert answered["total_price_usd"] == answered["total_price"] == "25.00"
     [fulfillment] = answered["fulfillments"]
@@ -174,6 +178,42 @@ def test_a_usd_order_answers_its_total_in_usd_and_fulfillments_with_their_line_i
     assert [(line["id"], line["title"], line["quantity"]) for line in fulfillment["line_items"]] == [
         (item.id, "Teapot", 1)
     ]
+
+
+def test_the_translation_is_exactly_the_documented_model() -> None:
+    now = datetime(2015, 3, 28, 17, 30, tzinfo=UTC)
+    order = sample_order(1003)
+    item = order.line_items[0].model_copy(
+        update={"tax_lines": [TaxLine(title="VAT", price=Decimal("2.50"), rate=Decimal("0.1"))]}
+    )
+    rich = order.model_copy(
+        update={
+            "line_items": [item],
+            "shipping_lines": [ShippingLine(title="Post", price=Decimal("5.00"), tax_lines=item.tax_lines)],
+            "shipping_address": Address(name="Jane Smith", longitude=Decimal("-75.6868")),
+            "customer": CustomerSnapshot(id=7, email="jane@example.com", created_at=now, updated_at=now),
+            "fulfillments": [
+                Fulfillment(
+                    id=8,
+                    status="success",
+                    line_items=[FulfillmentLine(id=item.id, quantity=2)],
+                    tracking_url="https://track.example/1",
+                    created_at=now,
+                    updated_at=now,
+                )
+            ],
+            "refunds": [Refund(id=9, amount=Decimal("1.00"), created_at=now)],
+        }
+    )
+
+    answered = haravan_order(rich)
+
+    # Every key the model documents, of the type it documents, and nothing else.
+    assert json.loads(HaravanOrder.model_validate(answered).model_dump_json()) == answered
+    assert answered["customer"]["verified_email"] is False
+    assert answered["shipping_lines"][0]["tax_lines"][0]["rate"] == 0.1
+    assert answered["refunds"][0]["order_id"] == answered["fulfillments"][0]["order_id"] == 1003
+    assert answered["shipping_address"]["longitude"] == -75.6868
 
 
 # ---- create and update bodies -------------------------------------------------------------------

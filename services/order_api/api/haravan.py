@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
 from services.order_api.api.http import IfMatch, problem_responses, set_etag
@@ -130,48 +131,74 @@ class HaravanOrder(OrderSnapshot):
     user_id: None = None
 
 
-def _line_item(item: LineItemSnapshot, quantity: int | None = None) -> dict[str, Any]:
+def _constants(model: type[BaseModel], base: type[BaseModel]) -> dict[str, Any]:
+    """The keys `model` adds to `base` with a fixed value: every answer carries them as they are."""
     return {
-        **item.model_dump(),
-        "quantity": item.quantity if quantity is None else quantity,
-        "variant_inventory_management": "haravan" if item.variant_id is not None else None,
-        "product_exists": item.product_id is not None,
+        name: info.default
+        for name, info in model.model_fields.items()
+        if name not in base.model_fields and info.default is not PydanticUndefined
     }
 
 
-def _address(address: Address | None) -> dict[str, Any] | None:
+_ORDER_CONSTANTS: Final = _constants(HaravanOrder, OrderSnapshot)
+_CUSTOMER_CONSTANTS: Final = _constants(HaravanCustomer, CustomerSnapshot)
+_FULFILLMENT_CONSTANTS: Final = _constants(HaravanFulfillment, Fulfillment)
+_REFUND_CONSTANTS: Final = _constants(HaravanRefund, Refund)
+
+
+def _rates(tax_lines: list[dict[str, Any]]) -> None:
+    for tax in tax_lines:
+        tax["rate"] = float(tax["rate"])
+
+
+def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
     if address is None:
         return None
-    name = address.name or " ".join(part for part in (address.first_name, address.last_name) if part) or None
-    return {**address.model_dump(), "name": name}
+    name = address["name"] or " ".join(part for part in (address["first_name"], address["last_name"]) if part)
+    return {
+        **address,
+        "name": name or None,
+        **{key: float(address[key]) for key in ("latitude", "longitude") if address[key] is not None},
+    }
 
 
-def haravan_order(order: OrderSnapshot) -> HaravanOrder:
-    """The order in the Haravan document's shape."""
-    items = {item.id: item for item in order.line_items}
-    return HaravanOrder.model_validate(
+def haravan_order(order: OrderSnapshot) -> dict[str, Any]:
+    """The order in the Haravan document's shape (the HaravanOrder model), as JSON data. Built from the
+    snapshot's own JSON: validating a second model per order would double what a list page costs."""
+    data = order.model_dump(mode="json")
+    _rates(data["tax_lines"])
+    for line in data["shipping_lines"]:
+        _rates(line["tax_lines"])
+    for item in data["line_items"]:
+        _rates(item["tax_lines"])
+        item["variant_inventory_management"] = "haravan" if item["variant_id"] is not None else None
+        item["product_exists"] = item["product_id"] is not None
+    items = {item["id"]: item for item in data["line_items"]}
+    if data["customer"] is not None:
+        data["customer"] = {**data["customer"], **_CUSTOMER_CONSTANTS}
+    data["fulfillments"] = [
         {
-            **order.model_dump(),
-            "email": order.email or "",
-            "line_items": [_line_item(item) for item in order.line_items],
-            "billing_address": _address(order.billing_address),
-            "shipping_address": _address(order.shipping_address),
-            "fulfillments": [
-                {
-                    **fulfillment.model_dump(),
-                    "order_id": order.id,
-                    "line_items": [_line_item(items[line.id], line.quantity) for line in fulfillment.line_items],
-                    "tracking_numbers": [fulfillment.tracking_number] if fulfillment.tracking_number else [],
-                    "tracking_urls": [fulfillment.tracking_url] if fulfillment.tracking_url else [],
-                }
-                for fulfillment in order.fulfillments
-            ],
-            "refunds": [{**refund.model_dump(), "order_id": order.id} for refund in order.refunds],
-            "gateway": next((tx.gateway for tx in order.transactions if tx.gateway), ""),
-            "total_price_usd": order.total_price if order.currency == "USD" else None,
-            "source": order.source_name,
+            **fulfillment,
+            **_FULFILLMENT_CONSTANTS,
+            "order_id": order.id,
+            # The fulfilled line items, each with the quantity this fulfillment shipped.
+            "line_items": [{**items[line["id"]], "quantity": line["quantity"]} for line in fulfillment["line_items"]],
+            "tracking_numbers": [fulfillment["tracking_number"]] if fulfillment["tracking_number"] else [],
+            "tracking_urls": [fulfillment["tracking_url"]] if fulfillment["tracking_url"] else [],
         }
+        for fulfillment in data["fulfillments"]
+    ]
+    data["refunds"] = [{**refund, **_REFUND_CONSTANTS, "order_id": order.id} for refund in data["refunds"]]
+    data.update(
+        _ORDER_CONSTANTS,
+        email=order.email or "",
+        billing_address=_address(data["billing_address"]),
+        shipping_address=_address(data["shipping_address"]),
+        gateway=next((tx.gateway for tx in order.transactions if tx.gateway), ""),
+        total_price_usd=data["total_price"] if order.currency == "USD" else None,
+        source=order.source_name,
     )
+    return data
 
 
 class OrderEnvelope(BaseModel):
@@ -201,17 +228,17 @@ class OrderListEnvelope(BaseModel):
     orders: list[HaravanOrderFields]
 
 
-class _OrderList(BaseModel):
-    orders: list[HaravanOrder]
-
-
 class OrderCount(BaseModel):
     count: int
 
 
-def _json(body: BaseModel, *, status_code: int = 200, include: Any = None) -> Response:
-    # Serialised once, straight from the validated model (FastAPI would validate it a second time).
-    return Response(body.model_dump_json(include=include), status_code=status_code, media_type="application/json")
+def _json(body: Any, status_code: int = 200) -> Response:
+    # Serialised once, from the translated data (FastAPI would validate it against the model again).
+    return Response(to_json(body), status_code=status_code, media_type="application/json")
+
+
+def _only(order: dict[str, Any], names: set[str] | None) -> dict[str, Any]:
+    return order if names is None else {name: order[name] for name in names}
 
 
 # ---- query parameters -----------------------------------------------------------------------------
@@ -666,8 +693,7 @@ async def list_orders(
         after_id=since_id,
         offset=(page - 1) * limit,
     )
-    envelope = _OrderList(orders=[haravan_order(order) for order in orders])
-    return _json(envelope, include=None if names is None else {"orders": {"__all__": names}})
+    return _json({"orders": [_only(haravan_order(order), names) for order in orders]})
 
 
 @router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422))
@@ -688,7 +714,7 @@ async def create_order(
     """Create an order; `order.created` is published once it is stored. Without transactions or a
     `financial_status` the order is taken as paid, as Haravan does."""
     order, _ = await service.create_order(runtime.pool, body.order.draft())
-    response = _json(OrderEnvelope(order=haravan_order(order)), status_code=201)
+    response = _json({"order": haravan_order(order)}, status_code=201)
     response.headers["Location"] = f"/com/orders/{order.id}.json"
     set_etag(response, 1)
     return response
@@ -703,11 +729,11 @@ async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam 
     """One order; its ETag is the version to send back in `If-Match`."""
     names = _fields(fields)
     stored = await service.get_order(runtime.pool, order_id)
-    return _order_response(stored, include=None if names is None else {"order": names})
+    return _order_response(stored, names)
 
 
-def _order_response(stored: store.StoredOrder, include: Any = None) -> Response:
-    response = _json(OrderEnvelope(order=haravan_order(stored.order)), include=include)
+def _order_response(stored: store.StoredOrder, names: set[str] | None = None) -> Response:
+    response = _json({"order": _only(haravan_order(stored.order), names)})
     set_etag(response, stored.sequence)
     return response
 
