@@ -167,11 +167,9 @@ async def load(admin: asyncpg.Connection, rows: int) -> float | None:
         await admin.execute(_LOAD, rows, template.model_dump_json(), datetime.now(UTC), FIRST_ID, SPAN)
         for index in indexes:
             await admin.execute(index["indexdef"])
-        # New orders created against this database (bench/order_create.py) must not collide.
-        await admin.execute(
-            """SELECT setval('order_api.order_id_seq', max(id)), setval('order_api.order_number_seq', max(order_number))
-               FROM order_api.orders"""
-        )
+        # Orders created here later (bench/order_create.py) take numbers after these; their ids come
+        # from a range of their own (BENCH_FIRST_ORDER_ID), above these.
+        await admin.execute("SELECT setval('order_api.order_number_seq', max(order_number)) FROM order_api.orders")
         await admin.execute(
             "INSERT INTO bench.dataset (rows, version, loaded_at) VALUES ($1, $2, now())", rows, GENERATOR_VERSION
         )

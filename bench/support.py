@@ -12,6 +12,9 @@ from deploy.provision import provision_database
 
 # A database of its own, so a million benchmark orders never slow anyone's tests on the dev schema.
 BENCH_DATABASE: Final = "orders_bench"
+# Orders created in it are published to the same orders.events as the dev database's, and consumers
+# key their records by order id: its ids start far above any the dev database will reach.
+BENCH_FIRST_ORDER_ID: Final = 7_000_000_000_000_001
 
 
 async def bench_database(admin_dsn: str) -> str:
@@ -24,6 +27,15 @@ async def bench_database(admin_dsn: str) -> str:
         await conn.close()
     dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{BENCH_DATABASE}"))
     await provision_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """SELECT setval('order_api.order_id_seq', $1)
+               WHERE (SELECT last_value FROM order_api.order_id_seq) < $1""",
+            BENCH_FIRST_ORDER_ID,
+        )
+    finally:
+        await conn.close()
     return dsn
 
 
