@@ -542,6 +542,11 @@ async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()
     )
 
 
+_VERSIONED: Final = {
+    "headers": {"ETag": {"description": "The order's version, to send in If-Match", "schema": {"type": "string"}}}
+}
+_LOCATED: Final = {"Location": {"description": "The order's URL", "schema": {"type": "string"}}}
+
 # The created order's id leads to the operations on it (OpenAPI links, which API fuzzers follow too).
 _ORDER_LINKS: Final = {
     operation: {"operationId": operation, "parameters": {"id": "$response.body#/id"}}
@@ -555,11 +560,16 @@ _ORDER_LINKS: Final = {
     status_code=201,
     response_model=DigitalRiverOrder,
     responses={
-        201: {"description": "The order, created", "links": _ORDER_LINKS},
+        201: {
+            "description": "The order, created",
+            "links": _ORDER_LINKS,
+            "headers": {**_VERSIONED["headers"], **_LOCATED},
+        },
         200: {
             "model": DigitalRiverOrder,
             "description": "The same create again (same upstreamId and content): the first order",
             "links": _ORDER_LINKS,
+            "headers": {**_VERSIONED["headers"], **_LOCATED},
         },
         **problem_responses(400, 409, 413, 422),
     },
@@ -581,7 +591,10 @@ async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Re
 
 
 @router.get(
-    "/{id}", operation_id="retrieveOrder", response_model=DigitalRiverOrder, responses=problem_responses(404, 422)
+    "/{id}",
+    operation_id="retrieveOrder",
+    response_model=DigitalRiverOrder,
+    responses={**problem_responses(404, 422), 200: _VERSIONED},
 )
 async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
@@ -596,7 +609,7 @@ router.add_api_route(
     methods=["POST"],
     operation_id="refreshOrder",
     response_model=DigitalRiverOrder,
-    responses=problem_responses(404, 422),
+    responses={**problem_responses(404, 422), 200: _VERSIONED},
     summary="Refresh Order",
     description="Refreshes an order so its `state` can be checked: answers the order as it is now (payments "
     "and fulfilments reported since are in it); changes nothing and publishes nothing.",
@@ -607,7 +620,7 @@ router.add_api_route(
     "/{id}",
     operation_id="updateOrder",
     response_model=DigitalRiverOrder,
-    responses=problem_responses(400, 404, 409, 412, 413, 422),
+    responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: _VERSIONED},
 )
 async def update_order(
     order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, if_match: IfMatch
