@@ -41,6 +41,7 @@ from services.order_api import domain, service, store
 from services.order_api.api.http import if_match_version, problem_responses, set_etag
 from services.order_api.domain import DigitalRiverState, OrderChanges, OrderRuleError
 from shared.orders import (
+    CancelReason,
     CustomerDraft,
     FraudState,
     LineItemDraft,
@@ -163,7 +164,7 @@ class DigitalRiverOrder(_Camel):
     request_to_be_forgotten: bool
     state: DigitalRiverState
     fraud_state: FraudState
-    cancellation_reason: str | None
+    cancellation_reason: CancelReason | None
     live_mode: bool = Field(description="Always true: this platform has no test mode")
     customer_type: CustomerType | None
     charge_type: ChargeType | None
