@@ -16,6 +16,7 @@ from services.order_api.api.haravan import (
     order_filters,
     parse_time,
 )
+from services.order_api.api.http import if_match_version
 from shared.orders import (
     Address,
     CustomerSnapshot,
@@ -77,8 +78,8 @@ def test_a_time_that_is_not_one_names_the_parameter(written: str) -> None:
 # ---- ids, statuses, fields --------------------------------------------------------------------------
 
 
-def test_filters_translate_the_document_vocabulary() -> None:
-    query = order_filters(
+async def test_filters_translate_the_document_vocabulary() -> None:
+    query = await order_filters(
         status="any",
         ids="3, 1,2",
         created_at_min=None,
@@ -99,7 +100,7 @@ def test_filters_translate_the_document_vocabulary() -> None:
 @pytest.mark.parametrize(
     "ids", ["1,x", "1,,2", "0", "-1", "9" * 20, "\N{ARABIC-INDIC DIGIT ONE}", ",".join(["1"] * 251)]
 )
-def test_ids_that_are_not_order_ids_are_refused(ids: str) -> None:
+async def test_ids_that_are_not_order_ids_are_refused(ids: str) -> None:
     filters: dict[str, Any] = dict.fromkeys(
         (
             "created_at_min",
@@ -111,11 +112,11 @@ def test_ids_that_are_not_order_ids_are_refused(ids: str) -> None:
         )
     )
 
-    code_field = _problem_field(
-        order_filters, status="open", ids=ids, financial_status="any", fulfillment_status="any", **filters
-    )
+    with pytest.raises(Problem) as caught:
+        await order_filters(status="open", ids=ids, financial_status="any", fulfillment_status="any", **filters)
 
-    assert code_field == ("validation_error", "ids")
+    assert caught.value.code == "validation_error"
+    assert [error["field"] for error in caught.value.errors or []] == ["ids"]
 
 
 # ---- the order in the document's shape ----------------------------------------------------------
@@ -238,6 +239,7 @@ def test_a_create_without_transactions_or_status_is_paid_and_with_transactions_i
         ({"id": 2, "note": "x"}, "validation_error", "order.id"),
         ({"id": 1}, "nothing_to_change", "order"),
         ({"note": None}, "validation_error", "order.note"),
+        ({"buyer_accepts_marketing": None, "note": "x"}, "validation_error", "order.buyer_accepts_marketing"),
     ],
 )
 def test_an_update_refuses_what_may_not_change(update: dict[str, Any], code: str, field: str) -> None:
@@ -278,3 +280,16 @@ def test_text_the_store_cannot_hold_is_refused_naming_where_it_is() -> None:
 
     assert caught.value.errors is not None
     assert caught.value.errors[0]["field"] == "order.line_items[0].title"
+
+
+@pytest.mark.parametrize(("header", "version"), [(None, None), ("*", None), ('"3"', 3), ('W/"12"', 12), (" 7 ", 7)])
+async def test_if_match_names_a_version_or_any(header: str | None, version: int | None) -> None:
+    assert await if_match_version(header) == version
+
+
+@pytest.mark.parametrize("header", ["soon", '"\N{SUPERSCRIPT TWO}"', '"' + "9" * 19 + '"', '"-1"', ""])
+async def test_an_if_match_that_is_no_etag_of_this_api_is_400(header: str) -> None:
+    with pytest.raises(Problem) as caught:
+        await if_match_version(header)
+
+    assert (caught.value.status, caught.value.code) == (400, "invalid_if_match")

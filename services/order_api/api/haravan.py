@@ -345,7 +345,7 @@ def _time_query(description: str) -> Any:
     return Query(None, max_length=64, description=description + _TIME_DOC, json_schema_extra=_TIME_PATTERN)
 
 
-def order_filters(
+async def order_filters(
     *,
     status: Annotated[
         Literal["open", "closed", "cancelled", "any"], Query(description="open (the default), closed, cancelled or any")
@@ -590,9 +590,10 @@ class OrderUpdateIn(BaseModel):
                 "The update names no field to change.",
                 errors=[{"field": "order", "message": "name a field to change"}],
             )
-        for name in ("note", "email"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise _invalid(f"order.{name}", 'cannot be null; send "" to clear it')
+        # null means "remove" only for the customer; elsewhere it would be ambiguous (clear? keep?).
+        for name in sorted(self.model_fields_set - {"id", "customer"}):
+            if getattr(self, name) is None:
+                raise _invalid(f"order.{name}", 'cannot be null; send "" or [] to clear it')
         return OrderChanges(
             note=self.note,
             note_attributes=list(self.note_attributes) if self.note_attributes is not None else None,
