@@ -43,23 +43,29 @@ CREATES: Final[list[tuple[str, dict[str, Any] | str, int, str, str | None]]] = [
         "validation_error",
         "order.line_items[0].colour",
     ),
-    ("41-character tag", {"tags": "ok, " + "x" * 41}, 422, "tag_too_long", "tags"),
-    ("too precise price", {"line_items": [{**ITEM, "price": "10.001"}]}, 422, "too_precise", "line_items[0].price"),
+    ("41-character tag", {"tags": "ok, " + "x" * 41}, 422, "tag_too_long", "order.tags"),
+    (
+        "too precise price",
+        {"line_items": [{**ITEM, "price": "10.001"}]},
+        422,
+        "too_precise",
+        "order.line_items[0].price",
+    ),
     ("no line items", {"line_items": []}, 422, "validation_error", "order.line_items"),
     (
         "unknown variant",
         {"line_items": [{"variant_id": 1, "quantity": 1}]},
         422,
         "unknown_variant",
-        "line_items[0].variant_id",
+        "order.line_items[0].variant_id",
     ),
-    ("unknown customer", {"customer": {"id": 1}}, 422, "unknown_customer", "customer.id"),
+    ("unknown customer", {"customer": {"id": 1}}, 422, "unknown_customer", "order.customer.id"),
     (
         "tax lines not adding up",
         {"tax_lines": [{"title": "VAT", "price": "1.00", "rate": "0.1"}], "total_tax": "2.00"},
         422,
         "total_tax_mismatch",
-        "total_tax",
+        "order.total_tax",
     ),
     ("NUL in the note", {"note": "a\u0000b"}, 422, "validation_error", "order.note"),
     ("time without offset", {"processed_at": "2015-03-28T13:30:00"}, 422, "validation_error", "order.processed_at"),
@@ -107,7 +113,7 @@ UPDATES: Final[list[tuple[str, dict[str, Any], int, str, str]]] = [
     ("nothing", {}, 422, "nothing_to_change", "order"),
     ("email as a number", {"email": 5}, 422, "validation_error", "order.email"),
     ("a customer other than null", {"customer": {"id": 207119551}}, 422, "validation_error", "order.customer"),
-    ("41-character tag", {"tags": "x" * 41}, 422, "tag_too_long", "tags"),
+    ("41-character tag", {"tags": "x" * 41}, 422, "tag_too_long", "order.tags"),
 ]
 
 

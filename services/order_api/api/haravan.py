@@ -12,7 +12,8 @@ Choices where the document is silent, so clients can rely on them:
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
@@ -24,7 +25,7 @@ from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
 from services.order_api.api.http import IfMatch, problem_responses, set_etag
-from services.order_api.domain import OrderChanges
+from services.order_api.domain import OrderChanges, OrderRuleError
 from shared.orders import (
     Address,
     ClientDetails,
@@ -667,6 +668,16 @@ UPDATE_EXAMPLES: Final[dict[str, Any]] = {
 
 # ---- routes ---------------------------------------------------------------------------------------
 
+
+@contextmanager
+def _fields_in_body() -> Iterator[None]:
+    """A broken order rule names the order's field; in this dialect's bodies it sits under `order`."""
+    try:
+        yield
+    except OrderRuleError as error:
+        raise type(error)(f"order.{error.field}", error.code, error.message) from error
+
+
 _ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
 _LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
 
@@ -714,7 +725,8 @@ async def create_order(
 ) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
     `financial_status` the order is taken as paid, as Haravan does."""
-    order, _ = await service.create_order(runtime.pool, body.order.draft())
+    with _fields_in_body():
+        order, _ = await service.create_order(runtime.pool, body.order.draft())
     response = _json({"order": haravan_order(order)}, status_code=201)
     response.headers["Location"] = f"/com/orders/{order.id}.json"
     set_etag(response, 1)
@@ -752,7 +764,8 @@ async def update_order(
 ) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
     customer (`"customer": null`). Items and quantities cannot change."""
-    stored = await service.update_order(runtime.pool, order_id, body.order.changes(order_id), if_match=if_match)
+    with _fields_in_body():
+        stored = await service.update_order(runtime.pool, order_id, body.order.changes(order_id), if_match=if_match)
     return _order_response(stored)
 
 
