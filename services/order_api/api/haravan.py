@@ -59,8 +59,9 @@ JsonNumber = Annotated[Decimal, PlainSerializer(float, return_type=float, when_u
 
 
 # ---- responses: the order as the document shows it, translated from the snapshot in one place ----
-# Nested lists are narrowed to the Haravan shapes; the models are frozen, so narrowing is safe even
-# though mypy, not knowing that, sees an incompatible override.
+# These models are the documented shape (OpenAPI); haravan_order() below builds it, and a unit test
+# holds the two together. Nested lists are narrowed to the Haravan shapes; the models are frozen, so
+# narrowing is safe even though mypy, not knowing that, sees an incompatible override.
 
 
 class HaravanTaxLine(TaxLine):
