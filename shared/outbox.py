@@ -23,6 +23,11 @@ log = get_logger(__name__)
 PUBLISHED = Counter("outbox_events_published_total", "Outbox events published to Kafka", ["topic"])
 PENDING = Gauge("outbox_events_pending", "Outbox rows the last relay pass found unsent")
 
+# After a wake-up, wait this long for the commits right behind the first one: a pass (two queries and
+# a produce request) costs about as much CPU for one row as for ten. Relaying 300 events/s, a pass per
+# commit took ~0.5 ms of CPU per event; passes lingering 20 ms take ~0.25.
+LINGER_SECONDS = 0.02
+
 
 async def enqueue(conn: Connection, topic: str, event: Event) -> None:
     """Add `event` to the outbox in the caller's transaction."""
@@ -95,6 +100,7 @@ class OutboxRelay:
                     return
                 if published < self._batch_size:
                     await self._sleep(self._poll_interval)
+                    await asyncio.sleep(LINGER_SECONDS)
         finally:
             await conn.remove_listener(self._channel, wake)
 
