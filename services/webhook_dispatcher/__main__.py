@@ -15,11 +15,14 @@ from shared.services import WEBHOOK_DISPATCHER
 def build() -> tuple[FastAPI, DispatcherSettings]:
     settings = DispatcherSettings.load(WEBHOOK_DISPATCHER)
 
+    destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
+    timeout = httpx.Timeout(settings.total_timeout_seconds, connect=settings.connect_timeout_seconds)
+
+    def new_client() -> httpx.AsyncClient:
+        return safe_client(destinations, timeout=timeout, max_connections=settings.endpoint_concurrency)
+
     async def send_webhooks(runtime: Runtime) -> None:
-        destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
-        timeout = httpx.Timeout(settings.total_timeout_seconds, connect=settings.connect_timeout_seconds)
-        async with safe_client(destinations, timeout=timeout, max_connections=settings.sender_concurrency) as client:
-            await Sender(runtime.pool, settings, client).run()
+        await Sender(runtime.pool, settings, new_client).run()
 
     async def purge_history(runtime: Runtime) -> None:
         await purge_periodically(runtime.pool, settings)

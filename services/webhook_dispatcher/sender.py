@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -39,13 +40,17 @@ _EXCERPT_BYTES = 1024
 # A subscriber's Retry-After is honoured within these bounds, so neither a zero nor a week stalls us.
 _RETRY_AFTER_MIN = timedelta(seconds=1)
 _RETRY_AFTER_MAX = timedelta(hours=1)
+_COALESCE_SECONDS = 0.002
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass
 class _EndpointState:
-    """What this instance knows of one endpoint: requests in flight, pacing, recent failures."""
+    """What this instance knows of one endpoint: its connections, requests in flight, pacing, recent
+    failures. Each endpoint has an HTTP client (connection pool) of its own, so a slow endpoint's
+    connections are never the ones another endpoint waits for."""
 
+    client: httpx.AsyncClient
     breaker: CircuitBreaker
     in_flight: int = 0
     bucket: TokenBucket | None = None
@@ -61,10 +66,12 @@ class _Answer:
 
 
 class Sender:
-    def __init__(self, pool: asyncpg.Pool, settings: DispatcherSettings, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]
+    ) -> None:
         self._pool = pool
         self._settings = settings
-        self._client = client
+        self._new_client = new_client
         # A claimed message is re-claimable once its request can no longer be running.
         self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
         self._endpoints: dict[uuid.UUID, _EndpointState] = {}
@@ -83,14 +90,17 @@ class Sender:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 if len(claimed) < room or room <= 0:
-                    # Woken by a new message (NOTIFY), a finished send, or the poll interval.
+                    # Woken by a new message (NOTIFY), a finished send, or the poll interval; then a
+                    # moment more, so a burst of wake-ups makes one claim instead of one each.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._settings.sender_poll_interval_seconds)
+                    await asyncio.sleep(_COALESCE_SECONDS)
         finally:
             listener.cancel()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+            await asyncio.gather(*(state.client.aclose() for state in self._endpoints.values()))
 
     async def _claim(self, limit: int) -> list[store.Delivery]:
         now = time.monotonic()
@@ -135,7 +145,8 @@ class Sender:
         state = self._endpoints.get(endpoint_id)
         if state is None:
             state = _EndpointState(
-                CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds)
+                self._new_client(),
+                CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds),
             )
             self._endpoints[endpoint_id] = state
         return state
@@ -174,7 +185,9 @@ class Sender:
         outcome, retry_in = self._settle(delivery.attempt, answer.status, answer.retry_after)
         DELIVERIES.labels(outcome if answer.status is None or outcome != "pending" else "retry").inc()
         self._state(delivery.endpoint_id).breaker.record(outcome == "delivered", time.monotonic())
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, contextlib.AsyncExitStack() as scope:
+            if outcome != "delivered":  # a delivery is one statement; a failure has follow-ups
+                await scope.enter_async_context(conn.transaction())
             await store.record_attempt(
                 conn,
                 delivery,
@@ -185,8 +198,10 @@ class Sender:
                 outcome=outcome,
                 retry_in=retry_in,
             )
-            await self._follow_up(conn, delivery, outcome, answer)
-        log.info(
+            if outcome != "delivered":
+                await self._after_failure(conn, delivery, outcome, answer)
+        # Every attempt is in the delivery log (attempts table); the process log keeps the failures.
+        (log.debug if outcome == "delivered" else log.info)(
             "webhook attempt",
             event_id=str(delivery.event_id),
             endpoint_id=str(delivery.endpoint_id),
@@ -211,7 +226,8 @@ class Sender:
             headers[CORRELATION_HEADER] = delivery.correlation_id
         try:
             async with asyncio.timeout(self._settings.total_timeout_seconds):
-                response = await self._client.post(delivery.url, content=delivery.payload, headers=headers)
+                client = self._state(delivery.endpoint_id).client
+                response = await client.post(delivery.url, content=delivery.payload, headers=headers)
         except TimeoutError:
             return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
         except httpx.HTTPError as exc:
@@ -223,11 +239,8 @@ class Sender:
             _retry_after(response.headers.get("retry-after")),
         )
 
-    async def _follow_up(self, conn: Connection, delivery: store.Delivery, outcome: str, answer: _Answer) -> None:
+    async def _after_failure(self, conn: Connection, delivery: store.Delivery, outcome: str, answer: _Answer) -> None:
         """Endpoint health and the operational events, in the attempt's transaction."""
-        if outcome == "delivered":
-            await store.endpoint_succeeded(conn, delivery.endpoint_id)
-            return
         if answer.status == 410:  # the subscriber says the endpoint is gone for good
             disabled = await store.disable_endpoint(conn, delivery.endpoint_id, "gone")
         else:

@@ -5,9 +5,16 @@ from ipaddress import IPv4Network, IPv6Network
 from pydantic import Field
 
 from shared.auth import ApiKeySettings
+from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
+
+# The topics whose events subscribers may receive: every event on them that decodes is fanned out,
+# including types this build does not list yet.
+CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS)
 
 
 class DispatcherSettings(ApiKeySettings):
+    # What the fan-out consumes; only a benchmark or a staging copy has reason to change it.
+    event_topics: list[str] = Field(default=list(CUSTOMER_FACING_TOPICS), min_length=1)
     # Delays after the 1st, 2nd, ... failed attempt; when spent, the message is marked failed.
     retry_schedule_seconds: list[float] = Field(default=[5, 300, 1800, 7200, 18000, 36000, 36000], min_length=1)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -98,12 +98,6 @@ async def rotate_secret(
     )
 
 
-async def endpoint_succeeded(conn: Connection, endpoint_id: uuid.UUID) -> None:
-    await conn.execute(
-        "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", endpoint_id
-    )
-
-
 async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_after: timedelta) -> asyncpg.Record | None:
     """Note a failure; disable the endpoint when it has failed without a success for `disable_after`.
     Returns the endpoint's row when this call disabled it."""
@@ -309,24 +303,28 @@ async def record_attempt(
     outcome: str,
     retry_in: timedelta | None,
 ) -> None:
-    """Log the attempt and settle the message: delivered, failed, or pending again after `retry_in`."""
+    """Log the attempt and settle the message: delivered, failed, or pending again after `retry_in`.
+    A delivery also ends the endpoint's failing streak. One statement: atomic without a transaction."""
     await conn.execute(
-        """INSERT INTO attempts (message_id, response_status, latency_ms, error, response_excerpt)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """WITH attempt AS (
+               INSERT INTO attempts (message_id, response_status, latency_ms, error, response_excerpt)
+               VALUES ($1, $4, $5, $6, $7)),
+           message AS (
+               UPDATE messages SET status = $2,
+                   delivered_at = CASE WHEN $2 = 'delivered' THEN now() END,
+                   next_attempt_at = CASE WHEN $3::interval IS NULL THEN next_attempt_at
+                                          ELSE now() + $3::interval END
+               WHERE id = $1)
+           UPDATE endpoints SET failing_since = NULL
+           WHERE $2 = 'delivered' AND id = $8 AND failing_since IS NOT NULL""",
         delivery.message_id,
+        outcome,
+        retry_in,
         response_status,
         latency_ms,
         error,
         response_excerpt,
-    )
-    await conn.execute(
-        """UPDATE messages SET status = $2,
-               delivered_at = CASE WHEN $2 = 'delivered' THEN now() END,
-               next_attempt_at = CASE WHEN $3::interval IS NULL THEN next_attempt_at ELSE now() + $3::interval END
-           WHERE id = $1""",
-        delivery.message_id,
-        outcome,
-        retry_in,
+        delivery.endpoint_id,
     )
 
 

@@ -32,7 +32,7 @@ def _sender(schedule: list[float] | None = None, client: httpx.AsyncClient | Non
     settings = DispatcherSettings(retry_schedule_seconds=schedule or [1, 2])
     # _settle uses neither the pool nor the client; deliver gets stubs for both
     pool = cast("asyncpg.Pool[asyncpg.Record]", _StubPool())
-    return Sender(pool, settings, client or cast(httpx.AsyncClient, None))
+    return Sender(pool, settings, lambda: client or cast(httpx.AsyncClient, None))
 
 
 # ---- Retry-After -------------------------------------------------------------------------------
@@ -171,7 +171,6 @@ class _Recorder:
         self.attempts: list[dict[str, Any]] = []
         self.disabled: list[tuple[uuid.UUID, str]] = []
         self.failures: list[uuid.UUID] = []
-        self.successes: list[uuid.UUID] = []
         self.events: list[tuple[str, Event]] = []
         self.failing_too_long = False
 
@@ -193,9 +192,6 @@ class _Recorder:
         self.disabled.append((endpoint_id, "failing"))
         return self._endpoint_row(endpoint_id, "failing")
 
-    async def endpoint_succeeded(self, conn: object, endpoint_id: uuid.UUID) -> None:
-        self.successes.append(endpoint_id)
-
     async def enqueue(self, conn: object, topic: str, event: Event) -> None:
         self.events.append((topic, event))
 
@@ -203,7 +199,7 @@ class _Recorder:
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     recorded = _Recorder()
-    for name in ("record_attempt", "disable_endpoint", "endpoint_failed", "endpoint_succeeded"):
+    for name in ("record_attempt", "disable_endpoint", "endpoint_failed"):
         monkeypatch.setattr(store, name, getattr(recorded, name))
     monkeypatch.setattr(sender_module, "enqueue", recorded.enqueue)
     return recorded
@@ -253,7 +249,7 @@ async def test_deliver_posts_a_verifiable_signed_request(recorder: _Recorder) ->
     assert attempt["retry_in"] is None
     assert attempt["error"] is None
     assert recorder.disabled == []
-    assert recorder.successes == [_delivery(secret).endpoint_id]
+    assert recorder.failures == []
     assert recorder.events == []
 
 
