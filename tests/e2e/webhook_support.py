@@ -48,7 +48,11 @@ def payload(request: Received) -> dict[str, Any]:
 
 
 def order_of(request: Received) -> int | None:
-    data = payload(request).get("data", {})
+    """The order a delivery is about; None for anything else (a request cut short by a kill, say)."""
+    try:
+        data = payload(request).get("data", {})
+    except ValueError:
+        return None
     return data.get("order_id") if isinstance(data, dict) else None
 
 
