@@ -1,0 +1,169 @@
+"""The dispatcher's SQL against real Postgres: claims (SKIP LOCKED, ordered endpoints, per-endpoint
+caps), settling, the failing-too-long rule and retention, on a scratch schema with its migrations."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from services.webhook_dispatcher import store
+from shared.db import create_pool
+from shared.migrations import apply_migrations
+from shared.services import WEBHOOK_DISPATCHER
+from tests.e2e.webhook_support import order_event
+
+LEASE = timedelta(seconds=60)
+OPTIONS: dict[str, object] = {"description": "", "event_types": [], "rate_limit": None, "ordered": False, "headers": {}}
+
+
+@pytest.fixture
+async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack[0])
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    await apply_migrations(admin, schema, WEBHOOK_DISPATCHER.migrations_dir)
+    created = await create_pool(stack[0], schema)
+    try:
+        yield created
+    finally:
+        await created.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+async def _endpoint(conn: asyncpg.pool.PoolConnectionProxy, **options: object) -> uuid.UUID:
+    row = await store.insert_endpoint(conn, {**OPTIONS, "url": "https://example.com/hooks", **options}, "whsec_x")
+    endpoint_id: uuid.UUID = row["id"]
+    return endpoint_id
+
+
+async def _claim(pool: asyncpg.Pool, limit: int = 100, **options: object) -> list[store.Delivery]:
+    arguments = {"skip_endpoints": [], "per_endpoint": 100, **options}
+    async with pool.acquire() as conn, conn.transaction():
+        return await store.claim_due(conn, limit, LEASE, **arguments)  # type: ignore[arg-type]
+
+
+async def test_an_ordered_endpoint_gets_one_message_per_order_at_a_time(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        ordered = await _endpoint(conn, ordered=True)
+        unordered = await _endpoint(conn)
+        for order_id in (1, 2):
+            for sequence in (1, 2, 3):
+                await store.insert_messages(conn, [ordered, unordered], order_event(order_id, sequence), b"{}")
+
+    first = await _claim(pool)
+    again = await _claim(pool)
+
+    got = sorted((d.endpoint_id == ordered, d.order_id, d.message_id) for d in first)
+    assert len([d for d in first if d.endpoint_id == unordered]) == 6
+    assert [order_id for is_ordered, order_id, _ in got if is_ordered] == ["1", "2"]
+    assert again == []  # the ordered endpoint's next messages wait for their predecessors
+    async with pool.acquire() as conn:
+        head = next(d for d in first if d.endpoint_id == ordered and d.order_id == "1")
+        await store.record_attempt(
+            conn, head, response_status=204, latency_ms=3, error=None, response_excerpt="", outcome="delivered",
+            retry_in=None,
+        )  # fmt: skip
+    [following] = await _claim(pool)
+    assert (following.order_id, following.message_id) == ("1", head.message_id + 2)  # order 1's second event
+
+
+async def test_a_pending_retry_holds_back_its_order_on_an_ordered_endpoint(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        ordered = await _endpoint(conn, ordered=True)
+        for sequence in (1, 2):
+            await store.insert_messages(conn, [ordered], order_event(7, sequence), b"{}")
+    [head] = await _claim(pool)
+    async with pool.acquire() as conn:
+        await store.record_attempt(
+            conn, head, response_status=500, latency_ms=3, error=None, response_excerpt="", outcome="pending",
+            retry_in=timedelta(0),
+        )  # fmt: skip
+
+    [retried] = await _claim(pool)
+
+    assert retried.message_id == head.message_id
+    assert retried.attempt == 2
+
+
+async def test_claims_respect_the_per_endpoint_cap_skip_list_and_disabled_endpoints(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        busy, other, disabled = await _endpoint(conn), await _endpoint(conn), await _endpoint(conn)
+        await store.disable_endpoint(conn, disabled, "manual")
+        for order_id in range(5):
+            await store.insert_messages(conn, [busy, other, disabled], order_event(order_id, 1), b"{}")
+
+    capped = await _claim(pool, per_endpoint=2, skip_endpoints=[busy])
+    rest = await _claim(pool)
+
+    assert [d.endpoint_id for d in capped] == [other, other]
+    assert sorted(str(d.endpoint_id) for d in rest) == sorted([str(busy)] * 5 + [str(other)] * 3)
+
+
+async def test_two_concurrent_claims_never_take_the_same_message(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        endpoint = await _endpoint(conn)
+        for order_id in range(50):
+            await store.insert_messages(conn, [endpoint], order_event(order_id, 1), b"{}")
+
+    async with pool.acquire() as first, pool.acquire() as second, first.transaction(), second.transaction():
+        mine = await store.claim_due(first, 30, LEASE, skip_endpoints=[], per_endpoint=100)
+        theirs = await store.claim_due(second, 30, LEASE, skip_endpoints=[], per_endpoint=100)
+
+    assert len(mine) == 30
+    assert len(theirs) == 20
+    assert not {d.message_id for d in mine} & {d.message_id for d in theirs}
+
+
+async def test_an_endpoint_failing_longer_than_the_period_is_disabled_once(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        endpoint = await _endpoint(conn)
+        first = await store.endpoint_failed(conn, endpoint, timedelta(days=5))
+        await conn.execute("UPDATE endpoints SET failing_since = now() - interval '6 days' WHERE id = $1", endpoint)
+        disabled = await store.endpoint_failed(conn, endpoint, timedelta(days=5))
+        again = await store.endpoint_failed(conn, endpoint, timedelta(days=5))
+        state = await conn.fetchrow("SELECT enabled, disabled_reason FROM endpoints WHERE id = $1", endpoint)
+
+    assert first is None
+    assert disabled is not None
+    assert disabled["disabled_reason"] == "failing"
+    assert again is None
+    assert state is not None
+    assert (state["enabled"], state["disabled_reason"]) == (False, "failing")
+
+
+async def test_a_delivery_ends_the_failing_streak(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        endpoint = await _endpoint(conn)
+        await store.insert_messages(conn, [endpoint], order_event(1, 1), b"{}")
+        await store.endpoint_failed(conn, endpoint, timedelta(days=5))
+    [delivery] = await _claim(pool)
+    async with pool.acquire() as conn:
+        await store.record_attempt(
+            conn, delivery, response_status=200, latency_ms=1, error=None, response_excerpt="ok", outcome="delivered",
+            retry_in=None,
+        )  # fmt: skip
+        failing_since = await conn.fetchval("SELECT failing_since FROM endpoints WHERE id = $1", endpoint)
+        [message] = await store.list_messages(conn, endpoint_id=endpoint)
+
+    assert failing_since is None
+    assert message["status"] == "delivered"
+    assert [attempt["response_status"] for attempt in message["attempt_log"]] == [200]
+
+
+async def test_retention_purges_old_settled_history_and_keeps_pending_messages(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        endpoint = await _endpoint(conn)
+        for order_id in (1, 2, 3):
+            await store.insert_messages(conn, [endpoint], order_event(order_id, 1), b"{}")
+        await conn.execute("UPDATE messages SET created_at = now() - interval '40 days'")
+        await conn.execute("UPDATE messages SET status = 'delivered' WHERE order_id IN ('1', '2')")
+        await conn.execute("UPDATE messages SET created_at = now() WHERE order_id = '2'")
+
+        purged = await store.purge(conn, timedelta(days=30))
+        left = await conn.fetch("SELECT order_id, status FROM messages ORDER BY order_id")
+
+    assert purged == (1, 0)
+    assert [(row["order_id"], row["status"]) for row in left] == [("2", "delivered"), ("3", "pending")]
