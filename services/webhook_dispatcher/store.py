@@ -122,8 +122,9 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 
 async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Event, payload: bytes) -> None:
     await conn.execute(
+        # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
         """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload)
-           SELECT endpoint_id, $2, $3, $4, $5, $6 FROM unnest($1::uuid[]) AS endpoint_id
+           SELECT e.id, $2, $3, $4, $5, $6 FROM endpoints e WHERE e.id = ANY($1::uuid[])
            ON CONFLICT (endpoint_id, event_id) DO NOTHING""",
         list(endpoint_ids),
         event.id,

@@ -167,3 +167,14 @@ async def test_retention_purges_old_settled_history_and_keeps_pending_messages(p
 
     assert purged == (1, 0)
     assert [(row["order_id"], row["status"]) for row in left] == [("2", "delivered"), ("3", "pending")]
+
+
+async def test_a_fan_out_to_an_endpoint_deleted_meanwhile_skips_it(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        kept, deleted = await _endpoint(conn), await _endpoint(conn)
+        await store.delete_endpoint(conn, deleted)
+
+        await store.insert_messages(conn, [kept, deleted], order_event(1, 1), b"{}")
+        rows = await conn.fetch("SELECT endpoint_id FROM messages")
+
+    assert [row["endpoint_id"] for row in rows] == [kept]
