@@ -61,7 +61,8 @@ def currency_exponent(currency: str) -> int | None:
 def money(amount: Decimal, currency: str) -> Decimal:
     """`amount` at the currency's precision (the database keeps four places for every currency)."""
     exponent = currency_exponent(currency)
-    return amount if exponent is None else amount.quantize(Decimal(1).scaleb(-exponent))
+    # `+ 0` makes a negative zero (a price sent as "-0") a plain 0.00.
+    return amount if exponent is None else amount.quantize(Decimal(1).scaleb(-exponent)) + 0
 
 
 def order_name(order_number: int) -> str:

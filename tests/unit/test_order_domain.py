@@ -1,6 +1,7 @@
 """Order rules (services/order_api/domain.py): building an order from a draft, money, status views,
 changes after creation, payments and fulfilments. Pure functions, no I/O."""
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -914,3 +915,36 @@ def test_cancelling_an_unknown_or_cancelled_fulfillment_is_refused() -> None:
     with pytest.raises(OrderStateError) as caught_again:
         domain.cancel_fulfillment(cancelled, 1, LATER)
     assert caught_again.value.code == "fulfillment_cancelled"
+
+
+@pytest.mark.parametrize("price", ["-0", "-0.00"])
+def test_a_negative_zero_price_is_shown_as_zero(price: str) -> None:
+    created = build(order(custom(price), custom("5.00")))
+
+    assert [str(item.price) for item in created.line_items] == ["0.00", "5.00"]
+    assert str(created.total_price) == "5.00"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_totals_match_integer_minor_unit_arithmetic(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(100):
+        currency = rng.choice(["JPY", "VND", "USD", "EUR", "KWD", "BHD"])
+        exponent = domain.currency_exponent(currency)
+        assert exponent is not None
+        minors = [(rng.randrange(0, 10**8), rng.randrange(1, 50)) for _ in range(rng.randrange(1, 6))]
+        shipping_minor = rng.randrange(0, 10**4)
+        items = [custom(str(Decimal(minor).scaleb(-exponent)), quantity) for minor, quantity in minors]
+        shipping = [{"title": "Post", "price": str(Decimal(shipping_minor).scaleb(-exponent))}]
+
+        created = build(order(*items, currency=currency, shipping_lines=shipping))
+
+        items_minor = sum(minor * quantity for minor, quantity in minors)
+        assert created.total_line_items_price == Decimal(items_minor).scaleb(-exponent)
+        assert created.total_price == Decimal(items_minor + shipping_minor).scaleb(-exponent)
+        assert created.total_price.as_tuple().exponent == -exponent
+
+        # One digit more than the currency has is always refused, naming the item.
+        too_fine = str(Decimal(rng.randrange(1, 10**6) * 10 + rng.randrange(1, 10)).scaleb(-(exponent + 1)))
+        error = rule_error(order(*items, custom(too_fine), currency=currency))
+        assert (error.field, error.code) == (f"line_items[{len(items)}].price", "too_precise")
