@@ -62,6 +62,7 @@ class Result:
     seconds: float
     latencies: list[float]  # sorted, seconds
     cpu_seconds: float | None = None  # what the application's processes used meanwhile
+    saturating: bool = True  # as fast as it goes (comparable with the ceiling), not a fixed rate
 
     @property
     def rate(self) -> float:
@@ -76,7 +77,7 @@ class Result:
             f"{percentile(self.latencies, 0.5) * 1000:.1f}",
             f"{percentile(self.latencies, 0.99) * 1000:.1f}",
             f"{self.cpu_seconds / self.count * 1000:.2f}" if self.cpu_seconds is not None else "",
-            f"{self.rate / ratio_to.rate:.0%}" if ratio_to else "",
+            f"{self.rate / ratio_to.rate:.0%}" if ratio_to and self.saturating else "",
         ]
 
 
@@ -120,7 +121,7 @@ async def fixed_rate(name: str, operation: Operation, rate: float, seconds: floa
         latencies.append(time.perf_counter() - scheduled)
 
     await asyncio.gather(*(one(number) for number in range(int(rate * seconds))))
-    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies))
+    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies), saturating=False)
 
 
 def http_creates(url: str, api_key: str, connections: int) -> tuple[Operation, list[HttpConnection]]:
