@@ -166,8 +166,8 @@ class TokenBucket:
 
 
 class CircuitBreaker:
-    """Opens after `threshold` consecutive failures and stays open for `cooldown` seconds; then one
-    try is let through (half-open): a success closes it, a failure opens it again."""
+    """Opens after `threshold` consecutive failures and stays open for `cooldown` seconds; then tries
+    resume (half-open): a success closes it, another failure opens it again at once."""
 
     def __init__(self, threshold: int, cooldown: float) -> None:
         self._threshold = threshold

@@ -46,7 +46,7 @@ def test_the_breaker_opens_after_the_threshold_of_consecutive_failures() -> None
     breaker.record(False, now=1.0)
     assert breaker.is_open(1.0)
     assert breaker.is_open(30.9)
-    assert not breaker.is_open(31.0)  # half-open: one try goes
+    assert not breaker.is_open(31.0)  # half-open: tries resume
 
 
 def test_a_success_closes_the_breaker_and_resets_the_count() -> None:
