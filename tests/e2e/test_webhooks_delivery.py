@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 from standardwebhooks.webhooks import Webhook
@@ -231,6 +232,14 @@ async def test_endpoint_lifecycle_update_disable_enable_test_event_delete(
         [request] = await eventually(
             lambda: asyncio.sleep(0, [r for r in receiver.received() if order_of(r) is None]), lambda r: len(r) == 1
         )
+        base = f"/webhooks/{endpoint['id']}/messages"
+        since = quote((datetime.now(UTC) - timedelta(minutes=1)).isoformat())
+        delivered = await eventually(lambda: api.get(f"{base}?status=delivered&since={since}"), lambda m: len(m) == 1)
+        earlier = await api.get(f"{base}?until={since}")
+        retried = await api.call("POST", f"{base}/{test.json()['id']}/retry")
+        again = await eventually(
+            lambda: asyncio.sleep(0, [r for r in receiver.received() if order_of(r) is None]), lambda r: len(r) == 2
+        )
         listed = [item["id"] for item in await api.get("/webhooks")]
         deleted = await api.call("DELETE", f"/webhooks/{endpoint['id']}")
         gone = await api.call("GET", f"/webhooks/{endpoint['id']}")
@@ -243,6 +252,10 @@ async def test_endpoint_lifecycle_update_disable_enable_test_event_delete(
     assert Webhook(endpoint["secret"]).verify(request.body, request.headers)["type"] == "webhook.test"
     assert request.headers["x-tenant"] == "acme"
     assert uuid.UUID(request.headers["webhook-id"]) == uuid.UUID(test.json()["event_id"])
+    assert [message["id"] for message in delivered] == [test.json()["id"]]
+    assert earlier == []
+    assert retried.status_code == 202
+    assert again[1].headers["webhook-id"] == request.headers["webhook-id"]  # "retry now" sends it again
     assert endpoint["id"] in listed
     assert deleted.status_code == 204
     assert (gone.status_code, gone.json()["code"]) == (404, "endpoint_not_found")
