@@ -160,6 +160,8 @@ class Sender:
         except _DB_ERRORS as error:
             # The message keeps its lease and is claimed again when it runs out.
             log.warning("cannot record a webhook attempt", message_id=delivery.message_id, error=str(error))
+        except Exception:  # a bug must not kill the sender; the lease brings the message back
+            log.exception("webhook delivery crashed", message_id=delivery.message_id)
         finally:
             state.in_flight -= 1
             self._wake.set()

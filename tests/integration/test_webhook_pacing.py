@@ -1,0 +1,108 @@
+"""A sender's per-endpoint pacing with real Postgres and real loopback HTTP: the rate limit and the
+circuit breaker (one sender in-process on a scratch schema, so nothing else shares its endpoints)."""
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from ipaddress import ip_network
+
+import asyncpg
+import httpx
+import pytest
+
+from services.webhook_dispatcher import store
+from services.webhook_dispatcher.domain import generate_secret
+from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.sender import Sender
+from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.db import create_pool
+from shared.migrations import apply_migrations
+from shared.services import WEBHOOK_DISPATCHER
+from tests.e2e.webhook_support import order_event
+from tests.support.polling import eventually
+from tests.support.receiver import WebhookReceiver
+
+OPTIONS: dict[str, object] = {"description": "", "event_types": [], "ordered": False, "headers": {}}
+
+
+@pytest.fixture
+async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack[0])
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    await apply_migrations(admin, schema, WEBHOOK_DISPATCHER.migrations_dir)
+    created = await create_pool(stack[0], schema)
+    try:
+        yield created
+    finally:
+        await created.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+async def _running_sender(pool: asyncpg.Pool, settings: DispatcherSettings) -> asyncio.Task[None]:
+    destinations = Destinations([ip_network("127.0.0.0/8")], require_https=False)
+
+    def new_client() -> httpx.AsyncClient:
+        return safe_client(destinations, timeout=httpx.Timeout(5.0), max_connections=settings.endpoint_concurrency)
+
+    return asyncio.create_task(Sender(pool, settings, new_client).run())
+
+
+async def _messages(pool: asyncpg.Pool, url: str, count: int, rate_limit: int | None = None) -> None:
+    async with pool.acquire() as conn:
+        endpoint = await store.insert_endpoint(
+            conn, {**OPTIONS, "url": url, "rate_limit": rate_limit}, generate_secret()
+        )
+        for order_id in range(count):
+            await store.insert_messages(conn, [endpoint["id"]], order_event(order_id, 1), b"{}")
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_rate_limited_endpoint_gets_at_most_its_rate(pool: asyncpg.Pool) -> None:
+    settings = DispatcherSettings(sender_poll_interval_seconds=0.05)
+    with WebhookReceiver() as limited, WebhookReceiver() as free:
+        await _messages(pool, limited.url, 12, rate_limit=4)
+        await _messages(pool, free.url, 12)
+        sender = await _running_sender(pool, settings)
+        try:
+            await eventually(lambda: asyncio.sleep(0, len(limited.received())), lambda n: n == 12, timeout=30)
+        finally:
+            await _stop(sender)
+
+    times = sorted(request.at for request in limited.received())
+    # A burst of 4, then 4 per second: the 12th request leaves 2 s after the first (which arrives a
+    # little late, as it opens the connection).
+    assert times[-1] - times[0] >= 1.5
+    assert all(times[n + 4] - times[n] >= 0.9 for n in range(4, 8))
+    free_times = sorted(request.at for request in free.received())
+    assert len(free_times) == 12
+    assert free_times[-1] - free_times[0] < times[-1] - times[0]  # the limit is the endpoint's own
+
+
+async def test_the_circuit_breaker_rests_an_endpoint_that_keeps_failing(pool: asyncpg.Pool) -> None:
+    settings = DispatcherSettings(
+        sender_poll_interval_seconds=0.05,
+        retry_schedule_seconds=[0.05] * 20,
+        breaker_failures=3,
+        breaker_cooldown_seconds=1.5,
+        endpoint_concurrency=1,
+    )
+    with WebhookReceiver() as failing:
+        failing.respond = lambda _: 500
+        await _messages(pool, failing.url, 1)
+        sender = await _running_sender(pool, settings)
+        try:
+            await eventually(lambda: asyncio.sleep(0, len(failing.received())), lambda n: n >= 5, timeout=30)
+        finally:
+            await _stop(sender)
+
+    times = [request.at for request in failing.received()]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert max(gaps[:2]) < 1.0  # retries per the (short) schedule
+    assert gaps[2] >= 1.4  # then, after 3 failures in a row, the endpoint rests for the cool-down
