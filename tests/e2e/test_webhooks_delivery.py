@@ -10,13 +10,28 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
+import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.e2e.webhook_support import endpoints, event_ids, new_order_id, order_event, order_of, publish, verified
+from tests.e2e.webhook_support import (
+    endpoints,
+    event_ids,
+    new_order_id,
+    order_event,
+    order_of,
+    publish,
+    verified,
+    wait_caught_up,
+)
 from tests.support.kafka import header, read_records
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> None:
+    await wait_caught_up(stack)
 
 
 def _for_order(receiver: WebhookReceiver, order_id: int) -> list[Received]:

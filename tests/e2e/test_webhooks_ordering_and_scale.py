@@ -12,12 +12,17 @@ import pytest
 
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
-from tests.e2e.webhook_support import endpoints, new_order_id, order_event, order_of, payload, publish
+from tests.e2e.webhook_support import endpoints, new_order_id, order_event, order_of, payload, publish, wait_caught_up
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
 
 TYPES = ["order.created", "order.updated", "order.paid", "order.closed"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> None:
+    await wait_caught_up(stack)
 
 
 class Answers:
@@ -161,13 +166,19 @@ async def test_a_dispatcher_killed_mid_backlog_loses_nothing(
     order_ids = [new_order_id() for _ in range(300)]
     mine = set(order_ids)
     with WebhookReceiver() as receiver:
-        receiver.respond = Answers({}, delay=0.05)
+        receiver.respond = Answers({}, delay=0.2)
         async with endpoints(http, two_dispatchers[1].url) as api:
-            await api.register(receiver.url, ["order.*"])
+            endpoint = await api.register(receiver.url, ["order.*"])
             await publish(stack[1], [order_event(order_id, 1) for order_id in order_ids])
+            # Every event fanned out (the backlog is in the database), and sending under way.
+            await eventually(
+                lambda: api.get(f"/webhooks/{endpoint['id']}/messages?limit=500"),
+                lambda messages: len(messages) == len(order_ids),
+                timeout=60,
+            )
             await eventually(
                 lambda: asyncio.sleep(0, len([r for r in receiver.received() if order_of(r) in mine])),
-                lambda n: n >= 60,
+                lambda n: n >= 30,
                 timeout=60,
             )
             two_dispatchers[0].kill()

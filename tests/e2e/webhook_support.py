@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 from standardwebhooks.webhooks import Webhook
 
@@ -17,6 +18,7 @@ from shared.events import Event, OrderLifecycleData
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.topics import ORDERS_EVENTS
 from tests.support.orders import sample_order
+from tests.support.polling import eventually
 from tests.support.receiver import Received
 
 ADMIN = {"authorization": f"Bearer {LOCAL_API_KEY}"}
@@ -100,3 +102,21 @@ def verified(secret: str, requests: Sequence[Received]) -> list[dict[str, Any]]:
 
 def event_ids(requests: Sequence[Received]) -> list[uuid.UUID]:
     return [uuid.UUID(request.headers["webhook-id"]) for request in requests]
+
+
+async def wait_caught_up(stack: tuple[str, str], timeout: float = 300.0) -> None:
+    """Until the dispatchers have consumed what is already on orders.events: a probe event published
+    now is recorded as processed. On a shared stack a benchmark may have left a backlog that would
+    otherwise eat every test's patience."""
+    probe = order_event(new_order_id(), 1)
+    await publish(stack[1], [probe])
+    conn = await asyncpg.connect(stack[0])
+    try:
+        await eventually(
+            lambda: conn.fetchval("SELECT count(*) FROM webhooks.processed_events WHERE event_id = $1", probe.id),
+            lambda found: found == 1,
+            timeout=timeout,
+            interval=0.5,
+        )
+    finally:
+        await conn.close()
