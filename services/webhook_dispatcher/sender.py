@@ -103,17 +103,16 @@ class Sender:
             await asyncio.gather(*(state.client.aclose() for state in self._endpoints.values()))
 
     async def _claim(self, limit: int) -> list[store.Delivery]:
-        now = time.monotonic()
-        skip = [
-            endpoint_id
+        now, cap = time.monotonic(), self._settings.endpoint_concurrency
+        # Only as many as an endpoint's own connection pool takes at once; none while it rests.
+        in_flight = {
+            endpoint_id: cap if state.breaker.is_open(now) else state.in_flight
             for endpoint_id, state in self._endpoints.items()
-            if state.in_flight >= self._settings.endpoint_concurrency or state.breaker.is_open(now)
-        ]
+            if state.in_flight or state.breaker.is_open(now)
+        }
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                return await store.claim_due(
-                    conn, limit, self._lease, skip_endpoints=skip, per_endpoint=self._settings.endpoint_concurrency
-                )
+                return await store.claim_due(conn, limit, self._lease, in_flight=in_flight, per_endpoint=cap)
         except _DB_ERRORS as error:
             log.warning("cannot claim webhook messages", error=str(error))
             return []

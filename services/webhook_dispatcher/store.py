@@ -236,19 +236,21 @@ class Delivery:
 
 
 async def claim_due(
-    conn: Connection, limit: int, lease: timedelta, *, skip_endpoints: Sequence[uuid.UUID], per_endpoint: int
+    conn: Connection, limit: int, lease: timedelta, *, in_flight: Mapping[uuid.UUID, int], per_endpoint: int
 ) -> list[Delivery]:
-    """Claim due messages for this sender, at most `per_endpoint` per endpoint and none of
-    `skip_endpoints` (busy or resting here). Claimed messages are pushed `lease` into the future, so a
-    sender that dies mid-send leaves them to be claimed again; SKIP LOCKED lets many senders share
-    the backlog. On an ordered endpoint a message waits while an earlier one of its order is pending
-    (being sent, or waiting for a retry)."""
+    """Claim due messages for this sender: per endpoint at most `per_endpoint` less what this sender
+    has `in_flight` there (an endpoint given `per_endpoint` or more gets none). Claimed messages are
+    pushed `lease` into the future, so a sender that dies mid-send leaves them to be claimed again;
+    SKIP LOCKED lets many senders share the backlog. On an ordered endpoint a message waits while an
+    earlier one of its order is pending (being sent, or waiting for a retry)."""
     rows = await conn.fetch(
-        """WITH candidates AS (
+        """WITH busy AS (
+               SELECT endpoint_id, $4 - n AS room FROM unnest($3::uuid[], $5::int[]) AS b (endpoint_id, n)),
+           candidates AS (
                SELECT m.id, m.endpoint_id, m.next_attempt_at FROM messages m
                JOIN endpoints e ON e.id = m.endpoint_id
                WHERE m.status = 'pending' AND m.next_attempt_at <= now() AND e.enabled
-                 AND m.endpoint_id <> ALL($3::uuid[])
+                 AND m.endpoint_id NOT IN (SELECT endpoint_id FROM busy WHERE room <= 0)
                  AND (NOT e.ordered OR NOT EXISTS (
                      SELECT 1 FROM messages p
                      WHERE p.endpoint_id = m.endpoint_id AND p.order_id = m.order_id
@@ -258,9 +260,10 @@ async def claim_due(
                FOR UPDATE OF m SKIP LOCKED),
            due AS (
                SELECT id FROM (
-                   SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n
-                   FROM candidates) ranked
-               WHERE n <= $4)
+                   SELECT c.id, c.endpoint_id, coalesce(busy.room, $4) AS room,
+                          row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n
+                   FROM candidates c LEFT JOIN busy USING (endpoint_id)) ranked
+               WHERE n <= room)
            UPDATE messages m
            SET next_attempt_at = now() + $2::interval, attempts = m.attempts + 1
            FROM due, endpoints e
@@ -270,8 +273,9 @@ async def claim_due(
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,
-        list(skip_endpoints),
+        list(in_flight),
         per_endpoint,
+        list(in_flight.values()),
     )
     return [
         Delivery(

@@ -40,7 +40,7 @@ async def _endpoint(conn: asyncpg.pool.PoolConnectionProxy, **options: object) -
 
 
 async def _claim(pool: asyncpg.Pool, limit: int = 100, **options: object) -> list[store.Delivery]:
-    arguments = {"skip_endpoints": [], "per_endpoint": 100, **options}
+    arguments = {"in_flight": {}, "per_endpoint": 100, **options}
     async with pool.acquire() as conn, conn.transaction():
         return await store.claim_due(conn, limit, LEASE, **arguments)  # type: ignore[arg-type]
 
@@ -88,18 +88,18 @@ async def test_a_pending_retry_holds_back_its_order_on_an_ordered_endpoint(pool:
     assert retried.attempt == 2
 
 
-async def test_claims_respect_the_per_endpoint_cap_skip_list_and_disabled_endpoints(pool: asyncpg.Pool) -> None:
+async def test_claims_leave_each_endpoint_only_its_room_and_skip_disabled_ones(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        busy, other, disabled = await _endpoint(conn), await _endpoint(conn), await _endpoint(conn)
+        full, half, idle, disabled = [await _endpoint(conn) for _ in range(4)]
         await store.disable_endpoint(conn, disabled, "manual")
         for order_id in range(5):
-            await store.insert_messages(conn, [busy, other, disabled], order_event(order_id, 1), b"{}")
+            await store.insert_messages(conn, [full, half, idle, disabled], order_event(order_id, 1), b"{}")
 
-    capped = await _claim(pool, per_endpoint=2, skip_endpoints=[busy])
+    capped = await _claim(pool, per_endpoint=3, in_flight={full: 3, half: 2})
     rest = await _claim(pool)
 
-    assert [d.endpoint_id for d in capped] == [other, other]
-    assert sorted(str(d.endpoint_id) for d in rest) == sorted([str(busy)] * 5 + [str(other)] * 3)
+    assert sorted(str(d.endpoint_id) for d in capped) == sorted([str(half)] + [str(idle)] * 3)
+    assert sorted(str(d.endpoint_id) for d in rest) == sorted([str(full)] * 5 + [str(half)] * 4 + [str(idle)] * 2)
 
 
 async def test_two_concurrent_claims_never_take_the_same_message(pool: asyncpg.Pool) -> None:
@@ -109,8 +109,8 @@ async def test_two_concurrent_claims_never_take_the_same_message(pool: asyncpg.P
             await store.insert_messages(conn, [endpoint], order_event(order_id, 1), b"{}")
 
     async with pool.acquire() as first, pool.acquire() as second, first.transaction(), second.transaction():
-        mine = await store.claim_due(first, 30, LEASE, skip_endpoints=[], per_endpoint=100)
-        theirs = await store.claim_due(second, 30, LEASE, skip_endpoints=[], per_endpoint=100)
+        mine = await store.claim_due(first, 30, LEASE, in_flight={}, per_endpoint=100)
+        theirs = await store.claim_due(second, 30, LEASE, in_flight={}, per_endpoint=100)
 
     assert len(mine) == 30
     assert len(theirs) == 20
