@@ -105,9 +105,10 @@ async def test_consumer_killed_mid_batch_applies_each_event_exactly_once(
 ) -> None:
     anonymizer = system["anonymizer"]
     assert anonymizer.terminate() == 0
-    order_ids = await create_orders(http, system["order_api"].url, 400)
+    order_ids = await create_orders(http, system["order_api"].url, 600)
 
-    anonymizer.start()
+    # Watch from the moment it answers at all: by the time it reports ready it may be well into the batch.
+    anonymizer.start(wait_ready=False)
     applied_before_kill = await eventually(
         lambda: audit_counts(admin_db, order_ids), lambda seen: len(seen) >= 20, interval=0.01
     )
