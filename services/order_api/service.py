@@ -151,6 +151,16 @@ async def get_order(pool: asyncpg.Pool, order_id: int) -> store.StoredOrder:
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
 
 
+async def _lock_order(conn: Connection, order_id: int, if_match: int | None = None) -> store.StoredOrder:
+    """The order, locked for this transaction's change; `if_match` names the version the caller saw."""
+    stored = await store.fetch_order(conn, order_id, for_update=True)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    if if_match is not None and if_match != stored.sequence:
+        raise StaleVersion(stored.sequence)
+    return stored
+
+
 async def change_order(
     pool: asyncpg.Pool,
     order_id: int,
@@ -161,11 +171,7 @@ async def change_order(
 ) -> store.StoredOrder:
     """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost updates."""
     async with pool.acquire() as conn, conn.transaction():
-        stored = await store.fetch_order(conn, order_id, for_update=True)
-        if stored is None:
-            raise OrderNotFound(order_id)
-        if if_match is not None and if_match != stored.sequence:
-            raise StaleVersion(stored.sequence)
+        stored = await _lock_order(conn, order_id, if_match)
         changed = change(stored.order, _now())
         sequence = await store.save_order(conn, changed)
         await _publish(conn, event_type if isinstance(event_type, str) else event_type(changed), changed, sequence)
@@ -194,11 +200,7 @@ async def reopen_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | Non
 async def delete_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> None:
     """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
     async with pool.acquire() as conn, conn.transaction():
-        stored = await store.fetch_order(conn, order_id, for_update=True)
-        if stored is None:
-            raise OrderNotFound(order_id)
-        if if_match is not None and if_match != stored.sequence:
-            raise StaleVersion(stored.sequence)
+        stored = await _lock_order(conn, order_id, if_match)
         domain.check_deletable(stored.order)
         await store.delete_order(conn, order_id)
         await _publish(
@@ -211,17 +213,13 @@ async def delete_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | Non
 
 async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact) -> None:
     """Record a payment fact inside the caller's (the idempotent consumer's) transaction."""
-    stored = await store.fetch_order(conn, fact.order_id, for_update=True)
-    if stored is None:
-        raise OrderNotFound(fact.order_id)
+    stored = await _lock_order(conn, fact.order_id)
     order, event_type = domain.apply_payment(stored.order, kind, fact, await store.next_object_id(conn), _now())
     await _publish(conn, event_type, order, await store.save_order(conn, order))
 
 
 async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact) -> None:
-    stored = await store.fetch_order(conn, fact.order_id, for_update=True)
-    if stored is None:
-        raise OrderNotFound(fact.order_id)
+    stored = await _lock_order(conn, fact.order_id)
     now = _now()
     if isinstance(fact, FulfillmentCreatedFact):
         order = domain.fulfil(stored.order, fact, now)

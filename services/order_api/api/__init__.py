@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from services.order_api.api import akinon, digital_river, haravan
 from services.order_api.api.contract import negotiate
-from services.order_api.api.http import problem_responses
+from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import require_order_scope
 from services.order_api.domain import OrderRuleError, OrderStateError
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
@@ -46,7 +46,7 @@ def install_order_errors(app: FastAPI) -> None:
             412,
             "version_mismatch",
             f"The order changed since you read it (now version {exc.current}); fetch it and retry.",
-            headers={"ETag": f'"{exc.current}"'},
+            headers={"ETag": etag(exc.current)},
         )
 
     async def on_upstream(_: Request, exc: Exception) -> JSONResponse:
