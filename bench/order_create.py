@@ -262,7 +262,9 @@ async def main(args: argparse.Namespace) -> None:
     notes: list[str] = []
     template: tuple[asyncpg.Record, asyncpg.Record] | None = None
     for workers in args.workers:
-        extra_env = {"ORDER_API_WORKERS": str(workers)} if workers != 1 else {}
+        # A consumer group of its own: in the shared `order_api` group this instance, on the bench
+        # database, would take orders.ingest facts meant for the real one.
+        extra_env = {"ORDER_API_WORKERS": str(workers), "ORDER_API_CONSUMER_GROUP": "order_api_bench"}
         service = ServiceProcess(ORDER_API, (dsn, bootstrap), log_dir, extra_env)
         service.start()
         try:
