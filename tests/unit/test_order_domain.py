@@ -9,6 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
+from deploy.demo_catalog import DEMO_VARIANTS
 from services.order_api import domain
 from services.order_api.domain import (
     DigitalRiverState,
@@ -38,17 +39,8 @@ from shared.orders import (
 NOW = datetime(2026, 3, 28, 17, 30, 36, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
 
-# The variant the Haravan document's create examples name.
-IPOD = VariantFact(
-    id=447654529,
-    product_id=921728736,
-    title="IPod Touch 8GB",
-    variant_title="Black",
-    sku="IPOD2009BLACK",
-    price=Decimal("199.00"),
-    currency="USD",
-    grams=200,
-)
+# The variant the Haravan document's create examples name, as the demo catalog holds it.
+IPOD = next(variant for variant in DEMO_VARIANTS if variant.id == 447654529)
 TEAPOT_JPY = VariantFact(id=7, product_id=70, title="Tetsubin", sku="TETSU", price=Decimal(4500), currency="JPY")
 CATALOG = {variant.id: variant for variant in (IPOD, TEAPOT_JPY)}
 
