@@ -1,5 +1,6 @@
 """Scratch schemas and topics on the real stack, so kernel pieces are tested in isolation."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,20 +15,28 @@ from shared.migrations import apply_migrations
 from shared.topics import dlq
 
 
-@pytest.fixture
-async def scratch_pool(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a fresh schema that has the kernel tables (outbox, processed_events) and nothing else."""
+@contextlib.asynccontextmanager
+async def scratch_schema(admin_dsn: str, migrations_dir: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh schema with the kernel tables and the migrations in `migrations_dir`;
+    the schema is dropped afterwards."""
     schema = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack[0])
+    admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f"CREATE SCHEMA {schema}")
-    await apply_migrations(admin, schema, tmp_path)  # an empty service dir: only the kernel
-    pool = await create_pool(stack[0], schema)
+    await apply_migrations(admin, schema, migrations_dir)
+    pool = await create_pool(admin_dsn, schema)
     try:
         yield pool
     finally:
         await pool.close()
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
+
+
+@pytest.fixture
+async def scratch_pool(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh schema that has the kernel tables (outbox, processed_events) and nothing else."""
+    async with scratch_schema(stack[0], tmp_path) as pool:  # an empty service dir: only the kernel
+        yield pool
 
 
 @pytest.fixture

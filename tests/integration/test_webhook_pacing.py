@@ -3,7 +3,6 @@ circuit breaker (one sender in-process on a scratch schema, so nothing else shar
 
 import asyncio
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from ipaddress import ip_network
 
@@ -16,10 +15,9 @@ from services.webhook_dispatcher.domain import generate_secret
 from services.webhook_dispatcher.safe_http import Destinations, safe_client
 from services.webhook_dispatcher.sender import Sender
 from services.webhook_dispatcher.settings import DispatcherSettings
-from shared.db import create_pool
-from shared.migrations import apply_migrations
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.webhook_support import order_event
+from tests.integration.conftest import scratch_schema
 from tests.support.polling import eventually
 from tests.support.receiver import WebhookReceiver
 
@@ -28,17 +26,9 @@ OPTIONS: dict[str, object] = {"description": "", "event_types": [], "ordered": F
 
 @pytest.fixture
 async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack[0])
-    await admin.execute(f"CREATE SCHEMA {schema}")
-    await apply_migrations(admin, schema, WEBHOOK_DISPATCHER.migrations_dir)
-    created = await create_pool(stack[0], schema)
-    try:
+    """The dispatcher's tables in a scratch schema of their own."""
+    async with scratch_schema(stack[0], WEBHOOK_DISPATCHER.migrations_dir) as created:
         yield created
-    finally:
-        await created.close()
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
 
 
 async def _running_sender(pool: asyncpg.Pool, settings: DispatcherSettings) -> asyncio.Task[None]:

@@ -9,10 +9,9 @@ import asyncpg
 import pytest
 
 from services.webhook_dispatcher import store
-from shared.db import create_pool
-from shared.migrations import apply_migrations
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.webhook_support import order_event
+from tests.integration.conftest import scratch_schema
 
 LEASE = timedelta(seconds=60)
 OPTIONS: dict[str, object] = {"description": "", "event_types": [], "rate_limit": None, "ordered": False, "headers": {}}
@@ -20,17 +19,9 @@ OPTIONS: dict[str, object] = {"description": "", "event_types": [], "rate_limit"
 
 @pytest.fixture
 async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack[0])
-    await admin.execute(f"CREATE SCHEMA {schema}")
-    await apply_migrations(admin, schema, WEBHOOK_DISPATCHER.migrations_dir)
-    created = await create_pool(stack[0], schema)
-    try:
+    """The dispatcher's tables in a scratch schema of their own."""
+    async with scratch_schema(stack[0], WEBHOOK_DISPATCHER.migrations_dir) as created:
         yield created
-    finally:
-        await created.close()
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
 
 
 async def _endpoint(conn: asyncpg.pool.PoolConnectionProxy, **options: object) -> uuid.UUID:
