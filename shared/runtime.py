@@ -64,11 +64,18 @@ class Runtime:
     consumer: IdempotentConsumer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def subscribe(self, topics: Sequence[str], handler: EventHandler) -> None:
-        """Consume `topics` in the service's group through the idempotent consumer."""
-        consumer = self.consumer
+    def subscribe(self, topics: Sequence[str], handler: EventHandler, *, batch_records: int | None = None) -> None:
+        """Consume `topics` in the service's group through the idempotent consumer.
 
-        @self.broker.subscriber(
+        With `batch_records`, up to that many records are taken per poll and processed in order, one by
+        one, and the batch's offsets are committed after the last one: an error rewinds to the batch's
+        start, and the records already processed are then skipped as duplicates.
+        """
+        consumer = self.consumer
+        batch = batch_records is not None
+
+        # `batch` is a bool here, not one of the Literal overloads, so mypy sees the decorator as untyped.
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
             *topics,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
@@ -76,9 +83,13 @@ class Runtime:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_undecoded,
             title=f"{self.spec.name}:{handler.__name__}",
+            batch=batch,
+            max_records=batch_records,
         )
         async def on_message(message: KafkaMessage) -> None:
-            await consumer.process(message.raw_message, handler)  # type: ignore[arg-type]
+            records = message.raw_message if batch else (message.raw_message,)
+            for record in records:
+                await consumer.process(record, handler)
 
 
 async def _undecoded(message: StreamMessage[Any]) -> bytes:
