@@ -3,6 +3,7 @@
 The launcher, the provisioning job and the settings all read this table, so a service is declared once.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -33,9 +34,22 @@ WEBHOOK_DISPATCHER: Final = ServiceSpec("webhook_dispatcher", "webhooks", "WEBHO
 
 SERVICES: Final = (ORDER_API, ANONYMIZER, CANCELLATION_WORKER, WEBHOOK_DISPATCHER)
 
-# The local stack's defaults (deploy/local): away from the standard ports.
-LOCAL_PG_PORT: Final = 55432
-LOCAL_KAFKA_PORT: Final = 59092
+
+def _local_port(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "")
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and 0 < int(value) < 65535):
+        raise ValueError(f"{variable}={value!r} is not a TCP port")
+    return int(value)
+
+
+# The local stack's ports (deploy/local), away from the standard ones and below Linux's ephemeral
+# range (32768-60999): a client retrying a stopped server there can be handed the server's own port
+# as its source port and connect to itself, holding the port so the server cannot bind it again.
+# `LOCAL_PG_PORT` / `LOCAL_KAFKA_PORT` move them (the Kafka controller takes the next port).
+LOCAL_PG_PORT: Final = _local_port("LOCAL_PG_PORT", 15432)
+LOCAL_KAFKA_PORT: Final = _local_port("LOCAL_KAFKA_PORT", 19092)
 LOCAL_DATABASE: Final = "orders"
 LOCAL_ADMIN_DSN: Final = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/{LOCAL_DATABASE}"
 LOCAL_KAFKA_BOOTSTRAP: Final = f"127.0.0.1:{LOCAL_KAFKA_PORT}"

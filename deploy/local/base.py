@@ -44,6 +44,31 @@ def require_tool(name: str, install: str, found: str | None = None) -> str:
     return path
 
 
+EPHEMERAL_RANGE_FILE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_ports(path: Path = EPHEMERAL_RANGE_FILE) -> range | None:
+    """The ports the kernel hands out as clients' source ports, if it says (Linux)."""
+    try:
+        low, high = (int(part) for part in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return range(low, high + 1)
+
+
+def check_listen_port(port: int, variable: str, ephemeral: range | None = None) -> None:
+    """Refuse to listen on a port inside the ephemeral range: a client retrying to connect while the
+    server is down can be given that very port as its source and connect to itself, and the server
+    then cannot bind its port again until that client gives up."""
+    ephemeral = ephemeral if ephemeral is not None else ephemeral_ports()
+    if ephemeral is not None and port in ephemeral:
+        raise StackError(
+            f"port {port} lies in this machine's ephemeral port range ({ephemeral.start}-{ephemeral.stop - 1}, "
+            f"{EPHEMERAL_RANGE_FILE}), where a client retrying to connect can take it; set {variable} "
+            f"to a port below {ephemeral.start}"
+        )
+
+
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """Whether something accepts TCP connections on host:port."""
     try:

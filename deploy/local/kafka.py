@@ -23,6 +23,7 @@ from deploy.local.base import (
     LOGS_DIR,
     STATE_DIR,
     StackError,
+    check_listen_port,
     is_our_process,
     log_size,
     log_tail,
@@ -198,6 +199,7 @@ def _wait_ready(pid: int, since: int) -> None:
 def start() -> None:
     """Start the broker in its own session (it outlives the launcher) and wait until it answers."""
     for port in (LOCAL_KAFKA_PORT, CONTROLLER_PORT):
+        check_listen_port(port, "LOCAL_KAFKA_PORT")
         if port_open(port):
             raise StackError(
                 f"127.0.0.1:{port} is taken by a process this launcher did not start; "

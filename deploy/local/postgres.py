@@ -13,6 +13,7 @@ from deploy.local.base import (
     LOGS_DIR,
     STATE_DIR,
     StackError,
+    check_listen_port,
     is_our_process,
     log_size,
     log_tail,
@@ -101,6 +102,7 @@ def init() -> None:
 
 def start() -> None:
     """Start the cluster in its own session (it outlives the launcher) and wait until it accepts."""
+    check_listen_port(LOCAL_PG_PORT, "LOCAL_PG_PORT")
     if port_open(LOCAL_PG_PORT):
         raise StackError(
             f"127.0.0.1:{LOCAL_PG_PORT} is taken by a process this launcher did not start; "

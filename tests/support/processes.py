@@ -1,6 +1,7 @@
 """Run the services as a user runs them: `python -m services.<name>` in processes of their own."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -10,14 +11,24 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local.base import ephemeral_ports
 from shared.services import REPO_ROOT, ServiceSpec
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free port below the ephemeral range: a service a test restarts comes back on its port, which
+    a client retrying meanwhile could otherwise have been given as its own source port."""
+    ephemeral = ephemeral_ports()
+    high = min(ephemeral.start if ephemeral else 32768, 32768)
+    for _ in range(200):
+        port = random.randrange(20000, high)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in 20000-{high - 1}")
 
 
 class ServiceProcess:

@@ -112,6 +112,15 @@ def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Service
         assert test != ["NONE"], f"{name}'s healthcheck is NONE"
 
 
+def test_every_published_port_binds_to_loopback_unless_told_otherwise(compose: dict[str, Service]) -> None:
+    # Kafka's host listener is plaintext and the services' default key is public: nothing is published
+    # on every interface by default, and BIND_ADDRESS is the one switch that changes that.
+    for name, service in compose.items():
+        for entry in service.get("ports", []):
+            assert isinstance(entry, str), f"{name}: use the short syntax with a host address"
+            assert entry.startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name} publishes {entry} beyond loopback"
+
+
 def test_app_services_match_the_service_table(compose: dict[str, Service]) -> None:
     started = {
         " ".join(_command(service)): name
