@@ -9,17 +9,19 @@ the relay publishes what is committed, then everything closes.
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
 import structlog
 import uvicorn
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -81,6 +83,7 @@ class Runtime:
             auto_offset_reset="earliest",
             # Commit only after `process` returned, i.e. after the effect's transaction committed.
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            parser=_headers_left_raw,
             decoder=_undecoded,
             title=f"{self.spec.name}:{handler.__name__}",
             batch=batch,
@@ -90,6 +93,25 @@ class Runtime:
             records = message.raw_message if batch else (message.raw_message,)
             for record in records:
                 await consumer.process(record, handler)
+
+
+async def _headers_left_raw(
+    record: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    default_parser: Callable[[Any], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's own parser, given the records without their headers; the message then carries the
+    records as they came. That parser decodes every header as UTF-8 before our code sees the record,
+    and one header that is not UTF-8 made it skip the record (and, in a batch, every record fetched
+    with it) without a trace. Headers stay bytes until `decode_event` judges them, so such a record is
+    dead-lettered with the reason and its neighbours are processed."""
+    stripped = (
+        tuple(dataclasses.replace(one, headers=[]) for one in record)
+        if isinstance(record, tuple)
+        else dataclasses.replace(record, headers=[])
+    )
+    message = await default_parser(stripped)
+    message.raw_message = record
+    return message
 
 
 async def _undecoded(message: StreamMessage[Any]) -> bytes:
@@ -157,6 +179,7 @@ def create_app(
                 producer,
                 poll_interval=settings.outbox_poll_interval_seconds,
                 batch_size=settings.outbox_batch_size,
+                lease_seconds=settings.outbox_lease_seconds,
             )
             if publishes
             else None

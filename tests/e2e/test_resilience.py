@@ -159,6 +159,54 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_consumer_moves_on(
     assert applied == Counter({order_id: 1})
 
 
+async def test_a_record_with_a_header_that_is_not_utf8_is_dead_lettered_and_its_neighbours_processed(
+    system: dict[str, ServiceProcess],
+    admin_db: asyncpg.Connection,
+    stack: tuple[str, str],
+    receiver: WebhookReceiver,
+    register_endpoint: Callable[[str, list[str]], Awaitable[str]],
+) -> None:
+    await register_endpoint(receiver.url, ["order.created"])
+    order_id = random.randint(10**12, 10**13)
+    before, bad, after = (_event_for(order_id, sequence) for sequence in (1, 2, 3))
+    producer = AIOKafkaProducer(bootstrap_servers=stack[1], linger_ms=50)  # one batch, one partition
+    await producer.start()
+    try:
+        acks = [
+            await producer.send(ORDERS_EVENTS, event.body(), key=event.key, headers=headers)
+            for event, headers in (
+                (before, before.headers()),
+                (bad, [*bad.headers(), ("x-note", b"caf\xe9 \xff")]),
+                (after, after.headers()),
+            )
+        ]
+        bad_offset = (await asyncio.gather(*acks))[1].offset
+    finally:
+        await producer.stop()
+
+    # The batch consumer (the dispatcher's fan-out) delivers both neighbours; the others apply them.
+    delivered = await eventually(
+        lambda: _webhook_ids(receiver), lambda ids: {str(before.id), str(after.id)} <= ids, timeout=60
+    )
+    assert str(bad.id) not in delivered
+    assert await eventually(lambda: audit_counts(admin_db, [order_id]), lambda seen: seen[order_id] == 2) == Counter(
+        {order_id: 2}
+    )
+    dead = await read_records(
+        stack[1],
+        dlq(ORDERS_EVENTS),
+        lambda r: header(r, "dlq_original_offset") == str(bad_offset) and header(r, "ce_id") == str(bad.id),
+        expect=3,
+    )
+    assert {header(r, "dlq_consumer") for r in dead} == {"anonymizer", "cancellation_worker", "webhook_dispatcher"}
+    assert all("not UTF-8" in (header(r, "dlq_error") or "") for r in dead)
+    assert all(dict(r.headers)["x-note"] == b"caf\xe9 \xff" for r in dead), "the copy keeps the original bytes"
+
+
+async def _webhook_ids(receiver: WebhookReceiver) -> set[str]:
+    return {request.headers["webhook-id"] for request in receiver.received()}
+
+
 def _order_id(record: object) -> int:
     subject = header(record, "ce_subject")
     return int(subject) if subject and subject.isdigit() else -1
@@ -173,5 +221,5 @@ async def _webhooks_for(receiver: WebhookReceiver, order_ids: list[int]) -> Coun
     )
 
 
-def _event_for(order_id: int) -> Event:
-    return order_created(order_id, email="poison-neighbour@example.com")
+def _event_for(order_id: int, sequence: int = 1) -> Event:
+    return order_created(order_id, sequence, email="poison-neighbour@example.com")
