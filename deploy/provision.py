@@ -18,12 +18,13 @@ from typing import Any, Final
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from shared.dsn import admin_dsn, service_dsn, service_password
 from shared.migrations import apply_migrations
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, SERVICES, ServiceSpec
-from shared.topics import ALL_TOPICS, PARTITIONS, TOPIC_CONFIGS
+from shared.topics import ALL_TOPICS, PARTITIONS, topic_configs
 
 # Topic metadata can lag creation by a moment; a broker that takes longer than this is unhealthy.
 TOPICS_READY_TIMEOUT_S: Final = 60.0
@@ -102,12 +103,13 @@ def _topic_problem(topic: dict[str, Any]) -> str | None:
 
 
 async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
-    """Create every topic (existing ones are left as they are) and wait until all have leaders."""
+    """Create every topic, give existing ones the configs of this version (partitions are left as they
+    are), and wait until all have leaders."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="deploy.provision")
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=TOPIC_CONFIGS) for name in ALL_TOPICS]
+            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=topic_configs(name)) for name in ALL_TOPICS]
         )
         created = []
         for topic, code, *rest in response.topic_errors:
@@ -117,6 +119,7 @@ async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
             elif error is not TopicAlreadyExistsError:
                 raise ProvisionError(f"creating topic {topic}: {error.__name__} {rest[0] if rest else ''}")
         _say(f"topics: created {', '.join(created)}" if created else "topics: all exist")
+        await _align_configs(admin, [topic for topic in ALL_TOPICS if topic not in created])
 
         deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
         while True:
@@ -132,6 +135,18 @@ async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Set each existing topic's configs to this version's (a topic made by an older one may lack a
+    limit this one relies on, such as a dead-letter topic's larger `max.message.bytes`)."""
+    if not topics:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, topic, topic_configs(topic)) for topic in topics]
+    for response in await admin.alter_configs(resources):
+        for code, message, _, name in response.resources:
+            if code:
+                raise ProvisionError(f"configuring topic {name}: {for_code(code).__name__} {message or ''}")
 
 
 async def provision(admin_dsn: str, bootstrap: str, replication_factor: int = 1) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import structlog
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
 
 from shared.db import TRANSIENT_DB_ERRORS, Connection
@@ -33,6 +34,14 @@ from shared.topics import dlq
 log = get_logger(__name__)
 
 CONSUMED = Counter("events_consumed_total", "Events consumed, by outcome", ["topic", "type", "outcome"])
+DEAD_LETTERED = Counter("dlq_messages_written_total", "Messages written to a dead-letter topic", ["topic"])
+
+# The error headers of a dead-letter copy are bounded, so the copy of any record its source topic took
+# fits the dead-letter topic (shared.topics.MAX_DLQ_RECORD_BYTES).
+DLQ_ERROR_CHARS = 2000
+DLQ_STACKTRACE_CHARS = 4000
+# A dead-letter write that keeps failing (Kafka away) is retried no faster than this, at the longest.
+DLQ_RETRY_MAX_SECONDS = 30.0
 
 EventHandler = Callable[[Connection, Event], Awaitable[None]]
 
@@ -67,6 +76,7 @@ class IdempotentConsumer:
         self._service = service
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
+        self._dlq_failures = 0  # dead-letter writes failed in a row
 
     async def process(self, record: KafkaRecord, handler: EventHandler) -> None:
         headers = list(record.headers or ())
@@ -141,9 +151,9 @@ class IdempotentConsumer:
         reason = f"{type(error).__name__}: {error}"
         dlq_headers = [
             *headers,
-            ("dlq_error", reason[:4000].encode()),
+            ("dlq_error", _truncated(reason, DLQ_ERROR_CHARS)),
             ("dlq_error_type", type(error).__name__.encode()),
-            ("dlq_stacktrace", "".join(traceback.format_exception(error))[-4000:].encode()),
+            ("dlq_stacktrace", _truncated("".join(traceback.format_exception(error)), DLQ_STACKTRACE_CHARS, tail=True)),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
@@ -151,7 +161,26 @@ class IdempotentConsumer:
             ("dlq_attempts", str(attempts).encode()),
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
-        await self._producer.send_all([OutgoingRecord(dlq(record.topic), record.key, record.value or b"", dlq_headers)])
+        copy = OutgoingRecord(dlq(record.topic), record.key, record.value or b"", dlq_headers)
+        try:
+            await self._write_dead_letter(copy)
+        except Exception as write_error:
+            # The partition waits on this message; redelivering it at once would spin. Wait, longer
+            # each time the write fails in a row, then let it be redelivered.
+            self._dlq_failures += 1
+            pause = min(max(self._backoff, 1.0) * 2 ** (self._dlq_failures - 1), DLQ_RETRY_MAX_SECONDS)
+            log.error(
+                "cannot write to the dead-letter topic; the message will be redelivered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=f"{type(write_error).__name__}: {write_error}",
+                retry_in_seconds=pause,
+            )
+            await asyncio.sleep(pause)
+            raise
+        self._dlq_failures = 0
+        DEAD_LETTERED.labels(dlq(record.topic)).inc()
         CONSUMED.labels(record.topic, event_type, "dead_lettered").inc()
         log.error(
             "message sent to the dead-letter topic",
@@ -161,3 +190,22 @@ class IdempotentConsumer:
             error=reason,
             attempts=attempts,
         )
+
+    async def _write_dead_letter(self, copy: OutgoingRecord) -> None:
+        """Write the copy; should it still be too large for the dead-letter topic (a source topic whose
+        limit was raised beyond it), write it without its value, saying so, rather than never."""
+        try:
+            await self._producer.send_all([copy])
+        except MessageSizeTooLargeError as error:
+            log.warning("dead-letter copy too large; its value is left out", error=str(error))
+            note = f"{len(copy.value)} bytes left out: {error}".encode()
+            await self._producer.send_all(
+                [OutgoingRecord(copy.topic, copy.key, b"", [*copy.headers, ("dlq_value_omitted", note)])]
+            )
+
+
+def _truncated(text: str, limit: int, *, tail: bool = False) -> bytes:
+    """`text` cut to `limit` characters (its end when `tail`), marked where it was cut, as UTF-8."""
+    if len(text) > limit:
+        text = "..." + text[-limit:] if tail else text[:limit] + "..."
+    return text.encode(errors="replace")

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from shared.logging import get_logger
+from shared.topics import MAX_DLQ_RECORD_BYTES, max_record_bytes
 
 log = get_logger(__name__)
 
@@ -22,6 +24,12 @@ class OutgoingRecord:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+
+    @property
+    def size(self) -> int:
+        """The record's size as Kafka counts it against a topic's `max.message.bytes`."""
+        size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(self.key, self.value, self.headers)
+        return size
 
 
 class EventProducer:
@@ -38,6 +46,9 @@ class EventProducer:
             enable_idempotence=True,  # retries never duplicate or reorder within a partition
             acks="all",
             linger_ms=2,
+            # The largest record of any topic (a dead-letter copy); each record is also checked
+            # against its own topic's limit before it is sent (`send_each`).
+            max_request_size=MAX_DLQ_RECORD_BYTES,
             request_timeout_ms=15_000,
             retry_backoff_ms=200,
         )
@@ -67,13 +78,43 @@ class EventProducer:
         return self._producer is not None
 
     async def send_all(self, records: Sequence[OutgoingRecord]) -> None:
-        """Send records in order and wait until the broker acknowledged every one."""
+        """Send records in order and wait until the broker acknowledged every one; raise the first
+        failure."""
+        for outcome in await self.send_each(records):
+            if outcome is not None:
+                raise outcome
+
+    async def send_each(self, records: Sequence[OutgoingRecord]) -> list[Exception | None]:
+        """Send records in order; per record, None once the broker acknowledged it, else why not.
+
+        A record over its topic's size limit is refused here, before it is sent: the broker would
+        refuse it anyway, and an idempotent producer's refused batch can disturb the sequence of
+        those after it in the partition.
+        """
         producer = await self.wait_connected()
-        acks = [
-            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
-            for record in records
-        ]
-        await asyncio.gather(*acks)
+        pending: list[asyncio.Future[object] | Exception] = []
+        for record in records:
+            try:
+                limit = max_record_bytes(record.topic)
+                if record.size > limit:
+                    raise MessageSizeTooLargeError(
+                        f"the record is {record.size} bytes; topic {record.topic} takes at most {limit}"
+                    )
+                pending.append(await producer.send(record.topic, record.value, key=record.key, headers=record.headers))
+            except Exception as error:  # reported per record; the caller decides what it means
+                pending.append(error)
+        outcomes: list[Exception | None] = []
+        for ack in pending:
+            if isinstance(ack, Exception):
+                outcomes.append(ack)
+                continue
+            try:
+                await ack
+            except KafkaError as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     async def reachable(self, timeout: float = 2.0) -> bool:
         """Whether the broker answers a metadata request now (readiness)."""

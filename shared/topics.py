@@ -23,8 +23,24 @@ def dlq(topic: str) -> str:
 
 ALL_TOPICS: Final = EVENT_TOPICS + tuple(dlq(topic) for topic in EVENT_TOPICS)
 
-# Topic-level configs; retention is generous because consumers may be down for days.
-TOPIC_CONFIGS: Final[dict[str, str]] = {
-    "cleanup.policy": "delete",
-    "retention.ms": str(14 * 24 * 3600 * 1000),
-}
+# The largest record (a record batch, as Kafka counts it) an event topic takes: Kafka's default
+# `max.message.bytes`, stated so that producers can check it before sending.
+MAX_EVENT_RECORD_BYTES: Final = 1_048_588
+# A dead-letter topic takes twice that: the copy of any record its source topic accepted, plus the
+# failure's headers (a few KB), always fits, so a dead-letter write never fails on size.
+MAX_DLQ_RECORD_BYTES: Final = 2 * MAX_EVENT_RECORD_BYTES
+
+
+def max_record_bytes(topic: str) -> int:
+    """The largest record `topic` takes."""
+    return MAX_DLQ_RECORD_BYTES if topic.endswith(DLQ_SUFFIX) else MAX_EVENT_RECORD_BYTES
+
+
+def topic_configs(topic: str) -> dict[str, str]:
+    """The topic-level configs provisioning sets; retention is generous because consumers may be down
+    for days."""
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(14 * 24 * 3600 * 1000),
+        "max.message.bytes": str(max_record_bytes(topic)),
+    }

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.db import create_pool
 from shared.kafka import EventProducer
 from shared.migrations import apply_migrations
-from shared.topics import dlq
+from shared.topics import dlq, topic_configs
 
 
 @contextlib.asynccontextmanager
@@ -41,12 +41,14 @@ async def scratch_pool(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[
 
 @pytest.fixture
 async def scratch_topic(stack: tuple[str, str]) -> str:
-    """A new 3-partition topic and its DLQ."""
+    """A new 3-partition topic and its DLQ, configured as provisioning configures the real ones."""
     topic = f"scratch.{uuid.uuid4().hex[:12]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=stack[1])
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, 3, 1) for name in (topic, dlq(topic))])
+        await admin.create_topics(
+            [NewTopic(name, 3, 1, topic_configs=topic_configs(name)) for name in (topic, dlq(topic))]
+        )
     finally:
         await admin.close()
     return topic

@@ -9,7 +9,7 @@ from shared.consumer import IdempotentConsumer
 from shared.db import Connection
 from shared.events import Event
 from shared.kafka import EventProducer
-from shared.topics import dlq
+from shared.topics import MAX_EVENT_RECORD_BYTES, dlq
 from tests.support.kafka import header, read_records
 from tests.support.orders import order_created
 
@@ -115,6 +115,23 @@ async def test_a_malformed_message_goes_to_the_dlq_without_running_the_handler(
     assert (dead.key, dead.value) == (b"k", b"\x00garbage")
     assert "missing CloudEvents header(s): ce_id, ce_type" in (header(dead, "dlq_error") or "")
     assert header(dead, "dlq_original_partition") == "2"
+
+
+async def test_a_record_as_large_as_its_topic_takes_is_dead_lettered_whole(
+    scratch_pool: asyncpg.Pool, producer: EventProducer, scratch_topic: str, stack: tuple[str, str]
+) -> None:
+    # A value this close to the source topic's limit used to make a copy over the producer's limit
+    # once the error headers were added: the write failed, and the partition was stuck on it.
+    value = b"x" * (MAX_EVENT_RECORD_BYTES - 1024)
+    event = order_created(5, 1)
+    record = Record(scratch_topic, 0, 3, event.key, value, event.headers())
+
+    await consumer(scratch_pool, producer).process(record, Effects())
+
+    [dead] = await read_records(stack[1], dlq(scratch_topic), lambda _: True, expect=1)
+    assert dead.value == value
+    assert header(dead, "dlq_original_offset") == "3"
+    assert "order.created data is invalid" in (header(dead, "dlq_error") or "")
 
 
 async def test_an_unreachable_database_is_not_blamed_on_the_message(
