@@ -1,19 +1,27 @@
 """Transactional outbox: write an event with the change that caused it, publish it afterwards.
 
 `enqueue` runs inside the caller's transaction, so the change and its event commit or vanish
-together. `OutboxRelay` publishes committed rows in id order; one instance per service leads, elected
-with a session-level advisory lock, and the others stand by to take over when its connection dies.
+together. `OutboxRelay` publishes committed rows in id order. One instance per service leads, under
+a lease on a row of the service's own schema (`outbox_leader`) that it renews while it leads; the
+others stand by and take over once the lease runs out (at once when the leader stops cleanly).
+
+A row Kafka refuses for good (over the topic's size limit, say) is parked in `outbox_dead_letters`
+with the error, counted and logged, so it never blocks the rows behind it; every other row of a batch
+is marked sent exactly when the broker acknowledged it.
 """
 
 import asyncio
 import contextlib
-import hashlib
+import os
+import socket
+import uuid
+from collections.abc import Sequence
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidTopicError, KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from prometheus_client import Counter, Gauge
 
-from shared.db import Connection
+from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
@@ -21,12 +29,18 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 PUBLISHED = Counter("outbox_events_published_total", "Outbox events published to Kafka", ["topic"])
+PARKED = Counter(
+    "outbox_events_parked_total", "Outbox events Kafka refused for good, moved to outbox_dead_letters", ["topic"]
+)
 PENDING = Gauge("outbox_events_pending", "Outbox rows the last relay pass found unsent")
 
 # After a wake-up, wait this long for the commits right behind the first one: a pass (two queries and
 # a produce request) costs about as much CPU for one row as for ten. Relaying 300 events/s, a pass per
 # commit took ~0.5 ms of CPU per event; passes lingering 20 ms take ~0.25.
 LINGER_SECONDS = 0.02
+
+# Refusals that no retry can change: the row is parked instead of retried.
+_PERMANENT_KAFKA_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
 
 
 async def enqueue(conn: Connection, topic: str, event: Event) -> None:
@@ -41,6 +55,12 @@ async def enqueue(conn: Connection, topic: str, event: Event) -> None:
     )
 
 
+def is_permanent(error: Exception) -> bool:
+    """Whether a record that failed with `error` can never be published (anything not from Kafka is a
+    record that could not even be built)."""
+    return isinstance(error, _PERMANENT_KAFKA_ERRORS) or not isinstance(error, KafkaError)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -50,14 +70,16 @@ class OutboxRelay:
         *,
         poll_interval: float = 1.0,
         batch_size: int = 500,
+        lease_seconds: float = 10.0,
     ) -> None:
         self._pool = pool
         self._schema = schema
         self._producer = producer
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        self._lease_seconds = lease_seconds
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._channel = f"{schema}.outbox"
-        self._lock_key = int.from_bytes(hashlib.sha256(f"outbox:{schema}".encode()).digest()[:8], "big") >> 1
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -69,47 +91,102 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                async with self._pool.acquire() as conn:
-                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
-                        try:
-                            await self._lead(conn)
-                        finally:
-                            await conn.execute("SELECT pg_advisory_unlock($1)", self._lock_key)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                if await self._take_lease():
+                    try:
+                        await self._lead()
+                    finally:
+                        await self._release_lease()
+            except TRANSIENT_DB_ERRORS as error:
                 log.warning("outbox relay lost its database connection", error=str(error))
             if not self._stopping.is_set():
-                await self._sleep(self._poll_interval)
+                # A stand-by looks this often whether the leader's lease has run out.
+                await self._sleep(min(self._poll_interval, self._lease_seconds / 3))
 
-    async def _lead(self, conn: Connection) -> None:
+    # ---- leadership ----------------------------------------------------------------------------
+
+    async def _take_lease(self) -> bool:
+        """Take or renew the lease; whether this relay holds it now."""
+        held = await self._pool.fetchval(
+            """UPDATE outbox_leader SET holder = $1, lease_until = now() + make_interval(secs => $2)
+               WHERE holder = $1 OR lease_until < now() RETURNING true""",
+            self._holder,
+            self._lease_seconds,
+        )
+        return bool(held)
+
+    async def _release_lease(self) -> None:
+        """Hand the lead over at once: a stand-by need not wait for the lease to run out."""
+        with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+            await self._pool.execute(
+                "UPDATE outbox_leader SET lease_until = '-infinity' WHERE holder = $1", self._holder
+            )
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while leading; return once it is lost (taken over, or not renewable in time),
+        which ends the lead."""
+        renewed = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            try:
+                if not await self._take_lease():
+                    log.warning("outbox relay lost its lease to another instance", schema=self._schema)
+                    return
+                renewed = asyncio.get_running_loop().time()
+            except TRANSIENT_DB_ERRORS as error:
+                log.warning("outbox relay cannot renew its lease", error=str(error))
+                if asyncio.get_running_loop().time() - renewed >= self._lease_seconds:
+                    return
+
+    async def _lead(self) -> None:
         log.info("outbox relay leading", schema=self._schema)
+        keeping = asyncio.create_task(self._keep_lease(), name="outbox-lease")
+        publishing = asyncio.create_task(self._publish_while_leading(), name="outbox-publish")
+        try:
+            await asyncio.wait((keeping, publishing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (keeping, publishing):
+                task.cancel()
+            results = await asyncio.gather(keeping, publishing, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
+    async def _publish_while_leading(self) -> None:
         def wake(*_: object) -> None:
             self._wake.set()
 
-        await conn.add_listener(self._channel, wake)
-        try:
-            while True:
-                self._wake.clear()
-                try:
-                    published = await self.publish_pending(conn)
-                except KafkaError as error:
-                    log.warning("publishing failed, will retry", error=str(error))
-                    await self._sleep(self._poll_interval)
-                    continue
-                if self._stopping.is_set() and published < self._batch_size:
-                    return
-                if published < self._batch_size:
-                    await self._sleep(self._poll_interval)
-                    await asyncio.sleep(LINGER_SECONDS)
-        finally:
-            await conn.remove_listener(self._channel, wake)
+        async with self._pool.acquire() as conn:
+            await conn.add_listener(self._channel, wake)
+            try:
+                while True:
+                    self._wake.clear()
+                    try:
+                        published = await self.publish_pending(conn)
+                    except KafkaError as error:
+                        if self._stopping.is_set():  # the rows wait for the next leader
+                            return
+                        log.warning("publishing failed, will retry", error=str(error))
+                        await self._sleep(self._poll_interval)
+                        continue
+                    if self._stopping.is_set() and published < self._batch_size:
+                        return
+                    if published < self._batch_size:
+                        await self._sleep(self._poll_interval)
+                        await asyncio.sleep(LINGER_SECONDS)
+            finally:
+                with contextlib.suppress(*TRANSIENT_DB_ERRORS):
+                    await conn.remove_listener(self._channel, wake)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
+    # ---- publishing ----------------------------------------------------------------------------
+
     async def publish_pending(self, conn: Connection) -> int:
-        """Publish one batch of unsent rows in id order, then mark them sent; return how many."""
+        """Publish one batch of unsent rows in id order; mark sent those the broker acknowledged, park
+        those it can never take; return how many were settled. A passing failure is raised after
+        the rows before it are settled, so the next pass starts with the row that failed."""
         rows = await conn.fetch(
             "SELECT id, topic, key, headers, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
             self._batch_size,
@@ -117,19 +194,58 @@ class OutboxRelay:
         PENDING.set(len(rows))
         if not rows:
             return 0
-        await self._producer.send_all(
-            [
-                OutgoingRecord(
-                    row["topic"],
-                    row["key"].encode(),
-                    row["body"],
-                    [(name, value.encode()) for name, value in row["headers"]],
-                )
-                for row in rows
-            ]
-        )
-        # A crash between send and this update re-sends the batch: consumers drop it by event id.
-        await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        for row in rows:
+        outcomes = await self._send(rows)
+        sent = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+        parked = [
+            (row, outcome)
+            for row, outcome in zip(rows, outcomes, strict=True)
+            if outcome is not None and is_permanent(outcome)
+        ]
+        passing = next((outcome for outcome in outcomes if outcome is not None and not is_permanent(outcome)), None)
+        async with conn.transaction():
+            # A crash before this commits re-sends these rows: consumers drop them by event id.
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in sent]
+            )
+            for row, error in parked:
+                await _park(conn, row["id"], f"{type(error).__name__}: {error}")
+        for row in sent:
             PUBLISHED.labels(row["topic"]).inc()
-        return len(rows)
+        for row, error in parked:
+            PARKED.labels(row["topic"]).inc()
+            log.error(
+                "outbox event parked: Kafka can never take it",
+                outbox_id=row["id"],
+                topic=row["topic"],
+                key=row["key"],
+                bytes=len(row["body"]),
+                error=f"{type(error).__name__}: {error}",
+                table=f"{self._schema}.outbox_dead_letters",
+            )
+        if passing is not None:
+            raise passing
+        return len(sent) + len(parked)
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> list[Exception | None]:
+        """Each row's outcome, in order: None when acknowledged, else the error."""
+        records: list[OutgoingRecord | Exception] = []
+        for row in rows:
+            try:
+                headers = [(name, value.encode()) for name, value in row["headers"]]
+                records.append(OutgoingRecord(row["topic"], row["key"].encode(), row["body"], headers))
+            except (UnicodeError, ValueError, TypeError) as error:  # a row no record can be built from
+                records.append(error)
+        buildable = [record for record in records if isinstance(record, OutgoingRecord)]
+        sent = iter(await self._producer.send_each(buildable))
+        return [next(sent) if isinstance(record, OutgoingRecord) else record for record in records]
+
+
+async def _park(conn: Connection, outbox_id: int, error: str) -> None:
+    await conn.execute(
+        """WITH parked AS (DELETE FROM outbox WHERE id = $1
+                           RETURNING id, event_id, topic, key, headers, body, created_at)
+           INSERT INTO outbox_dead_letters (id, event_id, topic, key, headers, body, created_at, error)
+           SELECT id, event_id, topic, key, headers, body, created_at, $2 FROM parked""",
+        outbox_id,
+        error,
+    )

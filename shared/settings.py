@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
+    # The relay's leader renews its lease every third of this; when a leader dies without handing
+    # over, a stand-by takes over once the lease has run out.
+    outbox_lease_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=20.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
 

@@ -2,13 +2,19 @@
 
 import asyncio
 import contextlib
+import hashlib
 from collections import Counter
 
 import asyncpg
+import pytest
+from prometheus_client import REGISTRY
 
+from shared.dsn import service_dsn
 from shared.events import Event
 from shared.kafka import EventProducer
 from shared.outbox import OutboxRelay, enqueue
+from shared.services import ANONYMIZER
+from shared.topics import MAX_EVENT_RECORD_BYTES
 from tests.support.kafka import header, read_records
 from tests.support.orders import order_created
 from tests.support.polling import eventually
@@ -80,6 +86,88 @@ async def test_the_relay_wakes_on_notify_without_waiting_for_its_poll(
         relay.stop()
         await asyncio.wait_for(running, 10)
     assert header(records[0], "ce_subject") == "3"
+
+
+async def test_a_row_kafka_can_never_take_is_parked_and_every_other_row_is_published_once(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    before, too_large, after = order_created(8, 1), order_created(8, 2), order_created(8, 3)
+    async with scratch_pool.acquire() as conn:
+        for event in (before, too_large, after):
+            await enqueue(conn, scratch_topic, event)
+        # An event over the topic's limit (an order that outgrew it before order_api bounded orders).
+        await conn.execute(
+            "UPDATE outbox SET body = $2 WHERE event_id = $1", too_large.id, b"x" * (MAX_EVENT_RECORD_BYTES + 1)
+        )
+    parked_before = _parked_metric(scratch_topic)
+
+    relay = OutboxRelay(scratch_pool, await _schema(scratch_pool), producer, poll_interval=0.1)
+    running = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _unsent(scratch_pool), lambda unsent: unsent == 0)
+        await asyncio.sleep(1.0)  # several more passes: nothing may go out twice
+        records = await read_records(stack[1], scratch_topic, lambda _: True, expect=2)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+
+    assert [header(r, "ce_id") for r in records] == [str(before.id), str(after.id)]
+    parked = await scratch_pool.fetch("SELECT event_id, topic, length(body) AS size, error FROM outbox_dead_letters")
+    assert [(row["event_id"], row["topic"], row["size"]) for row in parked] == [
+        (too_large.id, scratch_topic, MAX_EVENT_RECORD_BYTES + 1)
+    ]
+    assert "MessageSizeTooLargeError" in parked[0]["error"]
+    assert _parked_metric(scratch_topic) == parked_before + 1
+
+
+async def test_another_role_can_neither_take_nor_block_the_relays_leadership(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    schema = await _schema(scratch_pool)
+    # Leadership used to be this advisory lock, which any role of the database could take.
+    old_key = int.from_bytes(hashlib.sha256(f"outbox:{schema}".encode()).digest()[:8], "big") >> 1
+    intruder = await asyncpg.connect(service_dsn(ANONYMIZER, stack[0]))
+    try:
+        await intruder.execute("SELECT pg_advisory_lock($1)", old_key)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await intruder.execute("UPDATE order_api.outbox_leader SET lease_until = 'infinity'")
+
+        relay = OutboxRelay(scratch_pool, schema, producer, poll_interval=0.1)
+        running = asyncio.create_task(relay.run())
+        try:
+            async with scratch_pool.acquire() as conn:
+                await enqueue(conn, scratch_topic, order_created(9, 1))
+            await read_records(stack[1], scratch_topic, lambda _: True, expect=1, timeout=15)
+        finally:
+            relay.stop()
+            await asyncio.wait_for(running, 10)
+    finally:
+        await intruder.close()
+
+
+async def test_a_stand_by_takes_over_once_a_dead_leaders_lease_runs_out(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    # A leader that died without handing over (SIGKILL) leaves its lease behind.
+    await scratch_pool.execute("UPDATE outbox_leader SET holder = 'dead', lease_until = now() + interval '2 seconds'")
+    async with scratch_pool.acquire() as conn:
+        await enqueue(conn, scratch_topic, order_created(10, 1))
+    relay = OutboxRelay(scratch_pool, await _schema(scratch_pool), producer, poll_interval=0.1, lease_seconds=1.0)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert await _unsent(scratch_pool) == 1, "published while another instance held the lease"
+        await read_records(stack[1], scratch_topic, lambda _: True, expect=1, timeout=15)
+        assert await scratch_pool.fetchval("SELECT holder FROM outbox_leader") != "dead"
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+    # Stopping hands the lead over at once.
+    assert await scratch_pool.fetchval("SELECT lease_until < now() FROM outbox_leader")
+
+
+def _parked_metric(topic: str) -> float:
+    return REGISTRY.get_sample_value("outbox_events_parked_total", {"topic": topic}) or 0.0
 
 
 async def _schema(pool: asyncpg.Pool) -> str:

@@ -8,7 +8,11 @@ import pytest
 from shared.migrations import KERNEL_DIR, Migration, MigrationError, load_migrations
 from shared.services import SERVICES, ServiceSpec
 
-KERNEL_NAMES = ["kernel/0001_outbox.sql", "kernel/0002_processed_events.sql"]
+KERNEL_NAMES = [
+    "kernel/0001_outbox.sql",
+    "kernel/0002_processed_events.sql",
+    "kernel/0003_outbox_leader_and_dead_letters.sql",
+]
 
 
 def _write(directory: Path, files: dict[str, str]) -> Path:
