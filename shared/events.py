@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
+from shared.logging import usable_correlation_id
 from shared.orders import (
     CustomerFact,
     FulfillmentCancelledFact,
@@ -187,7 +188,8 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
         time,
         data,
         sequence,
-        attributes.get("ce_correlationid"),
+        # Another service's id that could not travel on (into our events, to subscribers) is dropped.
+        usable_correlation_id(attributes.get("ce_correlationid")),
     )
 
 

@@ -2,6 +2,7 @@
 correlation id that travels through HTTP, Kafka and webhook headers."""
 
 import logging
+import re
 import sys
 import uuid
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 import structlog
 
 CORRELATION_HEADER = "x-correlation-id"
+# A correlation id travels in HTTP, Kafka and webhook headers: printable ASCII without spaces, bounded,
+# so every client and every subscriber's server takes it.
+_USABLE_CORRELATION_ID = re.compile(r"[!-~]{1,128}")
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -66,6 +70,12 @@ def _add_service(service: str) -> structlog.typing.Processor:
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
+
+
+def usable_correlation_id(value: str | None) -> str | None:
+    """`value` if it can travel as a correlation id, else None (the caller makes a new one or goes
+    without): one taken from a request or an event never breaks the headers it is copied into."""
+    return value if value is not None and _USABLE_CORRELATION_ID.fullmatch(value) else None
 
 
 def new_correlation_id() -> str:

@@ -36,7 +36,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.consumer import EventHandler, IdempotentConsumer
 from shared.db import create_pool
 from shared.kafka import EventProducer
-from shared.logging import CORRELATION_HEADER, configure_logging, get_logger, new_correlation_id
+from shared.logging import (
+    CORRELATION_HEADER,
+    configure_logging,
+    get_logger,
+    new_correlation_id,
+    usable_correlation_id,
+)
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_handlers
@@ -265,9 +271,13 @@ async def _database_reachable(pool: asyncpg.Pool) -> bool:
     return True
 
 
+_CORRELATION_HEADER = CORRELATION_HEADER.encode()
+
+
 class RequestContextMiddleware:
-    """Binds the correlation id (taken from `X-Correlation-ID` or made) to logs and events, echoes it
-    back, and records request metrics. Plain ASGI: it sits on every request's hot path."""
+    """Binds the correlation id (taken from `X-Correlation-ID` when usable, else made) to logs and
+    events, echoes it back, and records request metrics. Plain ASGI: it sits on every request's hot
+    path."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -276,10 +286,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = new_correlation_id()
-        for name, value in scope["headers"]:
-            if name == CORRELATION_HEADER.encode() and 0 < len(value) <= 128:
-                correlation_id = value.decode("latin-1")
+        presented = next((value for name, value in scope["headers"] if name == _CORRELATION_HEADER), b"")
+        correlation_id = usable_correlation_id(presented.decode("latin-1")) or new_correlation_id()
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         status = 500
         started = time.perf_counter()
@@ -290,7 +298,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
-                    (CORRELATION_HEADER.encode(), correlation_id.encode()),
+                    (_CORRELATION_HEADER, correlation_id.encode()),
                 ]
             await send(message)
 

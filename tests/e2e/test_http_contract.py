@@ -48,6 +48,37 @@ def unique_email(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
 
 
+# ---- correlation ids ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("presented", [b"caf\xe9-1", b"two words", b"x" * 129])
+async def test_a_correlation_id_that_cannot_travel_on_is_replaced_before_it_reaches_any_event(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, presented: bytes
+) -> None:
+    # Copied into Kafka headers and every subscriber's webhook headers, a non-ASCII id crashed the
+    # dispatcher's HTTP client; it is replaced at the edge.
+    response = await http.post(api + CREATE_PATH, json=order_body(), headers=[(b"x-correlation-id", presented)])
+    assert response.status_code == 201, response.text
+    replaced = response.headers["x-correlation-id"]
+    assert replaced.isascii() and replaced.isalnum() and replaced.encode() != presented
+    headers = await admin_db.fetchval(
+        "SELECT headers FROM order_api.outbox WHERE key = $1", str(response.json()["order"]["id"])
+    )
+    assert ["ce_correlationid", replaced] in json.loads(headers)
+
+
+async def test_a_usable_correlation_id_is_kept_and_travels_with_the_event(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    presented = f"checkout-{uuid.uuid4()}"
+    response = await http.post(api + CREATE_PATH, json=order_body(), headers={"x-correlation-id": presented})
+    assert response.headers["x-correlation-id"] == presented
+    headers = await admin_db.fetchval(
+        "SELECT headers FROM order_api.outbox WHERE key = $1", str(response.json()["order"]["id"])
+    )
+    assert ["ce_correlationid", presented] in json.loads(headers)
+
+
 # ---- API keys and scopes --------------------------------------------------------------------------
 
 

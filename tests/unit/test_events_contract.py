@@ -142,6 +142,13 @@ def test_optional_attributes_are_omitted_when_unset_and_decode_as_none() -> None
     assert decoded.correlation_id is None
 
 
+@pytest.mark.parametrize("unusable", ["café", "with space", "tab\there", "x" * 129, "nul\x00"])
+def test_a_correlation_id_that_cannot_travel_in_headers_is_dropped_not_the_event(unusable: str) -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data(), correlation_id=unusable)
+
+    assert decode_event(event.headers(), event.body()).correlation_id is None
+
+
 def test_sequence_zero_is_kept() -> None:
     event = Event.new("order.created", "order_api", "42", _order_data(), sequence=0)
 
