@@ -14,8 +14,10 @@ from typing import Annotated, Final
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.problems import Problem
+from shared.problems import Problem, problem_response
 from shared.settings import ServiceSettings
 
 LOCAL_API_KEY: Final = "dev-admin-key"
@@ -35,16 +37,20 @@ def scopes_of(api_keys: Mapping[str, Sequence[str]], presented: str) -> Sequence
     return found
 
 
+def _unauthorized() -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        "Send a valid API key as `Authorization: Bearer <key>`.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scope: str) -> None:
     """Raise the 401/403 problem unless `presented` is a key holding `scope`."""
     scopes = scopes_of(api_keys, presented) if presented else None
     if scopes is None:
-        raise Problem(
-            401,
-            "unauthorized",
-            "Send a valid API key as `Authorization: Bearer <key>`.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized()
     if scope not in scopes and ALL_SCOPES not in scopes:
         raise Problem(403, "forbidden", f"This API key lacks the scope {scope!r}.")
 
@@ -74,3 +80,40 @@ def _requiring(scope_of: Callable[[Request], str]) -> Callable[..., Awaitable[No
         authorize(api_keys, credentials.credentials if credentials else None, scope_of(request))
 
     return check
+
+
+# Paths every service serves to anyone: health, metrics, and the API's own documentation.
+OPERATIONS_PATHS: Final = frozenset({"/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs", "/redoc"})
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The credentials of an `Authorization: Bearer <token>` header, else None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+class AuthenticationMiddleware:
+    """401 for a request without a valid API key, before anything reads its body: a stranger's
+    request is not buffered, parsed or validated. Which scope a route needs is checked by the route
+    (403). Paths in `OPERATIONS_PATHS`, under `/docs/`, and under any of `public_prefixes` are open."""
+
+    def __init__(
+        self, app: ASGIApp, api_keys: Mapping[str, Sequence[str]], public_prefixes: Sequence[str] = ()
+    ) -> None:
+        self.app = app
+        self.api_keys = api_keys
+        self.public_prefixes = ("/docs/", *public_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path in OPERATIONS_PATHS or path.startswith(self.public_prefixes):
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(Headers(scope=scope).get("authorization", ""))
+        if token is None or scopes_of(self.api_keys, token) is None:
+            refusal = _unauthorized()
+            response = problem_response(refusal.status, refusal.code, refusal.detail, headers=refusal.headers)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

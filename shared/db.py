@@ -41,7 +41,7 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, wait_seconds
 
 
 # Errors that mean "the database is not there right now", not "this event is bad".
-TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,

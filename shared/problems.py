@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from shared.db import TRANSIENT_DB_ERRORS
 from shared.logging import get_logger
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -23,6 +24,7 @@ _CODES: Final[dict[int, str]] = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
@@ -32,6 +34,10 @@ _CODES: Final[dict[int, str]] = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+# How long a client is asked to wait when the database cannot be reached.
+UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 5
 
 
 class Problem(Exception):
@@ -72,6 +78,18 @@ def problem_response(
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def unavailable_response(error: BaseException) -> JSONResponse:
+    """503 for a request that needed the database while it cannot be reached: not the request's fault,
+    and worth retrying shortly."""
+    log.warning("database unavailable", error=f"{type(error).__name__}: {error}")
+    return problem_response(
+        503,
+        "database_unavailable",
+        "The database cannot be reached right now; nothing was changed. Retry after Retry-After seconds.",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _title(status: int) -> str:
@@ -124,6 +142,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail, headers = f"{request.method} is not allowed here; use {allow}.", {**(headers or {}), "Allow": allow}
         return problem_response(exc.status_code, code, detail, headers=headers)
 
+    async def on_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return unavailable_response(exc)
+
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", error=repr(exc))
         return problem_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
@@ -131,4 +152,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for transient in TRANSIENT_DB_ERRORS:
+        app.add_exception_handler(transient, on_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

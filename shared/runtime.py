@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import asyncpg
 import structlog
@@ -33,8 +33,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.auth import ApiKeySettings, AuthenticationMiddleware
+from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import EventHandler, IdempotentConsumer
-from shared.db import create_pool
+from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.kafka import EventProducer
 from shared.logging import (
     CORRELATION_HEADER,
@@ -45,11 +47,16 @@ from shared.logging import (
 )
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
-from shared.problems import install_problem_handlers
+from shared.problems import install_problem_handlers, unavailable_response
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+# Of a stop's grace period (`shutdown_grace_seconds`), uvicorn lets in-flight requests finish for the
+# first third; the consumers, the outbox relay, the producer and the pool then share the rest.
+SHUTDOWN_SHARE_FOR_HTTP: Final = 1 / 3
+SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -147,9 +154,11 @@ def create_app(
     publishes: bool = False,
     workers: Sequence[Worker] = (),
     middleware: Sequence[Middleware] = (),
+    public_prefixes: Sequence[str] = (),
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops everything else. `middleware` runs
-    inside the request context (correlation id, metrics), outermost first."""
+    inside the request context (correlation id, metrics), API-key authentication (a service with
+    `api_keys`; paths under `public_prefixes` are open) and the body limit, outermost first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,7 +173,7 @@ def create_app(
             settings.kafka_bootstrap_servers,
             client_id=spec.name,
             consumer_only=True,
-            graceful_timeout=settings.shutdown_grace_seconds,
+            graceful_timeout=settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP,
             logger=logging.getLogger("faststream"),
         )
         consumer = IdempotentConsumer(
@@ -203,26 +212,51 @@ def create_app(
         try:
             yield
         finally:
+            # Bounded as a whole, so the process exits (0) before its orchestrator's patience runs
+            # out, also while Kafka or Postgres is away; what is left (unsent outbox rows, say) waits
+            # for the next instance.
             log.info("service stopping")
-            await broker.stop()  # finishes the message in hand and commits its offset
+            deadline = asyncio.get_running_loop().time() + settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP
+            # The consumers finish the message in hand and commit its offset.
+            await _within(deadline, "kafka consumers", broker.stop())
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             if relay is not None and relay_task is not None:
-                relay.stop()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(relay_task, settings.shutdown_grace_seconds)
-            await producer.close()
-            await pool.close()
+                relay.stop()  # publishes what is committed, unless Kafka is away
+                await _within(deadline, "outbox relay", relay_task)
+            await _within(deadline, "kafka producer", producer.close())
+            if not await _within(deadline, "database pool", pool.close()):
+                pool.terminate()
             log.info("service stopped")
 
-    app = FastAPI(title=title, lifespan=lifespan, middleware=list(middleware))
+    guards = [
+        Middleware(
+            BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_seconds=settings.http_body_timeout_seconds
+        )
+    ]
+    if isinstance(settings, ApiKeySettings):
+        guards.insert(
+            0, Middleware(AuthenticationMiddleware, api_keys=settings.api_keys, public_prefixes=public_prefixes)
+        )
+    app = FastAPI(title=title, lifespan=lifespan, middleware=[*guards, *middleware])
     install_problem_handlers(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _within(deadline: float, what: str, step: Awaitable[object]) -> bool:
+    """Await `step` until `deadline` (loop time); past it, cancel it and say so. Whether it finished."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await step
+    except TimeoutError:
+        log.warning("shutdown: gave up waiting", step=what)
+        return False
+    return True
 
 
 async def _start_broker(broker: KafkaBroker, retry_seconds: float = 1.0) -> None:
@@ -272,6 +306,7 @@ async def _database_reachable(pool: asyncpg.Pool) -> bool:
 
 
 _CORRELATION_HEADER = CORRELATION_HEADER.encode()
+_NOT_STARTED = 0  # the status recorded while no response has started
 
 
 class RequestContextMiddleware:
@@ -289,7 +324,7 @@ class RequestContextMiddleware:
         presented = next((value for name, value in scope["headers"] if name == _CORRELATION_HEADER), b"")
         correlation_id = usable_correlation_id(presented.decode("latin-1")) or new_correlation_id()
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        status = 500
+        status = _NOT_STARTED
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -304,10 +339,14 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except TRANSIENT_DB_ERRORS as error:  # raised by a middleware, outside the routes' handlers
+            if status != _NOT_STARTED:
+                raise
+            await unavailable_response(error)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status)).inc()
+            HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
             HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("correlation_id")
 
@@ -335,5 +374,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, workers: int = 1, factory:
         access_log=False,
         # "auto" would log a failed start-up quietly and serve without a runtime; "on" exits instead.
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds * SHUTDOWN_SHARE_FOR_HTTP)),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_concurrency,
     )

@@ -31,8 +31,18 @@ class ServiceSettings(BaseSettings):
     # The relay's leader renews its lease every third of this; when a leader dies without handing
     # over, a stand-by takes over once the lease has run out.
     outbox_lease_seconds: float = Field(default=10.0, gt=0)
-    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+    # How long a stop (SIGTERM/SIGINT) may take, all of it: below the orchestrator's patience (Kubernetes'
+    # terminationGracePeriodSeconds 30, compose's stop_grace_period 30 s, `./dev run` 25 s).
+    shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
+    # HTTP limits. A request body larger than `max_body_bytes` is refused with 413 while it streams
+    # in, never buffered whole; one that has not fully arrived `http_body_timeout_seconds` after the
+    # first read of it gets 408. Idle keep-alive connections close after `http_keep_alive_seconds`;
+    # beyond `http_max_concurrency` connections and requests at once, new ones get 503.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_concurrency: int = Field(default=1000, ge=1)
 
     @classmethod
     def load(cls, spec: ServiceSpec) -> Self:

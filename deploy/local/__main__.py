@@ -1,4 +1,5 @@
-"""`python -m deploy.local up|down [--purge]|status|run|kafka-stop|kafka-start|demo-catalog`."""
+"""`python -m deploy.local up|down [--purge]|status|run|demo-catalog`, and the outages to drill with:
+`kafka-stop|kafka-start|postgres-crash|postgres-start`."""
 
 import argparse
 import sys
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="up, then run the four services in the foreground until Ctrl-C")
     commands.add_parser("kafka-stop", help="stop only the local broker, keeping its data")
     commands.add_parser("kafka-start", help="start only the local broker and wait until it answers")
+    commands.add_parser("postgres-crash", help="stop only the local Postgres as a crash would (outage drills)")
+    commands.add_parser("postgres-start", help="start only the local Postgres and wait until it accepts")
     commands.add_parser("demo-catalog", help="up, then publish the demo catalog (the documents' variants) to order_api")
     args = parser.parse_args(argv)
 
@@ -36,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
                 stack.kafka_stop()
             case "kafka-start":
                 stack.kafka_start()
+            case "postgres-crash":
+                stack.postgres_crash()
+            case "postgres-start":
+                stack.postgres_start()
             case "demo-catalog":
                 _, bootstrap = stack.up()
                 say(f"demo catalog: {run_sync(publish_demo_catalog(bootstrap))} facts published to orders.ingest")

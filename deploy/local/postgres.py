@@ -126,12 +126,13 @@ def start() -> None:
         raise StackError(f"postgres did not start; {LOG_FILE}:\n{log_tail(LOG_FILE, since)}")
 
 
-def stop() -> bool:
-    """Stop the cluster (fast: rolls back open transactions); whether it was running."""
+def stop(mode: str = "fast") -> bool:
+    """Stop the cluster; whether it was running. `fast` rolls back open transactions and closes every
+    connection; `immediate` is a crash (connections cut, recovery at the next start)."""
     if running_pid() is None:
         return False
     _run(
-        [_bin("pg_ctl"), "stop", "-m", "fast", "-w", "-t", "60", "-D", str(DATA_DIR)],
+        [_bin("pg_ctl"), "stop", "-m", mode, "-w", "-t", "60", "-D", str(DATA_DIR)],
         "pg_ctl stop",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

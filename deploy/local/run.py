@@ -11,7 +11,8 @@ from deploy.local.base import LOGS_DIR, say
 from deploy.local.stack import down, service_url, up
 from shared.services import REPO_ROOT, SERVICES, ServiceSpec
 
-GRACE_S: Final = 20.0
+# Longer than a service's own drain (shared.settings shutdown_grace_seconds, 15 s by default).
+GRACE_S: Final = 25.0
 LINE_LIMIT: Final = 1 << 20  # a longer log line is dropped rather than ending the stream
 COLOURS: Final = ("36", "33", "32", "35", "34", "31")
 WIDTH: Final = max(len(spec.name) for spec in SERVICES) + 2

@@ -128,6 +128,25 @@ def _local_kafka_only() -> None:
         raise StackError("KAFKA_BOOTSTRAP_SERVERS points at a broker this launcher does not run")
 
 
+def _local_postgres_only() -> None:
+    if _external_dsn() is not None:
+        raise StackError("DATABASE_URL points at a server this launcher does not run")
+
+
+def postgres_crash() -> None:
+    """Stop the local Postgres as a crash would (`pg_ctl stop -m immediate`), keeping its data."""
+    _local_postgres_only()
+    with _exclusive():
+        say("postgres: stopped (immediate)" if postgres.stop("immediate") else "postgres: was not running")
+
+
+def postgres_start() -> None:
+    """Start the local Postgres again; returns when it accepts connections."""
+    _local_postgres_only()
+    with _exclusive():
+        postgres.ensure_running()
+
+
 def kafka_stop() -> None:
     """Stop the local broker cleanly, keeping its data (a Kafka outage, for tests)."""
     _local_kafka_only()

@@ -3,8 +3,7 @@
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.order_api.api import ROUTERS, idempotency, install_order_errors
-from services.order_api.api.contract import BodyLimitMiddleware
+from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
 from services.order_api.api.security import purge_periodically
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
@@ -26,11 +25,9 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         subscriptions=subscribe,
         publishes=True,
         workers=[purge_http_guards],
-        # The body limit first: the idempotency middleware reads bodies, and must only see bounded ones.
-        middleware=[
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(idempotency.IdempotencyMiddleware, settings=settings),
-        ],
+        # Inside the shared body limit: the idempotency middleware reads bodies, and sees bounded ones.
+        middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
+        public_prefixes=PUBLIC_PREFIXES,
     )
     install_order_errors(app)
     idempotency.document(app)

@@ -6,8 +6,6 @@ from shared.auth import ApiKeySettings
 
 
 class OrderApiSettings(ApiKeySettings):
-    # A request body larger than this is refused with 413 while it streams in, never buffered whole.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # A POST's Idempotency-Key is remembered this long; the same key later is a new request.
     idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
     # A request holding a key counts as in flight this long at most, so a key whose instance died

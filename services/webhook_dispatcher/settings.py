@@ -13,6 +13,8 @@ CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS, ANONYMIZATION_EVE
 
 
 class DispatcherSettings(ApiKeySettings):
+    # An endpoint's registration is a few KB at most (20 headers of 1,000 characters, 100 filters).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # What the fan-out consumes; only a benchmark or a staging copy has reason to change it.
     event_topics: list[str] = Field(default=list(CUSTOMER_FACING_TOPICS), min_length=1)
     # Delays after the 1st, 2nd, ... failed attempt; when spent, the message is marked failed.

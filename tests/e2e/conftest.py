@@ -1,5 +1,6 @@
 """The whole system as a user runs it: the four services as processes over the real stack."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Final
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from deploy.demo_catalog import DEMO_VARIANTS
+from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres_start
 from shared.auth import LOCAL_API_KEY
 from shared.orders import VariantFact
 from shared.services import REPO_ROOT, SERVICES
@@ -27,6 +29,11 @@ FAST_SETTINGS = {
     "ANONYMIZER_RETRY_BACKOFF_SECONDS": "0.05",
     "CANCELLATION_RETRY_BACKOFF_SECONDS": "0.05",
     "WEBHOOKS_RETRY_BACKOFF_SECONDS": "0.05",
+    # A stalled request body is refused (408) within a test's patience.
+    "ORDER_API_HTTP_BODY_TIMEOUT_SECONDS": "2",
+    "WEBHOOKS_HTTP_BODY_TIMEOUT_SECONDS": "2",
+    "ANONYMIZER_HTTP_BODY_TIMEOUT_SECONDS": "2",
+    "CANCELLATION_HTTP_BODY_TIMEOUT_SECONDS": "2",
     # The local key with every scope, plus one key per order scope for the 401/403 tests.
     "ORDER_API_API_KEYS": json.dumps(
         {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
@@ -114,6 +121,42 @@ async def register_endpoint(
 
     yield register
     await admin_db.execute("UPDATE webhooks.endpoints SET enabled = false WHERE url = ANY($1::text[])", urls)
+
+
+Outage = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+def kafka_outage() -> Iterator[Outage]:
+    """Stops the local broker now; `restore()` (or the test's end, whatever happens) starts it again."""
+    kafka_stop()
+    restored = False
+
+    async def restore() -> None:
+        nonlocal restored
+        await asyncio.to_thread(kafka_start)
+        restored = True
+
+    yield restore
+    if not restored:
+        kafka_start()
+
+
+@pytest.fixture
+def postgres_outage() -> Iterator[Outage]:
+    """Crashes the local Postgres now (`pg_ctl stop -m immediate`); `restore()` (or the test's end)
+    starts it again."""
+    postgres_crash()
+    restored = False
+
+    async def restore() -> None:
+        nonlocal restored
+        await asyncio.to_thread(postgres_start)
+        restored = True
+
+    yield restore
+    if not restored:
+        postgres_start()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,14 +5,13 @@ import json
 import os
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.local.stack import kafka_start, kafka_stop
 from shared.events import Event
 from shared.topics import ORDERS_EVENTS, dlq
 from tests.e2e.orders import audit_counts, create_orders, unsent_outbox_rows, wait_applied_once
@@ -25,22 +24,6 @@ from tests.support.receiver import WebhookReceiver
 needs_local_kafka = pytest.mark.skipif(
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="stops the broker, so needs the launcher's own Kafka"
 )
-
-
-@pytest.fixture
-def kafka_outage() -> Iterator[Callable[[], Awaitable[None]]]:
-    """Stops the local broker now; `restore()` (or the test's end, whatever happens) starts it again."""
-    kafka_stop()
-    started = False
-
-    async def restore() -> None:
-        nonlocal started
-        await asyncio.to_thread(kafka_start)
-        started = True
-
-    yield restore
-    if not started:
-        kafka_start()
 
 
 @needs_local_kafka

@@ -91,6 +91,10 @@ class ServiceProcess:
         """SIGTERM, as an orchestrator stops a container; returns the exit code."""
         return self._signal(signal.SIGTERM, timeout)
 
+    def interrupt(self, timeout: float = 30.0) -> int:
+        """SIGINT, as Ctrl-C does; returns the exit code."""
+        return self._signal(signal.SIGINT, timeout)
+
     def kill(self) -> int:
         """SIGKILL: the process gets no chance to clean up."""
         return self._signal(signal.SIGKILL, 10.0)

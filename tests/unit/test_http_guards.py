@@ -2,6 +2,7 @@
 Idempotency-Key middleware refuses or passes by before touching the database, how it tells requests
 apart, and the Akinon translation of an order."""
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,8 +15,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 from services.order_api.api import idempotency
 from services.order_api.api.akinon import akinon_order
-from services.order_api.api.contract import BodyLimitMiddleware, negotiate
+from services.order_api.api.contract import negotiate
 from services.order_api.settings import OrderApiSettings
+from shared.auth import AuthenticationMiddleware
+from shared.body_limit import BodyLimitMiddleware
 from shared.orders import Fulfillment, FulfillmentLine, NameValue, Refund, ShippingLine, TaxLine
 from shared.problems import Problem
 from tests.support.orders import sample_order
@@ -85,7 +88,7 @@ async def reading_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 async def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit_and_read_no_further() -> None:
     exchange = Exchange([b"x" * 400] * 10)  # 4000 bytes, no Content-Length
-    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000), http_scope())
+    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000, timeout_seconds=30), http_scope())
     assert exchange.status == 413
     assert exchange.problem["code"] == "payload_too_large"
     assert exchange.read == 3  # the chunk that crossed 1000 bytes was the last one taken
@@ -93,14 +96,69 @@ async def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit_and_rea
 
 async def test_an_announced_oversized_body_is_refused_before_any_of_it_is_read() -> None:
     exchange = Exchange([b"x" * 400] * 10)
-    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000), http_scope(headers={"content-length": "4000"}))
+    await exchange.run(
+        BodyLimitMiddleware(reading_app, max_bytes=1000, timeout_seconds=30),
+        http_scope(headers={"content-length": "4000"}),
+    )
     assert (exchange.status, exchange.read) == (413, 0)
 
 
 async def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
     exchange = Exchange([b"x" * 500, b"x" * 500])
-    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000), http_scope())
+    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000, timeout_seconds=30), http_scope())
     assert (exchange.status, exchange.sent[1]["body"]) == (200, b"1000")
+
+
+async def test_a_body_that_stops_arriving_is_refused_with_408() -> None:
+    exchange = StalledExchange([b"x" * 100])  # the client sends a first chunk, then nothing
+    await exchange.run(BodyLimitMiddleware(reading_app, max_bytes=1000, timeout_seconds=0.05), http_scope())
+    assert exchange.status == 408
+    assert exchange.problem["code"] == "request_timeout"
+    assert (b"connection", b"close") in exchange.sent[0]["headers"]
+
+
+class StalledExchange(Exchange):
+    """A client that sends its chunks and then stalls without finishing the body."""
+
+    async def receive(self) -> Message:
+        if self.read < len(self.chunks):
+            self.read += 1
+            return {"type": "http.request", "body": self.chunks[self.read - 1], "more_body": True}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+# ---- authentication before the body -------------------------------------------------------------------
+
+KEYS = {"right-key": ["orders:read"]}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-key", "Basic cmlnaHQta2V5Og==", "Bearer "])
+async def test_a_request_without_a_valid_key_is_401_before_its_body_is_read(authorization: str | None) -> None:
+    exchange = Exchange([b"x" * 400] * 10)
+    headers = {"authorization": authorization} if authorization is not None else {}
+    await exchange.run(AuthenticationMiddleware(reading_app, KEYS), http_scope(headers=headers))
+    assert (exchange.status, exchange.read) == (401, 0)
+    assert exchange.problem["code"] == "unauthorized"
+    assert (b"www-authenticate", b"Bearer") in exchange.sent[0]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/com/orders.json", {"authorization": "Bearer right-key"}),
+        ("/users/orders/anonymous/", {}),
+        ("/health/ready", {}),
+        ("/metrics", {}),
+        ("/openapi.json", {}),
+        ("/docs/oauth2-redirect", {}),
+    ],
+)
+async def test_a_valid_key_public_paths_and_operations_pass(path: str, headers: dict[str, str]) -> None:
+    exchange = Exchange([b"{}"])
+    middleware = AuthenticationMiddleware(reading_app, KEYS, public_prefixes=["/users/orders/anonymous"])
+    await exchange.run(middleware, http_scope(headers=headers, path=path))
+    assert exchange.status == 200
 
 
 # ---- content negotiation ------------------------------------------------------------------------------

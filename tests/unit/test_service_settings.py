@@ -1,11 +1,15 @@
 """Settings from the environment (shared/settings.py ServiceSettings.load)."""
 
 import os
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
+from deploy.local.run import GRACE_S as LAUNCHER_GRACE_S
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared import runtime
 from shared.services import (
     CANCELLATION_WORKER,
     LOCAL_KAFKA_BOOTSTRAP,
@@ -164,3 +168,23 @@ def test_dispatcher_refuses_an_empty_schedule(monkeypatch: pytest.MonkeyPatch) -
 
     with pytest.raises(ValidationError):
         DispatcherSettings.load(WEBHOOK_DISPATCHER)
+
+
+def test_a_stop_fits_in_the_launchers_and_orchestrators_patience() -> None:
+    # Kubernetes' default terminationGracePeriodSeconds and compose's stop_grace_period are 30 s.
+    grace = ServiceSettings.load(ORDER_API).shutdown_grace_seconds
+    assert grace < LAUNCHER_GRACE_S < 30
+
+
+def test_serve_hands_the_http_limits_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_API_HTTP_KEEP_ALIVE_SECONDS", "7")
+    monkeypatch.setenv("ORDER_API_HTTP_MAX_CONCURRENCY", "321")
+    monkeypatch.setenv("ORDER_API_SHUTDOWN_GRACE_SECONDS", "12")
+    passed: dict[str, Any] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: passed.update(options))
+    monkeypatch.setattr("signal.signal", lambda *_: None)
+
+    runtime.serve(FastAPI(), ServiceSettings.load(ORDER_API))
+
+    assert (passed["timeout_keep_alive"], passed["limit_concurrency"]) == (7, 321)
+    assert passed["timeout_graceful_shutdown"] == 4  # a third of the grace; the rest is the lifespan's

@@ -28,6 +28,8 @@ for _dialect in (haravan.router, digital_river.router):
 _public.include_router(akinon.router)
 
 ROUTERS: tuple[APIRouter, ...] = (_keyed, _public)
+# Where requests need no API key (the public router's routes).
+PUBLIC_PREFIXES: tuple[str, ...] = (akinon.router.prefix,)
 
 
 def install_order_errors(app: FastAPI) -> None:

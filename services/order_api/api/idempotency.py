@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.order_api import store
 from services.order_api.api.http import problem_responses
 from services.order_api.settings import OrderApiSettings
-from shared.auth import scopes_of
+from shared.auth import bearer_token, scopes_of
 from shared.problems import problem_response
 from shared.runtime import Runtime
 
@@ -170,9 +170,8 @@ class _Claim:
 def _principal(settings: OrderApiSettings, authorization: str) -> str | None:
     """Whose keys these are: a digest of the presented API key (never stored as is), None if none
     is presented or it is not a configured key."""
-    scheme, _, presented = authorization.partition(" ")
-    presented = presented.strip()
-    if scheme.lower() != "bearer" or not presented or scopes_of(settings.api_keys, presented) is None:
+    presented = bearer_token(authorization)
+    if presented is None or scopes_of(settings.api_keys, presented) is None:
         return None
     return hashlib.sha256(presented.encode()).hexdigest()
 
