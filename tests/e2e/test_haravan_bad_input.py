@@ -69,6 +69,30 @@ CREATES: Final[list[tuple[str, dict[str, Any] | str, int, str, str | None]]] = [
     ),
     ("NUL in the note", {"note": "a\u0000b"}, 422, "validation_error", "order.note"),
     ("time without offset", {"processed_at": "2015-03-28T13:30:00"}, 422, "validation_error", "order.processed_at"),
+    # Amounts as the documented pattern writes them: ASCII digits, no spaces, no exponent.
+    (
+        "Arabic-Indic digits",
+        {"line_items": [{**ITEM, "price": "١٢"}]},
+        422,
+        "validation_error",
+        "order.line_items[0].price",
+    ),
+    ("a leading space", {"total_tax": " 1.00"}, 422, "validation_error", "order.total_tax"),
+    (
+        "an exponent",
+        {"transactions": [{"kind": "sale", "amount": "1e3"}]},
+        422,
+        "validation_error",
+        "order.transactions[0].amount",
+    ),
+    ("browser_ip not an address", {"browser_ip": "not-an-ip"}, 422, "validation_error", "order.browser_ip"),
+    (
+        "client browser_ip not an address",
+        {"client_details": {"browser_ip": "1.2.3.4.5"}},
+        422,
+        "validation_error",
+        "order.client_details.browser_ip",
+    ),
     ("bad JSON", '{"order": {"email": "%s", "line_items": [', 400, "malformed_json", None),
     ("huge body", {"note": "x" * 2_000_000}, 413, "payload_too_large", None),
 ]

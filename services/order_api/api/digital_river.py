@@ -24,21 +24,13 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    IPvAnyAddress,
-    WithJsonSchema,
-    field_validator,
-)
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
-from services.order_api.api.http import if_match_version, problem_responses, set_etag
+from services.order_api.api.fields import IpAddress, Money, Rate
+from services.order_api.api.http import IfMatch, problem_responses, set_etag
 from services.order_api.domain import DigitalRiverState, OrderChanges, OrderRuleError
 from shared.orders import (
     CancelReason,
@@ -74,27 +66,6 @@ def _storable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
-def _decimal(digits: int, places: int, example: str) -> WithJsonSchema:
-    # What the validator accepts, stated exactly (pydantic's own pattern for decimals is unanchored).
-    return WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"},
-                {"type": "integer", "minimum": 0, "maximum": 10**digits - 1},
-            ],
-            "examples": [example],
-        }
-    )
-
-
-# Bounded so that any order's totals fit the store's numeric(20, 4) columns.
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False), _decimal(8, 4, "199.00")]
-Rate = Annotated[Decimal, Field(ge=0, lt=1000, max_digits=9, decimal_places=6), _decimal(3, 6, "0.0625")]
-IpAddress = Annotated[
-    IPvAnyAddress, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
-]
 Metadata = Annotated[
     dict[
         Annotated[str, AfterValidator(_storable), Field(min_length=1, max_length=40)],
@@ -338,12 +309,12 @@ class DigitalRiverOrderCreate(_In):
                 if choice is not None
             ],
             taxes_included=self.tax_inclusive,
-            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
         )
 
 
 # Request fields the draft (or the query) takes as they are, under their snake_case names.
 _SAME_IN_DRAFT: Final = {
+    "browser_ip",
     "email",
     "upstream_id",
     "checkout_id",
@@ -357,6 +328,7 @@ _SAME_IN_DRAFT: Final = {
     "metadata",
 }
 _SAME_IN_QUERY: Final = {
+    "browser_ip",
     "customer_id",
     "checkout_id",
     "application_id",
@@ -507,13 +479,10 @@ class ListParams(_Camel):
             upstream_ids=_comma_list(self.upstream_ids, "upstreamIds") if self.upstream_ids is not None else None,
             states=[self.state] if self.state is not None else None,
             currency=self.currency.upper() if self.currency else None,
-            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
         )
 
 
 # ---- routes ---------------------------------------------------------------------------------------
-
-IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
 @router.get("", operation_id="listOrders", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))

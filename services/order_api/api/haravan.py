@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
+from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.http import IfMatch, problem_responses, set_etag
 from services.order_api.domain import OrderChanges, OrderRuleError
 from shared.orders import (
@@ -52,8 +53,6 @@ router = APIRouter(prefix="/com", tags=["Haravan orders"])
 MAX_ID: Final = 2**63 - 1
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID, description="The order id")]
 
-# Amounts are bounded so that any order's totals fit the store's numeric(20, 4) columns.
-Money = Annotated[Decimal, Field(ge=0, max_digits=13, decimal_places=4, allow_inf_nan=False)]
 # The document writes rates and coordinates as JSON numbers (and money as strings).
 JsonNumber = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -448,7 +447,7 @@ class NameValueIn(NameValue, _In):
 
 class TaxLineIn(TaxLine, _In):
     price: Money
-    rate: Decimal = Field(ge=0, le=100, max_digits=12, allow_inf_nan=False)
+    rate: Rate
 
 
 class ShippingLineIn(_In):
@@ -473,6 +472,7 @@ class CustomerIn(CustomerDraft, _In):
 
 
 class ClientDetailsIn(ClientDetails, _In):
+    browser_ip: IpAddress | None = None
     browser_width: int | None = Field(default=None, ge=0, le=100_000)
     browser_height: int | None = Field(default=None, ge=0, le=100_000)
 
@@ -526,7 +526,7 @@ class OrderCreateIn(_In):
     send_receipt: bool = False  # accepted as the document shows; this platform sends no email
     send_fulfillment_receipt: bool = False
     source_name: str = Field(default="api", max_length=100)
-    browser_ip: str | None = Field(default=None, max_length=45)
+    browser_ip: IpAddress | None = None
     client_details: ClientDetailsIn | None = None
     metafields: list[MetafieldIn] = Field(default=[], max_length=100)
 
