@@ -313,3 +313,20 @@ async def test_an_update_with_a_stale_etag_is_412(api: str, http: httpx.AsyncCli
     assert_problem(stale, 412, "version_mismatch")
     assert stale.headers["etag"] == noted.headers["etag"]
     assert (await http.get(path)).json()["order"]["note"] == "first"
+
+
+async def test_a_weak_etag_in_if_match_never_matches_and_changes_nothing(api: str, http: httpx.AsyncClient) -> None:
+    created = await http.post(api + CREATE_PATH, json=order_body(email=unique_email("weak")))
+    order_id = created.json()["order"]["id"]
+    weak = {"if-match": f"W/{created.headers['etag']}"}  # the current version, but weak
+
+    refused = [
+        await http.put(f"{api}/com/orders/{order_id}.json", json={"order": {"note": "x"}}, headers=weak),
+        await http.post(f"{api}/com/orders/{order_id}/close.json", headers=weak),
+        await http.post(f"{api}/orders/{order_id}", json={"metadata": {"a": "b"}}, headers=weak),
+    ]
+
+    for response in refused:
+        assert "strong" in assert_problem(response, 412, "weak_etag", field="If-Match")["detail"]
+    read = await http.get(f"{api}/com/orders/{order_id}.json")
+    assert (read.headers["etag"], read.json()["order"]["status"]) == ('"1"', "open")

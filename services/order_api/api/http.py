@@ -21,16 +21,27 @@ async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(
-            description="Only apply the change if the order is still at this ETag (else 412).",
+            description="Only apply the change if the order is still at this ETag (else 412); send it as it "
+            'was returned (`"3"`): If-Match compares strongly, so a weak `W/"3"` never matches.',
             # Documented, not enforced here, so a malformed value gets the clearer 400 below.
-            json_schema_extra={"pattern": r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'},
+            json_schema_extra={"pattern": r'^\s*(\*|"?[0-9]{1,18}"?)\s*$'},
         ),
     ] = None,
 ) -> int | None:
     """The version an `If-Match` header names; None when absent or `*` (any version)."""
     if if_match is None or if_match.strip() == "*":
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
+    value = if_match.strip()
+    if value.startswith("W/"):
+        # RFC 9110 13.1.1: If-Match uses the strong comparison, under which a weak tag matches nothing.
+        raise Problem(
+            412,
+            "weak_etag",
+            f"If-Match compares ETags strongly, so the weak {value[:40]!r} never matches; "
+            'send the ETag as this API returned it, such as "3".',
+            errors=[{"field": "If-Match", "message": "a weak ETag never matches"}],
+        )
+    value = value.strip('"')
     if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise Problem(
             400,
@@ -63,7 +74,7 @@ _STATUS_MEANINGS: Final[dict[int, str]] = {
     404: "No such order",
     406: "Accept excludes JSON",
     409: "The order's state does not allow this",
-    412: "If-Match names a version the order has moved past",
+    412: "If-Match names a version the order has moved past, or is a weak ETag (which never matches)",
     413: "The body is too large",
     415: "The body is not JSON (Content-Type)",
     422: "Invalid or missing fields; `errors` names them",
