@@ -212,7 +212,7 @@ def build_order(
         processed_at=draft.processed_at or now,
     )
     order = order.model_copy(
-        update={"financial_status": draft.financial_status or financial_status(order.total_price, transactions)}
+        update={"financial_status": _stated_financial_status(draft.financial_status, order.total_price, transactions)}
     )
     if draft.fulfillment_status == "fulfilled":
         order = fulfil(order, FulfillmentCreatedFact(order_id=order.id, fulfillment_id=next(ids.object_ids)), now)
@@ -317,23 +317,52 @@ def is_guest(customer: CustomerSnapshot | None) -> bool:
 # ---- status views: one state, several dialects ------------------------------------------------
 
 
+def _succeeded(transactions: Sequence[Transaction], *kinds: TransactionKind) -> Decimal:
+    return sum((tx.amount for tx in transactions if tx.kind in kinds and tx.status == "success"), Decimal(0))
+
+
 def financial_status(total: Decimal, transactions: Sequence[Transaction]) -> FinancialStatus:
     """The payment status the successful transactions add up to."""
-
-    def total_of(*kinds: TransactionKind) -> Decimal:
-        return sum((tx.amount for tx in transactions if tx.kind in kinds and tx.status == "success"), Decimal(0))
-
-    captured = total_of("sale", "capture")
-    refunded = total_of("refund")
+    captured = _succeeded(transactions, "sale", "capture")
+    refunded = _succeeded(transactions, "refund")
     if refunded > 0:
         return "refunded" if refunded >= captured else "partially_refunded"
     if captured > 0:
         return "paid" if captured >= total else "partially_paid"
-    if total_of("void") > 0:
+    if _succeeded(transactions, "void") > 0:
         return "voided"
-    if total_of("authorization") > 0:
+    if _succeeded(transactions, "authorization") > 0:
         return "authorized"
     return "paid" if total == 0 else "pending"
+
+
+_REFUND_STATUSES: Final[frozenset[FinancialStatus]] = frozenset({"refunded", "partially_refunded"})
+
+
+def _stated_financial_status(
+    stated: FinancialStatus | None, total: Decimal, transactions: Sequence[Transaction]
+) -> FinancialStatus:
+    """A new order's payment status: the one stated (an import knows its history better than its
+    transactions may tell), else what the transactions make it. Money never goes back that did not
+    come in, though: refunds may not exceed what was captured, and an order is refunded exactly when
+    its refund transactions make it so."""
+    captured, refunded = _succeeded(transactions, "sale", "capture"), _succeeded(transactions, "refund")
+    if refunded > captured:
+        raise OrderRuleError(
+            "transactions",
+            "refund_exceeds_captured",
+            f"refunds add up to {refunded}, more than the {captured} captured",
+        )
+    computed = financial_status(total, transactions)
+    if stated is None:
+        return computed
+    if (stated in _REFUND_STATUSES or computed in _REFUND_STATUSES) and stated != computed:
+        raise OrderRuleError(
+            "financial_status",
+            "financial_status_mismatch",
+            f"the transactions make the order {computed}, not {stated}: refunds are what refund transactions make",
+        )
+    return stated
 
 
 def order_status(order: OrderSnapshot) -> OrderStatus:

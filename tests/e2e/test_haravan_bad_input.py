@@ -93,6 +93,27 @@ CREATES: Final[list[tuple[str, dict[str, Any] | str, int, str, str | None]]] = [
         "validation_error",
         "order.client_details.browser_ip",
     ),
+    (
+        "refunded without a refund",
+        {"financial_status": "refunded"},
+        422,
+        "financial_status_mismatch",
+        "order.financial_status",
+    ),
+    (
+        "partially refunded without a refund",
+        {"financial_status": "partially_refunded", "transactions": [{"kind": "sale", "amount": "10.00"}]},
+        422,
+        "financial_status_mismatch",
+        "order.financial_status",
+    ),
+    (
+        "a refund beyond what was captured",
+        {"transactions": [{"kind": "sale", "amount": "4.00"}, {"kind": "refund", "amount": "10.00"}]},
+        422,
+        "refund_exceeds_captured",
+        "order.transactions",
+    ),
     ("bad JSON", '{"order": {"email": "%s", "line_items": [', 400, "malformed_json", None),
     ("huge body", {"note": "x" * 2_000_000}, 413, "payload_too_large", None),
 ]

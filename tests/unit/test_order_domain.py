@@ -206,6 +206,75 @@ def test_without_a_stated_status_the_transactions_decide_it() -> None:
     assert build(body).financial_status == "authorized"
 
 
+def _paid_with(*transactions: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return order(custom("100.00"), transactions=list(transactions), **fields)
+
+
+@pytest.mark.parametrize(
+    "transactions",
+    [
+        [{"kind": "refund", "amount": "10.00"}],
+        [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.01"}],
+        [{"kind": "authorization", "amount": "100.00"}, {"kind": "refund", "amount": "50.00"}],
+        [
+            {"kind": "sale", "amount": "40.00"},
+            {"kind": "refund", "amount": "30.00"},
+            {"kind": "refund", "amount": "20.00"},
+        ],
+    ],
+)
+def test_refunds_beyond_what_was_captured_are_refused(transactions: list[dict[str, Any]]) -> None:
+    error = rule_error(_paid_with(*transactions))
+
+    assert (error.field, error.code) == ("transactions", "refund_exceeds_captured")
+
+
+@pytest.mark.parametrize(
+    ("transactions", "stated", "computed"),
+    [
+        ([], "refunded", "pending"),
+        ([], "partially_refunded", "pending"),
+        ([{"kind": "sale", "amount": "100.00"}], "refunded", "paid"),
+        (
+            [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "10.00"}],
+            "refunded",
+            "partially_refunded",
+        ),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00"}], "paid", "refunded"),
+        (
+            [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00", "status": "pending"}],
+            "refunded",
+            "paid",
+        ),
+    ],
+)
+def test_a_refund_status_is_only_what_refund_transactions_make(
+    transactions: list[dict[str, Any]], stated: str, computed: str
+) -> None:
+    error = rule_error(_paid_with(*transactions, financial_status=stated))
+
+    assert (error.field, error.code) == ("financial_status", "financial_status_mismatch")
+    assert f"make the order {computed}, not {stated}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("transactions", "stated"),
+    [
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00"}], "refunded"),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "40.00"}], "partially_refunded"),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "40.00"}], None),
+        ([], "paid"),  # Haravan's default for an order created without transactions
+        ([{"kind": "authorization", "amount": "50.00"}], "partially_paid"),  # the document's new-customer example
+    ],
+)
+def test_a_stated_status_stands_unless_refunds_say_otherwise(
+    transactions: list[dict[str, Any]], stated: FinancialStatus | None
+) -> None:
+    created = build(_paid_with(*transactions, financial_status=stated))
+
+    assert created.financial_status == (stated or "partially_refunded")
+
+
 @pytest.mark.parametrize(
     "body",
     [VARIANT_ONLY, FULFILLED_WITH_RECEIPTS, COMPREHENSIVE, PENDING_EXISTING_CUSTOMER, PARTIALLY_PAID_NEW_CUSTOMER],
