@@ -476,7 +476,8 @@ def line_item_taxes(order: OrderSnapshot) -> list[LineItemTax]:
 class OrderChanges:
     """What may change after creation. Items and quantities may not (the Haravan document says so).
 
-    `None` leaves a field as it is; `remove_customer` detaches the customer.
+    `None` leaves a field as it is; `remove_customer` detaches the customer (the order stays the
+    guest or account order it was placed as).
     """
 
     note: str | None = None
@@ -511,8 +512,9 @@ def update(order: OrderSnapshot, changes: OrderChanges, now: datetime) -> OrderS
     if changes.metadata is not None:
         fields["metadata"] = {**order.metadata, **changes.metadata}
     if changes.remove_customer:
+        # `guest` stays: an order placed with an account is not a guest's, and the public guest
+        # lookup must not start answering for it because its customer was detached.
         fields["customer"] = None
-        fields["guest"] = True
     return order.model_copy(update={**fields, "updated_at": now})
 
 

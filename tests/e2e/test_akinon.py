@@ -121,6 +121,22 @@ async def test_a_registered_customers_order_a_wrong_email_a_wrong_or_malformed_n
     assert {case: seen for case, seen in answers.items() if seen != (status, body, headers)} == {}
 
 
+async def test_a_registered_customers_order_stays_out_of_the_lookup_after_its_customer_is_detached(
+    api: str, http: httpx.AsyncClient, demo_catalog: dict[int, VariantFact]
+) -> None:
+    email = f"registered-{uuid.uuid4().hex[:12]}@example.com"
+    placed = await place(http, api, {**guest_order(email), "customer": {"id": 207119551}})  # the demo's account
+    detached = await http.put(f"{api}/com/orders/{placed['id']}.json", json={"order": {"customer": None}})
+    assert detached.status_code == 200, detached.text
+    assert (detached.json()["order"]["customer"], detached.json()["order"]["guest"]) == (None, False)
+
+    found = await lookup(api, str(placed["order_number"]), email, client_ip())
+    missing = await lookup(api, str(placed["order_number"] + 10**12), email, client_ip())
+
+    assert answer(found) == answer(missing)
+    assert found.status_code == 404
+
+
 async def test_repeated_guesses_from_one_client_are_rate_limited(api: str, http: httpx.AsyncClient) -> None:
     email = f"guest-{uuid.uuid4().hex[:12]}@example.com"
     placed = await place(http, api, guest_order(email))

@@ -757,13 +757,16 @@ def test_metadata_merges_and_forget_flags_set() -> None:
     assert (updated.request_to_be_forgotten, updated.upstream_id) == (True, "up-1")
 
 
-def test_removing_the_customer_makes_a_guest_order() -> None:
-    created = build(PENDING_EXISTING_CUSTOMER, REGISTERED)
-    assert created.guest is False
+@pytest.mark.parametrize(("customer", "guest"), [(REGISTERED, False), (CHECKOUT_RECORD, True)])
+def test_removing_the_customer_keeps_the_order_the_kind_it_was_placed_as(
+    customer: CustomerSnapshot, guest: bool
+) -> None:
+    created = build(PENDING_EXISTING_CUSTOMER, customer)
+    assert created.guest is guest
 
     updated = domain.update(created, OrderChanges(remove_customer=True), LATER)
 
-    assert (updated.customer, updated.guest) == (None, True)
+    assert (updated.customer, updated.guest) == (None, guest)
     assert updated.email == created.email
 
 
