@@ -146,6 +146,13 @@ async def get_order(pool: asyncpg.Pool, order_id: int) -> store.StoredOrder:
     return stored
 
 
+async def find_guest_order(pool: asyncpg.Pool, order_number: int, email: str) -> OrderSnapshot | None:
+    """A guest's own order, by its number and the exact email it was placed with; None for anything
+    else, whatever the reason, after the same work."""
+    async with pool.acquire() as conn:
+        return await store.fetch_guest_order(conn, order_number, email)
+
+
 # ---- changes --------------------------------------------------------------------------------------
 
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]

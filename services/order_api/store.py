@@ -123,16 +123,15 @@ async def fetch_by_upstream_id(conn: Connection, upstream_id: str) -> tuple[Stor
     return (_stored(row), row["create_fingerprint"]) if row else None
 
 
-async def fetch_guest_order(conn: Connection, order_number: int) -> OrderSnapshot | None:
-    """The guest order with this number. A registered customer's order is read and parsed all the
-    same, so the time taken does not tell a caller which kind of order a number belongs to."""
-    row = await conn.fetchrow(
-        "SELECT document::text AS document, sequence, guest FROM orders WHERE order_number = $1", order_number
+async def fetch_guest_order(conn: Connection, order_number: int, email: str) -> OrderSnapshot | None:
+    """The guest order with this number and exactly this email. The match is made in SQL on the
+    number's unique index, so a miss (no such number, another email, a registered customer's order)
+    never reads or parses a document: only a full match does more work than a miss, and the time a
+    miss takes says nothing about the order behind the number."""
+    document = await conn.fetchval(
+        "SELECT document::text FROM orders WHERE order_number = $1 AND email = $2 AND guest", order_number, email
     )
-    if row is None:
-        return None
-    order = _stored(row).order
-    return order if row["guest"] else None
+    return OrderSnapshot.model_validate_json(document) if document is not None else None
 
 
 async def delete_order(conn: Connection, order_id: int) -> None:
