@@ -4,7 +4,6 @@ scratch schema): claims under concurrency, expiry, leases, and counts that lose 
 import asyncio
 
 import asyncpg
-import pytest
 
 from services.order_api import store
 
