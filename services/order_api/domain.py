@@ -42,6 +42,17 @@ _TWO_DECIMAL: Final = frozenset(
 
 DEFAULT_CURRENCY: Final = "USD"
 MAX_TAG_LENGTH: Final = 40
+# What an order may hold, after every merge and appended fact: the documents' own bounds where they
+# give one (Haravan creates up to 250 line items and 100 metafields; Digital River's metadata has up
+# to 50 pairs), and room for any real order's payments and shipments. Together with the event-size
+# limit they keep every order's event publishable.
+MAX_LINE_ITEMS: Final = 250
+MAX_METAFIELDS: Final = 100
+MAX_METADATA: Final = 50
+MAX_TRANSACTIONS: Final = 250
+MAX_FULFILLMENTS: Final = 250
+# A rule about the order as a whole rather than one of its fields; each dialect names it its own way.
+WHOLE_ORDER: Final = ""
 FIRST_ORDER_NUMBER: Final = 1001
 # Amounts are stored as numeric(20, 4): at most 16 digits before the point.
 MAX_AMOUNT: Final = Decimal(10) ** 16
@@ -84,6 +95,27 @@ class OrderStateError(OrderRuleError):
     """A change the order's current state does not allow (HTTP 409)."""
 
 
+def check_count(field: str, count: int, limit: int) -> None:
+    """An order's list or map `field` may hold at most `limit` entries, however it grew."""
+    if count > limit:
+        raise OrderRuleError(
+            field, "too_many_entries", f"{field} may hold at most {limit} entries; this would make {count}"
+        )
+
+
+def check_event_size(size: int, limit: int) -> None:
+    """A change is refused when its event, carrying the whole order, would be larger than `limit`
+    bytes: Kafka takes records of about 1 MiB at most, and an event it refuses would never reach
+    anyone, while the API had answered that the change was made."""
+    if size > limit:
+        raise OrderRuleError(
+            WHOLE_ORDER,
+            "order_too_large",
+            f"the order would take {size:,} bytes as an event, over the limit of {limit:,}; "
+            "send less text (notes, metafields, properties, addresses)",
+        )
+
+
 # ---- building an order ---------------------------------------------------------------------------
 
 
@@ -109,6 +141,13 @@ def build_order(
     customer: CustomerSnapshot | None,
 ) -> OrderSnapshot:
     """The order a draft describes, with catalog fields filled in and every total computed and checked."""
+    for field, count, limit in (
+        ("line_items", len(draft.line_items), MAX_LINE_ITEMS),
+        ("transactions", len(draft.transactions), MAX_TRANSACTIONS),
+        ("metafields", len(draft.metafields), MAX_METAFIELDS),
+        ("metadata", len(draft.metadata), MAX_METADATA),
+    ):
+        check_count(field, count, limit)
     currency = _order_currency(draft, variants)
     line_items = [
         _line_item(index, item, next(ids.object_ids), currency, variants) for index, item in enumerate(draft.line_items)
@@ -508,9 +547,11 @@ def update(order: OrderSnapshot, changes: OrderChanges, now: datetime) -> OrderS
     if changes.tags is not None:
         fields["tags"] = normalise_tags(changes.tags)
     if changes.metafields is not None:
-        fields["metafields"] = _merge_metafields(order.metafields, changes.metafields)
+        fields["metafields"] = metafields = _merge_metafields(order.metafields, changes.metafields)
+        check_count("metafields", len(metafields), MAX_METAFIELDS)
     if changes.metadata is not None:
-        fields["metadata"] = {**order.metadata, **changes.metadata}
+        fields["metadata"] = metadata = {**order.metadata, **changes.metadata}
+        check_count("metadata", len(metadata), MAX_METADATA)
     if changes.remove_customer:
         # `guest` stays: an order placed with an account is not a guest's, and the public guest
         # lookup must not start answering for it because its customer was detached.
@@ -582,6 +623,7 @@ def apply_payment(
         created_at=now,
     )
     transactions = [*order.transactions, transaction]
+    check_count("transactions", len(transactions), MAX_TRANSACTIONS)
     status = financial_status(order.total_price, transactions)
     updated = order.model_copy(update={"transactions": transactions, "financial_status": status, "updated_at": now})
     became_paid = status == "paid" and order.financial_status != "paid"
@@ -624,7 +666,9 @@ def fulfil(order: OrderSnapshot, fact: FulfillmentCreatedFact, now: datetime) ->
         created_at=now,
         updated_at=now,
     )
-    return _with_fulfillments(order, [*order.fulfillments, fulfillment], now)
+    fulfillments = [*order.fulfillments, fulfillment]
+    check_count("fulfillments", len(fulfillments), MAX_FULFILLMENTS)
+    return _with_fulfillments(order, fulfillments, now)
 
 
 def cancel_fulfillment(order: OrderSnapshot, fulfillment_id: int, now: datetime) -> OrderSnapshot:

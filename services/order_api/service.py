@@ -1,7 +1,9 @@
 """order_api's use cases: one transaction each, the change and its outbox event together.
 
 Every dialect's routes (api/) and the ingest handlers (handlers.py) call these, so an order placed or
-changed through any door follows the same rules and emits the same events.
+changed through any door follows the same rules and emits the same events. Every change is refused
+(`order_too_large`) when its event would be larger than `max_event_bytes` (the ORDER_API_MAX_EVENT_BYTES
+setting), before anything of it is stored: an event Kafka cannot take would never be published.
 """
 
 import secrets
@@ -56,7 +58,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequence: int) -> None:
+async def _publish(
+    conn: Connection, event_type: str, order: OrderSnapshot, sequence: int, max_event_bytes: int
+) -> None:
+    """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
     event = Event.new(
         event_type,
         ORDER_API.name,
@@ -65,6 +70,8 @@ async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequ
         sequence=sequence,
         correlation_id=current_correlation_id(),
     )
+    # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
+    domain.check_event_size(len(event.body()), max_event_bytes)
     await enqueue(conn, ORDERS_EVENTS, event)
 
 
@@ -72,24 +79,24 @@ async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequ
 
 
 async def create_order(
-    pool: asyncpg.Pool, draft: OrderDraft, fingerprint: str | None = None
+    pool: asyncpg.Pool, draft: OrderDraft, fingerprint: str | None = None, *, max_event_bytes: int
 ) -> tuple[OrderSnapshot, bool]:
     """Place an order and emit `order.created`. Returns the order and whether it is new: a create
     repeated with the same upstream id and the same request returns the first order instead."""
     try:
         async with pool.acquire() as conn, conn.transaction():
-            return await place_order(conn, draft, fingerprint)
+            return await place_order(conn, draft, fingerprint, max_event_bytes=max_event_bytes)
     except UpstreamConflict as conflict:
         if conflict.order_id:
             raise
     # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
     # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
     async with pool.acquire() as conn, conn.transaction():
-        return await place_order(conn, draft, fingerprint)
+        return await place_order(conn, draft, fingerprint, max_event_bytes=max_event_bytes)
 
 
 async def place_order(
-    conn: Connection, draft: OrderDraft, fingerprint: str | None = None
+    conn: Connection, draft: OrderDraft, fingerprint: str | None = None, *, max_event_bytes: int
 ) -> tuple[OrderSnapshot, bool]:
     """`create_order` inside the caller's transaction (the ingest consumer's, for `order.placed`)."""
     if draft.upstream_id is not None:
@@ -115,7 +122,7 @@ async def place_order(
         await store.insert_order(conn, order, fingerprint)
     except asyncpg.UniqueViolationError as error:  # a concurrent create with the same upstream id won
         raise UpstreamConflict(draft.upstream_id or "", 0) from error
-    await _publish(conn, "order.created", order, 1)
+    await _publish(conn, "order.created", order, 1, max_event_bytes)
     return order, True
 
 
@@ -174,6 +181,7 @@ async def change_order(
     change: Change,
     event_type: str | Callable[[OrderSnapshot], str],
     *,
+    max_event_bytes: int,
     if_match: int | None = None,
 ) -> store.StoredOrder:
     """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost updates."""
@@ -181,51 +189,66 @@ async def change_order(
         stored = await _lock_order(conn, order_id, if_match)
         changed = change(stored.order, _now())
         sequence = await store.save_order(conn, changed)
-        await _publish(conn, event_type if isinstance(event_type, str) else event_type(changed), changed, sequence)
+        kind = event_type if isinstance(event_type, str) else event_type(changed)
+        await _publish(conn, kind, changed, sequence, max_event_bytes)
     return store.StoredOrder(changed, sequence)
 
 
 async def update_order(
-    pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, if_match: int | None = None
+    pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, max_event_bytes: int, if_match: int | None = None
 ) -> store.StoredOrder:
     try:
         return await change_order(
-            pool, order_id, lambda order, now: domain.update(order, changes, now), "order.updated", if_match=if_match
+            pool,
+            order_id,
+            lambda order, now: domain.update(order, changes, now),
+            "order.updated",
+            max_event_bytes=max_event_bytes,
+            if_match=if_match,
         )
     except asyncpg.UniqueViolationError as error:  # the new upstream id already names another order
         raise UpstreamConflict(changes.upstream_id or "", 0) from error
 
 
-async def close_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
-    return await change_order(pool, order_id, domain.close, "order.closed", if_match=if_match)
+async def close_order(
+    pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None
+) -> store.StoredOrder:
+    return await change_order(
+        pool, order_id, domain.close, "order.closed", max_event_bytes=max_event_bytes, if_match=if_match
+    )
 
 
-async def reopen_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
-    return await change_order(pool, order_id, domain.reopen, "order.reopened", if_match=if_match)
+async def reopen_order(
+    pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None
+) -> store.StoredOrder:
+    return await change_order(
+        pool, order_id, domain.reopen, "order.reopened", max_event_bytes=max_event_bytes, if_match=if_match
+    )
 
 
-async def delete_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> None:
+async def delete_order(pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None) -> None:
     """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await _lock_order(conn, order_id, if_match)
         domain.check_deletable(stored.order)
         await store.delete_order(conn, order_id)
-        await _publish(
-            conn, "order.deleted", stored.order.model_copy(update={"updated_at": _now()}), stored.sequence + 1
-        )
+        last = stored.order.model_copy(update={"updated_at": _now()})
+        await _publish(conn, "order.deleted", last, stored.sequence + 1, max_event_bytes)
 
 
 # ---- facts from other services --------------------------------------------------------------------
 
 
-async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact) -> None:
+async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact, *, max_event_bytes: int) -> None:
     """Record a payment fact inside the caller's (the idempotent consumer's) transaction."""
     stored = await _lock_order(conn, fact.order_id)
     order, event_type = domain.apply_payment(stored.order, kind, fact, await store.next_object_id(conn), _now())
-    await _publish(conn, event_type, order, await store.save_order(conn, order))
+    await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 
 
-async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact) -> None:
+async def apply_fulfillment(
+    conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact, *, max_event_bytes: int
+) -> None:
     stored = await _lock_order(conn, fact.order_id)
     now = _now()
     if isinstance(fact, FulfillmentCreatedFact):
@@ -234,7 +257,7 @@ async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | Ful
     else:
         order = domain.cancel_fulfillment(stored.order, fact.fulfillment_id, now)
         event_type = "order.updated"
-    await _publish(conn, event_type, order, await store.save_order(conn, order))
+    await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 
 
 async def list_orders(

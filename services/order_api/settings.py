@@ -8,6 +8,10 @@ from shared.auth import ApiKeySettings
 class OrderApiSettings(ApiKeySettings):
     # A request body larger than this is refused with 413 while it streams in, never buffered whole.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # A change whose event (the whole order as JSON) would be larger than this is refused (422
+    # order_too_large). Below the topic's max.message.bytes (1 MiB by default) with room for the
+    # record's key, headers and overhead, so that every event order_api accepts can be published.
+    max_event_bytes: int = Field(default=1_000_000, ge=1)
     # A POST's Idempotency-Key is remembered this long; the same key later is a new request.
     idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
     # A request holding a key counts as in flight this long at most, so a key whose instance died

@@ -1012,3 +1012,85 @@ def test_totals_match_integer_minor_unit_arithmetic(seed: int) -> None:
         too_fine = str(Decimal(rng.randrange(1, 10**6) * 10 + rng.randrange(1, 10)).scaleb(-(exponent + 1)))
         error = rule_error(order(*items, custom(too_fine), currency=currency))
         assert (error.field, error.code) == (f"line_items[{len(items)}].price", "too_precise")
+
+
+# ---- limits: what an order may hold, and how large its event may be --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"line_items": [custom("1.00")] * 251}, "line_items"),
+        ({"transactions": [{"kind": "authorization", "amount": "0.01"}] * 251}, "transactions"),
+        ({"metafields": [{"namespace": "n", "key": str(k), "value": "v"} for k in range(101)]}, "metafields"),
+        ({"metadata": {str(k): "v" for k in range(51)}}, "metadata"),
+    ],
+)
+def test_a_draft_beyond_what_an_order_may_hold_is_refused(fields: dict[str, Any], field: str) -> None:
+    # Orders placed through orders.ingest have no request model to bound them: the rule does.
+    error = rule_error(order(**fields))
+
+    assert (error.field, error.code) == (field, "too_many_entries")
+
+
+def _metafields(*keys: str) -> list[Metafield]:
+    return [Metafield(namespace="global", key=key, value="v") for key in keys]
+
+
+def test_metafields_merged_beyond_100_are_refused_but_replacing_existing_ones_is_not() -> None:
+    full = build(order(metafields=[m.model_dump() for m in _metafields(*map(str, range(100)))]))
+
+    replaced = domain.update(full, OrderChanges(metafields=_metafields("0", "99")), LATER)
+    with pytest.raises(OrderRuleError) as caught:
+        domain.update(full, OrderChanges(metafields=_metafields("0", "new")), LATER)
+
+    assert len(replaced.metafields) == 100
+    assert (caught.value.field, caught.value.code) == ("metafields", "too_many_entries")
+    assert "at most 100" in caught.value.message
+
+
+def test_metadata_merged_beyond_50_keys_is_refused_but_overwriting_keys_is_not() -> None:
+    full = build(order(metadata={str(k): "v" for k in range(50)}))
+
+    overwritten = domain.update(full, OrderChanges(metadata={"0": "w", "49": "w"}), LATER)
+    with pytest.raises(OrderRuleError) as caught:
+        domain.update(full, OrderChanges(metadata={"0": "w", "50": "v"}), LATER)
+
+    assert len(overwritten.metadata) == 50
+    assert (caught.value.field, caught.value.code) == ("metadata", "too_many_entries")
+
+
+def test_a_payment_beyond_250_transactions_is_refused() -> None:
+    created = build(order(custom("1000.00"), transactions=[{"kind": "authorization", "amount": "1.00"}] * 249))
+
+    at_limit, _ = _pay(created, "captured", "1.00", tx_id=901)
+    with pytest.raises(OrderRuleError) as caught:
+        _pay(at_limit, "captured", "1.00", tx_id=902)
+
+    assert len(at_limit.transactions) == 250
+    assert (caught.value.field, caught.value.code) == ("transactions", "too_many_entries")
+
+
+def test_a_fulfillment_beyond_250_is_refused_even_with_items_left() -> None:
+    created = build(order(custom("1.00", quantity=300)))
+    [item] = created.line_items
+    shipped = created
+    for fulfillment_id in range(1, 251):
+        shipped = _fulfil(shipped, fulfillment_id, (item.id, 1))
+
+    with pytest.raises(OrderRuleError) as caught:
+        _fulfil(shipped, 251, (item.id, 1))
+
+    assert shipped.line_items[0].fulfillable_quantity == 50
+    assert (caught.value.field, caught.value.code) == ("fulfillments", "too_many_entries")
+
+
+def test_an_event_larger_than_the_limit_is_refused_naming_both_sizes() -> None:
+    domain.check_event_size(1_000_000, 1_000_000)
+
+    with pytest.raises(OrderRuleError) as caught:
+        domain.check_event_size(1_144_468, 1_000_000)
+
+    assert (caught.value.field, caught.value.code) == (domain.WHOLE_ORDER, "order_too_large")
+    assert "1,144,468 bytes" in caught.value.message
+    assert "1,000,000" in caught.value.message

@@ -11,7 +11,7 @@ from services.order_api.api import akinon, digital_river, haravan
 from services.order_api.api.contract import negotiate
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import require_order_scope
-from services.order_api.domain import OrderRuleError, OrderStateError
+from services.order_api.domain import WHOLE_ORDER, OrderRuleError, OrderStateError
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
@@ -34,7 +34,8 @@ def install_order_errors(app: FastAPI) -> None:
     async def on_rule(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OrderRuleError)
         status = 409 if isinstance(exc, OrderStateError) else 422
-        return problem_response(status, exc.code, exc.message, errors=[{"field": exc.field, "message": exc.message}])
+        field = "<body>" if exc.field == WHOLE_ORDER else exc.field  # the order as a whole
+        return problem_response(status, exc.code, exc.message, errors=[{"field": field, "message": exc.message}])
 
     async def on_not_found(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OrderNotFound)

@@ -30,10 +30,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.order_api import service
-from services.order_api.api.http import problem_responses
+from services.order_api.api.http import OrderSettings, problem_responses
 from services.order_api.api.security import limit_rate
 from services.order_api.domain import money
-from services.order_api.settings import OrderApiSettings
 from shared.orders import OrderSnapshot
 from shared.problems import Problem
 from shared.runtime import RuntimeDep
@@ -159,10 +158,10 @@ _GUEST_LOOKUP_RESPONSES: Final = problem_responses(404, 422, 429)
 
 
 @router.post("/", response_model=list[AkinonOrder], responses=_GUEST_LOOKUP_RESPONSES)
-async def find_guest_order(lookup: GuestLookup, request: Request, runtime: RuntimeDep) -> list[AkinonOrder]:
+async def find_guest_order(
+    lookup: GuestLookup, request: Request, runtime: RuntimeDep, settings: OrderSettings
+) -> list[AkinonOrder]:
     """A guest order by its number and email: a one-item array, or 404 whatever was wrong."""
-    settings = runtime.settings
-    assert isinstance(settings, OrderApiSettings)
     number = _order_number(lookup.number)
     client = request.client.host if request.client else "unknown"
     await limit_rate(

@@ -21,6 +21,8 @@ Choices where the document is silent or does not fit this platform, so clients c
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
@@ -30,8 +32,15 @@ from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, problem_responses, set_etag
-from services.order_api.domain import DigitalRiverState, OrderChanges, OrderRuleError
+from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.domain import (
+    MAX_LINE_ITEMS,
+    MAX_METADATA,
+    WHOLE_ORDER,
+    DigitalRiverState,
+    OrderChanges,
+    OrderRuleError,
+)
 from shared.orders import (
     CancelReason,
     CustomerDraft,
@@ -72,8 +81,8 @@ Metadata = Annotated[
         Annotated[Text, Field(max_length=500)],
     ],
     Field(
-        max_length=50,
-        description="Up to 50 string pairs (keys up to 40 characters, values up to 500)",
+        max_length=MAX_METADATA,
+        description=f"Up to {MAX_METADATA} string pairs (keys up to 40 characters, values up to 500)",
         json_schema_extra={"propertyNames": {"minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000]*$"}},
     ),
 ]
@@ -281,7 +290,7 @@ class DigitalRiverOrderCreate(_In):
     upstream_id: Text | None = Field(
         default=None, min_length=1, max_length=255, description="Your id for the order; a repeated create is safe"
     )
-    items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=250)
+    items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     tax_lines: list[DigitalRiverTaxLineIn] = Field(default=[], max_length=50)
     shipping_choice: DigitalRiverShippingChoiceIn | None = None
     metadata: Metadata = {}
@@ -356,10 +365,21 @@ _REQUEST_FIELDS: Final = (
 
 def request_field(field: str) -> str:
     """A domain rule's field as this dialect's request names it (`line_items[0].title` -> `items[0].name`)."""
+    if field == WHOLE_ORDER:
+        return "<body>"
     for pattern, replacement in _REQUEST_FIELDS:
         if pattern.search(field):
             return pattern.sub(replacement, field)
     return to_camel(field)
+
+
+@contextmanager
+def _request_fields() -> Iterator[None]:
+    """A broken order rule names the field as this dialect's request does."""
+    try:
+        yield
+    except OrderRuleError as error:
+        raise type(error)(request_field(error.field), error.code, error.message) from error
 
 
 def _not_null_schema(schema: dict[str, Any]) -> None:
@@ -544,16 +564,17 @@ _ORDER_LINKS: Final = {
         **problem_responses(400, 409, 413, 422),
     },
 )
-async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Response:
+async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep, settings: OrderSettings) -> Response:
     """Creates a new order from `items` (this platform has no checkouts to convert; see the
     description of each field). 409 when `upstreamId` already names an order made from other content."""
     draft = body.draft()
-    try:
+    with _request_fields():
         order, created = await service.create_order(
-            runtime.pool, draft, fingerprint=store.fingerprint(draft.model_dump(mode="json"))
+            runtime.pool,
+            draft,
+            fingerprint=store.fingerprint(draft.model_dump(mode="json")),
+            max_event_bytes=settings.max_event_bytes,
         )
-    except OrderRuleError as error:
-        raise type(error)(request_field(error.field), error.code, error.message) from error
     sequence = 1 if created else (await service.get_order(runtime.pool, order.id)).sequence
     response = _json(digital_river_order(order), 201 if created else 200, sequence=sequence)
     response.headers["Location"] = f"/orders/{order.id}"
@@ -593,12 +614,17 @@ router.add_api_route(
     responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: _VERSIONED},
 )
 async def update_order(
-    order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, if_match: IfMatch
+    order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch
 ) -> Response:
     """Updates an existing order: `requestToBeForgotten`, `upstreamId` and `metadata` only (other
-    fields: 422 `immutable_field`). 409 when the new `upstreamId` names another order; 412 when
-    `If-Match` names an older version."""
-    stored = await service.update_order(runtime.pool, order_id, body.changes(), if_match=if_match)
+    fields: 422 `immutable_field`); metadata is merged key by key, and an order holds at most 50 keys
+    (422 `too_many_entries`). 409 when the new `upstreamId` names another order; 412 when `If-Match`
+    names an older version."""
+    changes = body.changes()
+    with _request_fields():
+        stored = await service.update_order(
+            runtime.pool, order_id, changes, max_event_bytes=settings.max_event_bytes, if_match=if_match
+        )
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 

@@ -25,8 +25,8 @@ from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, problem_responses, set_etag
-from services.order_api.domain import OrderChanges, OrderRuleError
+from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.domain import MAX_LINE_ITEMS, MAX_METAFIELDS, WHOLE_ORDER, OrderChanges, OrderRuleError
 from shared.orders import (
     Address,
     ClientDetails,
@@ -504,7 +504,7 @@ class OrderCreateIn(_In):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=50)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    line_items: list[LineItemIn] = Field(min_length=1, max_length=250)
+    line_items: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     customer: CustomerIn | None = None
     billing_address: AddressIn | None = None
     shipping_address: AddressIn | None = None
@@ -528,7 +528,7 @@ class OrderCreateIn(_In):
     source_name: str = Field(default="api", max_length=100)
     browser_ip: IpAddress | None = None
     client_details: ClientDetailsIn | None = None
-    metafields: list[MetafieldIn] = Field(default=[], max_length=100)
+    metafields: list[MetafieldIn] = Field(default=[], max_length=MAX_METAFIELDS)
 
     def draft(self) -> OrderDraft:
         fields: dict[str, Any] = self.model_dump(
@@ -566,7 +566,11 @@ class OrderUpdateIn(BaseModel):
     note_attributes: list[NameValueIn] | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=254)
     buyer_accepts_marketing: bool | None = None
-    metafields: list[MetafieldIn] | None = Field(default=None, max_length=100, description="Added or replaced by key")
+    metafields: list[MetafieldIn] | None = Field(
+        default=None,
+        max_length=MAX_METAFIELDS,
+        description=f"Added or replaced by namespace and key; an order holds at most {MAX_METAFIELDS}",
+    )
     tags: str | None = Field(default=None, max_length=2000)
     customer: None = Field(default=None, description="`null` detaches the customer from the order")
 
@@ -676,7 +680,8 @@ def _fields_in_body() -> Iterator[None]:
     try:
         yield
     except OrderRuleError as error:
-        raise type(error)(f"order.{error.field}", error.code, error.message) from error
+        field = "order" if error.field == WHOLE_ORDER else f"order.{error.field}"
+        raise type(error)(field, error.code, error.message) from error
 
 
 _ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
@@ -722,12 +727,16 @@ async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     responses={**problem_responses(400, 413, 422), 201: {"headers": {**_ETAG, **_LOCATION}}},
 )
 async def create_order(
-    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)], runtime: RuntimeDep
+    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
+    runtime: RuntimeDep,
+    settings: OrderSettings,
 ) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
     `financial_status` the order is taken as paid, as Haravan does."""
     with _fields_in_body():
-        order, _ = await service.create_order(runtime.pool, body.order.draft())
+        order, _ = await service.create_order(
+            runtime.pool, body.order.draft(), max_event_bytes=settings.max_event_bytes
+        )
     response = _json({"order": haravan_order(order)}, status_code=201)
     response.headers["Location"] = f"/com/orders/{order.id}.json"
     set_etag(response, 1)
@@ -761,12 +770,16 @@ async def update_order(
     order_id: OrderId,
     body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
     runtime: RuntimeDep,
+    settings: OrderSettings,
     if_match: IfMatch,
 ) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
     customer (`"customer": null`). Items and quantities cannot change."""
+    changes = body.order.changes(order_id)
     with _fields_in_body():
-        stored = await service.update_order(runtime.pool, order_id, body.order.changes(order_id), if_match=if_match)
+        stored = await service.update_order(
+            runtime.pool, order_id, changes, max_event_bytes=settings.max_event_bytes, if_match=if_match
+        )
     return _order_response(stored)
 
 
@@ -775,9 +788,12 @@ async def update_order(
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
+async def close_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
-    return _order_response(await service.close_order(runtime.pool, order_id, if_match=if_match))
+    closed = await service.close_order(
+        runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match
+    )
+    return _order_response(closed)
 
 
 @router.post(
@@ -785,9 +801,12 @@ async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch)
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def open_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
+async def open_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
-    return _order_response(await service.reopen_order(runtime.pool, order_id, if_match=if_match))
+    opened = await service.reopen_order(
+        runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match
+    )
+    return _order_response(opened)
 
 
 class Deleted(BaseModel):
@@ -797,8 +816,8 @@ class Deleted(BaseModel):
 
 
 @router.delete("/orders/{order_id}.json", response_model=Deleted, responses=problem_responses(400, 404, 409, 412, 422))
-async def delete_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Deleted:
+async def delete_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Deleted:
     """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
     `order.deleted` carries its last state."""
-    await service.delete_order(runtime.pool, order_id, if_match=if_match)
+    await service.delete_order(runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match)
     return Deleted()

@@ -1,11 +1,13 @@
-"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions."""
+"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions, settings."""
 
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 
+from services.order_api.settings import OrderApiSettings
 from shared.problems import PROBLEM_JSON, Problem
+from shared.runtime import RuntimeDep
 
 
 def etag(sequence: int) -> str:
@@ -53,6 +55,15 @@ async def if_match_version(
 
 
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+
+
+def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
+    settings = runtime.settings
+    assert isinstance(settings, OrderApiSettings)  # order_api's __main__ loads these
+    return settings
+
+
+OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]
 
 
 class ProblemDocument(BaseModel):
