@@ -95,6 +95,10 @@ class OrderStateError(OrderRuleError):
     """A change the order's current state does not allow (HTTP 409)."""
 
 
+class ReadAccessRequired(OrderRuleError):
+    """A request only a caller that may read orders can make, from one that may not (HTTP 403)."""
+
+
 def check_count(field: str, count: int, limit: int) -> None:
     """An order's list or map `field` may hold at most `limit` entries, however it grew."""
     if count > limit:
@@ -206,7 +210,10 @@ def build_order(
         order_number=ids.order_number,
         name=order_name(ids.order_number),
         token=ids.token,
-        email=draft.email or (customer.email if customer else None),
+        # What the caller gave first; an account's address only when it named the account by id.
+        email=draft.email
+        or (draft.customer.email if draft.customer else None)
+        or (customer.email if customer else None),
         phone=draft.phone,
         currency=currency,
         line_items=line_items,
@@ -351,6 +358,13 @@ def normalise_tags(tags: str) -> str:
 def is_guest(customer: CustomerSnapshot | None) -> bool:
     """A guest order has no registered customer account behind it (only, perhaps, a record made at checkout)."""
     return customer is None or customer.state != "enabled"
+
+
+def as_seen_without_read(order: OrderSnapshot) -> OrderSnapshot:
+    """The order as a caller that may change orders but not read them is shown it: without its
+    customer record. That record holds what the account's owner or earlier orders gave (names,
+    phone, note, order count, lifetime spend), not what this caller sent."""
+    return order.model_copy(update={"customer": None})
 
 
 # ---- status views: one state, several dialects ------------------------------------------------

@@ -47,8 +47,9 @@ async def _order_placed(conn: Connection, event: Event, max_event_bytes: int) ->
     draft = _data(event, OrderPlacedData).order
     # The draft's digest tells a re-sent order.placed (same upstream id, same order: ignored) from a
     # clash (same upstream id, another order: UpstreamConflict, dead-lettered).
+    # Checkout and other services are trusted with every customer: they may name accounts by id.
     order, created = await service.place_order(
-        conn, draft, store.fingerprint(draft.model_dump(mode="json")), max_event_bytes=max_event_bytes
+        conn, draft, store.fingerprint(draft.model_dump(mode="json")), may_read=True, max_event_bytes=max_event_bytes
     )
     if not created:
         log.info("order.placed for an existing order ignored", upstream_id=draft.upstream_id, existing_id=order.id)

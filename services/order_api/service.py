@@ -4,6 +4,15 @@ Every dialect's routes (api/) and the ingest handlers (handlers.py) call these, 
 changed through any door follows the same rules and emits the same events. Every change is refused
 (`order_too_large`) when its event would be larger than `max_event_bytes` (the ORDER_API_MAX_EVENT_BYTES
 setting), before anything of it is stored: an event Kafka cannot take would never be published.
+
+Customers and callers that may not read orders (`may_read` false: an API key with orders:write only):
+- An order is attached to an existing customer, a registered account or a checkout record, only when
+  the create names it by id, and only for a caller that may read orders (else 403 on the id): the
+  order then takes and shows that customer's details.
+- An email never attaches an order to a registered account: it finds the checkout record with that
+  email (case-insensitively), so that a guest's orders stay together, or records a new one.
+- A caller that may not read is shown every order it creates or changes without its customer record,
+  which holds what other orders or the account's owner gave, never only what this caller sent.
 """
 
 import secrets
@@ -14,7 +23,7 @@ from typing import Literal
 import asyncpg
 
 from services.order_api import domain, store
-from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind
+from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind, ReadAccessRequired
 from shared.db import Connection
 from shared.events import Event, OrderLifecycleData
 from shared.logging import current_correlation_id
@@ -58,6 +67,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _as_seen(order: OrderSnapshot, may_read: bool) -> OrderSnapshot:
+    return order if may_read else domain.as_seen_without_read(order)
+
+
 async def _publish(
     conn: Connection, event_type: str, order: OrderSnapshot, sequence: int, max_event_bytes: int
 ) -> None:
@@ -79,26 +92,45 @@ async def _publish(
 
 
 async def create_order(
-    pool: asyncpg.Pool, draft: OrderDraft, fingerprint: str | None = None, *, max_event_bytes: int
+    pool: asyncpg.Pool,
+    draft: OrderDraft,
+    fingerprint: str | None = None,
+    *,
+    may_read: bool,
+    max_event_bytes: int,
 ) -> tuple[OrderSnapshot, bool]:
-    """Place an order and emit `order.created`. Returns the order and whether it is new: a create
-    repeated with the same upstream id and the same request returns the first order instead."""
+    """Place an order and emit `order.created`. Returns the order as the caller may see it and whether
+    it is new: a create repeated with the same upstream id and the same request returns the first
+    order instead."""
     try:
         async with pool.acquire() as conn, conn.transaction():
-            return await place_order(conn, draft, fingerprint, max_event_bytes=max_event_bytes)
+            order, created = await place_order(
+                conn, draft, fingerprint, may_read=may_read, max_event_bytes=max_event_bytes
+            )
     except UpstreamConflict as conflict:
         if conflict.order_id:
             raise
-    # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
-    # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
-    async with pool.acquire() as conn, conn.transaction():
-        return await place_order(conn, draft, fingerprint, max_event_bytes=max_event_bytes)
+        # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
+        # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
+        async with pool.acquire() as conn, conn.transaction():
+            order, created = await place_order(
+                conn, draft, fingerprint, may_read=may_read, max_event_bytes=max_event_bytes
+            )
+    return _as_seen(order, may_read), created
 
 
 async def place_order(
-    conn: Connection, draft: OrderDraft, fingerprint: str | None = None, *, max_event_bytes: int
+    conn: Connection, draft: OrderDraft, fingerprint: str | None = None, *, may_read: bool, max_event_bytes: int
 ) -> tuple[OrderSnapshot, bool]:
     """`create_order` inside the caller's transaction (the ingest consumer's, for `order.placed`)."""
+    if draft.customer is not None and draft.customer.id is not None and not may_read:
+        # Checked first, so that neither an unknown id (422) nor a repeated create tells such a caller
+        # anything about the customers there are.
+        raise ReadAccessRequired(
+            "customer.id",
+            "forbidden",
+            "naming a customer by id attaches the order to that customer and shows their details",
+        )
     if draft.upstream_id is not None:
         existing = await store.fetch_by_upstream_id(conn, draft.upstream_id)
         if existing is not None:
@@ -127,8 +159,9 @@ async def place_order(
 
 
 async def _resolve_customer(conn: Connection, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:
-    """The order's customer: an existing one named by id (unknown: 422), else one found or made from
-    the new customer's details or the order's email; None when there is nothing to go on."""
+    """The order's customer: an existing one named by id (unknown: 422), else the checkout record
+    found or made from the new customer's details or the order's email; None when there is nothing
+    to go on."""
     if draft.customer is not None and draft.customer.id is not None:
         customer = await store.fetch_customer(conn, draft.customer.id)
         if customer is None:
@@ -181,21 +214,29 @@ async def change_order(
     change: Change,
     event_type: str | Callable[[OrderSnapshot], str],
     *,
+    may_read: bool,
     max_event_bytes: int,
     if_match: int | None = None,
 ) -> store.StoredOrder:
-    """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost updates."""
+    """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost
+    updates. Returns the changed order as the caller may see it."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await _lock_order(conn, order_id, if_match)
         changed = change(stored.order, _now())
         sequence = await store.save_order(conn, changed)
         kind = event_type if isinstance(event_type, str) else event_type(changed)
         await _publish(conn, kind, changed, sequence, max_event_bytes)
-    return store.StoredOrder(changed, sequence)
+    return store.StoredOrder(_as_seen(changed, may_read), sequence)
 
 
 async def update_order(
-    pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, max_event_bytes: int, if_match: int | None = None
+    pool: asyncpg.Pool,
+    order_id: int,
+    changes: OrderChanges,
+    *,
+    may_read: bool,
+    max_event_bytes: int,
+    if_match: int | None = None,
 ) -> store.StoredOrder:
     try:
         return await change_order(
@@ -203,6 +244,7 @@ async def update_order(
             order_id,
             lambda order, now: domain.update(order, changes, now),
             "order.updated",
+            may_read=may_read,
             max_event_bytes=max_event_bytes,
             if_match=if_match,
         )
@@ -211,18 +253,30 @@ async def update_order(
 
 
 async def close_order(
-    pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None
+    pool: asyncpg.Pool, order_id: int, *, may_read: bool, max_event_bytes: int, if_match: int | None = None
 ) -> store.StoredOrder:
     return await change_order(
-        pool, order_id, domain.close, "order.closed", max_event_bytes=max_event_bytes, if_match=if_match
+        pool,
+        order_id,
+        domain.close,
+        "order.closed",
+        may_read=may_read,
+        max_event_bytes=max_event_bytes,
+        if_match=if_match,
     )
 
 
 async def reopen_order(
-    pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None
+    pool: asyncpg.Pool, order_id: int, *, may_read: bool, max_event_bytes: int, if_match: int | None = None
 ) -> store.StoredOrder:
     return await change_order(
-        pool, order_id, domain.reopen, "order.reopened", max_event_bytes=max_event_bytes, if_match=if_match
+        pool,
+        order_id,
+        domain.reopen,
+        "order.reopened",
+        may_read=may_read,
+        max_event_bytes=max_event_bytes,
+        if_match=if_match,
     )
 
 

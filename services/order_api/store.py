@@ -342,11 +342,12 @@ async def upsert_customer(conn: Connection, fact: CustomerFact) -> None:
 
 
 async def find_or_create_customer(conn: Connection, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
-    """The customer an order's new-customer details describe: the one with that email, else a new
-    record (a checkout record, not an account: `disabled`)."""
+    """The checkout record an order's new-customer details describe: the one with that email, else a
+    new one (a record, not an account: `disabled`). Registered accounts are never found here."""
     if draft.email:
         row = await conn.fetchrow(
-            f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) ORDER BY id LIMIT 1",
+            f"""SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
+                ORDER BY id LIMIT 1""",
             draft.email,
         )
         if row is not None:

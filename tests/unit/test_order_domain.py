@@ -187,6 +187,25 @@ def test_existing_registered_customer_makes_a_non_guest_order_with_their_email()
     assert created.guest is False
 
 
+def test_an_order_found_by_its_customers_email_keeps_that_email_as_sent() -> None:
+    # The checkout record found case-insensitively spells the address its own way; the order keeps
+    # the spelling this order was placed with, which tells nobody that the record existed.
+    sent = {"line_items": [custom("1.00")], "customer": {"email": "FOO@Example.com"}}
+
+    created = build(sent, CHECKOUT_RECORD)
+
+    assert (created.email, created.customer) == ("FOO@Example.com", CHECKOUT_RECORD)
+
+
+def test_a_caller_that_may_not_read_sees_the_order_without_its_customer_record() -> None:
+    created = build(PENDING_EXISTING_CUSTOMER, REGISTERED)
+
+    seen = domain.as_seen_without_read(created)
+
+    assert seen.customer is None
+    assert seen.model_dump(exclude={"customer"}) == created.model_dump(exclude={"customer"})
+
+
 def test_new_customer_example_keeps_the_order_email_addresses_and_the_stated_status() -> None:
     created = build(PARTIALLY_PAID_NEW_CUSTOMER, CHECKOUT_RECORD)
 

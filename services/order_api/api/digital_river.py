@@ -33,6 +33,7 @@ from pydantic.alias_generators import to_camel
 from services.order_api import domain, service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.security import READS, MayRead
 from services.order_api.domain import (
     MAX_LINE_ITEMS,
     MAX_METADATA,
@@ -505,7 +506,13 @@ class ListParams(_Camel):
 # ---- routes ---------------------------------------------------------------------------------------
 
 
-@router.get("", operation_id="listOrders", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))
+@router.get(
+    "",
+    operation_id="listOrders",
+    response_model=DigitalRiverOrderList,
+    responses=problem_responses(400, 422),
+    dependencies=READS,
+)
 async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()]) -> Response:
     """Get all orders, newest first, that match every filter given. Page forward with
     `startingAfter=<last id of this page>` and back with `endingBefore=<first id of this page>`;
@@ -564,15 +571,20 @@ _ORDER_LINKS: Final = {
         **problem_responses(400, 409, 413, 422),
     },
 )
-async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep, settings: OrderSettings) -> Response:
+async def create_order(
+    body: DigitalRiverOrderCreate, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead
+) -> Response:
     """Creates a new order from `items` (this platform has no checkouts to convert; see the
-    description of each field). 409 when `upstreamId` already names an order made from other content."""
+    description of each field). 409 when `upstreamId` already names an order made from other content.
+    `customerId` needs orders:read too; `email` never attaches the order to an account. A key without
+    orders:read is answered with `customerId` null."""
     draft = body.draft()
     with _request_fields():
         order, created = await service.create_order(
             runtime.pool,
             draft,
             fingerprint=store.fingerprint(draft.model_dump(mode="json")),
+            may_read=may_read,
             max_event_bytes=settings.max_event_bytes,
         )
     sequence = 1 if created else (await service.get_order(runtime.pool, order.id)).sequence
@@ -586,6 +598,7 @@ async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep, setti
     operation_id="retrieveOrder",
     response_model=DigitalRiverOrder,
     responses={**problem_responses(404, 422), 200: _VERSIONED},
+    dependencies=READS,
 )
 async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
@@ -593,7 +606,8 @@ async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
-# Refreshing re-reads the order: its state is always current here, so it answers as retrieve does.
+# Refreshing re-reads the order: its state is always current here, so it answers as retrieve does,
+# and needs what retrieving needs (orders:read), though it is a POST.
 router.add_api_route(
     "/{id}/refresh",
     get_order,
@@ -601,6 +615,7 @@ router.add_api_route(
     operation_id="refreshOrder",
     response_model=DigitalRiverOrder,
     responses={**problem_responses(404, 422), 200: _VERSIONED},
+    dependencies=READS,
     summary="Refresh Order",
     description="Refreshes an order so its `state` can be checked: answers the order as it is now (payments "
     "and fulfilments reported since are in it); changes nothing and publishes nothing.",
@@ -614,7 +629,13 @@ router.add_api_route(
     responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: _VERSIONED},
 )
 async def update_order(
-    order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch
+    *,
+    order_id: OrderId,
+    body: DigitalRiverOrderUpdate,
+    runtime: RuntimeDep,
+    settings: OrderSettings,
+    may_read: MayRead,
+    if_match: IfMatch,
 ) -> Response:
     """Updates an existing order: `requestToBeForgotten`, `upstreamId` and `metadata` only (other
     fields: 422 `immutable_field`); metadata is merged key by key, and an order holds at most 50 keys
@@ -623,7 +644,12 @@ async def update_order(
     changes = body.changes()
     with _request_fields():
         stored = await service.update_order(
-            runtime.pool, order_id, changes, max_event_bytes=settings.max_event_bytes, if_match=if_match
+            runtime.pool,
+            order_id,
+            changes,
+            may_read=may_read,
+            max_event_bytes=settings.max_event_bytes,
+            if_match=if_match,
         )
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
@@ -633,6 +659,7 @@ async def update_order(
     operation_id="retrieveOrderTaxDetails",
     response_model=DigitalRiverTaxDetails,
     responses=problem_responses(404, 422),
+    dependencies=READS,
 )
 async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the tax details of each line item in an order."""

@@ -26,6 +26,7 @@ from pydantic_core import PydanticUndefined, to_json
 from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.security import READS, WRITES, MayRead
 from services.order_api.domain import MAX_LINE_ITEMS, MAX_METAFIELDS, WHOLE_ORDER, OrderChanges, OrderRuleError
 from shared.orders import (
     Address,
@@ -688,7 +689,7 @@ _ETAG: Final = {"ETag": {"description": "The order's version, to send back in If
 _LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
 
 
-@router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422))
+@router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422), dependencies=READS)
 async def list_orders(
     *,
     runtime: RuntimeDep,
@@ -714,7 +715,7 @@ async def list_orders(
     return _json({"orders": [_only(haravan_order(order), names) for order in orders]})
 
 
-@router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422))
+@router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422), dependencies=READS)
 async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     """How many orders match the same filters as the list."""
     return OrderCount(count=await service.count_orders(runtime.pool, query))
@@ -730,12 +731,15 @@ async def create_order(
     body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
     runtime: RuntimeDep,
     settings: OrderSettings,
+    may_read: MayRead,
 ) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
-    `financial_status` the order is taken as paid, as Haravan does."""
+    `financial_status` the order is taken as paid, as Haravan does. An existing customer is named by
+    `customer.id` (this needs orders:read too); an email finds or records a checkout record, never an
+    account. A key without orders:read is answered without the order's `customer`."""
     with _fields_in_body():
         order, _ = await service.create_order(
-            runtime.pool, body.order.draft(), max_event_bytes=settings.max_event_bytes
+            runtime.pool, body.order.draft(), may_read=may_read, max_event_bytes=settings.max_event_bytes
         )
     response = _json({"order": haravan_order(order)}, status_code=201)
     response.headers["Location"] = f"/com/orders/{order.id}.json"
@@ -747,6 +751,7 @@ async def create_order(
     "/orders/{order_id}.json",
     response_model=OrderFieldsEnvelope,
     responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
+    dependencies=READS,
 )
 async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
@@ -767,10 +772,12 @@ def _order_response(stored: store.StoredOrder, names: set[str] | None = None) ->
     responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG}},
 )
 async def update_order(
+    *,
     order_id: OrderId,
     body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
     runtime: RuntimeDep,
     settings: OrderSettings,
+    may_read: MayRead,
     if_match: IfMatch,
 ) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
@@ -778,7 +785,12 @@ async def update_order(
     changes = body.order.changes(order_id)
     with _fields_in_body():
         stored = await service.update_order(
-            runtime.pool, order_id, changes, max_event_bytes=settings.max_event_bytes, if_match=if_match
+            runtime.pool,
+            order_id,
+            changes,
+            may_read=may_read,
+            max_event_bytes=settings.max_event_bytes,
+            if_match=if_match,
         )
     return _order_response(stored)
 
@@ -788,10 +800,12 @@ async def update_order(
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def close_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Response:
+async def close_order(
+    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
+) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
     closed = await service.close_order(
-        runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match
+        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
     )
     return _order_response(closed)
 
@@ -801,10 +815,12 @@ async def close_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSet
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def open_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Response:
+async def open_order(
+    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
+) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
     opened = await service.reopen_order(
-        runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match
+        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
     )
     return _order_response(opened)
 
@@ -815,7 +831,12 @@ class Deleted(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@router.delete("/orders/{order_id}.json", response_model=Deleted, responses=problem_responses(400, 404, 409, 412, 422))
+@router.delete(
+    "/orders/{order_id}.json",
+    response_model=Deleted,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    dependencies=WRITES,
+)
 async def delete_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Deleted:
     """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
     `order.deleted` carries its last state."""
