@@ -81,7 +81,8 @@ _PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
 _STATUS_MEANINGS: Final[dict[int, str]] = {
     400: "Malformed request (bad JSON, a bad header)",
     401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
-    403: "The API key lacks the scope (orders:read to read, orders:write to change)",
+    403: "The API key lacks the scope (orders:read to read, orders:write to change; naming a customer by id "
+    "needs both)",
     404: "No such order",
     406: "Accept excludes JSON",
     409: "The order's state does not allow this",
