@@ -46,38 +46,33 @@ def _unauthorized() -> Problem:
     )
 
 
-def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scope: str) -> None:
-    """Raise the 401/403 problem unless `presented` is a key holding `scope`."""
+def has_scope(scopes: Sequence[str], scope: str) -> bool:
+    return scope in scopes or ALL_SCOPES in scopes
+
+
+def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scope: str) -> Sequence[str]:
+    """The scopes of `presented`; the 401/403 problem unless it is a key holding `scope`."""
     scopes = scopes_of(api_keys, presented) if presented else None
     if scopes is None:
         raise _unauthorized()
-    if scope not in scopes and ALL_SCOPES not in scopes:
+    if not has_scope(scopes, scope):
         raise Problem(403, "forbidden", f"This API key lacks the scope {scope!r}.")
+    return scopes
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key, as `Authorization: Bearer <key>`")
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[None]]:
-    """A route dependency: the request must carry a key of the service's `API_KEYS` with `scope`."""
-    return _requiring(lambda _: scope)
+def require_scope(scope: str) -> Callable[..., Awaitable[Sequence[str]]]:
+    """A route dependency: the request must carry a key of the service's `API_KEYS` with `scope`.
+    It gives the key's scopes, for a route that does more for a caller that may do more."""
 
-
-def require_scope_by_method(read: str, write: str) -> Callable[..., Awaitable[None]]:
-    """A router dependency: reading methods (GET, HEAD, OPTIONS) need `read`, every other one `write`."""
-    return _requiring(lambda request: read if request.method in _READING_METHODS else write)
-
-
-_READING_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _requiring(scope_of: Callable[[Request], str]) -> Callable[..., Awaitable[None]]:
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> None:
+    ) -> Sequence[str]:
         settings = request.app.state.runtime.settings
         api_keys = settings.api_keys if isinstance(settings, ApiKeySettings) else {}
-        authorize(api_keys, credentials.credentials if credentials else None, scope_of(request))
+        return authorize(api_keys, credentials.credentials if credentials else None, scope)
 
     return check
 

@@ -8,7 +8,7 @@ EVENT_DATA_MODELS are the contract: a type that is not there is unknown and goes
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -105,6 +105,9 @@ class Event:
     data: _Data
     sequence: int | None = None
     correlation_id: str | None = None
+    # The body, serialized on first use and kept, so that a producer checking its size and the outbox
+    # storing it work from the same bytes, made once.
+    _body: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def new(
@@ -143,7 +146,11 @@ class Event:
         return [(name, value.encode()) for name, value in pairs]
 
     def body(self) -> bytes:
-        return self.data.model_dump_json().encode()
+        body = self._body
+        if body is None:
+            body = self.data.model_dump_json().encode()
+            object.__setattr__(self, "_body", body)  # frozen: set once, the data is frozen too
+        return body
 
 
 def _header_map(headers: Headers) -> dict[str, str]:

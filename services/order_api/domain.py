@@ -42,6 +42,17 @@ _TWO_DECIMAL: Final = frozenset(
 
 DEFAULT_CURRENCY: Final = "USD"
 MAX_TAG_LENGTH: Final = 40
+# What an order may hold, after every merge and appended fact: the documents' own bounds where they
+# give one (Haravan creates up to 250 line items and 100 metafields; Digital River's metadata has up
+# to 50 pairs), and room for any real order's payments and shipments. Together with the event-size
+# limit they keep every order's event publishable.
+MAX_LINE_ITEMS: Final = 250
+MAX_METAFIELDS: Final = 100
+MAX_METADATA: Final = 50
+MAX_TRANSACTIONS: Final = 250
+MAX_FULFILLMENTS: Final = 250
+# A rule about the order as a whole rather than one of its fields; each dialect names it its own way.
+WHOLE_ORDER: Final = ""
 FIRST_ORDER_NUMBER: Final = 1001
 # Amounts are stored as numeric(20, 4): at most 16 digits before the point.
 MAX_AMOUNT: Final = Decimal(10) ** 16
@@ -84,6 +95,31 @@ class OrderStateError(OrderRuleError):
     """A change the order's current state does not allow (HTTP 409)."""
 
 
+class ReadAccessRequired(OrderRuleError):
+    """A request only a caller that may read orders can make, from one that may not (HTTP 403)."""
+
+
+def check_count(field: str, count: int, limit: int) -> None:
+    """An order's list or map `field` may hold at most `limit` entries, however it grew."""
+    if count > limit:
+        raise OrderRuleError(
+            field, "too_many_entries", f"{field} may hold at most {limit} entries; this would make {count}"
+        )
+
+
+def check_event_size(size: int, limit: int) -> None:
+    """A change is refused when its event, carrying the whole order, would be larger than `limit`
+    bytes: Kafka takes records of about 1 MiB at most, and an event it refuses would never reach
+    anyone, while the API had answered that the change was made."""
+    if size > limit:
+        raise OrderRuleError(
+            WHOLE_ORDER,
+            "order_too_large",
+            f"the order would take {size:,} bytes as an event, over the limit of {limit:,}; "
+            "send less text (notes, metafields, properties, addresses)",
+        )
+
+
 # ---- building an order ---------------------------------------------------------------------------
 
 
@@ -109,6 +145,13 @@ def build_order(
     customer: CustomerSnapshot | None,
 ) -> OrderSnapshot:
     """The order a draft describes, with catalog fields filled in and every total computed and checked."""
+    for field, count, limit in (
+        ("line_items", len(draft.line_items), MAX_LINE_ITEMS),
+        ("transactions", len(draft.transactions), MAX_TRANSACTIONS),
+        ("metafields", len(draft.metafields), MAX_METAFIELDS),
+        ("metadata", len(draft.metadata), MAX_METADATA),
+    ):
+        check_count(field, count, limit)
     currency = _order_currency(draft, variants)
     line_items = [
         _line_item(index, item, next(ids.object_ids), currency, variants) for index, item in enumerate(draft.line_items)
@@ -167,7 +210,10 @@ def build_order(
         order_number=ids.order_number,
         name=order_name(ids.order_number),
         token=ids.token,
-        email=draft.email or (customer.email if customer else None),
+        # What the caller gave first; an account's address only when it named the account by id.
+        email=draft.email
+        or (draft.customer.email if draft.customer else None)
+        or (customer.email if customer else None),
         phone=draft.phone,
         currency=currency,
         line_items=line_items,
@@ -212,7 +258,7 @@ def build_order(
         processed_at=draft.processed_at or now,
     )
     order = order.model_copy(
-        update={"financial_status": draft.financial_status or financial_status(order.total_price, transactions)}
+        update={"financial_status": _stated_financial_status(draft.financial_status, order.total_price, transactions)}
     )
     if draft.fulfillment_status == "fulfilled":
         order = fulfil(order, FulfillmentCreatedFact(order_id=order.id, fulfillment_id=next(ids.object_ids)), now)
@@ -314,26 +360,62 @@ def is_guest(customer: CustomerSnapshot | None) -> bool:
     return customer is None or customer.state != "enabled"
 
 
+def as_seen_without_read(order: OrderSnapshot) -> OrderSnapshot:
+    """The order as a caller that may change orders but not read them is shown it: without its
+    customer record. That record holds what the account's owner or earlier orders gave (names,
+    phone, note, order count, lifetime spend), not what this caller sent."""
+    return order.model_copy(update={"customer": None})
+
+
 # ---- status views: one state, several dialects ------------------------------------------------
+
+
+def _succeeded(transactions: Sequence[Transaction], *kinds: TransactionKind) -> Decimal:
+    return sum((tx.amount for tx in transactions if tx.kind in kinds and tx.status == "success"), Decimal(0))
 
 
 def financial_status(total: Decimal, transactions: Sequence[Transaction]) -> FinancialStatus:
     """The payment status the successful transactions add up to."""
-
-    def total_of(*kinds: TransactionKind) -> Decimal:
-        return sum((tx.amount for tx in transactions if tx.kind in kinds and tx.status == "success"), Decimal(0))
-
-    captured = total_of("sale", "capture")
-    refunded = total_of("refund")
+    captured = _succeeded(transactions, "sale", "capture")
+    refunded = _succeeded(transactions, "refund")
     if refunded > 0:
         return "refunded" if refunded >= captured else "partially_refunded"
     if captured > 0:
         return "paid" if captured >= total else "partially_paid"
-    if total_of("void") > 0:
+    if _succeeded(transactions, "void") > 0:
         return "voided"
-    if total_of("authorization") > 0:
+    if _succeeded(transactions, "authorization") > 0:
         return "authorized"
     return "paid" if total == 0 else "pending"
+
+
+_REFUND_STATUSES: Final[frozenset[FinancialStatus]] = frozenset({"refunded", "partially_refunded"})
+
+
+def _stated_financial_status(
+    stated: FinancialStatus | None, total: Decimal, transactions: Sequence[Transaction]
+) -> FinancialStatus:
+    """A new order's payment status: the one stated (an import knows its history better than its
+    transactions may tell), else what the transactions make it. Money never goes back that did not
+    come in, though: refunds may not exceed what was captured, and an order is refunded exactly when
+    its refund transactions make it so."""
+    captured, refunded = _succeeded(transactions, "sale", "capture"), _succeeded(transactions, "refund")
+    if refunded > captured:
+        raise OrderRuleError(
+            "transactions",
+            "refund_exceeds_captured",
+            f"refunds add up to {refunded}, more than the {captured} captured",
+        )
+    computed = financial_status(total, transactions)
+    if stated is None:
+        return computed
+    if (stated in _REFUND_STATUSES or computed in _REFUND_STATUSES) and stated != computed:
+        raise OrderRuleError(
+            "financial_status",
+            "financial_status_mismatch",
+            f"the transactions make the order {computed}, not {stated}: refunds are what refund transactions make",
+        )
+    return stated
 
 
 def order_status(order: OrderSnapshot) -> OrderStatus:
@@ -447,7 +529,8 @@ def line_item_taxes(order: OrderSnapshot) -> list[LineItemTax]:
 class OrderChanges:
     """What may change after creation. Items and quantities may not (the Haravan document says so).
 
-    `None` leaves a field as it is; `remove_customer` detaches the customer.
+    `None` leaves a field as it is; `remove_customer` detaches the customer (the order stays the
+    guest or account order it was placed as).
     """
 
     note: str | None = None
@@ -478,12 +561,15 @@ def update(order: OrderSnapshot, changes: OrderChanges, now: datetime) -> OrderS
     if changes.tags is not None:
         fields["tags"] = normalise_tags(changes.tags)
     if changes.metafields is not None:
-        fields["metafields"] = _merge_metafields(order.metafields, changes.metafields)
+        fields["metafields"] = metafields = _merge_metafields(order.metafields, changes.metafields)
+        check_count("metafields", len(metafields), MAX_METAFIELDS)
     if changes.metadata is not None:
-        fields["metadata"] = {**order.metadata, **changes.metadata}
+        fields["metadata"] = metadata = {**order.metadata, **changes.metadata}
+        check_count("metadata", len(metadata), MAX_METADATA)
     if changes.remove_customer:
+        # `guest` stays: an order placed with an account is not a guest's, and the public guest
+        # lookup must not start answering for it because its customer was detached.
         fields["customer"] = None
-        fields["guest"] = True
     return order.model_copy(update={**fields, "updated_at": now})
 
 
@@ -551,6 +637,7 @@ def apply_payment(
         created_at=now,
     )
     transactions = [*order.transactions, transaction]
+    check_count("transactions", len(transactions), MAX_TRANSACTIONS)
     status = financial_status(order.total_price, transactions)
     updated = order.model_copy(update={"transactions": transactions, "financial_status": status, "updated_at": now})
     became_paid = status == "paid" and order.financial_status != "paid"
@@ -593,7 +680,9 @@ def fulfil(order: OrderSnapshot, fact: FulfillmentCreatedFact, now: datetime) ->
         created_at=now,
         updated_at=now,
     )
-    return _with_fulfillments(order, [*order.fulfillments, fulfillment], now)
+    fulfillments = [*order.fulfillments, fulfillment]
+    check_count("fulfillments", len(fulfillments), MAX_FULFILLMENTS)
+    return _with_fulfillments(order, fulfillments, now)
 
 
 def cancel_fulfillment(order: OrderSnapshot, fulfillment_id: int, now: datetime) -> OrderSnapshot:

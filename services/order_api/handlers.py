@@ -3,16 +3,18 @@
 Each fact is applied in the idempotent consumer's transaction, so the change, its lifecycle event (in
 the outbox) and the fact's id in `processed_events` commit together; a fact seen before is skipped by
 its event id. A fact that can never apply (an unknown order, a line item the order does not have, more
-than is left to fulfil, another currency, an upstream id that names a different order) is
-`Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason.
+than is left to fulfil, another currency, an upstream id that names a different order, an order that
+would outgrow its limits or whose event would be too large to publish) is `Unprocessable`: it goes to
+`orders.ingest.dlq` at once, with the reason.
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from services.order_api import service, store
-from services.order_api.domain import OrderRuleError, PaymentKind
-from shared.consumer import Unprocessable
+from services.order_api.domain import WHOLE_ORDER, OrderRuleError, PaymentKind
+from services.order_api.settings import OrderApiSettings
+from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
 from shared.events import Event, OrderPlacedData
 from shared.logging import get_logger
@@ -30,6 +32,8 @@ from shared.topics import ORDERS_INGEST
 log = get_logger(__name__)
 
 FactT = TypeVar("FactT", bound=Snapshot)
+# A fact's handler: the consumer's connection, the fact, and the largest event a change may publish.
+FactHandler = Callable[[Connection, Event, int], Awaitable[None]]
 
 
 def _data(event: Event, model: type[FactT]) -> FactT:
@@ -39,40 +43,43 @@ def _data(event: Event, model: type[FactT]) -> FactT:
     return event.data
 
 
-async def _order_placed(conn: Connection, event: Event) -> None:
+async def _order_placed(conn: Connection, event: Event, max_event_bytes: int) -> None:
     draft = _data(event, OrderPlacedData).order
     # The draft's digest tells a re-sent order.placed (same upstream id, same order: ignored) from a
     # clash (same upstream id, another order: UpstreamConflict, dead-lettered).
-    order, created = await service.place_order(conn, draft, store.fingerprint(draft.model_dump(mode="json")))
+    # Checkout and other services are trusted with every customer: they may name accounts by id.
+    order, created = await service.place_order(
+        conn, draft, store.fingerprint(draft.model_dump(mode="json")), may_read=True, max_event_bytes=max_event_bytes
+    )
     if not created:
         log.info("order.placed for an existing order ignored", upstream_id=draft.upstream_id, existing_id=order.id)
 
 
-def _payment(kind: PaymentKind) -> Callable[[Connection, Event], Awaitable[None]]:
-    async def apply(conn: Connection, event: Event) -> None:
-        await service.apply_payment(conn, kind, _data(event, PaymentFact))
+def _payment(kind: PaymentKind) -> FactHandler:
+    async def apply(conn: Connection, event: Event, max_event_bytes: int) -> None:
+        await service.apply_payment(conn, kind, _data(event, PaymentFact), max_event_bytes=max_event_bytes)
 
     return apply
 
 
-async def _fulfillment_created(conn: Connection, event: Event) -> None:
-    await service.apply_fulfillment(conn, _data(event, FulfillmentCreatedFact))
+async def _fulfillment_created(conn: Connection, event: Event, max_event_bytes: int) -> None:
+    await service.apply_fulfillment(conn, _data(event, FulfillmentCreatedFact), max_event_bytes=max_event_bytes)
 
 
-async def _fulfillment_cancelled(conn: Connection, event: Event) -> None:
-    await service.apply_fulfillment(conn, _data(event, FulfillmentCancelledFact))
+async def _fulfillment_cancelled(conn: Connection, event: Event, max_event_bytes: int) -> None:
+    await service.apply_fulfillment(conn, _data(event, FulfillmentCancelledFact), max_event_bytes=max_event_bytes)
 
 
-async def _variant_upserted(conn: Connection, event: Event) -> None:
+async def _variant_upserted(conn: Connection, event: Event, _: int) -> None:
     await store.upsert_variant(conn, _data(event, VariantFact))
 
 
-async def _customer_upserted(conn: Connection, event: Event) -> None:
+async def _customer_upserted(conn: Connection, event: Event, _: int) -> None:
     await store.upsert_customer(conn, _data(event, CustomerFact))
 
 
 # Every type in shared.events.INGEST_DATA_MODELS, and what applying it means.
-FACT_HANDLERS: Final[dict[str, Callable[[Connection, Event], Awaitable[None]]]] = {
+FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "order.placed": _order_placed,
     "payment.authorized": _payment("authorized"),
     "payment.captured": _payment("captured"),
@@ -84,18 +91,25 @@ FACT_HANDLERS: Final[dict[str, Callable[[Connection, Event], Awaitable[None]]]] 
 }
 
 
-async def apply_fact(conn: Connection, event: Event) -> None:
-    """Apply one `orders.ingest` fact inside the consumer's transaction."""
-    handler = FACT_HANDLERS.get(event.type)
-    if handler is None:  # a valid event of another kind (say an order.created) published here by mistake
-        raise Unprocessable(f"{event.type} is not a fact order_api applies")
-    try:
-        await handler(conn, event)
-    except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
-        raise Unprocessable(f"{error.field}: {error.code}: {error.message}") from error
-    except (service.OrderNotFound, service.UpstreamConflict) as error:
-        raise Unprocessable(str(error)) from error
+def fact_applier(max_event_bytes: int) -> EventHandler:
+    """The consumer's handler: applies one `orders.ingest` fact inside its transaction."""
+
+    async def apply_fact(conn: Connection, event: Event) -> None:
+        handler = FACT_HANDLERS.get(event.type)
+        if handler is None:  # a valid event of another kind (say an order.created) published here by mistake
+            raise Unprocessable(f"{event.type} is not a fact order_api applies")
+        try:
+            await handler(conn, event, max_event_bytes)
+        except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
+            field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
+            raise Unprocessable(f"{field}{error.code}: {error.message}") from error
+        except (service.OrderNotFound, service.UpstreamConflict) as error:
+            raise Unprocessable(str(error)) from error
+
+    return apply_fact
 
 
 def subscribe(runtime: Runtime) -> None:
-    runtime.subscribe([ORDERS_INGEST], apply_fact)
+    settings = runtime.settings
+    assert isinstance(settings, OrderApiSettings)  # order_api's __main__ loads these
+    runtime.subscribe([ORDERS_INGEST], fact_applier(settings.max_event_bytes))

@@ -1,7 +1,18 @@
 """order_api's use cases: one transaction each, the change and its outbox event together.
 
 Every dialect's routes (api/) and the ingest handlers (handlers.py) call these, so an order placed or
-changed through any door follows the same rules and emits the same events.
+changed through any door follows the same rules and emits the same events. Every change is refused
+(`order_too_large`) when its event would be larger than `max_event_bytes` (the ORDER_API_MAX_EVENT_BYTES
+setting), before anything of it is stored: an event Kafka cannot take would never be published.
+
+Customers and callers that may not read orders (`may_read` false: an API key with orders:write only):
+- An order is attached to an existing customer, a registered account or a checkout record, only when
+  the create names it by id, and only for a caller that may read orders (else 403 on the id): the
+  order then takes and shows that customer's details.
+- An email never attaches an order to a registered account: it finds the checkout record with that
+  email (case-insensitively), so that a guest's orders stay together, or records a new one.
+- A caller that may not read is shown every order it creates or changes without its customer record,
+  which holds what other orders or the account's owner gave, never only what this caller sent.
 """
 
 import secrets
@@ -12,7 +23,7 @@ from typing import Literal
 import asyncpg
 
 from services.order_api import domain, store
-from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind
+from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind, ReadAccessRequired
 from shared.db import Connection
 from shared.events import Event, OrderLifecycleData
 from shared.logging import current_correlation_id
@@ -56,7 +67,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequence: int) -> None:
+def _as_seen(order: OrderSnapshot, may_read: bool) -> OrderSnapshot:
+    return order if may_read else domain.as_seen_without_read(order)
+
+
+async def _publish(
+    conn: Connection, event_type: str, order: OrderSnapshot, sequence: int, max_event_bytes: int
+) -> None:
+    """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
     event = Event.new(
         event_type,
         ORDER_API.name,
@@ -65,6 +83,8 @@ async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequ
         sequence=sequence,
         correlation_id=current_correlation_id(),
     )
+    # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
+    domain.check_event_size(len(event.body()), max_event_bytes)
     await enqueue(conn, ORDERS_EVENTS, event)
 
 
@@ -72,26 +92,45 @@ async def _publish(conn: Connection, event_type: str, order: OrderSnapshot, sequ
 
 
 async def create_order(
-    pool: asyncpg.Pool, draft: OrderDraft, fingerprint: str | None = None
+    pool: asyncpg.Pool,
+    draft: OrderDraft,
+    fingerprint: str | None = None,
+    *,
+    may_read: bool,
+    max_event_bytes: int,
 ) -> tuple[OrderSnapshot, bool]:
-    """Place an order and emit `order.created`. Returns the order and whether it is new: a create
-    repeated with the same upstream id and the same request returns the first order instead."""
+    """Place an order and emit `order.created`. Returns the order as the caller may see it and whether
+    it is new: a create repeated with the same upstream id and the same request returns the first
+    order instead."""
     try:
         async with pool.acquire() as conn, conn.transaction():
-            return await place_order(conn, draft, fingerprint)
+            order, created = await place_order(
+                conn, draft, fingerprint, may_read=may_read, max_event_bytes=max_event_bytes
+            )
     except UpstreamConflict as conflict:
         if conflict.order_id:
             raise
-    # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
-    # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
-    async with pool.acquire() as conn, conn.transaction():
-        return await place_order(conn, draft, fingerprint)
+        # A concurrent create with the same upstream id committed first (order_id 0: the insert's unique
+        # violation). Now that it is visible, this request is its repeat (answered with its order) or a clash.
+        async with pool.acquire() as conn, conn.transaction():
+            order, created = await place_order(
+                conn, draft, fingerprint, may_read=may_read, max_event_bytes=max_event_bytes
+            )
+    return _as_seen(order, may_read), created
 
 
 async def place_order(
-    conn: Connection, draft: OrderDraft, fingerprint: str | None = None
+    conn: Connection, draft: OrderDraft, fingerprint: str | None = None, *, may_read: bool, max_event_bytes: int
 ) -> tuple[OrderSnapshot, bool]:
     """`create_order` inside the caller's transaction (the ingest consumer's, for `order.placed`)."""
+    if draft.customer is not None and draft.customer.id is not None and not may_read:
+        # Checked first, so that neither an unknown id (422) nor a repeated create tells such a caller
+        # anything about the customers there are.
+        raise ReadAccessRequired(
+            "customer.id",
+            "forbidden",
+            "naming a customer by id attaches the order to that customer and shows their details",
+        )
     if draft.upstream_id is not None:
         existing = await store.fetch_by_upstream_id(conn, draft.upstream_id)
         if existing is not None:
@@ -115,13 +154,14 @@ async def place_order(
         await store.insert_order(conn, order, fingerprint)
     except asyncpg.UniqueViolationError as error:  # a concurrent create with the same upstream id won
         raise UpstreamConflict(draft.upstream_id or "", 0) from error
-    await _publish(conn, "order.created", order, 1)
+    await _publish(conn, "order.created", order, 1, max_event_bytes)
     return order, True
 
 
 async def _resolve_customer(conn: Connection, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:
-    """The order's customer: an existing one named by id (unknown: 422), else one found or made from
-    the new customer's details or the order's email; None when there is nothing to go on."""
+    """The order's customer: an existing one named by id (unknown: 422), else the checkout record
+    found or made from the new customer's details or the order's email; None when there is nothing
+    to go on."""
     if draft.customer is not None and draft.customer.id is not None:
         customer = await store.fetch_customer(conn, draft.customer.id)
         if customer is None:
@@ -146,6 +186,13 @@ async def get_order(pool: asyncpg.Pool, order_id: int) -> store.StoredOrder:
     return stored
 
 
+async def find_guest_order(pool: asyncpg.Pool, order_number: int, email: str) -> OrderSnapshot | None:
+    """A guest's own order, by its number and the exact email it was placed with; None for anything
+    else, whatever the reason, after the same work."""
+    async with pool.acquire() as conn:
+        return await store.fetch_guest_order(conn, order_number, email)
+
+
 # ---- changes --------------------------------------------------------------------------------------
 
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
@@ -167,58 +214,95 @@ async def change_order(
     change: Change,
     event_type: str | Callable[[OrderSnapshot], str],
     *,
+    may_read: bool,
+    max_event_bytes: int,
     if_match: int | None = None,
 ) -> store.StoredOrder:
-    """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost updates."""
+    """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost
+    updates. Returns the changed order as the caller may see it."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await _lock_order(conn, order_id, if_match)
         changed = change(stored.order, _now())
         sequence = await store.save_order(conn, changed)
-        await _publish(conn, event_type if isinstance(event_type, str) else event_type(changed), changed, sequence)
-    return store.StoredOrder(changed, sequence)
+        kind = event_type if isinstance(event_type, str) else event_type(changed)
+        await _publish(conn, kind, changed, sequence, max_event_bytes)
+    return store.StoredOrder(_as_seen(changed, may_read), sequence)
 
 
 async def update_order(
-    pool: asyncpg.Pool, order_id: int, changes: OrderChanges, *, if_match: int | None = None
+    pool: asyncpg.Pool,
+    order_id: int,
+    changes: OrderChanges,
+    *,
+    may_read: bool,
+    max_event_bytes: int,
+    if_match: int | None = None,
 ) -> store.StoredOrder:
     try:
         return await change_order(
-            pool, order_id, lambda order, now: domain.update(order, changes, now), "order.updated", if_match=if_match
+            pool,
+            order_id,
+            lambda order, now: domain.update(order, changes, now),
+            "order.updated",
+            may_read=may_read,
+            max_event_bytes=max_event_bytes,
+            if_match=if_match,
         )
     except asyncpg.UniqueViolationError as error:  # the new upstream id already names another order
         raise UpstreamConflict(changes.upstream_id or "", 0) from error
 
 
-async def close_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
-    return await change_order(pool, order_id, domain.close, "order.closed", if_match=if_match)
+async def close_order(
+    pool: asyncpg.Pool, order_id: int, *, may_read: bool, max_event_bytes: int, if_match: int | None = None
+) -> store.StoredOrder:
+    return await change_order(
+        pool,
+        order_id,
+        domain.close,
+        "order.closed",
+        may_read=may_read,
+        max_event_bytes=max_event_bytes,
+        if_match=if_match,
+    )
 
 
-async def reopen_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> store.StoredOrder:
-    return await change_order(pool, order_id, domain.reopen, "order.reopened", if_match=if_match)
+async def reopen_order(
+    pool: asyncpg.Pool, order_id: int, *, may_read: bool, max_event_bytes: int, if_match: int | None = None
+) -> store.StoredOrder:
+    return await change_order(
+        pool,
+        order_id,
+        domain.reopen,
+        "order.reopened",
+        may_read=may_read,
+        max_event_bytes=max_event_bytes,
+        if_match=if_match,
+    )
 
 
-async def delete_order(pool: asyncpg.Pool, order_id: int, *, if_match: int | None = None) -> None:
+async def delete_order(pool: asyncpg.Pool, order_id: int, *, max_event_bytes: int, if_match: int | None = None) -> None:
     """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await _lock_order(conn, order_id, if_match)
         domain.check_deletable(stored.order)
         await store.delete_order(conn, order_id)
-        await _publish(
-            conn, "order.deleted", stored.order.model_copy(update={"updated_at": _now()}), stored.sequence + 1
-        )
+        last = stored.order.model_copy(update={"updated_at": _now()})
+        await _publish(conn, "order.deleted", last, stored.sequence + 1, max_event_bytes)
 
 
 # ---- facts from other services --------------------------------------------------------------------
 
 
-async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact) -> None:
+async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact, *, max_event_bytes: int) -> None:
     """Record a payment fact inside the caller's (the idempotent consumer's) transaction."""
     stored = await _lock_order(conn, fact.order_id)
     order, event_type = domain.apply_payment(stored.order, kind, fact, await store.next_object_id(conn), _now())
-    await _publish(conn, event_type, order, await store.save_order(conn, order))
+    await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 
 
-async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact) -> None:
+async def apply_fulfillment(
+    conn: Connection, fact: FulfillmentCreatedFact | FulfillmentCancelledFact, *, max_event_bytes: int
+) -> None:
     stored = await _lock_order(conn, fact.order_id)
     now = _now()
     if isinstance(fact, FulfillmentCreatedFact):
@@ -227,7 +311,7 @@ async def apply_fulfillment(conn: Connection, fact: FulfillmentCreatedFact | Ful
     else:
         order = domain.cancel_fulfillment(stored.order, fact.fulfillment_id, now)
         event_type = "order.updated"
-    await _publish(conn, event_type, order, await store.save_order(conn, order))
+    await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 
 
 async def list_orders(

@@ -123,16 +123,15 @@ async def fetch_by_upstream_id(conn: Connection, upstream_id: str) -> tuple[Stor
     return (_stored(row), row["create_fingerprint"]) if row else None
 
 
-async def fetch_guest_order(conn: Connection, order_number: int) -> OrderSnapshot | None:
-    """The guest order with this number. A registered customer's order is read and parsed all the
-    same, so the time taken does not tell a caller which kind of order a number belongs to."""
-    row = await conn.fetchrow(
-        "SELECT document::text AS document, sequence, guest FROM orders WHERE order_number = $1", order_number
+async def fetch_guest_order(conn: Connection, order_number: int, email: str) -> OrderSnapshot | None:
+    """The guest order with this number and exactly this email. The match is made in SQL on the
+    number's unique index, so a miss (no such number, another email, a registered customer's order)
+    never reads or parses a document: only a full match does more work than a miss, and the time a
+    miss takes says nothing about the order behind the number."""
+    document = await conn.fetchval(
+        "SELECT document::text FROM orders WHERE order_number = $1 AND email = $2 AND guest", order_number, email
     )
-    if row is None:
-        return None
-    order = _stored(row).order
-    return order if row["guest"] else None
+    return OrderSnapshot.model_validate_json(document) if document is not None else None
 
 
 async def delete_order(conn: Connection, order_id: int) -> None:
@@ -343,11 +342,12 @@ async def upsert_customer(conn: Connection, fact: CustomerFact) -> None:
 
 
 async def find_or_create_customer(conn: Connection, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
-    """The customer an order's new-customer details describe: the one with that email, else a new
-    record (a checkout record, not an account: `disabled`)."""
+    """The checkout record an order's new-customer details describe: the one with that email, else a
+    new one (a record, not an account: `disabled`). Registered accounts are never found here."""
     if draft.email:
         row = await conn.fetchrow(
-            f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) ORDER BY id LIMIT 1",
+            f"""SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
+                ORDER BY id LIMIT 1""",
             draft.email,
         )
         if row is not None:

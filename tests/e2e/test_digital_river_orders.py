@@ -423,6 +423,29 @@ BAD_CREATES: Final[list[tuple[str, dict[str, Any], int, str, str]]] = [
         "taxLines[0].amount",
     ),
     ("email without @", {"email": "jane"}, 422, "validation_error", "email"),
+    # Amounts as the documented pattern writes them: ASCII digits, no spaces, no exponent.
+    (
+        "Arabic-Indic digits",
+        {"items": [{"name": "A", "price": "١٢", "quantity": 1}]},
+        422,
+        "validation_error",
+        "items[0].price",
+    ),
+    ("a leading space", {"shippingChoice": {"amount": " 1.00"}}, 422, "validation_error", "shippingChoice.amount"),
+    (
+        "an exponent",
+        {"taxLines": [{"name": "T", "rate": "0.1", "amount": "1e3"}]},
+        422,
+        "validation_error",
+        "taxLines[0].amount",
+    ),
+    (
+        "a rate with a space",
+        {"taxLines": [{"name": "T", "rate": "0.1 ", "amount": "1.00"}]},
+        422,
+        "validation_error",
+        "taxLines[0].rate",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from shared.orders import (
     LineItemDraft,
     OrderDraft,
     PaymentFact,
+    TransactionDraft,
     VariantFact,
 )
 from shared.topics import ORDERS_INGEST, dlq
@@ -163,3 +164,50 @@ async def test_invalid_facts_go_to_the_dlq_at_once_with_the_reason_and_later_fac
     assert [(t["kind"], t["amount"], t["currency"]) for t in shown["transactions"]] == [("capture", "50.00", "USD")]
     events = await order_events(stack[1], order, expect=2)
     assert [(kind, sequence) for kind, sequence, _ in events] == [("order.created", 1), ("order.paid", 2)]
+
+
+async def test_facts_that_would_outgrow_an_order_go_to_the_dlq_and_change_nothing(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+) -> None:
+    api = system["order_api"].url
+    run = uuid.uuid4().hex
+    # An order placed by checkout with as many transactions as an order may hold.
+    authorizations = [TransactionDraft(kind="authorization", amount=Decimal("0.01"))] * 250
+    full = OrderDraft(
+        upstream_id=f"full-{run}",
+        currency="USD",
+        line_items=[LineItemDraft(title="Teapot", price=Decimal("25.00"), quantity=2)],
+        transactions=authorizations,
+    )
+    # One whose event, carrying the whole order, would be over the limit (the fact itself is not).
+    large = OrderDraft(
+        upstream_id=f"large-{run}",
+        note="n" * 1_005_000,
+        line_items=[LineItemDraft(title="Teapot", price=Decimal("25.00"), quantity=2)],
+    )
+    placed = fact("order.placed", OrderPlacedData(order=full), full.upstream_id or "")
+    too_large = fact("order.placed", OrderPlacedData(order=large), large.upstream_id or "")
+    await apply_facts(stack[1], admin_db, [placed])
+    [order_id] = await admin_db.fetch("SELECT id FROM order_api.orders WHERE upstream_id = $1", full.upstream_id)
+    order = await get_order(http, api, order_id["id"])
+    one_more = fact(
+        "payment.captured", PaymentFact(order_id=order["id"], amount=Decimal("50.00"), currency="USD"), order["id"]
+    )
+
+    await publish(stack[1], [ingest_record(too_large), ingest_record(one_more)])
+
+    reasons = await dead_letters(stack[1], [too_large, one_more])
+    assert reasons[one_more.id] == (
+        "Unprocessable: transactions: too_many_entries: transactions may hold at most 250 entries; this would make 251",
+        "1",
+    )
+    reason, attempts = reasons[too_large.id]
+    assert (reason or "").startswith("Unprocessable: order_too_large: the order would take ")
+    assert "over the limit of 1,000,000" in (reason or "")
+    assert attempts == "1"
+    assert (
+        await admin_db.fetchval("SELECT count(*) FROM order_api.orders WHERE upstream_id = $1", large.upstream_id) == 0
+    )
+    assert await get_order(http, api, order["id"]) == order
+    events = await order_events(stack[1], order, expect=1)
+    assert [(kind, sequence) for kind, sequence, _ in events] == [("order.created", 1)]

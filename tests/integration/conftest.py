@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.db import create_pool
 from shared.kafka import EventProducer
 from shared.migrations import apply_migrations
+from shared.services import ORDER_API
 from shared.topics import dlq, topic_configs
 
 
@@ -37,6 +38,14 @@ async def scratch_pool(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[
     """A pool on a fresh schema that has the kernel tables (outbox, processed_events) and nothing else."""
     async with scratch_schema(stack[0], tmp_path) as pool:  # an empty service dir: only the kernel
         yield pool
+
+
+@pytest.fixture
+async def order_api_pool(scratch_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The scratch schema with order_api's own tables too."""
+    async with scratch_pool.acquire() as conn:
+        await apply_migrations(conn, await conn.fetchval("SELECT current_schema()"), ORDER_API.migrations_dir)
+    return scratch_pool
 
 
 @pytest.fixture

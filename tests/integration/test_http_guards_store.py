@@ -4,76 +4,67 @@ scratch schema): claims under concurrency, expiry, leases, and counts that lose 
 import asyncio
 
 import asyncpg
-import pytest
 
 from services.order_api import store
-from shared.migrations import apply_migrations
-from shared.services import ORDER_API
 
 DAY = 24 * 3600.0
 
 
-@pytest.fixture
-async def pool(scratch_pool: asyncpg.Pool) -> asyncpg.Pool:
-    """The scratch schema with order_api's own tables too."""
-    async with scratch_pool.acquire() as conn:
-        await apply_migrations(conn, await conn.fetchval("SELECT current_schema()"), ORDER_API.migrations_dir)
-    return scratch_pool
-
-
 async def claim(
-    pool: asyncpg.Pool, key: str, fingerprint: str = "f1", *, lease: float = 60.0, ttl: float = DAY
+    order_api_pool: asyncpg.Pool, key: str, fingerprint: str = "f1", *, lease: float = 60.0, ttl: float = DAY
 ) -> store.KeyRecord | None:
-    async with pool.acquire() as conn:
+    async with order_api_pool.acquire() as conn:
         return await store.claim_idempotency_key(conn, "p1", key, fingerprint, lease_seconds=lease, ttl_seconds=ttl)
 
 
-async def complete(pool: asyncpg.Pool, key: str) -> None:
-    async with pool.acquire() as conn:
+async def complete(order_api_pool: asyncpg.Pool, key: str) -> None:
+    async with order_api_pool.acquire() as conn:
         await store.complete_idempotency_key(
             conn, "p1", key, status=201, headers=[("content-type", "application/json")], body=b'{"id": 1}'
         )
 
 
-async def test_a_key_is_held_then_remembers_its_answer(pool: asyncpg.Pool) -> None:
-    assert await claim(pool, "k") is None
-    assert await claim(pool, "k") == store.KeyRecord("f1", None, [], b"")  # in flight
-    await complete(pool, "k")
-    assert await claim(pool, "k") == store.KeyRecord("f1", 201, [("content-type", "application/json")], b'{"id": 1}')
-    async with pool.acquire() as conn:
+async def test_a_key_is_held_then_remembers_its_answer(order_api_pool: asyncpg.Pool) -> None:
+    assert await claim(order_api_pool, "k") is None
+    assert await claim(order_api_pool, "k") == store.KeyRecord("f1", None, [], b"")  # in flight
+    await complete(order_api_pool, "k")
+    assert await claim(order_api_pool, "k") == store.KeyRecord(
+        "f1", 201, [("content-type", "application/json")], b'{"id": 1}'
+    )
+    async with order_api_pool.acquire() as conn:
         other_principal = await store.claim_idempotency_key(conn, "p2", "k", "f2", lease_seconds=60, ttl_seconds=DAY)
     assert other_principal is None
 
 
-async def test_of_many_concurrent_requests_with_one_key_exactly_one_holds_it(pool: asyncpg.Pool) -> None:
-    results = await asyncio.gather(*(claim(pool, "race") for _ in range(20)))
+async def test_of_many_concurrent_requests_with_one_key_exactly_one_holds_it(order_api_pool: asyncpg.Pool) -> None:
+    results = await asyncio.gather(*(claim(order_api_pool, "race") for _ in range(20)))
     assert sum(result is None for result in results) == 1
     assert {result.status for result in results if result is not None} == {None}
 
 
-async def test_a_released_key_can_be_taken_again(pool: asyncpg.Pool) -> None:
-    assert await claim(pool, "k", "first") is None
-    async with pool.acquire() as conn:
+async def test_a_released_key_can_be_taken_again(order_api_pool: asyncpg.Pool) -> None:
+    assert await claim(order_api_pool, "k", "first") is None
+    async with order_api_pool.acquire() as conn:
         await store.release_idempotency_key(conn, "p1", "k")
-    assert await claim(pool, "k", "second") is None
-    assert await claim(pool, "k", "third") == store.KeyRecord("second", None, [], b"")
+    assert await claim(order_api_pool, "k", "second") is None
+    assert await claim(order_api_pool, "k", "third") == store.KeyRecord("second", None, [], b"")
 
 
-async def test_an_expired_key_is_a_new_key(pool: asyncpg.Pool) -> None:
-    assert await claim(pool, "k", "first", ttl=0) is None
-    await complete(pool, "k")
-    assert await claim(pool, "k", "second") is None
+async def test_an_expired_key_is_a_new_key(order_api_pool: asyncpg.Pool) -> None:
+    assert await claim(order_api_pool, "k", "first", ttl=0) is None
+    await complete(order_api_pool, "k")
+    assert await claim(order_api_pool, "k", "second") is None
 
 
-async def test_a_holder_past_its_lease_yields_the_key_only_to_the_same_request(pool: asyncpg.Pool) -> None:
-    assert await claim(pool, "k", "first", lease=0) is None  # its instance died mid-request
-    assert await claim(pool, "k", "other") == store.KeyRecord("first", None, [], b"")
-    assert await claim(pool, "k", "first") is None
+async def test_a_holder_past_its_lease_yields_the_key_only_to_the_same_request(order_api_pool: asyncpg.Pool) -> None:
+    assert await claim(order_api_pool, "k", "first", lease=0) is None  # its instance died mid-request
+    assert await claim(order_api_pool, "k", "other") == store.KeyRecord("first", None, [], b"")
+    assert await claim(order_api_pool, "k", "first") is None
 
 
-async def test_concurrent_hits_on_a_bucket_are_all_counted(pool: asyncpg.Pool) -> None:
+async def test_concurrent_hits_on_a_bucket_are_all_counted(order_api_pool: asyncpg.Pool) -> None:
     async def hit() -> list[tuple[str, int, float]]:
-        async with pool.acquire() as conn:
+        async with order_api_pool.acquire() as conn:
             return await store.count_hits(conn, ["ip:1", "number:1001"], 3600)
 
     counted = await asyncio.gather(*(hit() for _ in range(30)))
@@ -82,10 +73,10 @@ async def test_concurrent_hits_on_a_bucket_are_all_counted(pool: asyncpg.Pool) -
     assert all(0 < remaining <= 3600 for result in counted for _, _, remaining in result)
 
 
-async def test_purge_drops_expired_keys_and_ended_windows_only(pool: asyncpg.Pool) -> None:
-    await claim(pool, "expired", ttl=0)
-    await claim(pool, "live")
-    async with pool.acquire() as conn:
+async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: asyncpg.Pool) -> None:
+    await claim(order_api_pool, "expired", ttl=0)
+    await claim(order_api_pool, "live")
+    async with order_api_pool.acquire() as conn:
         await store.count_hits(conn, ["live-window"], 3600)
         await conn.execute(
             "INSERT INTO rate_limit_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"

@@ -9,6 +9,7 @@ from shared.services import (
     ANONYMIZER,
     CANCELLATION_WORKER,
     LOCAL_ADMIN_DSN,
+    LOCAL_PG_PORT,
     ORDER_API,
     SERVICES,
     WEBHOOK_DISPATCHER,
@@ -35,7 +36,7 @@ def test_replaces_user_and_password_and_keeps_the_rest() -> None:
 
 def test_adds_credentials_to_a_dsn_without_password() -> None:
     assert with_credentials(LOCAL_ADMIN_DSN, "webhooks", "webhooks") == (
-        "postgresql://webhooks:webhooks@127.0.0.1:15432/orders"
+        f"postgresql://webhooks:webhooks@127.0.0.1:{LOCAL_PG_PORT}/orders"
     )
 
 
@@ -104,13 +105,15 @@ def test_password_comes_from_the_prefixed_variable(monkeypatch: pytest.MonkeyPat
 
 
 def test_service_dsn_uses_the_role_on_the_local_stack_by_default() -> None:
-    assert service_dsn(CANCELLATION_WORKER) == "postgresql://cancellation:cancellation@127.0.0.1:15432/orders"
+    assert (
+        service_dsn(CANCELLATION_WORKER) == f"postgresql://cancellation:cancellation@127.0.0.1:{LOCAL_PG_PORT}/orders"
+    )
 
 
 def test_service_dsn_uses_the_prefixed_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBHOOKS_DATABASE_PASSWORD", "s/cr@t")
 
-    assert service_dsn(WEBHOOK_DISPATCHER) == "postgresql://webhooks:s%2Fcr%40t@127.0.0.1:15432/orders"
+    assert service_dsn(WEBHOOK_DISPATCHER) == f"postgresql://webhooks:s%2Fcr%40t@127.0.0.1:{LOCAL_PG_PORT}/orders"
 
 
 def test_service_dsn_derives_from_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +131,7 @@ def test_service_dsn_prefers_an_explicit_base(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_admin_dsn_defaults_to_local_stack() -> None:
-    assert admin_dsn() == LOCAL_ADMIN_DSN == "postgresql://postgres@127.0.0.1:15432/orders"
+    assert admin_dsn() == LOCAL_ADMIN_DSN == f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/orders"
 
 
 def test_admin_dsn_honours_database_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -100,6 +100,15 @@ def test_new_event_round_trips_through_headers_and_body() -> None:
     assert decoded.data == _order_data()
 
 
+def test_the_body_is_serialized_once_so_a_size_checked_is_the_size_stored() -> None:
+    event = Event.new("order.created", "order_api", "42", _order_data(), sequence=1)
+
+    body = event.body()
+
+    assert event.body() is body
+    assert body == _order_data().model_dump_json().encode()
+
+
 def test_new_event_gets_a_fresh_uuid_and_current_aware_time() -> None:
     before = datetime.now(UTC)
     first = Event.new("order.created", "order_api", "42", _order_data())

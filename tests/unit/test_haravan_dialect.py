@@ -282,9 +282,18 @@ def test_text_the_store_cannot_hold_is_refused_naming_where_it_is() -> None:
     assert caught.value.errors[0]["field"] == "order.line_items[0].title"
 
 
-@pytest.mark.parametrize(("header", "version"), [(None, None), ("*", None), ('"3"', 3), ('W/"12"', 12), (" 7 ", 7)])
+@pytest.mark.parametrize(("header", "version"), [(None, None), ("*", None), ('"3"', 3), (" 7 ", 7)])
 async def test_if_match_names_a_version_or_any(header: str | None, version: int | None) -> None:
     assert await if_match_version(header) == version
+
+
+@pytest.mark.parametrize("header", ['W/"12"', ' W/"3" ', "W/7"])
+async def test_a_weak_etag_in_if_match_never_matches(header: str) -> None:
+    with pytest.raises(Problem) as caught:
+        await if_match_version(header)
+
+    assert (caught.value.status, caught.value.code) == (412, "weak_etag")
+    assert "strong" in caught.value.detail
 
 
 @pytest.mark.parametrize("header", ["soon", '"\N{SUPERSCRIPT TWO}"', '"' + "9" * 19 + '"', '"-1"', ""])

@@ -5,14 +5,24 @@ from pathlib import Path
 import pytest
 
 from deploy.local.base import StackError, check_listen_port, ephemeral_ports
-from shared.services import LOCAL_KAFKA_PORT, LOCAL_PG_PORT
+from shared.services import LOCAL_KAFKA_PORT, LOCAL_PG_PORT, local_port
 
 LINUX_DEFAULT = range(32768, 61000)
 
 
-def test_the_default_local_ports_lie_below_linux_default_ephemeral_range() -> None:
+def test_the_local_ports_lie_below_linux_default_ephemeral_range() -> None:
     for port in (LOCAL_PG_PORT, LOCAL_KAFKA_PORT, LOCAL_KAFKA_PORT + 1):
         check_listen_port(port, "LOCAL_PORT", LINUX_DEFAULT)
+
+
+def test_the_local_ports_default_to_15432_and_19092_and_move_by_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCAL_PG_PORT", raising=False)
+    assert local_port("LOCAL_PG_PORT", 15432) == 15432
+    monkeypatch.setenv("LOCAL_PG_PORT", "16432")
+    assert local_port("LOCAL_PG_PORT", 15432) == 16432
+    monkeypatch.setenv("LOCAL_PG_PORT", "port")
+    with pytest.raises(ValueError, match="not a TCP port"):
+        local_port("LOCAL_PG_PORT", 15432)
 
 
 def test_a_port_inside_the_ephemeral_range_is_refused_naming_the_setting() -> None:

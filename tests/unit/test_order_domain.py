@@ -187,6 +187,25 @@ def test_existing_registered_customer_makes_a_non_guest_order_with_their_email()
     assert created.guest is False
 
 
+def test_an_order_found_by_its_customers_email_keeps_that_email_as_sent() -> None:
+    # The checkout record found case-insensitively spells the address its own way; the order keeps
+    # the spelling this order was placed with, which tells nobody that the record existed.
+    sent = {"line_items": [custom("1.00")], "customer": {"email": "FOO@Example.com"}}
+
+    created = build(sent, CHECKOUT_RECORD)
+
+    assert (created.email, created.customer) == ("FOO@Example.com", CHECKOUT_RECORD)
+
+
+def test_a_caller_that_may_not_read_sees_the_order_without_its_customer_record() -> None:
+    created = build(PENDING_EXISTING_CUSTOMER, REGISTERED)
+
+    seen = domain.as_seen_without_read(created)
+
+    assert seen.customer is None
+    assert seen.model_dump(exclude={"customer"}) == created.model_dump(exclude={"customer"})
+
+
 def test_new_customer_example_keeps_the_order_email_addresses_and_the_stated_status() -> None:
     created = build(PARTIALLY_PAID_NEW_CUSTOMER, CHECKOUT_RECORD)
 
@@ -204,6 +223,75 @@ def test_without_a_stated_status_the_transactions_decide_it() -> None:
     body = {key: value for key, value in PARTIALLY_PAID_NEW_CUSTOMER.items() if key != "financial_status"}
 
     assert build(body).financial_status == "authorized"
+
+
+def _paid_with(*transactions: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return order(custom("100.00"), transactions=list(transactions), **fields)
+
+
+@pytest.mark.parametrize(
+    "transactions",
+    [
+        [{"kind": "refund", "amount": "10.00"}],
+        [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.01"}],
+        [{"kind": "authorization", "amount": "100.00"}, {"kind": "refund", "amount": "50.00"}],
+        [
+            {"kind": "sale", "amount": "40.00"},
+            {"kind": "refund", "amount": "30.00"},
+            {"kind": "refund", "amount": "20.00"},
+        ],
+    ],
+)
+def test_refunds_beyond_what_was_captured_are_refused(transactions: list[dict[str, Any]]) -> None:
+    error = rule_error(_paid_with(*transactions))
+
+    assert (error.field, error.code) == ("transactions", "refund_exceeds_captured")
+
+
+@pytest.mark.parametrize(
+    ("transactions", "stated", "computed"),
+    [
+        ([], "refunded", "pending"),
+        ([], "partially_refunded", "pending"),
+        ([{"kind": "sale", "amount": "100.00"}], "refunded", "paid"),
+        (
+            [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "10.00"}],
+            "refunded",
+            "partially_refunded",
+        ),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00"}], "paid", "refunded"),
+        (
+            [{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00", "status": "pending"}],
+            "refunded",
+            "paid",
+        ),
+    ],
+)
+def test_a_refund_status_is_only_what_refund_transactions_make(
+    transactions: list[dict[str, Any]], stated: str, computed: str
+) -> None:
+    error = rule_error(_paid_with(*transactions, financial_status=stated))
+
+    assert (error.field, error.code) == ("financial_status", "financial_status_mismatch")
+    assert f"make the order {computed}, not {stated}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("transactions", "stated"),
+    [
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "100.00"}], "refunded"),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "40.00"}], "partially_refunded"),
+        ([{"kind": "sale", "amount": "100.00"}, {"kind": "refund", "amount": "40.00"}], None),
+        ([], "paid"),  # Haravan's default for an order created without transactions
+        ([{"kind": "authorization", "amount": "50.00"}], "partially_paid"),  # the document's new-customer example
+    ],
+)
+def test_a_stated_status_stands_unless_refunds_say_otherwise(
+    transactions: list[dict[str, Any]], stated: FinancialStatus | None
+) -> None:
+    created = build(_paid_with(*transactions, financial_status=stated))
+
+    assert created.financial_status == (stated or "partially_refunded")
 
 
 @pytest.mark.parametrize(
@@ -688,13 +776,16 @@ def test_metadata_merges_and_forget_flags_set() -> None:
     assert (updated.request_to_be_forgotten, updated.upstream_id) == (True, "up-1")
 
 
-def test_removing_the_customer_makes_a_guest_order() -> None:
-    created = build(PENDING_EXISTING_CUSTOMER, REGISTERED)
-    assert created.guest is False
+@pytest.mark.parametrize(("customer", "guest"), [(REGISTERED, False), (CHECKOUT_RECORD, True)])
+def test_removing_the_customer_keeps_the_order_the_kind_it_was_placed_as(
+    customer: CustomerSnapshot, guest: bool
+) -> None:
+    created = build(PENDING_EXISTING_CUSTOMER, customer)
+    assert created.guest is guest
 
     updated = domain.update(created, OrderChanges(remove_customer=True), LATER)
 
-    assert (updated.customer, updated.guest) == (None, True)
+    assert (updated.customer, updated.guest) == (None, guest)
     assert updated.email == created.email
 
 
@@ -940,3 +1031,85 @@ def test_totals_match_integer_minor_unit_arithmetic(seed: int) -> None:
         too_fine = str(Decimal(rng.randrange(1, 10**6) * 10 + rng.randrange(1, 10)).scaleb(-(exponent + 1)))
         error = rule_error(order(*items, custom(too_fine), currency=currency))
         assert (error.field, error.code) == (f"line_items[{len(items)}].price", "too_precise")
+
+
+# ---- limits: what an order may hold, and how large its event may be --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"line_items": [custom("1.00")] * 251}, "line_items"),
+        ({"transactions": [{"kind": "authorization", "amount": "0.01"}] * 251}, "transactions"),
+        ({"metafields": [{"namespace": "n", "key": str(k), "value": "v"} for k in range(101)]}, "metafields"),
+        ({"metadata": {str(k): "v" for k in range(51)}}, "metadata"),
+    ],
+)
+def test_a_draft_beyond_what_an_order_may_hold_is_refused(fields: dict[str, Any], field: str) -> None:
+    # Orders placed through orders.ingest have no request model to bound them: the rule does.
+    error = rule_error(order(**fields))
+
+    assert (error.field, error.code) == (field, "too_many_entries")
+
+
+def _metafields(*keys: str) -> list[Metafield]:
+    return [Metafield(namespace="global", key=key, value="v") for key in keys]
+
+
+def test_metafields_merged_beyond_100_are_refused_but_replacing_existing_ones_is_not() -> None:
+    full = build(order(metafields=[m.model_dump() for m in _metafields(*map(str, range(100)))]))
+
+    replaced = domain.update(full, OrderChanges(metafields=_metafields("0", "99")), LATER)
+    with pytest.raises(OrderRuleError) as caught:
+        domain.update(full, OrderChanges(metafields=_metafields("0", "new")), LATER)
+
+    assert len(replaced.metafields) == 100
+    assert (caught.value.field, caught.value.code) == ("metafields", "too_many_entries")
+    assert "at most 100" in caught.value.message
+
+
+def test_metadata_merged_beyond_50_keys_is_refused_but_overwriting_keys_is_not() -> None:
+    full = build(order(metadata={str(k): "v" for k in range(50)}))
+
+    overwritten = domain.update(full, OrderChanges(metadata={"0": "w", "49": "w"}), LATER)
+    with pytest.raises(OrderRuleError) as caught:
+        domain.update(full, OrderChanges(metadata={"0": "w", "50": "v"}), LATER)
+
+    assert len(overwritten.metadata) == 50
+    assert (caught.value.field, caught.value.code) == ("metadata", "too_many_entries")
+
+
+def test_a_payment_beyond_250_transactions_is_refused() -> None:
+    created = build(order(custom("1000.00"), transactions=[{"kind": "authorization", "amount": "1.00"}] * 249))
+
+    at_limit, _ = _pay(created, "captured", "1.00", tx_id=901)
+    with pytest.raises(OrderRuleError) as caught:
+        _pay(at_limit, "captured", "1.00", tx_id=902)
+
+    assert len(at_limit.transactions) == 250
+    assert (caught.value.field, caught.value.code) == ("transactions", "too_many_entries")
+
+
+def test_a_fulfillment_beyond_250_is_refused_even_with_items_left() -> None:
+    created = build(order(custom("1.00", quantity=300)))
+    [item] = created.line_items
+    shipped = created
+    for fulfillment_id in range(1, 251):
+        shipped = _fulfil(shipped, fulfillment_id, (item.id, 1))
+
+    with pytest.raises(OrderRuleError) as caught:
+        _fulfil(shipped, 251, (item.id, 1))
+
+    assert shipped.line_items[0].fulfillable_quantity == 50
+    assert (caught.value.field, caught.value.code) == ("fulfillments", "too_many_entries")
+
+
+def test_an_event_larger_than_the_limit_is_refused_naming_both_sizes() -> None:
+    domain.check_event_size(1_000_000, 1_000_000)
+
+    with pytest.raises(OrderRuleError) as caught:
+        domain.check_event_size(1_144_468, 1_000_000)
+
+    assert (caught.value.field, caught.value.code) == (domain.WHOLE_ORDER, "order_too_large")
+    assert "1,144,468 bytes" in caught.value.message
+    assert "1,000,000" in caught.value.message

@@ -13,6 +13,8 @@ from shared import runtime
 from shared.services import (
     CANCELLATION_WORKER,
     LOCAL_KAFKA_BOOTSTRAP,
+    LOCAL_KAFKA_PORT,
+    LOCAL_PG_PORT,
     ORDER_API,
     SERVICES,
     WEBHOOK_DISPATCHER,
@@ -37,8 +39,8 @@ def test_defaults_follow_the_service_table(spec: ServiceSpec) -> None:
 
     assert settings.http_port == spec.http_port
     assert settings.consumer_group == spec.name
-    assert settings.kafka_bootstrap_servers == LOCAL_KAFKA_BOOTSTRAP == "127.0.0.1:19092"
-    assert settings.database_url == f"postgresql://{spec.role}:{spec.role}@127.0.0.1:15432/orders"
+    assert settings.kafka_bootstrap_servers == LOCAL_KAFKA_BOOTSTRAP == f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+    assert settings.database_url == f"postgresql://{spec.role}:{spec.role}@127.0.0.1:{LOCAL_PG_PORT}/orders"
     assert settings.http_host == "127.0.0.1"
     assert settings.log_level == "INFO"
 

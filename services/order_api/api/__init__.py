@@ -10,16 +10,16 @@ from fastapi.responses import JSONResponse
 from services.order_api.api import akinon, digital_river, haravan
 from services.order_api.api.contract import negotiate
 from services.order_api.api.http import etag, problem_responses
-from services.order_api.api.security import require_order_scope
-from services.order_api.domain import OrderRuleError, OrderStateError
+from services.order_api.api.security import ORDERS_READ
+from services.order_api.domain import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
-# Every route answers JSON only; the Haravan and Digital River ones also need an API key (reading:
-# orders:read, changing: orders:write), checked here once for all of them. Akinon's guest routes are
-# public (rate-limited instead).
+# Every route answers JSON only; the Haravan and Digital River ones also need an API key with the scope
+# each names (security.READS, security.WRITES, security.MayRead). Akinon's guest routes are public
+# (rate-limited instead).
 _keyed = APIRouter(
-    dependencies=[Depends(require_order_scope), Depends(negotiate)],
+    dependencies=[Depends(negotiate)],
     responses=problem_responses(400, 401, 403, 406, 413, 415),
 )
 _public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
@@ -35,8 +35,13 @@ PUBLIC_PREFIXES: tuple[str, ...] = (akinon.router.prefix,)
 def install_order_errors(app: FastAPI) -> None:
     async def on_rule(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OrderRuleError)
-        status = 409 if isinstance(exc, OrderStateError) else 422
-        return problem_response(status, exc.code, exc.message, errors=[{"field": exc.field, "message": exc.message}])
+        field = "<body>" if exc.field == WHOLE_ORDER else exc.field  # the order as a whole
+        errors = [{"field": field, "message": exc.message}]
+        if isinstance(exc, ReadAccessRequired):
+            return problem_response(
+                403, exc.code, f"This API key lacks the scope {ORDERS_READ!r}: {exc.message}.", errors=errors
+            )
+        return problem_response(409 if isinstance(exc, OrderStateError) else 422, exc.code, exc.message, errors=errors)
 
     async def on_not_found(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OrderNotFound)

@@ -3,11 +3,13 @@
 Public (no API key): the order number and the exact email the order was placed with are the proof.
 Only guest orders (placed without a customer account) are found. Everything else — a registered
 customer's order, a wrong email, a wrong, malformed or missing number — gets the one same answer
-(status, body, headers), after the same work (one rate-limit count, one indexed lookup), so a caller
-cannot tell which it was. Attempts are limited per client IP and per order number
-(`ORDER_API_GUEST_LOOKUPS_PER_IP` / `_PER_NUMBER` per `_GUEST_LOOKUP_WINDOW_SECONDS`), across
-instances; behind a proxy, set uvicorn's `FORWARDED_ALLOW_IPS` so the client's address is the one
-counted.
+(status, body, headers), after the same work (one rate-limit count, one indexed lookup matching
+number, email and guest together, no document read), so neither the answer nor its time tells which
+it was. Attempts are limited per client IP and per order number from that client
+(`ORDER_API_GUEST_LOOKUPS_PER_IP` / `_PER_NUMBER_AND_CLIENT` per `_GUEST_LOOKUP_WINDOW_SECONDS`),
+across instances: one client's guesses at a number do not lock anyone else out of it. Behind a proxy,
+set uvicorn's `FORWARDED_ALLOW_IPS` to the proxies' addresses, and only theirs, so the client's address
+is the one counted (a client trusted there can name any address and so escape the limits).
 
 Choices where the document is silent:
 - `number` is the order number (`1001`; Haravan's `#1001` is accepted too).
@@ -20,7 +22,6 @@ Choices where the document is silent:
   `discount_refund_amount` and `shipping_refund_amount` are 0.
 """
 
-import hmac
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
@@ -28,11 +29,10 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.order_api import store
-from services.order_api.api.http import problem_responses
+from services.order_api import service
+from services.order_api.api.http import OrderSettings, problem_responses
 from services.order_api.api.security import limit_rate
 from services.order_api.domain import money
-from services.order_api.settings import OrderApiSettings
 from shared.orders import OrderSnapshot
 from shared.problems import Problem
 from shared.runtime import RuntimeDep
@@ -158,26 +158,24 @@ _GUEST_LOOKUP_RESPONSES: Final = problem_responses(404, 422, 429)
 
 
 @router.post("/", response_model=list[AkinonOrder], responses=_GUEST_LOOKUP_RESPONSES)
-async def find_guest_order(lookup: GuestLookup, request: Request, runtime: RuntimeDep) -> list[AkinonOrder]:
+async def find_guest_order(
+    lookup: GuestLookup, request: Request, runtime: RuntimeDep, settings: OrderSettings
+) -> list[AkinonOrder]:
     """A guest order by its number and email: a one-item array, or 404 whatever was wrong."""
-    settings = runtime.settings
-    assert isinstance(settings, OrderApiSettings)
     number = _order_number(lookup.number)
     client = request.client.host if request.client else "unknown"
     await limit_rate(
         runtime.pool,
         [
             (f"guest-lookup:ip:{client}", settings.guest_lookups_per_ip),
-            (f"guest-lookup:number:{number or lookup.number.strip()}", settings.guest_lookups_per_number),
+            (
+                f"guest-lookup:number:{number or lookup.number.strip()}:ip:{client}",
+                settings.guest_lookups_per_number_and_client,
+            ),
         ],
         settings.guest_lookup_window_seconds,
     )
-    async with runtime.pool.acquire() as conn:
-        order = await store.fetch_guest_order(conn, number)
-    # Compared in constant time, and compared even when there is no order, so the time taken says
-    # nothing about how close the email was.
-    email = order.email if order is not None and order.email is not None else ""
-    matches = hmac.compare_digest(email.encode(), lookup.email.encode())
-    if order is None or not matches:
+    order = await service.find_guest_order(runtime.pool, number, lookup.email)
+    if order is None:
         raise Problem(*_NOT_FOUND)
     return [akinon_order(order)]

@@ -21,25 +21,27 @@ Choices where the document is silent or does not fit this platform, so clients c
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    IPvAnyAddress,
-    WithJsonSchema,
-    field_validator,
-)
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
-from services.order_api.api.http import if_match_version, problem_responses, set_etag
-from services.order_api.domain import DigitalRiverState, OrderChanges, OrderRuleError
+from services.order_api.api.fields import IpAddress, Money, Rate
+from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.security import READS, MayRead
+from services.order_api.domain import (
+    MAX_LINE_ITEMS,
+    MAX_METADATA,
+    WHOLE_ORDER,
+    DigitalRiverState,
+    OrderChanges,
+    OrderRuleError,
+)
 from shared.orders import (
     CancelReason,
     CustomerDraft,
@@ -74,35 +76,14 @@ def _storable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
-def _decimal(digits: int, places: int, example: str) -> WithJsonSchema:
-    # What the validator accepts, stated exactly (pydantic's own pattern for decimals is unanchored).
-    return WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"},
-                {"type": "integer", "minimum": 0, "maximum": 10**digits - 1},
-            ],
-            "examples": [example],
-        }
-    )
-
-
-# Bounded so that any order's totals fit the store's numeric(20, 4) columns.
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow_inf_nan=False), _decimal(8, 4, "199.00")]
-Rate = Annotated[Decimal, Field(ge=0, lt=1000, max_digits=9, decimal_places=6), _decimal(3, 6, "0.0625")]
-IpAddress = Annotated[
-    IPvAnyAddress, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
-]
 Metadata = Annotated[
     dict[
         Annotated[str, AfterValidator(_storable), Field(min_length=1, max_length=40)],
         Annotated[Text, Field(max_length=500)],
     ],
     Field(
-        max_length=50,
-        description="Up to 50 string pairs (keys up to 40 characters, values up to 500)",
+        max_length=MAX_METADATA,
+        description=f"Up to {MAX_METADATA} string pairs (keys up to 40 characters, values up to 500)",
         json_schema_extra={"propertyNames": {"minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000]*$"}},
     ),
 ]
@@ -310,7 +291,7 @@ class DigitalRiverOrderCreate(_In):
     upstream_id: Text | None = Field(
         default=None, min_length=1, max_length=255, description="Your id for the order; a repeated create is safe"
     )
-    items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=250)
+    items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     tax_lines: list[DigitalRiverTaxLineIn] = Field(default=[], max_length=50)
     shipping_choice: DigitalRiverShippingChoiceIn | None = None
     metadata: Metadata = {}
@@ -338,12 +319,12 @@ class DigitalRiverOrderCreate(_In):
                 if choice is not None
             ],
             taxes_included=self.tax_inclusive,
-            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
         )
 
 
 # Request fields the draft (or the query) takes as they are, under their snake_case names.
 _SAME_IN_DRAFT: Final = {
+    "browser_ip",
     "email",
     "upstream_id",
     "checkout_id",
@@ -357,6 +338,7 @@ _SAME_IN_DRAFT: Final = {
     "metadata",
 }
 _SAME_IN_QUERY: Final = {
+    "browser_ip",
     "customer_id",
     "checkout_id",
     "application_id",
@@ -384,10 +366,21 @@ _REQUEST_FIELDS: Final = (
 
 def request_field(field: str) -> str:
     """A domain rule's field as this dialect's request names it (`line_items[0].title` -> `items[0].name`)."""
+    if field == WHOLE_ORDER:
+        return "<body>"
     for pattern, replacement in _REQUEST_FIELDS:
         if pattern.search(field):
             return pattern.sub(replacement, field)
     return to_camel(field)
+
+
+@contextmanager
+def _request_fields() -> Iterator[None]:
+    """A broken order rule names the field as this dialect's request does."""
+    try:
+        yield
+    except OrderRuleError as error:
+        raise type(error)(request_field(error.field), error.code, error.message) from error
 
 
 def _not_null_schema(schema: dict[str, Any]) -> None:
@@ -507,16 +500,19 @@ class ListParams(_Camel):
             upstream_ids=_comma_list(self.upstream_ids, "upstreamIds") if self.upstream_ids is not None else None,
             states=[self.state] if self.state is not None else None,
             currency=self.currency.upper() if self.currency else None,
-            browser_ip=str(self.browser_ip) if self.browser_ip is not None else None,
         )
 
 
 # ---- routes ---------------------------------------------------------------------------------------
 
-IfMatch = Annotated[int | None, Depends(if_match_version)]
 
-
-@router.get("", operation_id="listOrders", response_model=DigitalRiverOrderList, responses=problem_responses(400, 422))
+@router.get(
+    "",
+    operation_id="listOrders",
+    response_model=DigitalRiverOrderList,
+    responses=problem_responses(400, 422),
+    dependencies=READS,
+)
 async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()]) -> Response:
     """Get all orders, newest first, that match every filter given. Page forward with
     `startingAfter=<last id of this page>` and back with `endingBefore=<first id of this page>`;
@@ -575,16 +571,22 @@ _ORDER_LINKS: Final = {
         **problem_responses(400, 409, 413, 422),
     },
 )
-async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Response:
+async def create_order(
+    body: DigitalRiverOrderCreate, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead
+) -> Response:
     """Creates a new order from `items` (this platform has no checkouts to convert; see the
-    description of each field). 409 when `upstreamId` already names an order made from other content."""
+    description of each field). 409 when `upstreamId` already names an order made from other content.
+    `customerId` needs orders:read too; `email` never attaches the order to an account. A key without
+    orders:read is answered with `customerId` null."""
     draft = body.draft()
-    try:
+    with _request_fields():
         order, created = await service.create_order(
-            runtime.pool, draft, fingerprint=store.fingerprint(draft.model_dump(mode="json"))
+            runtime.pool,
+            draft,
+            fingerprint=store.fingerprint(draft.model_dump(mode="json")),
+            may_read=may_read,
+            max_event_bytes=settings.max_event_bytes,
         )
-    except OrderRuleError as error:
-        raise type(error)(request_field(error.field), error.code, error.message) from error
     sequence = 1 if created else (await service.get_order(runtime.pool, order.id)).sequence
     response = _json(digital_river_order(order), 201 if created else 200, sequence=sequence)
     response.headers["Location"] = f"/orders/{order.id}"
@@ -596,6 +598,7 @@ async def create_order(body: DigitalRiverOrderCreate, runtime: RuntimeDep) -> Re
     operation_id="retrieveOrder",
     response_model=DigitalRiverOrder,
     responses={**problem_responses(404, 422), 200: _VERSIONED},
+    dependencies=READS,
 )
 async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
@@ -603,7 +606,8 @@ async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
-# Refreshing re-reads the order: its state is always current here, so it answers as retrieve does.
+# Refreshing re-reads the order: its state is always current here, so it answers as retrieve does,
+# and needs what retrieving needs (orders:read), though it is a POST.
 router.add_api_route(
     "/{id}/refresh",
     get_order,
@@ -611,6 +615,7 @@ router.add_api_route(
     operation_id="refreshOrder",
     response_model=DigitalRiverOrder,
     responses={**problem_responses(404, 422), 200: _VERSIONED},
+    dependencies=READS,
     summary="Refresh Order",
     description="Refreshes an order so its `state` can be checked: answers the order as it is now (payments "
     "and fulfilments reported since are in it); changes nothing and publishes nothing.",
@@ -624,12 +629,28 @@ router.add_api_route(
     responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: _VERSIONED},
 )
 async def update_order(
-    order_id: OrderId, body: DigitalRiverOrderUpdate, runtime: RuntimeDep, if_match: IfMatch
+    *,
+    order_id: OrderId,
+    body: DigitalRiverOrderUpdate,
+    runtime: RuntimeDep,
+    settings: OrderSettings,
+    may_read: MayRead,
+    if_match: IfMatch,
 ) -> Response:
     """Updates an existing order: `requestToBeForgotten`, `upstreamId` and `metadata` only (other
-    fields: 422 `immutable_field`). 409 when the new `upstreamId` names another order; 412 when
-    `If-Match` names an older version."""
-    stored = await service.update_order(runtime.pool, order_id, body.changes(), if_match=if_match)
+    fields: 422 `immutable_field`); metadata is merged key by key, and an order holds at most 50 keys
+    (422 `too_many_entries`). 409 when the new `upstreamId` names another order; 412 when `If-Match`
+    names an older version."""
+    changes = body.changes()
+    with _request_fields():
+        stored = await service.update_order(
+            runtime.pool,
+            order_id,
+            changes,
+            may_read=may_read,
+            max_event_bytes=settings.max_event_bytes,
+            if_match=if_match,
+        )
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
@@ -638,6 +659,7 @@ async def update_order(
     operation_id="retrieveOrderTaxDetails",
     response_model=DigitalRiverTaxDetails,
     responses=problem_responses(404, 422),
+    dependencies=READS,
 )
 async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
     """Retrieves the tax details of each line item in an order."""

@@ -24,8 +24,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
-from services.order_api.api.http import IfMatch, problem_responses, set_etag
-from services.order_api.domain import OrderChanges, OrderRuleError
+from services.order_api.api.fields import IpAddress, Money, Rate
+from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.security import READS, WRITES, MayRead
+from services.order_api.domain import MAX_LINE_ITEMS, MAX_METAFIELDS, WHOLE_ORDER, OrderChanges, OrderRuleError
 from shared.orders import (
     Address,
     ClientDetails,
@@ -52,8 +54,6 @@ router = APIRouter(prefix="/com", tags=["Haravan orders"])
 MAX_ID: Final = 2**63 - 1
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID, description="The order id")]
 
-# Amounts are bounded so that any order's totals fit the store's numeric(20, 4) columns.
-Money = Annotated[Decimal, Field(ge=0, max_digits=13, decimal_places=4, allow_inf_nan=False)]
 # The document writes rates and coordinates as JSON numbers (and money as strings).
 JsonNumber = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -448,7 +448,7 @@ class NameValueIn(NameValue, _In):
 
 class TaxLineIn(TaxLine, _In):
     price: Money
-    rate: Decimal = Field(ge=0, le=100, max_digits=12, allow_inf_nan=False)
+    rate: Rate
 
 
 class ShippingLineIn(_In):
@@ -473,6 +473,7 @@ class CustomerIn(CustomerDraft, _In):
 
 
 class ClientDetailsIn(ClientDetails, _In):
+    browser_ip: IpAddress | None = None
     browser_width: int | None = Field(default=None, ge=0, le=100_000)
     browser_height: int | None = Field(default=None, ge=0, le=100_000)
 
@@ -504,7 +505,7 @@ class OrderCreateIn(_In):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=50)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    line_items: list[LineItemIn] = Field(min_length=1, max_length=250)
+    line_items: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     customer: CustomerIn | None = None
     billing_address: AddressIn | None = None
     shipping_address: AddressIn | None = None
@@ -526,9 +527,9 @@ class OrderCreateIn(_In):
     send_receipt: bool = False  # accepted as the document shows; this platform sends no email
     send_fulfillment_receipt: bool = False
     source_name: str = Field(default="api", max_length=100)
-    browser_ip: str | None = Field(default=None, max_length=45)
+    browser_ip: IpAddress | None = None
     client_details: ClientDetailsIn | None = None
-    metafields: list[MetafieldIn] = Field(default=[], max_length=100)
+    metafields: list[MetafieldIn] = Field(default=[], max_length=MAX_METAFIELDS)
 
     def draft(self) -> OrderDraft:
         fields: dict[str, Any] = self.model_dump(
@@ -566,7 +567,11 @@ class OrderUpdateIn(BaseModel):
     note_attributes: list[NameValueIn] | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=254)
     buyer_accepts_marketing: bool | None = None
-    metafields: list[MetafieldIn] | None = Field(default=None, max_length=100, description="Added or replaced by key")
+    metafields: list[MetafieldIn] | None = Field(
+        default=None,
+        max_length=MAX_METAFIELDS,
+        description=f"Added or replaced by namespace and key; an order holds at most {MAX_METAFIELDS}",
+    )
     tags: str | None = Field(default=None, max_length=2000)
     customer: None = Field(default=None, description="`null` detaches the customer from the order")
 
@@ -676,14 +681,15 @@ def _fields_in_body() -> Iterator[None]:
     try:
         yield
     except OrderRuleError as error:
-        raise type(error)(f"order.{error.field}", error.code, error.message) from error
+        field = "order" if error.field == WHOLE_ORDER else f"order.{error.field}"
+        raise type(error)(field, error.code, error.message) from error
 
 
 _ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
 _LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
 
 
-@router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422))
+@router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422), dependencies=READS)
 async def list_orders(
     *,
     runtime: RuntimeDep,
@@ -709,7 +715,7 @@ async def list_orders(
     return _json({"orders": [_only(haravan_order(order), names) for order in orders]})
 
 
-@router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422))
+@router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422), dependencies=READS)
 async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     """How many orders match the same filters as the list."""
     return OrderCount(count=await service.count_orders(runtime.pool, query))
@@ -722,12 +728,19 @@ async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
     responses={**problem_responses(400, 413, 422), 201: {"headers": {**_ETAG, **_LOCATION}}},
 )
 async def create_order(
-    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)], runtime: RuntimeDep
+    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
+    runtime: RuntimeDep,
+    settings: OrderSettings,
+    may_read: MayRead,
 ) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
-    `financial_status` the order is taken as paid, as Haravan does."""
+    `financial_status` the order is taken as paid, as Haravan does. An existing customer is named by
+    `customer.id` (this needs orders:read too); an email finds or records a checkout record, never an
+    account. A key without orders:read is answered without the order's `customer`."""
     with _fields_in_body():
-        order, _ = await service.create_order(runtime.pool, body.order.draft())
+        order, _ = await service.create_order(
+            runtime.pool, body.order.draft(), may_read=may_read, max_event_bytes=settings.max_event_bytes
+        )
     response = _json({"order": haravan_order(order)}, status_code=201)
     response.headers["Location"] = f"/com/orders/{order.id}.json"
     set_etag(response, 1)
@@ -738,6 +751,7 @@ async def create_order(
     "/orders/{order_id}.json",
     response_model=OrderFieldsEnvelope,
     responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
+    dependencies=READS,
 )
 async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
@@ -758,15 +772,26 @@ def _order_response(stored: store.StoredOrder, names: set[str] | None = None) ->
     responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG}},
 )
 async def update_order(
+    *,
     order_id: OrderId,
     body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
     runtime: RuntimeDep,
+    settings: OrderSettings,
+    may_read: MayRead,
     if_match: IfMatch,
 ) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
     customer (`"customer": null`). Items and quantities cannot change."""
+    changes = body.order.changes(order_id)
     with _fields_in_body():
-        stored = await service.update_order(runtime.pool, order_id, body.order.changes(order_id), if_match=if_match)
+        stored = await service.update_order(
+            runtime.pool,
+            order_id,
+            changes,
+            may_read=may_read,
+            max_event_bytes=settings.max_event_bytes,
+            if_match=if_match,
+        )
     return _order_response(stored)
 
 
@@ -775,9 +800,14 @@ async def update_order(
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
+async def close_order(
+    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
+) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
-    return _order_response(await service.close_order(runtime.pool, order_id, if_match=if_match))
+    closed = await service.close_order(
+        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
+    )
+    return _order_response(closed)
 
 
 @router.post(
@@ -785,9 +815,14 @@ async def close_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch)
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def open_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Response:
+async def open_order(
+    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
+) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
-    return _order_response(await service.reopen_order(runtime.pool, order_id, if_match=if_match))
+    opened = await service.reopen_order(
+        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
+    )
+    return _order_response(opened)
 
 
 class Deleted(BaseModel):
@@ -796,9 +831,14 @@ class Deleted(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@router.delete("/orders/{order_id}.json", response_model=Deleted, responses=problem_responses(400, 404, 409, 412, 422))
-async def delete_order(order_id: OrderId, runtime: RuntimeDep, if_match: IfMatch) -> Deleted:
+@router.delete(
+    "/orders/{order_id}.json",
+    response_model=Deleted,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    dependencies=WRITES,
+)
+async def delete_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Deleted:
     """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
     `order.deleted` carries its last state."""
-    await service.delete_order(runtime.pool, order_id, if_match=if_match)
+    await service.delete_order(runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match)
     return Deleted()

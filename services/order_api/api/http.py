@@ -1,11 +1,13 @@
-"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions."""
+"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions, settings."""
 
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 
+from services.order_api.settings import OrderApiSettings
 from shared.problems import PROBLEM_JSON, Problem
+from shared.runtime import RuntimeDep
 
 
 def etag(sequence: int) -> str:
@@ -21,16 +23,27 @@ async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(
-            description="Only apply the change if the order is still at this ETag (else 412).",
+            description="Only apply the change if the order is still at this ETag (else 412); send it as it "
+            'was returned (`"3"`): If-Match compares strongly, so a weak `W/"3"` never matches.',
             # Documented, not enforced here, so a malformed value gets the clearer 400 below.
-            json_schema_extra={"pattern": r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'},
+            json_schema_extra={"pattern": r'^\s*(\*|"?[0-9]{1,18}"?)\s*$'},
         ),
     ] = None,
 ) -> int | None:
     """The version an `If-Match` header names; None when absent or `*` (any version)."""
     if if_match is None or if_match.strip() == "*":
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
+    value = if_match.strip()
+    if value.startswith("W/"):
+        # RFC 9110 13.1.1: If-Match uses the strong comparison, under which a weak tag matches nothing.
+        raise Problem(
+            412,
+            "weak_etag",
+            f"If-Match compares ETags strongly, so the weak {value[:40]!r} never matches; "
+            'send the ETag as this API returned it, such as "3".',
+            errors=[{"field": "If-Match", "message": "a weak ETag never matches"}],
+        )
+    value = value.strip('"')
     if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise Problem(
             400,
@@ -42,6 +55,15 @@ async def if_match_version(
 
 
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+
+
+def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
+    settings = runtime.settings
+    assert isinstance(settings, OrderApiSettings)  # order_api's __main__ loads these
+    return settings
+
+
+OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]
 
 
 class ProblemDocument(BaseModel):
@@ -59,11 +81,12 @@ _PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
 _STATUS_MEANINGS: Final[dict[int, str]] = {
     400: "Malformed request (bad JSON, a bad header)",
     401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
-    403: "The API key lacks the scope (orders:read to read, orders:write to change)",
+    403: "The API key lacks the scope (orders:read to read, orders:write to change; naming a customer by id "
+    "needs both)",
     404: "No such order",
     406: "Accept excludes JSON",
     409: "The order's state does not allow this",
-    412: "If-Match names a version the order has moved past",
+    412: "If-Match names a version the order has moved past, or is a weak ETag (which never matches)",
     413: "The body is too large",
     415: "The body is not JSON (Content-Type)",
     422: "Invalid or missing fields; `errors` names them",

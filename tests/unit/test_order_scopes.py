@@ -1,0 +1,56 @@
+"""Which API-key scope each order route needs (services/order_api/api/security.py): what the route
+does, not its HTTP method. Read from the app's routes, no I/O."""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from services.order_api.api import akinon, digital_river, haravan
+from services.order_api.api.security import require_read, require_write
+
+SCOPE_OF: dict[Callable[..., Any], str] = {require_read: "orders:read", require_write: "orders:write"}
+
+EXPECTED = {
+    ("GET", "/com/orders.json"): "orders:read",
+    ("GET", "/com/orders/count.json"): "orders:read",
+    ("GET", "/com/orders/{order_id}.json"): "orders:read",
+    ("POST", "/com/orders.json"): "orders:write",
+    ("PUT", "/com/orders/{order_id}.json"): "orders:write",
+    ("DELETE", "/com/orders/{order_id}.json"): "orders:write",
+    ("POST", "/com/orders/{order_id}/close.json"): "orders:write",
+    ("POST", "/com/orders/{order_id}/open.json"): "orders:write",
+    ("GET", "/orders"): "orders:read",
+    ("GET", "/orders/{id}"): "orders:read",
+    ("GET", "/orders/{id}/tax-details"): "orders:read",
+    ("POST", "/orders/{id}/refresh"): "orders:read",  # a POST that only reads
+    ("POST", "/orders"): "orders:write",
+    ("POST", "/orders/{id}"): "orders:write",
+}
+
+
+def _scopes(dependant: Dependant) -> set[str]:
+    found = {SCOPE_OF[dependant.call]} if dependant.call in SCOPE_OF else set()
+    for sub in dependant.dependencies:
+        found |= _scopes(sub)
+    return found
+
+
+def _routes(*routers: APIRouter) -> dict[tuple[str, str], set[str]]:
+    return {
+        (method, route.path): _scopes(route.dependant)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+
+
+def test_every_keyed_route_needs_exactly_the_scope_of_what_it_does() -> None:
+    assert _routes(haravan.router, digital_river.router) == {route: {scope} for route, scope in EXPECTED.items()}
+
+
+def test_the_public_guest_lookup_needs_no_scope() -> None:
+    assert _routes(akinon.router) == {("POST", "/users/orders/anonymous/"): set()}
