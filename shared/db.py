@@ -7,7 +7,7 @@ from typing import TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from shared.events import dumps
+from shared.json_codec import dumps
 from shared.logging import get_logger
 
 log = get_logger(__name__)

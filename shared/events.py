@@ -2,33 +2,20 @@
 
 Binary mode puts the envelope's attributes in `ce_*` headers and the data alone, as JSON, in the
 value, so consumers can route and de-duplicate on headers without parsing bodies. The models in
-EVENT_DATA_MODELS are the contract: a type that is not there is unknown and goes to the DLQ.
+shared.event_types are the contract.
 """
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from pydantic import ValidationError
 
+from shared.event_types import EVENT_DATA_MODELS
 from shared.logging import usable_correlation_id
-from shared.orders import (
-    CustomerFact,
-    FulfillmentCancelledFact,
-    FulfillmentCreatedFact,
-    LineItemSnapshot,
-    OrderDraft,
-    OrderSnapshot,
-    PaymentFact,
-    Snapshot,
-    VariantFact,
-)
-
-__all__ = ["LineItemSnapshot", "OrderSnapshot"]
+from shared.orders import Snapshot
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
@@ -39,55 +26,6 @@ T = TypeVar("T")
 
 class InvalidEvent(ValueError):
     """A message that is not a well-formed event of a known type; it can never be processed."""
-
-
-# ---- data models -------------------------------------------------------------------------------
-
-_Data = Snapshot
-
-
-class OrderLifecycleData(Snapshot):
-    """Data of every `order.*` lifecycle event: the snapshot after the change, and its sequence."""
-
-    order_id: int
-    sequence: int
-    order: OrderSnapshot
-
-
-class OrderPlacedData(Snapshot):
-    """`order.placed` on orders.ingest: another service (checkout) places an order."""
-
-    order: OrderDraft
-
-
-# Lifecycle events order_api publishes on orders.events, each carrying the snapshot.
-ORDER_LIFECYCLE_TYPES: Final = (
-    "order.created",
-    "order.updated",
-    "order.closed",
-    "order.reopened",
-    "order.deleted",
-    "order.paid",
-    "order.fulfilled",
-    "order.partially_fulfilled",
-)
-
-# Facts other services publish on orders.ingest for order_api to apply.
-INGEST_DATA_MODELS: Final[dict[str, type[Snapshot]]] = {
-    "order.placed": OrderPlacedData,
-    "payment.authorized": PaymentFact,
-    "payment.captured": PaymentFact,
-    "payment.voided": PaymentFact,
-    "fulfillment.created": FulfillmentCreatedFact,
-    "fulfillment.cancelled": FulfillmentCancelledFact,
-    "catalog.variant.upserted": VariantFact,
-    "customer.upserted": CustomerFact,
-}
-
-EVENT_DATA_MODELS: Final[dict[str, type[Snapshot]]] = {
-    **dict.fromkeys(ORDER_LIFECYCLE_TYPES, OrderLifecycleData),
-    **INGEST_DATA_MODELS,
-}
 
 
 # ---- the envelope ------------------------------------------------------------------------------
@@ -102,7 +40,7 @@ class Event:
     source: str
     subject: str  # the order id: also the Kafka key, so an order's events stay in one partition
     time: datetime
-    data: _Data
+    data: Snapshot
     sequence: int | None = None
     correlation_id: str | None = None
     # The body, serialized on first use and kept, so that a producer checking its size and the outbox
@@ -115,7 +53,7 @@ class Event:
         type_: str,
         source: str,
         subject: str,
-        data: _Data,
+        data: Snapshot,
         *,
         sequence: int | None = None,
         correlation_id: str | None = None,
@@ -211,47 +149,3 @@ def _summarise(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in item['loc']) or '<body>'}: {item['msg']}" for item in error.errors()[:5]
     )
-
-
-def json_default(value: Any) -> str:
-    """JSON for the values pydantic does not dump itself (jsonb columns): money stays exact."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, separators=(",", ":"))
-
-
-# ---- webhook_dispatcher's events (topic webhooks.events; for operators, not fanned out) ---------
-
-
-class WebhookMessageExhaustedData(_Data):
-    """A webhook message spent its retry schedule without a successful delivery."""
-
-    message_id: int
-    endpoint_id: uuid.UUID
-    url: str
-    event_id: uuid.UUID
-    event_type: str
-    order_id: str
-    attempts: int
-    last_response_status: int | None
-    last_error: str | None
-
-
-class WebhookEndpointDisabledData(_Data):
-    """An endpoint was disabled: `gone` (it answered 410), `failing` (no success for the configured
-    period) or `manual` (an operator)."""
-
-    endpoint_id: uuid.UUID
-    url: str
-    reason: str
-    failing_since: datetime | None  # UTC, set by the dispatcher
-
-
-EVENT_DATA_MODELS["webhook.message.exhausted"] = WebhookMessageExhaustedData
-EVENT_DATA_MODELS["webhook.endpoint.disabled"] = WebhookEndpointDisabledData

@@ -229,6 +229,14 @@ class OrderSnapshot(Snapshot):
     cancelled_at: AwareDatetime | None = None
 
 
+class OrderLifecycleData(Snapshot):
+    """Data of every `order.*` lifecycle event: the snapshot after the change, and its sequence."""
+
+    order_id: int
+    sequence: int
+    order: OrderSnapshot
+
+
 # ---- commands and facts other services publish on orders.ingest ---------------------------------
 
 
@@ -368,3 +376,9 @@ class CustomerFact(Snapshot):
     accepts_marketing: bool = False
     note: str | None = None
     tags: str = ""
+
+
+class OrderPlacedData(Snapshot):
+    """`order.placed` on orders.ingest: another service (checkout) places an order."""
+
+    order: OrderDraft

@@ -2,7 +2,8 @@
 
 from services.anonymizer import store
 from shared.db import Connection
-from shared.events import Event, OrderLifecycleData
+from shared.events import Event
+from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
 from shared.topics import ORDERS_EVENTS
 

@@ -1,7 +1,8 @@
 """The anonymizer's SQL."""
 
 from shared.db import Connection
-from shared.events import Event, OrderLifecycleData
+from shared.events import Event
+from shared.orders import OrderLifecycleData
 
 
 async def record_order_fact(conn: Connection, event: Event, data: OrderLifecycleData) -> None:

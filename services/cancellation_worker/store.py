@@ -1,7 +1,7 @@
 """The cancellation worker's SQL."""
 
 from shared.db import Connection
-from shared.events import OrderLifecycleData
+from shared.orders import OrderLifecycleData
 
 
 async def upsert_order(conn: Connection, data: OrderLifecycleData) -> None:

@@ -16,12 +16,13 @@ from services.order_api.domain import WHOLE_ORDER, OrderRuleError, PaymentKind
 from services.order_api.settings import OrderApiSettings
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
-from shared.events import Event, OrderPlacedData
+from shared.events import Event
 from shared.logging import get_logger
 from shared.orders import (
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
+    OrderPlacedData,
     PaymentFact,
     Snapshot,
     VariantFact,
@@ -37,7 +38,7 @@ FactHandler = Callable[[Connection, Event, int], Awaitable[None]]
 
 
 def _data(event: Event, model: type[FactT]) -> FactT:
-    # decode_event validated the data against INGEST_DATA_MODELS[event.type]; this narrows the type.
+    # decode_event validated the data against INGEST_FACTS[event.type]; this narrows the type.
     if not isinstance(event.data, model):
         raise Unprocessable(f"{event.type} carries {type(event.data).__name__}, not {model.__name__}")
     return event.data
@@ -78,7 +79,7 @@ async def _customer_upserted(conn: Connection, event: Event, _: int) -> None:
     await store.upsert_customer(conn, _data(event, CustomerFact))
 
 
-# Every type in shared.events.INGEST_DATA_MODELS, and what applying it means.
+# Every type in shared.events.INGEST_FACTS, and what applying it means.
 FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "order.placed": _order_placed,
     "payment.authorized": _payment("authorized"),

@@ -25,13 +25,14 @@ import asyncpg
 from services.order_api import domain, store
 from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind, ReadAccessRequired
 from shared.db import Connection
-from shared.events import Event, OrderLifecycleData
+from shared.events import Event
 from shared.logging import current_correlation_id
 from shared.orders import (
     CustomerSnapshot,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
     OrderDraft,
+    OrderLifecycleData,
     OrderSnapshot,
     PaymentFact,
 )

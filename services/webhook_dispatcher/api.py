@@ -15,7 +15,7 @@ from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.sender import publish_disabled
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.auth import require_scope
-from shared.events import EVENT_DATA_MODELS, INGEST_DATA_MODELS
+from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
 from shared.problems import Problem
 from shared.runtime import Runtime, RuntimeDep
 
@@ -338,4 +338,4 @@ class EventTypeOut(BaseModel):
 async def list_event_types() -> list[EventTypeOut]:
     """The event types endpoints can subscribe to (filters also take `family.*` and `*`): the
     contract's types, less the facts other services send order_api and the dispatcher's own."""
-    return [EventTypeOut(type=name) for name in offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_DATA_MODELS)]
+    return [EventTypeOut(type=name) for name in offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_FACTS)]

@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from shared.events import dumps
+from shared.json_codec import dumps
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
 SECRET_BYTES: Final = 32

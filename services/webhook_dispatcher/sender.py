@@ -25,11 +25,12 @@ from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, next_delay, signatures
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
-from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
+from shared.events import Event
 from shared.logging import CORRELATION_HEADER, get_logger
 from shared.outbox import enqueue
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
+from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 log = get_logger(__name__)
 

@@ -10,8 +10,8 @@ import httpx
 
 from deploy.demo_catalog import demo_facts, ingest_record, publish
 from shared.auth import LOCAL_API_KEY
-from shared.events import Event, OrderLifecycleData
-from shared.orders import Snapshot
+from shared.events import Event
+from shared.orders import OrderLifecycleData, Snapshot
 from shared.topics import ORDERS_EVENTS
 from tests.e2e.orders import CREATE_PATH
 from tests.support.kafka import header, read_records

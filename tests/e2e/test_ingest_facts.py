@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 from deploy.demo_catalog import ingest_record, publish
-from shared.events import Event, OrderPlacedData
+from shared.events import Event
 from shared.kafka import OutgoingRecord
 from shared.orders import (
     CustomerDraft,
@@ -17,6 +17,7 @@ from shared.orders import (
     FulfillmentLineFact,
     LineItemDraft,
     OrderDraft,
+    OrderPlacedData,
     PaymentFact,
     TransactionDraft,
     VariantFact,

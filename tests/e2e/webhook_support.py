@@ -14,8 +14,9 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from shared.auth import LOCAL_API_KEY
-from shared.events import Event, OrderLifecycleData
+from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
+from shared.orders import OrderLifecycleData
 from shared.topics import ORDERS_EVENTS
 from tests.support.orders import sample_order
 from tests.support.polling import eventually

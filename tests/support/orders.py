@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from shared.events import Event, OrderLifecycleData
-from shared.orders import LineItemSnapshot, OrderSnapshot
+from shared.events import Event
+from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
 
 
 def sample_order(order_id: int, email: str = "kernel@example.com") -> OrderSnapshot:

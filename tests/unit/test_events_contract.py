@@ -10,16 +10,9 @@ from typing import Any
 
 import pytest
 
-from shared.events import (
-    CONTENT_TYPE,
-    SPECVERSION,
-    Event,
-    InvalidEvent,
-    LineItemSnapshot,
-    OrderLifecycleData,
-    OrderSnapshot,
-    decode_event,
-)
+from shared.event_types import EVENT_DATA_MODELS, FAMILIES
+from shared.events import CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_event
+from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
 
 CREATED_AT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
 EVENT_ID = "6f1c2a54-3f59-4a55-9a3c-2b1d9b1c0e11"
@@ -333,3 +326,11 @@ def test_non_utf8_header_is_refused() -> None:
 def test_invalid_event_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="no body"):
         decode_event(_headers(), None)
+
+
+def test_the_registry_is_every_family_once_and_cannot_be_changed() -> None:
+    families = [set(family) for family in FAMILIES]
+    assert sum(len(family) for family in families) == len(EVENT_DATA_MODELS), "a type belongs to one family"
+    assert set().union(*families) == set(EVENT_DATA_MODELS)
+    with pytest.raises(TypeError):
+        EVENT_DATA_MODELS["made.up"] = OrderLifecycleData  # type: ignore[index]

@@ -9,12 +9,13 @@ import pytest
 from deploy.demo_catalog import DEMO_CUSTOMERS, DEMO_VARIANTS, demo_facts
 from services.order_api import domain
 from services.order_api.handlers import FACT_HANDLERS
-from shared.events import INGEST_DATA_MODELS, decode_event
+from shared.event_types import INGEST_FACTS
+from shared.events import decode_event
 from shared.orders import LineItemDraft, OrderDraft
 
 
 def test_every_ingest_fact_type_has_a_handler() -> None:
-    assert set(FACT_HANDLERS) == set(INGEST_DATA_MODELS)
+    assert set(FACT_HANDLERS) == set(INGEST_FACTS)
 
 
 def test_the_demo_catalog_facts_decode_as_order_api_reads_them() -> None:

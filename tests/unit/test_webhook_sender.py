@@ -23,7 +23,8 @@ from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import generate_secret
 from services.webhook_dispatcher.sender import Sender, _retry_after
 from services.webhook_dispatcher.settings import DispatcherSettings
-from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
+from shared.events import Event
+from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 HOUR = timedelta(hours=1)
 
