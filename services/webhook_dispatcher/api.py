@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import UnsafeDestination, generate_secret, offered_event_types, webhook_body
@@ -16,6 +16,8 @@ from services.webhook_dispatcher.sender import publish_disabled
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.auth import require_scope
 from shared.events import EVENT_DATA_MODELS, INGEST_DATA_MODELS
+from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
+from shared.logging import CORRELATION_HEADER
 from shared.problems import Problem
 from shared.runtime import Runtime, RuntimeDep
 
@@ -34,21 +36,23 @@ _RESERVED_HEADERS = ("content-type", "content-length", "host", "connection", "tr
 
 
 def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
-    for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+    for name in headers:
+        if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid header name")
-        if name.lower().startswith(_RESERVED_HEADERS) or name.lower() == "x-correlation-id":
+        if name.lower().startswith(_RESERVED_HEADERS) or name.lower() == CORRELATION_HEADER:
             raise ValueError(f"{name!r} is set by the dispatcher")
-        if "\r" in value or "\n" in value or len(value) > 1000:
-            raise ValueError(f"the value of {name!r} must be one line of at most 1000 characters")
     return headers
 
 
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Description = Annotated[str, StringConstraints(max_length=500)]
+Url = Annotated[StorableText, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Description = Annotated[StorableText, StringConstraints(max_length=500)]
 EventTypes = Annotated[list[EventTypeFilter], Field(max_length=100)]
 RateLimit = Annotated[int, Field(ge=1, le=10_000, description="requests per second, per dispatcher instance")]
-CustomHeaders = Annotated[dict[str, str], Field(max_length=20), AfterValidator(_custom_headers)]
+CustomHeaders = Annotated[
+    dict[str, Annotated[HeaderValue, StringConstraints(max_length=1000)]],
+    Field(max_length=20, json_schema_extra={"propertyNames": {"pattern": _HEADER_NAME.pattern}}),
+    AfterValidator(_custom_headers),
+]
 
 
 class EndpointIn(BaseModel):
@@ -134,7 +138,7 @@ class MessageOut(BaseModel):
 class RecoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(description="re-send every failed message created at or after this time")
+    since: UtcDatetime = Field(description="re-send every failed message created at or after this time")
 
 
 class Recovered(BaseModel):
@@ -280,8 +284,8 @@ async def list_endpoint_messages(
     runtime: RuntimeDep,
     *,
     status: Status | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     """The endpoint's messages, newest first, each with its attempts."""
@@ -309,7 +313,7 @@ async def list_event_messages(
     response_model=MessageOut,
     responses={404: {"description": "no such message for this endpoint"}},
 )
-async def retry_message(endpoint_id: uuid.UUID, message_id: int, runtime: RuntimeDep) -> MessageOut:
+async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, runtime: RuntimeDep) -> MessageOut:
     """Send the message again now (one attempt), whatever its status."""
     async with runtime.pool.acquire() as conn:
         row = await store.retry_message(conn, endpoint_id, message_id)
