@@ -37,6 +37,9 @@ def strict_dispatcher(stack: tuple[str, str]) -> Iterator[ServiceProcess]:
         ("gopher://example.com/", "only http and https URLs are allowed"),
         ("http://user:pw@example.com/", "credentials in the URL are not allowed"),
         ("http://no-such-host.invalid/hooks", "no-such-host.invalid does not resolve"),
+        # Refused before any address is looked at: the HTTP client could never send to them.
+        ("http://\uff11\uff12\uff17.0.0.1:9555/x", "the URL is invalid"),
+        ("http://example.com:0/hooks", "the URL's port is invalid"),
     ],
 )
 async def test_internal_and_non_http_urls_are_refused_with_a_clear_error(

@@ -2,9 +2,18 @@
 
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.webhook_dispatcher.domain import UnsafeDestination, address_refusal, check_url, vet_addresses
+from services.webhook_dispatcher.domain import (
+    DEFAULT_PORTS,
+    UnsafeDestination,
+    address_refusal,
+    check_url,
+    vet_addresses,
+)
 
 NOTHING_ALLOWED: list[IPv4Network | IPv6Network] = []
 
@@ -60,6 +69,9 @@ def test_the_metadata_address_is_refused_even_when_its_subnet_is_allowed() -> No
         ("https://example.com/hooks", ("example.com", 443)),
         ("HTTPS://Example.COM:8443/x?y=1", ("example.com", 8443)),
         ("http://[2606:4700::1]:81/", ("2606:4700::1", 81)),
+        ("http://example.com:80/", ("example.com", 80)),
+        # What the client connects to: the IDNA form of an international name.
+        ("https://bücher.example/hooks", ("xn--bcher-kva.example", 443)),
     ],
 )
 def test_check_url_gives_the_host_and_port(url: str, expected: tuple[str, int]) -> None:
@@ -76,6 +88,15 @@ def test_check_url_gives_the_host_and_port(url: str, expected: tuple[str, int]) 
         ("http:///no-host", "no host"),
         ("http://user:secret@example.com/", "credentials"),
         ("http://example.com:99999/", "port is invalid"),
+        ("http://example.com:0/", "port is invalid: 0 is not between 1 and 65535"),
+        # URLs the HTTP client refuses to send (and used to raise at every delivery attempt).
+        ("http://\uff11\uff12\uff17.0.0.1:9555/x", "the URL is invalid: Invalid IDNA hostname"),
+        ("http://xn--zz.example/", "the URL is invalid"),
+        ("http://[::1/", "the URL is invalid"),
+        ("http://example.com/\x7f", "the URL is invalid"),
+        ("http://example.com/\ud800", "the URL is invalid"),
+        # Parsed as the client parses it: the host is 10.0.0.1, after a user name.
+        ("http://example.com\\@10.0.0.1/", "credentials"),
     ],
 )
 def test_check_url_refuses(url: str, says: str) -> None:
@@ -115,3 +136,31 @@ def test_vet_addresses_without_any_address_refuses() -> None:
 def test_vet_addresses_ignores_an_ipv6_zone() -> None:
     with pytest.raises(UnsafeDestination, match="link-local"):
         vet_addresses("printer.local", ["fe80::1%eth0"], NOTHING_ALLOWED)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(
+    st.sampled_from(["http", "https", "HTTP"]),
+    st.text(min_size=1, max_size=20),
+    st.one_of(st.none(), st.text(max_size=6)),
+    st.text(max_size=20),
+)
+def test_every_url_check_url_accepts_is_one_the_http_client_sends_to_that_host_and_port(
+    scheme: str, host: str, port: str | None, path: str
+) -> None:
+    url = f"{scheme}://{host}{'' if port is None else ':' + port}/{path}"
+    try:
+        vetted = check_url(url, require_https=False)
+    except UnsafeDestination:
+        return
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(record)) as client:
+        client.post(url, content=b"{}", headers={"content-type": "application/json"})
+
+    [request] = sent
+    assert (request.url.raw_host.decode(), request.url.port or DEFAULT_PORTS[request.url.scheme]) == vetted
