@@ -97,6 +97,11 @@ def address_refusal(address: IPAddress, allowed: Sequence[Subnet]) -> str | None
     dispatcher may connect to it."""
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if isinstance(address, IPv6Address) and address.sixtofour is not None:
+        # A 6to4 address (2002::/16) is relayed to the IPv4 address inside it: judged as that one.
+        # (Teredo, 2001::/32, needs no such care: it is refused whole, being non-public.)
+        embedded = address_refusal(address.sixtofour, allowed)
+        return None if embedded is None else f"a 6to4 address embedding {embedded}"
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if any(address.version == subnet.version and address in subnet for subnet in allowed):
@@ -104,6 +109,7 @@ def address_refusal(address: IPAddress, allowed: Sequence[Subnet]) -> str | None
     for kind, flagged in (
         ("a loopback address", address.is_loopback),
         ("a link-local address", address.is_link_local),
+        ("a site-local address", isinstance(address, IPv6Address) and address.is_site_local),
         ("a multicast address", address.is_multicast),
         ("an unspecified address", address.is_unspecified),
         ("a private address", address.is_private),

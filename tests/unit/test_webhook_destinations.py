@@ -38,13 +38,25 @@ NOTHING_ALLOWED: list[IPv4Network | IPv6Network] = []
         ("100.64.0.1", "a non-public address"),
         ("::ffff:10.0.0.1", "a private address"),
         ("::ffff:127.0.0.1", "a loopback address"),
+        ("fec0::1", "a site-local address"),
+        ("fec0:1:2::3", "a site-local address"),
+        # 6to4 (2002::/16) relays to the IPv4 address it embeds.
+        ("2002:7f00:1::", "a 6to4 address embedding a loopback address"),
+        ("2002:a00:1::1", "a 6to4 address embedding a private address"),
+        ("2002:c0a8:101::", "a 6to4 address embedding a private address"),
+        ("2002:a9fe:a9fe::", "a 6to4 address embedding a cloud metadata address"),
+        ("2002:a9fe:1::", "a 6to4 address embedding a link-local address"),
+        ("2002::", "a 6to4 address embedding an unspecified address"),
+        # Teredo (2001::/32) as a whole, whatever it embeds.
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "a private address"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a private address"),
     ],
 )
 def test_internal_addresses_are_refused(address: str, kind: str) -> None:
     assert address_refusal(ip_address(address), NOTHING_ALLOWED) == kind
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "2002:808:808::1"])
 def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refusal(ip_address(address), NOTHING_ALLOWED) is None
 
@@ -60,6 +72,16 @@ def test_an_allow_listed_subnet_is_allowed_but_not_beyond_it() -> None:
 
 def test_the_metadata_address_is_refused_even_when_its_subnet_is_allowed() -> None:
     assert address_refusal(ip_address("169.254.169.254"), [ip_network("169.254.0.0/16")]) == "a cloud metadata address"
+
+
+def test_a_6to4_address_is_judged_by_the_ipv4_address_it_embeds() -> None:
+    allowed = [ip_network("10.1.0.0/16")]
+
+    assert address_refusal(ip_address("2002:a01:203::"), allowed) is None
+    assert address_refusal(ip_address("2002:a02:1::"), allowed) == "a 6to4 address embedding a private address"
+    assert address_refusal(ip_address("2002:a00:1::"), [ip_network("2002::/16")]) == (
+        "a 6to4 address embedding a private address"
+    )
 
 
 @pytest.mark.parametrize(
