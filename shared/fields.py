@@ -24,6 +24,12 @@ def storable(value: str) -> str:
     return value
 
 
+def make_storable(text: str) -> str:
+    """`text` with what Postgres text cannot hold replaced: for text we record rather than judge
+    (an error message, a subscriber's answer)."""
+    return text.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+
+
 StorableText = Annotated[str, AfterValidator(storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
 BigintId = Annotated[int, Ge(1), Le(MAX_BIGINT)]
 

@@ -4,11 +4,15 @@ correlation id that travels through HTTP, Kafka and webhook headers."""
 import logging
 import sys
 import uuid
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
+from shared.fields import is_header_value
+
 CORRELATION_HEADER = "x-correlation-id"
+# The longest correlation id passed on (the HTTP edge takes no longer one from a request).
+MAX_CORRELATION_ID_LENGTH: Final = 128
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -75,3 +79,10 @@ def new_correlation_id() -> str:
 def current_correlation_id() -> str | None:
     value = structlog.contextvars.get_contextvars().get("correlation_id")
     return str(value) if value is not None else None
+
+
+def sendable_correlation_id(value: str | None) -> str | None:
+    """`value` when it can travel as an HTTP header (printable ASCII, at most 128 characters), else None."""
+    if value and len(value) <= MAX_CORRELATION_ID_LENGTH and is_header_value(value):
+        return value
+    return None

@@ -26,7 +26,8 @@ from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, next
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
-from shared.logging import CORRELATION_HEADER, get_logger
+from shared.fields import is_header_value, make_storable
+from shared.logging import CORRELATION_HEADER, get_logger, sendable_correlation_id
 from shared.outbox import enqueue
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
@@ -213,30 +214,19 @@ class Sender:
         )
 
     async def _post(self, delivery: store.Delivery) -> _Answer:
-        timestamp = int(time.time())
-        secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
-        headers = {
-            **delivery.headers,
-            "content-type": "application/json",
-            "webhook-id": str(delivery.event_id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
-            "webhook-event-type": delivery.event_type,
-        }
-        if delivery.correlation_id:
-            headers[CORRELATION_HEADER] = delivery.correlation_id
         try:
             async with asyncio.timeout(self._settings.total_timeout_seconds):
                 client = self._state(delivery.endpoint_id).client
+                headers = _request_headers(delivery, int(time.time()))
                 response = await client.post(delivery.url, content=delivery.payload, headers=headers)
         except TimeoutError:
             return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
-        except httpx.HTTPError as exc:
-            return _Answer(error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # whatever kept the request from being made, this attempt failed
+            return _Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
         return _Answer(
             response.status_code,
             None,
-            response.content[:_EXCERPT_BYTES].decode("utf-8", "replace"),
+            make_storable(response.content[:_EXCERPT_BYTES].decode("utf-8", "replace")),
             _retry_after(response.headers.get("retry-after")),
         )
 
@@ -302,6 +292,27 @@ async def purge_periodically(pool: asyncpg.Pool, settings: DispatcherSettings) -
         except _DB_ERRORS as error:
             log.warning("cannot purge webhook history", error=str(error))
         await asyncio.sleep(settings.retention_interval_seconds)
+
+
+def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]:
+    for name, value in delivery.headers.items():
+        if not is_header_value(value):  # stored before registration checked values
+            # Named, never quoted: custom header values are often the subscriber's credentials.
+            raise ValueError(f"the endpoint's header {name!r} has a value HTTP cannot carry; replace it")
+    secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
+    headers = {
+        **delivery.headers,
+        "content-type": "application/json",
+        "webhook-id": str(delivery.event_id),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
+        "webhook-event-type": delivery.event_type,
+    }
+    # One that cannot travel (stored before fan-outs checked it) is left out, not the delivery.
+    correlation_id = sendable_correlation_id(delivery.correlation_id)
+    if correlation_id is not None:
+        headers[CORRELATION_HEADER] = correlation_id
+    return headers
 
 
 def _retry_after(value: str | None) -> timedelta | None:

@@ -384,3 +384,81 @@ async def test_deliver_sends_the_endpoints_custom_headers(recorder: _Recorder) -
         await _sender(client=client).deliver(delivery)
 
     assert seen[0].headers["x-tenant"] == "acme"
+
+
+@pytest.mark.parametrize("correlation_id", ["café-1", "a\x00b", "x" * 129, " padded", "two\nlines"])
+async def test_deliver_leaves_out_a_correlation_id_http_cannot_carry(recorder: _Recorder, correlation_id: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    async with _client(handler) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret(), correlation_id=correlation_id))
+
+    [request] = seen
+    assert "x-correlation-id" not in request.headers
+    assert recorder.attempts[0]["outcome"] == "delivered"
+
+
+def _raise_overflow(request: httpx.Request) -> httpx.Response:
+    raise OverflowError("getsockaddrarg: port must be 0-65535.")
+
+
+@pytest.mark.parametrize(
+    ("stored", "handler", "says"),
+    [
+        # Stored before registration checked them (or written around the API).
+        (
+            {"headers": {"X-Token": "s3cret-café"}},
+            None,
+            "the endpoint's header 'X-Token' has a value HTTP cannot carry",
+        ),
+        ({"url": "http://\uff11\uff12\uff17.0.0.1:9555/x"}, None, "InvalidURL: Invalid IDNA hostname"),
+        ({"secret": "whsec_not base64!"}, None, "Error: "),
+        # An exception that is no httpx.HTTPError, from deep in the transport.
+        ({}, _raise_overflow, "OverflowError: getsockaddrarg"),
+    ],
+)
+async def test_a_request_that_cannot_be_built_or_sent_is_a_failed_attempt_retried_then_exhausted(
+    recorder: _Recorder,
+    stored: dict[str, Any],
+    handler: Callable[[httpx.Request], httpx.Response] | None,
+    says: str,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    async with _client(handler or record) as client:
+        sender = _sender([1, 2], client=client)
+        for number in (1, 2, 3):
+            await sender.deliver(dataclasses.replace(_delivery(generate_secret(), attempt=number), **stored))
+
+    assert sent == []
+    assert [attempt["outcome"] for attempt in recorder.attempts] == ["pending", "pending", "failed"]
+    for attempt in recorder.attempts:
+        assert attempt["response_status"] is None
+        assert says in attempt["error"]
+        assert "s3cret" not in attempt["error"]  # a custom header's value is never written to the log
+    [(_, event)] = recorder.events
+    assert event.type == "webhook.message.exhausted"
+
+
+async def test_an_answer_or_error_postgres_text_cannot_hold_is_recorded_with_a_replacement_character(
+    recorder: _Recorder,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused by \x00 and \ud800", request=request)
+
+    async with _client(lambda _: httpx.Response(500, content=b"bad\x00body\xff")) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+    async with _client(refuse) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+
+    answered, refused = recorder.attempts
+    assert answered["response_excerpt"] == "bad\ufffdbody\ufffd"
+    assert refused["error"] == "ConnectError: refused by \ufffd and ?"
