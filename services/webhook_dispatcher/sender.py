@@ -56,6 +56,7 @@ class _EndpointState:
     in_flight: int = 0
     bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)  # when its last request ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Sender:
         # A claimed message is re-claimable once its request can no longer be running.
         self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
         self._endpoints: dict[uuid.UUID, _EndpointState] = {}
+        self._swept_at = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -84,6 +86,10 @@ class Sender:
         try:
             while True:
                 self._wake.clear()
+                now = time.monotonic()
+                if now - self._swept_at >= self._settings.endpoint_idle_seconds / 2:
+                    self._swept_at = now
+                    await self._evict_idle(now)
                 room = min(self._settings.sender_concurrency - len(self._tasks), self._settings.sender_batch_size)
                 claimed = await self._claim(room) if room > 0 else []
                 for delivery in claimed:
@@ -141,6 +147,19 @@ class Sender:
                 with contextlib.suppress(*_DB_ERRORS):
                     await conn.remove_listener(store.MESSAGES_CHANNEL, wake)
 
+    async def _evict_idle(self, now: float) -> None:
+        """Free the state and connections of endpoints idle for `endpoint_idle_seconds`: among them
+        every deleted one. Those with a request in flight or a resting breaker keep theirs."""
+        idle = [
+            endpoint_id
+            for endpoint_id, state in self._endpoints.items()
+            if not state.in_flight
+            and not state.breaker.is_open(now)
+            and now - state.last_used >= self._settings.endpoint_idle_seconds
+        ]
+        clients = [self._endpoints.pop(endpoint_id).client for endpoint_id in idle]
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+
     def _state(self, endpoint_id: uuid.UUID) -> _EndpointState:
         state = self._endpoints.get(endpoint_id)
         if state is None:
@@ -164,6 +183,7 @@ class Sender:
             log.exception("webhook delivery crashed", message_id=delivery.message_id)
         finally:
             state.in_flight -= 1
+            state.last_used = time.monotonic()
             self._wake.set()
 
     async def _pace(self, state: _EndpointState, rate_limit: int | None) -> None:

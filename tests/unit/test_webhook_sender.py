@@ -6,6 +6,7 @@ connection is never touched, because store.record_attempt / disable_endpoint are
 
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -462,3 +463,46 @@ async def test_an_answer_or_error_postgres_text_cannot_hold_is_recorded_with_a_r
     answered, refused = recorder.attempts
     assert answered["response_excerpt"] == "bad\ufffdbody\ufffd"
     assert refused["error"] == "ConnectError: refused by \ufffd and ?"
+
+
+# ---- endpoint state: freed when idle -----------------------------------------------------------
+
+
+class _FakeClient:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_idle_endpoints_are_forgotten_with_their_connections_but_not_busy_or_resting_ones() -> None:
+    settings = DispatcherSettings(endpoint_idle_seconds=300, breaker_failures=1, breaker_cooldown_seconds=30)
+    sender = Sender(cast("asyncpg.Pool[asyncpg.Record]", _StubPool()), settings, _FakeClient)  # type: ignore[arg-type]
+    idle, deleted, busy, resting, recent = (uuid.uuid4() for _ in range(5))
+    now = 10_000.0
+    states = {endpoint_id: sender._state(endpoint_id) for endpoint_id in (idle, deleted, busy, resting, recent)}
+    for endpoint_id in (idle, deleted, busy, resting):
+        states[endpoint_id].last_used = now - 301
+    states[recent].last_used = now - 10
+    states[busy].in_flight = 1
+    states[resting].breaker.record(False, now - 5)  # open for 30 s
+
+    await sender._evict_idle(now)
+
+    assert set(sender._endpoints) == {busy, resting, recent}
+    closed = {endpoint_id for endpoint_id, state in states.items() if cast(_FakeClient, state.client).closed}
+    assert closed == {idle, deleted}
+    assert sender._state(idle) is not states[idle]  # a later message gets a fresh client
+
+
+async def test_an_endpoints_last_request_ending_counts_as_use(recorder: _Recorder) -> None:
+    async with _client(lambda _: httpx.Response(204)) as client:
+        sender = _sender(client=client)
+        delivery = _delivery(generate_secret())
+        sender._state(delivery.endpoint_id).last_used = 0.0
+
+        await sender._deliver_tracked(delivery)
+        await sender._evict_idle(time.monotonic())
+
+    assert delivery.endpoint_id in sender._endpoints
