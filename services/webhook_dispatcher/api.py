@@ -3,7 +3,7 @@
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Response
@@ -33,6 +33,9 @@ TEST_EVENT_TYPE = "webhook.test"
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _RESERVED_HEADERS = ("content-type", "content-length", "host", "connection", "transfer-encoding", "webhook-")
+# What every answer shows in place of a custom header's value: these are often the subscriber's
+# credentials, so, like the signing secret, they are written but never read back.
+MASKED_VALUE: Final = "********"
 
 
 def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -44,12 +47,18 @@ def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+def _not_the_mask(value: str) -> str:
+    if value == MASKED_VALUE:  # an answer sent back as it came would overwrite the real value
+        raise ValueError("is the mask answers show in place of the value; send the real value")
+    return value
+
+
 Url = Annotated[StorableText, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 Description = Annotated[StorableText, StringConstraints(max_length=500)]
 EventTypes = Annotated[list[EventTypeFilter], Field(max_length=100)]
 RateLimit = Annotated[int, Field(ge=1, le=10_000, description="requests per second, per dispatcher instance")]
 CustomHeaders = Annotated[
-    dict[str, Annotated[HeaderValue, StringConstraints(max_length=1000)]],
+    dict[str, Annotated[HeaderValue, StringConstraints(max_length=1000), AfterValidator(_not_the_mask)]],
     Field(max_length=20, json_schema_extra={"propertyNames": {"pattern": _HEADER_NAME.pattern}}),
     AfterValidator(_custom_headers),
 ]
@@ -63,7 +72,10 @@ class EndpointIn(BaseModel):
     event_types: EventTypes = Field(default_factory=list, description="e.g. order.created or order.*; empty: all")
     rate_limit: RateLimit | None = None
     ordered: bool = Field(default=False, description="deliver each order's events one after another, in order")
-    headers: CustomHeaders = Field(default_factory=dict, description="extra headers sent with every delivery")
+    headers: CustomHeaders = Field(
+        default_factory=dict,
+        description="extra headers sent with every delivery; answers show their names, never their values",
+    )
 
 
 class EndpointPatch(BaseModel):
@@ -76,7 +88,7 @@ class EndpointPatch(BaseModel):
     event_types: EventTypes | None = None
     rate_limit: RateLimit | None = None
     ordered: bool | None = None
-    headers: CustomHeaders | None = None
+    headers: CustomHeaders | None = Field(default=None, description="replaces every custom header, values included")
 
 
 class EndpointOut(BaseModel):
@@ -86,7 +98,7 @@ class EndpointOut(BaseModel):
     event_types: list[str]
     rate_limit: int | None
     ordered: bool
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(description=f"the custom headers' names, each value shown as {MASKED_VALUE!r}")
     enabled: bool
     disabled_reason: str | None
     created_at: datetime
@@ -94,7 +106,9 @@ class EndpointOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "EndpointOut":
-        return cls.model_validate({name: row[name] for name in cls.model_fields})
+        fields = {name: row[name] for name in cls.model_fields}
+        fields["headers"] = dict.fromkeys(row["headers"], MASKED_VALUE)
+        return cls.model_validate(fields)
 
 
 class EndpointCreated(EndpointOut):
