@@ -18,16 +18,27 @@ from shared.auth import require_scope
 from shared.events import EVENT_DATA_MODELS, INGEST_DATA_MODELS
 from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
 from shared.logging import CORRELATION_HEADER
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 from shared.runtime import Runtime, RuntimeDep
 
 SCOPE = "webhooks:admin"
-router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_scope(SCOPE))])
+router = APIRouter(
+    tags=["webhooks"],
+    dependencies=[Depends(require_scope(SCOPE))],
+    responses=problem_responses(
+        {
+            400: "The body is not valid JSON",
+            401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
+            403: f"The API key lacks the scope {SCOPE}",
+            422: "Invalid or missing fields; `errors` names them",
+        }
+    ),
+)
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such endpoint"}}
-_REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "invalid fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
-}
+_NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
+_REFUSED: Final = problem_responses(
+    {422: "Invalid or missing fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
+)
 TEST_EVENT_TYPE = "webhook.test"
 
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
@@ -325,7 +336,7 @@ async def list_event_messages(
     "/webhooks/{endpoint_id}/messages/{message_id}/retry",
     status_code=202,
     response_model=MessageOut,
-    responses={404: {"description": "no such message for this endpoint"}},
+    responses=problem_responses({404: "No such message for this endpoint"}),
 )
 async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, runtime: RuntimeDep) -> MessageOut:
     """Send the message again now (one attempt), whatever its status."""
