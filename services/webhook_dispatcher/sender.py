@@ -238,7 +238,17 @@ class Sender:
             async with asyncio.timeout(self._settings.total_timeout_seconds):
                 client = self._state(delivery.endpoint_id).client
                 headers = _request_headers(delivery, int(time.time()))
-                response = await client.post(delivery.url, content=delivery.payload, headers=headers)
+                request = client.build_request("POST", delivery.url, content=delivery.payload, headers=headers)
+                # Streamed, and read only as far as the excerpt: an answer of any size costs 1 KB.
+                response = await client.send(request, stream=True)
+                try:
+                    excerpt = b""
+                    async for chunk in response.aiter_bytes():
+                        excerpt += chunk
+                        if len(excerpt) >= _EXCERPT_BYTES:
+                            break
+                finally:
+                    await response.aclose()
         except TimeoutError:
             return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
         except Exception as exc:  # whatever kept the request from being made, this attempt failed
@@ -246,7 +256,7 @@ class Sender:
         return _Answer(
             response.status_code,
             None,
-            make_storable(response.content[:_EXCERPT_BYTES].decode("utf-8", "replace")),
+            make_storable(excerpt[:_EXCERPT_BYTES].decode("utf-8", "replace")),
             _retry_after(response.headers.get("retry-after")),
         )
 

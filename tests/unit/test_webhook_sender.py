@@ -312,6 +312,22 @@ async def test_deliver_long_response_is_cut_to_an_excerpt(recorder: _Recorder) -
     assert recorder.attempts[0]["response_excerpt"] == "x" * 1024
 
 
+async def test_deliver_reads_a_huge_answer_only_as_far_as_the_excerpt(recorder: _Recorder) -> None:
+    chunks_read = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal chunks_read
+        for _ in range(100_000):  # 100 MB, if it were all read
+            chunks_read += 1
+            yield b"x" * 1000
+
+    async with _client(lambda _: httpx.Response(500, content=endless())) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+
+    assert recorder.attempts[0]["response_excerpt"] == "x" * 1024
+    assert chunks_read == 2
+
+
 async def test_deliver_survives_an_absurd_retry_after(recorder: _Recorder) -> None:
     response = httpx.Response(503, headers={"retry-after": "99999999999999999999"})
     async with _client(lambda _: response) as client:
