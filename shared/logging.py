@@ -2,17 +2,17 @@
 correlation id that travels through HTTP, Kafka and webhook headers."""
 
 import logging
+import re
 import sys
 import uuid
-from typing import Any, Final
+from typing import Any
 
 import structlog
 
-from shared.fields import is_header_value
-
 CORRELATION_HEADER = "x-correlation-id"
-# The longest correlation id passed on (the HTTP edge takes no longer one from a request).
-MAX_CORRELATION_ID_LENGTH: Final = 128
+# A correlation id travels in HTTP, Kafka and webhook headers: printable ASCII without spaces, bounded,
+# so every client and every subscriber's server takes it.
+_USABLE_CORRELATION_ID = re.compile(r"[!-~]{1,128}")
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -72,6 +72,12 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     return logger
 
 
+def usable_correlation_id(value: str | None) -> str | None:
+    """`value` if it can travel as a correlation id, else None (the caller makes a new one or goes
+    without): one taken from a request or an event never breaks the headers it is copied into."""
+    return value if value is not None and _USABLE_CORRELATION_ID.fullmatch(value) else None
+
+
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
 
@@ -79,10 +85,3 @@ def new_correlation_id() -> str:
 def current_correlation_id() -> str | None:
     value = structlog.contextvars.get_contextvars().get("correlation_id")
     return str(value) if value is not None else None
-
-
-def sendable_correlation_id(value: str | None) -> str | None:
-    """`value` when it can travel as an HTTP header (printable ASCII, at most 128 characters), else None."""
-    if value and len(value) <= MAX_CORRELATION_ID_LENGTH and is_header_value(value):
-        return value
-    return None

@@ -1,13 +1,10 @@
 """The dispatcher's Kafka subscribers: fan each event out to the endpoints that asked for it."""
 
-import dataclasses
-
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import matches, webhook_body
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event
-from shared.logging import sendable_correlation_id
 from shared.runtime import Runtime
 
 # Records taken per poll: each still gets the idempotent consumer's own transaction, but the offset
@@ -23,10 +20,7 @@ async def fan_out(conn: Connection, event: Event) -> None:
     ]
     if endpoints:
         body = webhook_body(event.type, event.time, event.data.model_dump(mode="json"))
-        # A correlation id that cannot travel in an HTTP header (nor, with a NUL, be stored) is
-        # dropped: the event is still delivered.
-        correlation_id = sendable_correlation_id(event.correlation_id)
-        await store.insert_messages(conn, endpoints, dataclasses.replace(event, correlation_id=correlation_id), body)
+        await store.insert_messages(conn, endpoints, event, body)
 
 
 def subscribe(runtime: Runtime) -> None:

@@ -27,7 +27,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event, WebhookEndpointDisabledData, WebhookMessageExhaustedData
 from shared.fields import is_header_value, make_storable
-from shared.logging import CORRELATION_HEADER, get_logger, sendable_correlation_id
+from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
 from shared.outbox import enqueue
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
@@ -338,8 +338,8 @@ def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]
         "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
         "webhook-event-type": delivery.event_type,
     }
-    # One that cannot travel (stored before fan-outs checked it) is left out, not the delivery.
-    correlation_id = sendable_correlation_id(delivery.correlation_id)
+    # One that cannot travel (stored before consumers checked it) is left out, not the delivery.
+    correlation_id = usable_correlation_id(delivery.correlation_id)
     if correlation_id is not None:
         headers[CORRELATION_HEADER] = correlation_id
     return headers

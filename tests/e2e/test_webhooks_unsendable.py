@@ -33,7 +33,7 @@ async def test_an_event_whose_correlation_id_cannot_travel_in_http_is_delivered_
     system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
     order_id = new_order_id()
-    correlation_ids = ["req-ok-1", "café-1", "nul\x00id", "x" * 200]
+    correlation_ids = ["req-ok-1", "café-1", "with space", "x" * 200]
     events = [
         dataclasses.replace(order_event(order_id, sequence, "order.updated"), correlation_id=correlation_id)
         for sequence, correlation_id in enumerate(correlation_ids, start=1)
