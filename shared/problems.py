@@ -7,6 +7,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -102,6 +103,29 @@ def field_path(location: tuple[int | str, ...]) -> str:
     for part in location[1:] if location and location[0] in ("body", "query", "path", "header") else location:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "<body>"
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: `code` is stable (branch on it), `errors` names the fields to fix."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+_PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
+
+
+def problem_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting problem answers, status -> what it means. A 422 given here
+    replaces FastAPI's default one, which documents a body and content type we never send."""
+    return {
+        status: {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+        for status, description in descriptions.items()
+    }
 
 
 def _allowed_methods(request: Request) -> list[str]:

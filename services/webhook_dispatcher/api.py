@@ -3,11 +3,11 @@
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import UnsafeDestination, generate_secret, offered_event_types, webhook_body
@@ -16,39 +16,63 @@ from services.webhook_dispatcher.sender import publish_disabled
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.auth import require_scope
 from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
-from shared.problems import Problem
+from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
+from shared.logging import CORRELATION_HEADER
+from shared.problems import Problem, problem_responses
 from shared.runtime import Runtime, RuntimeDep
 
 SCOPE = "webhooks:admin"
-router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_scope(SCOPE))])
+router = APIRouter(
+    tags=["webhooks"],
+    dependencies=[Depends(require_scope(SCOPE))],
+    responses=problem_responses(
+        {
+            400: "The body is not valid JSON",
+            401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
+            403: f"The API key lacks the scope {SCOPE}",
+            422: "Invalid or missing fields; `errors` names them",
+        }
+    ),
+)
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such endpoint"}}
-_REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "invalid fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
-}
+_NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
+_REFUSED: Final = problem_responses(
+    {422: "Invalid or missing fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
+)
 TEST_EVENT_TYPE = "webhook.test"
 
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _RESERVED_HEADERS = ("content-type", "content-length", "host", "connection", "transfer-encoding", "webhook-")
+# What every answer shows in place of a custom header's value: these are often the subscriber's
+# credentials, so, like the signing secret, they are written but never read back.
+MASKED_VALUE: Final = "********"
 
 
 def _custom_headers(headers: dict[str, str]) -> dict[str, str]:
-    for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+    for name in headers:
+        if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid header name")
-        if name.lower().startswith(_RESERVED_HEADERS) or name.lower() == "x-correlation-id":
+        if name.lower().startswith(_RESERVED_HEADERS) or name.lower() == CORRELATION_HEADER:
             raise ValueError(f"{name!r} is set by the dispatcher")
-        if "\r" in value or "\n" in value or len(value) > 1000:
-            raise ValueError(f"the value of {name!r} must be one line of at most 1000 characters")
     return headers
 
 
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Description = Annotated[str, StringConstraints(max_length=500)]
+def _not_the_mask(value: str) -> str:
+    if value == MASKED_VALUE:  # an answer sent back as it came would overwrite the real value
+        raise ValueError("is the mask answers show in place of the value; send the real value")
+    return value
+
+
+Url = Annotated[StorableText, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Description = Annotated[StorableText, StringConstraints(max_length=500)]
 EventTypes = Annotated[list[EventTypeFilter], Field(max_length=100)]
 RateLimit = Annotated[int, Field(ge=1, le=10_000, description="requests per second, per dispatcher instance")]
-CustomHeaders = Annotated[dict[str, str], Field(max_length=20), AfterValidator(_custom_headers)]
+CustomHeaders = Annotated[
+    dict[str, Annotated[HeaderValue, StringConstraints(max_length=1000), AfterValidator(_not_the_mask)]],
+    Field(max_length=20, json_schema_extra={"propertyNames": {"pattern": _HEADER_NAME.pattern}}),
+    AfterValidator(_custom_headers),
+]
 
 
 class EndpointIn(BaseModel):
@@ -59,7 +83,10 @@ class EndpointIn(BaseModel):
     event_types: EventTypes = Field(default_factory=list, description="e.g. order.created or order.*; empty: all")
     rate_limit: RateLimit | None = None
     ordered: bool = Field(default=False, description="deliver each order's events one after another, in order")
-    headers: CustomHeaders = Field(default_factory=dict, description="extra headers sent with every delivery")
+    headers: CustomHeaders = Field(
+        default_factory=dict,
+        description="extra headers sent with every delivery; answers show their names, never their values",
+    )
 
 
 class EndpointPatch(BaseModel):
@@ -72,7 +99,7 @@ class EndpointPatch(BaseModel):
     event_types: EventTypes | None = None
     rate_limit: RateLimit | None = None
     ordered: bool | None = None
-    headers: CustomHeaders | None = None
+    headers: CustomHeaders | None = Field(default=None, description="replaces every custom header, values included")
 
 
 class EndpointOut(BaseModel):
@@ -82,7 +109,7 @@ class EndpointOut(BaseModel):
     event_types: list[str]
     rate_limit: int | None
     ordered: bool
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(description=f"the custom headers' names, each value shown as {MASKED_VALUE!r}")
     enabled: bool
     disabled_reason: str | None
     created_at: datetime
@@ -90,7 +117,9 @@ class EndpointOut(BaseModel):
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "EndpointOut":
-        return cls.model_validate({name: row[name] for name in cls.model_fields})
+        fields = {name: row[name] for name in cls.model_fields}
+        fields["headers"] = dict.fromkeys(row["headers"], MASKED_VALUE)
+        return cls.model_validate(fields)
 
 
 class EndpointCreated(EndpointOut):
@@ -134,7 +163,7 @@ class MessageOut(BaseModel):
 class RecoverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(description="re-send every failed message created at or after this time")
+    since: UtcDatetime = Field(description="re-send every failed message created at or after this time")
 
 
 class Recovered(BaseModel):
@@ -280,8 +309,8 @@ async def list_endpoint_messages(
     runtime: RuntimeDep,
     *,
     status: Status | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     """The endpoint's messages, newest first, each with its attempts."""
@@ -307,9 +336,9 @@ async def list_event_messages(
     "/webhooks/{endpoint_id}/messages/{message_id}/retry",
     status_code=202,
     response_model=MessageOut,
-    responses={404: {"description": "no such message for this endpoint"}},
+    responses=problem_responses({404: "No such message for this endpoint"}),
 )
-async def retry_message(endpoint_id: uuid.UUID, message_id: int, runtime: RuntimeDep) -> MessageOut:
+async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, runtime: RuntimeDep) -> MessageOut:
     """Send the message again now (one attempt), whatever its status."""
     async with runtime.pool.acquire() as conn:
         row = await store.retry_message(conn, endpoint_id, message_id)

@@ -26,7 +26,8 @@ from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, next
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event
-from shared.logging import CORRELATION_HEADER, get_logger
+from shared.fields import is_header_value, make_storable
+from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
 from shared.outbox import enqueue
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
@@ -56,6 +57,7 @@ class _EndpointState:
     in_flight: int = 0
     bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)  # when its last request ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class Sender:
         # A claimed message is re-claimable once its request can no longer be running.
         self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
         self._endpoints: dict[uuid.UUID, _EndpointState] = {}
+        self._swept_at = time.monotonic()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -84,6 +87,10 @@ class Sender:
         try:
             while True:
                 self._wake.clear()
+                now = time.monotonic()
+                if now - self._swept_at >= self._settings.endpoint_idle_seconds / 2:
+                    self._swept_at = now
+                    await self._evict_idle(now)
                 room = min(self._settings.sender_concurrency - len(self._tasks), self._settings.sender_batch_size)
                 claimed = await self._claim(room) if room > 0 else []
                 for delivery in claimed:
@@ -141,6 +148,19 @@ class Sender:
                 with contextlib.suppress(*_DB_ERRORS):
                     await conn.remove_listener(store.MESSAGES_CHANNEL, wake)
 
+    async def _evict_idle(self, now: float) -> None:
+        """Free the state and connections of endpoints idle for `endpoint_idle_seconds`: among them
+        every deleted one. Those with a request in flight or a resting breaker keep theirs."""
+        idle = [
+            endpoint_id
+            for endpoint_id, state in self._endpoints.items()
+            if not state.in_flight
+            and not state.breaker.is_open(now)
+            and now - state.last_used >= self._settings.endpoint_idle_seconds
+        ]
+        clients = [self._endpoints.pop(endpoint_id).client for endpoint_id in idle]
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+
     def _state(self, endpoint_id: uuid.UUID) -> _EndpointState:
         state = self._endpoints.get(endpoint_id)
         if state is None:
@@ -164,6 +184,7 @@ class Sender:
             log.exception("webhook delivery crashed", message_id=delivery.message_id)
         finally:
             state.in_flight -= 1
+            state.last_used = time.monotonic()
             self._wake.set()
 
     async def _pace(self, state: _EndpointState, rate_limit: int | None) -> None:
@@ -214,30 +235,29 @@ class Sender:
         )
 
     async def _post(self, delivery: store.Delivery) -> _Answer:
-        timestamp = int(time.time())
-        secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
-        headers = {
-            **delivery.headers,
-            "content-type": "application/json",
-            "webhook-id": str(delivery.event_id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
-            "webhook-event-type": delivery.event_type,
-        }
-        if delivery.correlation_id:
-            headers[CORRELATION_HEADER] = delivery.correlation_id
         try:
             async with asyncio.timeout(self._settings.total_timeout_seconds):
                 client = self._state(delivery.endpoint_id).client
-                response = await client.post(delivery.url, content=delivery.payload, headers=headers)
+                headers = _request_headers(delivery, int(time.time()))
+                request = client.build_request("POST", delivery.url, content=delivery.payload, headers=headers)
+                # Streamed, and read only as far as the excerpt: an answer of any size costs 1 KB.
+                response = await client.send(request, stream=True)
+                try:
+                    excerpt = b""
+                    async for chunk in response.aiter_bytes():
+                        excerpt += chunk
+                        if len(excerpt) >= _EXCERPT_BYTES:
+                            break
+                finally:
+                    await response.aclose()
         except TimeoutError:
             return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
-        except httpx.HTTPError as exc:
-            return _Answer(error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # whatever kept the request from being made, this attempt failed
+            return _Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
         return _Answer(
             response.status_code,
             None,
-            response.content[:_EXCERPT_BYTES].decode("utf-8", "replace"),
+            make_storable(excerpt[:_EXCERPT_BYTES].decode("utf-8", "replace")),
             _retry_after(response.headers.get("retry-after")),
         )
 
@@ -303,6 +323,27 @@ async def purge_periodically(pool: asyncpg.Pool, settings: DispatcherSettings) -
         except _DB_ERRORS as error:
             log.warning("cannot purge webhook history", error=str(error))
         await asyncio.sleep(settings.retention_interval_seconds)
+
+
+def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]:
+    for name, value in delivery.headers.items():
+        if not is_header_value(value):  # stored before registration checked values
+            # Named, never quoted: custom header values are often the subscriber's credentials.
+            raise ValueError(f"the endpoint's header {name!r} has a value HTTP cannot carry; replace it")
+    secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
+    headers = {
+        **delivery.headers,
+        "content-type": "application/json",
+        "webhook-id": str(delivery.event_id),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
+        "webhook-event-type": delivery.event_type,
+    }
+    # One that cannot travel (stored before consumers checked it) is left out, not the delivery.
+    correlation_id = usable_correlation_id(delivery.correlation_id)
+    if correlation_id is not None:
+        headers[CORRELATION_HEADER] = correlation_id
+    return headers
 
 
 def _retry_after(value: str | None) -> timedelta | None:

@@ -33,6 +33,9 @@ class DispatcherSettings(ApiKeySettings):
     # At most this many requests in flight to one endpoint per instance, so a slow one cannot take
     # every slot.
     endpoint_concurrency: int = Field(default=10, ge=1)
+    # An endpoint's connections and pacing state are freed after this long without a request (so a
+    # deleted endpoint's are too), unless its breaker rests it.
+    endpoint_idle_seconds: float = Field(default=300.0, gt=0)
     # Circuit breaker: after this many consecutive failures an endpoint rests for the cool-down
     # before the next try (its messages wait; they are not spent).
     breaker_failures: int = Field(default=5, ge=1)

@@ -274,3 +274,33 @@ async def test_endpoint_lifecycle_update_disable_enable_test_event_delete(
     assert endpoint["id"] in listed
     assert deleted.status_code == 204
     assert (gone.status_code, gone.json()["code"]) == (404, "endpoint_not_found")
+
+
+async def test_custom_header_values_are_sent_but_every_answer_masks_them(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient, receiver: WebhookReceiver
+) -> None:
+    masked = "********"
+    async with endpoints(http, system["webhook_dispatcher"].url) as api:
+        created = await api.register(receiver.url, headers={"Authorization": "Bearer s3cret", "X-Tenant": "acme"})
+        path = f"/webhooks/{created['id']}"
+        read = await api.get(path)
+        listed = [endpoint for endpoint in await api.get("/webhooks") if endpoint["id"] == created["id"]]
+        replaced = await api.call("PATCH", path, json={"headers": {"Authorization": "Bearer n3w"}})
+        described = await api.call("PATCH", path, json={"description": "crm"})
+        sent_back = await api.call("PATCH", path, json={"headers": replaced.json()["headers"]})
+        test = await api.call("POST", f"{path}/test")
+        [request] = await eventually(
+            lambda: asyncio.sleep(
+                0, [r for r in receiver.received() if r.headers["webhook-id"] == test.json()["event_id"]]
+            ),
+            lambda found: len(found) == 1,
+        )
+
+    for answer in (created, read, *listed):
+        assert answer["headers"] == {"Authorization": masked, "X-Tenant": masked}
+    assert "s3cret" not in str([created, read, listed])
+    # PATCH replaces the whole map with the values given; answers still show names only.
+    assert replaced.json()["headers"] == described.json()["headers"] == {"Authorization": masked}
+    assert (sent_back.status_code, sent_back.json()["errors"][0]["field"]) == (422, "headers.Authorization")
+    assert request.headers["authorization"] == "Bearer n3w"
+    assert "x-tenant" not in request.headers

@@ -31,12 +31,18 @@ def strict_dispatcher(stack: tuple[str, str]) -> Iterator[ServiceProcess]:
         ("http://[::1]:9000/hooks", "::1 is a loopback address"),
         ("http://[::ffff:10.0.0.1]/hooks", "a private address"),
         ("http://0.0.0.0/hooks", "0.0.0.0 is an unspecified address"),
+        ("http://[2002:7f00:1::]:8080/hooks", "2002:7f00:1:: is a 6to4 address embedding a loopback address"),
+        ("http://[2002:a9fe:a9fe::]/latest/", "a 6to4 address embedding a cloud metadata address"),
+        ("http://[fec0::1]/hooks", "fec0::1 is a site-local address"),
         ("http://localhost:9000/hooks", "localhost resolves to 127.0.0.1, a loopback address"),
         ("ftp://example.com/hooks", "only http and https URLs are allowed, not 'ftp'"),
         ("file:///etc/passwd", "only http and https URLs are allowed, not 'file'"),
         ("gopher://example.com/", "only http and https URLs are allowed"),
         ("http://user:pw@example.com/", "credentials in the URL are not allowed"),
         ("http://no-such-host.invalid/hooks", "no-such-host.invalid does not resolve"),
+        # Refused before any address is looked at: the HTTP client could never send to them.
+        ("http://\uff11\uff12\uff17.0.0.1:9555/x", "the URL is invalid"),
+        ("http://example.com:0/hooks", "the URL's port is invalid"),
     ],
 )
 async def test_internal_and_non_http_urls_are_refused_with_a_clear_error(

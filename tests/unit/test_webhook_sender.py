@@ -6,6 +6,7 @@ connection is never touched, because store.record_attempt / disable_endpoint are
 
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -312,6 +313,22 @@ async def test_deliver_long_response_is_cut_to_an_excerpt(recorder: _Recorder) -
     assert recorder.attempts[0]["response_excerpt"] == "x" * 1024
 
 
+async def test_deliver_reads_a_huge_answer_only_as_far_as_the_excerpt(recorder: _Recorder) -> None:
+    chunks_read = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal chunks_read
+        for _ in range(100_000):  # 100 MB, if it were all read
+            chunks_read += 1
+            yield b"x" * 1000
+
+    async with _client(lambda _: httpx.Response(500, content=endless())) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+
+    assert recorder.attempts[0]["response_excerpt"] == "x" * 1024
+    assert chunks_read == 2
+
+
 async def test_deliver_survives_an_absurd_retry_after(recorder: _Recorder) -> None:
     response = httpx.Response(503, headers={"retry-after": "99999999999999999999"})
     async with _client(lambda _: response) as client:
@@ -385,3 +402,124 @@ async def test_deliver_sends_the_endpoints_custom_headers(recorder: _Recorder) -
         await _sender(client=client).deliver(delivery)
 
     assert seen[0].headers["x-tenant"] == "acme"
+
+
+@pytest.mark.parametrize("correlation_id", ["café-1", "a\x00b", "x" * 129, " padded", "two\nlines"])
+async def test_deliver_leaves_out_a_correlation_id_http_cannot_carry(recorder: _Recorder, correlation_id: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    async with _client(handler) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret(), correlation_id=correlation_id))
+
+    [request] = seen
+    assert "x-correlation-id" not in request.headers
+    assert recorder.attempts[0]["outcome"] == "delivered"
+
+
+def _raise_overflow(request: httpx.Request) -> httpx.Response:
+    raise OverflowError("getsockaddrarg: port must be 0-65535.")
+
+
+@pytest.mark.parametrize(
+    ("stored", "handler", "says"),
+    [
+        # Stored before registration checked them (or written around the API).
+        (
+            {"headers": {"X-Token": "s3cret-café"}},
+            None,
+            "the endpoint's header 'X-Token' has a value HTTP cannot carry",
+        ),
+        ({"url": "http://\uff11\uff12\uff17.0.0.1:9555/x"}, None, "InvalidURL: Invalid IDNA hostname"),
+        ({"secret": "whsec_not base64!"}, None, "Error: "),
+        # An exception that is no httpx.HTTPError, from deep in the transport.
+        ({}, _raise_overflow, "OverflowError: getsockaddrarg"),
+    ],
+)
+async def test_a_request_that_cannot_be_built_or_sent_is_a_failed_attempt_retried_then_exhausted(
+    recorder: _Recorder,
+    stored: dict[str, Any],
+    handler: Callable[[httpx.Request], httpx.Response] | None,
+    says: str,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    async with _client(handler or record) as client:
+        sender = _sender([1, 2], client=client)
+        for number in (1, 2, 3):
+            await sender.deliver(dataclasses.replace(_delivery(generate_secret(), attempt=number), **stored))
+
+    assert sent == []
+    assert [attempt["outcome"] for attempt in recorder.attempts] == ["pending", "pending", "failed"]
+    for attempt in recorder.attempts:
+        assert attempt["response_status"] is None
+        assert says in attempt["error"]
+        assert "s3cret" not in attempt["error"]  # a custom header's value is never written to the log
+    [(_, event)] = recorder.events
+    assert event.type == "webhook.message.exhausted"
+
+
+async def test_an_answer_or_error_postgres_text_cannot_hold_is_recorded_with_a_replacement_character(
+    recorder: _Recorder,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused by \x00 and \ud800", request=request)
+
+    async with _client(lambda _: httpx.Response(500, content=b"bad\x00body\xff")) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+    async with _client(refuse) as client:
+        await _sender(client=client).deliver(_delivery(generate_secret()))
+
+    answered, refused = recorder.attempts
+    assert answered["response_excerpt"] == "bad\ufffdbody\ufffd"
+    assert refused["error"] == "ConnectError: refused by \ufffd and ?"
+
+
+# ---- endpoint state: freed when idle -----------------------------------------------------------
+
+
+class _FakeClient:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_idle_endpoints_are_forgotten_with_their_connections_but_not_busy_or_resting_ones() -> None:
+    settings = DispatcherSettings(endpoint_idle_seconds=300, breaker_failures=1, breaker_cooldown_seconds=30)
+    sender = Sender(cast("asyncpg.Pool[asyncpg.Record]", _StubPool()), settings, _FakeClient)  # type: ignore[arg-type]
+    idle, deleted, busy, resting, recent = (uuid.uuid4() for _ in range(5))
+    now = 10_000.0
+    states = {endpoint_id: sender._state(endpoint_id) for endpoint_id in (idle, deleted, busy, resting, recent)}
+    for endpoint_id in (idle, deleted, busy, resting):
+        states[endpoint_id].last_used = now - 301
+    states[recent].last_used = now - 10
+    states[busy].in_flight = 1
+    states[resting].breaker.record(False, now - 5)  # open for 30 s
+
+    await sender._evict_idle(now)
+
+    assert set(sender._endpoints) == {busy, resting, recent}
+    closed = {endpoint_id for endpoint_id, state in states.items() if cast(_FakeClient, state.client).closed}
+    assert closed == {idle, deleted}
+    assert sender._state(idle) is not states[idle]  # a later message gets a fresh client
+
+
+async def test_an_endpoints_last_request_ending_counts_as_use(recorder: _Recorder) -> None:
+    async with _client(lambda _: httpx.Response(204)) as client:
+        sender = _sender(client=client)
+        delivery = _delivery(generate_secret())
+        sender._state(delivery.endpoint_id).last_used = 0.0
+
+        await sender._deliver_tracked(delivery)
+        await sender._evict_idle(time.monotonic())
+
+    assert delivery.endpoint_id in sender._endpoints
