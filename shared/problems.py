@@ -128,6 +128,16 @@ def problem_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[s
     }
 
 
+# What every service's HTTP edge may answer on any route (shared.body_limit, the 503 handlers).
+EDGE_RESPONSES: Final = problem_responses(
+    {
+        408: "The request body did not arrive in time",
+        413: "The request body is too large",
+        503: "The database cannot be reached right now; retry after `Retry-After` seconds",
+    }
+)
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route answers on the request's path, probed through the routes' `matches`
     (which also looks into included routers)."""

@@ -47,7 +47,7 @@ from shared.logging import (
 )
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
-from shared.problems import install_problem_handlers, unavailable_response
+from shared.problems import EDGE_RESPONSES, install_problem_handlers, unavailable_response
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
@@ -239,7 +239,7 @@ def create_app(
         guards.insert(
             0, Middleware(AuthenticationMiddleware, api_keys=settings.api_keys, public_prefixes=public_prefixes)
         )
-    app = FastAPI(title=title, lifespan=lifespan, middleware=[*guards, *middleware])
+    app = FastAPI(title=title, lifespan=lifespan, middleware=[*guards, *middleware], responses=EDGE_RESPONSES)
     install_problem_handlers(app)
     app.include_router(_operations_router())
     for router in routers:
