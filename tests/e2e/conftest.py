@@ -126,37 +126,31 @@ async def register_endpoint(
 Outage = Callable[[], Awaitable[None]]
 
 
-@pytest.fixture
-def kafka_outage() -> Iterator[Outage]:
-    """Stops the local broker now; `restore()` (or the test's end, whatever happens) starts it again."""
-    kafka_stop()
+def _outage(stop: Callable[[], object], start: Callable[[], object]) -> Iterator[Outage]:
+    stop()
     restored = False
 
     async def restore() -> None:
         nonlocal restored
-        await asyncio.to_thread(kafka_start)
+        await asyncio.to_thread(start)
         restored = True
 
     yield restore
     if not restored:
-        kafka_start()
+        start()
+
+
+@pytest.fixture
+def kafka_outage() -> Iterator[Outage]:
+    """Stops the local broker now; `restore()` (or the test's end, whatever happens) starts it again."""
+    yield from _outage(kafka_stop, kafka_start)
 
 
 @pytest.fixture
 def postgres_outage() -> Iterator[Outage]:
     """Crashes the local Postgres now (`pg_ctl stop -m immediate`); `restore()` (or the test's end)
     starts it again."""
-    postgres_crash()
-    restored = False
-
-    async def restore() -> None:
-        nonlocal restored
-        await asyncio.to_thread(postgres_start)
-        restored = True
-
-    yield restore
-    if not restored:
-        postgres_start()
+    yield from _outage(postgres_crash, postgres_start)
 
 
 @pytest.hookimpl(wrapper=True)
