@@ -50,9 +50,9 @@ def has_scope(scopes: Sequence[str], scope: str) -> bool:
     return scope in scopes or ALL_SCOPES in scopes
 
 
-def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scope: str) -> Sequence[str]:
-    """The scopes of `presented`; the 401/403 problem unless it is a key holding `scope`."""
-    scopes = scopes_of(api_keys, presented) if presented else None
+def authorize(scopes: Sequence[str] | None, scope: str) -> Sequence[str]:
+    """`scopes` (a presented key's, None when there is no valid key); the 401/403 problem unless they
+    hold `scope`."""
     if scopes is None:
         raise _unauthorized()
     if not has_scope(scopes, scope):
@@ -60,19 +60,19 @@ def authorize(api_keys: Mapping[str, Sequence[str]], presented: str | None, scop
     return scopes
 
 
+# Documents the scheme in OpenAPI; the key itself is checked once, by AuthenticationMiddleware.
 _bearer = HTTPBearer(auto_error=False, description="An API key, as `Authorization: Bearer <key>`")
+_SCOPES_STATE: Final = "api_key_scopes"
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Sequence[str]]]:
-    """A route dependency: the request must carry a key of the service's `API_KEYS` with `scope`.
-    It gives the key's scopes, for a route that does more for a caller that may do more."""
+    """A route dependency: the request's key (authenticated by `AuthenticationMiddleware`) must hold
+    `scope`. It gives the key's scopes, for a route that does more for a caller that may do more."""
 
     async def check(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Sequence[str]:
-        settings = request.app.state.runtime.settings
-        api_keys = settings.api_keys if isinstance(settings, ApiKeySettings) else {}
-        return authorize(api_keys, credentials.credentials if credentials else None, scope)
+        return authorize(getattr(request.state, _SCOPES_STATE, None), scope)
 
     return check
 
@@ -106,9 +106,12 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         token = bearer_token(Headers(scope=scope).get("authorization", ""))
-        if token is None or scopes_of(self.api_keys, token) is None:
+        scopes = scopes_of(self.api_keys, token) if token is not None else None
+        if scopes is None:
             refusal = _unauthorized()
             response = problem_response(refusal.status, refusal.code, refusal.detail, headers=refusal.headers)
             await response(scope, receive, send)
             return
+        # What the routes' scope checks read (request.state).
+        scope.setdefault("state", {})[_SCOPES_STATE] = scopes
         await self.app(scope, receive, send)

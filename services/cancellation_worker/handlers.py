@@ -5,6 +5,7 @@ from shared.db import Connection
 from shared.events import Event
 from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
+from shared.settings import ServiceSettings
 from shared.topics import ORDERS_EVENTS
 
 
@@ -13,5 +14,5 @@ async def on_order_event(conn: Connection, event: Event) -> None:
         await store.upsert_order(conn, event.data)
 
 
-def subscribe(runtime: Runtime) -> None:
+def subscribe(runtime: Runtime[ServiceSettings]) -> None:
     runtime.subscribe([ORDERS_EVENTS], on_order_event)

@@ -14,7 +14,7 @@ from shared.services import ORDER_API
 def build() -> tuple[FastAPI, OrderApiSettings]:
     settings = OrderApiSettings.load(ORDER_API)
 
-    async def purge_http_guards(runtime: Runtime) -> None:
+    async def purge_http_guards(runtime: Runtime[OrderApiSettings]) -> None:
         await purge_periodically(runtime.pool, settings.purge_interval_seconds)
 
     app = create_app(

@@ -110,7 +110,5 @@ def fact_applier(max_event_bytes: int) -> EventHandler:
     return apply_fact
 
 
-def subscribe(runtime: Runtime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, OrderApiSettings)  # order_api's __main__ loads these
-    runtime.subscribe([ORDERS_INGEST], fact_applier(settings.max_event_bytes))
+def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
+    runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes))

@@ -21,10 +21,10 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
     def new_client() -> httpx.AsyncClient:
         return safe_client(destinations, timeout=timeout, max_connections=settings.endpoint_concurrency)
 
-    async def send_webhooks(runtime: Runtime) -> None:
+    async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
         await Sender(runtime.pool, settings, new_client).run()
 
-    async def purge_history(runtime: Runtime) -> None:
+    async def purge_history(runtime: Runtime[DispatcherSettings]) -> None:
         await purge_periodically(runtime.pool, settings)
 
     app = create_app(

@@ -19,7 +19,7 @@ from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
 from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
 from shared.logging import CORRELATION_HEADER
 from shared.problems import Problem, problem_responses
-from shared.runtime import Runtime, RuntimeDep
+from shared.runtime import Runtime, get_runtime
 
 SCOPE = "webhooks:admin"
 router = APIRouter(
@@ -170,14 +170,12 @@ class Recovered(BaseModel):
     requeued: int
 
 
-def _settings(runtime: Runtime) -> DispatcherSettings:
+# The service's runtime, typed by its settings, as routes receive it.
+RuntimeDep = Annotated[Runtime[DispatcherSettings], Depends(get_runtime)]
+
+
+async def _vet(runtime: Runtime[DispatcherSettings], url: str) -> None:
     settings = runtime.settings
-    assert isinstance(settings, DispatcherSettings)
-    return settings
-
-
-async def _vet(runtime: Runtime, url: str) -> None:
-    settings = _settings(runtime)
     destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
     try:
         await destinations.vet_url(url)
@@ -278,7 +276,7 @@ async def rotate_secret(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> SecretRo
     """A new signing secret; the current one stays valid for the grace period, during which every
     delivery carries a signature by each."""
     secret = generate_secret()
-    grace = timedelta(seconds=_settings(runtime).secret_rotation_grace_seconds)
+    grace = timedelta(seconds=runtime.settings.secret_rotation_grace_seconds)
     async with runtime.pool.acquire() as conn:
         row = await store.rotate_secret(conn, endpoint_id, secret, grace)
     if row is None:

@@ -23,7 +23,5 @@ async def fan_out(conn: Connection, event: Event) -> None:
         await store.insert_messages(conn, endpoints, event, body)
 
 
-def subscribe(runtime: Runtime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, DispatcherSettings)
-    runtime.subscribe(settings.event_topics, fan_out, batch_records=BATCH_RECORDS)
+def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
+    runtime.subscribe(runtime.settings.event_topics, fan_out, batch_records=BATCH_RECORDS)

@@ -11,13 +11,13 @@ KEYS = {"reader-key": ["webhooks:read"], "admin-key": ["webhooks:admin", "orders
 
 @pytest.mark.parametrize("key", ["admin-key", "root-key"])
 def test_a_key_with_the_scope_passes(key: str) -> None:
-    authorize(KEYS, key, "webhooks:admin")
+    assert authorize(scopes_of(KEYS, key), "webhooks:admin") == KEYS[key]
 
 
-@pytest.mark.parametrize("presented", [None, "", "unknown", "admin-key ", "ADMIN-KEY", "admin-ke"])
-def test_a_missing_or_unknown_key_is_unauthorized(presented: str | None) -> None:
+@pytest.mark.parametrize("presented", ["", "unknown", "admin-key ", "ADMIN-KEY", "admin-ke"])
+def test_a_missing_or_unknown_key_is_unauthorized(presented: str) -> None:
     with pytest.raises(Problem) as refused:
-        authorize(KEYS, presented, "webhooks:admin")
+        authorize(scopes_of(KEYS, presented), "webhooks:admin")
 
     assert (refused.value.status, refused.value.code) == (401, "unauthorized")
     assert refused.value.headers == {"WWW-Authenticate": "Bearer"}
@@ -25,7 +25,7 @@ def test_a_missing_or_unknown_key_is_unauthorized(presented: str | None) -> None
 
 def test_a_key_without_the_scope_is_forbidden() -> None:
     with pytest.raises(Problem) as refused:
-        authorize(KEYS, "reader-key", "webhooks:admin")
+        authorize(scopes_of(KEYS, "reader-key"), "webhooks:admin")
 
     assert (refused.value.status, refused.value.code) == (403, "forbidden")
     assert "webhooks:admin" in refused.value.detail
@@ -51,5 +51,4 @@ def test_keys_come_from_the_service_prefixed_variable(monkeypatch: pytest.Monkey
     settings = ApiKeySettings.load(WEBHOOK_DISPATCHER)
 
     assert settings.api_keys == {"k-1": ["webhooks:admin"]}
-    with pytest.raises(Problem):
-        authorize(settings.api_keys, LOCAL_API_KEY, "webhooks:admin")
+    assert scopes_of(settings.api_keys, LOCAL_API_KEY) is None

@@ -30,12 +30,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.order_api import service
-from services.order_api.api.http import OrderSettings, problem_responses
+from services.order_api.api.http import OrderSettings, RuntimeDep, problem_responses
 from services.order_api.api.security import limit_rate
 from services.order_api.domain import money
 from shared.orders import OrderSnapshot
 from shared.problems import Problem
-from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/users/orders/anonymous", tags=["Akinon guest orders"])
 

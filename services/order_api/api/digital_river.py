@@ -32,7 +32,7 @@ from pydantic.alias_generators import to_camel
 
 from services.order_api import domain, service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
 from services.order_api.api.security import READS, MayRead
 from services.order_api.domain import (
     MAX_LINE_ITEMS,
@@ -54,7 +54,6 @@ from shared.orders import (
     TaxLine,
 )
 from shared.problems import Problem
-from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/orders", tags=["Digital River orders"])
 

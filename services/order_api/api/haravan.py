@@ -25,7 +25,7 @@ from pydantic_core import PydanticUndefined, to_json
 
 from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, OrderSettings, problem_responses, set_etag
+from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
 from services.order_api.api.security import READS, WRITES, MayRead
 from services.order_api.domain import MAX_LINE_ITEMS, MAX_METAFIELDS, WHOLE_ORDER, OrderChanges, OrderRuleError
 from shared.orders import (
@@ -47,7 +47,6 @@ from shared.orders import (
     TransactionDraft,
 )
 from shared.problems import Problem
-from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/com", tags=["Haravan orders"])
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from services.order_api.settings import OrderApiSettings
 from shared.problems import PROBLEM_JSON, Problem
-from shared.runtime import RuntimeDep
+from shared.runtime import Runtime, get_runtime
 
 
 def etag(sequence: int) -> str:
@@ -57,10 +57,12 @@ async def if_match_version(
 IfMatch = Annotated[int | None, Depends(if_match_version)]
 
 
-def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
-    settings = runtime.settings
-    assert isinstance(settings, OrderApiSettings)  # order_api's __main__ loads these
-    return settings
+# The service's runtime, typed by its settings, as routes receive it.
+RuntimeDep = Annotated[Runtime[OrderApiSettings], Depends(get_runtime)]
+
+
+async def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
+    return runtime.settings
 
 
 OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]

@@ -101,7 +101,7 @@ class IdempotencyMiddleware:
         if body is None:  # the client went away before sending its body
             return
         fingerprint = request_fingerprint(scope, body)
-        runtime: Runtime = scope["app"].state.runtime
+        runtime: Runtime[OrderApiSettings] = scope["app"].state.runtime
         async with runtime.pool.acquire() as conn:
             record = await store.claim_idempotency_key(
                 conn,
