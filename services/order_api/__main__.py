@@ -4,9 +4,10 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
-from services.order_api.api.security import purge_periodically
+from services.order_api.api.security import purge_http_guards
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
+from shared.periodic import run_periodically
 from shared.runtime import Runtime, create_app, serve
 from shared.services import ORDER_API
 
@@ -14,8 +15,10 @@ from shared.services import ORDER_API
 def build() -> tuple[FastAPI, OrderApiSettings]:
     settings = OrderApiSettings.load(ORDER_API)
 
-    async def purge_http_guards(runtime: Runtime[OrderApiSettings]) -> None:
-        await purge_periodically(runtime.pool, settings.purge_interval_seconds)
+    async def purge_guards(runtime: Runtime[OrderApiSettings]) -> None:
+        await run_periodically(
+            "purge http guards", lambda: purge_http_guards(runtime.pool), settings.purge_interval_seconds
+        )
 
     app = create_app(
         ORDER_API,
@@ -24,7 +27,7 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         routers=ROUTERS,
         subscriptions=subscribe,
         publishes=True,
-        workers=[purge_http_guards],
+        workers=[purge_guards],
         # Inside the shared body limit: the idempotency middleware reads bodies, and sees bounded ones.
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from services.webhook_dispatcher.api import router
 from services.webhook_dispatcher.handlers import subscribe
 from services.webhook_dispatcher.safe_http import Destinations, safe_client
-from services.webhook_dispatcher.sender import Sender, purge_periodically
+from services.webhook_dispatcher.sender import Sender, purge_history
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.periodic import run_periodically
 from shared.runtime import Runtime, create_app, serve
 from shared.services import WEBHOOK_DISPATCHER
 
@@ -24,8 +25,10 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
     async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
         await Sender(runtime.pool, settings, new_client).run()
 
-    async def purge_history(runtime: Runtime[DispatcherSettings]) -> None:
-        await purge_periodically(runtime.pool, settings)
+    async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:
+        await run_periodically(
+            "purge webhook history", lambda: purge_history(runtime.pool, settings), settings.retention_interval_seconds
+        )
 
     app = create_app(
         WEBHOOK_DISPATCHER,
@@ -34,7 +37,7 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
         routers=[router],
         subscriptions=subscribe,
         publishes=True,
-        workers=[send_webhooks, purge_history],
+        workers=[send_webhooks, purge_old_history],
     )
     return app, settings
 

@@ -312,17 +312,12 @@ async def publish_disabled(conn: Connection, endpoint: asyncpg.Record) -> None:
     await enqueue(conn, WEBHOOKS_EVENTS, event)
 
 
-async def purge_periodically(pool: asyncpg.Pool, settings: DispatcherSettings) -> None:
-    """Retention: delete settled messages and attempts older than `retention_days`, every interval."""
-    while True:
-        try:
-            async with pool.acquire() as conn:
-                messages, attempts = await store.purge(conn, timedelta(days=settings.retention_days))
-            if messages or attempts:
-                log.info("webhook history purged", messages=messages, attempts=attempts)
-        except _DB_ERRORS as error:
-            log.warning("cannot purge webhook history", error=str(error))
-        await asyncio.sleep(settings.retention_interval_seconds)
+async def purge_history(pool: asyncpg.Pool, settings: DispatcherSettings) -> None:
+    """Retention: delete settled messages and attempts older than `retention_days`."""
+    async with pool.acquire() as conn:
+        messages, attempts = await store.purge(conn, timedelta(days=settings.retention_days))
+    if messages or attempts:
+        log.info("webhook history purged", messages=messages, attempts=attempts)
 
 
 def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]:

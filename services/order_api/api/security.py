@@ -9,7 +9,6 @@ Rate limits count in Postgres fixed windows, so they hold however many instances
 at most twice the limit through around its edge, which is fine for slowing guessing down.
 """
 
-import asyncio
 import math
 from collections.abc import Sequence
 from typing import Annotated, Final
@@ -20,7 +19,6 @@ from fastapi.params import Depends as Dependency
 
 from services.order_api import store
 from shared.auth import has_scope, require_scope
-from shared.db import TRANSIENT_DB_ERRORS
 from shared.logging import get_logger
 from shared.problems import Problem
 
@@ -60,14 +58,9 @@ async def limit_rate(pool: asyncpg.Pool, limits: Sequence[tuple[str, int]], wind
         )
 
 
-async def purge_periodically(pool: asyncpg.Pool, interval_seconds: float) -> None:
-    """Delete expired Idempotency-Key records and ended rate-limit windows, every interval."""
-    while True:
-        try:
-            async with pool.acquire() as conn:
-                keys, windows = await store.purge_http_guards(conn)
-            if keys or windows:
-                log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
-        except TRANSIENT_DB_ERRORS as error:
-            log.warning("cannot purge idempotency keys and rate-limit windows", error=str(error))
-        await asyncio.sleep(interval_seconds)
+async def purge_http_guards(pool: asyncpg.Pool) -> None:
+    """Delete expired Idempotency-Key records and ended rate-limit windows."""
+    async with pool.acquire() as conn:
+        keys, windows = await store.purge_http_guards(conn)
+    if keys or windows:
+        log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
