@@ -16,9 +16,10 @@ Failures are sorted by what they mean:
 
 import asyncio
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
 import structlog
@@ -26,7 +27,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
 
 from shared.db import TRANSIENT_DB_ERRORS, Connection
-from shared.events import Event, InvalidEvent, decode_event
+from shared.events import Event, Headers, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
 from shared.topics import dlq
@@ -43,7 +44,26 @@ DLQ_STACKTRACE_CHARS = 4000
 # A dead-letter write that keeps failing (Kafka away) is retried no faster than this, at the longest.
 DLQ_RETRY_MAX_SECONDS = 30.0
 
-EventHandler = Callable[[Connection, Event], Awaitable[None]]
+
+class Received(Protocol):
+    """What the consumer reads of whatever a record decodes to (an Event, or an Envelope)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sequence(self) -> int | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+
+
+ReceivedT = TypeVar("ReceivedT", bound=Received)
+Handler = Callable[[Connection, ReceivedT], Awaitable[None]]
+Decoder = Callable[[Headers, bytes | None], ReceivedT]
+EventHandler = Handler[Event]
 
 
 class Unprocessable(Exception):
@@ -78,10 +98,17 @@ class IdempotentConsumer:
         self._backoff = backoff_seconds
         self._dlq_failures = 0  # dead-letter writes failed in a row
 
-    async def process(self, record: KafkaRecord, handler: EventHandler) -> None:
+    @overload
+    async def process(self, record: KafkaRecord, handler: EventHandler) -> None: ...
+    @overload
+    async def process(self, record: KafkaRecord, handler: Handler[ReceivedT], decode: Decoder[ReceivedT]) -> None: ...
+
+    async def process(self, record: KafkaRecord, handler: Handler[Any], decode: Decoder[Any] = decode_event) -> None:
+        """Decode `record` (an Event by default; `decode` may give what a handler needs instead) and
+        apply `handler` to it once."""
         headers = list(record.headers or ())
         try:
-            event = decode_event(headers, record.value)
+            event = decode(headers, record.value)
         except InvalidEvent as error:
             await self._dead_letter(record, headers, error, attempts=1, event_type="<invalid>")
             return
@@ -94,7 +121,7 @@ class IdempotentConsumer:
             structlog.contextvars.unbind_contextvars("event_id", "order_id", "correlation_id")
 
     async def _process_event(
-        self, record: KafkaRecord, headers: list[tuple[str, bytes]], event: Event, handler: EventHandler
+        self, record: KafkaRecord, headers: list[tuple[str, bytes]], event: ReceivedT, handler: Handler[ReceivedT]
     ) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -123,7 +150,7 @@ class IdempotentConsumer:
             log.info("event " + outcome, event_type=event.type, sequence=event.sequence)
             return
 
-    async def _apply_once(self, record: KafkaRecord, event: Event, handler: EventHandler) -> bool:
+    async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Handler[ReceivedT]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             first_time = await conn.fetchval(
                 """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)

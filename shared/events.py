@@ -2,7 +2,9 @@
 
 Binary mode puts the envelope's attributes in `ce_*` headers and the data alone, as JSON, in the
 value, so consumers can route and de-duplicate on headers without parsing bodies. The models in
-shared.event_types are the contract.
+shared.event_types are the contract. A consumer that acts on the data decodes an `Event` (its type
+must be known, its data valid); one that only passes events on decodes the `Envelope`, which keeps
+the data exactly as it was published, whatever its type.
 """
 
 import uuid
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Final, TypeVar
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from shared.event_types import EVENT_DATA_MODELS
 from shared.logging import usable_correlation_id
@@ -98,8 +101,24 @@ def _header_map(headers: Headers) -> dict[str, str]:
         raise InvalidEvent(f"a header is not UTF-8: {error}") from error
 
 
-def decode_event(headers: Headers, value: bytes | None) -> Event:
-    """Parse a Kafka record into an Event, or raise InvalidEvent saying what is wrong."""
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A CloudEvent's attributes and its data as published: JSON, of any type, known to this build
+    or not."""
+
+    id: uuid.UUID
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    sequence: int | None
+    correlation_id: str | None
+    data_json: bytes
+
+
+def decode_envelope(headers: Headers, value: bytes | None) -> Envelope:
+    """Parse a Kafka record's CloudEvents attributes and check that its data is a JSON object, or
+    raise InvalidEvent saying what is wrong. The data's type need not be known."""
     attributes = _header_map(headers)
     missing = [
         name
@@ -110,10 +129,6 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
         raise InvalidEvent(f"missing CloudEvents header(s): {', '.join(missing)}")
     if attributes["ce_specversion"] != SPECVERSION:
         raise InvalidEvent(f"unsupported ce_specversion {attributes['ce_specversion']!r}")
-    event_type = attributes["ce_type"]
-    model = EVENT_DATA_MODELS.get(event_type)
-    if model is None:
-        raise InvalidEvent(f"unknown event type {event_type!r}")
     event_id = _parse_attribute(attributes, "ce_id", uuid.UUID)
     time = _parse_attribute(attributes, "ce_time", datetime.fromisoformat)
     sequence = _parse_attribute(attributes, "ce_sequence", int) if "ce_sequence" in attributes else None
@@ -121,21 +136,53 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
         raise InvalidEvent("ce_time has no time zone")
     if value is None:
         raise InvalidEvent("the message has no body")
-    try:
-        data = model.model_validate_json(value)
-    except ValidationError as error:
-        raise InvalidEvent(f"{event_type} data is invalid: {_summarise(error)}") from error
-    return Event(
+    return Envelope(
         event_id,
-        event_type,
+        attributes["ce_type"],
         attributes["ce_source"],
         attributes["ce_subject"],
         time,
-        data,
         sequence,
         # Another service's id that could not travel on (into our events, to subscribers) is dropped.
         usable_correlation_id(attributes.get("ce_correlationid")),
+        value,
     )
+
+
+def decode_event(headers: Headers, value: bytes | None) -> Event:
+    """Parse a Kafka record into an Event of a known type with valid data, or raise InvalidEvent
+    saying what is wrong."""
+    envelope = decode_envelope(headers, value)
+    model = EVENT_DATA_MODELS.get(envelope.type)
+    if model is None:
+        raise InvalidEvent(f"unknown event type {envelope.type!r}")
+    try:
+        data = model.model_validate_json(envelope.data_json)
+    except ValidationError as error:
+        raise InvalidEvent(f"{envelope.type} data is invalid: {_summarise(error)}") from error
+    return Event(
+        envelope.id,
+        envelope.type,
+        envelope.source,
+        envelope.subject,
+        envelope.time,
+        data,
+        envelope.sequence,
+        envelope.correlation_id,
+    )
+
+
+def decode_forwardable(headers: Headers, value: bytes | None) -> Envelope:
+    """`decode_envelope`, for an event to pass on as published: its data must be a JSON object, of
+    any type, known to this build or not."""
+    envelope = decode_envelope(headers, value)
+    try:
+        parsed = from_json(envelope.data_json)
+    except ValueError as error:
+        raise InvalidEvent(f"{envelope.type} data is not JSON: {error}") from error
+    if not isinstance(parsed, dict):
+        raise InvalidEvent(f"{envelope.type} data is not a JSON object")
+    return envelope
 
 
 def _parse_attribute(attributes: dict[str, str], name: str, parse: Callable[[str], T]) -> T:

@@ -35,8 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import ApiKeySettings, AuthenticationMiddleware
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import EventHandler, IdempotentConsumer
+from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
+from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer
 from shared.logging import (
     CORRELATION_HEADER,
@@ -84,12 +85,29 @@ class Runtime(Generic[SettingsT]):
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def subscribe(self, topics: Sequence[str], handler: EventHandler, *, batch_records: int | None = None) -> None:
-        """Consume `topics` in the service's group through the idempotent consumer.
+        """Consume `topics` in the service's group through the idempotent consumer: each record is an
+        Event of a known type with valid data (else it is dead-lettered).
 
         With `batch_records`, up to that many records are taken per poll and processed in order, one by
         one, and the batch's offsets are committed after the last one: an error rewinds to the batch's
         start, and the records already processed are then skipped as duplicates.
         """
+        self._subscribe(topics, handler, decode_event, batch_records)
+
+    def subscribe_forwarding(
+        self, topics: Sequence[str], handler: Handler[Envelope], *, batch_records: int | None = None
+    ) -> None:
+        """As `subscribe`, for a service that passes events on: each record is an Envelope with its
+        data as published, of any type, known to this build or not."""
+        self._subscribe(topics, handler, decode_forwardable, batch_records)
+
+    def _subscribe(
+        self,
+        topics: Sequence[str],
+        handler: Handler[ReceivedT],
+        decode: Decoder[ReceivedT],
+        batch_records: int | None,
+    ) -> None:
         consumer = self.consumer
         batch = batch_records is not None
 
@@ -109,7 +127,7 @@ class Runtime(Generic[SettingsT]):
         async def on_message(message: KafkaMessage) -> None:
             records = message.raw_message if batch else (message.raw_message,)
             for record in records:
-                await consumer.process(record, handler)
+                await consumer.process(record, handler, decode)
 
 
 async def _headers_left_raw(

@@ -1,10 +1,11 @@
 """The cancellation worker's SQL."""
 
 from shared.db import Connection
+from shared.events import Event
 from shared.orders import OrderLifecycleData
 
 
-async def upsert_order(conn: Connection, data: OrderLifecycleData) -> None:
+async def upsert_order(conn: Connection, _: Event, data: OrderLifecycleData) -> None:
     """Keep the newest view of the order; an older or repeated sequence changes nothing."""
     order = data.order
     await conn.execute(

@@ -44,7 +44,19 @@ def matches(event_types: Sequence[str], event_type: str) -> bool:
 
 def webhook_body(event_type: str, time: datetime, data: dict[str, Any]) -> bytes:
     """The JSON body subscribers receive: the event type, its time and its data."""
-    return dumps({"type": event_type, "timestamp": time.isoformat(), "data": data}).encode()
+    return forwarded_body(event_type, time, dumps(data).encode())
+
+
+def forwarded_body(event_type: str, time: datetime, data_json: bytes) -> bytes:
+    """`webhook_body` around data that is JSON already (an event's, exactly as it was published), so
+    a subscriber gets every field of it, those this build does not know too."""
+    return (
+        b"".join(
+            (b'{"type":', dumps(event_type).encode(), b',"timestamp":', dumps(time.isoformat()).encode(), b',"data":')
+        )
+        + data_json
+        + b"}"
+    )
 
 
 def next_delay(attempts_made: int, schedule: Sequence[float], jitter: float = 0.1) -> timedelta | None:

@@ -8,8 +8,8 @@ from typing import Any, Final
 
 import asyncpg
 
+from shared.consumer import Received
 from shared.db import Connection
-from shared.events import Event
 
 # Senders LISTEN here; a fan-out NOTIFYs on commit, so a new message is sent without polling delay.
 MESSAGES_CHANNEL: Final = "webhooks.messages"
@@ -120,7 +120,7 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 # ---- messages ----------------------------------------------------------------------------------
 
 
-async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Event, payload: bytes) -> None:
+async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes) -> None:
     await conn.execute(
         # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
         """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload)

@@ -1,0 +1,28 @@
+"""What a service that keeps its own copy of orders subscribes with: order_api's lifecycle events."""
+
+from collections.abc import Awaitable, Callable
+
+from shared.consumer import EventHandler
+from shared.db import Connection
+from shared.events import Event
+from shared.orders import OrderLifecycleData
+from shared.runtime import Runtime
+from shared.settings import ServiceSettings
+from shared.topics import ORDERS_EVENTS
+
+LifecycleHandler = Callable[[Connection, Event, OrderLifecycleData], Awaitable[None]]
+
+
+def on_order_lifecycle(apply: LifecycleHandler) -> EventHandler:
+    """An `orders.events` handler that gives `apply` each lifecycle event with its typed data."""
+
+    async def handle(conn: Connection, event: Event) -> None:
+        if isinstance(event.data, OrderLifecycleData):
+            await apply(conn, event, event.data)
+
+    handle.__name__ = apply.__name__
+    return handle
+
+
+def subscribe_to_orders(runtime: Runtime[ServiceSettings], apply: LifecycleHandler) -> None:
+    runtime.subscribe([ORDERS_EVENTS], on_order_lifecycle(apply))
