@@ -157,6 +157,7 @@ class Refund(Snapshot):
     restock: bool = False
     amount: Decimal
     refund_line_items: list[RefundLine] = []
+    shipping: Decimal = Decimal("0")  # the part of `amount` that refunds shipping
     created_at: AwareDatetime
 
 
