@@ -10,8 +10,8 @@ import pytest
 
 from services.webhook_dispatcher import store
 from shared.services import WEBHOOK_DISPATCHER
-from tests.e2e.webhook_support import order_event
-from tests.integration.conftest import scratch_schema
+from tests.support.scratch import scratch_schema
+from tests.support.webhooks import order_event
 
 LEASE = timedelta(seconds=60)
 OPTIONS: dict[str, object] = {"description": "", "event_types": [], "rate_limit": None, "ordered": False, "headers": {}}
