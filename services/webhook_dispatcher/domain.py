@@ -1,12 +1,11 @@
-"""Pure webhook rules: signing, event-type filters, the retry schedule, safe destinations, pacing."""
+"""Pure webhook rules: signing, event-type filters, safe destinations, pacing."""
 
 import base64
 import hashlib
 import hmac
-import random
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any, Final
 
@@ -45,18 +44,6 @@ def matches(event_types: Sequence[str], event_type: str) -> bool:
 def webhook_body(event_type: str, time: datetime, data: dict[str, Any]) -> bytes:
     """The JSON body subscribers receive: the event type, its time and its data."""
     return dumps({"type": event_type, "timestamp": time.isoformat(), "data": data}).encode()
-
-
-def next_delay(attempts_made: int, schedule: Sequence[float], jitter: float = 0.1) -> timedelta | None:
-    """Wait before the next try after `attempts_made` failed ones, or None when the schedule is spent.
-
-    Jitter (+/- `jitter` of the delay) spreads retries of a burst so a recovering subscriber is not
-    hit by all of them in the same second.
-    """
-    if attempts_made > len(schedule):
-        return None
-    factor = 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading load, not security
-    return timedelta(seconds=schedule[attempts_made - 1] * factor)
 
 
 def signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:

@@ -22,13 +22,14 @@ import httpx
 from prometheus_client import Counter, Histogram
 
 from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, next_delay, signatures
+from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, signatures
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event
 from shared.fields import is_header_value, make_storable
 from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
 from shared.outbox import enqueue
+from shared.retries import next_delay
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
