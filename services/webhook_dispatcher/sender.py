@@ -15,21 +15,27 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 
 import asyncpg
 import httpx
 from prometheus_client import Counter, Histogram
 
 from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import CircuitBreaker, TokenBucket, signatures
+from services.webhook_dispatcher.domain import (
+    Answer,
+    CircuitBreaker,
+    Delivery,
+    TokenBucket,
+    parse_retry_after,
+    settle,
+    signatures,
+)
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.db import Connection
 from shared.events import Event
 from shared.fields import is_header_value, make_storable
 from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
 from shared.outbox import enqueue
-from shared.retries import next_delay
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
@@ -40,9 +46,6 @@ DELIVERIES = Counter("webhook_attempts_total", "Webhook delivery attempts by out
 LATENCY = Histogram("webhook_attempt_duration_seconds", "Webhook request latency")
 
 _EXCERPT_BYTES = 1024
-# A subscriber's Retry-After is honoured within these bounds, so neither a zero nor a week stalls us.
-_RETRY_AFTER_MIN = timedelta(seconds=1)
-_RETRY_AFTER_MAX = timedelta(hours=1)
 _COALESCE_SECONDS = 0.002
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -59,14 +62,6 @@ class _EndpointState:
     bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)  # when its last request ended
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int | None = None
-    error: str | None = None
-    excerpt: str | None = None
-    retry_after: timedelta | None = None
 
 
 class Sender:
@@ -111,7 +106,7 @@ class Sender:
             await asyncio.gather(listener, *self._tasks, return_exceptions=True)
             await asyncio.gather(*(state.client.aclose() for state in self._endpoints.values()))
 
-    async def _claim(self, limit: int) -> list[store.Delivery]:
+    async def _claim(self, limit: int) -> list[Delivery]:
         now, cap = time.monotonic(), self._settings.endpoint_concurrency
         # Only as many as an endpoint's own connection pool takes at once; none while it rests.
         in_flight = {
@@ -172,7 +167,7 @@ class Sender:
             self._endpoints[endpoint_id] = state
         return state
 
-    async def _deliver_tracked(self, delivery: store.Delivery) -> None:
+    async def _deliver_tracked(self, delivery: Delivery) -> None:
         state = self._state(delivery.endpoint_id)
         state.in_flight += 1
         try:
@@ -200,13 +195,15 @@ class Sender:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def deliver(self, delivery: store.Delivery) -> None:
+    async def deliver(self, delivery: Delivery) -> None:
         """Send one claimed message and settle it by the answer."""
         started = time.perf_counter()
         answer = await self._post(delivery)
         elapsed = time.perf_counter() - started
         LATENCY.observe(elapsed)
-        outcome, retry_in = self._settle(delivery.attempt, answer.status, answer.retry_after)
+        outcome, retry_in = settle(
+            delivery.attempt, answer.status, answer.retry_after, self._settings.retry_schedule_seconds
+        )
         DELIVERIES.labels(outcome if answer.status is None or outcome != "pending" else "retry").inc()
         self._state(delivery.endpoint_id).breaker.record(outcome == "delivered", time.monotonic())
         async with self._pool.acquire() as conn, contextlib.AsyncExitStack() as scope:
@@ -235,7 +232,7 @@ class Sender:
             outcome=outcome,
         )
 
-    async def _post(self, delivery: store.Delivery) -> _Answer:
+    async def _post(self, delivery: Delivery) -> Answer:
         try:
             async with asyncio.timeout(self._settings.total_timeout_seconds):
                 client = self._state(delivery.endpoint_id).client
@@ -252,17 +249,17 @@ class Sender:
                 finally:
                     await response.aclose()
         except TimeoutError:
-            return _Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
+            return Answer(error=f"no response within {self._settings.total_timeout_seconds} s")
         except Exception as exc:  # whatever kept the request from being made, this attempt failed
-            return _Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
-        return _Answer(
+            return Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
+        return Answer(
             response.status_code,
             None,
             make_storable(excerpt[:_EXCERPT_BYTES].decode("utf-8", "replace")),
-            _retry_after(response.headers.get("retry-after")),
+            parse_retry_after(response.headers.get("retry-after")),
         )
 
-    async def _after_failure(self, conn: Connection, delivery: store.Delivery, outcome: str, answer: _Answer) -> None:
+    async def _after_failure(self, conn: Connection, delivery: Delivery, outcome: str, answer: Answer) -> None:
         """Endpoint health and the operational events, in the attempt's transaction."""
         if answer.status == 410:  # the subscriber says the endpoint is gone for good
             disabled = await store.disable_endpoint(conn, delivery.endpoint_id, "gone")
@@ -287,19 +284,6 @@ class Sender:
             event = Event.new("webhook.message.exhausted", WEBHOOK_DISPATCHER.name, str(delivery.endpoint_id), data)
             await enqueue(conn, WEBHOOKS_EVENTS, event)
 
-    def _settle(self, attempt: int, status: int | None, retry_after: timedelta | None) -> tuple[str, timedelta | None]:
-        """(message status, wait before the next try) for an attempt's answer."""
-        if status is not None and 200 <= status < 300:
-            return "delivered", None
-        if status == 410:
-            return "failed", None
-        delay = next_delay(attempt, self._settings.retry_schedule_seconds)
-        if delay is None:
-            return "failed", None
-        if status in (429, 503) and retry_after is not None:
-            delay = min(max(retry_after, _RETRY_AFTER_MIN), _RETRY_AFTER_MAX)
-        return "pending", delay
-
 
 async def publish_disabled(conn: Connection, endpoint: asyncpg.Record) -> None:
     """`webhook.endpoint.disabled` for an endpoint `store.disable_endpoint`/`endpoint_failed` just disabled."""
@@ -321,7 +305,7 @@ async def purge_history(pool: asyncpg.Pool, settings: DispatcherSettings) -> Non
         log.info("webhook history purged", messages=messages, attempts=attempts)
 
 
-def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]:
+def _request_headers(delivery: Delivery, timestamp: int) -> dict[str, str]:
     for name, value in delivery.headers.items():
         if not is_header_value(value):  # stored before registration checked values
             # Named, never quoted: custom header values are often the subscriber's credentials.
@@ -340,18 +324,3 @@ def _request_headers(delivery: store.Delivery, timestamp: int) -> dict[str, str]
     if correlation_id is not None:
         headers[CORRELATION_HEADER] = correlation_id
     return headers
-
-
-def _retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
-    text = (value or "").strip()
-    if text.isascii() and text.isdigit():
-        try:
-            return timedelta(seconds=int(text))
-        except OverflowError:  # more seconds than a timedelta holds: the longest wait we honour
-            return _RETRY_AFTER_MAX
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(when - when.now(when.tzinfo), timedelta(0))

@@ -21,8 +21,8 @@ from standardwebhooks.webhooks import Webhook
 
 from services.webhook_dispatcher import sender as sender_module
 from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import generate_secret
-from services.webhook_dispatcher.sender import Sender, _retry_after
+from services.webhook_dispatcher.domain import Delivery, generate_secret, parse_retry_after, settle
+from services.webhook_dispatcher.sender import Sender
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.events import Event
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
@@ -32,7 +32,7 @@ HOUR = timedelta(hours=1)
 
 def _sender(schedule: list[float] | None = None, client: httpx.AsyncClient | None = None) -> Sender:
     settings = DispatcherSettings(retry_schedule_seconds=schedule or [1, 2])
-    # _settle uses neither the pool nor the client; deliver gets stubs for both
+    # deliver gets stubs for the pool and the client
     pool = cast("asyncpg.Pool[asyncpg.Record]", _StubPool())
     return Sender(pool, settings, lambda: client or cast(httpx.AsyncClient, None))
 
@@ -45,59 +45,57 @@ def _sender(schedule: list[float] | None = None, client: httpx.AsyncClient | Non
     [("120", timedelta(seconds=120)), ("0", timedelta(0)), (" 7 ", timedelta(seconds=7)), ("86400", timedelta(days=1))],
 )
 def test_retry_after_in_seconds(value: str, expected: timedelta) -> None:
-    assert _retry_after(value) == expected
+    assert parse_retry_after(value) == expected
 
 
 def test_retry_after_as_a_future_http_date() -> None:
     value = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
 
-    delay = _retry_after(value)
+    delay = parse_retry_after(value)
 
     assert delay is not None
     assert timedelta(seconds=115) <= delay <= timedelta(seconds=120)
 
 
 def test_retry_after_as_a_past_http_date_is_zero() -> None:
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == timedelta(0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == timedelta(0)
 
 
 @pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5", "2 minutes", "Wed, 99 Foo 2015"])
 def test_retry_after_garbage_is_ignored(value: str | None) -> None:
-    assert _retry_after(value) is None
+    assert parse_retry_after(value) is None
 
 
 @pytest.mark.parametrize("value", ["99999999999999999999", "100000000000000", "\u00b2"])
 def test_absurd_retry_after_does_not_raise_and_is_clamped(value: str) -> None:
-    sender = _sender([1, 2])
-
-    outcome, delay = sender._settle(1, 503, _retry_after(value))
+    outcome, delay = settle(1, 503, parse_retry_after(value), [1, 2])
 
     assert outcome == "pending"
     assert delay is not None
     assert delay <= HOUR
 
 
-# ---- _settle -----------------------------------------------------------------------------------
+# ---- settle ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
 def test_2xx_is_delivered(status: int) -> None:
-    assert _sender()._settle(1, status, None) == ("delivered", None)
+    assert settle(1, status, None, [1, 2]) == ("delivered", None)
 
 
 def test_2xx_on_the_last_allowed_attempt_is_delivered() -> None:
-    assert _sender([1, 2])._settle(3, 200, None) == ("delivered", None)
+    assert settle(3, 200, None, [1, 2]) == ("delivered", None)
 
 
 def test_410_fails_at_once() -> None:
-    assert _sender([1, 2])._settle(1, 410, None) == ("failed", None)
-    assert _sender([1, 2])._settle(1, 410, timedelta(seconds=30)) == ("failed", None)
+    assert settle(1, 410, None, [1, 2]) == ("failed", None)
+    assert settle(1, 410, timedelta(seconds=30), [1, 2]) == ("failed", None)
 
 
 @pytest.mark.parametrize(("attempt", "scheduled"), [(1, 1.0), (2, 2.0)])
 @pytest.mark.parametrize("status", [500, 502, 404, 400, 301, None])
 def test_other_answers_are_retried_per_schedule(attempt: int, scheduled: float, status: int | None) -> None:
-    outcome, delay = _sender([1, 2])._settle(attempt, status, None)
+    outcome, delay = settle(attempt, status, None, [1, 2])
 
     assert outcome == "pending"
     assert delay is not None
@@ -106,13 +104,13 @@ def test_other_answers_are_retried_per_schedule(attempt: int, scheduled: float, 
 
 @pytest.mark.parametrize("status", [500, 429, 503, None])
 def test_exhausted_schedule_fails(status: int | None) -> None:
-    assert _sender([1, 2])._settle(3, status, timedelta(seconds=10)) == ("failed", None)
+    assert settle(3, status, timedelta(seconds=10), [1, 2]) == ("failed", None)
 
 
 def test_default_schedule_allows_eight_attempts() -> None:
-    sender = _sender([5, 300, 1800, 7200, 18000, 36000, 36000])
+    schedule = [5, 300, 1800, 7200, 18000, 36000, 36000]
 
-    assert [sender._settle(n, 500, None)[0] for n in range(1, 9)] == ["pending"] * 7 + ["failed"]
+    assert [settle(n, 500, None, schedule)[0] for n in range(1, 9)] == ["pending"] * 7 + ["failed"]
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -127,12 +125,12 @@ def test_default_schedule_allows_eight_attempts() -> None:
     ],
 )
 def test_retry_after_is_honoured_within_bounds(status: int, retry_after: timedelta, expected: timedelta) -> None:
-    assert _sender([1, 2])._settle(1, status, retry_after) == ("pending", expected)
+    assert settle(1, status, retry_after, [1, 2]) == ("pending", expected)
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_rate_limit_without_retry_after_follows_schedule(status: int) -> None:
-    outcome, delay = _sender([10, 20])._settle(2, status, None)
+    outcome, delay = settle(2, status, None, [10, 20])
 
     assert outcome == "pending"
     assert delay is not None
@@ -141,7 +139,7 @@ def test_rate_limit_without_retry_after_follows_schedule(status: int) -> None:
 
 @pytest.mark.parametrize("status", [500, 502])
 def test_retry_after_is_ignored_for_other_errors(status: int) -> None:
-    outcome, delay = _sender([10, 20])._settle(1, status, timedelta(minutes=30))
+    outcome, delay = settle(1, status, timedelta(minutes=30), [10, 20])
 
     assert outcome == "pending"
     assert delay is not None
@@ -176,7 +174,7 @@ class _Recorder:
         self.events: list[tuple[str, Event]] = []
         self.failing_too_long = False
 
-    async def record_attempt(self, conn: object, delivery: store.Delivery, **fields: Any) -> None:
+    async def record_attempt(self, conn: object, delivery: Delivery, **fields: Any) -> None:
         self.attempts.append({"delivery": delivery, **fields})
 
     def _endpoint_row(self, endpoint_id: uuid.UUID, reason: str) -> dict[str, Any]:
@@ -207,8 +205,8 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     return recorded
 
 
-def _delivery(secret: str, *, attempt: int = 1, correlation_id: str | None = "req-1") -> store.Delivery:
-    return store.Delivery(
+def _delivery(secret: str, *, attempt: int = 1, correlation_id: str | None = "req-1") -> Delivery:
+    return Delivery(
         message_id=11,
         event_id=uuid.UUID("6f1c2a54-3f59-4a55-9a3c-2b1d9b1c0e11"),
         event_type="order.created",
@@ -329,7 +327,7 @@ async def test_deliver_reads_a_huge_answer_only_as_far_as_the_excerpt(recorder: 
     assert chunks_read == 2
 
 
-async def test_deliver_survives_an_absurd_retry_after(recorder: _Recorder) -> None:
+async def test_deliver_survives_an_absurdparse_retry_after(recorder: _Recorder) -> None:
     response = httpx.Response(503, headers={"retry-after": "99999999999999999999"})
     async with _client(lambda _: response) as client:
         await _sender(client=client).deliver(_delivery(generate_secret()))
