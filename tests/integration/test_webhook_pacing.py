@@ -13,8 +13,8 @@ import pytest
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import generate_secret
 from services.webhook_dispatcher.safe_http import Destinations, safe_client
-from services.webhook_dispatcher.sender import Sender
 from services.webhook_dispatcher.settings import DispatcherSettings
+from services.webhook_dispatcher.workers import Sender
 from shared.services import WEBHOOK_DISPATCHER
 from tests.support.polling import eventually
 from tests.support.receiver import WebhookReceiver
