@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 from typing import Final, Generic, Literal, TypeVar
 
@@ -50,40 +50,31 @@ def _no_fields(_: object) -> Mapping[str, object]:
     return {}
 
 
+@dataclass(eq=False)
 class WorkQueue(Generic[ItemT]):
     """Claims items with `claim(limit)` and processes each with `process(item)`, which settles it.
 
     `claim` runs its own transaction and returns at most `limit` items, already leased; `process`
-    must finish within the lease (or the item is claimed again meanwhile). What either raises is
-    logged, with `describe(item)`'s fields, and never stops the queue: a database error as an outage
-    to wait out, anything else as a bug, with its stack. `run()` returns only when cancelled, after
-    cancelling the items in hand (their leases bring them back).
+    must finish within the lease (or the item is claimed again meanwhile). At most `concurrency` items
+    are in hand at once, at most `batch_size` claimed at a time; the loop claims again on a NOTIFY on
+    `channel`, a finished item, or every `poll_interval` seconds. What a claim or an item raises is
+    logged, with `describe(item)`'s fields and the queue's `name`, and never stops the queue: a
+    database error as an outage to wait out, anything else as a bug, with its stack. `run()` returns
+    only when cancelled, after cancelling the items in hand (their leases bring them back).
     """
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        *,
-        name: str,
-        channel: str,
-        claim: Callable[[int], Awaitable[Sequence[ItemT]]],
-        process: Callable[[ItemT], Awaitable[None]],
-        concurrency: int,
-        batch_size: int,
-        poll_interval: float,
-        describe: Callable[[ItemT], Mapping[str, object]] = _no_fields,
-    ) -> None:
-        self._pool = pool
-        self._name = name
-        self._channel = channel
-        self._claim = claim
-        self._process = process
-        self._concurrency = concurrency
-        self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._describe = describe
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+    pool: asyncpg.Pool
+    _: KW_ONLY
+    name: str
+    channel: str
+    claim: Callable[[int], Awaitable[Sequence[ItemT]]]
+    process: Callable[[ItemT], Awaitable[None]]
+    concurrency: int
+    batch_size: int
+    poll_interval: float
+    describe: Callable[[ItemT], Mapping[str, object]] = _no_fields
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     @property
     def in_flight(self) -> int:
@@ -95,11 +86,11 @@ class WorkQueue(Generic[ItemT]):
         self._wake.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen(), name=f"{self._name}-notifications")
+        listener = asyncio.create_task(self._listen(), name=f"{self.name}-notifications")
         try:
             while True:
                 self._wake.clear()
-                room = min(self._concurrency - len(self._tasks), self._batch_size)
+                room = min(self.concurrency - len(self._tasks), self.batch_size)
                 claimed = await self._claim_safely(room) if room > 0 else []
                 for item in claimed:
                     task = asyncio.create_task(self._process_safely(item))
@@ -107,7 +98,7 @@ class WorkQueue(Generic[ItemT]):
                     task.add_done_callback(self._tasks.discard)
                 if len(claimed) < room or room <= 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                     await asyncio.sleep(COALESCE_SECONDS)
         finally:
             listener.cancel()
@@ -117,25 +108,25 @@ class WorkQueue(Generic[ItemT]):
 
     async def _claim_safely(self, limit: int) -> Sequence[ItemT]:
         try:
-            return await self._claim(limit)
+            return await self.claim(limit)
         except TRANSIENT_DB_ERRORS as error:
-            log.warning("work queue cannot claim: the database is unreachable", queue=self._name, error=str(error))
+            log.warning("work queue cannot claim: the database is unreachable", queue=self.name, error=str(error))
         except Exception:  # a bug must not stop the queue; the next wake-up tries again
-            log.exception("work queue claim failed", queue=self._name)
+            log.exception("work queue claim failed", queue=self.name)
         return ()
 
     async def _process_safely(self, item: ItemT) -> None:
         try:
-            await self._process(item)
+            await self.process(item)
         except TRANSIENT_DB_ERRORS as error:
             log.warning(
                 "work item not settled: the database is unreachable; its lease brings it back",
-                queue=self._name,
+                queue=self.name,
                 error=str(error),
-                **self._describe(item),
+                **self.describe(item),
             )
         except Exception:  # a bug must not stop the queue; the lease brings the item back
-            log.exception("work item crashed; its lease brings it back", queue=self._name, **self._describe(item))
+            log.exception("work item crashed; its lease brings it back", queue=self.name, **self.describe(item))
         finally:
             self._wake.set()
 
@@ -145,9 +136,9 @@ class WorkQueue(Generic[ItemT]):
             try:
                 await self._listen_once()
             except TRANSIENT_DB_ERRORS as error:
-                log.warning("work queue notifications interrupted", queue=self._name, error=str(error))
+                log.warning("work queue notifications interrupted", queue=self.name, error=str(error))
             except Exception:  # the poll fallback keeps the queue going meanwhile
-                log.exception("work queue notifications failed", queue=self._name)
+                log.exception("work queue notifications failed", queue=self.name)
             await asyncio.sleep(RELISTEN_SECONDS)
 
     async def _listen_once(self) -> None:
@@ -155,14 +146,14 @@ class WorkQueue(Generic[ItemT]):
             self._wake.set()
 
         lost = asyncio.Event()
-        async with self._pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             conn.add_termination_listener(lambda _: lost.set())
-            await conn.add_listener(self._channel, wake)
+            await conn.add_listener(self.channel, wake)
             try:
                 await lost.wait()
             finally:
                 with contextlib.suppress(*TRANSIENT_DB_ERRORS):
-                    await conn.remove_listener(self._channel, wake)
+                    await conn.remove_listener(self.channel, wake)
 
 
 # ---- the conventional table ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypedDict, Unpack
 
 from services.webhook_dispatcher import store as postgres_store
 from services.webhook_dispatcher.domain import (
@@ -58,6 +58,28 @@ class Database(Protocol):
     def acquire(self) -> contextlib.AbstractAsyncContextManager[Connection]: ...
 
 
+class MessageQuery(TypedDict, total=False):
+    """Which messages `Store.list_messages` returns: every one that matches the filters given."""
+
+    endpoint_id: uuid.UUID | None
+    event_id: uuid.UUID | None
+    status: str | None
+    since: datetime | None
+    until: datetime | None
+    limit: int
+
+
+class AttemptLog(TypedDict):
+    """An attempt as `Store.record_attempt` logs it, with the message's status (`outcome`) after it."""
+
+    response_status: int | None
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+    outcome: str
+    retry_in: timedelta | None
+
+
 class Store(Protocol):
     """What the use cases need from the dispatcher's tables: store.py's functions."""
 
@@ -89,17 +111,7 @@ class Store(Protocol):
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes
     ) -> Row: ...
 
-    async def list_messages(
-        self,
-        conn: Connection,
-        *,
-        endpoint_id: uuid.UUID | None = None,
-        event_id: uuid.UUID | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-    ) -> Sequence[Row]: ...
+    async def list_messages(self, conn: Connection, **query: Unpack[MessageQuery]) -> Sequence[Row]: ...
 
     async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> Row | None: ...
 
@@ -109,18 +121,7 @@ class Store(Protocol):
         self, conn: Connection, limit: int, lease: timedelta, *, in_flight: Mapping[uuid.UUID, int], per_endpoint: int
     ) -> Sequence[Delivery]: ...
 
-    async def record_attempt(
-        self,
-        conn: Connection,
-        delivery: Delivery,
-        *,
-        response_status: int | None,
-        latency_ms: int,
-        error: str | None,
-        response_excerpt: str | None,
-        outcome: str,
-        retry_in: timedelta | None,
-    ) -> None: ...
+    async def record_attempt(self, conn: Connection, delivery: Delivery, **attempt: Unpack[AttemptLog]) -> None: ...
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
 

@@ -4,16 +4,16 @@ overlap, a lease that ran out is taken over, and a dropped LISTEN connection is 
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from shared.db import Connection
-from shared.work_queue import Outcome, QueueTable, WorkQueue, table_queue
+from shared.work_queue import Outcome, QueueTable, table_queue
 from tests.support.polling import eventually
+from tests.support.tasks import running
 
 JOBS = QueueTable("jobs", "scratch.jobs")
 LEASE = timedelta(seconds=30)
@@ -48,16 +48,6 @@ async def _jobs(pool: asyncpg.Pool) -> dict[str, tuple[str, int]]:
     return {row["name"]: (row["status"], row["attempts"]) for row in rows}
 
 
-@asynccontextmanager
-async def _running(queue: WorkQueue[asyncpg.Record]) -> AsyncIterator[None]:
-    task = asyncio.create_task(queue.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 def _all_done(jobs: dict[str, tuple[str, int]]) -> bool:
     return all(status == "done" for status, _ in jobs.values())
 
@@ -72,7 +62,7 @@ def _handler(outcomes: Callable[[asyncpg.Record], Outcome]) -> Callable[[asyncpg
 async def test_a_notified_item_is_processed_at_once_and_settled(pool: asyncpg.Pool) -> None:
     queue = table_queue(pool, JOBS, _handler(lambda _: Outcome.done()), lease=LEASE, poll_interval=NO_POLLING)
 
-    async with _running(queue):
+    async with running(queue.run()):
         await asyncio.sleep(0.2)  # the queue is listening, idle
         await _add(pool, "a", "b")
         jobs = await eventually(lambda: _jobs(pool), lambda found: len(found) == 2 and _all_done(found), timeout=5)
@@ -91,7 +81,7 @@ async def test_retries_wait_their_delay_and_a_failure_is_final(pool: asyncpg.Poo
 
     queue = table_queue(pool, JOBS, _handler(outcome), lease=LEASE, poll_interval=0.05)
     await _add(pool, "flaky", "broken")
-    async with _running(queue):
+    async with running(queue.run()):
         await eventually(lambda: _jobs(pool), lambda found: found["flaky"] == ("done", 3), timeout=10)
         await asyncio.sleep(0.3)  # a failed item is never claimed again
 
@@ -103,7 +93,7 @@ async def test_a_retry_on_a_spent_schedule_fails(pool: asyncpg.Pool) -> None:
     on_schedule = _handler(lambda row: Outcome.retry_on_schedule(row["attempts"], [0.05, 0.05]))
     queue = table_queue(pool, JOBS, on_schedule, lease=LEASE, poll_interval=0.05)
     await _add(pool, "doomed")
-    async with _running(queue):
+    async with running(queue.run()):
         jobs = await eventually(lambda: _jobs(pool), lambda found: found["doomed"][0] == "failed", timeout=10)
 
     assert jobs == {"doomed": ("failed", 3)}
@@ -120,25 +110,26 @@ async def test_instances_share_the_backlog_and_never_process_an_item_twice(pool:
     names = [f"job-{n}" for n in range(200)]
     await _add(pool, *names)
     queues = [table_queue(pool, JOBS, handle, lease=LEASE, batch_size=7, concurrency=5) for _ in range(3)]
-    async with _running(queues[0]), _running(queues[1]), _running(queues[2]):
+    async with running(queues[0].run()), running(queues[1].run()), running(queues[2].run()):
         await eventually(lambda: _jobs(pool), _all_done)
 
     assert handled == dict.fromkeys(names, 1)
 
 
 async def test_at_most_concurrency_items_are_in_hand_at_once(pool: asyncpg.Pool) -> None:
-    running, most = 0, 0
+    in_hand, most = 0, 0
 
     async def handle(_: asyncpg.Record) -> Outcome:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
+        nonlocal in_hand, most
+        in_hand += 1
+        most = max(most, in_hand)
         await asyncio.sleep(0.05)
-        running -= 1
+        in_hand -= 1
         return Outcome.done()
 
     await _add(pool, *(f"job-{n}" for n in range(20)))
-    async with _running(table_queue(pool, JOBS, handle, lease=LEASE, concurrency=3, poll_interval=0.05)):
+    queue = table_queue(pool, JOBS, handle, lease=LEASE, concurrency=3, poll_interval=0.05)
+    async with running(queue.run()):
         await eventually(lambda: _jobs(pool), _all_done)
 
     assert most == 3
@@ -150,7 +141,7 @@ async def test_an_item_whose_lease_ran_out_is_taken_over_and_the_late_settlement
         [abandoned] = await JOBS.claim(conn, 10, timedelta(milliseconds=300))
     queue = table_queue(pool, JOBS, _handler(lambda _: Outcome.done()), lease=LEASE, poll_interval=0.05)
 
-    async with _running(queue):
+    async with running(queue.run()):
         jobs = await eventually(lambda: _jobs(pool), lambda found: found["orphan"][0] == "done", timeout=5)
     async with pool.acquire() as conn:
         late = await JOBS.settle(conn, abandoned, Outcome.failed())
@@ -167,7 +158,7 @@ async def test_a_follow_up_runs_in_the_settlements_transaction(pool: asyncpg.Poo
     outcomes = {"good": Outcome.done(), "bad": Outcome.failed()}
     queue = table_queue(pool, JOBS, _handler(lambda row: outcomes[row["name"]]), lease=LEASE, follow_up=log_failures)
     await _add(pool, "good", "bad")
-    async with _running(queue):
+    async with running(queue.run()):
         await eventually(lambda: _jobs(pool), lambda found: found == {"good": ("done", 1), "bad": ("failed", 1)})
 
     assert sorted(tuple(row) for row in await pool.fetch("SELECT name, outcome FROM job_log")) == [
@@ -189,7 +180,7 @@ async def test_notifications_resume_after_the_listening_connection_is_dropped(po
             )
         )
 
-    async with _running(queue):
+    async with running(queue.run()):
         await eventually(listener_dropped, lambda dropped: dropped == 1, timeout=5, interval=0.05)
         await asyncio.sleep(1.5)  # the queue opens another LISTEN connection after a second
         await _add(pool, "after")

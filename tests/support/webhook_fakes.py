@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from services.webhook_dispatcher.domain import Delivery, UnsafeDestination
 from services.webhook_dispatcher.safe_http import Destinations
-from services.webhook_dispatcher.service import WebhookService
+from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.store import UPDATABLE
 from shared.db import Connection
@@ -43,6 +43,7 @@ MESSAGE_COLUMNS = (
     "created_at",
     "delivered_at",
 )
+ATTEMPT_COLUMNS = ("attempted_at", "response_status", "latency_ms", "error", "response_excerpt")
 # What the fake DNS answers by default: a public address, which the dispatcher may send to.
 PUBLIC_HOSTS = {"subscriber.example": ["93.184.216.34"]}
 
@@ -205,17 +206,9 @@ class FakeStore:
         )
         return _columns(self.messages[message_id], MESSAGE_COLUMNS)
 
-    async def list_messages(
-        self,
-        conn: Connection,
-        *,
-        endpoint_id: uuid.UUID | None = None,
-        event_id: uuid.UUID | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    async def list_messages(self, conn: Connection, **query: Unpack[MessageQuery]) -> list[dict[str, Any]]:
+        endpoint_id, event_id, status = query.get("endpoint_id"), query.get("event_id"), query.get("status")
+        since, until = query.get("since"), query.get("until")
         wanted = [
             message
             for message in self.messages.values()
@@ -228,7 +221,7 @@ class FakeStore:
         wanted.sort(key=lambda message: (message["created_at"], message["id"]), reverse=True)
         return [
             {**_columns(message, MESSAGE_COLUMNS), "attempt_log": list(self.attempt_logs[message["id"]])}
-            for message in wanted[:limit]
+            for message in wanted[: query.get("limit", 100)]
         ]
 
     async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> dict[str, Any] | None:
@@ -275,7 +268,7 @@ class FakeStore:
             claimed.append(_delivery(message, endpoint, now))
         return claimed
 
-    async def record_attempt(self, conn: Connection, delivery: Delivery, **fields: Any) -> None:
+    async def record_attempt(self, conn: Connection, delivery: Delivery, **fields: Unpack[AttemptLog]) -> None:
         self.attempts.append({"delivery": delivery, **fields})
         message = self.messages.get(delivery.message_id)
         if message is not None:
@@ -283,9 +276,8 @@ class FakeStore:
             message.update(status=fields["outcome"], delivered_at=datetime.now(UTC) if delivered else None)
             if fields["retry_in"] is not None:
                 message["next_attempt_at"] = datetime.now(UTC) + fields["retry_in"]
-            self.attempt_logs[message["id"]].append(
-                {"attempted_at": datetime.now(UTC), **{name: fields[name] for name in _ATTEMPT_FIELDS}}
-            )
+            logged = {"attempted_at": datetime.now(UTC), **fields}
+            self.attempt_logs[message["id"]].append({name: logged[name] for name in ATTEMPT_COLUMNS})
         if fields["outcome"] == "delivered" and delivery.endpoint_id in self.endpoints:
             self.endpoints[delivery.endpoint_id]["failing_since"] = None
 
@@ -322,9 +314,6 @@ class FakeStore:
             return None
         self._change(endpoint_id, enabled=False, disabled_reason=reason)
         return _columns(endpoint, (*ENDPOINT_COLUMNS, "failing_since"))
-
-
-_ATTEMPT_FIELDS = ("response_status", "latency_ms", "error", "response_excerpt")
 
 
 def _columns(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from shared.work_queue import WorkQueue
 from tests.support.polling import eventually
+from tests.support.tasks import running
 
 
 class _UnreachablePool:
@@ -57,16 +58,6 @@ def _queue(backlog: _Backlog, *, concurrency: int = 10, batch_size: int = 10) ->
     )
 
 
-@asynccontextmanager
-async def _running(queue: WorkQueue[str]) -> AsyncIterator[None]:
-    task = asyncio.create_task(queue.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 async def _processed(backlog: _Backlog) -> list[str]:
     return backlog.processed
 
@@ -75,7 +66,7 @@ async def test_claims_during_an_outage_are_logged_and_retried_and_a_bug_does_not
     backlog = _Backlog(["a", "b"], claim_failures=[OSError("connection refused"), ValueError("a bug")])
 
     with capture_logs() as logs:
-        async with _running(_queue(backlog)):
+        async with running(_queue(backlog).run()):
             await eventually(
                 lambda: _processed(backlog), lambda done: sorted(done) == ["a", "b"], timeout=5, interval=0.01
             )
@@ -90,7 +81,7 @@ async def test_an_item_that_cannot_be_settled_or_crashes_is_logged_and_the_other
     backlog = _Backlog(["raise:outage", "raise:bug", "a", "b"])
 
     with capture_logs() as logs:
-        async with _running(_queue(backlog, batch_size=1)):
+        async with running(_queue(backlog, batch_size=1).run()):
             await eventually(
                 lambda: _processed(backlog), lambda done: sorted(done) == ["a", "b"], timeout=5, interval=0.01
             )
@@ -124,7 +115,7 @@ async def test_a_claim_asks_for_no_more_than_the_room_left(concurrency: int, bat
     backlog = _HeldBacklog([f"item-{n}" for n in range(20)])
     queue = _queue(backlog, concurrency=concurrency, batch_size=batch_size)
 
-    async with _running(queue):
+    async with running(queue.run()):
         await eventually(
             lambda: asyncio.sleep(0, queue.in_flight), lambda n: n == concurrency, timeout=5, interval=0.01
         )
