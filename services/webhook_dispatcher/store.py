@@ -1,4 +1,5 @@
-"""The dispatcher's SQL."""
+"""The dispatcher's SQL: endpoints, messages and their attempts. Only service.py calls it (and the
+fan-out handler, for its two statements); it decides no rule."""
 
 import uuid
 from collections.abc import Mapping, Sequence
