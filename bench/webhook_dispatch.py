@@ -47,8 +47,8 @@ from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.services import REPO_ROOT, WEBHOOK_DISPATCHER
 from shared.topics import PARTITIONS, dlq
-from tests.e2e.webhook_support import order_event
 from tests.support.processes import ServiceProcess
+from tests.support.webhooks import order_event
 
 ADMIN = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 LOG_DIR = REPO_ROOT / ".local" / "bench-logs"

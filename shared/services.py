@@ -48,8 +48,10 @@ def local_port(variable: str, default: int) -> int:
 # range (32768-60999): a client retrying a stopped server there can be handed the server's own port
 # as its source port and connect to itself, holding the port so the server cannot bind it again.
 # `LOCAL_PG_PORT` / `LOCAL_KAFKA_PORT` move them (the Kafka controller takes the next port).
-LOCAL_PG_PORT: Final = local_port("LOCAL_PG_PORT", 15432)
-LOCAL_KAFKA_PORT: Final = local_port("LOCAL_KAFKA_PORT", 19092)
+DEFAULT_LOCAL_PG_PORT: Final = 15432
+DEFAULT_LOCAL_KAFKA_PORT: Final = 19092  # also docker-compose.yml's host port, which these variables do not move
+LOCAL_PG_PORT: Final = local_port("LOCAL_PG_PORT", DEFAULT_LOCAL_PG_PORT)
+LOCAL_KAFKA_PORT: Final = local_port("LOCAL_KAFKA_PORT", DEFAULT_LOCAL_KAFKA_PORT)
 LOCAL_DATABASE: Final = "orders"
 LOCAL_ADMIN_DSN: Final = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/{LOCAL_DATABASE}"
 LOCAL_KAFKA_BOOTSTRAP: Final = f"127.0.0.1:{LOCAL_KAFKA_PORT}"

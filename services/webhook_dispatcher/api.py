@@ -1,21 +1,19 @@
 """The dispatcher's HTTP routes (scope `webhooks:admin`): endpoints, their deliveries, event types."""
 
+import contextlib
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Final
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.webhook_dispatcher import store
-from services.webhook_dispatcher.domain import UnsafeDestination, generate_secret, offered_event_types, webhook_body
-from services.webhook_dispatcher.safe_http import Destinations
-from services.webhook_dispatcher.sender import publish_disabled
+from services.webhook_dispatcher.domain import EndpointNotFound, MessageNotFound, MessageStatus, UnsafeDestination
+from services.webhook_dispatcher.service import Row, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.auth import require_scope
-from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
 from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
 from shared.logging import CORRELATION_HEADER
 from shared.problems import Problem, problem_responses
@@ -39,7 +37,6 @@ _NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
 _REFUSED: Final = problem_responses(
     {422: "Invalid or missing fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
 )
-TEST_EVENT_TYPE = "webhook.test"
 
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -116,7 +113,7 @@ class EndpointOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> "EndpointOut":
+    def from_row(cls, row: Row) -> "EndpointOut":
         fields = {name: row[name] for name in cls.model_fields}
         fields["headers"] = dict.fromkeys(row["headers"], MASKED_VALUE)
         return cls.model_validate(fields)
@@ -145,14 +142,14 @@ class MessageOut(BaseModel):
     event_id: uuid.UUID
     event_type: str
     order_id: str
-    status: Literal["pending", "delivered", "failed"]
+    status: MessageStatus
     attempts: list[AttemptOut]
     next_attempt_at: datetime | None
     created_at: datetime
     delivered_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> "MessageOut":
+    def from_row(cls, row: Row) -> "MessageOut":
         fields: dict[str, Any] = {name: row[name] for name in cls.model_fields if name != "attempts"}
         fields["attempts"] = row.get("attempt_log", [])
         if row["status"] != "pending":
@@ -170,15 +167,20 @@ class Recovered(BaseModel):
     requeued: int
 
 
-# The service's runtime, typed by its settings, as routes receive it.
-RuntimeDep = Annotated[Runtime[DispatcherSettings], Depends(get_runtime)]
+async def get_service(runtime: Annotated[Runtime[DispatcherSettings], Depends(get_runtime)]) -> WebhookService:
+    """The use cases, on the service's pool and settings (async: FastAPI runs a plain `def` dependency
+    in a worker thread)."""
+    return WebhookService(runtime.pool, runtime.settings)
 
 
-async def _vet(runtime: Runtime[DispatcherSettings], url: str) -> None:
-    settings = runtime.settings
-    destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
+ServiceDep = Annotated[WebhookService, Depends(get_service)]
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """The service's refusals, as the API answers them."""
     try:
-        await destinations.vet_url(url)
+        yield
     except UnsafeDestination as error:
         raise Problem(
             422,
@@ -186,148 +188,109 @@ async def _vet(runtime: Runtime[DispatcherSettings], url: str) -> None:
             f"Webhooks cannot be sent to this URL: {error}.",
             errors=[{"field": "url", "message": str(error), "type": "url_not_allowed"}],
         ) from error
-
-
-def _missing(endpoint_id: uuid.UUID) -> Problem:
-    return Problem(404, "endpoint_not_found", f"There is no webhook endpoint {endpoint_id}.")
+    except EndpointNotFound as error:
+        raise Problem(404, "endpoint_not_found", str(error)) from error
+    except MessageNotFound as error:
+        raise Problem(404, "message_not_found", str(error)) from error
 
 
 # ---- endpoints ---------------------------------------------------------------------------------
 
 
 @router.post("/webhooks", status_code=201, response_model=EndpointCreated, responses=_REFUSED)
-async def create_endpoint(body: EndpointIn, runtime: RuntimeDep, response: Response) -> EndpointCreated:
+async def create_endpoint(body: EndpointIn, service: ServiceDep, response: Response) -> EndpointCreated:
     """Register an endpoint; the answer carries its signing secret, which is never shown again."""
-    await _vet(runtime, body.url)
-    secret = generate_secret()
-    async with runtime.pool.acquire() as conn:
-        row = await store.insert_endpoint(conn, body.model_dump(), secret)
+    with _refusals():
+        row, secret = await service.create_endpoint(body.model_dump())
     response.headers["Location"] = f"/webhooks/{row['id']}"
     return EndpointCreated(**EndpointOut.from_row(row).model_dump(), secret=secret)
 
 
 @router.get("/webhooks", response_model=list[EndpointOut])
-async def list_endpoints(runtime: RuntimeDep) -> list[EndpointOut]:
-    async with runtime.pool.acquire() as conn:
-        return [EndpointOut.from_row(row) for row in await store.list_endpoints(conn)]
+async def list_endpoints(service: ServiceDep) -> list[EndpointOut]:
+    return [EndpointOut.from_row(row) for row in await service.list_endpoints()]
 
 
 @router.get("/webhooks/{endpoint_id}", response_model=EndpointOut, responses=_NOT_FOUND)
-async def get_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
-    async with runtime.pool.acquire() as conn:
-        row = await store.fetch_endpoint(conn, endpoint_id)
-    if row is None:
-        raise _missing(endpoint_id)
-    return EndpointOut.from_row(row)
+async def get_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
+    with _refusals():
+        return EndpointOut.from_row(await service.get_endpoint(endpoint_id))
 
 
 @router.patch("/webhooks/{endpoint_id}", response_model=EndpointOut, responses={**_NOT_FOUND, **_REFUSED})
-async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, runtime: RuntimeDep) -> EndpointOut:
+async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, service: ServiceDep) -> EndpointOut:
     """Change some of an endpoint's settings; a new URL is vetted like a new endpoint's."""
     changes = body.model_dump(exclude_unset=True)
     for name in ("url", "description", "event_types", "ordered", "headers"):
         if name in changes and changes[name] is None:
             raise Problem(422, "validation_error", f"{name} cannot be null.", errors=[{"field": name}])
-    if "url" in changes:
-        await _vet(runtime, changes["url"])
-    async with runtime.pool.acquire() as conn:
-        row = await (
-            store.update_endpoint(conn, endpoint_id, changes) if changes else store.fetch_endpoint(conn, endpoint_id)
-        )
-    if row is None:
-        raise _missing(endpoint_id)
-    return EndpointOut.from_row(row)
+    with _refusals():
+        return EndpointOut.from_row(await service.update_endpoint(endpoint_id, changes))
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204, responses=_NOT_FOUND)
-async def delete_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> Response:
+async def delete_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> Response:
     """Delete an endpoint with its messages and their attempts."""
-    async with runtime.pool.acquire() as conn:
-        if not await store.delete_endpoint(conn, endpoint_id):
-            raise _missing(endpoint_id)
+    with _refusals():
+        await service.delete_endpoint(endpoint_id)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{endpoint_id}/disable", response_model=EndpointOut, responses=_NOT_FOUND)
-async def disable_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
+async def disable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
     """Stop delivering to the endpoint (its messages wait); publishes `webhook.endpoint.disabled`."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        disabled = await store.disable_endpoint(conn, endpoint_id, "manual")
-        if disabled is not None:
-            await publish_disabled(conn, disabled)
-        row = await store.fetch_endpoint(conn, endpoint_id)
-    if row is None:
-        raise _missing(endpoint_id)
-    return EndpointOut.from_row(row)
+    with _refusals():
+        return EndpointOut.from_row(await service.disable_endpoint(endpoint_id))
 
 
 @router.post("/webhooks/{endpoint_id}/enable", response_model=EndpointOut, responses=_NOT_FOUND)
-async def enable_endpoint(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> EndpointOut:
+async def enable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
     """Deliver to the endpoint again, starting with the messages that waited."""
-    async with runtime.pool.acquire() as conn:
-        row = await store.enable_endpoint(conn, endpoint_id)
-    if row is None:
-        raise _missing(endpoint_id)
-    return EndpointOut.from_row(row)
+    with _refusals():
+        return EndpointOut.from_row(await service.enable_endpoint(endpoint_id))
 
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret", response_model=SecretRotated, responses=_NOT_FOUND)
-async def rotate_secret(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> SecretRotated:
+async def rotate_secret(endpoint_id: uuid.UUID, service: ServiceDep) -> SecretRotated:
     """A new signing secret; the current one stays valid for the grace period, during which every
     delivery carries a signature by each."""
-    secret = generate_secret()
-    grace = timedelta(seconds=runtime.settings.secret_rotation_grace_seconds)
-    async with runtime.pool.acquire() as conn:
-        row = await store.rotate_secret(conn, endpoint_id, secret, grace)
-    if row is None:
-        raise _missing(endpoint_id)
-    return SecretRotated(secret=secret, previous_secret_expires_at=row["previous_secret_expires_at"])
+    with _refusals():
+        secret, previous_expires_at = await service.rotate_secret(endpoint_id)
+    return SecretRotated(secret=secret, previous_secret_expires_at=previous_expires_at)
 
 
 @router.post("/webhooks/{endpoint_id}/test", status_code=202, response_model=MessageOut, responses=_NOT_FOUND)
-async def send_test_event(endpoint_id: uuid.UUID, runtime: RuntimeDep) -> MessageOut:
+async def send_test_event(endpoint_id: uuid.UUID, service: ServiceDep) -> MessageOut:
     """Queue a `webhook.test` message for the endpoint, whatever its filter."""
-    event_id = uuid.uuid4()
-    payload = webhook_body(TEST_EVENT_TYPE, datetime.now(UTC), {"endpoint_id": str(endpoint_id)})
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if await store.fetch_endpoint(conn, endpoint_id) is None:
-            raise _missing(endpoint_id)
-        row = await store.insert_test_message(conn, endpoint_id, event_id, TEST_EVENT_TYPE, payload)
-    return MessageOut.from_row(row)
+    with _refusals():
+        return MessageOut.from_row(await service.send_test_message(endpoint_id))
 
 
 # ---- deliveries --------------------------------------------------------------------------------
-
-Status = Literal["pending", "delivered", "failed"]
 
 
 @router.get("/webhooks/{endpoint_id}/messages", response_model=list[MessageOut], responses=_NOT_FOUND)
 async def list_endpoint_messages(
     endpoint_id: uuid.UUID,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     *,
-    status: Status | None = None,
+    status: MessageStatus | None = None,
     since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     """The endpoint's messages, newest first, each with its attempts."""
-    async with runtime.pool.acquire() as conn:
-        if await store.fetch_endpoint(conn, endpoint_id) is None:
-            raise _missing(endpoint_id)
-        rows = await store.list_messages(
-            conn, endpoint_id=endpoint_id, status=status, since=since, until=until, limit=limit
-        )
+    with _refusals():
+        rows = await service.list_endpoint_messages(endpoint_id, status=status, since=since, until=until, limit=limit)
     return [MessageOut.from_row(row) for row in rows]
 
 
 @router.get("/events/{event_id}/messages", response_model=list[MessageOut])
 async def list_event_messages(
-    event_id: uuid.UUID, runtime: RuntimeDep, status: Status | None = None
+    event_id: uuid.UUID, service: ServiceDep, status: MessageStatus | None = None
 ) -> list[MessageOut]:
     """Every endpoint's message for one event (the `webhook-id` subscribers see), with attempts."""
-    async with runtime.pool.acquire() as conn:
-        return [MessageOut.from_row(row) for row in await store.list_messages(conn, event_id=event_id, status=status)]
+    return [MessageOut.from_row(row) for row in await service.list_event_messages(event_id, status=status)]
 
 
 @router.post(
@@ -336,22 +299,17 @@ async def list_event_messages(
     response_model=MessageOut,
     responses=problem_responses({404: "No such message for this endpoint"}),
 )
-async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, runtime: RuntimeDep) -> MessageOut:
+async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, service: ServiceDep) -> MessageOut:
     """Send the message again now (one attempt), whatever its status."""
-    async with runtime.pool.acquire() as conn:
-        row = await store.retry_message(conn, endpoint_id, message_id)
-    if row is None:
-        raise Problem(404, "message_not_found", f"Endpoint {endpoint_id} has no message {message_id}.")
-    return MessageOut.from_row(row)
+    with _refusals():
+        return MessageOut.from_row(await service.retry_message(endpoint_id, message_id))
 
 
 @router.post("/webhooks/{endpoint_id}/recover", status_code=202, response_model=Recovered, responses=_NOT_FOUND)
-async def recover(endpoint_id: uuid.UUID, body: RecoverIn, runtime: RuntimeDep) -> Recovered:
+async def recover(endpoint_id: uuid.UUID, body: RecoverIn, service: ServiceDep) -> Recovered:
     """Re-send every failed message of the endpoint created since the given time."""
-    async with runtime.pool.acquire() as conn:
-        if await store.fetch_endpoint(conn, endpoint_id) is None:
-            raise _missing(endpoint_id)
-        return Recovered(requeued=await store.recover(conn, endpoint_id, body.since))
+    with _refusals():
+        return Recovered(requeued=await service.recover(endpoint_id, body.since))
 
 
 # ---- event types -------------------------------------------------------------------------------
@@ -365,4 +323,4 @@ class EventTypeOut(BaseModel):
 async def list_event_types() -> list[EventTypeOut]:
     """The event types endpoints can subscribe to (filters also take `family.*` and `*`): the
     contract's types, less the facts other services send order_api and the dispatcher's own."""
-    return [EventTypeOut(type=name) for name in offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_FACTS)]
+    return [EventTypeOut(type=name) for name in WebhookService.offered_event_types()]

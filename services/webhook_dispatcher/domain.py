@@ -1,18 +1,22 @@
-"""Pure webhook rules: signing, event-type filters, the retry schedule, safe destinations, pacing."""
+"""Pure webhook rules: signing, how an attempt settles its message, event-type filters, safe destinations,
+pacing; and the types the use cases speak in."""
 
 import base64
 import hashlib
 import hmac
-import random
 import secrets
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Any, Final
+from typing import Any, Final, Literal, NamedTuple
 
 import httpx
 
 from shared.json_codec import dumps
+from shared.retries import next_delay
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
 SECRET_BYTES: Final = 32
@@ -59,22 +63,104 @@ def forwarded_body(event_type: str, time: datetime, data_json: bytes) -> bytes:
     )
 
 
-def next_delay(attempts_made: int, schedule: Sequence[float], jitter: float = 0.1) -> timedelta | None:
-    """Wait before the next try after `attempts_made` failed ones, or None when the schedule is spent.
-
-    Jitter (+/- `jitter` of the delay) spreads retries of a burst so a recovering subscriber is not
-    hit by all of them in the same second.
-    """
-    if attempts_made > len(schedule):
-        return None
-    factor = 1 + random.uniform(-jitter, jitter)  # noqa: S311 - spreading load, not security
-    return timedelta(seconds=schedule[attempts_made - 1] * factor)
-
-
 def signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header: one signature per valid secret, space-separated, so a
     receiver holding either the new or the previous secret verifies during a rotation."""
     return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
+
+
+# ---- deliveries: a claimed message, its attempt's answer, how that settles the message -----------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed message, with what is needed to send it."""
+
+    message_id: int
+    event_id: uuid.UUID
+    event_type: str
+    correlation_id: str | None
+    payload: bytes
+    attempt: int
+    endpoint_id: uuid.UUID
+    url: str
+    secret: str
+    order_id: str = ""
+    # Signs beside `secret` while a rotation's grace period lasts.
+    previous_secret: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an attempt got: the status, the start of the body and `Retry-After`, or the error that kept
+    the request from being made."""
+
+    status: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after: timedelta | None = None
+
+
+MessageStatus = Literal["pending", "delivered", "failed"]
+
+
+class Settlement(NamedTuple):
+    """A message's status after an attempt, and the wait before its next try when it is pending."""
+
+    status: MessageStatus
+    retry_in: timedelta | None
+
+
+# A subscriber's Retry-After is honoured within these bounds, so neither a zero nor a week stalls us.
+RETRY_AFTER_MIN: Final = timedelta(seconds=1)
+RETRY_AFTER_MAX: Final = timedelta(hours=1)
+GONE: Final = 410  # the subscriber says the endpoint is gone for good
+
+
+def settle(attempt: int, status: int | None, retry_after: timedelta | None, schedule: Sequence[float]) -> Settlement:
+    """How the answer to a message's `attempt`-th try settles it: 2xx delivers; 410 fails it at once;
+    anything else (no answer at all included) waits for the retry `schedule`'s next delay, or a
+    429/503's `Retry-After` within bounds, and fails it once the schedule is spent."""
+    if status is not None and 200 <= status < 300:
+        return Settlement("delivered", None)
+    if status == GONE:
+        return Settlement("failed", None)
+    delay = next_delay(attempt, schedule)
+    if delay is None:
+        return Settlement("failed", None)
+    if status in (429, 503) and retry_after is not None:
+        delay = min(max(retry_after, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
+    return Settlement("pending", delay)
+
+
+def parse_retry_after(value: str | None) -> timedelta | None:
+    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit():
+        try:
+            return timedelta(seconds=int(text))
+        except OverflowError:  # more seconds than a timedelta holds: the longest wait we honour
+            return RETRY_AFTER_MAX
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when - when.now(when.tzinfo), timedelta(0))
+
+
+class EndpointNotFound(LookupError):
+    def __init__(self, endpoint_id: uuid.UUID) -> None:
+        super().__init__(f"There is no webhook endpoint {endpoint_id}.")
+        self.endpoint_id = endpoint_id
+
+
+class MessageNotFound(LookupError):
+    def __init__(self, endpoint_id: uuid.UUID, message_id: int) -> None:
+        super().__init__(f"Endpoint {endpoint_id} has no message {message_id}.")
+        self.endpoint_id = endpoint_id
+        self.message_id = message_id
 
 
 # ---- event types -------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVE
 CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS)
 
 
+def _loopback() -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+
+
 class DispatcherSettings(ApiKeySettings):
     # An endpoint's registration is a few KB at most (20 headers of 1,000 characters, 100 filters).
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
@@ -49,7 +53,5 @@ class DispatcherSettings(ApiKeySettings):
     retention_interval_seconds: float = Field(default=3600, gt=0)
     # SSRF: destinations in these subnets are allowed although not public. The local default allows
     # loopback for development and tests; production deployments must set this to `[]`.
-    allowed_subnets: list[IPv4Network | IPv6Network] = Field(
-        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]  # type: ignore[arg-type]
-    )
+    allowed_subnets: list[IPv4Network | IPv6Network] = Field(default_factory=_loopback)
     require_https: bool = False

@@ -1,13 +1,14 @@
-"""The dispatcher's SQL."""
+"""The dispatcher's SQL: endpoints, messages and their attempts. Only service.py calls it (and the
+fan-out handler, for its two statements); it decides no rule."""
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
 
+from services.webhook_dispatcher.domain import Delivery
 from shared.consumer import Received
 from shared.db import Connection
 
@@ -215,26 +216,6 @@ async def recover(conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> 
     return count
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A claimed message, with what is needed to send it."""
-
-    message_id: int
-    event_id: uuid.UUID
-    event_type: str
-    correlation_id: str | None
-    payload: bytes
-    attempt: int
-    endpoint_id: uuid.UUID
-    url: str
-    secret: str
-    order_id: str = ""
-    # Signs beside `secret` while a rotation's grace period lasts.
-    previous_secret: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    rate_limit: int | None = None
-
-
 async def claim_due(
     conn: Connection, limit: int, lease: timedelta, *, in_flight: Mapping[uuid.UUID, int], per_endpoint: int
 ) -> list[Delivery]:
@@ -268,8 +249,8 @@ async def claim_due(
            SET next_attempt_at = now() + $2::interval, attempts = m.attempts + 1
            FROM due, endpoints e
            WHERE m.id = due.id AND e.id = m.endpoint_id
-           RETURNING m.id, m.event_id, m.event_type, m.correlation_id, m.payload, m.attempts, m.order_id,
-                     e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
+           RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.payload, m.attempts AS attempt,
+                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,
@@ -277,24 +258,7 @@ async def claim_due(
         per_endpoint,
         list(in_flight.values()),
     )
-    return [
-        Delivery(
-            message_id=row["id"],
-            event_id=row["event_id"],
-            event_type=row["event_type"],
-            correlation_id=row["correlation_id"],
-            payload=row["payload"],
-            attempt=row["attempts"],
-            endpoint_id=row["endpoint_id"],
-            url=row["url"],
-            secret=row["secret"],
-            order_id=row["order_id"],
-            previous_secret=row["previous_secret"],
-            headers=row["headers"],
-            rate_limit=row["rate_limit"],
-        )
-        for row in rows
-    ]
+    return [Delivery(**row) for row in rows]  # the columns are named as its fields
 
 
 async def record_attempt(

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.webhook_support import ADMIN, Endpoints, endpoints
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
+from tests.support.webhooks import ADMIN, Endpoints, endpoints
 
 
 @pytest.fixture

@@ -13,7 +13,11 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.e2e.webhook_support import (
+from tests.support.kafka import header, read_records
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from tests.support.receiver import Received, WebhookReceiver
+from tests.support.webhooks import (
     endpoints,
     event_ids,
     new_order_id,
@@ -23,10 +27,6 @@ from tests.e2e.webhook_support import (
     verified,
     wait_caught_up,
 )
-from tests.support.kafka import header, read_records
-from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
-from tests.support.receiver import Received, WebhookReceiver
 
 
 @pytest.fixture(scope="module", autouse=True)

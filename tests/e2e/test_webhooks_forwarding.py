@@ -11,10 +11,10 @@ import pytest
 
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.topics import ORDERS_EVENTS
-from tests.e2e.webhook_support import endpoints, new_order_id, order_event, order_of, verified, wait_caught_up
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
+from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, verified, wait_caught_up
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,10 +12,10 @@ import pytest
 
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
-from tests.e2e.webhook_support import endpoints, new_order_id, order_event, order_of, payload, publish, wait_caught_up
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
+from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, payload, publish, wait_caught_up
 
 TYPES = ["order.created", "order.updated", "order.paid", "order.closed"]
 

@@ -7,8 +7,8 @@ import pytest
 
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
-from tests.e2e.webhook_support import ADMIN
 from tests.support.processes import ServiceProcess
+from tests.support.webhooks import ADMIN
 
 
 @pytest.fixture(scope="module")

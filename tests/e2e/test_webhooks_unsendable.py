@@ -14,10 +14,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.webhook_support import endpoints, new_order_id, order_event, order_of, publish, wait_caught_up
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
+from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, publish, wait_caught_up
 
 
 @pytest.fixture(scope="module", autouse=True)

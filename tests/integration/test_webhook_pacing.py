@@ -13,13 +13,13 @@ import pytest
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import generate_secret
 from services.webhook_dispatcher.safe_http import Destinations, safe_client
-from services.webhook_dispatcher.sender import Sender
 from services.webhook_dispatcher.settings import DispatcherSettings
+from services.webhook_dispatcher.workers import Sender
 from shared.services import WEBHOOK_DISPATCHER
-from tests.e2e.webhook_support import order_event
-from tests.integration.conftest import scratch_schema
 from tests.support.polling import eventually
 from tests.support.receiver import WebhookReceiver
+from tests.support.scratch import scratch_schema
+from tests.support.webhooks import order_event
 
 OPTIONS: dict[str, object] = {"description": "", "event_types": [], "ordered": False, "headers": {}}
 

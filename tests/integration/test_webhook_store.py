@@ -2,16 +2,17 @@
 caps), settling, the failing-too-long rule and retention, on a scratch schema with its migrations."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from services.webhook_dispatcher import store
+from services.webhook_dispatcher.domain import Delivery
 from shared.services import WEBHOOK_DISPATCHER
-from tests.e2e.webhook_support import order_event
-from tests.integration.conftest import scratch_schema
+from tests.support.scratch import scratch_schema
+from tests.support.webhooks import order_event
 
 LEASE = timedelta(seconds=60)
 OPTIONS: dict[str, object] = {"description": "", "event_types": [], "rate_limit": None, "ordered": False, "headers": {}}
@@ -30,10 +31,11 @@ async def _endpoint(conn: asyncpg.pool.PoolConnectionProxy, **options: object) -
     return endpoint_id
 
 
-async def _claim(pool: asyncpg.Pool, limit: int = 100, **options: object) -> list[store.Delivery]:
-    arguments = {"in_flight": {}, "per_endpoint": 100, **options}
+async def _claim(
+    pool: asyncpg.Pool, limit: int = 100, *, in_flight: Mapping[uuid.UUID, int] | None = None, per_endpoint: int = 100
+) -> list[Delivery]:
     async with pool.acquire() as conn, conn.transaction():
-        return await store.claim_due(conn, limit, LEASE, **arguments)  # type: ignore[arg-type]
+        return await store.claim_due(conn, limit, LEASE, in_flight=in_flight or {}, per_endpoint=per_endpoint)
 
 
 async def test_an_ordered_endpoint_gets_one_message_per_order_at_a_time(pool: asyncpg.Pool) -> None:

@@ -1,1 +1,2 @@
-"""Helpers the integration and end-to-end suites share: real processes, a real receiver, polling."""
+"""Helpers several test files share: real processes, a real receiver, polling, scratch schemas, webhook
+helpers, and the dispatcher's tables in memory (its use cases' fakes)."""

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from shared.services import LOCAL_DATABASE, LOCAL_KAFKA_PORT, REPO_ROOT, SERVICES, ServiceSpec
+from shared.services import DEFAULT_LOCAL_KAFKA_PORT, LOCAL_DATABASE, REPO_ROOT, SERVICES, ServiceSpec
 
 COMPOSE_FILE: Final = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE: Final = REPO_ROOT / "Dockerfile"
@@ -194,12 +194,13 @@ def test_kafka_is_a_single_kraft_node(compose: dict[str, Service]) -> None:
 
 
 def test_kafka_is_reachable_from_the_host_on_the_local_port(compose: dict[str, Service]) -> None:
+    port = DEFAULT_LOCAL_KAFKA_PORT  # the local stack's default: LOCAL_KAFKA_PORT moves ./dev's, not compose's
     kafka = compose["kafka"]
     env = _environment(kafka)
     advertised = env["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert f"PLAINTEXT_HOST://localhost:{LOCAL_KAFKA_PORT}" in advertised
-    assert f"PLAINTEXT_HOST://:{LOCAL_KAFKA_PORT}" in env["KAFKA_LISTENERS"].split(",")
-    assert (LOCAL_KAFKA_PORT, LOCAL_KAFKA_PORT) in _published(kafka)
+    assert f"PLAINTEXT_HOST://localhost:{port}" in advertised
+    assert f"PLAINTEXT_HOST://:{port}" in env["KAFKA_LISTENERS"].split(",")
+    assert (port, port) in _published(kafka)
     listener_names = {listener.split("://")[0] for listener in env["KAFKA_LISTENERS"].split(",")}
     mapped = {pair.split(":")[0] for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")}
     assert listener_names <= mapped, "every listener needs a security protocol"

@@ -14,12 +14,12 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from services.webhook_dispatcher.domain import (
     generate_secret,
     matches,
-    next_delay,
     offered_event_types,
     sign,
     signatures,
     webhook_body,
 )
+from shared.retries import next_delay
 
 # ---- secrets -----------------------------------------------------------------------------------
 

@@ -1,0 +1,212 @@
+"""Sending claimed messages: each endpoint's own connections, pacing and circuit breaker, the signed
+POST, and the attempt recorded through the service.
+
+Delivery is at-least-once: `webhook-id` is the event id, stable across retries, so receivers can drop
+repeats. Each endpoint has an HTTP client (connection pool) of its own and at most
+`endpoint_concurrency` requests in flight per instance, so a slow subscriber holds up only its own
+messages. Endpoints with a rate limit are paced, and an endpoint whose last attempts all failed rests
+(circuit breaker) instead of eating slots.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client import Counter, Histogram
+
+from services.webhook_dispatcher.domain import (
+    Answer,
+    CircuitBreaker,
+    Delivery,
+    TokenBucket,
+    parse_retry_after,
+    settle,
+    signatures,
+)
+from services.webhook_dispatcher.service import WebhookService
+from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.fields import is_header_value, make_storable
+from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
+
+log = get_logger(__name__)
+
+DELIVERIES = Counter("webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"])
+LATENCY = Histogram("webhook_attempt_duration_seconds", "Webhook request latency")
+
+EXCERPT_BYTES = 1024
+
+
+@dataclass
+class EndpointState:
+    """What this instance knows of one endpoint: its connections, requests in flight, pacing, recent
+    failures. Each endpoint has an HTTP client (connection pool) of its own, so a slow endpoint's
+    connections are never the ones another endpoint waits for."""
+
+    client: httpx.AsyncClient
+    breaker: CircuitBreaker
+    in_flight: int = 0
+    bucket: TokenBucket | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)  # when its last request ended
+
+    async def pace(self, rate_limit: int | None) -> None:
+        """Wait for the rate limit's next token (none without a limit)."""
+        if rate_limit is None:
+            self.bucket = None
+            return
+        async with self.lock:
+            now = time.monotonic()
+            if self.bucket is None or self.bucket.rate != rate_limit:
+                self.bucket = TokenBucket(rate_limit, now)
+            wait = self.bucket.wait_for_token(now)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class Endpoints:
+    """This instance's state of each endpoint it sends to: made on first use, freed when idle."""
+
+    def __init__(self, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]) -> None:
+        self._settings = settings
+        self._new_client = new_client
+        self._states: dict[uuid.UUID, EndpointState] = {}
+
+    def __contains__(self, endpoint_id: uuid.UUID) -> bool:
+        return endpoint_id in self._states
+
+    def __iter__(self) -> Iterator[uuid.UUID]:
+        return iter(self._states)
+
+    def state(self, endpoint_id: uuid.UUID) -> EndpointState:
+        state = self._states.get(endpoint_id)
+        if state is None:
+            state = EndpointState(
+                self._new_client(),
+                CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds),
+            )
+            self._states[endpoint_id] = state
+        return state
+
+    def in_flight(self, now: float) -> dict[uuid.UUID, int]:
+        """Requests in flight per endpoint, for a claim to take only as many more as an endpoint's own
+        connection pool takes at once; a resting endpoint counts as full, so it gets none."""
+        cap = self._settings.endpoint_concurrency
+        return {
+            endpoint_id: cap if state.breaker.is_open(now) else state.in_flight
+            for endpoint_id, state in self._states.items()
+            if state.in_flight or state.breaker.is_open(now)
+        }
+
+    async def evict_idle(self, now: float) -> None:
+        """Free the state and connections of endpoints idle for `endpoint_idle_seconds`: among them
+        every deleted one. Those with a request in flight or a resting breaker keep theirs."""
+        idle = [
+            endpoint_id
+            for endpoint_id, state in self._states.items()
+            if not state.in_flight
+            and not state.breaker.is_open(now)
+            and now - state.last_used >= self._settings.endpoint_idle_seconds
+        ]
+        clients = [self._states.pop(endpoint_id).client for endpoint_id in idle]
+        await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(state.client.aclose() for state in self._states.values()))
+
+
+class Courier:
+    """Sends claimed messages, each through its endpoint's state, and records every attempt."""
+
+    def __init__(
+        self, service: WebhookService, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]
+    ) -> None:
+        self._service = service
+        self._settings = settings
+        self.endpoints = Endpoints(settings, new_client)
+
+    async def send(self, delivery: Delivery) -> None:
+        """Deliver a claimed message as one of its endpoint's requests in flight, paced."""
+        state = self.endpoints.state(delivery.endpoint_id)
+        state.in_flight += 1
+        try:
+            await state.pace(delivery.rate_limit)
+            await self.deliver(delivery)
+        finally:
+            state.in_flight -= 1
+            state.last_used = time.monotonic()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send one claimed message and settle it by the answer."""
+        state = self.endpoints.state(delivery.endpoint_id)
+        started = time.perf_counter()
+        answer = await post(state.client, delivery, self._settings.total_timeout_seconds)
+        elapsed = time.perf_counter() - started
+        LATENCY.observe(elapsed)
+        settlement = settle(delivery.attempt, answer.status, answer.retry_after, self._settings.retry_schedule_seconds)
+        outcome = settlement.status
+        DELIVERIES.labels(outcome if answer.status is None or outcome != "pending" else "retry").inc()
+        state.breaker.record(outcome == "delivered", time.monotonic())
+        await self._service.record_attempt(delivery, answer, settlement, latency_ms=round(elapsed * 1000))
+        # Every attempt is in the delivery log (attempts table); the process log keeps the failures.
+        (log.debug if outcome == "delivered" else log.info)(
+            "webhook attempt",
+            event_id=str(delivery.event_id),
+            endpoint_id=str(delivery.endpoint_id),
+            attempt=delivery.attempt,
+            response_status=answer.status,
+            error=answer.error,
+            outcome=outcome,
+        )
+
+
+async def post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: float) -> Answer:
+    """POST the message signed; whatever keeps the request from being made is the answer's error."""
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            headers = request_headers(delivery, int(time.time()))
+            request = client.build_request("POST", delivery.url, content=delivery.payload, headers=headers)
+            # Streamed, and read only as far as the excerpt: an answer of any size costs 1 KB.
+            response = await client.send(request, stream=True)
+            try:
+                excerpt = b""
+                async for chunk in response.aiter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= EXCERPT_BYTES:
+                        break
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return Answer(error=f"no response within {timeout_seconds} s")
+    except Exception as exc:  # whatever kept the request from being made, this attempt failed
+        return Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
+    return Answer(
+        response.status_code,
+        None,
+        make_storable(excerpt[:EXCERPT_BYTES].decode("utf-8", "replace")),
+        parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def request_headers(delivery: Delivery, timestamp: int) -> dict[str, str]:
+    """The delivery's headers: the endpoint's own, then the signed Standard Webhooks ones."""
+    for name, value in delivery.headers.items():
+        if not is_header_value(value):  # stored before registration checked values
+            # Named, never quoted: custom header values are often the subscriber's credentials.
+            raise ValueError(f"the endpoint's header {name!r} has a value HTTP cannot carry; replace it")
+    secrets = [delivery.secret] + ([delivery.previous_secret] if delivery.previous_secret else [])
+    headers = {
+        **delivery.headers,
+        "content-type": "application/json",
+        "webhook-id": str(delivery.event_id),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures(secrets, str(delivery.event_id), timestamp, delivery.payload),
+        "webhook-event-type": delivery.event_type,
+    }
+    # One that cannot travel (stored before consumers checked it) is left out, not the delivery.
+    correlation_id = usable_correlation_id(delivery.correlation_id)
+    if correlation_id is not None:
+        headers[CORRELATION_HEADER] = correlation_id
+    return headers

@@ -1,0 +1,336 @@
+"""The dispatcher's use cases, and the only way to its tables but the fan-out's: the admin API's
+endpoint and message operations, and the sender's (claim due messages, record an attempt) and the
+retention's.
+
+Each use case opens its connection or transaction, applies the domain's rules, calls the store and
+writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
+pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
+Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`);
+the API words them.
+"""
+
+import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol, TypedDict, Unpack
+
+from services.webhook_dispatcher import store as postgres_store
+from services.webhook_dispatcher.domain import (
+    GONE,
+    Answer,
+    Delivery,
+    EndpointNotFound,
+    MessageNotFound,
+    MessageStatus,
+    Settlement,
+    generate_secret,
+    offered_event_types,
+    webhook_body,
+)
+from services.webhook_dispatcher.safe_http import Destinations
+from services.webhook_dispatcher.settings import DispatcherSettings
+from shared import outbox as postgres_outbox
+from shared.db import Connection
+from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
+from shared.events import Event
+from shared.logging import get_logger
+from shared.services import WEBHOOK_DISPATCHER
+from shared.topics import WEBHOOKS_EVENTS
+from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
+
+log = get_logger(__name__)
+
+TEST_EVENT_TYPE: Final = "webhook.test"
+
+
+class Row(Protocol):
+    """A row the store returns, read by column name: an asyncpg.Record, or a dict in tests."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+    def get(self, key: str, default: Any, /) -> Any: ...
+
+
+class Database(Protocol):
+    """Where the use cases' connections come from: the service's asyncpg pool."""
+
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[Connection]: ...
+
+
+class MessageQuery(TypedDict, total=False):
+    """Which messages `Store.list_messages` returns: every one that matches the filters given."""
+
+    endpoint_id: uuid.UUID | None
+    event_id: uuid.UUID | None
+    status: str | None
+    since: datetime | None
+    until: datetime | None
+    limit: int
+
+
+class AttemptLog(TypedDict):
+    """An attempt as `Store.record_attempt` logs it, with the message's status (`outcome`) after it."""
+
+    response_status: int | None
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+    outcome: str
+    retry_in: timedelta | None
+
+
+class Store(Protocol):
+    """What the use cases need from the dispatcher's tables: store.py's functions."""
+
+    async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> Row: ...
+
+    async def fetch_endpoint(self, conn: Connection, endpoint_id: uuid.UUID) -> Row | None: ...
+
+    async def list_endpoints(self, conn: Connection) -> Sequence[Row]: ...
+
+    async def update_endpoint(
+        self, conn: Connection, endpoint_id: uuid.UUID, changes: Mapping[str, Any]
+    ) -> Row | None: ...
+
+    async def delete_endpoint(self, conn: Connection, endpoint_id: uuid.UUID) -> bool: ...
+
+    async def enable_endpoint(self, conn: Connection, endpoint_id: uuid.UUID) -> Row | None: ...
+
+    async def disable_endpoint(self, conn: Connection, endpoint_id: uuid.UUID, reason: str) -> Row | None: ...
+
+    async def rotate_secret(
+        self, conn: Connection, endpoint_id: uuid.UUID, secret: str, grace: timedelta
+    ) -> Row | None: ...
+
+    async def endpoint_failed(
+        self, conn: Connection, endpoint_id: uuid.UUID, disable_after: timedelta
+    ) -> Row | None: ...
+
+    async def insert_test_message(
+        self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes
+    ) -> Row: ...
+
+    async def list_messages(self, conn: Connection, **query: Unpack[MessageQuery]) -> Sequence[Row]: ...
+
+    async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> Row | None: ...
+
+    async def recover(self, conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int: ...
+
+    async def claim_due(
+        self, conn: Connection, limit: int, lease: timedelta, *, in_flight: Mapping[uuid.UUID, int], per_endpoint: int
+    ) -> Sequence[Delivery]: ...
+
+    async def record_attempt(self, conn: Connection, delivery: Delivery, **attempt: Unpack[AttemptLog]) -> None: ...
+
+    async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
+
+
+class Outbox(Protocol):
+    """Where operational events go, in the caller's transaction: shared/outbox.py."""
+
+    async def enqueue(self, conn: Connection, topic: str, event: Event) -> None: ...
+
+
+class WebhookService:
+    def __init__(
+        self,
+        db: Database,
+        settings: DispatcherSettings,
+        *,
+        store: Store = postgres_store,
+        outbox: Outbox = postgres_outbox,
+        destinations: Destinations | None = None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._store = store
+        self._outbox = outbox
+        self._destinations = destinations or Destinations(
+            settings.allowed_subnets, require_https=settings.require_https
+        )
+        # A claimed message is claimed again once its request can no longer be running.
+        self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
+
+    # ---- endpoints -----------------------------------------------------------------------------
+
+    async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str]:
+        """Register an endpoint at a URL the dispatcher may send to; with its new signing secret."""
+        await self._destinations.vet_url(fields["url"])
+        secret = generate_secret()
+        async with self._db.acquire() as conn:
+            return await self._store.insert_endpoint(conn, fields, secret), secret
+
+    async def list_endpoints(self) -> Sequence[Row]:
+        async with self._db.acquire() as conn:
+            return await self._store.list_endpoints(conn)
+
+    async def get_endpoint(self, endpoint_id: uuid.UUID) -> Row:
+        async with self._db.acquire() as conn:
+            return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+
+    async def update_endpoint(self, endpoint_id: uuid.UUID, changes: Mapping[str, Any]) -> Row:
+        """Change the given settings; a new URL is vetted like a new endpoint's."""
+        if "url" in changes:
+            await self._destinations.vet_url(changes["url"])
+        async with self._db.acquire() as conn:
+            if not changes:
+                return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            return _found(await self._store.update_endpoint(conn, endpoint_id, changes), endpoint_id)
+
+    async def delete_endpoint(self, endpoint_id: uuid.UUID) -> None:
+        async with self._db.acquire() as conn:
+            if not await self._store.delete_endpoint(conn, endpoint_id):
+                raise EndpointNotFound(endpoint_id)
+
+    async def disable_endpoint(self, endpoint_id: uuid.UUID) -> Row:
+        """Stop delivering (messages wait); `webhook.endpoint.disabled` when it was enabled."""
+        async with self._db.acquire() as conn, conn.transaction():
+            disabled = await self._store.disable_endpoint(conn, endpoint_id, "manual")
+            if disabled is not None:
+                await self._publish_disabled(conn, disabled)
+            return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+
+    async def enable_endpoint(self, endpoint_id: uuid.UUID) -> Row:
+        async with self._db.acquire() as conn:
+            return _found(await self._store.enable_endpoint(conn, endpoint_id), endpoint_id)
+
+    async def rotate_secret(self, endpoint_id: uuid.UUID) -> tuple[str, datetime]:
+        """A new signing secret, and until when the current one keeps signing beside it."""
+        secret = generate_secret()
+        grace = timedelta(seconds=self._settings.secret_rotation_grace_seconds)
+        async with self._db.acquire() as conn:
+            row = _found(await self._store.rotate_secret(conn, endpoint_id, secret, grace), endpoint_id)
+        return secret, row["previous_secret_expires_at"]
+
+    async def send_test_message(self, endpoint_id: uuid.UUID) -> Row:
+        """Queue a `webhook.test` message for the endpoint, whatever its filter."""
+        event_id = uuid.uuid4()
+        payload = webhook_body(TEST_EVENT_TYPE, datetime.now(UTC), {"endpoint_id": str(endpoint_id)})
+        async with self._db.acquire() as conn, conn.transaction():
+            _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            return await self._store.insert_test_message(conn, endpoint_id, event_id, TEST_EVENT_TYPE, payload)
+
+    # ---- messages ------------------------------------------------------------------------------
+
+    async def list_endpoint_messages(
+        self,
+        endpoint_id: uuid.UUID,
+        *,
+        status: MessageStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[Row]:
+        """The endpoint's messages, newest first, each with its attempts."""
+        async with self._db.acquire() as conn:
+            _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            return await self._store.list_messages(
+                conn, endpoint_id=endpoint_id, status=status, since=since, until=until, limit=limit
+            )
+
+    async def list_event_messages(self, event_id: uuid.UUID, *, status: MessageStatus | None = None) -> Sequence[Row]:
+        """Every endpoint's message for one event, with attempts."""
+        async with self._db.acquire() as conn:
+            return await self._store.list_messages(conn, event_id=event_id, status=status)
+
+    async def retry_message(self, endpoint_id: uuid.UUID, message_id: int) -> Row:
+        """Send the message again now (one more attempt), whatever its status."""
+        async with self._db.acquire() as conn:
+            row = await self._store.retry_message(conn, endpoint_id, message_id)
+        if row is None:
+            raise MessageNotFound(endpoint_id, message_id)
+        return row
+
+    async def recover(self, endpoint_id: uuid.UUID, since: datetime) -> int:
+        """Re-send every failed message of the endpoint created since `since`; how many."""
+        async with self._db.acquire() as conn:
+            _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            return await self._store.recover(conn, endpoint_id, since)
+
+    @staticmethod
+    def offered_event_types() -> list[str]:
+        """The event types endpoints can subscribe to: the contract's, less the facts other services
+        send order_api and the dispatcher's own."""
+        return offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_FACTS)
+
+    # ---- delivery ------------------------------------------------------------------------------
+
+    async def claim_due(self, limit: int, in_flight: Mapping[uuid.UUID, int]) -> Sequence[Delivery]:
+        """Up to `limit` due messages for this instance, leased to it: per endpoint no more than
+        `endpoint_concurrency` less what `in_flight` says it has there already."""
+        async with self._db.acquire() as conn, conn.transaction():
+            return await self._store.claim_due(
+                conn, limit, self._lease, in_flight=in_flight, per_endpoint=self._settings.endpoint_concurrency
+            )
+
+    async def record_attempt(
+        self, delivery: Delivery, answer: Answer, settlement: Settlement, *, latency_ms: int
+    ) -> None:
+        """Log an attempt and settle its message. A failure also counts against the endpoint (410 or
+        failing too long disables it) and, with the schedule spent, publishes
+        `webhook.message.exhausted`: all in the attempt's transaction."""
+        failed = settlement.status != "delivered"
+        async with self._db.acquire() as conn, contextlib.AsyncExitStack() as scope:
+            if failed:  # a delivery is one statement; a failure has follow-ups
+                await scope.enter_async_context(conn.transaction())
+            await self._store.record_attempt(
+                conn,
+                delivery,
+                response_status=answer.status,
+                latency_ms=latency_ms,
+                error=answer.error,
+                response_excerpt=answer.excerpt,
+                outcome=settlement.status,
+                retry_in=settlement.retry_in,
+            )
+            if failed:
+                await self._after_failure(conn, delivery, settlement.status, answer)
+
+    async def purge_history(self) -> None:
+        """Retention: delete settled messages and attempts older than `retention_days`."""
+        async with self._db.acquire() as conn:
+            messages, attempts = await self._store.purge(conn, timedelta(days=self._settings.retention_days))
+        if messages or attempts:
+            log.info("webhook history purged", messages=messages, attempts=attempts)
+
+    async def _after_failure(self, conn: Connection, delivery: Delivery, status: MessageStatus, answer: Answer) -> None:
+        if answer.status == GONE:
+            disabled = await self._store.disable_endpoint(conn, delivery.endpoint_id, "gone")
+        else:
+            disable_after = timedelta(seconds=self._settings.disable_after_failing_seconds)
+            disabled = await self._store.endpoint_failed(conn, delivery.endpoint_id, disable_after)
+        if disabled is not None:
+            await self._publish_disabled(conn, disabled)
+        if status == "failed" and answer.status != GONE:
+            data = WebhookMessageExhaustedData(
+                message_id=delivery.message_id,
+                endpoint_id=delivery.endpoint_id,
+                url=delivery.url,
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                order_id=delivery.order_id,
+                attempts=delivery.attempt,
+                last_response_status=answer.status,
+                last_error=answer.error,
+            )
+            event = Event.new("webhook.message.exhausted", WEBHOOK_DISPATCHER.name, str(delivery.endpoint_id), data)
+            await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
+
+    async def _publish_disabled(self, conn: Connection, endpoint: Row) -> None:
+        """`webhook.endpoint.disabled` for an endpoint the store just disabled (its row, with
+        `failing_since`)."""
+        data = WebhookEndpointDisabledData(
+            endpoint_id=endpoint["id"],
+            url=endpoint["url"],
+            reason=endpoint["disabled_reason"],
+            failing_since=endpoint["failing_since"],
+        )
+        event = Event.new("webhook.endpoint.disabled", WEBHOOK_DISPATCHER.name, str(endpoint["id"]), data)
+        await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
+
+
+def _found(row: Row | None, endpoint_id: uuid.UUID) -> Row:
+    if row is None:
+        raise EndpointNotFound(endpoint_id)
+    return row

@@ -1,0 +1,81 @@
+"""The dispatcher's background work: the sender, on the shared work queue, and the retention purge, on
+the shared periodic job.
+
+Any number of senders (tasks or processes) share the backlog: the service's claim takes due messages
+with SKIP LOCKED under a lease (total timeout + `lease_margin_seconds`), so a message claimed by an
+instance that died is sent again once the lease has run out. The claim loop never waits for a send:
+each claimed message is sent by a task of its own (`Courier.send`), at most `sender_concurrency` at
+once, and per endpoint no more than its own connection pool takes (none while its breaker rests it).
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import asyncpg
+import httpx
+
+from services.webhook_dispatcher.delivery import Courier
+from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.service import WebhookService
+from services.webhook_dispatcher.settings import DispatcherSettings
+from services.webhook_dispatcher.store import MESSAGES_CHANNEL
+from shared.periodic import run_periodically
+from shared.runtime import Runtime
+from shared.work_queue import WorkQueue
+
+
+class Sender:
+    """Claims due messages and hands each to the courier, until cancelled."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]
+    ) -> None:
+        self._service = WebhookService(pool, settings)
+        self._courier = Courier(self._service, settings, new_client)
+        self._idle_seconds = settings.endpoint_idle_seconds
+        self._queue = WorkQueue(
+            pool,
+            name="webhooks",
+            channel=MESSAGES_CHANNEL,  # a fan-out NOTIFYs on commit: a new message goes without polling delay
+            claim=self._claim,
+            process=self._courier.send,
+            concurrency=settings.sender_concurrency,
+            batch_size=settings.sender_batch_size,
+            poll_interval=settings.sender_poll_interval_seconds,
+            describe=lambda delivery: {"message_id": delivery.message_id},
+        )
+
+    async def run(self) -> None:
+        endpoints = self._courier.endpoints
+        sweeping = asyncio.create_task(
+            run_periodically(
+                "free idle webhook endpoints", lambda: endpoints.evict_idle(time.monotonic()), self._idle_seconds / 2
+            )
+        )
+        try:
+            await self._queue.run()
+        finally:
+            sweeping.cancel()
+            await asyncio.gather(sweeping, return_exceptions=True)
+            await endpoints.close()
+
+    async def _claim(self, limit: int) -> Sequence[Delivery]:
+        return await self._service.claim_due(limit, self._courier.endpoints.in_flight(time.monotonic()))
+
+
+async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
+    settings = runtime.settings
+    destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
+    timeout = httpx.Timeout(settings.total_timeout_seconds, connect=settings.connect_timeout_seconds)
+
+    def new_client() -> httpx.AsyncClient:
+        return safe_client(destinations, timeout=timeout, max_connections=settings.endpoint_concurrency)
+
+    await Sender(runtime.pool, settings, new_client).run()
+
+
+async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:
+    service = WebhookService(runtime.pool, runtime.settings)
+    await run_periodically("purge webhook history", service.purge_history, runtime.settings.retention_interval_seconds)

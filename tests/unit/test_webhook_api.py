@@ -1,0 +1,112 @@
+"""The dispatcher's routes (services/webhook_dispatcher/api.py) over its use cases in memory: how they
+answer, refusals included. The app is the one `python -m services.webhook_dispatcher` serves, without
+its lifespan (no pool, no Kafka); its use cases run on tests/support/webhook_fakes.py."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.webhook_dispatcher.__main__ import build
+from services.webhook_dispatcher.api import MASKED_VALUE, get_service
+from shared.auth import LOCAL_API_KEY
+from tests.support.webhook_fakes import FakeStore, in_memory_service
+
+URL = "https://subscriber.example/hooks"
+MISSING = uuid.UUID("00000000-0000-4000-8000-00000000dead")
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+async def api(store: FakeStore) -> AsyncIterator[httpx.AsyncClient]:
+    app, _ = build()
+    app.dependency_overrides[get_service] = lambda: in_memory_service(store, hosts={"intranet.example": ["10.1.2.3"]})
+    transport = httpx.ASGITransport(app=app)
+    headers = {"authorization": f"Bearer {LOCAL_API_KEY}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://dispatcher", headers=headers) as client:
+        yield client
+
+
+def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert (response.status_code, response.headers["content-type"]) == (status, "application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    return body
+
+
+async def test_a_registration_answers_the_secret_once_and_never_a_header_value(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    created = await api.post("/webhooks", json={"url": "http://127.0.0.1:9000/hook", "headers": {"X-Token": "t0k"}})
+
+    assert created.status_code == 201
+    endpoint = created.json()
+    assert created.headers["location"] == f"/webhooks/{endpoint['id']}"
+    assert endpoint["secret"] == store.endpoints[uuid.UUID(endpoint["id"])]["secret"]
+    assert endpoint["headers"] == {"X-Token": MASKED_VALUE}
+    read = (await api.get(f"/webhooks/{endpoint['id']}")).json()
+    assert "secret" not in read
+    assert read["headers"] == {"X-Token": MASKED_VALUE}
+
+
+async def test_a_url_it_may_not_send_to_is_refused_naming_the_field(api: httpx.AsyncClient, store: FakeStore) -> None:
+    refused = await api.post("/webhooks", json={"url": "https://intranet.example/hooks"})
+
+    problem = _problem(refused, 422, "url_not_allowed")
+    assert problem["detail"].startswith("Webhooks cannot be sent to this URL: intranet.example resolves to 10.1.2.3")
+    assert [(error["field"], error["type"]) for error in problem["errors"]] == [("url", "url_not_allowed")]
+    assert store.endpoints == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/webhooks/{id}"),
+        ("DELETE", "/webhooks/{id}"),
+        ("POST", "/webhooks/{id}/disable"),
+        ("POST", "/webhooks/{id}/test"),
+        ("GET", "/webhooks/{id}/messages"),
+    ],
+)
+async def test_an_unknown_endpoint_is_404_endpoint_not_found(api: httpx.AsyncClient, method: str, path: str) -> None:
+    response = await api.request(method, path.format(id=MISSING))
+
+    assert _problem(response, 404, "endpoint_not_found")["detail"] == f"There is no webhook endpoint {MISSING}."
+
+
+async def test_an_unknown_message_is_404_message_not_found(api: httpx.AsyncClient, store: FakeStore) -> None:
+    endpoint = store.add_endpoint(url=URL)
+
+    response = await api.post(f"/webhooks/{endpoint['id']}/messages/7/retry")
+
+    problem = _problem(response, 404, "message_not_found")
+    assert problem["detail"] == f"Endpoint {endpoint['id']} has no message 7."
+
+
+async def test_a_patch_may_not_null_a_required_setting(api: httpx.AsyncClient, store: FakeStore) -> None:
+    endpoint = store.add_endpoint(url=URL)
+
+    response = await api.patch(f"/webhooks/{endpoint['id']}", json={"url": None})
+
+    assert _problem(response, 422, "validation_error")["errors"] == [{"field": "url"}]
+
+
+async def test_a_settled_message_is_listed_with_its_attempts_and_no_next_attempt(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    endpoint = store.add_endpoint(url=URL)
+    pending = store.add_message(endpoint["id"])
+    failed = store.add_message(endpoint["id"], status="failed")
+
+    listed = (await api.get(f"/webhooks/{endpoint['id']}/messages")).json()
+
+    assert [(message["id"], message["status"]) for message in listed] == [(failed, "failed"), (pending, "pending")]
+    assert listed[0]["next_attempt_at"] is None
+    assert listed[1]["next_attempt_at"] is not None
+    assert [message["attempts"] for message in listed] == [[], []]
