@@ -24,16 +24,19 @@ from services.webhook_dispatcher.domain import (
     MessageNotFound,
     MessageStatus,
     Settlement,
+    forwarded_body,
     generate_secret,
+    matches,
     offered_event_types,
     webhook_body,
 )
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
+from shared.consumer import Received
 from shared.db import Connection
 from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
-from shared.events import Event
+from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
@@ -124,6 +127,12 @@ class Store(Protocol):
     async def record_attempt(self, conn: Connection, delivery: Delivery, **attempt: Unpack[AttemptLog]) -> None: ...
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
+
+    async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
+
+    async def insert_messages(
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+    ) -> None: ...
 
 
 class Outbox(Protocol):
@@ -247,6 +256,21 @@ class WebhookService:
         async with self._db.acquire() as conn:
             _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
             return await self._store.recover(conn, endpoint_id, since)
+
+    # ---- fan-out -------------------------------------------------------------------------------
+
+    async def fan_out(self, conn: Connection, event: Envelope) -> None:
+        """One message per matching endpoint, in the caller's transaction (the one that records the
+        event as processed). Every event is passed on, of a type this build knows or not, its data as
+        published."""
+        endpoints = [
+            row["id"]
+            for row in await self._store.enabled_endpoint_filters(conn)
+            if matches(row["event_types"], event.type)
+        ]
+        if endpoints:
+            body = forwarded_body(event.type, event.time, event.data_json)
+            await self._store.insert_messages(conn, endpoints, event, body)
 
     @staticmethod
     def offered_event_types() -> list[str]:

@@ -15,6 +15,7 @@ from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.store import UPDATABLE
+from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
 
@@ -197,6 +198,24 @@ class FakeStore:
         return self._disable(endpoint_id, "failing")
 
     # ---- messages ------------------------------------------------------------------------------
+
+    async def enabled_endpoint_filters(self, conn: Connection) -> list[dict[str, Any]]:
+        return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
+
+    async def insert_messages(
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+    ) -> None:
+        taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
+        for endpoint_id in endpoint_ids:
+            if endpoint_id in self.endpoints and (endpoint_id, event.id) not in taken:
+                self.add_message(
+                    endpoint_id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    order_id=event.subject,
+                    correlation_id=event.correlation_id,
+                    payload=payload,
+                )
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes

@@ -17,8 +17,9 @@ from services.webhook_dispatcher.domain import (
 )
 from services.webhook_dispatcher.service import TEST_EVENT_TYPE, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.events import Envelope
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
-from tests.support.webhook_fakes import FakeStore, in_memory_service
+from tests.support.webhook_fakes import FakeDatabase, FakeStore, in_memory_service
 
 FIELDS: dict[str, Any] = {
     "url": "https://subscriber.example/hooks",
@@ -287,3 +288,33 @@ async def test_the_retention_purge_deletes_old_settled_messages(store: FakeStore
     await service.purge_history()
 
     assert list(store.messages) == [pending]
+
+
+# ---- fan-out -----------------------------------------------------------------------------------
+
+
+def envelope(event_type: str, data_json: bytes) -> Envelope:
+    return Envelope(uuid.uuid4(), event_type, "a-newer-service", "42", datetime.now(UTC), 3, "corr-1", data_json)
+
+
+async def test_an_event_is_fanned_out_to_each_enabled_endpoint_that_asked_for_it_with_its_data_as_published(
+    service: WebhookService, store: FakeStore
+) -> None:
+    wanted = store.add_endpoint(event_types=["order.*"])
+    everything = store.add_endpoint(event_types=[])
+    store.add_endpoint(event_types=["refund.*"])
+    store.add_endpoint(event_types=["order.*"], enabled=False)
+    data = b'{"order_id":42,"gift":{"note":"caf\\u00e9"},"unknown_to_this_build":true}'
+    event = envelope("order.gift_wrapped", data)
+
+    async with FakeDatabase().acquire() as conn:
+        await service.fan_out(conn, event)
+        await service.fan_out(conn, event)  # redelivered: no second message
+
+    messages = sorted(store.messages.values(), key=lambda message: message["id"])
+    assert [message["endpoint_id"] for message in messages] == [wanted["id"], everything["id"]]
+    for message in messages:
+        assert (message["event_id"], message["event_type"], message["order_id"]) == (event.id, event.type, "42")
+        assert message["correlation_id"] == "corr-1"
+        assert message["payload"].endswith(b',"data":' + data + b"}")
+        assert json.loads(message["payload"])["type"] == "order.gift_wrapped"
