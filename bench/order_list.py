@@ -28,8 +28,8 @@ import asyncpg
 
 from bench.support import bench_database, percentile, table
 from deploy.local.stack import ensure_stack
-from services.order_api import domain, store
-from services.order_api.domain import NewOrderIds
+from services.order_api import store
+from services.order_api.domain.building import NewOrderIds, build_order
 from services.order_api.store import OrderQuery
 from shared.db import Connection, create_pool
 from shared.dsn import service_dsn
@@ -156,7 +156,7 @@ async def load(admin: asyncpg.Connection, rows: int) -> float | None:
             await admin.execute("VACUUM ANALYZE order_api.orders")
         return None
     started = time.perf_counter()
-    template = domain.build_order(
+    template = build_order(
         _TEMPLATE_DRAFT, NewOrderIds(1, 1001, secrets.token_hex(16), iter(range(1, 10))), datetime.now(UTC), {}, None
     )
     indexes = await admin.fetch(

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from services.order_api import service, store
-from services.order_api.domain import WHOLE_ORDER, OrderRuleError, PaymentKind
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.payments import PaymentKind
 from services.order_api.settings import OrderApiSettings
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection

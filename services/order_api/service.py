@@ -22,8 +22,16 @@ from typing import Literal
 
 import asyncpg
 
-from services.order_api import domain, store
-from services.order_api.domain import NewOrderIds, OrderChanges, OrderRuleError, PaymentKind, ReadAccessRequired
+from services.order_api import store
+from services.order_api.domain.building import NewOrderIds, build_order, object_ids_needed
+from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
+from services.order_api.domain.customers import as_seen_without_read
+from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
+from services.order_api.domain.fulfillments import cancel_fulfillment, fulfil, fulfillment_event
+from services.order_api.domain.limits import check_event_size
+from services.order_api.domain.money import money
+from services.order_api.domain.payments import PaymentKind
+from services.order_api.domain.payments import apply_payment as apply_payment_fact
 from shared.db import Connection
 from shared.events import Event
 from shared.logging import current_correlation_id
@@ -69,7 +77,7 @@ def _now() -> datetime:
 
 
 def _as_seen(order: OrderSnapshot, may_read: bool) -> OrderSnapshot:
-    return order if may_read else domain.as_seen_without_read(order)
+    return order if may_read else as_seen_without_read(order)
 
 
 async def _publish(
@@ -85,7 +93,7 @@ async def _publish(
         correlation_id=current_correlation_id(),
     )
     # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
-    domain.check_event_size(len(event.body()), max_event_bytes)
+    check_event_size(len(event.body()), max_event_bytes)
     await enqueue(conn, ORDERS_EVENTS, event)
 
 
@@ -144,12 +152,12 @@ async def place_order(
     variants = await store.fetch_variants(
         conn, [item.variant_id for item in draft.line_items if item.variant_id is not None]
     )
-    order_id, order_number, object_ids = await store.allocate_ids(conn, domain.object_ids_needed(draft))
+    order_id, order_number, object_ids = await store.allocate_ids(conn, object_ids_needed(draft))
     ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
-    order = domain.build_order(draft, ids, now, variants, customer)
+    order = build_order(draft, ids, now, variants, customer)
     if customer is not None:
         counted = await store.record_customer_order(conn, customer.id, order)
-        spent = domain.money(counted.total_spent, order.currency)
+        spent = money(counted.total_spent, order.currency)
         order = order.model_copy(update={"customer": counted.model_copy(update={"total_spent": spent})})
     try:
         await store.insert_order(conn, order, fingerprint)
@@ -243,7 +251,7 @@ async def update_order(
         return await change_order(
             pool,
             order_id,
-            lambda order, now: domain.update(order, changes, now),
+            lambda order, now: update(order, changes, now),
             "order.updated",
             may_read=may_read,
             max_event_bytes=max_event_bytes,
@@ -259,7 +267,7 @@ async def close_order(
     return await change_order(
         pool,
         order_id,
-        domain.close,
+        close,
         "order.closed",
         may_read=may_read,
         max_event_bytes=max_event_bytes,
@@ -273,7 +281,7 @@ async def reopen_order(
     return await change_order(
         pool,
         order_id,
-        domain.reopen,
+        reopen,
         "order.reopened",
         may_read=may_read,
         max_event_bytes=max_event_bytes,
@@ -285,7 +293,7 @@ async def delete_order(pool: asyncpg.Pool, order_id: int, *, max_event_bytes: in
     """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await _lock_order(conn, order_id, if_match)
-        domain.check_deletable(stored.order)
+        check_deletable(stored.order)
         await store.delete_order(conn, order_id)
         last = stored.order.model_copy(update={"updated_at": _now()})
         await _publish(conn, "order.deleted", last, stored.sequence + 1, max_event_bytes)
@@ -297,7 +305,7 @@ async def delete_order(pool: asyncpg.Pool, order_id: int, *, max_event_bytes: in
 async def apply_payment(conn: Connection, kind: PaymentKind, fact: PaymentFact, *, max_event_bytes: int) -> None:
     """Record a payment fact inside the caller's (the idempotent consumer's) transaction."""
     stored = await _lock_order(conn, fact.order_id)
-    order, event_type = domain.apply_payment(stored.order, kind, fact, await store.next_object_id(conn), _now())
+    order, event_type = apply_payment_fact(stored.order, kind, fact, await store.next_object_id(conn), _now())
     await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 
 
@@ -307,10 +315,10 @@ async def apply_fulfillment(
     stored = await _lock_order(conn, fact.order_id)
     now = _now()
     if isinstance(fact, FulfillmentCreatedFact):
-        order = domain.fulfil(stored.order, fact, now)
-        event_type = domain.fulfillment_event(order)
+        order = fulfil(stored.order, fact, now)
+        event_type = fulfillment_event(order)
     else:
-        order = domain.cancel_fulfillment(stored.order, fact.fulfillment_id, now)
+        order = cancel_fulfillment(stored.order, fact.fulfillment_id, now)
         event_type = "order.updated"
     await _publish(conn, event_type, order, await store.save_order(conn, order), max_event_bytes)
 

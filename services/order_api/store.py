@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from services.order_api.domain import digital_river_state
+from services.order_api.domain.status_views import digital_river_state
 from shared.db import Connection
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
 

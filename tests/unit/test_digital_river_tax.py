@@ -3,7 +3,7 @@
 import random
 from decimal import Decimal
 
-from services.order_api.domain import LineItemTax, line_item_taxes
+from services.order_api.domain.taxes import LineItemTax, line_item_taxes
 from shared.orders import LineItemSnapshot, OrderSnapshot, TaxLine
 from tests.support.orders import sample_order
 

@@ -11,7 +11,7 @@ from services.order_api.api import akinon, digital_river, haravan
 from services.order_api.api.contract import negotiate
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import ORDERS_READ
-from services.order_api.domain import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
 from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 

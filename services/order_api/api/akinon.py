@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.order_api import service
 from services.order_api.api.http import OrderSettings, RuntimeDep, problem_responses
 from services.order_api.api.security import limit_rate
-from services.order_api.domain import money
+from services.order_api.domain.money import money
 from shared.orders import OrderSnapshot
 from shared.problems import Problem
 

@@ -30,18 +30,16 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from services.order_api import domain, service, store
+from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
 from services.order_api.api.security import READS, MayRead
-from services.order_api.domain import (
-    MAX_LINE_ITEMS,
-    MAX_METADATA,
-    WHOLE_ORDER,
-    DigitalRiverState,
-    OrderChanges,
-    OrderRuleError,
-)
+from services.order_api.domain.changes import OrderChanges
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METADATA
+from services.order_api.domain.money import money
+from services.order_api.domain.status_views import DigitalRiverState, digital_river_state
+from services.order_api.domain.taxes import line_item_taxes
 from shared.orders import (
     CancelReason,
     CustomerDraft,
@@ -159,11 +157,11 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
 
     def paid(*kinds: str) -> Decimal:
         amounts = (tx.amount for tx in order.transactions if tx.kind in kinds and tx.status == "success")
-        return domain.money(sum(amounts, Decimal(0)), currency)
+        return money(sum(amounts, Decimal(0)), currency)
 
-    zero = domain.money(Decimal(0), currency)
+    zero = money(Decimal(0), currency)
     captured = paid("capture", "sale")
-    refunded = domain.money(sum((refund.amount for refund in order.refunds), Decimal(0)), currency)
+    refunded = money(sum((refund.amount for refund in order.refunds), Decimal(0)), currency)
     return DigitalRiverOrder(
         id=order.id,
         checkout_id=order.checkout_id,
@@ -191,7 +189,7 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
         cancelled_amount=paid("void"),
         captured_amount=captured,
         request_to_be_forgotten=order.request_to_be_forgotten,
-        state=domain.digital_river_state(order),
+        state=digital_river_state(order),
         fraud_state=order.fraud_state,
         cancellation_reason=order.cancel_reason,
         live_mode=True,
@@ -212,7 +210,7 @@ def _item(item: LineItemSnapshot, currency: str) -> DigitalRiverItem:
         name=item.name,
         quantity=item.quantity,
         price=item.price,
-        amount=domain.money(item.price * item.quantity, currency),
+        amount=money(item.price * item.quantity, currency),
         taxable=item.taxable,
     )
 
@@ -672,6 +670,6 @@ async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
             tax_amount=tax.tax_amount,
             tax_rate=tax.rate,
         )
-        for tax in domain.line_item_taxes(order)
+        for tax in line_item_taxes(order)
     ]
     return _json(DigitalRiverTaxDetails(id=order.id, items=items))

@@ -27,7 +27,9 @@ from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
 from services.order_api.api.security import READS, WRITES, MayRead
-from services.order_api.domain import MAX_LINE_ITEMS, MAX_METAFIELDS, WHOLE_ORDER, OrderChanges, OrderRuleError
+from services.order_api.domain.changes import OrderChanges
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
 from shared.orders import (
     Address,
     ClientDetails,
