@@ -13,7 +13,7 @@ from services.order_api.api.digital_river import (
     digital_river_order,
     request_field,
 )
-from services.order_api.store import OrderQuery
+from services.order_api.domain.queries import OrderQuery
 from shared.orders import CustomerDraft, CustomerSnapshot, Refund, Transaction
 from shared.problems import Problem
 from tests.support.orders import sample_order

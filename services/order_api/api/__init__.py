@@ -12,7 +12,7 @@ from services.order_api.api.contract import negotiate
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import ORDERS_READ
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
-from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
+from services.order_api.service.errors import OrderNotFound, RateLimited, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
 # Every route answers JSON only; the Haravan and Digital River ones also need an API key with the scope
@@ -65,7 +65,17 @@ def install_order_errors(app: FastAPI) -> None:
             errors=[{"field": "upstreamId", "message": "already used"}],
         )
 
+    async def on_rate_limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        return problem_response(
+            429,
+            "rate_limited",
+            "Too many attempts; wait as long as Retry-After says before trying again.",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     app.add_exception_handler(OrderRuleError, on_rule)
     app.add_exception_handler(OrderNotFound, on_not_found)
     app.add_exception_handler(StaleVersion, on_stale)
     app.add_exception_handler(UpstreamConflict, on_upstream)
+    app.add_exception_handler(RateLimited, on_rate_limited)

@@ -29,9 +29,7 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.order_api import service
-from services.order_api.api.http import OrderSettings, RuntimeDep, problem_responses
-from services.order_api.api.security import limit_rate
+from services.order_api.api.http import Guards, Orders, OrderSettings, problem_responses
 from services.order_api.domain.money import money
 from shared.orders import OrderSnapshot
 from shared.problems import Problem
@@ -158,13 +156,12 @@ _GUEST_LOOKUP_RESPONSES: Final = problem_responses(404, 422, 429)
 
 @router.post("/", response_model=list[AkinonOrder], responses=_GUEST_LOOKUP_RESPONSES)
 async def find_guest_order(
-    lookup: GuestLookup, request: Request, runtime: RuntimeDep, settings: OrderSettings
+    lookup: GuestLookup, request: Request, orders: Orders, guards: Guards, settings: OrderSettings
 ) -> list[AkinonOrder]:
     """A guest order by its number and email: a one-item array, or 404 whatever was wrong."""
     number = _order_number(lookup.number)
     client = request.client.host if request.client else "unknown"
-    await limit_rate(
-        runtime.pool,
+    await guards.limit_rate(
         [
             (f"guest-lookup:ip:{client}", settings.guest_lookups_per_ip),
             (
@@ -174,7 +171,7 @@ async def find_guest_order(
         ],
         settings.guest_lookup_window_seconds,
     )
-    order = await service.find_guest_order(runtime.pool, number, lookup.email)
+    order = await orders.find_guest_order(number, lookup.email)
     if order is None:
         raise Problem(*_NOT_FOUND)
     return [akinon_order(order)]

@@ -30,14 +30,14 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
+from services.order_api.api.http import IfMatch, Orders, problem_responses, set_etag
 from services.order_api.api.security import READS, MayRead
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METADATA
 from services.order_api.domain.money import money
+from services.order_api.domain.queries import OrderQuery
 from services.order_api.domain.status_views import DigitalRiverState, digital_river_state
 from services.order_api.domain.taxes import line_item_taxes
 from shared.orders import (
@@ -480,7 +480,7 @@ class ListParams(_Camel):
     locale: Text | None = Field(default=None, max_length=20)
     customer_type: CustomerType | None = None
 
-    def query(self) -> store.OrderQuery:
+    def query(self) -> OrderQuery:
         ids = None
         if self.ids is not None:
             ids = [int(part) for part in _comma_list(self.ids, "ids")]
@@ -491,7 +491,7 @@ class ListParams(_Camel):
                     f"ids: order ids run from 1 to {MAX_ID}",
                     errors=[{"field": "ids", "message": "not an order id"}],
                 )
-        return store.OrderQuery(
+        return OrderQuery(
             **self.model_dump(include=_SAME_IN_QUERY),
             ids=ids,
             upstream_ids=_comma_list(self.upstream_ids, "upstreamIds") if self.upstream_ids is not None else None,
@@ -510,7 +510,7 @@ class ListParams(_Camel):
     responses=problem_responses(400, 422),
     dependencies=READS,
 )
-async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()]) -> Response:
+async def list_orders(orders: Orders, params: Annotated[ListParams, Query()]) -> Response:
     """Get all orders, newest first, that match every filter given. Page forward with
     `startingAfter=<last id of this page>` and back with `endingBefore=<first id of this page>`;
     both at once is a 400."""
@@ -525,14 +525,12 @@ async def list_orders(runtime: RuntimeDep, params: Annotated[ListParams, Query()
         )
     query, limit = params.query(), params.limit
     if params.ending_before is None:
-        orders = await service.list_orders(runtime.pool, query, limit=limit + 1, before_id=params.starting_after)
+        found = await orders.list_orders(query, limit=limit + 1, before_id=params.starting_after)
     else:  # walk towards newer orders from the cursor, then show that page newest first
-        orders = await service.list_orders(
-            runtime.pool, query, limit=limit + 1, direction="asc", after_id=params.ending_before
-        )
-    page = orders[:limit] if params.ending_before is None else orders[:limit][::-1]
+        found = await orders.list_orders(query, limit=limit + 1, direction="asc", after_id=params.ending_before)
+    page = found[:limit] if params.ending_before is None else found[:limit][::-1]
     return _json(
-        DigitalRiverOrderList(data=[digital_river_order(order) for order in page], has_more=len(orders) > limit)
+        DigitalRiverOrderList(data=[digital_river_order(order) for order in page], has_more=len(found) > limit)
     )
 
 
@@ -568,24 +566,15 @@ _ORDER_LINKS: Final = {
         **problem_responses(400, 409, 413, 422),
     },
 )
-async def create_order(
-    body: DigitalRiverOrderCreate, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead
-) -> Response:
+async def create_order(body: DigitalRiverOrderCreate, orders: Orders, may_read: MayRead) -> Response:
     """Creates a new order from `items` (this platform has no checkouts to convert; see the
     description of each field). 409 when `upstreamId` already names an order made from other content.
     `customerId` needs orders:read too; `email` never attaches the order to an account. A key without
     orders:read is answered with `customerId` null."""
-    draft = body.draft()
     with _request_fields():
-        order, created = await service.create_order(
-            runtime.pool,
-            draft,
-            fingerprint=store.fingerprint(draft.model_dump(mode="json")),
-            may_read=may_read,
-            max_event_bytes=settings.max_event_bytes,
-        )
-    sequence = 1 if created else (await service.get_order(runtime.pool, order.id)).sequence
-    response = _json(digital_river_order(order), 201 if created else 200, sequence=sequence)
+        placed = await orders.create_order(body.draft(), may_read=may_read)
+    order = placed.stored.order
+    response = _json(digital_river_order(order), 201 if placed.created else 200, sequence=placed.stored.sequence)
     response.headers["Location"] = f"/orders/{order.id}"
     return response
 
@@ -597,9 +586,9 @@ async def create_order(
     responses={**problem_responses(404, 422), 200: _VERSIONED},
     dependencies=READS,
 )
-async def get_order(order_id: OrderId, runtime: RuntimeDep) -> Response:
+async def get_order(order_id: OrderId, orders: Orders) -> Response:
     """Retrieves the details of an order; its ETag is the version to send in `If-Match`."""
-    stored = await service.get_order(runtime.pool, order_id)
+    stored = await orders.get_order(order_id)
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
@@ -629,8 +618,7 @@ async def update_order(
     *,
     order_id: OrderId,
     body: DigitalRiverOrderUpdate,
-    runtime: RuntimeDep,
-    settings: OrderSettings,
+    orders: Orders,
     may_read: MayRead,
     if_match: IfMatch,
 ) -> Response:
@@ -640,14 +628,7 @@ async def update_order(
     names an older version."""
     changes = body.changes()
     with _request_fields():
-        stored = await service.update_order(
-            runtime.pool,
-            order_id,
-            changes,
-            may_read=may_read,
-            max_event_bytes=settings.max_event_bytes,
-            if_match=if_match,
-        )
+        stored = await orders.update_order(order_id, changes, may_read=may_read, if_match=if_match)
     return _json(digital_river_order(stored.order), sequence=stored.sequence)
 
 
@@ -658,9 +639,9 @@ async def update_order(
     responses=problem_responses(404, 422),
     dependencies=READS,
 )
-async def tax_details(order_id: OrderId, runtime: RuntimeDep) -> Response:
+async def tax_details(order_id: OrderId, orders: Orders) -> Response:
     """Retrieves the tax details of each line item in an order."""
-    order = (await service.get_order(runtime.pool, order_id)).order
+    order = (await orders.get_order(order_id)).order
     skus = {item.id: item.sku for item in order.line_items}
     items = [
         DigitalRiverItemTax(

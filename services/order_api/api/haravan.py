@@ -23,13 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_json
 
-from services.order_api import service, store
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.http import IfMatch, OrderSettings, RuntimeDep, problem_responses, set_etag
+from services.order_api.api.http import IfMatch, Orders, problem_responses, set_etag
 from services.order_api.api.security import READS, WRITES, MayRead
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
+from services.order_api.domain.queries import OrderQuery
+from services.order_api.domain.stored import StoredOrder
 from shared.orders import (
     Address,
     ClientDetails,
@@ -375,9 +376,9 @@ async def order_filters(
         FulfillmentFilter,
         Query(description="`null`/`not_fulfilled`/`unshipped`: nothing fulfilled; `shipped` is `fulfilled`"),
     ] = "any",
-) -> store.OrderQuery:
+) -> OrderQuery:
     financial = "partially_refunded" if financial_status == "partiallyrefunded" else financial_status
-    return store.OrderQuery(
+    return OrderQuery(
         ids=_ids(ids) if ids is not None else None,
         statuses=None if status == "any" else [status],
         financial_statuses=None if financial == "any" else [financial],
@@ -391,7 +392,7 @@ async def order_filters(
     )
 
 
-Filters = Annotated[store.OrderQuery, Depends(order_filters)]
+Filters = Annotated[OrderQuery, Depends(order_filters)]
 FieldsParam = Annotated[
     str | None,
     Query(
@@ -693,7 +694,7 @@ _LOCATION: Final = {"Location": {"description": "The new order's URL", "schema":
 @router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422), dependencies=READS)
 async def list_orders(
     *,
-    runtime: RuntimeDep,
+    orders: Orders,
     query: Filters,
     limit: Annotated[int, Query(ge=1, le=250, description="Orders per page, 1 to 250")] = 50,
     page: Annotated[int, Query(ge=1, le=100_000, description="Page to show, from 1")] = 1,
@@ -705,21 +706,20 @@ async def list_orders(
     """Orders matching every filter given: open ones unless `status` says otherwise. Newest first,
     `limit` a page; with `since_id`, oldest first from that id."""
     names = _fields(fields)
-    orders = await service.list_orders(
-        runtime.pool,
+    found = await orders.list_orders(
         query,
         limit=limit,
         direction="desc" if since_id is None else "asc",
         after_id=since_id,
         offset=(page - 1) * limit,
     )
-    return _json({"orders": [_only(haravan_order(order), names) for order in orders]})
+    return _json({"orders": [_only(haravan_order(order), names) for order in found]})
 
 
 @router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422), dependencies=READS)
-async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
+async def count_orders(orders: Orders, query: Filters) -> OrderCount:
     """How many orders match the same filters as the list."""
-    return OrderCount(count=await service.count_orders(runtime.pool, query))
+    return OrderCount(count=await orders.count_orders(query))
 
 
 @router.post(
@@ -730,8 +730,7 @@ async def count_orders(runtime: RuntimeDep, query: Filters) -> OrderCount:
 )
 async def create_order(
     body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
-    runtime: RuntimeDep,
-    settings: OrderSettings,
+    orders: Orders,
     may_read: MayRead,
 ) -> Response:
     """Create an order; `order.created` is published once it is stored. Without transactions or a
@@ -739,12 +738,9 @@ async def create_order(
     `customer.id` (this needs orders:read too); an email finds or records a checkout record, never an
     account. A key without orders:read is answered without the order's `customer`."""
     with _fields_in_body():
-        order, _ = await service.create_order(
-            runtime.pool, body.order.draft(), may_read=may_read, max_event_bytes=settings.max_event_bytes
-        )
-    response = _json({"order": haravan_order(order)}, status_code=201)
-    response.headers["Location"] = f"/com/orders/{order.id}.json"
-    set_etag(response, 1)
+        placed = await orders.create_order(body.order.draft(), may_read=may_read)
+    response = _order_response(placed.stored, status_code=201)
+    response.headers["Location"] = f"/com/orders/{placed.stored.order.id}.json"
     return response
 
 
@@ -754,15 +750,14 @@ async def create_order(
     responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
     dependencies=READS,
 )
-async def get_order(order_id: OrderId, runtime: RuntimeDep, fields: FieldsParam = None) -> Response:
+async def get_order(order_id: OrderId, orders: Orders, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
     names = _fields(fields)
-    stored = await service.get_order(runtime.pool, order_id)
-    return _order_response(stored, names)
+    return _order_response(await orders.get_order(order_id), names=names)
 
 
-def _order_response(stored: store.StoredOrder, names: set[str] | None = None) -> Response:
-    response = _json({"order": _only(haravan_order(stored.order), names)})
+def _order_response(stored: StoredOrder, *, names: set[str] | None = None, status_code: int = 200) -> Response:
+    response = _json({"order": _only(haravan_order(stored.order), names)}, status_code)
     set_etag(response, stored.sequence)
     return response
 
@@ -776,8 +771,7 @@ async def update_order(
     *,
     order_id: OrderId,
     body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
-    runtime: RuntimeDep,
-    settings: OrderSettings,
+    orders: Orders,
     may_read: MayRead,
     if_match: IfMatch,
 ) -> Response:
@@ -785,14 +779,7 @@ async def update_order(
     customer (`"customer": null`). Items and quantities cannot change."""
     changes = body.order.changes(order_id)
     with _fields_in_body():
-        stored = await service.update_order(
-            runtime.pool,
-            order_id,
-            changes,
-            may_read=may_read,
-            max_event_bytes=settings.max_event_bytes,
-            if_match=if_match,
-        )
+        stored = await orders.update_order(order_id, changes, may_read=may_read, if_match=if_match)
     return _order_response(stored)
 
 
@@ -801,14 +788,9 @@ async def update_order(
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def close_order(
-    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
-) -> Response:
+async def close_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
-    closed = await service.close_order(
-        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
-    )
-    return _order_response(closed)
+    return _order_response(await orders.close_order(order_id, may_read=may_read, if_match=if_match))
 
 
 @router.post(
@@ -816,14 +798,9 @@ async def close_order(
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
 )
-async def open_order(
-    order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, may_read: MayRead, if_match: IfMatch
-) -> Response:
+async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
-    opened = await service.reopen_order(
-        runtime.pool, order_id, may_read=may_read, max_event_bytes=settings.max_event_bytes, if_match=if_match
-    )
-    return _order_response(opened)
+    return _order_response(await orders.reopen_order(order_id, may_read=may_read, if_match=if_match))
 
 
 class Deleted(BaseModel):
@@ -838,8 +815,8 @@ class Deleted(BaseModel):
     responses=problem_responses(400, 404, 409, 412, 422),
     dependencies=WRITES,
 )
-async def delete_order(order_id: OrderId, runtime: RuntimeDep, settings: OrderSettings, if_match: IfMatch) -> Deleted:
+async def delete_order(order_id: OrderId, orders: Orders, if_match: IfMatch) -> Deleted:
     """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
     `order.deleted` carries its last state."""
-    await service.delete_order(runtime.pool, order_id, max_event_bytes=settings.max_event_bytes, if_match=if_match)
+    await orders.delete_order(order_id, if_match=if_match)
     return Deleted()

@@ -5,7 +5,10 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Header, Response
 from pydantic import BaseModel
 
+from services.order_api.service.guards import HttpGuards
+from services.order_api.service.orders import OrderService
 from services.order_api.settings import OrderApiSettings
+from services.order_api.store import PostgresDatabase
 from shared.problems import PROBLEM_JSON, Problem
 from shared.runtime import Runtime, get_runtime
 
@@ -66,6 +69,19 @@ async def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
 
 
 OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]
+
+
+async def order_service(runtime: RuntimeDep) -> OrderService:
+    return OrderService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
+
+
+async def http_guards(runtime: RuntimeDep) -> HttpGuards:
+    return HttpGuards(PostgresDatabase(runtime.pool))
+
+
+# A route's way in: the use cases on orders, and the HTTP guards' records.
+Orders = Annotated[OrderService, Depends(order_service)]
+Guards = Annotated[HttpGuards, Depends(http_guards)]
 
 
 class ProblemDocument(BaseModel):
