@@ -6,13 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from services.order_api.api.digital_river import (
-    DigitalRiverOrderCreate,
-    DigitalRiverOrderUpdate,
-    ListParams,
-    digital_river_order,
-    request_field,
-)
+from services.order_api.api.digital_river.fields import request_field
+from services.order_api.api.digital_river.queries import ListParams
+from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
+from services.order_api.api.digital_river.responses import digital_river_order
 from services.order_api.domain.queries import OrderQuery
 from shared.orders import CustomerDraft, CustomerSnapshot, Refund, Transaction
 from shared.problems import Problem

@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from services.order_api.api import idempotency
-from services.order_api.api.akinon import akinon_order
+from services.order_api.api.akinon.responses import akinon_order
 from services.order_api.api.contract import negotiate
 from services.order_api.settings import OrderApiSettings
 from shared.auth import AuthenticationMiddleware

@@ -7,8 +7,10 @@ RFC 9457 problems; a dialect with its own documented error shape catches them it
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.order_api.api import akinon, digital_river, haravan
+from services.order_api.api.akinon.routes import router as akinon_router
 from services.order_api.api.contract import negotiate
+from services.order_api.api.digital_river.routes import router as digital_river_router
+from services.order_api.api.haravan.routes import router as haravan_router
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import ORDERS_READ
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
@@ -23,13 +25,13 @@ _keyed = APIRouter(
     responses=problem_responses(400, 401, 403, 406, 413, 415),
 )
 _public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
-for _dialect in (haravan.router, digital_river.router):
+for _dialect in (haravan_router, digital_river_router):
     _keyed.include_router(_dialect)
-_public.include_router(akinon.router)
+_public.include_router(akinon_router)
 
 ROUTERS: tuple[APIRouter, ...] = (_keyed, _public)
 # Where requests need no API key (the public router's routes).
-PUBLIC_PREFIXES: tuple[str, ...] = (akinon.router.prefix,)
+PUBLIC_PREFIXES: tuple[str, ...] = (akinon_router.prefix,)
 
 
 def install_order_errors(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.limits import MAX_TRANSACTIONS, check_count
-from services.order_api.domain.money import check_money
+from services.order_api.domain.money import check_money, money, total
 from shared.orders import FinancialStatus, OrderSnapshot, PaymentFact, Transaction, TransactionKind
 
 PaymentKind = Literal["authorized", "captured", "voided"]
@@ -22,6 +22,16 @@ _REFUND_STATUSES: Final[frozenset[FinancialStatus]] = frozenset({"refunded", "pa
 def succeeded(transactions: Sequence[Transaction], *kinds: TransactionKind) -> Decimal:
     """What the successful transactions of these kinds add up to."""
     return sum((tx.amount for tx in transactions if tx.kind in kinds and tx.status == "success"), Decimal(0))
+
+
+def paid_amount(order: OrderSnapshot, *kinds: TransactionKind) -> Decimal:
+    """What the order's successful transactions of these kinds add up to, at its currency's precision."""
+    return money(succeeded(order.transactions, *kinds), order.currency)
+
+
+def refunded_amount(order: OrderSnapshot) -> Decimal:
+    """What the order's refunds add up to, at its currency's precision."""
+    return total((refund.amount for refund in order.refunds), order.currency)
 
 
 def financial_status(total: Decimal, transactions: Sequence[Transaction]) -> FinancialStatus:
