@@ -1,8 +1,23 @@
-"""An OrderQuery as SQL: the WHERE clause over the orders table's filter columns, and its arguments."""
+"""An OrderQuery as SQL: the WHERE clause over the orders table's filter columns, and its arguments.
 
-from typing import Any
+Each of the query's filters is a column of the same name equal to its value, except those below:
+lists of values, `<column>_min` / `<column>_max` time bounds, fulfillment statuses (which may ask for
+none) and a SKU (one of the order's).
+"""
+
+from dataclasses import fields
+from typing import Any, Final
 
 from services.order_api.domain.queries import OrderQuery
+
+# Filters that match any of several values: the column each names, and its type.
+_ANY_OF: Final = {
+    "ids": ("id", "bigint"),
+    "statuses": ("status", "text"),
+    "financial_statuses": ("financial_status", "text"),
+    "states": ("state", "text"),
+    "upstream_ids": ("upstream_id", "text"),
+}
 
 
 def where(query: OrderQuery) -> tuple[str, list[Any]]:
@@ -13,52 +28,28 @@ def where(query: OrderQuery) -> tuple[str, list[Any]]:
         args.append(value)
         clauses.append(sql.replace("?", f"${len(args)}"))
 
-    for column, values, cast in (
-        ("id", query.ids, "bigint"),
-        ("status", query.statuses, "text"),
-        ("financial_status", query.financial_statuses, "text"),
-        ("state", query.states, "text"),
-        ("upstream_id", query.upstream_ids, "text"),
-    ):
-        if values is None:
+    for field in fields(query):
+        name, value = field.name, getattr(query, field.name)
+        if value is None:
             continue
-        if len(values) == 1:  # plain equality lets an index on (column, ..., id) give the page in id order
-            add(f"{column} = ?::{cast}", values[0])
+        if name in _ANY_OF:
+            column, cast = _ANY_OF[name]
+            if len(value) == 1:  # plain equality lets an index on (column, ..., id) give the page in id order
+                add(f"{column} = ?::{cast}", value[0])
+            else:
+                add(f"{column} = ANY(?::{cast}[])", list(value))
+        elif name == "fulfillment_statuses":  # None among them: not fulfilled at all
+            unfulfilled = " OR fulfillment_status IS NULL" if None in value else ""
+            add(
+                f"(fulfillment_status = ANY(?::text[]){unfulfilled})",
+                [status for status in value if status is not None],
+            )
+        elif name == "sku":
+            add("skus @> ARRAY[?::text]", value)
+        elif name.endswith("_min"):
+            add(f"{name.removesuffix('_min')} >= ?", value)
+        elif name.endswith("_max"):
+            add(f"{name.removesuffix('_max')} <= ?", value)
         else:
-            add(f"{column} = ANY(?::{cast}[])", list(values))
-    if query.fulfillment_statuses is not None:
-        named = [status for status in query.fulfillment_statuses if status is not None]
-        unfulfilled = None in query.fulfillment_statuses
-        args.append(named)
-        clauses.append(
-            f"(fulfillment_status = ANY(${len(args)}::text[])"
-            + (" OR fulfillment_status IS NULL)" if unfulfilled else ")")
-        )
-    for column, value in (
-        ("customer_id", query.customer_id),
-        ("checkout_id", query.checkout_id),
-        ("application_id", query.application_id),
-        ("email", query.email),
-        ("currency", query.currency),
-        ("fraud_state", query.fraud_state),
-        ("browser_ip", query.browser_ip),
-        ("charge_type", query.charge_type),
-        ("subscription_id", query.subscription_id),
-        ("refunded_amount", query.refunded_amount),
-        ("locale", query.locale),
-        ("customer_type", query.customer_type),
-    ):
-        if value is not None:
-            add(f"{column} = ?", value)
-    if query.sku is not None:
-        add("skus @> ARRAY[?::text]", query.sku)
-    for column, low, high in (
-        ("created_at", query.created_at_min, query.created_at_max),
-        ("updated_at", query.updated_at_min, query.updated_at_max),
-        ("processed_at", query.processed_at_min, query.processed_at_max),
-    ):
-        if low is not None:
-            add(f"{column} >= ?", low)
-        if high is not None:
-            add(f"{column} <= ?", high)
+            add(f"{name} = ?", value)
     return (" AND ".join(clauses) or "true"), args

@@ -4,7 +4,7 @@ named as this dialect's requests name them."""
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -13,9 +13,6 @@ from pydantic.alias_generators import to_camel
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
 from services.order_api.domain.limits import MAX_METADATA
 from shared.fields import MAX_BIGINT, StorableText, storable
-
-CustomerType = Literal["individual", "business"]
-ChargeType = Literal["customer_initiated", "merchant_initiated"]
 
 Metadata = Annotated[
     dict[

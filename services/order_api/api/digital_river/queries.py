@@ -1,32 +1,17 @@
 """The Digital River list's parameters, and the query they ask for."""
 
+from dataclasses import fields
 from typing import Final
 
 from pydantic import Field
 
-from services.order_api.api.digital_river.fields import Camel, ChargeType, CustomerType
+from services.order_api.api.digital_river.fields import Camel
 from services.order_api.api.digital_river.state import DigitalRiverState
 from services.order_api.api.fields import IpAddress, Money
 from services.order_api.domain.queries import OrderQuery
 from shared.fields import MAX_BIGINT, BigintId, StorableText
-from shared.orders import FraudState
+from shared.orders import ChargeType, CustomerType, FraudState
 from shared.problems import invalid_field
-
-# Parameters the query takes as they are, under their snake_case names.
-_SAME_IN_QUERY: Final = {
-    "browser_ip",
-    "customer_id",
-    "checkout_id",
-    "application_id",
-    "email",
-    "sku",
-    "fraud_state",
-    "charge_type",
-    "subscription_id",
-    "refunded_amount",
-    "locale",
-    "customer_type",
-}
 
 
 def _comma_list(value: str, field: str) -> list[str]:
@@ -79,3 +64,9 @@ class ListParams(Camel):
             states=[self.state] if self.state is not None else None,
             currency=self.currency.upper() if self.currency else None,
         )
+
+
+# Parameters the query takes as they are (same name, same value): those it has a filter of the same
+# name for, but the ones `query` translates.
+_TRANSLATED: Final = {"ids", "upstream_ids", "currency"}
+_SAME_IN_QUERY: Final = ({field.name for field in fields(OrderQuery)} & set(ListParams.model_fields)) - _TRANSLATED

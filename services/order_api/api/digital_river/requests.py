@@ -4,13 +4,22 @@ from typing import Any, Final
 
 from pydantic import ConfigDict, Field, field_validator
 
-from services.order_api.api.digital_river.fields import Camel, CamelIn, ChargeType, CustomerType, Metadata
+from services.order_api.api.digital_river.fields import Camel, CamelIn, Metadata
 from services.order_api.api.digital_river.responses import DigitalRiverOrder
 from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.limits import MAX_LINE_ITEMS
 from shared.fields import BigintId, StorableText
-from shared.orders import CustomerDraft, LineItemDraft, OrderDraft, ShippingLine, TaxLine
+from shared.orders import (
+    ChargeType,
+    CheckoutFields,
+    CustomerDraft,
+    CustomerType,
+    LineItemDraft,
+    OrderDraft,
+    ShippingLine,
+    TaxLine,
+)
 from shared.problems import Problem
 
 
@@ -93,21 +102,9 @@ class DigitalRiverOrderCreate(CamelIn):
         )
 
 
-# Request fields the draft takes as they are, under their snake_case names.
-_SAME_IN_DRAFT: Final = {
-    "browser_ip",
-    "email",
-    "upstream_id",
-    "checkout_id",
-    "application_id",
-    "locale",
-    "customer_type",
-    "charge_type",
-    "subscription_id",
-    "source_id",
-    "invoice_attribute_id",
-    "metadata",
-}
+# Request fields the draft takes as they are, under their snake_case names: the checkout's fields (all
+# of which this request declares; a unit test holds it to that), the buyer's address and email.
+_SAME_IN_DRAFT: Final = {*CheckoutFields.model_fields, "browser_ip", "email"}
 
 
 def _not_null_schema(schema: dict[str, Any]) -> None:

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, Field
 
-from services.order_api.api.digital_river.fields import Camel, ChargeType, CustomerType
+from services.order_api.api.digital_river.fields import Camel
 from services.order_api.api.digital_river.state import DigitalRiverState, digital_river_state
 from services.order_api.domain.money import money
 from services.order_api.domain.payments import paid_amount, refunded_amount
 from services.order_api.domain.taxes import line_item_taxes
-from shared.orders import CancelReason, FraudState, LineItemSnapshot, OrderSnapshot
+from shared.orders import CancelReason, ChargeType, CustomerType, FraudState, LineItemSnapshot, OrderSnapshot
 
 
 class DigitalRiverItem(Camel):
@@ -70,19 +70,15 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
     captured = paid_amount(order, "capture", "sale")
     refunded = refunded_amount(order)
     return DigitalRiverOrder(
+        # The checkout's fields as given (this answer declares each of them; a unit test holds it to that).
+        **order.checkout_fields(),
         id=order.id,
-        checkout_id=order.checkout_id,
         created_at=order.created_at,
         updated_at=order.updated_at,
         customer_id=order.customer.id if order.customer else None,
         email=order.email,
         currency=currency.lower(),
-        locale=order.locale,
         browser_ip=order.browser_ip,
-        application_id=order.application_id,
-        source_id=order.source_id,
-        invoice_attribute_id=order.invoice_attribute_id,
-        subscription_id=order.subscription_id,
         tax_inclusive=order.taxes_included,
         total_amount=order.total_price,
         subtotal=order.subtotal_price,
@@ -100,11 +96,7 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
         fraud_state=order.fraud_state,
         cancellation_reason=order.cancel_reason,
         live_mode=True,
-        customer_type=order.customer_type,
-        charge_type=order.charge_type,
-        upstream_id=order.upstream_id,
         items=[_item(item, currency) for item in order.line_items],
-        metadata=order.metadata,
     )
 
 

@@ -14,6 +14,8 @@ from pydantic.fields import FieldInfo
 
 from shared.orders import (
     CancelReason,
+    ChargeType,
+    CustomerType,
     FinancialStatus,
     FraudState,
     FulfillmentStatus,
@@ -232,8 +234,8 @@ class OrderFields(BaseModel):
     checkout_id: str | None = None
     application_id: str | None = None
     locale: str | None = None
-    customer_type: Literal["individual", "business"] | None = None
-    charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
+    customer_type: CustomerType | None = None
+    charge_type: ChargeType | None = None
     subscription_id: str | None = None
     source_id: str | None = None
     invoice_attribute_id: str | None = None
