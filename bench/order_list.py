@@ -29,7 +29,7 @@ import asyncpg
 from bench.support import bench_database, percentile, table
 from deploy.local.stack import ensure_stack
 from services.order_api.domain.building import NewOrderIds, build_order
-from services.order_api.domain.queries import OrderQuery
+from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.store.orders import OrderRows
 from shared.db import Connection, create_pool
 from shared.dsn import service_dsn
@@ -216,7 +216,7 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
     def listing(query: Callable[[random.Random], OrderQuery], **page: Callable[[random.Random], Any]) -> Query:
         async def run(conn: Connection, rng: random.Random) -> Any:
             kwargs: dict[str, Any] = {"limit": PAGE, **{name: draw(rng) for name, draw in page.items()}}
-            return await OrderRows(conn).list(query(rng), **kwargs)
+            return await OrderRows(conn).list(query(rng), Page(**kwargs))
 
         return run
 

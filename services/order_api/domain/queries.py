@@ -1,9 +1,11 @@
-"""Which orders a list or count asks for: the filters every dialect's queries translate into."""
+"""Which orders a list or count asks for (the filters every dialect's queries translate into), and which
+page of them a list shows."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,15 @@ class OrderQuery:
     updated_at_max: datetime | None = None
     processed_at_min: datetime | None = None
     processed_at_max: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which of the matching orders a list shows: `limit` of them by id in `direction`, between the
+    exclusive keyset bounds `after_id` / `before_id`, after skipping `offset` (page-numbered dialects)."""
+
+    limit: int
+    direction: Literal["asc", "desc"] = "desc"
+    after_id: int | None = None
+    before_id: int | None = None
+    offset: int = 0

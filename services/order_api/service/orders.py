@@ -14,14 +14,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from services.order_api.domain.building import NewOrderIds, build_order, object_ids_needed
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
 from services.order_api.domain.customers import as_seen_without_read, with_counted_customer
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
 from services.order_api.domain.fingerprints import fingerprint
-from services.order_api.domain.queries import OrderQuery
+from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.lifecycle import lock_order, publish_change, utc_now
@@ -121,20 +120,9 @@ class OrderService:
         async with self.database.connection() as tables:
             return await tables.orders.fetch_guest(order_number, email)
 
-    async def list_orders(
-        self,
-        query: OrderQuery,
-        *,
-        limit: int,
-        direction: Literal["asc", "desc"] = "desc",
-        after_id: int | None = None,
-        before_id: int | None = None,
-        offset: int = 0,
-    ) -> list[OrderSnapshot]:
+    async def list_orders(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
         async with self.database.connection() as tables:
-            return await tables.orders.list(
-                query, limit=limit, direction=direction, after_id=after_id, before_id=before_id, offset=offset
-            )
+            return await tables.orders.list(query, page)
 
     async def count_orders(self, query: OrderQuery) -> int:
         async with self.database.connection() as tables:

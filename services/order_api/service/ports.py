@@ -8,10 +8,10 @@ so a use case's changes and its outbox event commit together or not at all.
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
-from services.order_api.domain.queries import OrderQuery
+from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
@@ -46,17 +46,8 @@ class Orders(Protocol):
 
     async def delete(self, order_id: int) -> None: ...
 
-    async def list(
-        self,
-        query: OrderQuery,
-        *,
-        limit: int,
-        direction: Literal["asc", "desc"],
-        after_id: int | None,
-        before_id: int | None,
-        offset: int,
-    ) -> list[OrderSnapshot]:
-        """Orders matching `query`, by id in `direction`, between the exclusive keyset bounds, after `offset`."""
+    async def list(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        """The page of the orders matching `query`."""
 
     async def count(self, query: OrderQuery) -> int: ...
 

@@ -2,11 +2,11 @@
 on copied into indexed columns."""
 
 from decimal import Decimal
-from typing import Any, Final, Literal, NoReturn
+from typing import Any, Final, NoReturn
 
 import asyncpg
 
-from services.order_api.domain.queries import OrderQuery
+from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.ports import UpstreamIdTaken
 from services.order_api.store.order_filters import where
@@ -139,24 +139,15 @@ class OrderRows:
     async def delete(self, order_id: int) -> None:
         await self.conn.execute("DELETE FROM orders WHERE id = $1", order_id)
 
-    async def list(
-        self,
-        query: OrderQuery,
-        *,
-        limit: int,
-        direction: Literal["asc", "desc"] = "desc",
-        after_id: int | None = None,
-        before_id: int | None = None,
-        offset: int = 0,
-    ) -> list[OrderSnapshot]:
-        """Orders matching `query` by id: keyset bounds (`after_id`/`before_id`, exclusive) and an optional
-        offset for page-numbered dialects."""
+    async def list(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        """The page of the orders matching `query`: keyset bounds and an offset, in id order."""
         clauses, args = where(query)
-        for bound, op in ((after_id, ">"), (before_id, "<")):
+        for bound, op in ((page.after_id, ">"), (page.before_id, "<")):
             if bound is not None:
                 args.append(bound)
                 clauses += f" AND id {op} ${len(args)}"
-        args.extend([limit, offset])
+        args.extend([page.limit, page.offset])
+        direction = "asc" if page.direction == "asc" else "desc"
         # The page's ids first, from the filter's index alone where it covers the filter (an index-only
         # scan, also over an offset's skipped rows), then only those rows' documents from the table.
         rows = await self.conn.fetch(

@@ -16,6 +16,7 @@ from services.order_api.api.digital_river.responses import (
 )
 from services.order_api.api.http import IfMatch, Orders, json_response, problem_responses
 from services.order_api.api.security import READS, MayRead
+from services.order_api.domain.queries import Page
 from shared.problems import Problem
 
 router = APIRouter(prefix="/orders", tags=["Digital River orders"])
@@ -43,9 +44,9 @@ async def list_orders(orders: Orders, params: Annotated[ListParams, Query()]) ->
         )
     query, limit = params.query(), params.limit
     if params.ending_before is None:
-        found = await orders.list_orders(query, limit=limit + 1, before_id=params.starting_after)
+        found = await orders.list_orders(query, Page(limit + 1, before_id=params.starting_after))
     else:  # walk towards newer orders from the cursor, then show that page newest first
-        found = await orders.list_orders(query, limit=limit + 1, direction="asc", after_id=params.ending_before)
+        found = await orders.list_orders(query, Page(limit + 1, direction="asc", after_id=params.ending_before))
     page = found[:limit] if params.ending_before is None else found[:limit][::-1]
     return json_response(
         DigitalRiverOrderList(data=[digital_river_order(order) for order in page], has_more=len(found) > limit)

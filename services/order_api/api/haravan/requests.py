@@ -10,7 +10,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.haravan.responses import ORDER_FIELDS
+from services.order_api.api.haravan.responses import ORDER_FIELDS, AddressLines
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
 from shared.fields import BigintId, storable
@@ -73,20 +73,7 @@ class DiscountCodeIn(_In):
     type: Literal["fixed_amount", "percentage", "shipping"] = "fixed_amount"
 
 
-class AddressIn(_In):
-    first_name: str | None = None
-    last_name: str | None = None
-    name: str | None = None
-    company: str | None = None
-    address1: str | None = None
-    address2: str | None = None
-    city: str | None = None
-    province: str | None = None
-    province_code: str | None = None
-    country: str | None = None
-    country_code: str | None = None
-    zip: str | None = None
-    phone: str | None = None
+class AddressIn(AddressLines, _In):
     latitude: Decimal | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: Decimal | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 

@@ -39,7 +39,9 @@ class NameValue(BaseModel):
     value: str
 
 
-class HaravanAddress(BaseModel):
+class AddressLines(BaseModel):
+    """An address's text, as requests send it and answers show it."""
+
     first_name: str | None = None
     last_name: str | None = None
     name: str | None = None
@@ -53,6 +55,9 @@ class HaravanAddress(BaseModel):
     country_code: str | None = None
     zip: str | None = None
     phone: str | None = None
+
+
+class HaravanAddress(AddressLines):
     latitude: JsonNumber | None = None
     longitude: JsonNumber | None = None
 

@@ -20,6 +20,7 @@ from services.order_api.api.haravan.translation import haravan_order
 from services.order_api.api.http import IfMatch, Orders, json_response, problem_responses
 from services.order_api.api.security import READS, WRITES, MayRead
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.queries import Page
 from services.order_api.domain.stored import StoredOrder
 from shared.fields import MAX_BIGINT
 
@@ -63,10 +64,7 @@ async def list_orders(
     names = fields_named(fields)
     found = await orders.list_orders(
         query,
-        limit=limit,
-        direction="desc" if since_id is None else "asc",
-        after_id=since_id,
-        offset=(page - 1) * limit,
+        Page(limit, direction="desc" if since_id is None else "asc", after_id=since_id, offset=(page - 1) * limit),
     )
     return json_response({"orders": [_only(haravan_order(order), names) for order in found]})
 
