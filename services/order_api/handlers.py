@@ -17,6 +17,7 @@ from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
 from services.order_api.service.orders import OrderService
+from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import InTransaction
 from shared.consumer import EventHandler, Unprocessable
@@ -108,17 +109,17 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
 }
 
 
-def fact_applier(max_event_bytes: int) -> EventHandler:
-    """The consumer's handler: applies one `orders.ingest` fact inside its transaction."""
+def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database] = InTransaction) -> EventHandler:
+    """The consumer's handler: applies one `orders.ingest` fact inside its transaction (the store on the
+    consumer's connection; `database` gives it)."""
 
     async def apply_fact(conn: Connection, event: Event) -> None:
         handler = FACT_HANDLERS.get(event.type)
         if handler is None:  # a valid event of another kind (say an order.created) published here by mistake
             raise Unprocessable(f"{event.type} is not a fact order_api applies")
-        database = InTransaction(conn)
+        store = database(conn)
         use = UseCases(
-            OrderService(database, max_event_bytes=max_event_bytes),
-            FactService(database, max_event_bytes=max_event_bytes),
+            OrderService(store, max_event_bytes=max_event_bytes), FactService(store, max_event_bytes=max_event_bytes)
         )
         try:
             await handler(use, event)

@@ -18,6 +18,7 @@ transaction.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -75,10 +76,20 @@ def document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def runtime_guards(scope: Scope) -> HttpGuards:
+    """The guards on the service's database, from the runtime the composition root published (a
+    middleware is outside FastAPI's dependencies)."""
+    runtime: Runtime[OrderApiSettings] = scope["app"].state.runtime
+    return HttpGuards(PostgresDatabase(runtime.pool))
+
+
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, settings: OrderApiSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: OrderApiSettings, guards: Callable[[Scope], HttpGuards] = runtime_guards
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.guards = guards
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -103,9 +114,7 @@ class IdempotencyMiddleware:
         if body is None:  # the client went away before sending its body
             return
         fingerprint = request_fingerprint(scope, body)
-        # The runtime the composition root published (a middleware is outside FastAPI's dependencies).
-        runtime: Runtime[OrderApiSettings] = scope["app"].state.runtime
-        guards = HttpGuards(PostgresDatabase(runtime.pool))
+        guards = self.guards(scope)
         record = await guards.claim_key(
             principal,
             key,
