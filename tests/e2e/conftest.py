@@ -14,7 +14,7 @@ from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres
 from shared.auth import LOCAL_API_KEY
 from shared.orders import VariantFact
 from shared.services import REPO_ROOT, SERVICES
-from tests.e2e.catalog import seed_demo_catalog
+from tests.support.order_api_facts import seed_demo_catalog
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
 
