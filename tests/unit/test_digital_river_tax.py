@@ -1,4 +1,4 @@
-"""Per-line-item tax (Digital River's tax details): domain.line_item_taxes. Pure, no I/O."""
+"""Per-line-item tax (Digital River's tax details): services/order_api/domain/taxes.py. Pure, no I/O."""
 
 import random
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The Digital River dialect's translations (services/order_api/api/digital_river.py): the snapshot
+"""The Digital River dialect's translations (services/order_api/api/digital_river/): the snapshot
 as a Digital River order, requests as domain commands and queries, domain fields as request fields."""
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""The Haravan dialect's translations (services/order_api/api/haravan.py): filter times, ids and fields
+"""The Haravan dialect's translations (services/order_api/api/haravan/): filter times, ids and fields
 as the document writes them, the order in the document's shape, and what an update may change."""
 
 import json

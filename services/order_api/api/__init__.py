@@ -1,6 +1,10 @@
-"""order_api's HTTP routes, one module per dialect, each a thin translation over service.py.
+"""order_api's HTTP routes, one package per dialect (`haravan`, `digital_river`, `akinon`; `elastic_path`
+has only its status view so far), each a thin translation over the use cases (service/). What every
+dialect shares: `http` (ETags, If-Match, JSON answers, documented problems, the use cases routes
+receive), `contract` (JSON in and out), `fields` (amounts, rates, IP addresses), `security` (scopes),
+`idempotency` (the Idempotency-Key middleware).
 
-The service's exceptions map to problem documents here, once, for every dialect that answers with
+The use cases' exceptions map to problem documents here, once, for every dialect that answers with
 RFC 9457 problems; a dialect with its own documented error shape catches them itself.
 """
 
