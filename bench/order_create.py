@@ -199,9 +199,7 @@ async def run_ceiling(
     """The create transaction's writes with nothing else: allocate ids, insert the order row as the
     service stored it, insert its outbox row; as order_api's role, with a pool of the service's size."""
     order, outbox = template
-    # `state` is computed by Postgres from the statuses (a generated column).
-    skipped = ("id", "order_number", "token", "document", "document_text", "state")
-    fixed = [name for name in dict(order) if name not in skipped]
+    fixed = [name for name in dict(order) if name not in ("id", "order_number", "token", "document", "document_text")]
     insert_order = (
         f"INSERT INTO orders (id, order_number, token, document, {', '.join(fixed)}) "
         f"VALUES ($1, $2, $3, $4::text::jsonb, {', '.join(f'${n}' for n in range(5, 5 + len(fixed)))})"

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from services.order_api.domain.money import currency_exponent, money
+from services.order_api.domain.money import currency_exponent, money, total
 from shared.orders import OrderSnapshot
 
 
@@ -27,7 +27,7 @@ def line_item_taxes(order: OrderSnapshot) -> list[LineItemTax]:
             LineItemTax(
                 item.id,
                 amounts[item.id] if item.taxable else money(Decimal(0), currency),
-                money(sum((tax.price for tax in item.tax_lines), Decimal(0)), currency),
+                total((tax.price for tax in item.tax_lines), currency),
                 sum((tax.rate for tax in item.tax_lines), Decimal(0)),
             )
             for item in order.line_items
