@@ -95,6 +95,12 @@ async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncCl
 
 
 @pytest.fixture
+def api(system: dict[str, ServiceProcess]) -> str:
+    """The running order API's base URL (a file may use this name for a client of one dialect instead)."""
+    return system["order_api"].url
+
+
+@pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as running:
         yield running

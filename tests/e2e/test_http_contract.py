@@ -6,29 +6,20 @@ import asyncio
 import json
 import re
 import uuid
-from typing import Final
 
 import asyncpg
 import httpx
 import pytest
 
 from shared.auth import LOCAL_API_KEY
-from tests.support.processes import ServiceProcess
 from tests.support.storefront import (
     CREATE_PATH,
+    LIST_PATH,
     assert_problem,
     order_body,
     orders_with_email,
     unique_email,
 )
-
-LIST_PATH: Final = "/com/orders.json"
-
-
-@pytest.fixture
-def api(system: dict[str, ServiceProcess]) -> str:
-    return system["order_api"].url
-
 
 # ---- correlation ids ------------------------------------------------------------------------------
 

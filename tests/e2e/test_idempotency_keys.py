@@ -4,14 +4,12 @@ keys and malformed ones."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Final
 
 import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.conftest import WRITE_ONLY_KEY
-from tests.support.processes import ServiceProcess
 from tests.support.storefront import (
     CREATE_PATH,
     assert_problem,
@@ -20,14 +18,6 @@ from tests.support.storefront import (
     orders_with_email,
     unique_email,
 )
-
-LIST_PATH: Final = "/com/orders.json"
-
-
-@pytest.fixture
-def api(system: dict[str, ServiceProcess]) -> str:
-    return system["order_api"].url
-
 
 # ---- Idempotency-Key ------------------------------------------------------------------------------
 

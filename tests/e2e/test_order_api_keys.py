@@ -2,7 +2,7 @@
 customer or see one, and what needs no key at all."""
 
 import uuid
-from typing import Any, Final
+from typing import Any
 
 import asyncpg
 import httpx
@@ -11,23 +11,15 @@ import pytest
 from shared.orders import CustomerFact
 from tests.e2e.conftest import READ_ONLY_KEY, WRITE_ONLY_KEY
 from tests.support.order_api_facts import apply_facts, fact
-from tests.support.processes import ServiceProcess
 from tests.support.storefront import (
     CREATE_PATH,
+    LIST_PATH,
     assert_problem,
     bearer,
     order_body,
     orders_with_email,
     unique_email,
 )
-
-LIST_PATH: Final = "/com/orders.json"
-
-
-@pytest.fixture
-def api(system: dict[str, ServiceProcess]) -> str:
-    return system["order_api"].url
-
 
 # ---- API keys and scopes --------------------------------------------------------------------------
 

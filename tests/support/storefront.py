@@ -11,6 +11,7 @@ import httpx
 from tests.support.polling import eventually
 
 CREATE_PATH = "/com/orders.json"
+LIST_PATH: Final = "/com/orders.json"
 PROBLEM_JSON: Final = "application/problem+json"
 
 
