@@ -30,7 +30,7 @@ import asyncpg
 
 from bench.support import HttpConnection, bench_database, percentile, table
 from deploy.local.stack import ensure_stack
-from services.order_api import store
+from services.order_api.store.orders import OrderRows
 from shared.auth import LOCAL_API_KEY
 from shared.db import create_pool
 from shared.dsn import service_dsn
@@ -212,7 +212,7 @@ async def run_ceiling(
     async def insert(_: int) -> bool:
         event_id = uuid.uuid4()
         async with pool.acquire() as conn, conn.transaction():
-            order_id, number, _ids = await store.allocate_ids(conn, 1)
+            order_id, number, _ids = await OrderRows(conn).allocate_ids(1)
             await conn.execute(insert_order, order_id, number, uuid.uuid4().hex, order["document_text"], *values)
             await conn.execute(
                 "INSERT INTO outbox (event_id, topic, key, headers, body) VALUES ($1, $2, $3, $4::text::jsonb, $5)",

@@ -8,7 +8,7 @@ are generated inside Postgres (`INSERT ... SELECT` over `generate_series`, with 
 built afterwards) from a real order snapshot, with these distributions: ids and creation times rising
 together over two years; status 37 % open, 60 % closed, 3 % cancelled; financial status mostly paid;
 one email per ~5 orders (30 % guests); one or two SKUs per order from 5,000, skewed so a few are in
-many orders. Then each query runs `--repeat` times through `store.list_orders` / `store.count_orders`
+many orders. Then each query runs `--repeat` times through the store's `OrderRows.list` / `OrderRows.count`
 as order_api's role, with parameters drawn afresh each time (emails, SKUs, cursors, days), and the
 table shows p50/p99 in milliseconds, including parsing the page's documents as the service does.
 """
@@ -28,9 +28,9 @@ import asyncpg
 
 from bench.support import bench_database, percentile, table
 from deploy.local.stack import ensure_stack
-from services.order_api import domain, store
-from services.order_api.domain import NewOrderIds
-from services.order_api.store import OrderQuery
+from services.order_api.domain.building import NewOrderIds, build_order
+from services.order_api.domain.queries import OrderQuery, Page
+from services.order_api.store.orders import OrderRows
 from shared.db import Connection, create_pool
 from shared.dsn import service_dsn
 from shared.orders import OrderDraft
@@ -65,22 +65,14 @@ _TEMPLATE_DRAFT = OrderDraft.model_validate(
 )
 
 # One statement, generated server-side: columns drawn from random numbers per row, then the stored
-# document is the template with this row's values laid over it.
+# document is the template with this row's values laid over it (Postgres computes `state` itself).
 _LOAD = """
 INSERT INTO order_api.orders (id, order_number, token, email, currency, status, financial_status,
-    fulfillment_status, state, fraud_state, customer_id, guest, upstream_id, checkout_id, locale, browser_ip,
+    fulfillment_status, fraud_state, customer_id, guest, upstream_id, checkout_id, locale, browser_ip,
     skus, total_price, refunded_amount, created_at, updated_at, processed_at, sequence, document)
-SELECT id, order_number, token, email, currency, status, financial_status, fulfillment_status,
-    CASE WHEN status = 'cancelled' THEN 'cancelled'
-         WHEN fraud_state = 'blocked' THEN 'blocked'
-         WHEN fraud_state = 'review_opened' THEN 'in_review'
-         WHEN financial_status IN ('refunded', 'partially_refunded') THEN 'returned'
-         WHEN fulfillment_status = 'fulfilled' THEN
-              CASE WHEN financial_status = 'paid' THEN 'complete' ELSE 'fulfilled' END
-         WHEN financial_status IN ('pending', 'partially_paid') THEN 'pending_payment'
-         ELSE 'accepted' END,
-    fraud_state, customer_id, customer_id IS NULL, upstream_id, checkout_id, locale, browser_ip, skus,
-    total_price, refunded_amount, created_at, updated_at, created_at, 1,
+SELECT id, order_number, token, email, currency, status, financial_status, fulfillment_status, fraud_state,
+    customer_id, customer_id IS NULL, upstream_id, checkout_id, locale, browser_ip, skus, total_price,
+    refunded_amount, created_at, updated_at, created_at, 1,
     $2::jsonb || jsonb_build_object(
         'id', id, 'number', order_number - 1000, 'order_number', order_number, 'name', '#' || order_number,
         'token', token, 'email', email, 'currency', currency, 'status', status,
@@ -156,7 +148,7 @@ async def load(admin: asyncpg.Connection, rows: int) -> float | None:
             await admin.execute("VACUUM ANALYZE order_api.orders")
         return None
     started = time.perf_counter()
-    template = domain.build_order(
+    template = build_order(
         _TEMPLATE_DRAFT, NewOrderIds(1, 1001, secrets.token_hex(16), iter(range(1, 10))), datetime.now(UTC), {}, None
     )
     indexes = await admin.fetch(
@@ -224,13 +216,13 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
     def listing(query: Callable[[random.Random], OrderQuery], **page: Callable[[random.Random], Any]) -> Query:
         async def run(conn: Connection, rng: random.Random) -> Any:
             kwargs: dict[str, Any] = {"limit": PAGE, **{name: draw(rng) for name, draw in page.items()}}
-            return await store.list_orders(conn, query(rng), **kwargs)
+            return await OrderRows(conn).list(query(rng), Page(**kwargs))
 
         return run
 
     def counting(query: Callable[[random.Random], OrderQuery]) -> Query:
         async def run(conn: Connection, rng: random.Random) -> Any:
-            return await store.count_orders(conn, query(rng))
+            return await OrderRows(conn).count(query(rng))
 
         return run
 

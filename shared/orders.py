@@ -6,7 +6,7 @@ timezone-aware UTC.
 """
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -17,6 +17,8 @@ FraudState = Literal["passed", "review_opened", "blocked"]
 TransactionKind = Literal["authorization", "capture", "sale", "void", "refund"]
 TransactionStatus = Literal["pending", "success", "failure", "error"]
 CancelReason = Literal["customer", "inventory", "fraud", "declined", "other"]
+CustomerType = Literal["individual", "business"]
+ChargeType = Literal["customer_initiated", "merchant_initiated"]
 
 
 class Snapshot(BaseModel):
@@ -168,7 +170,27 @@ class Metafield(Snapshot):
     value_type: Literal["string", "integer", "json_string"] = "string"
 
 
-class OrderSnapshot(Snapshot):
+class CheckoutFields(Snapshot):
+    """What the checkout that placed an order says about it (Digital River's fields), kept and shown as
+    given: the order's draft and the order itself carry them alike, and no rule decides on them."""
+
+    upstream_id: str | None = None
+    checkout_id: str | None = None
+    application_id: str | None = None
+    locale: str | None = None
+    customer_type: CustomerType | None = None
+    charge_type: ChargeType | None = None
+    subscription_id: str | None = None
+    source_id: str | None = None  # the payment source a checkout was paid with
+    invoice_attribute_id: str | None = None
+    metadata: dict[str, str] = {}
+
+    def checkout_fields(self) -> dict[str, Any]:
+        """These fields' values, to pass on to another model that carries them."""
+        return {name: getattr(self, name) for name in CheckoutFields.model_fields}
+
+
+class OrderSnapshot(CheckoutFields):
     """The order after a change, as its owner (order_api) stored it."""
 
     id: int
@@ -210,16 +232,6 @@ class OrderSnapshot(Snapshot):
     fraud_state: FraudState = "passed"
     cancel_reason: CancelReason | None = None
     source_name: str = "api"
-    upstream_id: str | None = None
-    checkout_id: str | None = None
-    application_id: str | None = None
-    locale: str | None = None
-    customer_type: Literal["individual", "business"] | None = None
-    charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
-    subscription_id: str | None = None
-    source_id: str | None = None  # the payment source a checkout was paid with (Digital River)
-    invoice_attribute_id: str | None = None
-    metadata: dict[str, str] = {}
     request_to_be_forgotten: bool = False
     anonymized: bool = False
     guest: bool
@@ -276,7 +288,7 @@ class TransactionDraft(Snapshot):
     authorization: str | None = None
 
 
-class OrderDraft(Snapshot):
+class OrderDraft(CheckoutFields):
     """What it takes to place an order, in any dialect: `order.placed` carries one."""
 
     email: str | None = None
@@ -303,16 +315,6 @@ class OrderDraft(Snapshot):
     browser_ip: str | None = None
     client_details: ClientDetails | None = None
     metafields: list[Metafield] = []
-    upstream_id: str | None = None
-    checkout_id: str | None = None
-    application_id: str | None = None
-    locale: str | None = None
-    customer_type: Literal["individual", "business"] | None = None
-    charge_type: Literal["customer_initiated", "merchant_initiated"] | None = None
-    subscription_id: str | None = None
-    source_id: str | None = None
-    invoice_attribute_id: str | None = None
-    metadata: dict[str, str] = {}
 
     def customer_from_email(self) -> CustomerDraft:
         """The customer an order with only an email implies (found by that email, or recorded)."""

@@ -61,6 +61,14 @@ class Problem(Exception):
         self.headers = headers
 
 
+def invalid_field(field: str, message: str, *, detail: str | None = None) -> Problem:
+    """A 422 `validation_error` naming one field and what is wrong with it; `detail` defaults to
+    `field: message`."""
+    return Problem(
+        422, "validation_error", detail or f"{field}: {message}", errors=[{"field": field, "message": message}]
+    )
+
+
 def problem_response(
     status: int,
     code: str,

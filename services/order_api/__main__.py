@@ -4,21 +4,15 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
-from services.order_api.api.security import purge_http_guards
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
-from shared.periodic import run_periodically
-from shared.runtime import Runtime, create_app, serve
+from services.order_api.workers import purge_http_guards
+from shared.runtime import create_app, serve
 from shared.services import ORDER_API
 
 
 def build() -> tuple[FastAPI, OrderApiSettings]:
     settings = OrderApiSettings.load(ORDER_API)
-
-    async def purge_guards(runtime: Runtime[OrderApiSettings]) -> None:
-        await run_periodically(
-            "purge http guards", lambda: purge_http_guards(runtime.pool), settings.purge_interval_seconds
-        )
 
     app = create_app(
         ORDER_API,
@@ -27,7 +21,7 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         routers=ROUTERS,
         subscriptions=subscribe,
         publishes=True,
-        workers=[purge_guards],
+        workers=[purge_http_guards],
         # Inside the shared body limit: the idempotency middleware reads bodies, and sees bounded ones.
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,

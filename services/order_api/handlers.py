@@ -9,11 +9,17 @@ would outgrow its limits or whose event would be too large to publish) is `Unpro
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from services.order_api import service, store
-from services.order_api.domain import WHOLE_ORDER, OrderRuleError, PaymentKind
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.payments import PaymentKind
+from services.order_api.service.errors import OrderNotFound, UpstreamConflict
+from services.order_api.service.facts import FactService
+from services.order_api.service.orders import OrderService
+from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
+from services.order_api.store import InTransaction
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
 from shared.events import Event
@@ -33,8 +39,17 @@ from shared.topics import ORDERS_INGEST
 log = get_logger(__name__)
 
 FactT = TypeVar("FactT", bound=Snapshot)
-# A fact's handler: the consumer's connection, the fact, and the largest event a change may publish.
-FactHandler = Callable[[Connection, Event, int], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class UseCases:
+    """The use cases a fact may call, inside the consumer's transaction."""
+
+    orders: OrderService
+    facts: FactService
+
+
+FactHandler = Callable[[UseCases, Event], Awaitable[None]]
 
 
 def _data(event: Event, model: type[FactT]) -> FactT:
@@ -44,39 +59,41 @@ def _data(event: Event, model: type[FactT]) -> FactT:
     return event.data
 
 
-async def _order_placed(conn: Connection, event: Event, max_event_bytes: int) -> None:
+async def _order_placed(use: UseCases, event: Event) -> None:
     draft = _data(event, OrderPlacedData).order
-    # The draft's digest tells a re-sent order.placed (same upstream id, same order: ignored) from a
-    # clash (same upstream id, another order: UpstreamConflict, dead-lettered).
-    # Checkout and other services are trusted with every customer: they may name accounts by id.
-    order, created = await service.place_order(
-        conn, draft, store.fingerprint(draft.model_dump(mode="json")), may_read=True, max_event_bytes=max_event_bytes
-    )
-    if not created:
-        log.info("order.placed for an existing order ignored", upstream_id=draft.upstream_id, existing_id=order.id)
+    # A re-sent order.placed (same upstream id, same order) is ignored; a clash (same upstream id,
+    # another order) is an UpstreamConflict, dead-lettered. Checkout and other services are trusted
+    # with every customer: they may name accounts by id.
+    placed = await use.orders.place_order(draft, may_read=True)
+    if not placed.created:
+        log.info(
+            "order.placed for an existing order ignored",
+            upstream_id=draft.upstream_id,
+            existing_id=placed.stored.order.id,
+        )
 
 
 def _payment(kind: PaymentKind) -> FactHandler:
-    async def apply(conn: Connection, event: Event, max_event_bytes: int) -> None:
-        await service.apply_payment(conn, kind, _data(event, PaymentFact), max_event_bytes=max_event_bytes)
+    async def apply(use: UseCases, event: Event) -> None:
+        await use.facts.apply_payment(kind, _data(event, PaymentFact))
 
     return apply
 
 
-async def _fulfillment_created(conn: Connection, event: Event, max_event_bytes: int) -> None:
-    await service.apply_fulfillment(conn, _data(event, FulfillmentCreatedFact), max_event_bytes=max_event_bytes)
+async def _fulfillment_created(use: UseCases, event: Event) -> None:
+    await use.facts.apply_fulfillment(_data(event, FulfillmentCreatedFact))
 
 
-async def _fulfillment_cancelled(conn: Connection, event: Event, max_event_bytes: int) -> None:
-    await service.apply_fulfillment(conn, _data(event, FulfillmentCancelledFact), max_event_bytes=max_event_bytes)
+async def _fulfillment_cancelled(use: UseCases, event: Event) -> None:
+    await use.facts.apply_fulfillment(_data(event, FulfillmentCancelledFact))
 
 
-async def _variant_upserted(conn: Connection, event: Event, _: int) -> None:
-    await store.upsert_variant(conn, _data(event, VariantFact))
+async def _variant_upserted(use: UseCases, event: Event) -> None:
+    await use.facts.record_variant(_data(event, VariantFact))
 
 
-async def _customer_upserted(conn: Connection, event: Event, _: int) -> None:
-    await store.upsert_customer(conn, _data(event, CustomerFact))
+async def _customer_upserted(use: UseCases, event: Event) -> None:
+    await use.facts.record_customer(_data(event, CustomerFact))
 
 
 # Every type in shared.events.INGEST_FACTS, and what applying it means.
@@ -92,19 +109,24 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
 }
 
 
-def fact_applier(max_event_bytes: int) -> EventHandler:
-    """The consumer's handler: applies one `orders.ingest` fact inside its transaction."""
+def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database] = InTransaction) -> EventHandler:
+    """The consumer's handler: applies one `orders.ingest` fact inside its transaction (the store on the
+    consumer's connection; `database` gives it)."""
 
     async def apply_fact(conn: Connection, event: Event) -> None:
         handler = FACT_HANDLERS.get(event.type)
         if handler is None:  # a valid event of another kind (say an order.created) published here by mistake
             raise Unprocessable(f"{event.type} is not a fact order_api applies")
+        store = database(conn)
+        use = UseCases(
+            OrderService(store, max_event_bytes=max_event_bytes), FactService(store, max_event_bytes=max_event_bytes)
+        )
         try:
-            await handler(conn, event, max_event_bytes)
+            await handler(use, event)
         except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
             field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
             raise Unprocessable(f"{field}{error.code}: {error.message}") from error
-        except (service.OrderNotFound, service.UpstreamConflict) as error:
+        except (OrderNotFound, UpstreamConflict) as error:
             raise Unprocessable(str(error)) from error
 
     return apply_fact

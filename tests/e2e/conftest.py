@@ -14,7 +14,7 @@ from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres
 from shared.auth import LOCAL_API_KEY
 from shared.orders import VariantFact
 from shared.services import REPO_ROOT, SERVICES
-from tests.e2e.catalog import seed_demo_catalog
+from tests.support.order_api_facts import seed_demo_catalog
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
 
@@ -92,6 +92,12 @@ async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncCl
 
     async with httpx.AsyncClient(timeout=20.0, auth=order_api_key) as client:
         yield client
+
+
+@pytest.fixture
+def api(system: dict[str, ServiceProcess]) -> str:
+    """The running order API's base URL (a file may use this name for a client of one dialect instead)."""
+    return system["order_api"].url
 
 
 @pytest.fixture

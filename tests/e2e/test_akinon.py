@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from shared.orders import VariantFact
-from tests.e2e.orders import CREATE_PATH
 from tests.support.processes import ServiceProcess
+from tests.support.storefront import CREATE_PATH
 
 LOOKUP_PATH: Final = "/users/orders/anonymous/"
 # What differs between any two answers by design: when, and which request.

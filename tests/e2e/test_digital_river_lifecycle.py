@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from shared.orders import FulfillmentCreatedFact, PaymentFact, VariantFact
-from tests.e2e.catalog import apply_facts, fact
-from tests.e2e.digital_river import client, create
+from tests.support.digital_river import client, create
+from tests.support.order_api_facts import apply_facts, fact
 from tests.support.processes import ServiceProcess
 
 IPOD: int = 447654529  # the Haravan document's variant, in the demo catalog

@@ -11,7 +11,8 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from tests.e2e.digital_river import MAX_BIGINT, client, create
+from shared.fields import MAX_BIGINT
+from tests.support.digital_river import client, create
 from tests.support.processes import ServiceProcess
 
 

@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.catalog import AUTH, create_order
+from tests.support.order_api_facts import AUTH, create_order
 from tests.support.processes import ServiceProcess
 
 ITEM: Final = {"title": "Teapot", "price": "10.00", "quantity": 1}

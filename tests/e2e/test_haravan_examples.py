@@ -3,117 +3,20 @@ in the documented shape (keys and JSON types of the document's response) with th
 from the request. Orders the document names by id (450789469, ...) are replaced by orders the test
 creates; the list examples are narrowed to those with `ids`, since the database is shared."""
 
-import json
-import uuid
-from pathlib import Path
-from typing import Any, Final
-
 import httpx
 import pytest
 
 from shared.orders import VariantFact
-from tests.e2e.catalog import AUTH, create_order, get_order, order_events
+from tests.support.haravan_examples import (
+    assert_documented_shape,
+    create_example,
+    example,
+    sample_order,
+)
+from tests.support.order_api_facts import AUTH, get_order
 from tests.support.processes import ServiceProcess
 
-EXAMPLES: Final = {
-    example["title"]: example
-    for example in json.loads((Path(__file__).parents[1] / "fixtures" / "haravan_examples.json").read_text())
-}
-
-# Keys the document fills that this platform answers with null, on purpose: storefront attributes it
-# has no source for (carts, landing and referring sites, references), exchange rates (total_price_usd
-# of a EUR order), customers' addresses (default_address) and ISO codes of country names.
-NULL_ON_PURPOSE: Final = frozenset(
-    {
-        "cart_token",
-        "landing_site",
-        "landing_site_ref",
-        "referring_site",
-        "reference",
-        "source_identifier",
-        "checkout_id",
-        "total_price_usd",
-        "default_address",
-        "country_code",
-        "province_code",
-    }
-)
-# Keys of the document's sample order that no order here has: deprecated card details.
-NOT_ANSWERED: Final = frozenset({"payment_details"})
-# The document's sample order (450789469), as a create request: what the read and update examples use.
-ADDRESS: Final = {
-    "first_name": "Bob",
-    "last_name": "Bobsen",
-    "address1": "123 Amoebobacterieae St",
-    "address2": "",
-    "company": "",
-    "city": "Ottawa",
-    "province": "Ontario",
-    "country": "Canada",
-    "zip": "K2P0V6",
-    "phone": "(555)555-5555",
-    "latitude": "45.41634",
-    "longitude": "-75.6868",
-}
-SAMPLE_ORDER: Final = {
-    "line_items": [
-        {"variant_id": 39072856, "quantity": 1, "properties": [{"name": "Custom Engraving Front", "value": "Happy"}]},
-        {"variant_id": 49148385, "quantity": 1},
-    ],
-    "customer": {"id": 207119551},
-    "billing_address": ADDRESS,
-    "shipping_address": ADDRESS,
-    "shipping_lines": [{"code": "Free Shipping", "title": "Free Shipping", "price": "0.00", "source": "haravan"}],
-    "tax_lines": [{"title": "State Tax", "price": "11.94", "rate": "0.06"}],
-    "discount_codes": [{"code": "TENOFF", "amount": "10.00", "type": "percentage"}],
-    "note_attributes": [{"name": "colour", "value": "green"}],
-    "client_details": {"browser_ip": "0.0.0.0"},
-    "transactions": [{"kind": "authorization", "amount": "399.94", "gateway": "authorize_net"}],
-}
-
 pytestmark = pytest.mark.usefixtures("demo_catalog")
-
-
-def assert_documented_shape(documented: Any, answered: Any, path: str = "") -> None:
-    """Every key of the document's response is answered, with the same JSON type (null where the
-    document shows null may be anything; lists are compared by their first elements)."""
-    if isinstance(documented, dict):
-        assert isinstance(answered, dict), f"{path}: {answered!r} is not an object"
-        missing = set(documented) - set(answered) - NOT_ANSWERED
-        assert not missing, f"{path}: missing {sorted(missing)}"
-        for key, value in documented.items():
-            if key in answered and not (key in NULL_ON_PURPOSE and answered[key] is None):
-                assert_documented_shape(value, answered[key], f"{path}.{key}")
-    elif isinstance(documented, list):
-        assert isinstance(answered, list), f"{path}: {answered!r} is not a list"
-        if documented and answered:
-            assert_documented_shape(documented[0], answered[0], f"{path}[0]")
-    elif documented is not None:
-        assert type(answered) is type(documented), f"{path}: {answered!r} is not like {documented!r}"
-
-
-def example(title: str) -> dict[str, Any]:
-    found: dict[str, Any] = EXAMPLES[title]
-    return found
-
-
-def unique_email(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
-
-
-async def create_example(http: httpx.AsyncClient, api: str, title: str) -> httpx.Response:
-    response = await http.post(api + "/com/orders.json", json=example(title)["request"], headers=AUTH)
-    assert response.status_code == example(title)["status"] == 201, response.text
-    assert_documented_shape(example(title)["response"], response.json())
-    order = response.json()["order"]
-    assert response.headers["location"] == f"/com/orders/{order['id']}.json"
-    assert response.headers["etag"] == '"1"'
-    return response
-
-
-async def sample_order(http: httpx.AsyncClient, api: str, **fields: Any) -> dict[str, Any]:
-    """An order like the document's sample (authorized, 399.94 USD), with a unique email."""
-    return await create_order(http, api, {**SAMPLE_ORDER, "email": unique_email("doc"), **fields})
 
 
 # ---- create -------------------------------------------------------------------------------------
@@ -341,104 +244,3 @@ async def test_a_missing_order_is_404_and_a_malformed_id_422(
     assert [(response.status_code, response.json()["errors"][0]["field"]) for response in malformed] == [
         (422, "order_id")
     ] * 4
-
-
-# ---- update -------------------------------------------------------------------------------------
-
-UPDATES: Final = [
-    ("Add Note to order", "note"),
-    ("Set Note Attributes on an order", "note_attributes"),
-    ("Change an order\N{RIGHT SINGLE QUOTATION MARK}s email", "email"),
-    ("Change an order so that its buyer accepts marketing", "buyer_accepts_marketing"),
-    ("Add a metafield to an existing order", "metafields"),
-]
-
-
-@pytest.mark.parametrize(("title", "field"), UPDATES, ids=[field for _, field in UPDATES])
-async def test_update_examples_change_what_they_name(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, title: str, field: str
-) -> None:
-    api = system["order_api"].url
-    order = await sample_order(http, api, metafields=[{"namespace": "global", "key": "old", "value": "kept"}])
-    body = {"order": {**example(title)["request"]["order"], "id": order["id"]}}
-
-    response = await http.put(f"{api}/com/orders/{order['id']}.json", json=body, headers={**AUTH, "if-match": '"1"'})
-
-    assert response.status_code == example(title)["status"] == 200, response.text
-    assert response.headers["etag"] == '"2"'
-    assert_documented_shape(example(title)["response"], response.json())
-    updated = response.json()["order"]
-    wanted = body["order"][field]
-    if field == "metafields":  # added beside the order's own, as the example's title says
-        wanted = [{"namespace": "global", "key": "old", "value": "kept", "value_type": "string"}, *wanted]
-    assert updated[field] == wanted
-    unchanged = {key: value for key, value in order.items() if key not in (field, "updated_at")}
-    assert {key: updated[key] for key in unchanged} == unchanged
-    assert await get_order(http, api, order["id"]) == updated
-
-
-async def test_remove_customer_from_an_order(system: dict[str, ServiceProcess], http: httpx.AsyncClient) -> None:
-    api = system["order_api"].url
-    order = await sample_order(http, api)
-
-    response = await http.put(
-        f"{api}/com/orders/{order['id']}.json", json={"order": {"id": order["id"], "customer": None}}, headers=AUTH
-    )
-
-    assert order["customer"]["id"] == 207119551
-    assert response.status_code == 200, response.text
-    # Still the account's order, not a guest's (the guest lookup must not find it now).
-    assert (response.json()["order"]["customer"], response.json()["order"]["guest"]) == (None, False)
-    assert (await get_order(http, api, order["id"]))["customer"] is None
-
-
-# ---- close, open, delete, and the events they emit -----------------------------------------------
-
-
-async def test_close_open_delete_emit_each_event_once_in_sequence(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
-) -> None:
-    api = system["order_api"].url
-    order = await sample_order(http, api, transactions=[], financial_status="pending")
-    url = f"{api}/com/orders/{order['id']}"
-
-    updated = await http.put(f"{url}.json", json={"order": {"tags": "vip, gift"}}, headers={**AUTH, "if-match": '"1"'})
-    stale = await http.put(f"{url}.json", json={"order": {"note": "lost"}}, headers={**AUTH, "if-match": '"1"'})
-    closed = await http.post(f"{url}/close.json", headers=AUTH)
-    closed_again = await http.post(f"{url}/close.json", headers=AUTH)
-    reopened = await http.post(f"{url}/open.json", headers={**AUTH, "if-match": '"3"'})
-    reopened_again = await http.post(f"{url}/open.json", headers=AUTH)
-    deleted = await http.delete(f"{url}.json", headers=AUTH)
-    gone = await http.get(f"{url}.json", headers=AUTH)
-
-    assert (updated.status_code, updated.json()["order"]["tags"]) == (200, "vip, gift")
-    assert (stale.status_code, stale.json()["code"], stale.headers["etag"]) == (412, "version_mismatch", '"2"')
-    assert (closed.status_code, closed.json()["order"]["status"], closed.headers["etag"]) == (200, "closed", '"3"')
-    assert closed.json()["order"]["closed_at"] is not None
-    assert (closed_again.status_code, closed_again.json()["code"]) == (409, "order_not_open")
-    assert (reopened.status_code, reopened.json()["order"]["status"]) == (200, "open")
-    assert reopened.json()["order"]["closed_at"] is None
-    assert (reopened_again.status_code, reopened_again.json()["code"]) == (409, "order_not_closed")
-    assert (deleted.status_code, deleted.json()) == (200, {})
-    assert (gone.status_code, gone.json()["code"]) == (404, "order_not_found")
-    events = await order_events(stack[1], order, expect=5)
-    assert [(event_type, sequence) for event_type, sequence, _ in events] == [
-        ("order.created", 1),
-        ("order.updated", 2),
-        ("order.closed", 3),
-        ("order.reopened", 4),
-        ("order.deleted", 5),
-    ]
-    assert [data.order.status for _, _, data in events] == ["open", "open", "closed", "open", "open"]
-
-
-async def test_an_open_order_with_money_on_it_cannot_be_deleted(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient
-) -> None:
-    api = system["order_api"].url
-    order = await sample_order(http, api)
-
-    refused = await http.delete(f"{api}/com/orders/{order['id']}.json", headers=AUTH)
-
-    assert (refused.status_code, refused.json()["code"]) == (409, "order_not_deletable")
-    assert await get_order(http, api, order["id"]) == order

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.orders import FulfillmentCreatedFact, FulfillmentLineFact
-from tests.e2e.catalog import AUTH, apply_facts, create_order, fact, get_order
+from tests.support.order_api_facts import AUTH, apply_facts, create_order, fact, get_order
 from tests.support.processes import ServiceProcess
 
 ORDERS: Final = 24

@@ -23,7 +23,8 @@ from shared.orders import (
     VariantFact,
 )
 from shared.topics import ORDERS_INGEST, dlq
-from tests.e2e.catalog import (
+from tests.support.kafka import header, read_records
+from tests.support.order_api_facts import (
     TEAPOTS,
     apply_facts,
     create_order,
@@ -33,7 +34,6 @@ from tests.e2e.catalog import (
     unpaid_order,
     wait_applied,
 )
-from tests.support.kafka import header, read_records
 from tests.support.processes import ServiceProcess
 
 

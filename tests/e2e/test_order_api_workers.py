@@ -11,11 +11,11 @@ import httpx
 
 from shared.services import ORDER_API
 from shared.topics import ORDERS_EVENTS
-from tests.e2e.catalog import AUTH
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
-from tests.e2e.orders import CREATE_PATH, order_body
 from tests.support.kafka import header, read_records
+from tests.support.order_api_facts import AUTH
 from tests.support.processes import ServiceProcess
+from tests.support.storefront import CREATE_PATH, order_body
 
 
 def _worker_processes(pid: int) -> list[int]:

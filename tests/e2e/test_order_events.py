@@ -14,7 +14,16 @@ from shared.orders import (
     PaymentFact,
     VariantFact,
 )
-from tests.e2e.catalog import AUTH, TEAPOTS, apply_facts, create_order, fact, get_order, order_events, unpaid_order
+from tests.support.order_api_facts import (
+    AUTH,
+    TEAPOTS,
+    apply_facts,
+    create_order,
+    fact,
+    get_order,
+    order_events,
+    unpaid_order,
+)
 from tests.support.processes import ServiceProcess
 
 

@@ -8,10 +8,10 @@ import asyncpg
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.e2e.orders import CREATE_PATH, order_body
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
+from tests.support.storefront import CREATE_PATH, order_body
 
 
 async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_consumer(

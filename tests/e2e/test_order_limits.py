@@ -10,10 +10,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.catalog import AUTH, create_order, get_order
-from tests.e2e.digital_river import client, create
-from tests.e2e.test_http_contract import assert_problem
+from tests.support.digital_river import client, create
+from tests.support.order_api_facts import AUTH, create_order, get_order
 from tests.support.processes import ServiceProcess
+from tests.support.storefront import assert_problem
 
 ITEM = {"title": "Teapot", "price": "10.00", "quantity": 1}
 

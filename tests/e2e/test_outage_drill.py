@@ -13,9 +13,9 @@ import pytest
 
 from shared.auth import LOCAL_API_KEY
 from tests.e2e.conftest import Outage
-from tests.e2e.orders import CREATE_PATH, create_orders, order_body, unsent_outbox_rows, wait_applied_once
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.storefront import CREATE_PATH, create_orders, order_body, unsent_outbox_rows, wait_applied_once
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("DATABASE_URL")),

@@ -14,12 +14,12 @@ from aiokafka import AIOKafkaProducer
 
 from shared.events import Event
 from shared.topics import ORDERS_EVENTS, dlq
-from tests.e2e.orders import audit_counts, create_orders, unsent_outbox_rows, wait_applied_once
 from tests.support.kafka import header, read_records
 from tests.support.orders import order_created
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
+from tests.support.storefront import audit_counts, create_orders, unsent_outbox_rows, wait_applied_once
 
 needs_local_kafka = pytest.mark.skipif(
     bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="stops the broker, so needs the launcher's own Kafka"

@@ -5,7 +5,7 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from services.order_api import store
+from services.order_api.store.orders import OrderRows
 from tests.support.orders import sample_order
 
 EMAIL = "guest@example.com"
@@ -16,14 +16,14 @@ GUEST_ORDER = sample_order(1, EMAIL)  # number 1001
 async def orders(order_api_pool: asyncpg.Pool) -> asyncpg.Pool:
     """A guest's order (number 1001) and a registered customer's (number 1002) with the same email."""
     async with order_api_pool.acquire() as conn:
-        await store.insert_order(conn, GUEST_ORDER, None)
-        await store.insert_order(conn, sample_order(2, EMAIL).model_copy(update={"guest": False}), None)
+        await OrderRows(conn).insert(GUEST_ORDER, None)
+        await OrderRows(conn).insert(sample_order(2, EMAIL).model_copy(update={"guest": False}), None)
     return order_api_pool
 
 
 async def test_the_guest_order_with_the_number_and_exact_email_is_found(orders: asyncpg.Pool) -> None:
     async with orders.acquire() as conn:
-        assert await store.fetch_guest_order(conn, 1001, EMAIL) == GUEST_ORDER
+        assert await OrderRows(conn).fetch_guest(1001, EMAIL) == GUEST_ORDER
 
 
 @pytest.mark.parametrize(
@@ -50,6 +50,6 @@ async def test_a_miss_never_reads_the_document(orders: asyncpg.Pool, number: int
         # Documents no order could be parsed from: reading one would raise.
         await conn.execute("""UPDATE orders SET document = '{"unreadable": true}'""")
 
-        assert await store.fetch_guest_order(conn, number, email) is None
+        assert await OrderRows(conn).fetch_guest(number, email) is None
         with pytest.raises(ValidationError):  # whereas the full match does read it
-            await store.fetch_guest_order(conn, 1001, EMAIL)
+            await OrderRows(conn).fetch_guest(1001, EMAIL)

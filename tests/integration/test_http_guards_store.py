@@ -5,34 +5,35 @@ import asyncio
 
 import asyncpg
 
-from services.order_api import store
+from services.order_api.domain.http_guards import KeyRecord, WindowCount
+from services.order_api.store.http_guards import HttpGuardRows
 
 DAY = 24 * 3600.0
 
 
 async def claim(
     order_api_pool: asyncpg.Pool, key: str, fingerprint: str = "f1", *, lease: float = 60.0, ttl: float = DAY
-) -> store.KeyRecord | None:
+) -> KeyRecord | None:
     async with order_api_pool.acquire() as conn:
-        return await store.claim_idempotency_key(conn, "p1", key, fingerprint, lease_seconds=lease, ttl_seconds=ttl)
+        return await HttpGuardRows(conn).claim_key("p1", key, fingerprint, lease_seconds=lease, ttl_seconds=ttl)
 
 
 async def complete(order_api_pool: asyncpg.Pool, key: str) -> None:
     async with order_api_pool.acquire() as conn:
-        await store.complete_idempotency_key(
-            conn, "p1", key, status=201, headers=[("content-type", "application/json")], body=b'{"id": 1}'
+        await HttpGuardRows(conn).complete_key(
+            "p1", key, status=201, headers=[("content-type", "application/json")], body=b'{"id": 1}'
         )
 
 
 async def test_a_key_is_held_then_remembers_its_answer(order_api_pool: asyncpg.Pool) -> None:
     assert await claim(order_api_pool, "k") is None
-    assert await claim(order_api_pool, "k") == store.KeyRecord("f1", None, [], b"")  # in flight
+    assert await claim(order_api_pool, "k") == KeyRecord("f1", None, [], b"")  # in flight
     await complete(order_api_pool, "k")
-    assert await claim(order_api_pool, "k") == store.KeyRecord(
+    assert await claim(order_api_pool, "k") == KeyRecord(
         "f1", 201, [("content-type", "application/json")], b'{"id": 1}'
     )
     async with order_api_pool.acquire() as conn:
-        other_principal = await store.claim_idempotency_key(conn, "p2", "k", "f2", lease_seconds=60, ttl_seconds=DAY)
+        other_principal = await HttpGuardRows(conn).claim_key("p2", "k", "f2", lease_seconds=60, ttl_seconds=DAY)
     assert other_principal is None
 
 
@@ -45,9 +46,9 @@ async def test_of_many_concurrent_requests_with_one_key_exactly_one_holds_it(ord
 async def test_a_released_key_can_be_taken_again(order_api_pool: asyncpg.Pool) -> None:
     assert await claim(order_api_pool, "k", "first") is None
     async with order_api_pool.acquire() as conn:
-        await store.release_idempotency_key(conn, "p1", "k")
+        await HttpGuardRows(conn).release_key("p1", "k")
     assert await claim(order_api_pool, "k", "second") is None
-    assert await claim(order_api_pool, "k", "third") == store.KeyRecord("second", None, [], b"")
+    assert await claim(order_api_pool, "k", "third") == KeyRecord("second", None, [], b"")
 
 
 async def test_an_expired_key_is_a_new_key(order_api_pool: asyncpg.Pool) -> None:
@@ -58,14 +59,14 @@ async def test_an_expired_key_is_a_new_key(order_api_pool: asyncpg.Pool) -> None
 
 async def test_a_holder_past_its_lease_yields_the_key_only_to_the_same_request(order_api_pool: asyncpg.Pool) -> None:
     assert await claim(order_api_pool, "k", "first", lease=0) is None  # its instance died mid-request
-    assert await claim(order_api_pool, "k", "other") == store.KeyRecord("first", None, [], b"")
+    assert await claim(order_api_pool, "k", "other") == KeyRecord("first", None, [], b"")
     assert await claim(order_api_pool, "k", "first") is None
 
 
 async def test_concurrent_hits_on_a_bucket_are_all_counted(order_api_pool: asyncpg.Pool) -> None:
-    async def hit() -> list[tuple[str, int, float]]:
+    async def hit() -> list[WindowCount]:
         async with order_api_pool.acquire() as conn:
-            return await store.count_hits(conn, ["ip:1", "number:1001"], 3600)
+            return await HttpGuardRows(conn).count_hits(["ip:1", "number:1001"], 3600)
 
     counted = await asyncio.gather(*(hit() for _ in range(30)))
     for bucket in ("ip:1", "number:1001"):
@@ -77,10 +78,10 @@ async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: a
     await claim(order_api_pool, "expired", ttl=0)
     await claim(order_api_pool, "live")
     async with order_api_pool.acquire() as conn:
-        await store.count_hits(conn, ["live-window"], 3600)
+        await HttpGuardRows(conn).count_hits(["live-window"], 3600)
         await conn.execute(
             "INSERT INTO rate_limit_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"
         )
-        assert await store.purge_http_guards(conn) == (1, 1)
+        assert await HttpGuardRows(conn).purge() == (1, 1)
         assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["live"]
         assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_limit_windows") == ["live-window"]

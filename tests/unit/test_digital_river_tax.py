@@ -1,9 +1,9 @@
-"""Per-line-item tax (Digital River's tax details): domain.line_item_taxes. Pure, no I/O."""
+"""Per-line-item tax (Digital River's tax details): services/order_api/domain/taxes.py. Pure, no I/O."""
 
 import random
 from decimal import Decimal
 
-from services.order_api.domain import LineItemTax, line_item_taxes
+from services.order_api.domain.taxes import LineItemTax, line_item_taxes
 from shared.orders import LineItemSnapshot, OrderSnapshot, TaxLine
 from tests.support.orders import sample_order
 

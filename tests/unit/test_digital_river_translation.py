@@ -1,4 +1,4 @@
-"""The Digital River dialect's translations (services/order_api/api/digital_river.py): the snapshot
+"""The Digital River dialect's translations (services/order_api/api/digital_river/): the snapshot
 as a Digital River order, requests as domain commands and queries, domain fields as request fields."""
 
 from datetime import UTC, datetime
@@ -6,15 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from services.order_api.api.digital_river import (
-    DigitalRiverOrderCreate,
-    DigitalRiverOrderUpdate,
-    ListParams,
-    digital_river_order,
-    request_field,
-)
-from services.order_api.store import OrderQuery
-from shared.orders import CustomerDraft, CustomerSnapshot, Refund, Transaction
+from services.order_api.api.digital_river.fields import request_field
+from services.order_api.api.digital_river.queries import ListParams
+from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
+from services.order_api.api.digital_river.responses import DigitalRiverOrder, digital_river_order
+from services.order_api.domain.queries import OrderQuery
+from shared.orders import CheckoutFields, CustomerDraft, CustomerSnapshot, Refund, Transaction
 from shared.problems import Problem
 from tests.support.orders import sample_order
 
@@ -176,3 +173,9 @@ def test_ids_outside_bigint_or_too_many_are_refused(ids: str) -> None:
         ListParams.model_validate({"ids": ids}).query()
 
     assert [error["field"] for error in refused.value.errors or []] == ["ids"]
+
+
+def test_the_create_request_and_the_order_declare_every_checkout_field() -> None:
+    # The draft and the answer take the checkout's fields by name (shared.orders.CheckoutFields).
+    assert set(CheckoutFields.model_fields) <= set(DigitalRiverOrderCreate.model_fields)
+    assert set(CheckoutFields.model_fields) <= set(DigitalRiverOrder.model_fields)

@@ -1,4 +1,4 @@
-"""The Haravan dialect's translations (services/order_api/api/haravan.py): filter times, ids and fields
+"""The Haravan dialect's translations (services/order_api/api/haravan/): filter times, ids and fields
 as the document writes them, the order in the document's shape, and what an update may change."""
 
 import json
@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from services.order_api.api.haravan import (
-    HaravanOrder,
-    OrderCreateBody,
-    OrderUpdateBody,
-    haravan_order,
-    order_filters,
-    parse_time,
-)
+from services.order_api.api.haravan.queries import order_filters, parse_time
+from services.order_api.api.haravan.requests import OrderCreateBody, OrderUpdateBody
+from services.order_api.api.haravan.responses import HaravanOrder
+from services.order_api.api.haravan.translation import haravan_order
 from services.order_api.api.http import if_match_version
 from shared.orders import (
     Address,

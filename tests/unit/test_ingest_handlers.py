@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from deploy.demo_catalog import DEMO_CUSTOMERS, DEMO_VARIANTS, demo_facts
-from services.order_api import domain
+from services.order_api.domain.building import NewOrderIds, build_order
 from services.order_api.handlers import FACT_HANDLERS
 from shared.event_types import INGEST_FACTS
 from shared.events import decode_event
@@ -45,9 +45,9 @@ def test_a_variant_id_alone_gives_the_documented_line_item(
 ) -> None:
     variant_id = documented[0]
     draft = OrderDraft(line_items=[LineItemDraft(variant_id=variant_id, quantity=1)])
-    ids = domain.NewOrderIds(1, 1001, "token", iter(range(10, 20)))
+    ids = NewOrderIds(1, 1001, "token", iter(range(10, 20)))
 
-    order = domain.build_order(draft, ids, datetime.now(UTC), {v.id: v for v in DEMO_VARIANTS}, None)
+    order = build_order(draft, ids, datetime.now(UTC), {v.id: v for v in DEMO_VARIANTS}, None)
 
     [item] = order.line_items
     assert (item.variant_id, item.product_id, item.sku, item.name, str(item.price), item.grams) == documented

@@ -8,7 +8,9 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from services.order_api.api import akinon, digital_river, haravan
+from services.order_api.api.akinon import routes as akinon
+from services.order_api.api.digital_river import routes as digital_river
+from services.order_api.api.haravan import routes as haravan
 from services.order_api.api.security import require_read, require_write
 
 SCOPE_OF: dict[Callable[..., Any], str] = {require_read: "orders:read", require_write: "orders:write"}

@@ -1,18 +1,24 @@
-"""order_api's HTTP routes, one module per dialect, each a thin translation over service.py.
+"""order_api's HTTP routes, one package per dialect (`haravan`, `digital_river`, `akinon`; `elastic_path`
+has only its status view so far), each a thin translation over the use cases (service/). What every
+dialect shares: `http` (ETags, If-Match, JSON answers, documented problems, the use cases routes
+receive), `contract` (JSON in and out), `fields` (amounts, rates, IP addresses), `security` (scopes),
+`idempotency` (the Idempotency-Key middleware).
 
-The service's exceptions map to problem documents here, once, for every dialect that answers with
+The use cases' exceptions map to problem documents here, once, for every dialect that answers with
 RFC 9457 problems; a dialect with its own documented error shape catches them itself.
 """
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.order_api.api import akinon, digital_river, haravan
+from services.order_api.api.akinon.routes import router as akinon_router
 from services.order_api.api.contract import negotiate
+from services.order_api.api.digital_river.routes import router as digital_river_router
+from services.order_api.api.haravan.routes import router as haravan_router
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import ORDERS_READ
-from services.order_api.domain import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
-from services.order_api.service import OrderNotFound, StaleVersion, UpstreamConflict
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
+from services.order_api.service.errors import OrderNotFound, RateLimited, StaleVersion, UpstreamConflict
 from shared.problems import problem_response
 
 # Every route answers JSON only; the Haravan and Digital River ones also need an API key with the scope
@@ -23,13 +29,13 @@ _keyed = APIRouter(
     responses=problem_responses(400, 401, 403, 406, 413, 415),
 )
 _public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
-for _dialect in (haravan.router, digital_river.router):
+for _dialect in (haravan_router, digital_river_router):
     _keyed.include_router(_dialect)
-_public.include_router(akinon.router)
+_public.include_router(akinon_router)
 
 ROUTERS: tuple[APIRouter, ...] = (_keyed, _public)
 # Where requests need no API key (the public router's routes).
-PUBLIC_PREFIXES: tuple[str, ...] = (akinon.router.prefix,)
+PUBLIC_PREFIXES: tuple[str, ...] = (akinon_router.prefix,)
 
 
 def install_order_errors(app: FastAPI) -> None:
@@ -65,7 +71,17 @@ def install_order_errors(app: FastAPI) -> None:
             errors=[{"field": "upstreamId", "message": "already used"}],
         )
 
+    async def on_rate_limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        return problem_response(
+            429,
+            "rate_limited",
+            "Too many attempts; wait as long as Retry-After says before trying again.",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     app.add_exception_handler(OrderRuleError, on_rule)
     app.add_exception_handler(OrderNotFound, on_not_found)
     app.add_exception_handler(StaleVersion, on_stale)
     app.add_exception_handler(UpstreamConflict, on_upstream)
+    app.add_exception_handler(RateLimited, on_rate_limited)

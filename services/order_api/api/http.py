@@ -1,12 +1,17 @@
-"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions, settings."""
+"""HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions, JSON answers,
+the problems a route documents, and the use cases and settings routes receive."""
 
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Header, Response
-from pydantic import BaseModel
+from pydantic_core import to_json
 
+from services.order_api.service.guards import HttpGuards
+from services.order_api.service.orders import OrderService
 from services.order_api.settings import OrderApiSettings
-from shared.problems import PROBLEM_JSON, Problem
+from services.order_api.store import PostgresDatabase
+from shared.problems import Problem
+from shared.problems import problem_responses as documented_problems
 from shared.runtime import Runtime, get_runtime
 
 
@@ -68,18 +73,19 @@ async def order_settings(runtime: RuntimeDep) -> OrderApiSettings:
 OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]
 
 
-class ProblemDocument(BaseModel):
-    """An RFC 9457 problem: `code` is stable (branch on it), `errors` names the fields to fix."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    code: str
-    detail: str
-    errors: list[dict[str, str]] | None = None
+async def order_service(runtime: RuntimeDep) -> OrderService:
+    return OrderService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
 
 
-_PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
+async def http_guards(runtime: RuntimeDep) -> HttpGuards:
+    return HttpGuards(PostgresDatabase(runtime.pool))
+
+
+# A route's way in: the use cases on orders, and the HTTP guards' records.
+Orders = Annotated[OrderService, Depends(order_service)]
+Guards = Annotated[HttpGuards, Depends(http_guards)]
+
+
 _STATUS_MEANINGS: Final[dict[int, str]] = {
     400: "Malformed request (bad JSON, a bad header)",
     401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
@@ -97,11 +103,15 @@ _STATUS_MEANINGS: Final[dict[int, str]] = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` documenting a route's problem answers."""
-    return {
-        status: {
-            "description": _STATUS_MEANINGS[status],
-            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
-        }
-        for status in statuses
-    }
+    """OpenAPI `responses` documenting a route's problem answers, with what each status means here."""
+    return documented_problems({status: _STATUS_MEANINGS[status] for status in statuses})
+
+
+def json_response(body: Any, status_code: int = 200, *, sequence: int | None = None) -> Response:
+    """`body` (a response model, or JSON data already in the dialect's shape) as a JSON answer, with the
+    order's version as its ETag when `sequence` is given. Serialised once: FastAPI would validate the
+    answer against the route's model a second time."""
+    response = Response(to_json(body, by_alias=True), status_code=status_code, media_type="application/json")
+    if sequence is not None:
+        set_etag(response, sequence)
+    return response

@@ -18,18 +18,21 @@ transaction.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-import asyncpg
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.order_api import store
 from services.order_api.api.http import problem_responses
+from services.order_api.domain.fingerprints import fingerprint as digest
+from services.order_api.domain.http_guards import KeyRecord
+from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
+from services.order_api.store import PostgresDatabase
 from shared.auth import bearer_token, scopes_of
 from shared.problems import problem_response
 from shared.runtime import Runtime
@@ -73,10 +76,20 @@ def document(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def runtime_guards(scope: Scope) -> HttpGuards:
+    """The guards on the service's database, from the runtime the composition root published (a
+    middleware is outside FastAPI's dependencies)."""
+    runtime: Runtime[OrderApiSettings] = scope["app"].state.runtime
+    return HttpGuards(PostgresDatabase(runtime.pool))
+
+
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, settings: OrderApiSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: OrderApiSettings, guards: Callable[[Scope], HttpGuards] = runtime_guards
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.guards = guards
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -101,20 +114,18 @@ class IdempotencyMiddleware:
         if body is None:  # the client went away before sending its body
             return
         fingerprint = request_fingerprint(scope, body)
-        runtime: Runtime[OrderApiSettings] = scope["app"].state.runtime
-        async with runtime.pool.acquire() as conn:
-            record = await store.claim_idempotency_key(
-                conn,
-                principal,
-                key,
-                fingerprint,
-                lease_seconds=self.settings.idempotency_lease_seconds,
-                ttl_seconds=self.settings.idempotency_ttl_seconds,
-            )
+        guards = self.guards(scope)
+        record = await guards.claim_key(
+            principal,
+            key,
+            fingerprint,
+            lease_seconds=self.settings.idempotency_lease_seconds,
+            ttl_seconds=self.settings.idempotency_ttl_seconds,
+        )
         if record is not None:
             await _answer_from(record, fingerprint, scope, receive, send)
             return
-        claim = _Claim(runtime.pool, principal, key)
+        claim = _Claim(guards, principal, key)
         await self._first_time(claim, scope, _replaying(body, receive), send)
 
     async def _first_time(self, claim: "_Claim", scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,20 +162,16 @@ class IdempotencyMiddleware:
 class _Claim:
     """A key this request holds while it runs."""
 
-    pool: asyncpg.Pool
+    guards: HttpGuards
     principal: str
     key: str
 
     async def keep(self, start: Message, body: bytes) -> None:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in start["headers"]]
-        async with self.pool.acquire() as conn:
-            await store.complete_idempotency_key(
-                conn, self.principal, self.key, status=start["status"], headers=headers, body=body
-            )
+        await self.guards.keep_answer(self.principal, self.key, status=start["status"], headers=headers, body=body)
 
     async def release(self) -> None:
-        async with self.pool.acquire() as conn:
-            await store.release_idempotency_key(conn, self.principal, self.key)
+        await self.guards.release_key(self.principal, self.key)
 
 
 def _principal(settings: OrderApiSettings, authorization: str) -> str | None:
@@ -207,12 +214,12 @@ def request_fingerprint(scope: Scope, body: bytes) -> str:
         content: object = json.loads(body, parse_float=Decimal) if body else None
     except ValueError:
         content = body.hex()
-    return store.fingerprint(
+    return digest(
         {"method": scope["method"], "path": scope["path"], "query": scope["query_string"].decode(), "body": content}
     )
 
 
-async def _answer_from(record: store.KeyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def _answer_from(record: KeyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
     if record.fingerprint != fingerprint:
         response = problem_response(
             422,

@@ -13,9 +13,9 @@ from shared.auth import LOCAL_API_KEY
 from shared.events import Event
 from shared.orders import OrderLifecycleData, Snapshot
 from shared.topics import ORDERS_EVENTS
-from tests.e2e.orders import CREATE_PATH
 from tests.support.kafka import header, read_records
 from tests.support.polling import eventually
+from tests.support.storefront import CREATE_PATH
 
 AUTH: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 

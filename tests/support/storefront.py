@@ -1,8 +1,9 @@
 """Orders as a storefront sends them, and the checks several tests make on what followed."""
 
 import asyncio
+import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -10,6 +11,8 @@ import httpx
 from tests.support.polling import eventually
 
 CREATE_PATH = "/com/orders.json"
+LIST_PATH: Final = "/com/orders.json"
+PROBLEM_JSON: Final = "application/problem+json"
 
 
 def order_body(email: str = "jane@example.com", price: str = "199.00", quantity: int = 2) -> dict[str, Any]:
@@ -63,3 +66,37 @@ async def unsent_outbox_rows(admin_db: asyncpg.Connection, order_ids: list[int])
         [str(order_id) for order_id in order_ids],
     )
     return count
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def unique_email(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """`response` is a problem document with this status and code, naming `field` among its errors."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem: dict[str, Any] = response.json()
+    assert (problem["status"], problem["code"]) == (status, code)
+    if field is not None:
+        assert field in [error["field"] for error in problem["errors"]]
+    return problem
+
+
+async def orders_with_email(admin_db: asyncpg.Connection, email: str) -> int:
+    count: int = await admin_db.fetchval("SELECT count(*) FROM order_api.orders WHERE email = $1", email)
+    return count
+
+
+async def events_of(admin_db: asyncpg.Connection, order_id: int) -> list[str]:
+    """The event types order_api wrote to its outbox about the order, in order."""
+    rows = await admin_db.fetch(
+        """SELECT (SELECT h->>1 FROM jsonb_array_elements(headers) h WHERE h->>0 = 'ce_type') AS type
+           FROM order_api.outbox WHERE key = $1 ORDER BY id""",
+        str(order_id),
+    )
+    return [row["type"] for row in rows]

@@ -1,0 +1,23 @@
+"""The Akinon dialect: a guest's own order by number and email, `POST /users/orders/anonymous/`.
+
+Public (no API key): the order number and the exact email the order was placed with are the proof.
+Only guest orders (placed without a customer account) are found. Everything else — a registered
+customer's order, a wrong email, a wrong, malformed or missing number — gets the one same answer
+(status, body, headers), after the same work (one rate-limit count, one indexed lookup matching
+number, email and guest together, no document read), so neither the answer nor its time tells which
+it was. Attempts are limited per client IP and per order number from that client
+(`ORDER_API_GUEST_LOOKUPS_PER_IP` / `_PER_NUMBER_AND_CLIENT` per `_GUEST_LOOKUP_WINDOW_SECONDS`),
+across instances: one client's guesses at a number do not lock anyone else out of it. Behind a proxy,
+set uvicorn's `FORWARDED_ALLOW_IPS` to the proxies' addresses, and only theirs, so the client's address
+is the one counted (a client trusted there can name any address and so escape the limits).
+
+Choices where the document is silent:
+- `number` is the order number (`1001`; Haravan's `#1001` is accepted too).
+- Not found is 404 with a problem document (`code` `order_not_found`): the document defines no error
+  body for this route (its only error code, `cancellation_request_100_1`, is the cancellations'),
+  so the platform's problem shape is kept; a malformed email or body is the usual 422.
+- Fields this platform has nothing behind are null (`invoice_*`, `e_archive_url`, `bin_number`,
+  `bank`, `has_gift_box`, `gift_box_note`); payments are not split into installments here, so
+  `installment_count` is 1 and `installment_interest_amount` 0; refunds here are of line items, so
+  `discount_refund_amount` and `shipping_refund_amount` are 0.
+"""

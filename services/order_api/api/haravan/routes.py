@@ -1,0 +1,167 @@
+"""The Haravan dialect's routes: `/com/orders...json`, each a thin translation over the use cases."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Body, Path, Query, Response
+
+from services.order_api.api.haravan.examples import CREATE_EXAMPLES, UPDATE_EXAMPLES
+from services.order_api.api.haravan.queries import FieldsParam, Filters, fields_named
+from services.order_api.api.haravan.requests import OrderCreateBody, OrderUpdateBody
+from services.order_api.api.haravan.responses import (
+    Deleted,
+    OrderCount,
+    OrderEnvelope,
+    OrderFieldsEnvelope,
+    OrderListEnvelope,
+)
+from services.order_api.api.haravan.translation import haravan_order
+from services.order_api.api.http import IfMatch, Orders, json_response, problem_responses
+from services.order_api.api.security import READS, WRITES, MayRead
+from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.queries import Page
+from services.order_api.domain.stored import StoredOrder
+from shared.fields import MAX_BIGINT
+
+router = APIRouter(prefix="/com", tags=["Haravan orders"])
+
+OrderId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The order id")]
+
+
+def _only(order: dict[str, Any], names: set[str] | None) -> dict[str, Any]:
+    return order if names is None else {name: order[name] for name in names}
+
+
+@contextmanager
+def _fields_in_body() -> Iterator[None]:
+    """A broken order rule names the order's field; in this dialect's bodies it sits under `order`."""
+    try:
+        yield
+    except OrderRuleError as error:
+        field = "order" if error.field == WHOLE_ORDER else f"order.{error.field}"
+        raise type(error)(field, error.code, error.message) from error
+
+
+_ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
+_LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
+
+
+@router.get("/orders.json", response_model=OrderListEnvelope, responses=problem_responses(422), dependencies=READS)
+async def list_orders(
+    *,
+    orders: Orders,
+    query: Filters,
+    limit: Annotated[int, Query(ge=1, le=250, description="Orders per page, 1 to 250")] = 50,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page to show, from 1")] = 1,
+    since_id: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Only orders with a greater id, oldest first")
+    ] = None,
+    fields: FieldsParam = None,
+) -> Response:
+    """Orders matching every filter given: open ones unless `status` says otherwise. Newest first,
+    `limit` a page; with `since_id`, oldest first from that id."""
+    names = fields_named(fields)
+    found = await orders.list_orders(
+        query,
+        Page(limit, direction="desc" if since_id is None else "asc", after_id=since_id, offset=(page - 1) * limit),
+    )
+    return json_response({"orders": [_only(haravan_order(order), names) for order in found]})
+
+
+@router.get("/orders/count.json", response_model=OrderCount, responses=problem_responses(422), dependencies=READS)
+async def count_orders(orders: Orders, query: Filters) -> OrderCount:
+    """How many orders match the same filters as the list."""
+    return OrderCount(count=await orders.count_orders(query))
+
+
+@router.post(
+    "/orders.json",
+    status_code=201,
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 413, 422), 201: {"headers": {**_ETAG, **_LOCATION}}},
+)
+async def create_order(
+    body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
+    orders: Orders,
+    may_read: MayRead,
+) -> Response:
+    """Create an order; `order.created` is published once it is stored. Without transactions or a
+    `financial_status` the order is taken as paid, as Haravan does. An existing customer is named by
+    `customer.id` (this needs orders:read too); an email finds or records a checkout record, never an
+    account. A key without orders:read is answered without the order's `customer`."""
+    with _fields_in_body():
+        placed = await orders.create_order(body.order.draft(), may_read=may_read)
+    response = _order_response(placed.stored, status_code=201)
+    response.headers["Location"] = f"/com/orders/{placed.stored.order.id}.json"
+    return response
+
+
+@router.get(
+    "/orders/{order_id}.json",
+    response_model=OrderFieldsEnvelope,
+    responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
+    dependencies=READS,
+)
+async def get_order(order_id: OrderId, orders: Orders, fields: FieldsParam = None) -> Response:
+    """One order; its ETag is the version to send back in `If-Match`."""
+    names = fields_named(fields)
+    return _order_response(await orders.get_order(order_id), names=names)
+
+
+def _order_response(stored: StoredOrder, *, names: set[str] | None = None, status_code: int = 200) -> Response:
+    return json_response({"order": _only(haravan_order(stored.order), names)}, status_code, sequence=stored.sequence)
+
+
+@router.put(
+    "/orders/{order_id}.json",
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG}},
+)
+async def update_order(
+    *,
+    order_id: OrderId,
+    body: Annotated[OrderUpdateBody, Body(openapi_examples=UPDATE_EXAMPLES)],
+    orders: Orders,
+    may_read: MayRead,
+    if_match: IfMatch,
+) -> Response:
+    """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
+    customer (`"customer": null`). Items and quantities cannot change."""
+    changes = body.order.changes(order_id)
+    with _fields_in_body():
+        stored = await orders.update_order(order_id, changes, may_read=may_read, if_match=if_match)
+    return _order_response(stored)
+
+
+@router.post(
+    "/orders/{order_id}/close.json",
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
+)
+async def close_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
+    """Close an open order (409 `order_not_open` otherwise)."""
+    return _order_response(await orders.close_order(order_id, may_read=may_read, if_match=if_match))
+
+
+@router.post(
+    "/orders/{order_id}/open.json",
+    response_model=OrderEnvelope,
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
+)
+async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
+    """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
+    return _order_response(await orders.reopen_order(order_id, may_read=may_read, if_match=if_match))
+
+
+@router.delete(
+    "/orders/{order_id}.json",
+    response_model=Deleted,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    dependencies=WRITES,
+)
+async def delete_order(order_id: OrderId, orders: Orders, if_match: IfMatch) -> Deleted:
+    """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
+    `order.deleted` carries its last state."""
+    await orders.delete_order(order_id, if_match=if_match)
+    return Deleted()

@@ -1,0 +1,15 @@
+"""order_api's use cases, and the only way in: every dialect's routes (api/), the ingest handlers
+(handlers.py), the idempotency middleware and the background purge call these, so an order placed or
+changed through any door follows the same rules and emits the same events.
+
+- `orders`: placing, reading, listing and changing orders (OrderService);
+- `facts`: what other services report on orders.ingest: payments, fulfilments, the catalog, customers
+  (FactService);
+- `guards`: the HTTP guards' records: Idempotency-Keys, rate limits, their purge (HttpGuards);
+- `ports`: what the use cases need from storage (store/ implements it on Postgres).
+
+Each use case is one transaction: the change and its outbox event commit together. Every change is
+refused (`order_too_large`) when its event would be larger than `max_event_bytes` (the
+ORDER_API_MAX_EVENT_BYTES setting), before anything of it is stored: an event Kafka cannot take would
+never be published.
+"""

@@ -1,0 +1,57 @@
+"""The HTTP guards' records: Idempotency-Keys (api/idempotency.py), rate limits (the guest lookup), and
+the purge of what has expired (workers.py).
+
+Rate limits count in Postgres fixed windows, so they hold however many instances run; a window lets
+at most twice the limit through around its edge, which is fine for slowing guessing down.
+"""
+
+from collections.abc import Sequence
+
+from services.order_api.domain.http_guards import KeyRecord, retry_after
+from services.order_api.service.errors import RateLimited
+from services.order_api.service.ports import Database
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class HttpGuards:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def claim_key(
+        self, principal: str, key: str, fingerprint: str, *, lease_seconds: float, ttl_seconds: float
+    ) -> KeyRecord | None:
+        """Take `key` for this request (None), or the record of the request that holds it. An expired
+        key is taken afresh; so is one whose in-flight holder outlived its lease, by the same request only."""
+        async with self.database.connection() as tables:
+            return await tables.http_guards.claim_key(
+                principal, key, fingerprint, lease_seconds=lease_seconds, ttl_seconds=ttl_seconds
+            )
+
+    async def keep_answer(
+        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> None:
+        """Remember the answer of the request that held `key`, for its retries."""
+        async with self.database.connection() as tables:
+            await tables.http_guards.complete_key(principal, key, status=status, headers=headers, body=body)
+
+    async def release_key(self, principal: str, key: str) -> None:
+        """Let `key` go unremembered (its request failed and changed nothing): it may be used again."""
+        async with self.database.connection() as tables:
+            await tables.http_guards.release_key(principal, key)
+
+    async def limit_rate(self, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
+        """Count this request against each (bucket, limit); RateLimited once any is over."""
+        async with self.database.connection() as tables:
+            counted = await tables.http_guards.count_hits([bucket for bucket, _ in limits], window_seconds)
+        wait = retry_after(dict(limits), counted)
+        if wait is not None:
+            raise RateLimited(wait)
+
+    async def purge(self) -> None:
+        """Delete expired Idempotency-Key records and ended rate-limit windows."""
+        async with self.database.connection() as tables:
+            keys, windows = await tables.http_guards.purge()
+        if keys or windows:
+            log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)

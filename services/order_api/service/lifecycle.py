@@ -1,0 +1,44 @@
+"""What every change of an order does: lock the order (checking the version the caller saw) and add its
+lifecycle event to the outbox, or refuse the change when that event would be too large to publish."""
+
+from datetime import UTC, datetime
+
+from services.order_api.domain.limits import check_event_size
+from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.errors import OrderNotFound, StaleVersion
+from services.order_api.service.ports import Tables
+from shared.events import Event
+from shared.logging import current_correlation_id
+from shared.orders import OrderLifecycleData, OrderSnapshot
+from shared.services import ORDER_API
+from shared.topics import ORDERS_EVENTS
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def lock_order(tables: Tables, order_id: int, if_match: int | None = None) -> StoredOrder:
+    """The order, locked for this transaction's change; `if_match` names the version the caller saw."""
+    stored = await tables.orders.fetch(order_id, for_update=True)
+    if stored is None:
+        raise OrderNotFound(order_id)
+    if if_match is not None and if_match != stored.sequence:
+        raise StaleVersion(stored.sequence)
+    return stored
+
+
+async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
+    """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
+    order: OrderSnapshot = stored.order
+    event = Event.new(
+        event_type,
+        ORDER_API.name,
+        str(order.id),
+        OrderLifecycleData(order_id=order.id, sequence=stored.sequence, order=order),
+        sequence=stored.sequence,
+        correlation_id=current_correlation_id(),
+    )
+    # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
+    check_event_size(len(event.body()), max_event_bytes)
+    await tables.outbox.enqueue(ORDERS_EVENTS, event)

@@ -1,0 +1,192 @@
+"""Placing, reading, listing and changing orders.
+
+Customers and callers that may not read orders (`may_read` false: an API key with orders:write only):
+- An order is attached to an existing customer, a registered account or a checkout record, only when
+  the create names it by id, and only for a caller that may read orders (else 403 on the id): the
+  order then takes and shows that customer's details.
+- An email never attaches an order to a registered account: it finds the checkout record with that
+  email (case-insensitively), so that a guest's orders stay together, or records a new one.
+- A caller that may not read is shown every order it creates or changes without its customer record,
+  which holds what other orders or the account's owner gave, never only what this caller sent.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.order_api.domain.building import NewOrderIds, build_order, object_ids_needed
+from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
+from services.order_api.domain.customers import as_seen_without_read, with_counted_customer
+from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
+from services.order_api.domain.fingerprints import fingerprint
+from services.order_api.domain.queries import OrderQuery, Page
+from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.errors import OrderNotFound, UpstreamConflict
+from services.order_api.service.lifecycle import lock_order, publish_change, utc_now
+from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
+from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
+
+# A change of an order at a moment, as the domain makes it.
+Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """What a create made: the order with its version, and whether it is new (False: the create
+    repeated a first one with the same upstream id and the same content, and this is that order)."""
+
+    stored: StoredOrder
+    created: bool
+
+
+class OrderService:
+    def __init__(self, database: Database, *, max_event_bytes: int, clock: Callable[[], datetime] = utc_now) -> None:
+        self.database = database
+        self.max_event_bytes = max_event_bytes
+        self.clock = clock
+
+    # ---- create -----------------------------------------------------------------------------------
+
+    async def create_order(self, draft: OrderDraft, *, may_read: bool) -> PlacedOrder:
+        """Place an order and emit `order.created`; the order as the caller may see it. A create repeated
+        with the same upstream id and the same content returns the first order instead."""
+        try:
+            placed = await self.place_order(draft, may_read=may_read)
+        except UpstreamConflict as conflict:
+            if conflict.order_id:
+                raise
+            # A concurrent create with the same upstream id committed first (order_id 0: the insert
+            # found the id taken). Now that it is visible, this request is its repeat (answered with its
+            # order) or a clash.
+            placed = await self.place_order(draft, may_read=may_read)
+        return PlacedOrder(_as_seen(placed.stored, may_read), placed.created)
+
+    async def place_order(self, draft: OrderDraft, *, may_read: bool) -> PlacedOrder:
+        """`create_order` in one transaction, without seeing it as the caller (the ingest consumer's
+        `order.placed`, inside the consumer's transaction)."""
+        if draft.customer is not None and draft.customer.id is not None and not may_read:
+            # Checked first, so that neither an unknown id (422) nor a repeated create tells such a caller
+            # anything about the customers there are.
+            raise ReadAccessRequired(
+                "customer.id",
+                "forbidden",
+                "naming a customer by id attaches the order to that customer and shows their details",
+            )
+        # The draft's digest tells a repeated create (same upstream id, same content) from a clash. Only
+        # a create with an upstream id can be repeated.
+        digest = fingerprint(draft.model_dump(mode="json")) if draft.upstream_id is not None else None
+        async with self.database.transaction() as tables:
+            if draft.upstream_id is not None:
+                existing = await tables.orders.fetch_by_upstream_id(draft.upstream_id)
+                if existing is not None:
+                    stored, first_digest = existing
+                    if digest == first_digest:
+                        return PlacedOrder(stored, created=False)
+                    raise UpstreamConflict(draft.upstream_id, stored.order.id)
+            order = await self._build(tables, draft)
+            try:
+                stored = await tables.orders.insert(order, digest)
+            except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
+                raise UpstreamConflict(draft.upstream_id or "", 0) from taken
+            await publish_change(tables, "order.created", stored, self.max_event_bytes)
+        return PlacedOrder(stored, created=True)
+
+    async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:
+        now = self.clock()
+        customer = await _resolve_customer(tables, draft, now)
+        variants = await tables.catalog.fetch_variants(
+            [item.variant_id for item in draft.line_items if item.variant_id is not None]
+        )
+        order_id, order_number, object_ids = await tables.orders.allocate_ids(object_ids_needed(draft))
+        ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
+        order = build_order(draft, ids, now, variants, customer)
+        if customer is None:
+            return order
+        return with_counted_customer(order, await tables.customers.record_order(customer.id, order))
+
+    # ---- read -------------------------------------------------------------------------------------
+
+    async def get_order(self, order_id: int) -> StoredOrder:
+        async with self.database.connection() as tables:
+            stored = await tables.orders.fetch(order_id)
+        if stored is None:
+            raise OrderNotFound(order_id)
+        return stored
+
+    async def find_guest_order(self, order_number: int, email: str) -> OrderSnapshot | None:
+        """A guest's own order, by its number and the exact email it was placed with; None for anything
+        else, whatever the reason, after the same work."""
+        async with self.database.connection() as tables:
+            return await tables.orders.fetch_guest(order_number, email)
+
+    async def list_orders(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        async with self.database.connection() as tables:
+            return await tables.orders.list(query, page)
+
+    async def count_orders(self, query: OrderQuery) -> int:
+        async with self.database.connection() as tables:
+            return await tables.orders.count(query)
+
+    # ---- changes ----------------------------------------------------------------------------------
+
+    async def update_order(
+        self, order_id: int, changes: OrderChanges, *, may_read: bool, if_match: int | None = None
+    ) -> StoredOrder:
+        try:
+            return await self._change(
+                order_id,
+                lambda order, now: update(order, changes, now),
+                "order.updated",
+                may_read=may_read,
+                if_match=if_match,
+            )
+        except UpstreamIdTaken as taken:  # the new upstream id already names another order
+            raise UpstreamConflict(changes.upstream_id or "", 0) from taken
+
+    async def close_order(self, order_id: int, *, may_read: bool, if_match: int | None = None) -> StoredOrder:
+        return await self._change(order_id, close, "order.closed", may_read=may_read, if_match=if_match)
+
+    async def reopen_order(self, order_id: int, *, may_read: bool, if_match: int | None = None) -> StoredOrder:
+        return await self._change(order_id, reopen, "order.reopened", may_read=may_read, if_match=if_match)
+
+    async def delete_order(self, order_id: int, *, if_match: int | None = None) -> None:
+        """Delete the order; `order.deleted` carries its last snapshot so consumers can drop their copies."""
+        async with self.database.transaction() as tables:
+            stored = await lock_order(tables, order_id, if_match)
+            check_deletable(stored.order)
+            await tables.orders.delete(order_id)
+            last = stored.order.model_copy(update={"updated_at": self.clock()})
+            await publish_change(tables, "order.deleted", StoredOrder(last, stored.sequence + 1), self.max_event_bytes)
+
+    async def _change(
+        self, order_id: int, change: Change, event_type: str, *, may_read: bool, if_match: int | None
+    ) -> StoredOrder:
+        """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost
+        updates. Returns the changed order as the caller may see it."""
+        async with self.database.transaction() as tables:
+            stored = await lock_order(tables, order_id, if_match)
+            changed = await tables.orders.save(change(stored.order, self.clock()))
+            await publish_change(tables, event_type, changed, self.max_event_bytes)
+        return _as_seen(changed, may_read)
+
+
+def _as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
+    return stored if may_read else StoredOrder(as_seen_without_read(stored.order), stored.sequence)
+
+
+async def _resolve_customer(tables: Tables, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:
+    """The order's customer: an existing one named by id (unknown: 422), else the checkout record
+    found or made from the new customer's details or the order's email; None when there is nothing
+    to go on."""
+    if draft.customer is not None and draft.customer.id is not None:
+        customer = await tables.customers.fetch(draft.customer.id)
+        if customer is None:
+            raise OrderRuleError("customer.id", "unknown_customer", f"there is no customer {draft.customer.id}")
+        return customer
+    details = draft.customer
+    if details is None and draft.email:
+        details = draft.customer_from_email()
+    if details is None or not (details.email or details.first_name or details.last_name or details.phone):
+        return None
+    return await tables.customers.find_or_create(details, now)

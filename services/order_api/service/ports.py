@@ -1,0 +1,122 @@
+"""What the use cases need from storage: one Protocol per table family, and the transaction that holds
+them together. store/ implements them on Postgres; the unit tests on dicts (tests/support/fake_store.py).
+
+Every method runs inside the transaction (or, for reads, on the connection) that `Database` opened,
+so a use case's changes and its outbox event commit together or not at all.
+"""
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from services.order_api.domain.http_guards import KeyRecord, WindowCount
+from services.order_api.domain.queries import OrderQuery, Page
+from services.order_api.domain.stored import StoredOrder
+from shared.events import Event
+from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+
+
+class UpstreamIdTaken(Exception):
+    """The order's upstream id already names another order (the store's unique upstream ids)."""
+
+
+class Orders(Protocol):
+    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+        """A new order id, order number, and `objects` ids for its nested objects."""
+
+    async def next_object_id(self) -> int:
+        """A new id for an object inside an order (a transaction, a fulfillment)."""
+
+    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+        """Store a new order (version 1), remembering the fingerprint of the request that made it;
+        UpstreamIdTaken when its upstream id names another order."""
+
+    async def save(self, order: OrderSnapshot) -> StoredOrder:
+        """Store a changed order as its next version; UpstreamIdTaken when its upstream id names another order."""
+
+    async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
+        """The order, locked for this transaction's change with `for_update`."""
+
+    async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
+        """The order with this upstream id, and the fingerprint of the request that created it."""
+
+    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
+        """The guest order with this number and exactly this email; a miss reads no order."""
+
+    async def delete(self, order_id: int) -> None: ...
+
+    async def list(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        """The page of the orders matching `query`."""
+
+    async def count(self, query: OrderQuery) -> int: ...
+
+
+class Catalog(Protocol):
+    async def fetch_variants(self, ids: Sequence[int]) -> dict[int, VariantFact]: ...
+
+    async def upsert_variant(self, variant: VariantFact) -> None: ...
+
+
+class Customers(Protocol):
+    async def fetch(self, customer_id: int) -> CustomerSnapshot | None: ...
+
+    async def upsert(self, fact: CustomerFact) -> None:
+        """A registered account from the customer service."""
+
+    async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
+        """The checkout record with the draft's email (case-insensitively), else a new one; never an account."""
+
+    async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
+        """Count the order on its customer; the customer's record as it now stands."""
+
+
+class HttpGuardRecords(Protocol):
+    async def claim_key(
+        self, principal: str, key: str, fingerprint: str, *, lease_seconds: float, ttl_seconds: float
+    ) -> KeyRecord | None:
+        """Take `key` for a new request (None), or the record that holds it."""
+
+    async def complete_key(
+        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> None: ...
+
+    async def release_key(self, principal: str, key: str) -> None: ...
+
+    async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
+        """Count one request in each bucket's current window, locking them in the order given."""
+
+    async def purge(self) -> tuple[int, int]:
+        """Delete expired keys and ended windows; how many of each."""
+
+
+class Outbox(Protocol):
+    async def enqueue(self, topic: str, event: Event) -> None:
+        """Add `event` to the outbox, to be published once the transaction commits."""
+
+
+class Tables(Protocol):
+    """The store as one transaction (or connection) sees it."""
+
+    @property
+    def orders(self) -> Orders: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def customers(self) -> Customers: ...
+
+    @property
+    def http_guards(self) -> HttpGuardRecords: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class Database(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Tables]:
+        """The tables in one transaction: committed when the block ends, rolled back when it raises."""
+
+    def connection(self) -> AbstractAsyncContextManager[Tables]:
+        """The tables for reads, or for one statement that is its own transaction."""

@@ -1,0 +1,71 @@
+"""order_api's SQL, one module per table family: orders (`orders`, `order_filters`), the catalog and
+customers (`catalog`), the HTTP guards (`http_guards`). Nothing else touches these tables; each
+returns domain types and decides no rule.
+
+`PostgresDatabase` opens them for the use cases (service/), as service/ports.py describes;
+`InTransaction` hands the use cases a transaction already open (the ingest consumer's).
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from services.order_api.store.catalog import CustomerRows, VariantRows
+from services.order_api.store.http_guards import HttpGuardRows
+from services.order_api.store.orders import OrderRows
+from shared.db import Connection
+from shared.events import Event
+from shared.outbox import enqueue
+
+
+class OutboxRows:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def enqueue(self, topic: str, event: Event) -> None:
+        await enqueue(self.conn, topic, event)
+
+
+class PostgresTables:
+    """Every table family through one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.orders = OrderRows(conn)
+        self.catalog = VariantRows(conn)
+        self.customers = CustomerRows(conn)
+        self.http_guards = HttpGuardRows(conn)
+        self.outbox = OutboxRows(conn)
+
+
+class PostgresDatabase:
+    """The tables on connections from the service's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTables]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresTables(conn)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[PostgresTables]:
+        async with self.pool.acquire() as conn:
+            yield PostgresTables(conn)
+
+
+class InTransaction:
+    """The tables inside a transaction the caller opened and will commit (the idempotent consumer's,
+    whose processed-event record commits with the change)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.tables = PostgresTables(conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTables]:
+        yield self.tables
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[PostgresTables]:
+        yield self.tables

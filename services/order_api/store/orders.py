@@ -1,0 +1,171 @@
+"""The orders table: each order stored whole as its snapshot (`document`), with the fields lists filter
+on copied into indexed columns."""
+
+from decimal import Decimal
+from typing import Any, Final, NoReturn
+
+import asyncpg
+
+from services.order_api.domain.queries import OrderQuery, Page
+from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.store.order_filters import where
+from shared.db import Connection
+from shared.orders import OrderSnapshot
+
+# The columns every change rewrites, in the order `_values` gives them. `state` (Digital River's view
+# of the status) is computed by Postgres from these (migration 0008).
+_COLUMNS: Final = (
+    "email",
+    "currency",
+    "status",
+    "financial_status",
+    "fulfillment_status",
+    "fraud_state",
+    "customer_id",
+    "guest",
+    "upstream_id",
+    "checkout_id",
+    "application_id",
+    "locale",
+    "customer_type",
+    "charge_type",
+    "subscription_id",
+    "browser_ip",
+    "skus",
+    "total_price",
+    "refunded_amount",
+    "request_to_be_forgotten",
+    "anonymized",
+    "updated_at",
+    "processed_at",
+    "document",
+)
+_UPSTREAM_ID_KEY: Final = "orders_upstream_id_key"
+
+
+def _values(order: OrderSnapshot) -> list[Any]:
+    derived = {
+        "customer_id": order.customer.id if order.customer else None,
+        "skus": sorted({item.sku for item in order.line_items if item.sku}),
+        "refunded_amount": sum((refund.amount for refund in order.refunds), Decimal(0)),
+        "document": order.model_dump_json(),
+    }
+    return [derived[name] if name in derived else getattr(order, name) for name in _COLUMNS]
+
+
+def _placeholder(name: str, number: int) -> str:
+    return f"${number}::text::jsonb" if name == "document" else f"${number}"
+
+
+# $1 is the order's id; the columns follow.
+_SET: Final = ", ".join(f"{name} = {_placeholder(name, n)}" for n, name in enumerate(_COLUMNS, start=2))
+_INSERT: Final = (
+    f"INSERT INTO orders (id, {', '.join(_COLUMNS)}, order_number, token, created_at, sequence, create_fingerprint) "
+    f"VALUES ($1, {', '.join(_placeholder(name, n) for n, name in enumerate(_COLUMNS, start=2))}, "
+    f"${len(_COLUMNS) + 2}, ${len(_COLUMNS) + 3}, ${len(_COLUMNS) + 4}, 1, ${len(_COLUMNS) + 5})"
+)
+
+
+def _stored(row: asyncpg.Record) -> StoredOrder:
+    return StoredOrder(OrderSnapshot.model_validate_json(row["document"]), row["sequence"])
+
+
+class OrderRows:
+    """The orders table, through one connection (and whatever transaction it is in)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+        """A new order id, order number, and `objects` ids for its nested objects, in one round trip."""
+        row = await self.conn.fetchrow(
+            """SELECT nextval('order_id_seq') AS id, nextval('order_number_seq') AS number,
+                      ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, $1)) AS objects""",
+            objects,
+        )
+        assert row is not None
+        return row["id"], row["number"], list(row["objects"])
+
+    async def next_object_id(self) -> int:
+        value: int = await self.conn.fetchval("SELECT nextval('object_id_seq')")
+        return value
+
+    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+        try:
+            await self.conn.execute(
+                _INSERT, order.id, *_values(order), order.order_number, order.token, order.created_at, fingerprint
+            )
+        except asyncpg.UniqueViolationError as error:
+            _raise_taken(error)
+        return StoredOrder(order, 1)
+
+    async def save(self, order: OrderSnapshot) -> StoredOrder:
+        try:
+            sequence: int = await self.conn.fetchval(
+                f"UPDATE orders SET {_SET}, sequence = sequence + 1 WHERE id = $1 RETURNING sequence",
+                order.id,
+                *_values(order),
+            )
+        except asyncpg.UniqueViolationError as error:
+            _raise_taken(error)
+        return StoredOrder(order, sequence)
+
+    async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
+        row = await self.conn.fetchrow(
+            "SELECT document::text AS document, sequence FROM orders WHERE id = $1"
+            + (" FOR UPDATE" if for_update else ""),
+            order_id,
+        )
+        return _stored(row) if row else None
+
+    async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
+        row = await self.conn.fetchrow(
+            "SELECT document::text AS document, sequence, create_fingerprint FROM orders WHERE upstream_id = $1",
+            upstream_id,
+        )
+        return (_stored(row), row["create_fingerprint"]) if row else None
+
+    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
+        """The guest order with this number and exactly this email. The match is made in SQL on the
+        number's unique index, so a miss (no such number, another email, a registered customer's order)
+        never reads or parses a document: only a full match does more work than a miss, and the time a
+        miss takes says nothing about the order behind the number."""
+        document = await self.conn.fetchval(
+            "SELECT document::text FROM orders WHERE order_number = $1 AND email = $2 AND guest", order_number, email
+        )
+        return OrderSnapshot.model_validate_json(document) if document is not None else None
+
+    async def delete(self, order_id: int) -> None:
+        await self.conn.execute("DELETE FROM orders WHERE id = $1", order_id)
+
+    async def list(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        """The page of the orders matching `query`: keyset bounds and an offset, in id order."""
+        clauses, args = where(query)
+        for bound, op in ((page.after_id, ">"), (page.before_id, "<")):
+            if bound is not None:
+                args.append(bound)
+                clauses += f" AND id {op} ${len(args)}"
+        args.extend([page.limit, page.offset])
+        direction = "asc" if page.direction == "asc" else "desc"
+        # The page's ids first, from the filter's index alone where it covers the filter (an index-only
+        # scan, also over an offset's skipped rows), then only those rows' documents from the table.
+        rows = await self.conn.fetch(
+            f"""SELECT document::text AS document, sequence FROM orders
+                WHERE id = ANY(ARRAY(SELECT id FROM orders WHERE {clauses}
+                                     ORDER BY id {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}))
+                ORDER BY id {direction}""",
+            *args,
+        )
+        return [_stored(row).order for row in rows]
+
+    async def count(self, query: OrderQuery) -> int:
+        clauses, args = where(query)
+        count: int = await self.conn.fetchval(f"SELECT count(*) FROM orders WHERE {clauses}", *args)
+        return count
+
+
+def _raise_taken(error: asyncpg.UniqueViolationError) -> NoReturn:
+    if error.constraint_name == _UPSTREAM_ID_KEY:
+        raise UpstreamIdTaken(error.detail or "the upstream id names another order") from error
+    raise error

@@ -1,0 +1,338 @@
+"""order_api's store in memory: the Protocols of services/order_api/service/ports.py on dicts, so the use
+cases run in unit tests without Postgres (as cosmicpython's fake unit of work does).
+
+A transaction that raises leaves every table as it was, as Postgres's rollback does; `outbox.events`
+holds what committed transactions published. Only what the use cases need is modelled: the store's
+integration tests hold the SQL itself.
+"""
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from services.order_api.domain.http_guards import KeyRecord, WindowCount
+from services.order_api.domain.queries import OrderQuery, Page
+from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.facts import FactService
+from services.order_api.service.orders import OrderService
+from services.order_api.service.ports import UpstreamIdTaken
+from shared.events import Event
+from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+from tests.support.order_rules import LATER, NOW
+
+
+@dataclass(frozen=True)
+class _Row:
+    order: OrderSnapshot
+    sequence: int
+    fingerprint: str | None
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.rows: dict[int, _Row] = {}
+        self.ids = itertools.count(1_000_000_001)
+        self.numbers = itertools.count(1001)
+        self.object_ids = itertools.count(1_000_000_001)
+        # Called with each order about to be inserted: a test's stand-in for a concurrent transaction.
+        self.before_insert: Callable[[OrderSnapshot], None] | None = None
+
+    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+        return next(self.ids), next(self.numbers), [next(self.object_ids) for _ in range(objects)]
+
+    async def next_object_id(self) -> int:
+        return next(self.object_ids)
+
+    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+        if self.before_insert is not None:
+            self.before_insert(order)
+        self._check_upstream_id(order)
+        self.rows[order.id] = _Row(order, 1, fingerprint)
+        return StoredOrder(order, 1)
+
+    async def save(self, order: OrderSnapshot) -> StoredOrder:
+        self._check_upstream_id(order)
+        row = self.rows[order.id]
+        self.rows[order.id] = replace(row, order=order, sequence=row.sequence + 1)
+        return StoredOrder(order, row.sequence + 1)
+
+    def _check_upstream_id(self, order: OrderSnapshot) -> None:
+        if order.upstream_id is not None and any(
+            row.order.upstream_id == order.upstream_id for id_, row in self.rows.items() if id_ != order.id
+        ):
+            raise UpstreamIdTaken(order.upstream_id)
+
+    async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
+        row = self.rows.get(order_id)
+        return StoredOrder(row.order, row.sequence) if row else None
+
+    async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
+        for row in self.rows.values():
+            if row.order.upstream_id == upstream_id:
+                return StoredOrder(row.order, row.sequence), row.fingerprint
+        return None
+
+    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
+        return next(
+            (
+                row.order
+                for row in self.rows.values()
+                if row.order.order_number == order_number and row.order.email == email and row.order.guest
+            ),
+            None,
+        )
+
+    async def delete(self, order_id: int) -> None:
+        del self.rows[order_id]
+
+    async def list(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
+        found = sorted(
+            (
+                row.order
+                for row in self.rows.values()
+                if _matches(row.order, query)
+                and (page.after_id is None or row.order.id > page.after_id)
+                and (page.before_id is None or row.order.id < page.before_id)
+            ),
+            key=lambda order: order.id,
+            reverse=page.direction == "desc",
+        )
+        return found[page.offset : page.offset + page.limit]
+
+    async def count(self, query: OrderQuery) -> int:
+        return sum(_matches(row.order, query) for row in self.rows.values())
+
+
+# The filters the use cases' tests use, each as what it reads of an order; any other is refused, not
+# silently ignored.
+_ANY_OF: Final[dict[str, Callable[[OrderSnapshot], object]]] = {
+    "ids": lambda order: order.id,
+    "statuses": lambda order: order.status,
+    "financial_statuses": lambda order: order.financial_status,
+    "upstream_ids": lambda order: order.upstream_id,
+}
+_EQUALS: Final[dict[str, Callable[[OrderSnapshot], object]]] = {
+    "email": lambda order: order.email,
+    "currency": lambda order: order.currency,
+    "customer_id": lambda order: order.customer.id if order.customer else None,
+}
+
+
+def _matches(order: OrderSnapshot, query: OrderQuery) -> bool:
+    for field in fields(query):
+        wanted = getattr(query, field.name)
+        if wanted is None:
+            continue
+        if field.name in _ANY_OF:
+            if _ANY_OF[field.name](order) not in wanted:
+                return False
+        elif field.name in _EQUALS:
+            if _EQUALS[field.name](order) != wanted:
+                return False
+        else:
+            raise NotImplementedError(f"the fake store does not filter on {field.name}")
+    return True
+
+
+class FakeCatalog:
+    def __init__(self) -> None:
+        self.variants: dict[int, VariantFact] = {}
+
+    async def fetch_variants(self, ids: Sequence[int]) -> dict[int, VariantFact]:
+        return {variant_id: self.variants[variant_id] for variant_id in ids if variant_id in self.variants}
+
+    async def upsert_variant(self, variant: VariantFact) -> None:
+        self.variants[variant.id] = variant
+
+
+class FakeCustomers:
+    def __init__(self) -> None:
+        self.customers: dict[int, CustomerSnapshot] = {}
+        self.ids = itertools.count(9_000_000_001)
+
+    async def fetch(self, customer_id: int) -> CustomerSnapshot | None:
+        return self.customers.get(customer_id)
+
+    async def upsert(self, fact: CustomerFact) -> None:
+        known = self.customers.get(fact.id)
+        since = known.created_at if known else datetime.now(UTC)
+        self.customers[fact.id] = CustomerSnapshot.model_validate(
+            {
+                **(known.model_dump() if known else {}),
+                **fact.model_dump(),
+                "state": "enabled",
+                "created_at": since,
+                "updated_at": since,
+            }
+        )
+
+    async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
+        if draft.email:
+            for customer in sorted(self.customers.values(), key=lambda customer: customer.id):
+                if customer.state == "disabled" and (customer.email or "").lower() == draft.email.lower():
+                    return customer
+        customer = CustomerSnapshot(
+            id=next(self.ids),
+            email=draft.email,
+            first_name=draft.first_name,
+            last_name=draft.last_name,
+            phone=draft.phone,
+            accepts_marketing=bool(draft.accepts_marketing),
+            created_at=now,
+            updated_at=now,
+        )
+        self.customers[customer.id] = customer
+        return customer
+
+    async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
+        customer = self.customers[customer_id]
+        counted = customer.model_copy(
+            update={
+                "orders_count": customer.orders_count + 1,
+                "total_spent": customer.total_spent + order.total_price,
+                "last_order_id": order.id,
+                "last_order_name": order.name,
+                "updated_at": order.updated_at,
+            }
+        )
+        self.customers[customer_id] = counted
+        return counted
+
+
+@dataclass
+class _Key:
+    record: KeyRecord
+    locked_until: float
+    expires_at: float
+
+
+class FakeHttpGuardRecords:
+    """Idempotency keys and rate-limit windows on a clock the test moves (`now`, in seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.keys: dict[tuple[str, str], _Key] = {}
+        self.windows: dict[tuple[str, float], tuple[int, float]] = {}  # (bucket, start) -> (hits, end)
+
+    async def claim_key(
+        self, principal: str, key: str, fingerprint: str, *, lease_seconds: float, ttl_seconds: float
+    ) -> KeyRecord | None:
+        held = self.keys.get((principal, key))
+        if (
+            held is None
+            or held.expires_at <= self.now
+            or (held.record.status is None and held.locked_until <= self.now and held.record.fingerprint == fingerprint)
+        ):
+            record = KeyRecord(fingerprint, None, [], b"")
+            self.keys[principal, key] = _Key(record, self.now + lease_seconds, self.now + ttl_seconds)
+            return None
+        return held.record
+
+    async def complete_key(
+        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> None:
+        held = self.keys[principal, key]
+        held.record = replace(held.record, status=status, headers=list(headers), body=body)
+
+    async def release_key(self, principal: str, key: str) -> None:
+        held = self.keys.get((principal, key))
+        if held is not None and held.record.status is None:
+            del self.keys[principal, key]
+
+    async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
+        start = self.now // window_seconds * window_seconds
+        counted = []
+        for bucket in buckets:
+            hits, end = self.windows.get((bucket, start), (0, start + window_seconds))
+            self.windows[bucket, start] = (hits + 1, end)
+            counted.append(WindowCount(bucket, hits + 1, end - self.now))
+        return counted
+
+    async def purge(self) -> tuple[int, int]:
+        keys = [name for name, held in self.keys.items() if held.expires_at <= self.now]
+        windows = [name for name, (_, end) in self.windows.items() if end <= self.now]
+        for name in keys:
+            del self.keys[name]
+        for window in windows:
+            del self.windows[window]
+        return len(keys), len(windows)
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def enqueue(self, topic: str, event: Event) -> None:
+        self.events.append(event)
+
+
+class FakeTables:
+    def __init__(self) -> None:
+        self.orders = FakeOrders()
+        self.catalog = FakeCatalog()
+        self.customers = FakeCustomers()
+        self.http_guards = FakeHttpGuardRecords()
+        self.outbox = FakeOutbox()
+
+
+class FakeDatabase:
+    """One set of tables for every transaction; a transaction that raises is rolled back."""
+
+    def __init__(self) -> None:
+        self.tables = FakeTables()
+        self.transactions = 0  # how many committed
+        self._concurrent: list[Callable[[FakeTables], None]] = []
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeTables]:
+        saved = self._state()
+        try:
+            yield self.tables
+        except BaseException:
+            self._restore(saved)
+            for change in self._concurrent:
+                change(self.tables)
+            raise
+        finally:
+            self._concurrent.clear()
+        self.transactions += 1
+
+    def commit_concurrently(self, change: Callable[[FakeTables], None]) -> None:
+        """Make `change` as another transaction committing now would: it stays whatever the open one does."""
+        change(self.tables)
+        self._concurrent.append(change)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[FakeTables]:
+        yield self.tables
+
+    def _state(self) -> tuple[Any, ...]:
+        tables = self.tables
+        return (
+            dict(tables.orders.rows),
+            dict(tables.catalog.variants),
+            dict(tables.customers.customers),
+            list(tables.outbox.events),
+        )
+
+    def _restore(self, saved: tuple[Any, ...]) -> None:
+        tables = self.tables
+        tables.orders.rows, tables.catalog.variants, tables.customers.customers, tables.outbox.events = saved
+
+
+def order_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> OrderService:
+    """The order use cases on `database`, at NOW (tests.support.order_rules)."""
+    return OrderService(database, max_event_bytes=max_event_bytes, clock=lambda: NOW)
+
+
+def fact_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> FactService:
+    """The ingest facts' use cases on `database`, at LATER (tests.support.order_rules)."""
+    return FactService(database, max_event_bytes=max_event_bytes, clock=lambda: LATER)
+
+
+def published(database: FakeDatabase) -> list[tuple[str, int | None, int]]:
+    """What committed transactions published: (event type, sequence, order id)."""
+    return [(event.type, event.sequence, int(event.subject)) for event in database.tables.outbox.events]
