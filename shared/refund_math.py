@@ -17,18 +17,13 @@ from typing import Literal
 
 from shared.money import allocate, from_minor, is_precise, to_minor
 from shared.orders import OrderSnapshot
+from shared.rules import RuleError
 
 FULL_SHIPPING: Literal["full"] = "full"
 
 
-class RefundRefused(ValueError):
+class RefundRefused(RuleError):
     """A refund the order cannot take; `field` names what to fix."""
-
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

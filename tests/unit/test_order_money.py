@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.order_api.domain.money import currency_exponent
+from shared.money import currency_exponent
 from tests.support.order_rules import (
     build,
     custom,

@@ -10,9 +10,10 @@ from services.order_api.domain.customers import is_guest
 from services.order_api.domain.errors import OrderRuleError
 from services.order_api.domain.fulfillments import fulfil
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METADATA, MAX_METAFIELDS, MAX_TRANSACTIONS, check_count
-from services.order_api.domain.money import DEFAULT_CURRENCY, MAX_AMOUNT, check_money, currency_exponent, money
+from services.order_api.domain.money import DEFAULT_CURRENCY, MAX_AMOUNT, check_money, money
 from services.order_api.domain.payments import stated_financial_status
 from services.order_api.domain.tags import normalise_tags
+from shared.money import currency_exponent
 from shared.orders import (
     CustomerSnapshot,
     FulfillmentCreatedFact,

@@ -2,18 +2,14 @@
 
 from typing import Final
 
+from shared.rules import RuleError
+
 # A rule about the order as a whole rather than one of its fields; each dialect names it its own way.
 WHOLE_ORDER: Final = ""
 
 
-class OrderRuleError(ValueError):
+class OrderRuleError(RuleError):
     """Well-typed input that breaks an order rule (HTTP 422); `field` names what to fix."""
-
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
-        self.message = message
 
 
 class OrderStateError(OrderRuleError):

@@ -5,32 +5,11 @@ from decimal import Decimal
 from typing import Final
 
 from services.order_api.domain.errors import OrderRuleError
-
-# ISO 4217 minor units of the currencies we accept; absent means unsupported. Most have 2.
-_ZERO_DECIMAL: Final = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split())
-_THREE_DECIMAL: Final = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
-_TWO_DECIMAL: Final = frozenset(
-    """AED ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BWP BYN BZD CAD CDF CHF
-    CNY COP CRC CVE CZK DKK DOP DZD EGP ETB EUR FJD GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR
-    ILS INR JMD KES KGS KHR KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MUR MVR MWK MXN
-    MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SEK SGD SHP
-    SLE SOS SRD SZL THB TJS TOP TRY TTD TWD TZS UAH USD UYU UZS WST XCD YER ZAR ZMW""".split()
-)
+from shared.money import currency_exponent
 
 DEFAULT_CURRENCY: Final = "USD"
 # Amounts are stored as numeric(20, 4): at most 16 digits before the point.
 MAX_AMOUNT: Final = Decimal(10) ** 16
-
-
-def currency_exponent(currency: str) -> int | None:
-    """Digits after the decimal point in `currency`, or None when we do not support it."""
-    if currency in _ZERO_DECIMAL:
-        return 0
-    if currency in _THREE_DECIMAL:
-        return 3
-    if currency in _TWO_DECIMAL:
-        return 2
-    return None
 
 
 def money(amount: Decimal, currency: str) -> Decimal:

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from services.order_api.domain.money import currency_exponent, money, total
+from services.order_api.domain.money import money, total
+from shared.money import currency_exponent
 from shared.orders import OrderSnapshot
 
 
