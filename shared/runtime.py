@@ -13,13 +13,11 @@ import dataclasses
 import gc
 import logging
 import signal
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Generic, TypeVar
 
 import asyncpg
-import structlog
 import uvicorn
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
@@ -29,9 +27,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import ApiKeySettings, AuthenticationMiddleware
 from shared.body_limit import BodyLimitMiddleware
@@ -40,15 +37,13 @@ from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer
 from shared.logging import (
-    CORRELATION_HEADER,
     configure_logging,
     get_logger,
-    new_correlation_id,
-    usable_correlation_id,
 )
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
-from shared.problems import EDGE_RESPONSES, install_problem_handlers, unavailable_response
+from shared.problems import EDGE_RESPONSES, install_problem_handlers
+from shared.request_context import RequestContextMiddleware
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
@@ -58,14 +53,6 @@ log = get_logger(__name__)
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
 SHUTDOWN_SHARE_FOR_HTTP: Final = 1 / 3
 SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
-
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
-HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds",
-    "HTTP request latency",
-    ["method", "route"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -329,52 +316,6 @@ async def _database_reachable(pool: asyncpg.Pool) -> bool:
     except _NOT_READY:
         return False
     return True
-
-
-_CORRELATION_HEADER = CORRELATION_HEADER.encode()
-_NOT_STARTED = 0  # the status recorded while no response has started
-
-
-class RequestContextMiddleware:
-    """Binds the correlation id (taken from `X-Correlation-ID` when usable, else made) to logs and
-    events, echoes it back, and records request metrics. Plain ASGI: it sits on every request's hot
-    path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        presented = next((value for name, value in scope["headers"] if name == _CORRELATION_HEADER), b"")
-        correlation_id = usable_correlation_id(presented.decode("latin-1")) or new_correlation_id()
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        status = _NOT_STARTED
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (_CORRELATION_HEADER, correlation_id.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except TRANSIENT_DB_ERRORS as error:  # raised by a middleware, outside the routes' handlers
-            if status != _NOT_STARTED:
-                raise
-            await unavailable_response(error)(scope, receive, send_with_id)
-        finally:
-            route = scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
-            HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("correlation_id")
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, workers: int = 1, factory: str = "") -> None:
