@@ -9,6 +9,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from shared.cancellations import (
+    CancellationDecision,
+    CancellationReason,
+    CancellationRequestData,
+    CancellationSubmitted,
+    LoyaltyCreditedData,
+    RefundData,
+    RestockRequestedData,
+    ReturnReceived,
+    ShippingCompany,
+)
 from shared.orders import (
     CustomerFact,
     FulfillmentCancelledFact,
@@ -35,6 +46,11 @@ ORDER_EVENTS: Final[EventFamily] = MappingProxyType(
             "order.paid",
             "order.fulfilled",
             "order.partially_fulfilled",
+            "order.cancelled",
+            "order.refund_requested",
+            "order.refunded",
+            "order.cancellation_requested",
+            "order.return_received",
         ),
         OrderLifecycleData,
     )
@@ -47,12 +63,25 @@ INGEST_FACTS: Final[EventFamily] = MappingProxyType(
         "payment.authorized": PaymentFact,
         "payment.captured": PaymentFact,
         "payment.voided": PaymentFact,
+        "payment.refunded": PaymentFact,
+        "payment.refund_failed": PaymentFact,
         "fulfillment.created": FulfillmentCreatedFact,
         "fulfillment.cancelled": FulfillmentCancelledFact,
         "catalog.variant.upserted": VariantFact,
         "customer.upserted": CustomerFact,
+        "cancellation.decided": CancellationDecision,
+        "return.received": ReturnReceived,
+        "cancellation.reason.upserted": CancellationReason,
+        "shipping_company.upserted": ShippingCompany,
     }
 )
+
+# Accepted guest cancellation requests, order_api -> cancellation worker (cancellations.requests):
+# the only events with a bank account in them; never fanned out.
+CANCELLATION_SUBMISSIONS: Final[EventFamily] = MappingProxyType({"cancellation.submitted": CancellationSubmitted})
+
+# The cancellation worker's commands to the payment service (payments.commands).
+PAYMENT_COMMANDS: Final[EventFamily] = MappingProxyType({"refund.requested": RefundData, "void.requested": RefundData})
 
 # The webhook dispatcher's operational events on webhooks.events.
 WEBHOOK_EVENTS: Final[EventFamily] = MappingProxyType(
@@ -62,9 +91,34 @@ WEBHOOK_EVENTS: Final[EventFamily] = MappingProxyType(
     }
 )
 
-# Cancellations and refunds (cancellations.events) and erasure (anonymization.events) join here.
-FAMILIES: Final = (ORDER_EVENTS, INGEST_FACTS, WEBHOOK_EVENTS)
+# What the cancellation worker did (cancellations.events), for anyone, webhook subscribers too.
+CANCELLATION_EVENTS: Final[EventFamily] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("cancellation.requested", "cancellation.approved", "cancellation.rejected", "cancellation.completed"),
+            CancellationRequestData,
+        ),
+        **dict.fromkeys(("refund.requested", "refund.succeeded", "refund.failed"), RefundData),
+        "loyalty.credited": LoyaltyCreditedData,
+        "inventory.restock_requested": RestockRequestedData,
+    }
+)
 
+# Erasure (anonymization.events) joins here.
+FAMILIES: Final = (
+    ORDER_EVENTS,
+    INGEST_FACTS,
+    CANCELLATION_SUBMISSIONS,
+    PAYMENT_COMMANDS,
+    CANCELLATION_EVENTS,
+    WEBHOOK_EVENTS,
+)
+
+# A type may be in two families only with one model (`refund.requested`: a command to the payment
+# service, and the same ledger entry announced on cancellations.events without its bank account).
 EVENT_DATA_MODELS: Final[EventFamily] = MappingProxyType(
     {event_type: model for family in FAMILIES for event_type, model in family.items()}
 )
+
+# What webhook subscribers may receive: the customer-facing families.
+SUBSCRIBABLE: Final = frozenset({*ORDER_EVENTS, *CANCELLATION_EVENTS})

@@ -5,6 +5,7 @@ dialects translate from this one shape. Money is Decimal (a JSON string on the w
 timezone-aware UTC.
 """
 
+import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -59,6 +60,9 @@ class LineItemSnapshot(Snapshot):
     fulfillable_quantity: int
     total_discount: Decimal = Decimal("0")
     tax_lines: list[TaxLine] = []
+    cancelled_quantity: int = 0
+    refunded_quantity: int = 0
+    active_request: bool = False  # a guest cancellation request waits on this item
 
 
 class ShippingLine(Snapshot):
@@ -147,19 +151,33 @@ class Fulfillment(Snapshot):
     updated_at: AwareDatetime
 
 
+RestockType = Literal["no_restock", "cancel", "return"]
+RefundStatus = Literal["pending", "success", "failure"]
+
+
 class RefundLine(Snapshot):
     line_item_id: int
     quantity: int
     subtotal: Decimal
+    total_discount: Decimal = Decimal("0")
+    total_tax: Decimal = Decimal("0")
+    restock_type: RestockType = "no_restock"
 
 
 class Refund(Snapshot):
+    """Money going back: created `pending` by order_api with what it refunds, settled by the payment
+    service's answer (each attempt a transaction)."""
+
     id: int
     note: str | None = None
     restock: bool = False
+    notify: bool = False  # tell the customer when it settles
+    status: RefundStatus = "success"
     amount: Decimal
     refund_line_items: list[RefundLine] = []
     shipping: Decimal = Decimal("0")  # the part of `amount` that refunds shipping
+    cancellation_request_id: int | None = None  # the guest request it pays back
+    transactions: list[Transaction] = []
     created_at: AwareDatetime
 
 
@@ -322,13 +340,19 @@ class OrderDraft(CheckoutFields):
 
 
 class PaymentFact(Snapshot):
-    """`payment.authorized`, `payment.captured`, `payment.voided` from the payment service."""
+    """`payment.authorized`, `payment.captured`, `payment.voided`, `payment.refunded`,
+    `payment.refund_failed` from the payment service. An answer to the cancellation worker's command
+    names the ledger entry it settles (the command's idempotency key) and, for a refund, the order's
+    refund."""
 
     order_id: int
     amount: Decimal
     currency: str
     gateway: str | None = None
     authorization: str | None = None
+    refund_id: int | None = None
+    ledger_entry_id: uuid.UUID | None = None
+    error: str | None = None
 
 
 class FulfillmentLineFact(Snapshot):

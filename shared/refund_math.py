@@ -87,7 +87,7 @@ def line_values(order: OrderSnapshot) -> list[LineValue]:
 
 
 def refunded_quantities(order: OrderSnapshot) -> dict[int, int]:
-    """Per line item, the units refunded so far."""
+    """Per line item, the units refunds hold: settled, pending, or failed and awaiting a retry."""
     refunded: dict[int, int] = {}
     for refund in order.refunds:
         for line in refund.refund_line_items:
@@ -96,7 +96,9 @@ def refunded_quantities(order: OrderSnapshot) -> dict[int, int]:
 
 
 def refundable(order: OrderSnapshot) -> Decimal:
-    """What can still be refunded: what was captured, less what was refunded."""
+    """What can still be refunded: what was captured, less what was refunded, less what refunds not
+    yet settled hold (pending ones, and failed ones awaiting a retry): a refund counts against the cap
+    from the moment it is created, so two at once can never both take the same money."""
     captured = sum(
         (tx.amount for tx in order.transactions if tx.kind in ("sale", "capture") and tx.status == "success"),
         Decimal(0),
@@ -104,7 +106,9 @@ def refundable(order: OrderSnapshot) -> Decimal:
     refunded = sum(
         (tx.amount for tx in order.transactions if tx.kind == "refund" and tx.status == "success"), Decimal(0)
     )
-    return from_minor(to_minor(captured, order.currency) - to_minor(refunded, order.currency), order.currency)
+    held = sum((refund.amount for refund in order.refunds if refund.status != "success"), Decimal(0))
+    currency = order.currency
+    return from_minor(to_minor(captured, currency) - to_minor(refunded, currency) - to_minor(held, currency), currency)
 
 
 def shipping_refunded(order: OrderSnapshot) -> Decimal:

@@ -7,8 +7,20 @@ ORDERS_INGEST: Final = "orders.ingest"
 CANCELLATIONS_EVENTS: Final = "cancellations.events"
 ANONYMIZATION_EVENTS: Final = "anonymization.events"
 WEBHOOKS_EVENTS: Final = "webhooks.events"  # the webhook dispatcher's operational events
+# Accepted guest cancellation requests, order_api -> cancellation worker; they carry bank accounts.
+CANCELLATIONS_REQUESTS: Final = "cancellations.requests"
+# The cancellation worker's refund and void commands to the payment service.
+PAYMENTS_COMMANDS: Final = "payments.commands"
 
-EVENT_TOPICS: Final = (ORDERS_EVENTS, ORDERS_INGEST, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS, WEBHOOKS_EVENTS)
+EVENT_TOPICS: Final = (
+    ORDERS_EVENTS,
+    ORDERS_INGEST,
+    CANCELLATIONS_EVENTS,
+    CANCELLATIONS_REQUESTS,
+    PAYMENTS_COMMANDS,
+    ANONYMIZATION_EVENTS,
+    WEBHOOKS_EVENTS,
+)
 
 # Keying by order id keeps an order's events in one partition; 12 lets consumer groups scale out.
 PARTITIONS: Final = 12

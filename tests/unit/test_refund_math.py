@@ -210,3 +210,29 @@ def test_a_cancel_amount_is_refused_beyond_what_can_be_refunded_or_finer_than_th
         check_amount(order, Decimal("0.001"))
     assert too_precise.value.code == "too_precise"
     assert check_amount(order, captured) == captured
+
+
+def test_a_pending_or_failed_refund_holds_its_money_and_units_until_it_succeeds() -> None:
+    lines = [Line(price=1000, quantity=2, taxable=False)]
+    order = make_order("USD", lines, discount=0, tax=0, shipping=0, taxes_included=False, captured=2000)
+    first = quote(order, {1: 2})
+    for status in ("pending", "failure"):
+        held = order.model_copy(
+            update={
+                "refunds": [
+                    Refund(
+                        id=9,
+                        amount=first.amount,
+                        status=status,
+                        refund_line_items=[RefundLine(line_item_id=1, quantity=2, subtotal=Decimal("20.00"))],
+                        created_at=NOW,
+                    )
+                ]
+            }
+        )
+        assert refundable(held) == 0
+        with pytest.raises(RefundRefused) as again:  # the same units, concurrently or after a failure
+            quote(held, {1: 1})
+        assert again.value.code == "invalid_quantity"
+        with pytest.raises(RefundRefused):
+            check_amount(held, Decimal("0.01"))
