@@ -35,7 +35,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
-from shared.event_types import EVENT_DATA_MODELS, INGEST_FACTS
+from shared.event_types import SUBSCRIBABLE
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.services import WEBHOOK_DISPATCHER
@@ -274,9 +274,8 @@ class WebhookService:
 
     @staticmethod
     def offered_event_types() -> list[str]:
-        """The event types endpoints can subscribe to: the contract's, less the facts other services
-        send order_api and the dispatcher's own."""
-        return offered_event_types(EVENT_DATA_MODELS.keys() - INGEST_FACTS)
+        """The event types endpoints can subscribe to: the customer-facing families of the contract."""
+        return offered_event_types(SUBSCRIBABLE)
 
     # ---- delivery ------------------------------------------------------------------------------
 
