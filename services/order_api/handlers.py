@@ -2,17 +2,19 @@
 
 Each fact is applied in the idempotent consumer's transaction, so the change, its lifecycle event (in
 the outbox) and the fact's id in `processed_events` commit together; a fact seen before is skipped by
-its event id. A fact that can never apply (an unknown order, a line item the order does not have, more
-than is left to fulfil, another currency, an upstream id that names a different order, an order that
-would outgrow its limits or whose event would be too large to publish) is `Unprocessable`: it goes to
-`orders.ingest.dlq` at once, with the reason.
+its event id. A fact that can never apply (an unknown order, refund or line item, more than is left to
+fulfil or return, another currency, a refund's answer for another amount or for a refund that already
+succeeded, a decision on an item with no request waiting, an upstream id that names a different order,
+an order that would outgrow its limits or whose event would be too large to publish) is
+`Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason. An answer the payment service
+gives twice for one ledger entry is recorded once.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.errors import WHOLE_ORDER
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
@@ -20,6 +22,7 @@ from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import InTransaction
+from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
 from shared.events import Event
@@ -33,6 +36,7 @@ from shared.orders import (
     Snapshot,
     VariantFact,
 )
+from shared.rules import RuleError
 from shared.runtime import Runtime
 from shared.topics import ORDERS_INGEST
 
@@ -80,6 +84,29 @@ def _payment(kind: PaymentKind) -> FactHandler:
     return apply
 
 
+def _refund_answer(*, succeeded: bool) -> FactHandler:
+    async def apply(use: UseCases, event: Event) -> None:
+        await use.facts.settle_refund(_data(event, PaymentFact), succeeded=succeeded)
+
+    return apply
+
+
+async def _cancellation_decided(use: UseCases, event: Event) -> None:
+    await use.facts.apply_decision(_data(event, CancellationDecision))
+
+
+async def _return_received(use: UseCases, event: Event) -> None:
+    await use.facts.record_return(_data(event, ReturnReceived))
+
+
+async def _reason_upserted(use: UseCases, event: Event) -> None:
+    await use.facts.record_reason(_data(event, CancellationReason))
+
+
+async def _shipping_company_upserted(use: UseCases, event: Event) -> None:
+    await use.facts.record_shipping_company(_data(event, ShippingCompany))
+
+
 async def _fulfillment_created(use: UseCases, event: Event) -> None:
     await use.facts.apply_fulfillment(_data(event, FulfillmentCreatedFact))
 
@@ -102,10 +129,16 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "payment.authorized": _payment("authorized"),
     "payment.captured": _payment("captured"),
     "payment.voided": _payment("voided"),
+    "payment.refunded": _refund_answer(succeeded=True),
+    "payment.refund_failed": _refund_answer(succeeded=False),
     "fulfillment.created": _fulfillment_created,
     "fulfillment.cancelled": _fulfillment_cancelled,
     "catalog.variant.upserted": _variant_upserted,
     "customer.upserted": _customer_upserted,
+    "cancellation.decided": _cancellation_decided,
+    "return.received": _return_received,
+    "cancellation.reason.upserted": _reason_upserted,
+    "shipping_company.upserted": _shipping_company_upserted,
 }
 
 
@@ -123,7 +156,7 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
         )
         try:
             await handler(use, event)
-        except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
+        except RuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
             field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
             raise Unprocessable(f"{field}{error.code}: {error.message}") from error
         except (OrderNotFound, UpstreamConflict) as error:

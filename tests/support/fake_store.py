@@ -19,6 +19,7 @@ from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.facts import FactService
 from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import UpstreamIdTaken
+from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
 from tests.support.order_rules import LATER, NOW
@@ -75,10 +76,10 @@ class FakeOrders:
                 return StoredOrder(row.order, row.sequence), row.fingerprint
         return None
 
-    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
+    async def fetch_guest(self, order_number: int, email: str, *, for_update: bool = False) -> StoredOrder | None:
         return next(
             (
-                row.order
+                StoredOrder(row.order, row.sequence)
                 for row in self.rows.values()
                 if row.order.order_number == order_number and row.order.email == email and row.order.guest
             ),
@@ -261,6 +262,28 @@ class FakeHttpGuardRecords:
         return len(keys), len(windows)
 
 
+class FakeReferenceData:
+    def __init__(self) -> None:
+        self.reasons: dict[int, CancellationReason] = {}
+        self.companies: dict[int, ShippingCompany] = {}
+
+    async def upsert_reason(self, reason: CancellationReason) -> None:
+        self.reasons[reason.id] = reason
+
+    async def upsert_shipping_company(self, company: ShippingCompany) -> None:
+        self.companies[company.id] = company
+
+    async def active_reasons(self, ids: Sequence[int]) -> set[int]:
+        return {id_ for id_ in ids if id_ in self.reasons and self.reasons[id_].active}
+
+    async def return_companies(self, ids: Sequence[int]) -> set[int]:
+        return {
+            id_
+            for id_ in ids
+            if (company := self.companies.get(id_)) is not None and company.active and company.easy_return
+        }
+
+
 class FakeOutbox:
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -275,6 +298,7 @@ class FakeTables:
         self.catalog = FakeCatalog()
         self.customers = FakeCustomers()
         self.http_guards = FakeHttpGuardRecords()
+        self.reference_data = FakeReferenceData()
         self.outbox = FakeOutbox()
 
 

@@ -17,13 +17,13 @@ from datetime import datetime
 
 from services.order_api.domain.building import NewOrderIds, build_order, object_ids_needed
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
-from services.order_api.domain.customers import as_seen_without_read, with_counted_customer
+from services.order_api.domain.customers import with_counted_customer
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
 from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
-from services.order_api.service.lifecycle import lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import as_seen, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
 from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
 
@@ -60,7 +60,7 @@ class OrderService:
             # found the id taken). Now that it is visible, this request is its repeat (answered with its
             # order) or a clash.
             placed = await self.place_order(draft, may_read=may_read)
-        return PlacedOrder(_as_seen(placed.stored, may_read), placed.created)
+        return PlacedOrder(as_seen(placed.stored, may_read), placed.created)
 
     async def place_order(self, draft: OrderDraft, *, may_read: bool) -> PlacedOrder:
         """`create_order` in one transaction, without seeing it as the caller (the ingest consumer's
@@ -118,7 +118,8 @@ class OrderService:
         """A guest's own order, by its number and the exact email it was placed with; None for anything
         else, whatever the reason, after the same work."""
         async with self.database.connection() as tables:
-            return await tables.orders.fetch_guest(order_number, email)
+            found = await tables.orders.fetch_guest(order_number, email)
+        return found.order if found is not None else None
 
     async def list_orders(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
         async with self.database.connection() as tables:
@@ -168,11 +169,7 @@ class OrderService:
             stored = await lock_order(tables, order_id, if_match)
             changed = await tables.orders.save(change(stored.order, self.clock()))
             await publish_change(tables, event_type, changed, self.max_event_bytes)
-        return _as_seen(changed, may_read)
-
-
-def _as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
-    return stored if may_read else StoredOrder(as_seen_without_read(stored.order), stored.sequence)
+        return as_seen(changed, may_read)
 
 
 async def _resolve_customer(tables: Tables, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:

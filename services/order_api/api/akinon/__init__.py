@@ -18,6 +18,11 @@ Choices where the document is silent:
   so the platform's problem shape is kept; a malformed email or body is the usual 422.
 - Fields this platform has nothing behind are null (`invoice_*`, `e_archive_url`, `bin_number`,
   `bank`, `has_gift_box`, `gift_box_note`); payments are not split into installments here, so
-  `installment_count` is 1 and `installment_interest_amount` 0; refunds here are of line items, so
-  `discount_refund_amount` and `shipping_refund_amount` are 0.
+  `installment_count` is 1 and `installment_interest_amount` 0.
+- Money and flags come from the order's refunds and line items: `refund_amount` is what refunds paid
+  back (settled ones; a pending refund has paid nothing yet), `discount_refund_amount` and
+  `shipping_refund_amount` their lines' discounts and their shipping; `is_cancellable` says a guest
+  could ask to cancel some unit (not shipped, cancelled, refunded, or waiting on a request),
+  `is_refundable` that captured money is left to refund and some unit could be sent back;
+  `is_cancelled` that the order as a whole is cancelled.
 """
