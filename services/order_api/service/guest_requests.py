@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.order_api.domain.guest_requests import RequestedItem, accept_requests
+from services.order_api.domain.guest_requests import RequestedItem, accept_requests, bank_account
 from services.order_api.service.lifecycle import publish_change, utc_now
 from services.order_api.service.ports import Database
-from shared.cancellations import BankAccount, CancellationSubmitted
+from shared.cancellations import CancellationSubmitted
 from shared.events import Event
 from shared.logging import current_correlation_id
 from shared.services import ORDER_API
@@ -27,7 +27,8 @@ class GuestRequest:
     order_number: int
     email: str
     items: Sequence[RequestedItem]
-    bank_account: BankAccount | None = None
+    iban: str | None = None
+    holder_name: str | None = None
     pickup_address_id: int | None = None
     fully_refund_as_loyalty_money: bool = False
 
@@ -45,6 +46,7 @@ class GuestRequests:
             stored = await tables.orders.fetch_guest(request.order_number, request.email, for_update=True)
             if stored is None:
                 return None
+            account = bank_account(request.iban, request.holder_name)
             reasons = await tables.reference_data.active_reasons([item.reason_id for item in request.items])
             companies = await tables.reference_data.return_companies(
                 [item.shipping_company_id for item in request.items if item.shipping_company_id is not None]
@@ -59,7 +61,7 @@ class GuestRequests:
             submitted = CancellationSubmitted(
                 order_id=order.id,
                 items=items,
-                bank_account=request.bank_account,
+                bank_account=account,
                 pickup_address_id=request.pickup_address_id,
                 fully_refund_as_loyalty_money=request.fully_refund_as_loyalty_money,
                 submitted_at=now,

@@ -132,18 +132,25 @@ class OrderService:
     # ---- changes ----------------------------------------------------------------------------------
 
     async def update_order(
-        self, order_id: int, changes: OrderChanges, *, may_read: bool, if_match: int | None = None
+        self,
+        order_id: int,
+        changes: OrderChanges | Callable[[OrderSnapshot], OrderChanges | None],
+        *,
+        may_read: bool,
+        if_match: int | None = None,
     ) -> StoredOrder:
+        """Apply `changes`, or what `changes(order)` makes of the order as it stands under its lock
+        (None: nothing, and then nothing is stored or published)."""
+
+        def change(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
+            wanted = changes(order) if callable(changes) else changes
+            return order if wanted is None else update(order, wanted, now)
+
         try:
-            return await self._change(
-                order_id,
-                lambda order, now: update(order, changes, now),
-                "order.updated",
-                may_read=may_read,
-                if_match=if_match,
-            )
+            return await self._change(order_id, change, "order.updated", may_read=may_read, if_match=if_match)
         except UpstreamIdTaken as taken:  # the new upstream id already names another order
-            raise UpstreamConflict(changes.upstream_id or "", 0) from taken
+            upstream_id = changes.upstream_id if isinstance(changes, OrderChanges) else None
+            raise UpstreamConflict(upstream_id or "", 0) from taken
 
     async def close_order(self, order_id: int, *, may_read: bool, if_match: int | None = None) -> StoredOrder:
         return await self._change(order_id, close, "order.closed", may_read=may_read, if_match=if_match)
@@ -164,10 +171,14 @@ class OrderService:
         self, order_id: int, change: Change, event_type: str, *, may_read: bool, if_match: int | None
     ) -> StoredOrder:
         """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost
-        updates. Returns the changed order as the caller may see it."""
+        updates. Returns the changed order as the caller may see it (unstored when `change` returned it
+        as it was)."""
         async with self.database.transaction() as tables:
             stored = await lock_order(tables, order_id, if_match)
-            changed = await tables.orders.save(change(stored.order, self.clock()))
+            order = change(stored.order, self.clock())
+            if order is stored.order:  # nothing changes
+                return as_seen(stored, may_read)
+            changed = await tables.orders.save(order)
             await publish_change(tables, event_type, changed, self.max_event_bytes)
         return as_seen(changed, may_read)
 

@@ -26,7 +26,7 @@ from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound
 from services.order_api.service.lifecycle import as_seen, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database
-from shared.orders import Refund
+from shared.orders import OrderSnapshot, Refund
 from shared.refund_math import RefundQuote
 
 # How often a wait looks at the order: soon at first (a sandbox answers within a second), then less.
@@ -62,13 +62,13 @@ class RefundService:
         refund = next((one for one in cancelled.refunds if one.id == refund_id), None)
         return Refunded(as_seen(changed, may_read), refund)
 
-    async def quote_refund(self, order_id: int, request: RefundRequest) -> RefundQuote:
-        """What the refund would be; nothing is written."""
+    async def quote_refund(self, order_id: int, request: RefundRequest) -> tuple[OrderSnapshot, RefundQuote]:
+        """The order, and what the refund would be; nothing is written."""
         async with self.database.connection() as tables:
             stored = await tables.orders.fetch(order_id)
         if stored is None:
             raise OrderNotFound(order_id)
-        return quote_request(stored.order, request)
+        return stored.order, quote_request(stored.order, request)
 
     async def create_refund(
         self, order_id: int, request: RefundRequest, *, may_read: bool, if_match: int | None = None
