@@ -17,8 +17,10 @@ from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.facts import FactService
+from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.service.refunds import RefundService
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
@@ -287,9 +289,11 @@ class FakeReferenceData:
 class FakeOutbox:
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.topics: dict[object, str] = {}  # event id -> the topic it went to
 
     async def enqueue(self, topic: str, event: Event) -> None:
         self.events.append(event)
+        self.topics[event.id] = topic
 
 
 class FakeTables:
@@ -355,6 +359,16 @@ def order_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -
 def fact_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> FactService:
     """The ingest facts' use cases on `database`, at LATER (tests.support.order_rules)."""
     return FactService(database, max_event_bytes=max_event_bytes, clock=lambda: LATER)
+
+
+def refund_service(database: FakeDatabase) -> RefundService:
+    """The cancel and refund use cases on `database`, at LATER."""
+    return RefundService(database, max_event_bytes=1_000_000, clock=lambda: LATER)
+
+
+def guest_requests(database: FakeDatabase) -> GuestRequests:
+    """The guest cancellation requests' use case on `database`, at LATER."""
+    return GuestRequests(database, max_event_bytes=1_000_000, clock=lambda: LATER)
 
 
 def published(database: FakeDatabase) -> list[tuple[str, int | None, int]]:
