@@ -77,50 +77,21 @@ async def _order_placed(use: UseCases, event: Event) -> None:
         )
 
 
-def _payment(kind: PaymentKind) -> FactHandler:
-    async def apply(use: UseCases, event: Event) -> None:
-        await use.facts.apply_payment(kind, _data(event, PaymentFact))
+def _applying(model: type[FactT], apply: Callable[[FactService, FactT], Awaitable[None]]) -> FactHandler:
+    """The handler of a fact whose data is a `model`, applied by the fact service's `apply`."""
 
-    return apply
+    async def handle(use: UseCases, event: Event) -> None:
+        await apply(use.facts, _data(event, model))
+
+    return handle
+
+
+def _payment(kind: PaymentKind) -> FactHandler:
+    return _applying(PaymentFact, lambda facts, fact: facts.apply_payment(kind, fact))
 
 
 def _refund_answer(*, succeeded: bool) -> FactHandler:
-    async def apply(use: UseCases, event: Event) -> None:
-        await use.facts.settle_refund(_data(event, PaymentFact), succeeded=succeeded)
-
-    return apply
-
-
-async def _cancellation_decided(use: UseCases, event: Event) -> None:
-    await use.facts.apply_decision(_data(event, CancellationDecision))
-
-
-async def _return_received(use: UseCases, event: Event) -> None:
-    await use.facts.record_return(_data(event, ReturnReceived))
-
-
-async def _reason_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_reason(_data(event, CancellationReason))
-
-
-async def _shipping_company_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_shipping_company(_data(event, ShippingCompany))
-
-
-async def _fulfillment_created(use: UseCases, event: Event) -> None:
-    await use.facts.apply_fulfillment(_data(event, FulfillmentCreatedFact))
-
-
-async def _fulfillment_cancelled(use: UseCases, event: Event) -> None:
-    await use.facts.apply_fulfillment(_data(event, FulfillmentCancelledFact))
-
-
-async def _variant_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_variant(_data(event, VariantFact))
-
-
-async def _customer_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_customer(_data(event, CustomerFact))
+    return _applying(PaymentFact, lambda facts, fact: facts.settle_refund(fact, succeeded=succeeded))
 
 
 # Every type in shared.events.INGEST_FACTS, and what applying it means.
@@ -131,14 +102,14 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "payment.voided": _payment("voided"),
     "payment.refunded": _refund_answer(succeeded=True),
     "payment.refund_failed": _refund_answer(succeeded=False),
-    "fulfillment.created": _fulfillment_created,
-    "fulfillment.cancelled": _fulfillment_cancelled,
-    "catalog.variant.upserted": _variant_upserted,
-    "customer.upserted": _customer_upserted,
-    "cancellation.decided": _cancellation_decided,
-    "return.received": _return_received,
-    "cancellation.reason.upserted": _reason_upserted,
-    "shipping_company.upserted": _shipping_company_upserted,
+    "fulfillment.created": _applying(FulfillmentCreatedFact, FactService.apply_fulfillment),
+    "fulfillment.cancelled": _applying(FulfillmentCancelledFact, FactService.apply_fulfillment),
+    "catalog.variant.upserted": _applying(VariantFact, FactService.record_variant),
+    "customer.upserted": _applying(CustomerFact, FactService.record_customer),
+    "cancellation.decided": _applying(CancellationDecision, FactService.apply_decision),
+    "return.received": _applying(ReturnReceived, FactService.record_return),
+    "cancellation.reason.upserted": _applying(CancellationReason, FactService.record_reason),
+    "shipping_company.upserted": _applying(ShippingCompany, FactService.record_shipping_company),
 }
 
 

@@ -15,15 +15,13 @@ from deploy.demo_catalog import ingest_record, publish
 from shared.orders import FulfillmentCreatedFact
 from tests.support.order_api_facts import AUTH, apply_facts, fact, get_order, order_events
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
 from tests.support.refunds import TOTAL, cancel, everything, paid_back, paid_order, refund, views
 from tests.support.storefront import assert_problem
 
 
 async def test_a_cancel_answers_the_cancelled_order_with_its_refund_pending(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
 
     response = await cancel(http, api, order["id"], reason="customer", restock=True, email=True)
@@ -63,9 +61,8 @@ async def test_a_cancel_answers_the_cancelled_order_with_its_refund_pending(
 
 
 async def test_a_cancel_takes_its_parameters_from_the_query_as_shopify_clients_send_them(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient
+    api: str, http: httpx.AsyncClient
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
 
     response = await http.post(
@@ -78,10 +75,7 @@ async def test_a_cancel_takes_its_parameters_from_the_query_as_shopify_clients_s
     assert [(one["amount"], one["refund_line_items"]) for one in cancelled["refunds"]] == [("21.20", [])]
 
 
-async def test_an_unpaid_order_is_cancelled_without_a_refund(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient
-) -> None:
-    api = system["order_api"].url
+async def test_an_unpaid_order_is_cancelled_without_a_refund(api: str, http: httpx.AsyncClient) -> None:
     order = await paid_order(http, api, paid=None, financial_status="pending")
 
     response = await cancel(http, api, order["id"])
@@ -91,9 +85,8 @@ async def test_an_unpaid_order_is_cancelled_without_a_refund(
 
 
 async def test_cancels_the_order_cannot_take_are_refused_in_shopifys_shape_and_change_nothing(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     cancelled, shipped, paid = [await paid_order(http, api) for _ in range(3)]
     assert (await cancel(http, api, cancelled["id"])).status_code == 200
     await apply_facts(
@@ -129,9 +122,8 @@ async def test_cancels_the_order_cannot_take_are_refused_in_shopifys_shape_and_c
 
 
 async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
     boots = order["line_items"][0]["id"]
     body = {
@@ -175,9 +167,8 @@ async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
 
 
 async def test_refunds_the_order_cannot_take_are_refused_naming_the_field(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
     boots = order["line_items"][0]["id"]
     cases: list[tuple[dict[str, Any], str, str]] = [
@@ -201,10 +192,7 @@ async def test_refunds_the_order_cannot_take_are_refused_naming_the_field(
     assert await admin_db.fetchval("SELECT sequence FROM order_api.orders WHERE id = $1", order["id"]) == 1
 
 
-async def test_twenty_full_refunds_at_once_make_one(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
-) -> None:
-    api = system["order_api"].url
+async def test_twenty_full_refunds_at_once_make_one(api: str, http: httpx.AsyncClient, stack: tuple[str, str]) -> None:
     order = await paid_order(http, api)
 
     answers = await asyncio.gather(*(refund(http, api, order["id"], everything(order)) for _ in range(20)))
@@ -224,9 +212,8 @@ async def _pending_refund(http: httpx.AsyncClient, api: str, order_id: int) -> d
 
 
 async def test_prefer_wait_answers_with_the_refund_settled(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
     started = time.monotonic()
 
@@ -245,9 +232,8 @@ async def test_prefer_wait_answers_with_the_refund_settled(
 
 
 async def test_prefer_wait_on_a_refund_answers_with_it_failed_or_still_pending_when_time_is_up(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
     boots = order["line_items"][0]["id"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from deploy.demo_catalog import ingest_record, publish
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
@@ -20,6 +21,12 @@ from tests.support.processes import ServiceProcess
 from tests.support.refunds import TOTAL, cancel, paid_back, paid_order, refund, views
 
 
+@pytest.fixture
+def api(system: dict[str, ServiceProcess], demo_catalog: dict[int, VariantFact]) -> str:
+    """The order API, with the demo catalog's cancellation reasons and shipping companies applied."""
+    return system["order_api"].url
+
+
 async def cancelled(http: httpx.AsyncClient, api: str, **params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A paid order cancelled: (the order as created, its pending refund)."""
     order = await paid_order(http, api)
@@ -30,9 +37,8 @@ async def cancelled(http: httpx.AsyncClient, api: str, **params: Any) -> tuple[d
 
 
 async def test_a_refund_paid_back_settles_the_order_and_publishes_order_refunded(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order, pending = await cancelled(http, api, restock=True)
     answer = paid_back(order["id"], pending)
 
@@ -59,9 +65,8 @@ async def test_a_refund_paid_back_settles_the_order_and_publishes_order_refunded
 
 
 async def test_a_partial_refund_leaves_the_order_partially_refunded_and_returned(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api)
     hat = order["line_items"][1]["id"]
     opened = await refund(http, api, order["id"], {"refund_line_items": [{"line_item_id": hat, "quantity": 1}]})
@@ -75,9 +80,8 @@ async def test_a_partial_refund_leaves_the_order_partially_refunded_and_returned
 
 
 async def test_a_failed_refund_is_recorded_and_a_retry_that_succeeds_settles_it(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order, pending = await cancelled(http, api)
 
     await apply_facts(stack[1], admin_db, [paid_back(order["id"], pending, failed=True)])
@@ -94,9 +98,8 @@ async def test_a_failed_refund_is_recorded_and_a_retry_that_succeeds_settles_it(
 
 
 async def test_a_void_with_its_ledger_entry_voids_the_order_once(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order = await paid_order(http, api, paid=None, transactions=[{"kind": "authorization", "amount": TOTAL}])
     assert (await cancel(http, api, order["id"])).status_code == 200
     voided = PaymentFact(order_id=order["id"], amount=Decimal(TOTAL), currency="USD", ledger_entry_id=uuid.uuid4())
@@ -113,9 +116,8 @@ async def test_a_void_with_its_ledger_entry_voids_the_order_once(
 
 
 async def test_answers_for_no_such_order_or_refund_go_to_the_dlq_and_later_facts_still_apply(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     order, pending = await cancelled(http, api)
     unknown_id = 9 * 10**17 + uuid.uuid4().int % 10**12
     no_order = paid_back(unknown_id, pending)
@@ -155,13 +157,11 @@ def decided(order: dict[str, Any], request_id: int, item: int, quantity: int, **
 
 
 async def test_an_approved_request_cancels_its_units_and_opens_their_refund(
-    system: dict[str, ServiceProcess],
+    api: str,
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
     stack: tuple[str, str],
-    demo_catalog: dict[int, VariantFact],
 ) -> None:
-    api = system["order_api"].url
     order, request_id, item = await _requested(http, api, cancellation_type="cancel", quantity=1)
     # Created "paid" as Haravan takes an order without transactions; the capture records the money.
     await apply_facts(stack[1], admin_db, [fact("payment.captured", _captured(order), order["id"])])
@@ -190,13 +190,11 @@ def _captured(order: dict[str, Any]) -> PaymentFact:
 
 
 async def test_a_rejected_request_clears_the_item_and_a_return_is_recorded(
-    system: dict[str, ServiceProcess],
+    api: str,
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
     stack: tuple[str, str],
-    demo_catalog: dict[int, VariantFact],
 ) -> None:
-    api = system["order_api"].url
     order, request_id, item = await _requested(http, api, cancellation_type="refund", shipping_company=1)
     rejected = decided(order, request_id, item, 2, decision="rejected", refund_method=None)
     received = ReturnReceived(order_id=order["id"], line_item_id=item, quantity=2)
@@ -216,9 +214,8 @@ async def test_a_rejected_request_clears_the_item_and_a_return_is_recorded(
 
 
 async def test_new_reasons_and_shipping_companies_are_taken_at_once(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection, stack: tuple[str, str]
 ) -> None:
-    api = system["order_api"].url
     reason_id, company_id = (10**6 + uuid.uuid4().int % 10**9 for _ in range(2))
     reason = CancellationReason(id=reason_id, name="Found it cheaper")
     company = ShippingCompany(id=company_id, name="PTT Kargo")

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
@@ -22,6 +22,7 @@ from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import UpstreamIdTaken
 from services.order_api.service.refunds import RefundService
 from shared.cancellations import CancellationReason, ShippingCompany
+from shared.db import Connection
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
 from tests.support.order_rules import LATER, NOW
@@ -349,6 +350,10 @@ class FakeDatabase:
     def _restore(self, saved: tuple[Any, ...]) -> None:
         tables = self.tables
         tables.orders.rows, tables.catalog.variants, tables.customers.customers, tables.outbox.events = saved
+
+
+# The ingest consumer's connection, in unit tests: the fake store stands in for what it reaches.
+NO_CONNECTION: Final = cast(Connection, None)
 
 
 def order_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> OrderService:

@@ -28,11 +28,6 @@ BOOTS_AND_HAT: dict[str, Any] = order(
 
 
 @pytest.fixture
-def database() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
 def refunds(database: FakeDatabase) -> RefundService:
     return refund_service(database)
 

@@ -4,38 +4,26 @@ each changes and publishes, an answer recorded once per ledger entry, and what i
 
 import uuid
 from decimal import Decimal
-from typing import cast
 
 import pytest
 
 from services.order_api.domain.cancellation import CancelRequest
 from services.order_api.domain.guest_requests import RequestedItem
-from services.order_api.handlers import fact_applier
 from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
-from shared.db import Connection
-from shared.events import Event
-from shared.orders import OrderDraft, OrderSnapshot, PaymentFact, Snapshot
+from shared.orders import OrderDraft, OrderSnapshot, PaymentFact
 from shared.refund_math import refundable
-from tests.support.fake_store import FakeDatabase, guest_requests, order_service, published, refund_service
+from tests.support.fake_store import (
+    NO_CONNECTION,
+    FakeDatabase,
+    guest_requests,
+    order_service,
+    published,
+    refund_service,
+)
+from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order
-
-NO_CONNECTION = cast(Connection, None)
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def apply(database: FakeDatabase) -> EventHandler:
-    return fact_applier(1_000_000, lambda _: database)
-
-
-def fact(event_type: str, data: Snapshot, subject: int = 1) -> Event:
-    return Event.new(event_type, "tests", str(subject), data)
 
 
 async def paid_order(database: FakeDatabase, *, paid: str | None = "50.00", email: str = "g@example.com") -> int:
@@ -141,7 +129,9 @@ async def test_an_answer_for_no_such_order_or_refund_or_of_another_amount_is_unp
     order_id, refund_id = await cancelled_with_refund(database)
 
     with pytest.raises(Unprocessable, match=reason):
-        await apply(NO_CONNECTION, fact("payment.refunded", answer(order_id, refund_id).model_copy(update=change)))
+        await apply(
+            NO_CONNECTION, fact("payment.refunded", answer(order_id, refund_id).model_copy(update=change), order_id)
+        )
 
     assert (await current(database, order_id)).refunds[0].status == "pending"
 
@@ -243,15 +233,18 @@ async def test_returned_units_are_recorded_and_more_than_were_sold_is_unprocessa
     item = (await current(database, order_id)).line_items[0].id
 
     await apply(
-        NO_CONNECTION, fact("return.received", ReturnReceived(order_id=order_id, line_item_id=item, quantity=1))
+        NO_CONNECTION,
+        fact("return.received", ReturnReceived(order_id=order_id, line_item_id=item, quantity=1), order_id),
     )
     with pytest.raises(Unprocessable, match="invalid_quantity"):
         await apply(
-            NO_CONNECTION, fact("return.received", ReturnReceived(order_id=order_id, line_item_id=item, quantity=2))
+            NO_CONNECTION,
+            fact("return.received", ReturnReceived(order_id=order_id, line_item_id=item, quantity=2), order_id),
         )
     with pytest.raises(Unprocessable, match="unknown_line_item"):
         await apply(
-            NO_CONNECTION, fact("return.received", ReturnReceived(order_id=order_id, line_item_id=1, quantity=1))
+            NO_CONNECTION,
+            fact("return.received", ReturnReceived(order_id=order_id, line_item_id=1, quantity=1), order_id),
         )
 
     assert [line.returned_quantity for line in (await current(database, order_id)).line_items] == [1]
@@ -261,9 +254,11 @@ async def test_returned_units_are_recorded_and_more_than_were_sold_is_unprocessa
 async def test_reference_data_facts_fill_the_copies_guest_requests_are_checked_against(
     database: FakeDatabase, apply: EventHandler
 ) -> None:
-    await apply(NO_CONNECTION, fact("cancellation.reason.upserted", CancellationReason(id=3, name="Late")))
-    await apply(NO_CONNECTION, fact("shipping_company.upserted", ShippingCompany(id=4, name="Aras")))
-    await apply(NO_CONNECTION, fact("shipping_company.upserted", ShippingCompany(id=5, name="MNG", easy_return=False)))
+    await apply(NO_CONNECTION, fact("cancellation.reason.upserted", CancellationReason(id=3, name="Late"), 3))
+    await apply(NO_CONNECTION, fact("shipping_company.upserted", ShippingCompany(id=4, name="Aras"), 4))
+    await apply(
+        NO_CONNECTION, fact("shipping_company.upserted", ShippingCompany(id=5, name="MNG", easy_return=False), 5)
+    )
 
     reference = database.tables.reference_data
     assert (await reference.active_reasons([3, 4]), await reference.return_companies([4, 5])) == ({3}, {4})

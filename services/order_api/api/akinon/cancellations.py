@@ -57,20 +57,28 @@ class _Item(BaseModel):
         )
 
 
-class CancellationRequestIn(GuestLookup, _Item):
-    """One item's request, with the order's number and email."""
+class _Guest(GuestLookup):
+    """The order's number and email, and the bank account a refund may go to."""
 
     iban: str | None = _IBAN
     holder_name: str | None = _HOLDER
 
-    def request(self) -> GuestRequest:
+    def _request(self, items: list[RequestedItem], **fields: Any) -> GuestRequest:
         return GuestRequest(
             order_number=self.order_number(),
             email=self.email,
-            items=[self.requested("")],
+            items=items,
             iban=self.iban,
             holder_name=self.holder_name,
+            **fields,
         )
+
+
+class CancellationRequestIn(_Guest, _Item):
+    """One item's request, with the order's number and email."""
+
+    def request(self) -> GuestRequest:
+        return self._request([self.requested("")])
 
 
 class CancelOrderItemIn(_Item):
@@ -80,7 +88,7 @@ class CancelOrderItemIn(_Item):
     )
 
 
-class BulkCancellationIn(GuestLookup):
+class BulkCancellationIn(_Guest):
     """Requests for several items of one order: all are accepted, or none."""
 
     cancel_order_items: list[CancelOrderItemIn] = Field(min_length=1, max_length=250)
@@ -88,19 +96,14 @@ class BulkCancellationIn(GuestLookup):
     fully_refund_as_loyalty_money: bool = Field(
         default=False, description="Refund the whole amount as loyalty money instead of paying it back"
     )
-    iban: str | None = _IBAN
-    holder_name: str | None = _HOLDER
 
     def request(self) -> GuestRequest:
-        return GuestRequest(
-            order_number=self.order_number(),
-            email=self.email,
-            items=[
-                item.requested(f"cancel_order_items[{index}]", item.pickup_date)
-                for index, item in enumerate(self.cancel_order_items)
-            ],
-            iban=self.iban,
-            holder_name=self.holder_name,
+        items = [
+            item.requested(f"cancel_order_items[{index}]", item.pickup_date)
+            for index, item in enumerate(self.cancel_order_items)
+        ]
+        return self._request(
+            items,
             pickup_address_id=self.pickup_address,
             fully_refund_as_loyalty_money=self.fully_refund_as_loyalty_money,
         )
