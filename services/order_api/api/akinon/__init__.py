@@ -1,4 +1,5 @@
-"""The Akinon dialect: a guest's own order by number and email, `POST /users/orders/anonymous/`.
+"""The Akinon dialect: a guest's own order by number and email, `POST /users/orders/anonymous/`, and the
+guest's cancellation requests, `POST .../cancellation_requests/` and `.../bulk_cancellation_requests/`.
 
 Public (no API key): the order number and the exact email the order was placed with are the proof.
 Only guest orders (placed without a customer account) are found. Everything else — a registered
@@ -10,6 +11,17 @@ it was. Attempts are limited per client IP and per order number from that client
 across instances: one client's guesses at a number do not lock anyone else out of it. Behind a proxy,
 set uvicorn's `FORWARDED_ALLOW_IPS` to the proxies' addresses, and only theirs, so the client's address
 is the one counted (a client trusted there can name any address and so escape the limits).
+
+The cancellation requests are public and rate-limited the same way (they count against the same
+limits), and a miss gets the lookup's very answer. Each rule refuses with its own code: 409
+`cancellation_request_100_1` (the document's: the item has a request waiting), and 422
+`cancellation_request_100_2` (no such item in the order), `_100_3` (quantity not from 1 to what is still
+cancellable), `_100_4` (no such active reason), `_100_5` (a `refund` without a shipping company),
+`_100_6` (not an active easy-return company), `_100_7` (an IBAN over 34 characters), `_100_8` (an IBAN
+failing mod-97), `_100_9` (an IBAN without its holder's name, or a name without an IBAN), `_100_10`
+(a holder's name over 255 characters), each naming its field (`cancel_order_items[i].<field>` in a bulk
+request, which is accepted whole or not at all). The answer (201) shows each request `waiting`, and of
+an IBAN only its last four characters (`iban_last4`).
 
 Choices where the document is silent:
 - `number` is the order number (`1001`; Haravan's `#1001` is accepted too).
