@@ -1,16 +1,20 @@
-"""The demo catalog: the product variants and the customer the documents' examples name.
+"""The demo catalog: the product variants and the customer the documents' examples name, and the
+cancellation reasons and easy-return shipping companies a guest's cancellation request may name.
 
 order_api keeps its catalog and customer read models from `catalog.variant.upserted` and
-`customer.upserted` facts on `orders.ingest`; publishing these lets the Haravan document's create
-examples (a line item with only `variant_id` 447654529, an order for customer 207119551) work on a
-fresh stack. `./dev run` publishes them after the stack is up; `python -m deploy.local demo-catalog`
-does it alone. Upserts are idempotent, so publishing again changes nothing.
+`customer.upserted` facts on `orders.ingest`, and its copies of the cancellation reference data from
+`cancellation.reason.upserted` and `shipping_company.upserted`; publishing these lets the Haravan
+document's create examples (a line item with only `variant_id` 447654529, an order for customer
+207119551) and Akinon's cancellation requests (reason 1, shipping company 1) work on a fresh stack.
+`./dev run` publishes them after the stack is up; `python -m deploy.local demo-catalog` does it alone.
+Upserts are idempotent, so publishing again changes nothing.
 """
 
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
 
+from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.orders import CustomerFact, VariantFact
@@ -54,11 +58,35 @@ DEMO_CUSTOMERS: Final[tuple[CustomerFact, ...]] = (
 )
 
 
+# Reasons a guest may give for cancelling, and carriers; only active easy-return ones take returns.
+DEMO_CANCELLATION_REASONS: Final[tuple[CancellationReason, ...]] = (
+    CancellationReason(id=1, name="I changed my mind"),
+    CancellationReason(id=2, name="The item arrived damaged"),
+    CancellationReason(id=3, name="The item is not as described"),
+    CancellationReason(id=4, name="Delivery takes too long"),
+    CancellationReason(id=9, name="Ordered by mistake (retired)", active=False),
+)
+DEMO_SHIPPING_COMPANIES: Final[tuple[ShippingCompany, ...]] = (
+    ShippingCompany(id=1, name="Yurtici Kargo"),
+    ShippingCompany(id=2, name="Aras Kargo"),
+    ShippingCompany(id=3, name="MNG Kargo", easy_return=False),
+    ShippingCompany(id=4, name="Surat Kargo", active=False),
+)
+
+
 def demo_facts() -> list[Event]:
     """The catalog as `orders.ingest` facts, each keyed by the id of what it describes."""
     return [
         *(Event.new("catalog.variant.upserted", SOURCE, str(variant.id), variant) for variant in DEMO_VARIANTS),
         *(Event.new("customer.upserted", SOURCE, str(customer.id), customer) for customer in DEMO_CUSTOMERS),
+        *(
+            Event.new("cancellation.reason.upserted", SOURCE, str(reason.id), reason)
+            for reason in DEMO_CANCELLATION_REASONS
+        ),
+        *(
+            Event.new("shipping_company.upserted", SOURCE, str(company.id), company)
+            for company in DEMO_SHIPPING_COMPANIES
+        ),
     ]
 
 

@@ -12,11 +12,13 @@ from typing import Literal
 
 from pydantic import AwareDatetime
 
+from shared import orders
 from shared.orders import Snapshot
 
+# Defined with the order's refunds (each carries its method), and named here for the requests' contract.
+RefundMethod = orders.RefundMethod
 CancellationType = Literal["cancel", "refund"]
 RequestStatus = Literal["waiting", "approved", "rejected", "completed"]
-RefundMethod = Literal["original", "bank_transfer", "loyalty_money"]
 LedgerStatus = Literal["requested", "succeeded", "failed"]
 RestockType = Literal["no_restock", "cancel", "return"]
 

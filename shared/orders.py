@@ -62,6 +62,7 @@ class LineItemSnapshot(Snapshot):
     tax_lines: list[TaxLine] = []
     cancelled_quantity: int = 0
     refunded_quantity: int = 0
+    returned_quantity: int = 0  # units a warehouse received back (`return.received`)
     active_request: bool = False  # a guest cancellation request waits on this item
 
 
@@ -153,6 +154,9 @@ class Fulfillment(Snapshot):
 
 RestockType = Literal["no_restock", "cancel", "return"]
 RefundStatus = Literal["pending", "success", "failure"]
+# How a refund pays back: to the original payment, by bank transfer (an IBAN the guest gave), or as
+# loyalty money on the customer's balance.
+RefundMethod = Literal["original", "bank_transfer", "loyalty_money"]
 
 
 class RefundLine(Snapshot):
@@ -173,6 +177,7 @@ class Refund(Snapshot):
     restock: bool = False
     notify: bool = False  # tell the customer when it settles
     status: RefundStatus = "success"
+    method: RefundMethod = "original"
     amount: Decimal
     refund_line_items: list[RefundLine] = []
     shipping: Decimal = Decimal("0")  # the part of `amount` that refunds shipping

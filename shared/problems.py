@@ -127,11 +127,14 @@ class ProblemDocument(BaseModel):
 _PROBLEM_SCHEMA: Final = ProblemDocument.model_json_schema()
 
 
-def problem_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` documenting problem answers, status -> what it means. A 422 given here
-    replaces FastAPI's default one, which documents a body and content type we never send."""
+def problem_responses(
+    descriptions: Mapping[int, str], schema: Mapping[str, Any] = _PROBLEM_SCHEMA
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting problem answers, status -> what it means, in `schema` (a
+    dialect with its own error members documents its own). A 422 given here replaces FastAPI's default
+    one, which documents a body and content type we never send."""
     return {
-        status: {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+        status: {"description": description, "content": {PROBLEM_JSON: {"schema": dict(schema)}}}
         for status, description in descriptions.items()
     }
 

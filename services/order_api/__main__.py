@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
+from services.order_api.api.haravan.errors import ShopifyErrors
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
 from services.order_api.workers import purge_http_guards
@@ -27,6 +28,8 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         public_prefixes=PUBLIC_PREFIXES,
     )
     install_order_errors(app)
+    # Outermost: the Haravan dialect's every problem answer, the edge's included, in Shopify's shape.
+    app.add_middleware(ShopifyErrors)
     idempotency.document(app)
     return app, settings
 

@@ -2,17 +2,19 @@
 
 Each fact is applied in the idempotent consumer's transaction, so the change, its lifecycle event (in
 the outbox) and the fact's id in `processed_events` commit together; a fact seen before is skipped by
-its event id. A fact that can never apply (an unknown order, a line item the order does not have, more
-than is left to fulfil, another currency, an upstream id that names a different order, an order that
-would outgrow its limits or whose event would be too large to publish) is `Unprocessable`: it goes to
-`orders.ingest.dlq` at once, with the reason.
+its event id. A fact that can never apply (an unknown order, refund or line item, more than is left to
+fulfil or return, another currency, a refund's answer for another amount or for a refund that already
+succeeded, a decision on an item with no request waiting, an upstream id that names a different order,
+an order that would outgrow its limits or whose event would be too large to publish) is
+`Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason. An answer the payment service
+gives twice for one ledger entry is recorded once.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
+from services.order_api.domain.errors import WHOLE_ORDER
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
@@ -20,6 +22,7 @@ from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import InTransaction
+from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
 from shared.events import Event
@@ -33,6 +36,7 @@ from shared.orders import (
     Snapshot,
     VariantFact,
 )
+from shared.rules import RuleError
 from shared.runtime import Runtime
 from shared.topics import ORDERS_INGEST
 
@@ -73,27 +77,21 @@ async def _order_placed(use: UseCases, event: Event) -> None:
         )
 
 
+def _applying(model: type[FactT], apply: Callable[[FactService, FactT], Awaitable[None]]) -> FactHandler:
+    """The handler of a fact whose data is a `model`, applied by the fact service's `apply`."""
+
+    async def handle(use: UseCases, event: Event) -> None:
+        await apply(use.facts, _data(event, model))
+
+    return handle
+
+
 def _payment(kind: PaymentKind) -> FactHandler:
-    async def apply(use: UseCases, event: Event) -> None:
-        await use.facts.apply_payment(kind, _data(event, PaymentFact))
-
-    return apply
+    return _applying(PaymentFact, lambda facts, fact: facts.apply_payment(kind, fact))
 
 
-async def _fulfillment_created(use: UseCases, event: Event) -> None:
-    await use.facts.apply_fulfillment(_data(event, FulfillmentCreatedFact))
-
-
-async def _fulfillment_cancelled(use: UseCases, event: Event) -> None:
-    await use.facts.apply_fulfillment(_data(event, FulfillmentCancelledFact))
-
-
-async def _variant_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_variant(_data(event, VariantFact))
-
-
-async def _customer_upserted(use: UseCases, event: Event) -> None:
-    await use.facts.record_customer(_data(event, CustomerFact))
+def _refund_answer(*, succeeded: bool) -> FactHandler:
+    return _applying(PaymentFact, lambda facts, fact: facts.settle_refund(fact, succeeded=succeeded))
 
 
 # Every type in shared.events.INGEST_FACTS, and what applying it means.
@@ -102,10 +100,16 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "payment.authorized": _payment("authorized"),
     "payment.captured": _payment("captured"),
     "payment.voided": _payment("voided"),
-    "fulfillment.created": _fulfillment_created,
-    "fulfillment.cancelled": _fulfillment_cancelled,
-    "catalog.variant.upserted": _variant_upserted,
-    "customer.upserted": _customer_upserted,
+    "payment.refunded": _refund_answer(succeeded=True),
+    "payment.refund_failed": _refund_answer(succeeded=False),
+    "fulfillment.created": _applying(FulfillmentCreatedFact, FactService.apply_fulfillment),
+    "fulfillment.cancelled": _applying(FulfillmentCancelledFact, FactService.apply_fulfillment),
+    "catalog.variant.upserted": _applying(VariantFact, FactService.record_variant),
+    "customer.upserted": _applying(CustomerFact, FactService.record_customer),
+    "cancellation.decided": _applying(CancellationDecision, FactService.apply_decision),
+    "return.received": _applying(ReturnReceived, FactService.record_return),
+    "cancellation.reason.upserted": _applying(CancellationReason, FactService.record_reason),
+    "shipping_company.upserted": _applying(ShippingCompany, FactService.record_shipping_company),
 }
 
 
@@ -123,7 +127,7 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
         )
         try:
             await handler(use, event)
-        except OrderRuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
+        except RuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
             field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
             raise Unprocessable(f"{field}{error.code}: {error.message}") from error
         except (OrderNotFound, UpstreamConflict) as error:

@@ -115,7 +115,7 @@ async def test_validation_errors_name_the_field_and_write_nothing(
     email = unique_email("invalid")
     body = order_body(email=email)
     body["order"]["line_items"][0]["price"] = "cheap"
-    assert_problem(await http.post(api + CREATE_PATH, json=body), 422, "validation_error", "order.line_items[0].price")
+    assert_problem(await http.post(api + CREATE_PATH, json=body), 422, "validation_error", "line_items[0].price")
     malformed = await http.post(api + CREATE_PATH, content=b'{"order": {', headers={"content-type": "application/json"})
     assert_problem(malformed, 400, "malformed_json")
     assert await orders_with_email(admin_db, email) == 0

@@ -71,7 +71,7 @@ async def test_metafields_merged_beyond_100_are_refused_and_the_order_is_unchang
     refused = await http.put(path, json={"order": {"metafields": _metafields("k0", "one-more")}}, headers=AUTH)
     replaced = await http.put(path, json={"order": {"metafields": _metafields("k0", "k99")}}, headers=AUTH)
 
-    assert "at most 100" in assert_problem(refused, 422, "too_many_entries", field="order.metafields")["detail"]
+    assert "at most 100" in assert_problem(refused, 422, "too_many_entries", field="metafields")["detail"]
     assert replaced.status_code == 200, replaced.text
     assert replaced.headers["etag"] == '"2"'  # the refused update left no version behind
     assert len((await get_order(http, api, order["id"]))["metafields"]) == 100

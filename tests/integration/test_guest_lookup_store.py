@@ -5,6 +5,7 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
+from services.order_api.domain.stored import StoredOrder
 from services.order_api.store.orders import OrderRows
 from tests.support.orders import sample_order
 
@@ -23,7 +24,8 @@ async def orders(order_api_pool: asyncpg.Pool) -> asyncpg.Pool:
 
 async def test_the_guest_order_with_the_number_and_exact_email_is_found(orders: asyncpg.Pool) -> None:
     async with orders.acquire() as conn:
-        assert await OrderRows(conn).fetch_guest(1001, EMAIL) == GUEST_ORDER
+        assert await OrderRows(conn).fetch_guest(1001, EMAIL) == StoredOrder(GUEST_ORDER, 1)
+        assert await OrderRows(conn).fetch_guest(1001, EMAIL, for_update=True) == StoredOrder(GUEST_ORDER, 1)
 
 
 @pytest.mark.parametrize(

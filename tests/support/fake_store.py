@@ -11,14 +11,18 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.facts import FactService
+from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.service.refunds import RefundService
+from shared.cancellations import CancellationReason, ShippingCompany
+from shared.db import Connection
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
 from tests.support.order_rules import LATER, NOW
@@ -75,10 +79,10 @@ class FakeOrders:
                 return StoredOrder(row.order, row.sequence), row.fingerprint
         return None
 
-    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
+    async def fetch_guest(self, order_number: int, email: str, *, for_update: bool = False) -> StoredOrder | None:
         return next(
             (
-                row.order
+                StoredOrder(row.order, row.sequence)
                 for row in self.rows.values()
                 if row.order.order_number == order_number and row.order.email == email and row.order.guest
             ),
@@ -261,12 +265,36 @@ class FakeHttpGuardRecords:
         return len(keys), len(windows)
 
 
+class FakeReferenceData:
+    def __init__(self) -> None:
+        self.reasons: dict[int, CancellationReason] = {}
+        self.companies: dict[int, ShippingCompany] = {}
+
+    async def upsert_reason(self, reason: CancellationReason) -> None:
+        self.reasons[reason.id] = reason
+
+    async def upsert_shipping_company(self, company: ShippingCompany) -> None:
+        self.companies[company.id] = company
+
+    async def active_reasons(self, ids: Sequence[int]) -> set[int]:
+        return {id_ for id_ in ids if id_ in self.reasons and self.reasons[id_].active}
+
+    async def return_companies(self, ids: Sequence[int]) -> set[int]:
+        return {
+            id_
+            for id_ in ids
+            if (company := self.companies.get(id_)) is not None and company.active and company.easy_return
+        }
+
+
 class FakeOutbox:
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.topics: dict[object, str] = {}  # event id -> the topic it went to
 
     async def enqueue(self, topic: str, event: Event) -> None:
         self.events.append(event)
+        self.topics[event.id] = topic
 
 
 class FakeTables:
@@ -275,6 +303,7 @@ class FakeTables:
         self.catalog = FakeCatalog()
         self.customers = FakeCustomers()
         self.http_guards = FakeHttpGuardRecords()
+        self.reference_data = FakeReferenceData()
         self.outbox = FakeOutbox()
 
 
@@ -323,6 +352,10 @@ class FakeDatabase:
         tables.orders.rows, tables.catalog.variants, tables.customers.customers, tables.outbox.events = saved
 
 
+# The ingest consumer's connection, in unit tests: the fake store stands in for what it reaches.
+NO_CONNECTION: Final = cast(Connection, None)
+
+
 def order_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> OrderService:
     """The order use cases on `database`, at NOW (tests.support.order_rules)."""
     return OrderService(database, max_event_bytes=max_event_bytes, clock=lambda: NOW)
@@ -331,6 +364,16 @@ def order_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -
 def fact_service(database: FakeDatabase, *, max_event_bytes: int = 1_000_000) -> FactService:
     """The ingest facts' use cases on `database`, at LATER (tests.support.order_rules)."""
     return FactService(database, max_event_bytes=max_event_bytes, clock=lambda: LATER)
+
+
+def refund_service(database: FakeDatabase) -> RefundService:
+    """The cancel and refund use cases on `database`, at LATER."""
+    return RefundService(database, max_event_bytes=1_000_000, clock=lambda: LATER)
+
+
+def guest_requests(database: FakeDatabase) -> GuestRequests:
+    """The guest cancellation requests' use case on `database`, at LATER."""
+    return GuestRequests(database, max_event_bytes=1_000_000, clock=lambda: LATER)
 
 
 def published(database: FakeDatabase) -> list[tuple[str, int | None, int]]:

@@ -76,6 +76,15 @@ def unique_email(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
 
 
+def problem_fields(problem: dict[str, Any]) -> list[str]:
+    """The fields a problem document names: each error's `field`, or, in the Haravan dialect's Shopify
+    shape (`{"errors": {"attribute": ["message"]}}`), its attributes."""
+    errors = problem.get("errors")
+    if isinstance(errors, dict):
+        return list(errors)
+    return [error["field"] for error in errors or []]
+
+
 def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
     """`response` is a problem document with this status and code, naming `field` among its errors."""
     assert response.status_code == status, response.text
@@ -83,7 +92,7 @@ def assert_problem(response: httpx.Response, status: int, code: str, field: str 
     problem: dict[str, Any] = response.json()
     assert (problem["status"], problem["code"]) == (status, code)
     if field is not None:
-        assert field in [error["field"] for error in problem["errors"]]
+        assert field in problem_fields(problem)
     return problem
 
 

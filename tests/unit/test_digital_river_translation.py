@@ -33,8 +33,12 @@ def test_money_views_add_up_from_the_transactions_and_refunds() -> None:
                 transaction(3, "sale", "5.00"),
                 transaction(4, "capture", "99.00", status="failure"),
                 transaction(5, "void", "3.00"),
+                transaction(6, "refund", "4.50"),
             ],
-            "refunds": [Refund(id=9, amount=Decimal("4.50"), created_at=NOW)],
+            "refunds": [
+                Refund(id=9, amount=Decimal("4.50"), created_at=NOW),  # settled: its transaction is 6
+                Refund(id=10, amount=Decimal("2.00"), status="pending", created_at=NOW),  # holds its money
+            ],
         }
     )
 
@@ -43,9 +47,9 @@ def test_money_views_add_up_from_the_transactions_and_refunds() -> None:
     assert (shown.captured_amount, shown.refunded_amount, shown.available_to_refund_amount) == (
         Decimal("25.00"),
         Decimal("4.50"),
-        Decimal("20.50"),
+        Decimal("18.50"),
     )
-    assert shown.cancelled_amount == Decimal("3.00")
+    assert shown.cancelled_amount == Decimal("0.00")  # nothing of it is cancelled
     assert (shown.total_fees, shown.total_duty) == (Decimal("0.00"), Decimal("0.00"))
 
 

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from services.order_api.api.haravan.queries import order_filters, parse_time
-from services.order_api.api.haravan.requests import OrderCreateBody, OrderUpdateBody
+from services.order_api.api.haravan.requests import OrderCreateBody
 from services.order_api.api.haravan.responses import HaravanOrder
 from services.order_api.api.haravan.translation import haravan_order
+from services.order_api.api.haravan.updates import OrderUpdateBody
 from services.order_api.api.http import if_match_version
+from services.order_api.domain.changes import OrderChanges
 from shared.orders import (
     Address,
     CustomerSnapshot,
@@ -226,6 +228,10 @@ def test_a_create_without_transactions_or_status_is_paid_and_with_transactions_i
     assert (bare.financial_status, authorized.financial_status) == ("paid", None)
 
 
+# The order updates are read against: order 1, with a note.
+NOTED = sample_order(1).model_copy(update={"note": "fragile"})
+
+
 @pytest.mark.parametrize(
     ("update", "code", "field"),
     [
@@ -236,19 +242,45 @@ def test_a_create_without_transactions_or_status_is_paid_and_with_transactions_i
         ({"id": 1}, "nothing_to_change", "order"),
         ({"note": None}, "validation_error", "order.note"),
         ({"buyer_accepts_marketing": None, "note": "x"}, "validation_error", "order.buyer_accepts_marketing"),
+        ({"customer": {"id": 5}}, "immutable_field", "order.customer"),
     ],
 )
 def test_an_update_refuses_what_may_not_change(update: dict[str, Any], code: str, field: str) -> None:
     body = OrderUpdateBody.model_validate({"order": update})
 
-    assert _problem_field(body.order.changes, 1) == (code, field)
+    assert _problem_field(body.order.changes, NOTED) == (code, field)
 
 
 def test_an_update_changes_only_what_it_names_and_null_customer_detaches_it() -> None:
-    changes = OrderUpdateBody.model_validate({"order": {"id": 1, "note": "hi", "customer": None}}).order.changes(1)
+    customer = CustomerSnapshot(id=5, created_at=NOTED.created_at, updated_at=NOTED.created_at)
+    with_customer = NOTED.model_copy(update={"customer": customer})
+    changes = OrderUpdateBody.model_validate({"order": {"id": 1, "note": "hi", "customer": None}}).order.changes(
+        with_customer
+    )
 
+    assert changes is not None
     assert (changes.note, changes.email, changes.tags, changes.remove_customer) == ("hi", None, None, True)
-    assert not OrderUpdateBody.model_validate({"order": {"note": "hi"}}).order.changes(1).remove_customer
+    named = OrderUpdateBody.model_validate({"order": {"note": "hi"}}).order.changes(with_customer)
+    assert named is not None
+    assert not named.remove_customer
+
+
+def test_the_whole_order_sent_back_as_read_changes_only_what_differs() -> None:
+    """A Shopify-style client PUTs back every key it read: the platform's own keys are ignored (stale
+    ones too), the fixed ones are accepted as they are, and only the changed note changes."""
+    shown = json.loads(json.dumps(haravan_order(NOTED)))
+    stale = {**shown, "updated_at": "2001-01-01T00:00:00Z", "financial_status": "refunded", "total_price": "1.00"}
+    for item in stale["line_items"]:
+        item["fulfillable_quantity"] = 0  # shipped since it was read: not the update's business
+
+    assert OrderUpdateBody.model_validate({"order": stale}).order.changes(NOTED) is None
+    changes = OrderUpdateBody.model_validate({"order": {**stale, "note": "handle with care"}}).order.changes(NOTED)
+    assert changes == OrderChanges(note="handle with care")
+    moved = {**shown, "currency": "EUR", "line_items": [{**shown["line_items"][0], "price": "1.00"}]}
+    assert _problem_field(OrderUpdateBody.model_validate({"order": moved}).order.changes, NOTED) == (
+        "immutable_field",
+        "order.currency",
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,17 @@ from services.order_api.api.contract import negotiate
 from services.order_api.settings import OrderApiSettings
 from shared.auth import AuthenticationMiddleware
 from shared.body_limit import BodyLimitMiddleware
-from shared.orders import Fulfillment, FulfillmentLine, NameValue, Refund, ShippingLine, TaxLine
+from shared.orders import (
+    Fulfillment,
+    FulfillmentLine,
+    NameValue,
+    Refund,
+    RefundLine,
+    ShippingLine,
+    TaxLine,
+    Transaction,
+    TransactionKind,
+)
 from shared.problems import Problem
 from tests.support.asgi import Exchange, http_scope, reading_app
 from tests.support.orders import sample_order
@@ -201,6 +211,13 @@ def test_requests_are_the_same_when_only_their_json_spacing_or_key_order_differs
 
 def test_an_order_in_akinon_fields_is_derived_from_the_snapshot() -> None:
     shipped_at = datetime(2026, 5, 1, tzinfo=UTC)
+    [item] = sample_order(7).line_items
+
+    def paid(tx_id: int, kind: TransactionKind, amount: str) -> Transaction:
+        return Transaction(
+            id=tx_id, kind=kind, status="success", amount=Decimal(amount), currency="USD", created_at=shipped_at
+        )
+
     order = sample_order(7).model_copy(
         update={
             "total_discounts": Decimal("5.00"),
@@ -213,7 +230,20 @@ def test_an_order_in_akinon_fields_is_derived_from_the_snapshot() -> None:
                     tax_lines=[TaxLine(title="VAT", price=Decimal("2"), rate=Decimal("0.2"))],
                 )
             ],
-            "refunds": [Refund(id=1, amount=Decimal("12.5"), created_at=shipped_at)],
+            "transactions": [paid(2, "sale", "30.00"), paid(3, "refund", "12.50")],
+            "refunds": [
+                Refund(
+                    id=1,
+                    amount=Decimal("12.50"),
+                    refund_line_items=[
+                        RefundLine(
+                            line_item_id=70, quantity=1, subtotal=Decimal("12.50"), total_discount=Decimal("2.50")
+                        )
+                    ],
+                    shipping=Decimal("2.50"),
+                    created_at=shipped_at,
+                )
+            ],
             "fulfillments": [
                 Fulfillment(
                     id=9,
@@ -227,6 +257,7 @@ def test_an_order_in_akinon_fields_is_derived_from_the_snapshot() -> None:
                 )
             ],
             "fulfillment_status": "partial",
+            "line_items": [item.model_copy(update={"fulfillable_quantity": 1, "fulfillment_status": "partial"})],
             "financial_status": "partially_refunded",
             "note_attributes": [NameValue(name="gift", value="yes")],
         }
@@ -248,10 +279,12 @@ def test_an_order_in_akinon_fields_is_derived_from_the_snapshot() -> None:
         "https://ups.example/1Z999",
         "UPS",
     )
-    # Partly shipped: no longer cancellable; paid and partly refunded: refundable; nothing to pay.
+    assert (akinon["discount_refund_amount"], akinon["shipping_refund_amount"]) == ("2.50", "2.50")
+    # One of two units shipped, one refunded: the other may still be cancelled or sent back, and money is
+    # left to refund; nothing to pay.
     assert (akinon["is_cancelled"], akinon["is_cancellable"], akinon["is_refundable"], akinon["is_payable"]) == (
         False,
-        False,
+        True,
         True,
         False,
     )

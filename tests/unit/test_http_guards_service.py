@@ -20,11 +20,6 @@ LIMITS = [("ip:1", 2), ("number:1001", 3)]
 
 
 @pytest.fixture
-def database() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
 def guards(database: FakeDatabase) -> HttpGuards:
     return HttpGuards(database)
 

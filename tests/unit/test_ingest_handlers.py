@@ -6,7 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from deploy.demo_catalog import DEMO_CUSTOMERS, DEMO_VARIANTS, demo_facts
+from deploy.demo_catalog import (
+    DEMO_CANCELLATION_REASONS,
+    DEMO_CUSTOMERS,
+    DEMO_SHIPPING_COMPANIES,
+    DEMO_VARIANTS,
+    demo_facts,
+)
 from services.order_api.domain.building import NewOrderIds, build_order
 from services.order_api.handlers import FACT_HANDLERS
 from shared.event_types import INGEST_FACTS
@@ -26,6 +32,8 @@ def test_the_demo_catalog_facts_decode_as_order_api_reads_them() -> None:
     assert [(event.type, event.subject, event.data) for event in decoded] == [
         *(("catalog.variant.upserted", str(variant.id), variant) for variant in DEMO_VARIANTS),
         *(("customer.upserted", str(customer.id), customer) for customer in DEMO_CUSTOMERS),
+        *(("cancellation.reason.upserted", str(reason.id), reason) for reason in DEMO_CANCELLATION_REASONS),
+        *(("shipping_company.upserted", str(company.id), company) for company in DEMO_SHIPPING_COMPANIES),
     ]
     assert len({event.id for event in decoded}) == len(facts)
 

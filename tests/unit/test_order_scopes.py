@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from services.order_api.api.akinon import routes as akinon
 from services.order_api.api.digital_river import routes as digital_river
+from services.order_api.api.haravan import refund_routes as haravan_refunds
 from services.order_api.api.haravan import routes as haravan
 from services.order_api.api.security import require_read, require_write
 
@@ -24,6 +25,11 @@ EXPECTED = {
     ("DELETE", "/com/orders/{order_id}.json"): "orders:write",
     ("POST", "/com/orders/{order_id}/close.json"): "orders:write",
     ("POST", "/com/orders/{order_id}/open.json"): "orders:write",
+    ("POST", "/com/orders/{order_id}/cancel.json"): "orders:write",
+    ("POST", "/com/orders/{order_id}/refunds/calculate.json"): "orders:read",  # a POST that only reads
+    ("POST", "/com/orders/{order_id}/refunds.json"): "orders:write",
+    ("GET", "/com/orders/{order_id}/refunds.json"): "orders:read",
+    ("GET", "/com/orders/{order_id}/refunds/{refund_id}.json"): "orders:read",
     ("GET", "/orders"): "orders:read",
     ("GET", "/orders/{id}"): "orders:read",
     ("GET", "/orders/{id}/tax-details"): "orders:read",
@@ -51,8 +57,13 @@ def _routes(*routers: APIRouter) -> dict[tuple[str, str], set[str]]:
 
 
 def test_every_keyed_route_needs_exactly_the_scope_of_what_it_does() -> None:
-    assert _routes(haravan.router, digital_river.router) == {route: {scope} for route, scope in EXPECTED.items()}
+    routes = _routes(haravan.router, haravan_refunds.router, digital_river.router)
+    assert routes == {route: {scope} for route, scope in EXPECTED.items()}
 
 
-def test_the_public_guest_lookup_needs_no_scope() -> None:
-    assert _routes(akinon.router) == {("POST", "/users/orders/anonymous/"): set()}
+def test_the_public_guest_routes_need_no_scope() -> None:
+    assert _routes(akinon.router) == {
+        ("POST", "/users/orders/anonymous/"): set(),
+        ("POST", "/users/orders/anonymous/cancellation_requests/"): set(),
+        ("POST", "/users/orders/anonymous/bulk_cancellation_requests/"): set(),
+    }

@@ -17,11 +17,6 @@ from tests.support.order_rules import NOW, custom, order
 
 
 @pytest.fixture
-def database() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
 def orders(database: FakeDatabase) -> OrderService:
     return order_service(database)
 

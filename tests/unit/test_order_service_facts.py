@@ -3,13 +3,10 @@
 publishes, and which facts are Unprocessable (dead-lettered with the reason). No I/O."""
 
 from decimal import Decimal
-from typing import cast
 
 import pytest
 
-from services.order_api.handlers import fact_applier
 from shared.consumer import EventHandler, Unprocessable
-from shared.db import Connection
 from shared.events import Event
 from shared.orders import (
     CustomerFact,
@@ -23,21 +20,8 @@ from shared.orders import (
     Snapshot,
     VariantFact,
 )
-from tests.support.fake_store import FakeDatabase, order_service, published
+from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service, published
 from tests.support.order_rules import custom, order
-
-# The consumer's connection: the fake store stands in for what it reaches.
-NO_CONNECTION = cast(Connection, None)
-
-
-@pytest.fixture
-def database() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def apply(database: FakeDatabase) -> EventHandler:
-    return fact_applier(1_000_000, lambda _: database)
 
 
 def fact(event_type: str, data: Snapshot, subject: int = 1) -> Event:

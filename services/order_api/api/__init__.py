@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from services.order_api.api.akinon.routes import router as akinon_router
 from services.order_api.api.contract import negotiate
 from services.order_api.api.digital_river.routes import router as digital_river_router
+from services.order_api.api.haravan.refund_routes import router as haravan_refunds_router
 from services.order_api.api.haravan.routes import router as haravan_router
 from services.order_api.api.http import etag, problem_responses
 from services.order_api.api.security import ORDERS_READ
@@ -29,7 +30,7 @@ _keyed = APIRouter(
     responses=problem_responses(400, 401, 403, 406, 413, 415),
 )
 _public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
-for _dialect in (haravan_router, digital_river_router):
+for _dialect in (haravan_router, haravan_refunds_router, digital_river_router):
     _keyed.include_router(_dialect)
 _public.include_router(akinon_router)
 

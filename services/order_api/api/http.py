@@ -1,13 +1,16 @@
 """HTTP conventions every order dialect shares: versions as ETags, If-Match preconditions, JSON answers,
 the problems a route documents, and the use cases and settings routes receive."""
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Header, Response
 from pydantic_core import to_json
 
 from services.order_api.service.guards import HttpGuards
+from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
+from services.order_api.service.refunds import RefundService
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import PostgresDatabase
 from shared.problems import Problem
@@ -77,12 +80,22 @@ async def order_service(runtime: RuntimeDep) -> OrderService:
     return OrderService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
 
 
+async def refund_service(runtime: RuntimeDep) -> RefundService:
+    return RefundService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
+
+
+async def guest_requests(runtime: RuntimeDep) -> GuestRequests:
+    return GuestRequests(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
+
+
 async def http_guards(runtime: RuntimeDep) -> HttpGuards:
     return HttpGuards(PostgresDatabase(runtime.pool))
 
 
-# A route's way in: the use cases on orders, and the HTTP guards' records.
+# A route's way in: the use cases on orders, their refunds and guests' requests, and the HTTP guards' records.
 Orders = Annotated[OrderService, Depends(order_service)]
+Refunds = Annotated[RefundService, Depends(refund_service)]
+GuestRequestsDep = Annotated[GuestRequests, Depends(guest_requests)]
 Guards = Annotated[HttpGuards, Depends(http_guards)]
 
 
@@ -93,18 +106,22 @@ _STATUS_MEANINGS: Final[dict[int, str]] = {
     "needs both)",
     404: "No such order",
     406: "Accept excludes JSON",
+    408: "The request body did not arrive in time",
     409: "The order's state does not allow this",
     412: "If-Match names a version the order has moved past, or is a weak ETag (which never matches)",
     413: "The body is too large",
     415: "The body is not JSON (Content-Type)",
     422: "Invalid or missing fields; `errors` names them",
     429: "Too many requests; wait as Retry-After says",
+    503: "The database cannot be reached right now; retry after `Retry-After` seconds",
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` documenting a route's problem answers, with what each status means here."""
-    return documented_problems({status: _STATUS_MEANINGS[status] for status in statuses})
+def problem_responses(*statuses: int, schema: Mapping[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting a route's problem answers, with what each status means here (in
+    the dialect's own problem `schema` when it has one)."""
+    meanings = {status: _STATUS_MEANINGS[status] for status in statuses}
+    return documented_problems(meanings) if schema is None else documented_problems(meanings, schema)
 
 
 def json_response(body: Any, status_code: int = 200, *, sequence: int | None = None) -> Response:

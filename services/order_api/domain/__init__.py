@@ -1,6 +1,8 @@
 """Pure order rules, one idea per module: money (`money`), what an order may hold (`limits`), building
 an order from a draft (`building`, `tags`, `customers`), payments (`payments`), fulfilments
-(`fulfillments`), changes after creation (`changes`), tax allocation (`taxes`), how a request is told
+(`fulfillments`), changes after creation (`changes`), refunds on the one refund math of
+shared/refund_math.py (`refunds`), cancelling orders and units (`cancellation`), guests' cancellation
+requests (`guest_requests`), tax allocation (`taxes`), how a request is told
 from a retry (`fingerprints`), and the value types the service and the store exchange (`stored`,
 `queries`, `http_guards`); `errors` says how a rule refuses.
 

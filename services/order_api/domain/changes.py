@@ -84,10 +84,17 @@ def reopen(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
 
 
 def check_deletable(order: OrderSnapshot) -> None:
-    """Money that moved stays on record: an order is deleted only once closed or cancelled, or unpaid."""
+    """Money that moved stays on record: an order is deleted only once closed or cancelled, or unpaid,
+    and never while a refund of it waits for the payment service (whose answer names the order)."""
     if order.status == "open" and order.financial_status not in ("pending", "voided"):
         raise OrderStateError(
             "status",
             "order_not_deletable",
             f"an open {order.financial_status} order cannot be deleted; close or cancel it first",
+        )
+    if any(refund.status != "success" for refund in order.refunds):
+        raise OrderStateError(
+            "refunds",
+            "order_not_deletable",
+            "a refund of the order is not paid back yet; delete it once the refund has succeeded",
         )

@@ -66,27 +66,38 @@ def cancel_fulfillment(order: OrderSnapshot, fulfillment_id: int, now: datetime)
 
 
 def _with_fulfillments(order: OrderSnapshot, fulfillments: list[Fulfillment], now: datetime) -> OrderSnapshot:
+    return with_fulfilment_counts(order.model_copy(update={"fulfillments": fulfillments, "updated_at": now}))
+
+
+def shipped_quantities(order: OrderSnapshot) -> dict[int, int]:
+    """Per line item, the units its successful fulfillments shipped."""
     shipped: dict[int, int] = {}
-    for fulfillment in fulfillments:
+    for fulfillment in order.fulfillments:
         if fulfillment.status == "success":
             for line in fulfillment.line_items:
                 shipped[line.id] = shipped.get(line.id, 0) + line.quantity
+    return shipped
+
+
+def with_fulfilment_counts(order: OrderSnapshot) -> OrderSnapshot:
+    """The order with each item's fulfillable quantity and fulfilment status, and its own, counted
+    again from its fulfillments and cancelled units: cancelled units are neither to ship nor owed, so
+    an order whose every other unit shipped is fulfilled."""
+    shipped = shipped_quantities(order)
     items = [
         item.model_copy(
             update={
-                "fulfillable_quantity": item.quantity - shipped.get(item.id, 0),
-                "fulfillment_status": _fulfillment_status(shipped.get(item.id, 0), item.quantity),
+                "fulfillable_quantity": item.quantity - item.cancelled_quantity - shipped.get(item.id, 0),
+                "fulfillment_status": _fulfillment_status(
+                    shipped.get(item.id, 0), item.quantity - item.cancelled_quantity
+                ),
             }
         )
         for item in order.line_items
     ]
+    owed = sum(item.quantity - item.cancelled_quantity for item in items)
     return order.model_copy(
-        update={
-            "fulfillments": fulfillments,
-            "line_items": items,
-            "fulfillment_status": _fulfillment_status(sum(shipped.values()), sum(i.quantity for i in items)),
-            "updated_at": now,
-        }
+        update={"line_items": items, "fulfillment_status": _fulfillment_status(sum(shipped.values()), owed)}
     )
 
 

@@ -14,6 +14,7 @@ MAX_METAFIELDS: Final = 100
 MAX_METADATA: Final = 50
 MAX_TRANSACTIONS: Final = 250
 MAX_FULFILLMENTS: Final = 250
+MAX_REFUNDS: Final = 250
 
 
 def check_count(field: str, count: int, limit: int) -> None:

@@ -7,7 +7,7 @@ from typing import Final, Literal
 
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.limits import MAX_TRANSACTIONS, check_count
-from services.order_api.domain.money import check_money, money, total
+from services.order_api.domain.money import check_money, money
 from shared.orders import FinancialStatus, OrderSnapshot, PaymentFact, Transaction, TransactionKind
 
 PaymentKind = Literal["authorized", "captured", "voided"]
@@ -30,8 +30,23 @@ def paid_amount(order: OrderSnapshot, *kinds: TransactionKind) -> Decimal:
 
 
 def refunded_amount(order: OrderSnapshot) -> Decimal:
-    """What the order's refunds add up to, at its currency's precision."""
-    return total((refund.amount for refund in order.refunds), order.currency)
+    """The money that went back: the order's successful refund transactions (a refund still pending
+    or failed has paid nothing back yet), at its currency's precision."""
+    return paid_amount(order, "refund")
+
+
+def ledger_entry(fact: PaymentFact) -> str | None:
+    """What a payment answer's transaction records as its authorization: the cancellation worker's
+    ledger entry it settles (the command's idempotency key), else the gateway's own reference."""
+    return str(fact.ledger_entry_id) if fact.ledger_entry_id is not None else fact.authorization
+
+
+def is_recorded(order: OrderSnapshot, fact: PaymentFact) -> bool:
+    """Whether the answer to this ledger entry is on the order already (a payment service that answered
+    twice): it is recorded once."""
+    return fact.ledger_entry_id is not None and any(
+        tx.authorization == str(fact.ledger_entry_id) for tx in order.transactions
+    )
 
 
 def financial_status(total: Decimal, transactions: Sequence[Transaction]) -> FinancialStatus:
@@ -90,7 +105,7 @@ def apply_payment(
         amount=check_money(fact.amount, order.currency, "amount"),
         currency=order.currency,
         gateway=fact.gateway,
-        authorization=fact.authorization,
+        authorization=ledger_entry(fact),
         created_at=now,
     )
     transactions = [*order.transactions, transaction]

@@ -3,7 +3,10 @@
 changed through any door follows the same rules and emits the same events.
 
 - `orders`: placing, reading, listing and changing orders (OrderService);
-- `facts`: what other services report on orders.ingest: payments, fulfilments, the catalog, customers
+- `refunds`: cancelling orders and refunding them, and waiting for a refund to settle (RefundService);
+- `guest_requests`: guests' cancellation requests, handed to the cancellation worker (GuestRequests);
+- `facts`: what other services report on orders.ingest: payments and refunds' answers, fulfilments,
+  the cancellation worker's decisions, returns, the catalog, customers, cancellation reference data
   (FactService);
 - `guards`: the HTTP guards' records: Idempotency-Keys, rate limits, their purge (HttpGuards);
 - `ports`: what the use cases need from storage (store/ implements it on Postgres).

@@ -3,6 +3,7 @@ lifecycle event to the outbox, or refuse the change when that event would be too
 
 from datetime import UTC, datetime
 
+from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, StaleVersion
@@ -12,6 +13,11 @@ from shared.logging import current_correlation_id
 from shared.orders import OrderLifecycleData, OrderSnapshot
 from shared.services import ORDER_API
 from shared.topics import ORDERS_EVENTS
+
+
+def as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
+    """The order as its caller may see it: without its customer record for one that may not read orders."""
+    return stored if may_read else StoredOrder(as_seen_without_read(stored.order), stored.sequence)
 
 
 def utc_now() -> datetime:

@@ -17,13 +17,13 @@ from datetime import datetime
 
 from services.order_api.domain.building import NewOrderIds, build_order, object_ids_needed
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
-from services.order_api.domain.customers import as_seen_without_read, with_counted_customer
+from services.order_api.domain.customers import with_counted_customer
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
 from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
-from services.order_api.service.lifecycle import lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import as_seen, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
 from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
 
@@ -60,7 +60,7 @@ class OrderService:
             # found the id taken). Now that it is visible, this request is its repeat (answered with its
             # order) or a clash.
             placed = await self.place_order(draft, may_read=may_read)
-        return PlacedOrder(_as_seen(placed.stored, may_read), placed.created)
+        return PlacedOrder(as_seen(placed.stored, may_read), placed.created)
 
     async def place_order(self, draft: OrderDraft, *, may_read: bool) -> PlacedOrder:
         """`create_order` in one transaction, without seeing it as the caller (the ingest consumer's
@@ -118,7 +118,8 @@ class OrderService:
         """A guest's own order, by its number and the exact email it was placed with; None for anything
         else, whatever the reason, after the same work."""
         async with self.database.connection() as tables:
-            return await tables.orders.fetch_guest(order_number, email)
+            found = await tables.orders.fetch_guest(order_number, email)
+        return found.order if found is not None else None
 
     async def list_orders(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
         async with self.database.connection() as tables:
@@ -131,18 +132,25 @@ class OrderService:
     # ---- changes ----------------------------------------------------------------------------------
 
     async def update_order(
-        self, order_id: int, changes: OrderChanges, *, may_read: bool, if_match: int | None = None
+        self,
+        order_id: int,
+        changes: OrderChanges | Callable[[OrderSnapshot], OrderChanges | None],
+        *,
+        may_read: bool,
+        if_match: int | None = None,
     ) -> StoredOrder:
+        """Apply `changes`, or what `changes(order)` makes of the order as it stands under its lock
+        (None: nothing, and then nothing is stored or published)."""
+
+        def change(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
+            wanted = changes(order) if callable(changes) else changes
+            return order if wanted is None else update(order, wanted, now)
+
         try:
-            return await self._change(
-                order_id,
-                lambda order, now: update(order, changes, now),
-                "order.updated",
-                may_read=may_read,
-                if_match=if_match,
-            )
+            return await self._change(order_id, change, "order.updated", may_read=may_read, if_match=if_match)
         except UpstreamIdTaken as taken:  # the new upstream id already names another order
-            raise UpstreamConflict(changes.upstream_id or "", 0) from taken
+            upstream_id = changes.upstream_id if isinstance(changes, OrderChanges) else None
+            raise UpstreamConflict(upstream_id or "", 0) from taken
 
     async def close_order(self, order_id: int, *, may_read: bool, if_match: int | None = None) -> StoredOrder:
         return await self._change(order_id, close, "order.closed", may_read=may_read, if_match=if_match)
@@ -163,16 +171,16 @@ class OrderService:
         self, order_id: int, change: Change, event_type: str, *, may_read: bool, if_match: int | None
     ) -> StoredOrder:
         """Apply `change` to the locked order, store it, emit the event; `if_match` guards against lost
-        updates. Returns the changed order as the caller may see it."""
+        updates. Returns the changed order as the caller may see it (unstored when `change` returned it
+        as it was)."""
         async with self.database.transaction() as tables:
             stored = await lock_order(tables, order_id, if_match)
-            changed = await tables.orders.save(change(stored.order, self.clock()))
+            order = change(stored.order, self.clock())
+            if order is stored.order:  # nothing changes
+                return as_seen(stored, may_read)
+            changed = await tables.orders.save(order)
             await publish_change(tables, event_type, changed, self.max_event_bytes)
-        return _as_seen(changed, may_read)
-
-
-def _as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
-    return stored if may_read else StoredOrder(as_seen_without_read(stored.order), stored.sequence)
+        return as_seen(changed, may_read)
 
 
 async def _resolve_customer(tables: Tables, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:

@@ -13,6 +13,7 @@ from typing import Protocol
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
+from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
 
@@ -41,8 +42,9 @@ class Orders(Protocol):
     async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
         """The order with this upstream id, and the fingerprint of the request that created it."""
 
-    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
-        """The guest order with this number and exactly this email; a miss reads no order."""
+    async def fetch_guest(self, order_number: int, email: str, *, for_update: bool = False) -> StoredOrder | None:
+        """The guest order with this number and exactly this email, locked for this transaction's change
+        with `for_update`; a miss reads no order."""
 
     async def delete(self, order_id: int) -> None: ...
 
@@ -69,6 +71,20 @@ class Customers(Protocol):
 
     async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
         """Count the order on its customer; the customer's record as it now stands."""
+
+
+class ReferenceData(Protocol):
+    """The cancellation reference data other services publish: reasons, easy-return shipping companies."""
+
+    async def upsert_reason(self, reason: CancellationReason) -> None: ...
+
+    async def upsert_shipping_company(self, company: ShippingCompany) -> None: ...
+
+    async def active_reasons(self, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` are active cancellation reasons."""
+
+    async def return_companies(self, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` are active shipping companies that take easy returns."""
 
 
 class HttpGuardRecords(Protocol):
@@ -109,6 +125,9 @@ class Tables(Protocol):
 
     @property
     def http_guards(self) -> HttpGuardRecords: ...
+
+    @property
+    def reference_data(self) -> ReferenceData: ...
 
     @property
     def outbox(self) -> Outbox: ...

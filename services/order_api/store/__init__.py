@@ -1,5 +1,6 @@
 """order_api's SQL, one module per table family: orders (`orders`, `order_filters`), the catalog and
-customers (`catalog`), the HTTP guards (`http_guards`). Nothing else touches these tables; each
+customers (`catalog`), the HTTP guards (`http_guards`), the cancellation reference data
+(`reference_data`). Nothing else touches these tables; each
 returns domain types and decides no rule.
 
 `PostgresDatabase` opens them for the use cases (service/), as service/ports.py describes;
@@ -14,6 +15,7 @@ import asyncpg
 from services.order_api.store.catalog import CustomerRows, VariantRows
 from services.order_api.store.http_guards import HttpGuardRows
 from services.order_api.store.orders import OrderRows
+from services.order_api.store.reference_data import ReferenceRows
 from shared.db import Connection
 from shared.events import Event
 from shared.outbox import enqueue
@@ -35,6 +37,7 @@ class PostgresTables:
         self.catalog = VariantRows(conn)
         self.customers = CustomerRows(conn)
         self.http_guards = HttpGuardRows(conn)
+        self.reference_data = ReferenceRows(conn)
         self.outbox = OutboxRows(conn)
 
 

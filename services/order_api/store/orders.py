@@ -1,11 +1,11 @@
 """The orders table: each order stored whole as its snapshot (`document`), with the fields lists filter
 on copied into indexed columns."""
 
-from decimal import Decimal
 from typing import Any, Final, NoReturn
 
 import asyncpg
 
+from services.order_api.domain.payments import refunded_amount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.ports import UpstreamIdTaken
@@ -48,7 +48,7 @@ def _values(order: OrderSnapshot) -> list[Any]:
     derived = {
         "customer_id": order.customer.id if order.customer else None,
         "skus": sorted({item.sku for item in order.line_items if item.sku}),
-        "refunded_amount": sum((refund.amount for refund in order.refunds), Decimal(0)),
+        "refunded_amount": refunded_amount(order),
         "document": order.model_dump_json(),
     }
     return [derived[name] if name in derived else getattr(order, name) for name in _COLUMNS]
@@ -126,15 +126,19 @@ class OrderRows:
         )
         return (_stored(row), row["create_fingerprint"]) if row else None
 
-    async def fetch_guest(self, order_number: int, email: str) -> OrderSnapshot | None:
-        """The guest order with this number and exactly this email. The match is made in SQL on the
-        number's unique index, so a miss (no such number, another email, a registered customer's order)
-        never reads or parses a document: only a full match does more work than a miss, and the time a
-        miss takes says nothing about the order behind the number."""
-        document = await self.conn.fetchval(
-            "SELECT document::text FROM orders WHERE order_number = $1 AND email = $2 AND guest", order_number, email
+    async def fetch_guest(self, order_number: int, email: str, *, for_update: bool = False) -> StoredOrder | None:
+        """The guest order with this number and exactly this email (locked for this transaction's change
+        with `for_update`). The match is made in SQL on the number's unique index, so a miss (no such
+        number, another email, a registered customer's order) never reads or parses a document: only a
+        full match does more work than a miss, and the time a miss takes says nothing about the order
+        behind the number."""
+        row = await self.conn.fetchrow(
+            "SELECT document::text AS document, sequence FROM orders WHERE order_number = $1 AND email = $2 AND guest"
+            + (" FOR UPDATE" if for_update else ""),
+            order_number,
+            email,
         )
-        return OrderSnapshot.model_validate_json(document) if document is not None else None
+        return _stored(row) if row is not None else None
 
     async def delete(self, order_id: int) -> None:
         await self.conn.execute("DELETE FROM orders WHERE id = $1", order_id)

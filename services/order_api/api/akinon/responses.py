@@ -6,9 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from services.order_api.domain.money import money
+from services.order_api.domain.guest_requests import cancellable_units
+from services.order_api.domain.money import money, total
 from services.order_api.domain.payments import refunded_amount
+from shared.cancellations import CancellationType
 from shared.orders import OrderSnapshot
+from shared.refund_math import refundable
 
 
 class AkinonOrder(BaseModel):
@@ -48,10 +51,17 @@ class AkinonOrder(BaseModel):
     extra_field: dict[str, str] | None
 
 
+def _may_ask(order: OrderSnapshot, cancellation_type: CancellationType) -> bool:
+    """Whether a guest could ask to cancel (or send back) some unit of the order now."""
+    return order.status != "cancelled" and any(
+        not item.active_request and cancellable_units(order, item, cancellation_type) > 0 for item in order.line_items
+    )
+
+
 def akinon_order(order: OrderSnapshot) -> AkinonOrder:
     """The one translation from the snapshot to Akinon's fields."""
     zero = money(Decimal(0), order.currency)
-    refunded = refunded_amount(order)
+    settled = [refund for refund in order.refunds if refund.status == "success"]
     shipped = [fulfillment for fulfillment in order.fulfillments if fulfillment.status == "success"]
     last_shipment = shipped[-1] if shipped else None
     shipping_taxes = [tax for line in order.shipping_lines for tax in line.tax_lines]
@@ -64,12 +74,14 @@ def akinon_order(order: OrderSnapshot) -> AkinonOrder:
         amount_without_discount=money(order.total_price + order.total_discounts, order.currency),
         shipping_amount=order.total_shipping_price,
         shipping_tax_rate=shipping_taxes[0].rate if shipping_taxes else None,
-        refund_amount=refunded,
-        discount_refund_amount=zero,
-        shipping_refund_amount=zero,
+        refund_amount=refunded_amount(order),
+        discount_refund_amount=total(
+            (line.total_discount for refund in settled for line in refund.refund_line_items), order.currency
+        ),
+        shipping_refund_amount=total((refund.shipping for refund in settled), order.currency),
         is_cancelled=order.status == "cancelled",
-        is_cancellable=open_order and order.fulfillment_status is None,
-        is_refundable=order.financial_status in ("paid", "partially_paid", "partially_refunded"),
+        is_cancellable=_may_ask(order, "cancel"),
+        is_refundable=refundable(order) > 0 and _may_ask(order, "refund"),
         is_payable=open_order and order.financial_status in ("pending", "partially_paid"),
         tracking_url=last_shipment.tracking_url if last_shipment else None,
         tracking_number=last_shipment.tracking_number if last_shipment else None,

@@ -7,10 +7,12 @@ from pydantic import AwareDatetime, Field
 
 from services.order_api.api.digital_river.fields import Camel
 from services.order_api.api.digital_river.state import DigitalRiverState, digital_river_state
+from services.order_api.domain.cancellation import cancelled_amount
 from services.order_api.domain.money import money
 from services.order_api.domain.payments import paid_amount, refunded_amount
 from services.order_api.domain.taxes import line_item_taxes
 from shared.orders import CancelReason, ChargeType, CustomerType, FraudState, LineItemSnapshot, OrderSnapshot
+from shared.refund_math import refundable
 
 
 class DigitalRiverItem(Camel):
@@ -47,9 +49,14 @@ class DigitalRiverOrder(Camel):
     total_duty: Decimal
     total_discount: Decimal
     total_shipping: Decimal
-    available_to_refund_amount: Decimal
-    refunded_amount: Decimal
-    cancelled_amount: Decimal
+    available_to_refund_amount: Decimal = Field(
+        description="What can still be refunded: captured, less refunded, less what pending refunds hold"
+    )
+    refunded_amount: Decimal = Field(description="What refunds paid back (pending ones have not yet)")
+    cancelled_amount: Decimal = Field(
+        description="The cancelled items' share of the total (with their discounts and tax), and the "
+        "shipping once the whole order is cancelled"
+    )
     captured_amount: Decimal
     request_to_be_forgotten: bool
     state: DigitalRiverState
@@ -68,7 +75,6 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
     currency = order.currency
     zero = money(Decimal(0), currency)
     captured = paid_amount(order, "capture", "sale")
-    refunded = refunded_amount(order)
     return DigitalRiverOrder(
         # The checkout's fields as given (this answer declares each of them; a unit test holds it to that).
         **order.checkout_fields(),
@@ -87,9 +93,9 @@ def digital_river_order(order: OrderSnapshot) -> DigitalRiverOrder:
         total_duty=zero,
         total_discount=order.total_discounts,
         total_shipping=order.total_shipping_price,
-        available_to_refund_amount=max(captured - refunded, zero),
-        refunded_amount=refunded,
-        cancelled_amount=paid_amount(order, "void"),
+        available_to_refund_amount=max(refundable(order), zero),
+        refunded_amount=refunded_amount(order),
+        cancelled_amount=cancelled_amount(order),
         captured_amount=captured,
         request_to_be_forgotten=order.request_to_be_forgotten,
         state=digital_river_state(order),

@@ -1,21 +1,20 @@
-"""What the Haravan dialect's requests may say: a new order, and what an update may change. The
+"""What the Haravan dialect's requests may say: a new order (an update's rules are in updates.py). The
 dialect's own models: every object refuses keys it does not know, and text the store cannot hold is
 refused up front, naming where it is."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.order_api.api.fields import IpAddress, Money, Rate
-from services.order_api.api.haravan.responses import ORDER_FIELDS, AddressLines
-from services.order_api.domain.changes import OrderChanges
+from services.order_api.api.haravan.responses import AddressLines
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
 from shared.fields import BigintId, storable
-from shared.orders import FinancialStatus, Metafield, NameValue, OrderDraft, TransactionKind, TransactionStatus
-from shared.problems import Problem, invalid_field
+from shared.orders import FinancialStatus, OrderDraft, TransactionKind, TransactionStatus
+from shared.problems import invalid_field
 
 
 def _check_storable(value: Any, path: str) -> None:
@@ -34,11 +33,15 @@ def _check_storable(value: Any, path: str) -> None:
             _check_storable(item, f"{path}[{index}]")
 
 
-class _In(BaseModel):
+class RequestModel(BaseModel):
+    """A request object of this dialect: unknown keys are refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Body(_In):
+class RequestBody(RequestModel):
+    """A request's body: text the store cannot hold is refused anywhere in it, naming where."""
+
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
@@ -48,18 +51,18 @@ class _Body(_In):
         return data
 
 
-class NameValueIn(_In):
+class NameValueIn(RequestModel):
     name: str = Field(max_length=255)
     value: str = Field(max_length=5000)
 
 
-class TaxLineIn(_In):
+class TaxLineIn(RequestModel):
     title: str
     price: Money
     rate: Rate
 
 
-class ShippingLineIn(_In):
+class ShippingLineIn(RequestModel):
     code: str | None = Field(default=None, max_length=255)
     title: str = Field(max_length=255)
     price: Money
@@ -67,19 +70,19 @@ class ShippingLineIn(_In):
     tax_lines: list[TaxLineIn] = Field(default=[], max_length=50)
 
 
-class DiscountCodeIn(_In):
+class DiscountCodeIn(RequestModel):
     code: str
     amount: Money
     type: Literal["fixed_amount", "percentage", "shipping"] = "fixed_amount"
 
 
-class AddressIn(AddressLines, _In):
+class AddressIn(AddressLines, RequestModel):
     latitude: Decimal | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: Decimal | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 
 
 # An existing customer (`id` only) or a new one (no `id`).
-class CustomerIn(_In):
+class CustomerIn(RequestModel):
     id: BigintId | None = None
     email: str | None = None
     first_name: str | None = None
@@ -88,7 +91,7 @@ class CustomerIn(_In):
     accepts_marketing: bool | None = None
 
 
-class ClientDetailsIn(_In):
+class ClientDetailsIn(RequestModel):
     browser_ip: IpAddress | None = None
     accept_language: str | None = None
     user_agent: str | None = None
@@ -97,14 +100,14 @@ class ClientDetailsIn(_In):
     browser_height: int | None = Field(default=None, ge=0, le=100_000)
 
 
-class MetafieldIn(_In):
+class MetafieldIn(RequestModel):
     namespace: str = Field(min_length=1, max_length=100)
     key: str = Field(min_length=1, max_length=100)
     value: str = Field(max_length=10_000)
     value_type: Literal["string", "integer", "json_string"] = "string"
 
 
-class TransactionIn(_In):
+class TransactionIn(RequestModel):
     kind: TransactionKind
     status: TransactionStatus = "success"
     amount: Money
@@ -112,7 +115,7 @@ class TransactionIn(_In):
     authorization: str | None = None
 
 
-class LineItemIn(_In):
+class LineItemIn(RequestModel):
     variant_id: BigintId | None = None
     title: str | None = Field(default=None, min_length=1, max_length=255)
     price: Money | None = None
@@ -125,7 +128,7 @@ class LineItemIn(_In):
     requires_shipping: bool | None = None
 
 
-class OrderCreateIn(_In):
+class OrderCreateIn(RequestModel):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=50)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
@@ -172,77 +175,5 @@ class OrderCreateIn(_In):
         return OrderDraft.model_validate(fields)
 
 
-class OrderCreateBody(_Body):
+class OrderCreateBody(RequestBody):
     order: OrderCreateIn
-
-
-_IMMUTABLE: Final = "{} cannot change after the order is created (the document: not its items or quantities)"
-
-
-class OrderUpdateIn(BaseModel):
-    """What an order update may set (the document: not its items or quantities). Any other key of the
-    order is refused as `immutable_field`, a key the order does not have as `unknown_field`."""
-
-    # Extra keys are let through validation so the route can say which rule they break.
-    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra={"additionalProperties": False})
-
-    id: BigintId | None = Field(default=None, description="If given, must be the path's id")
-    note: str | None = Field(default=None, max_length=5000)
-    note_attributes: list[NameValueIn] | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=254)
-    buyer_accepts_marketing: bool | None = None
-    metafields: list[MetafieldIn] | None = Field(
-        default=None,
-        max_length=MAX_METAFIELDS,
-        description=f"Added or replaced by namespace and key; an order holds at most {MAX_METAFIELDS}",
-    )
-    tags: str | None = Field(default=None, max_length=2000)
-    customer: None = Field(default=None, description="`null` detaches the customer from the order")
-
-    def changes(self, order_id: int) -> OrderChanges:
-        extra = sorted(self.model_extra or {})
-        for code, names, detail, message in (
-            ("immutable_field", [name for name in extra if name in ORDER_FIELDS], _IMMUTABLE, "cannot be changed"),
-            ("unknown_field", extra, "an order has no {}", "unknown field"),
-        ):
-            if names:
-                raise Problem(
-                    422,
-                    code,
-                    detail.format(", ".join(names)),
-                    errors=[{"field": f"order.{name}", "message": message} for name in names],
-                )
-        if self.id is not None and self.id != order_id:
-            raise invalid_field("order.id", f"is {self.id}, but the path names order {order_id}")
-        if not self.model_fields_set - {"id"}:
-            raise Problem(
-                422,
-                "nothing_to_change",
-                "The update names no field to change.",
-                errors=[{"field": "order", "message": "name a field to change"}],
-            )
-        # null means "remove" only for the customer; elsewhere it would be ambiguous (clear? keep?).
-        for name in sorted(self.model_fields_set - {"id", "customer"}):
-            if getattr(self, name) is None:
-                raise invalid_field(f"order.{name}", 'cannot be null; send "" or [] to clear it')
-        return OrderChanges(
-            note=self.note,
-            note_attributes=_all(NameValue, self.note_attributes),
-            email=self.email,
-            buyer_accepts_marketing=self.buyer_accepts_marketing,
-            metafields=_all(Metafield, self.metafields),
-            tags=self.tags,
-            remove_customer="customer" in self.model_fields_set,
-        )
-
-
-class OrderUpdateBody(_Body):
-    order: OrderUpdateIn
-
-
-ContractT = TypeVar("ContractT", bound=BaseModel)
-
-
-def _all(model: type[ContractT], objects: Sequence[BaseModel] | None) -> list[ContractT] | None:
-    """The request's objects as the domain's (same keys), or None when the request named none."""
-    return None if objects is None else [model.model_validate(one.model_dump()) for one in objects]

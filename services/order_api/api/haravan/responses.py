@@ -20,6 +20,8 @@ from shared.orders import (
     FraudState,
     FulfillmentStatus,
     OrderStatus,
+    RefundStatus,
+    RestockType,
     TransactionKind,
     TransactionStatus,
 )
@@ -168,24 +170,55 @@ class HaravanFulfillment(FulfillmentFields):
     receipt: dict[str, str] = Field(default={})
 
 
-class RefundLine(BaseModel):
+class RefundLineFields(BaseModel):
     line_item_id: int
     quantity: int
-    subtotal: Decimal
+    restock_type: RestockType = "no_restock"
+    subtotal: Decimal = Field(description="The units' price, before discounts")
+    total_discount: Decimal = Field(default=Decimal("0"), description="The units' share of the order's discounts")
+    total_tax: Decimal = Field(default=Decimal("0"), description="The units' share of the order's tax")
+
+
+class RefundLine(RefundLineFields):
+    line_item: HaravanLineItem
+
+
+class OrderAdjustment(BaseModel):
+    """Money a refund returns that is not the items': shipping (negative, as Shopify shows it)."""
+
+    order_id: int
+    refund_id: int
+    kind: Literal["shipping_refund"] = "shipping_refund"
+    reason: str = "Shipping refund"
+    amount: Decimal
+    tax_amount: Decimal
 
 
 class RefundFields(BaseModel):
     id: int
     note: str | None = None
     restock: bool = False
-    amount: Decimal
-    refund_line_items: list[RefundLine] = Field(default=[])
+    status: RefundStatus = Field(
+        default="success", description="pending until the payment service answers; success or failure then"
+    )
+    amount: Decimal = Field(description="What the refund pays back: its lines and its shipping")
     created_at: AwareDatetime
 
 
 class HaravanRefund(RefundFields):
     order_id: int
     user_id: None = None
+    refund_line_items: list[RefundLine] = Field(default=[])
+    transactions: list[Transaction] = Field(default=[], description="Each attempt to pay the refund back")
+    order_adjustments: list[OrderAdjustment] = Field(default=[])
+
+
+class RefundEnvelope(BaseModel):
+    refund: HaravanRefund
+
+
+class RefundListEnvelope(BaseModel):
+    refunds: list[HaravanRefund]
 
 
 class Metafield(BaseModel):

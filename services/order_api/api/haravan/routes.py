@@ -1,14 +1,14 @@
 """The Haravan dialect's routes: `/com/orders...json`, each a thin translation over the use cases."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
+from services.order_api.api.haravan.errors import fields_under
+from services.order_api.api.haravan.errors import haravan_problem_responses as problem_responses
 from services.order_api.api.haravan.examples import CREATE_EXAMPLES, UPDATE_EXAMPLES
 from services.order_api.api.haravan.queries import FieldsParam, Filters, fields_named
-from services.order_api.api.haravan.requests import OrderCreateBody, OrderUpdateBody
+from services.order_api.api.haravan.requests import OrderCreateBody
 from services.order_api.api.haravan.responses import (
     Deleted,
     OrderCount,
@@ -17,14 +17,16 @@ from services.order_api.api.haravan.responses import (
     OrderListEnvelope,
 )
 from services.order_api.api.haravan.translation import haravan_order
-from services.order_api.api.http import IfMatch, Orders, json_response, problem_responses
+from services.order_api.api.haravan.updates import OrderUpdateBody
+from services.order_api.api.http import IfMatch, Orders, json_response
 from services.order_api.api.security import READS, WRITES, MayRead
-from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
 from services.order_api.domain.queries import Page
 from services.order_api.domain.stored import StoredOrder
 from shared.fields import MAX_BIGINT
 
-router = APIRouter(prefix="/com", tags=["Haravan orders"])
+# Every route may also answer these, in the dialect's problem shape (errors.py).
+EDGE_PROBLEMS: Final = problem_responses(400, 401, 403, 406, 408, 413, 415, 503)
+router = APIRouter(prefix="/com", tags=["Haravan orders"], responses=EDGE_PROBLEMS)
 
 OrderId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The order id")]
 
@@ -33,17 +35,7 @@ def _only(order: dict[str, Any], names: set[str] | None) -> dict[str, Any]:
     return order if names is None else {name: order[name] for name in names}
 
 
-@contextmanager
-def _fields_in_body() -> Iterator[None]:
-    """A broken order rule names the order's field; in this dialect's bodies it sits under `order`."""
-    try:
-        yield
-    except OrderRuleError as error:
-        field = "order" if error.field == WHOLE_ORDER else f"order.{error.field}"
-        raise type(error)(field, error.code, error.message) from error
-
-
-_ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
+ETAG: Final = {"ETag": {"description": "The order's version, to send back in If-Match", "schema": {"type": "string"}}}
 _LOCATION: Final = {"Location": {"description": "The new order's URL", "schema": {"type": "string"}}}
 
 
@@ -79,7 +71,7 @@ async def count_orders(orders: Orders, query: Filters) -> OrderCount:
     "/orders.json",
     status_code=201,
     response_model=OrderEnvelope,
-    responses={**problem_responses(400, 413, 422), 201: {"headers": {**_ETAG, **_LOCATION}}},
+    responses={**problem_responses(400, 413, 422), 201: {"headers": {**ETAG, **_LOCATION}}},
 )
 async def create_order(
     body: Annotated[OrderCreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -90,9 +82,9 @@ async def create_order(
     `financial_status` the order is taken as paid, as Haravan does. An existing customer is named by
     `customer.id` (this needs orders:read too); an email finds or records a checkout record, never an
     account. A key without orders:read is answered without the order's `customer`."""
-    with _fields_in_body():
+    with fields_under("order"):
         placed = await orders.create_order(body.order.draft(), may_read=may_read)
-    response = _order_response(placed.stored, status_code=201)
+    response = order_response(placed.stored, status_code=201)
     response.headers["Location"] = f"/com/orders/{placed.stored.order.id}.json"
     return response
 
@@ -100,23 +92,24 @@ async def create_order(
 @router.get(
     "/orders/{order_id}.json",
     response_model=OrderFieldsEnvelope,
-    responses={**problem_responses(404, 422), 200: {"headers": _ETAG}},
+    responses={**problem_responses(404, 422), 200: {"headers": ETAG}},
     dependencies=READS,
 )
 async def get_order(order_id: OrderId, orders: Orders, fields: FieldsParam = None) -> Response:
     """One order; its ETag is the version to send back in `If-Match`."""
     names = fields_named(fields)
-    return _order_response(await orders.get_order(order_id), names=names)
+    return order_response(await orders.get_order(order_id), names=names)
 
 
-def _order_response(stored: StoredOrder, *, names: set[str] | None = None, status_code: int = 200) -> Response:
+def order_response(stored: StoredOrder, *, names: set[str] | None = None, status_code: int = 200) -> Response:
+    """`{"order": ...}` (only the keys in `names`, when given), with the order's version as its ETag."""
     return json_response({"order": _only(haravan_order(stored.order), names)}, status_code, sequence=stored.sequence)
 
 
 @router.put(
     "/orders/{order_id}.json",
     response_model=OrderEnvelope,
-    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG}},
+    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": ETAG}},
 )
 async def update_order(
     *,
@@ -127,31 +120,34 @@ async def update_order(
     if_match: IfMatch,
 ) -> Response:
     """Change note, note_attributes, email, buyer_accepts_marketing, metafields or tags, or detach the
-    customer (`"customer": null`). Items and quantities cannot change."""
-    changes = body.order.changes(order_id)
-    with _fields_in_body():
-        stored = await orders.update_order(order_id, changes, may_read=may_read, if_match=if_match)
-    return _order_response(stored)
+    customer (`"customer": null`). Items and quantities cannot change. The whole order as read may be
+    sent back with the changes (as Shopify clients do): the keys the platform keeps are ignored, the
+    others must be as the order has them (422 `immutable_field` otherwise), and an update that changes
+    nothing stores and publishes nothing."""
+    body.order.check(order_id)
+    with fields_under("order"):
+        stored = await orders.update_order(order_id, body.order.changes, may_read=may_read, if_match=if_match)
+    return order_response(stored)
 
 
 @router.post(
     "/orders/{order_id}/close.json",
     response_model=OrderEnvelope,
-    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
 async def close_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
     """Close an open order (409 `order_not_open` otherwise)."""
-    return _order_response(await orders.close_order(order_id, may_read=may_read, if_match=if_match))
+    return order_response(await orders.close_order(order_id, may_read=may_read, if_match=if_match))
 
 
 @router.post(
     "/orders/{order_id}/open.json",
     response_model=OrderEnvelope,
-    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": _ETAG}},
+    responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
 async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_match: IfMatch) -> Response:
     """Re-open a closed order (409 `order_not_closed` when it is open or cancelled)."""
-    return _order_response(await orders.reopen_order(order_id, may_read=may_read, if_match=if_match))
+    return order_response(await orders.reopen_order(order_id, may_read=may_read, if_match=if_match))
 
 
 @router.delete(

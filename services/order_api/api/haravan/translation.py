@@ -7,6 +7,7 @@ model declares it; the unit test holds the translation and the models together.
 """
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final
 
 from pydantic import BaseModel
@@ -29,9 +30,10 @@ from services.order_api.api.haravan.responses import (
     NameValue,
     OrderFields,
     RefundFields,
-    RefundLine,
+    RefundLineFields,
     Transaction,
 )
+from services.order_api.domain.money import money
 from shared.orders import OrderSnapshot
 
 Json = dict[str, Any]
@@ -59,7 +61,7 @@ _ADDRESS: Final = _keys(HaravanAddress)
 _SHIPPING_LINE: Final = _keys(HaravanShippingLine)
 _TAX_LINE: Final = _keys(HaravanTaxLine)
 _PLAIN: Final[dict[type[BaseModel], tuple[str, ...]]] = {
-    model: _keys(model) for model in (NameValue, DiscountCode, ClientDetails, Transaction, RefundLine, Metafield)
+    model: _keys(model) for model in (NameValue, DiscountCode, ClientDetails, Transaction, RefundLineFields, Metafield)
 }
 _ORDER_CONSTANTS: Final = _constants(HaravanOrder, OrderFields)
 _CUSTOMER_CONSTANTS: Final = _constants(HaravanCustomer, CustomerFields)
@@ -116,13 +118,42 @@ def _fulfillment(fulfillment: Json, items: Mapping[int, Json], order_id: int) ->
     }
 
 
-def _refund(refund: Json, order_id: int) -> Json:
+def _refund(refund: Json, items: Mapping[int, Json], order: OrderSnapshot) -> Json:
+    shipping = Decimal(refund["shipping"])
     return {
         **_take(refund, _REFUND),
-        "refund_line_items": _all(RefundLine, refund["refund_line_items"]),
         **_REFUND_CONSTANTS,
-        "order_id": order_id,
+        "order_id": order.id,
+        "refund_line_items": [
+            {**_take(line, _PLAIN[RefundLineFields]), "line_item": items[line["line_item_id"]]}
+            for line in refund["refund_line_items"]
+        ],
+        "transactions": _all(Transaction, refund["transactions"]),
+        "order_adjustments": [
+            {
+                "order_id": order.id,
+                "refund_id": refund["id"],
+                "kind": "shipping_refund",
+                "reason": "Shipping refund",
+                "amount": str(money(-shipping, order.currency)),
+                "tax_amount": str(money(Decimal(0), order.currency)),
+            }
+        ]
+        if shipping
+        else [],
     }
+
+
+def haravan_line_items(order: OrderSnapshot) -> dict[int, Json]:
+    """The order's line items in the Haravan shape, by id, as JSON data."""
+    data = order.model_dump(mode="json", include={"line_items"})
+    return {item["id"]: _line_item(item) for item in data["line_items"]}
+
+
+def haravan_refunds(order: OrderSnapshot) -> list[Json]:
+    """The order's refunds in the Haravan (Shopify) shape, as JSON data."""
+    items = haravan_line_items(order)
+    return [_refund(refund, items, order) for refund in order.model_dump(mode="json", include={"refunds"})["refunds"]]
 
 
 def haravan_order(order: OrderSnapshot) -> Json:
@@ -148,7 +179,7 @@ def haravan_order(order: OrderSnapshot) -> Json:
         "client_details": None if client_details is None else _take(client_details, _PLAIN[ClientDetails]),
         "transactions": _all(Transaction, data["transactions"]),
         "fulfillments": [_fulfillment(fulfillment, by_id, order.id) for fulfillment in data["fulfillments"]],
-        "refunds": [_refund(refund, order.id) for refund in data["refunds"]],
+        "refunds": [_refund(refund, by_id, order) for refund in data["refunds"]],
         "metafields": _all(Metafield, data["metafields"]),
         **_ORDER_CONSTANTS,
         "gateway": next((tx.gateway for tx in order.transactions if tx.gateway), ""),
