@@ -21,7 +21,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer
@@ -99,10 +99,14 @@ class CommandOut(BaseModel):
     answer: str | None
 
 
+class RecordSender(Protocol):
+    async def send_all(self, records: Sequence[OutgoingRecord]) -> None: ...
+
+
 class Sandbox:
     """Counts commands per idempotency key and answers each key once."""
 
-    def __init__(self, settings: SandboxSettings, producer: EventProducer) -> None:
+    def __init__(self, settings: SandboxSettings, producer: RecordSender) -> None:
         self.settings = settings
         self.producer = producer
         self.seen: dict[uuid.UUID, Seen] = {}
