@@ -4,7 +4,8 @@ Gateway, for the local stack and the tests.
 It consumes `payments.commands` and answers each command once per idempotency key (the ledger entry
 id), after `PAYMENTS_SANDBOX_DELAY_SECONDS`, with a fact on `orders.ingest` naming the refund and the
 ledger entry: `payment.voided` for a void, `payment.refund_failed` for a refund whose amount in minor
-units ends in 13 (so failures can be exercised), `payment.refunded` otherwise. A command seen again
+units ends in 13 (so failures can be exercised), `payment.refunded` otherwise. A decline is passing,
+as a real one often is: a retry (the same refund under a new key) goes through. A command seen again
 (same key) is counted and not answered again. The counts are served over HTTP for tests:
 
     GET /commands/{idempotency_key}   {"idempotency_key", "order_id", "count", "answered", "answer"}
@@ -61,13 +62,14 @@ class SandboxSettings(BaseSettings):
         return self.kafka_bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or LOCAL_KAFKA_BOOTSTRAP
 
 
-def answer(command: Event, gateway: str) -> Event:
-    """The payment service's answer to a refund or void command."""
+def answer(command: Event, gateway: str, *, retry: bool = False) -> Event:
+    """The payment service's answer to a refund or void command (`retry`: the refund was asked for
+    before, under another key)."""
     data = command.data
     assert isinstance(data, RefundData)
     if data.kind == "void":
         fact_type, error = "payment.voided", None
-    elif to_minor(data.amount, data.currency) % 100 == DECLINED_ENDING:
+    elif not retry and to_minor(data.amount, data.currency) % 100 == DECLINED_ENDING:
         fact_type, error = "payment.refund_failed", "declined: the sandbox declines amounts ending in 13"
     else:
         fact_type, error = "payment.refunded", None
@@ -87,6 +89,7 @@ def answer(command: Event, gateway: str) -> Event:
 @dataclass
 class Seen:
     order_id: int
+    retry: bool  # another key asked for the same refund first
     count: int = 0
     answer: str | None = None  # the fact's type, once it was published
 
@@ -110,12 +113,17 @@ class Sandbox:
         self.settings = settings
         self.producer = producer
         self.seen: dict[uuid.UUID, Seen] = {}
+        self.refunds: set[tuple[int, int]] = set()  # (order id, refund id) asked for under some key
 
     def take(self, command: Event) -> bool:
         """Count the command; whether its key is new (and so to be answered)."""
         data = command.data
         assert isinstance(data, RefundData)
-        seen = self.seen.setdefault(data.ledger_entry_id, Seen(data.order_id))
+        seen = self.seen.get(data.ledger_entry_id)
+        if seen is None:
+            refund = (data.order_id, data.refund_id or 0)
+            seen = self.seen[data.ledger_entry_id] = Seen(data.order_id, retry=refund in self.refunds)
+            self.refunds.add(refund)
         seen.count += 1
         return seen.count == 1
 
@@ -138,10 +146,11 @@ class Sandbox:
 
     async def _answer(self, command: Event) -> None:
         await asyncio.sleep(self.settings.delay_seconds)
-        fact = answer(command, self.settings.gateway)
-        await self.producer.send_all([OutgoingRecord(ORDERS_INGEST, fact.key, fact.body(), fact.headers())])
         assert isinstance(command.data, RefundData)
-        self.seen[command.data.ledger_entry_id].answer = fact.type
+        seen = self.seen[command.data.ledger_entry_id]
+        fact = answer(command, self.settings.gateway, retry=seen.retry)
+        await self.producer.send_all([OutgoingRecord(ORDERS_INGEST, fact.key, fact.body(), fact.headers())])
+        seen.answer = fact.type
         log.info("command answered", answer=fact.type, key=str(command.data.ledger_entry_id))
 
     async def consume(self) -> None:

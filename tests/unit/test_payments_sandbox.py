@@ -17,10 +17,12 @@ from shared.orders import PaymentFact
 from shared.topics import ORDERS_INGEST
 
 
-def command(amount: str, *, kind: str = "refund", currency: str = "USD", key: uuid.UUID | None = None) -> Event:
+def command(
+    amount: str, *, kind: str = "refund", currency: str = "USD", key: uuid.UUID | None = None, refund_id: int = 5
+) -> Event:
     data = RefundData(
         order_id=77,
-        refund_id=5 if kind == "refund" else None,
+        refund_id=refund_id if kind == "refund" else None,
         ledger_entry_id=key or uuid.uuid4(),
         kind="void" if kind == "void" else "refund",
         method="original",
@@ -57,6 +59,7 @@ def test_amounts_whose_minor_units_end_in_13_are_declined(amount: str, currency:
         "77",
     )
     assert (fact.data.error is not None) == (expected == "payment.refund_failed")
+    assert answer(sent, "bogus", retry=True).type == ("payment.voided" if kind == "void" else "payment.refunded")
 
 
 class Producer:
@@ -71,16 +74,24 @@ def record(event: Event, offset: int) -> Any:
     return SimpleNamespace(headers=event.headers(), value=event.body(), offset=offset)
 
 
-async def test_a_key_is_answered_once_however_often_it_comes_and_every_copy_is_counted() -> None:
+async def test_a_key_is_answered_once_however_often_it_comes_and_a_retry_of_a_decline_goes_through() -> None:
     producer = Producer()
     sandbox = Sandbox(SandboxSettings(delay_seconds=0), producer)
     key = uuid.uuid4()
     first = command("20.00", key=key)
 
     await sandbox.handle([record(first, 1), record(command("20.00", key=key), 2), record(first, 3)])
-    await sandbox.handle([SimpleNamespace(headers=[], value=b"{}", offset=4), record(command("0.13"), 5)])
+    await sandbox.handle([SimpleNamespace(headers=[], value=b"{}", offset=4), record(command("0.13", refund_id=6), 5)])
 
-    assert [record.topic for record in producer.sent] == [ORDERS_INGEST, ORDERS_INGEST]
+    retried = command("0.13", refund_id=6)  # the same refund as the declined one, under a new key
+    await sandbox.handle([record(retried, 6)])
+
+    assert [record.topic for record in producer.sent] == [ORDERS_INGEST] * 3
+    assert [header for record in producer.sent for name, header in record.headers if name == "ce_type"] == [
+        b"payment.refunded",
+        b"payment.refund_failed",
+        b"payment.refunded",
+    ]
     report = sandbox.report(key)
     assert (report.count, report.answered, report.answer) == (3, True, "payment.refunded")
     assert sandbox.report(uuid.uuid4()).count == 0
