@@ -78,8 +78,8 @@ async def test_loyalty_credits_add_up_per_customer_and_currency(pool: asyncpg.Po
         assert await store.credit_loyalty(conn, requested("1.00"), 10) == Decimal("1.00")
         credits = await store.loyalty_credits(conn, 9)
     assert [(credit.amount, credit.balance) for credit in credits] == [
-        (Decimal("20.0000"), Decimal("20.0000")),
-        (Decimal("5.5000"), Decimal("25.5000")),
+        (Decimal("20.00"), Decimal("20.00")),
+        (Decimal("5.50"), Decimal("25.50")),
     ]
 
 

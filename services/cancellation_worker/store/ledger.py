@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from services.cancellation_worker.domain.ledger import LedgerEntry, LoyaltyCredit
 from shared.db import Connection
+from shared.money import from_minor, to_minor
 
 _COLUMNS = (
     "entry_id, idempotency_key, entry_type, order_id, refund_id, kind, method, amount, currency, error, created_at"
@@ -14,7 +15,12 @@ _COLUMNS = (
 async def ledger_of(conn: Connection, order_id: int) -> list[LedgerEntry]:
     """The order's entries in the order they were appended."""
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM ledger_entries WHERE order_id = $1 ORDER BY position", order_id)
-    return [LedgerEntry(**row) for row in rows]  # the columns are named as its fields
+    # The columns are named as its fields; amounts at the currency's precision (the column keeps 4).
+    return [LedgerEntry(**{**row, "amount": _money(row["amount"], row["currency"])}) for row in rows]
+
+
+def _money(amount: Decimal, currency: str) -> Decimal:
+    return from_minor(to_minor(amount, currency), currency)
 
 
 async def append_entry(conn: Connection, entry: LedgerEntry) -> None:
@@ -45,7 +51,7 @@ async def credit_loyalty(conn: Connection, entry: LedgerEntry, customer_id: int)
         entry.currency,
         balance,
     )
-    return balance
+    return _money(balance, entry.currency)
 
 
 async def loyalty_credits(conn: Connection, customer_id: int) -> list[LoyaltyCredit]:
@@ -55,4 +61,13 @@ async def loyalty_credits(conn: Connection, customer_id: int) -> list[LoyaltyCre
            WHERE customer_id = $1 ORDER BY position""",
         customer_id,
     )
-    return [LoyaltyCredit(**row) for row in rows]
+    return [
+        LoyaltyCredit(
+            **{
+                **row,
+                "amount": _money(row["amount"], row["currency"]),
+                "balance": _money(row["balance"], row["currency"]),
+            }
+        )
+        for row in rows
+    ]
