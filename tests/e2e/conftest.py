@@ -48,6 +48,7 @@ FAST_SETTINGS = {
     "ORDER_API_API_KEYS": json.dumps(
         {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
     ),
+    "CANCELLATION_API_KEYS": json.dumps({LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"]}),
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"

@@ -15,14 +15,14 @@ Name = Annotated[StorableText, StringConstraints(min_length=1, max_length=255, s
 
 
 class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name
     active: bool = True
 
 
 class CompanyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name
     easy_return: bool = True

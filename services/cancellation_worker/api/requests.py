@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from services.cancellation_worker.api.common import Requests, operator_router, refusals
 from services.cancellation_worker.domain.requests import CancellationRequest
@@ -17,6 +17,16 @@ from shared.fields import BigintId, UtcDatetime
 from shared.problems import invalid_field, problem_responses
 
 router = operator_router("cancellation requests")
+
+
+def _text_time(value: object) -> object:
+    """A time is RFC 3339 text here; pydantic would also take a number as a Unix time."""
+    if not isinstance(value, str) or not value[:4].isdigit() or value.replace(".", "", 1).lstrip("-+").isdigit():
+        raise ValueError("must be an RFC 3339 date-time such as 2026-01-31T12:00:00Z")
+    return value
+
+
+Time = Annotated[UtcDatetime, BeforeValidator(_text_time)]
 
 _FOUND: Final = problem_responses({404: "No such request"})
 _CHANGE: Final = problem_responses(
@@ -89,8 +99,8 @@ async def list_requests(
     status: RequestStatus | None = None,
     order_id: BigintId | None = None,
     cancellation_type: CancellationType | None = None,
-    created_since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
-    created_until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
+    created_since: Annotated[Time | None, Query(description="created at or after")] = None,
+    created_until: Annotated[Time | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] = None,
 ) -> RequestPage:
