@@ -31,12 +31,11 @@ from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.cancellations import RefundData
+from shared.cancellations import RefundData, payment_answer
 from shared.events import Event, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import configure_logging, get_logger
 from shared.money import to_minor
-from shared.orders import PaymentFact
 from shared.services import LOCAL_KAFKA_BOOTSTRAP
 from shared.topics import ORDERS_INGEST, PAYMENTS_COMMANDS
 
@@ -73,16 +72,7 @@ def answer(command: Event, gateway: str, *, retry: bool = False) -> Event:
         fact_type, error = "payment.refund_failed", "declined: the sandbox declines amounts ending in 13"
     else:
         fact_type, error = "payment.refunded", None
-    fact = PaymentFact(
-        order_id=data.order_id,
-        amount=data.amount,
-        currency=data.currency,
-        gateway=gateway,
-        authorization=str(data.ledger_entry_id),
-        refund_id=data.refund_id,
-        ledger_entry_id=data.ledger_entry_id,
-        error=error,
-    )
+    fact = payment_answer(data, gateway, error)
     return Event.new(fact_type, NAME, str(data.order_id), fact, correlation_id=command.correlation_id)
 
 

@@ -20,6 +20,7 @@ from shared.services import REPO_ROOT, SERVICES, ServiceSpec
 from tests.support.order_api_facts import seed_demo_catalog
 from tests.support.processes import ServiceProcess, free_port
 from tests.support.receiver import WebhookReceiver
+from tests.support.refund_flow import OrderApiStandIn
 
 READ_ONLY_KEY: Final = "test-orders-read-key"
 # The tests' SMTP server (a real aiosmtpd server the tests read), where the cancellation worker mails.
@@ -131,6 +132,14 @@ async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncCl
 
     async with httpx.AsyncClient(timeout=20.0, auth=order_api_key) as client:
         yield client
+
+
+@pytest.fixture
+def order_api(
+    system: dict[str, ServiceProcess], admin_db: asyncpg.Connection, stack: tuple[str, str]
+) -> OrderApiStandIn:
+    """order_api as the cancellation worker sees it: its events, published by the test onto the topics."""
+    return OrderApiStandIn(stack, admin_db)
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ async def test_a_refund_is_paid_once_settled_from_the_order_and_the_customer_ema
     mailbox: Sink,
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     order_id = new_order_id()
     tea, pot = order_id * 10 + 1, order_id * 10 + 2
     email = f"refund-{order_id}@example.com"
@@ -80,10 +79,8 @@ async def test_a_declined_refund_fails_and_an_operators_retry_with_a_new_key_suc
     system: dict[str, ServiceProcess],
     payments_sandbox: ServiceProcess,
     http: httpx.AsyncClient,
-    admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system["cancellation_worker"].url
     order_id = new_order_id()
     order = with_refunds(paid_order(order_id), refund(1, "13.13"))
@@ -123,10 +120,8 @@ async def test_a_declined_refund_fails_and_an_operators_retry_with_a_new_key_suc
 async def test_a_cancelled_order_that_was_only_authorized_is_voided_not_refunded(
     system: dict[str, ServiceProcess],
     payments_sandbox: ServiceProcess,
-    admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     order_id = new_order_id()
 
     await order_api.order(paid_order(order_id, captured=False, status="cancelled"), "order.cancelled")

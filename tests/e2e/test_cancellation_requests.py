@@ -3,7 +3,6 @@ cancellations.requests, the worker's decisions on orders.ingest and cancellation
 with no payment command, bank transfers whose IBAN goes only to the payment service, refund requests
 that wait for the return."""
 
-import asyncpg
 import httpx
 
 from tests.support.cancellations import IBAN, answered, new_order_id, paid_order, refund, submission, with_refunds
@@ -17,10 +16,8 @@ async def test_loyalty_money_is_credited_with_no_payment_command_and_the_request
     system: dict[str, ServiceProcess],
     payments_sandbox: ServiceProcess,
     http: httpx.AsyncClient,
-    admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system["cancellation_worker"].url
     order_id = new_order_id()
     customer_id = order_id + 5
@@ -66,10 +63,8 @@ async def test_loyalty_money_is_credited_with_no_payment_command_and_the_request
 async def test_a_bank_transfer_carries_the_iban_only_to_the_payment_service(
     system: dict[str, ServiceProcess],
     http: httpx.AsyncClient,
-    admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system["cancellation_worker"].url
     order_id = new_order_id()
     pot = order_id * 10 + 2
@@ -95,10 +90,8 @@ async def test_a_bank_transfer_carries_the_iban_only_to_the_payment_service(
 async def test_a_refund_request_waits_for_the_return_or_an_operator(
     system: dict[str, ServiceProcess],
     http: httpx.AsyncClient,
-    admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system["cancellation_worker"].url
     order_id = new_order_id()
     tea, pot = order_id * 10 + 1, order_id * 10 + 2

@@ -40,9 +40,8 @@ def malformed(event: Event, topic: str) -> OutgoingRecord:
 
 
 async def test_what_can_never_be_processed_goes_to_the_dlq_and_the_worker_moves_on(
-    system: dict[str, ServiceProcess], admin_db: asyncpg.Connection, stack: tuple[str, str]
+    system: dict[str, ServiceProcess], admin_db: asyncpg.Connection, stack: tuple[str, str], order_api: OrderApiStandIn
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     order_id = new_order_id()
     tea = order_id * 10 + 1
     first = order_id * 100
@@ -75,9 +74,8 @@ async def test_killed_after_sending_a_command_and_before_recording_it_the_worker
     payments_sandbox: ServiceProcess,
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
-    stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system[WORKER]
     order_id = new_order_id()
     await order_api.order(with_refunds(paid_order(order_id), refund(1, "50.00")), "order.refund_requested")
@@ -110,8 +108,8 @@ async def test_killed_in_the_middle_of_a_burst_every_refund_has_one_key_answered
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
     stack: tuple[str, str],
+    order_api: OrderApiStandIn,
 ) -> None:
-    order_api = OrderApiStandIn(stack, admin_db)
     worker = system[WORKER]
     orders = [new_order_id() for _ in range(30)]
     events = [lifecycle(with_refunds(paid_order(order_id), refund(1, "20.00")), 1) for order_id in orders]

@@ -3,6 +3,7 @@ return received."""
 
 import base64
 import binascii
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Final
 
@@ -53,23 +54,9 @@ class RequestOut(BaseModel):
 
     @classmethod
     def of(cls, request: CancellationRequest) -> "RequestOut":
-        return cls(
-            request_id=request.request_id,
-            order_id=request.order_id,
-            line_item_id=request.line_item_id,
-            quantity=request.quantity,
-            reason_id=request.reason_id,
-            cancellation_type=request.cancellation_type,
-            status=request.status,
-            description=request.description,
-            shipping_company_id=request.shipping_company_id,
-            pickup_date=request.pickup_date,
-            fully_refund_as_loyalty_money=request.loyalty_money,
-            iban_last4=request.iban_last4,
-            refund_method=request.refund_method,
-            created_at=request.created_at,
-            updated_at=request.updated_at,
-        )
+        fields = dataclasses.asdict(request)
+        fields["fully_refund_as_loyalty_money"] = fields.pop("loyalty_money")
+        return cls(**fields)
 
 
 class RequestPage(BaseModel):

@@ -26,53 +26,45 @@ class Notice:
     body: str
 
 
-def refund_notice(order: OrderSnapshot, refund_id: int, amount: Decimal, domain: str) -> Notice | None:
-    """The customer's email once a refund succeeded; None when the order has no email address."""
+def _to_customer(order: OrderSnapshot, message_id: str, kind: str, subject: str, news: str) -> Notice | None:
+    """An email to the order's address (None when it has none), `news` after the greeting."""
     if not order.email:
         return None
-    return Notice(
-        message_id=f"<refund-{order.id}-{refund_id}@{domain}>",
-        kind="refund.succeeded",
-        order_id=order.id,
-        recipient=order.email,
-        subject=f"Your refund for order {order.name}",
-        body=(
-            f"Hello,\n\nwe have refunded {amount} {order.currency} for your order {order.name}.\n"
-            "Depending on your bank it may take a few days to show on your statement.\n"
-        ),
+    return Notice(message_id, kind, order.id, order.email, subject, f"Hello,\n\n{news}\n")
+
+
+def refund_notice(order: OrderSnapshot, refund_id: int, amount: Decimal, domain: str) -> Notice | None:
+    """The customer's email once a refund succeeded."""
+    return _to_customer(
+        order,
+        f"<refund-{order.id}-{refund_id}@{domain}>",
+        "refund.succeeded",
+        f"Your refund for order {order.name}",
+        f"we have refunded {amount} {order.currency} for your order {order.name}.\n"
+        "Depending on your bank it may take a few days to show on your statement.",
     )
 
 
 def void_notice(order: OrderSnapshot, amount: Decimal, domain: str) -> Notice | None:
     """The customer's email once a cancelled order's payment authorization was released."""
-    if not order.email:
-        return None
-    return Notice(
-        message_id=f"<void-{order.id}@{domain}>",
-        kind="payment.voided",
-        order_id=order.id,
-        recipient=order.email,
-        subject=f"Your order {order.name} was cancelled",
-        body=(
-            f"Hello,\n\nyour order {order.name} was cancelled and the {amount} {order.currency} held on your "
-            "payment method were released; you were not charged.\n"
-        ),
+    return _to_customer(
+        order,
+        f"<void-{order.id}@{domain}>",
+        "payment.voided",
+        f"Your order {order.name} was cancelled",
+        f"your order {order.name} was cancelled and the {amount} {order.currency} held on your payment method "
+        "were released; you were not charged.",
     )
 
 
 def request_notice(order: OrderSnapshot, request: CancellationRequest, domain: str) -> Notice | None:
     """The guest's email when their request changes status."""
-    if not order.email:
-        return None
     news = _REQUEST_NEWS[request.status]
-    return Notice(
-        message_id=f"<request-{request.request_id}-{request.status}@{domain}>",
-        kind=f"cancellation.{request.status}",
-        order_id=order.id,
-        recipient=order.email,
-        subject=f"Order {order.name}: {news}",
-        body=(
-            f"Hello,\n\n{news[0].upper()}{news[1:]} (request {request.request_id}: {request.quantity} unit(s) "
-            f"of item {request.line_item_id}, {request.cancellation_type}).\n"
-        ),
+    return _to_customer(
+        order,
+        f"<request-{request.request_id}-{request.status}@{domain}>",
+        f"cancellation.{request.status}",
+        f"Order {order.name}: {news}",
+        f"{news[0].upper()}{news[1:]} (request {request.request_id}: {request.quantity} unit(s) of item "
+        f"{request.line_item_id}, {request.cancellation_type}).",
     )

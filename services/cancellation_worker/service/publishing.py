@@ -2,6 +2,8 @@
 cancellations.events (PII-free), its commands on payments.commands, its facts on orders.ingest, and
 the emails it queues."""
 
+import dataclasses
+
 from services.cancellation_worker.domain.ledger import LedgerEntry
 from services.cancellation_worker.domain.notices import Notice
 from services.cancellation_worker.domain.requests import CancellationRequest
@@ -35,20 +37,8 @@ def refund_data(entry: LedgerEntry, account: BankAccount | None = None) -> Refun
 
 
 def request_data(request: CancellationRequest) -> CancellationRequestData:
-    return CancellationRequestData(
-        request_id=request.request_id,
-        order_id=request.order_id,
-        line_item_id=request.line_item_id,
-        quantity=request.quantity,
-        reason_id=request.reason_id,
-        cancellation_type=request.cancellation_type,
-        status=request.status,
-        description=request.description,
-        shipping_company_id=request.shipping_company_id,
-        iban_last4=request.iban_last4,
-        created_at=request.created_at,
-        updated_at=request.updated_at,
-    )
+    """A request as the contract shows it: its fields, less the bank account's (only the last 4 shown)."""
+    return CancellationRequestData.model_validate(dataclasses.asdict(request))
 
 
 class Publisher:

@@ -21,7 +21,7 @@ from services.cancellation_worker.domain.plan import Payment, Settlement, Unknow
 from services.cancellation_worker.service.ports import Ports
 from services.cancellation_worker.service.publishing import Publisher, refund_data
 from services.cancellation_worker.service.requests import RequestService
-from shared.cancellations import LoyaltyCreditedData, RestockRequestedData
+from shared.cancellations import LoyaltyCreditedData, RestockRequestedData, payment_answer
 from shared.consumer import Unprocessable
 from shared.db import Connection
 from shared.events import Event
@@ -180,13 +180,4 @@ class RefundService:
 
 def _answer(entry: LedgerEntry, gateway: str | None, error: str | None) -> PaymentFact:
     """The payment service's answer to `entry`, when the worker gives it itself."""
-    return PaymentFact(
-        order_id=entry.order_id,
-        amount=entry.amount,
-        currency=entry.currency,
-        gateway=gateway,
-        authorization=str(entry.idempotency_key),
-        refund_id=entry.refund_id,
-        ledger_entry_id=entry.idempotency_key,
-        error=error,
-    )
+    return payment_answer(refund_data(entry), gateway, error)
