@@ -37,7 +37,7 @@ PROCESSES: Final = (
 GRACE_S: Final = 25.0
 LINE_LIMIT: Final = 1 << 20  # a longer log line is dropped rather than ending the stream
 COLOURS: Final = ("36", "33", "32", "35", "34", "31")
-WIDTH: Final = len("payments_sandbox") + 2
+WIDTH: Final = max(len(process.name) for process in PROCESSES) + 2
 
 
 def _prefix(index: int, name: str, out: TextIO) -> str:
