@@ -62,7 +62,9 @@ class RequestService:
         """A return arrived for the order: approve its `refund` requests waiting for one."""
         for request in await self._store.requests_of_order(conn, order.id):
             if request.status == "waiting" and request.cancellation_type == "refund":
-                await self._approve(conn, request, order)
+                locked = await self._found(conn, request.request_id)  # an operator may be deciding it now
+                if locked.status == "waiting":
+                    await self._approve(conn, locked, order)
 
     async def complete(self, conn: Connection, request_id: int, order: OrderSnapshot) -> None:
         """The request's money went back: completed (once; a request in another state is left)."""
