@@ -1,6 +1,7 @@
 # One image for every service and the provisioning job; docker-compose.yml picks the command:
 #   python -m services.<name>    (order_api, anonymizer, cancellation_worker, webhook_dispatcher)
 #   python -m deploy.provision   (one-shot: roles, schemas, migrations, topics)
+#   python -m deploy.sandbox.payments, python -m deploy.local.smtp_sink   (the local stand-ins)
 # No curl is installed: healthchecks are python one-liners with urllib.
 FROM python:3.11-slim
 

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from shared import orders
-from shared.orders import Snapshot
+from shared.orders import PaymentFact, Snapshot
 
 # Defined with the order's refunds (each carries its method), and named here for the requests' contract.
 RefundMethod = orders.RefundMethod
@@ -132,6 +132,22 @@ class RefundData(Snapshot):
     status: LedgerStatus
     error: str | None = None
     bank_account: BankAccount | None = None
+
+
+def payment_answer(command: RefundData, gateway: str | None, error: str | None = None) -> PaymentFact:
+    """The payment service's answer to a command, as a `payment.*` fact for order_api: it names the
+    order's refund and the ledger entry (the idempotency key, also the transaction's `authorization`,
+    which is how the worker finds its entry in the order)."""
+    return PaymentFact(
+        order_id=command.order_id,
+        amount=command.amount,
+        currency=command.currency,
+        gateway=gateway,
+        authorization=str(command.ledger_entry_id),
+        refund_id=command.refund_id,
+        ledger_entry_id=command.ledger_entry_id,
+        error=error,
+    )
 
 
 class LoyaltyCreditedData(Snapshot):

@@ -95,20 +95,33 @@ def refunded_quantities(order: OrderSnapshot) -> dict[int, int]:
     return refunded
 
 
+def captured(order: OrderSnapshot) -> Decimal:
+    """What the order's successful sales and captures took from the customer."""
+    return sum(
+        (tx.amount for tx in order.transactions if tx.kind in ("sale", "capture") and tx.status == "success"),
+        Decimal(0),
+    )
+
+
+def refunded(order: OrderSnapshot) -> Decimal:
+    """What the order's successful refund transactions gave back."""
+    return sum((tx.amount for tx in order.transactions if tx.kind == "refund" and tx.status == "success"), Decimal(0))
+
+
+def room(order: OrderSnapshot, held: Decimal) -> Decimal:
+    """What can still go back when `held` is already on its way: captured, less refunded, less held.
+    The cancellation worker's ledger caps its payments with it, `held` being its requests not answered
+    yet (the order's pending refunds are what it pays, so they do not count there)."""
+    currency = order.currency
+    left = to_minor(captured(order), currency) - to_minor(refunded(order), currency) - to_minor(held, currency)
+    return from_minor(left, currency)
+
+
 def refundable(order: OrderSnapshot) -> Decimal:
     """What can still be refunded: what was captured, less what was refunded, less what refunds not
     yet settled hold (pending ones, and failed ones awaiting a retry): a refund counts against the cap
     from the moment it is created, so two at once can never both take the same money."""
-    captured = sum(
-        (tx.amount for tx in order.transactions if tx.kind in ("sale", "capture") and tx.status == "success"),
-        Decimal(0),
-    )
-    refunded = sum(
-        (tx.amount for tx in order.transactions if tx.kind == "refund" and tx.status == "success"), Decimal(0)
-    )
-    held = sum((refund.amount for refund in order.refunds if refund.status != "success"), Decimal(0))
-    currency = order.currency
-    return from_minor(to_minor(captured, currency) - to_minor(refunded, currency) - to_minor(held, currency), currency)
+    return room(order, sum((refund.amount for refund in order.refunds if refund.status != "success"), Decimal(0)))
 
 
 def shipping_refunded(order: OrderSnapshot) -> Decimal:

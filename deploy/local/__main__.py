@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     down = commands.add_parser("down", help="stop what the launcher started, keeping the data")
     down.add_argument("--purge", action="store_true", help="also delete the Postgres and Kafka data")
     commands.add_parser("status", help="what runs and answers (exit 1 unless Postgres and Kafka answer)")
-    commands.add_parser("run", help="up, then run the four services in the foreground until Ctrl-C")
+    commands.add_parser("run", help="up, then run the services, payments sandbox and SMTP sink until Ctrl-C")
     commands.add_parser("kafka-stop", help="stop only the local broker, keeping its data")
     commands.add_parser("kafka-start", help="start only the local broker and wait until it answers")
     commands.add_parser("postgres-crash", help="stop only the local Postgres as a crash would (outage drills)")

@@ -1,10 +1,34 @@
-"""The cancellation worker's Kafka subscribers."""
+"""The cancellation worker's Kafka subscribers: order_api's lifecycle events and accepted guest
+requests (one subscription, by type), and the reference facts on orders.ingest (only those)."""
 
-from services.cancellation_worker import store
-from shared.order_copies import subscribe_to_orders
+from services.cancellation_worker.service import postgres_ports
+from services.cancellation_worker.service.reference import ReferenceService
+from services.cancellation_worker.service.refunds import RefundService
+from services.cancellation_worker.service.requests import RequestService
+from services.cancellation_worker.settings import CancellationSettings
+from shared.consumer import Unprocessable
+from shared.db import Connection
+from shared.events import Event
+from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
-from shared.settings import ServiceSettings
+from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST
+
+# Records taken per poll (each still in a transaction of its own; the offsets committed per batch).
+BATCH_RECORDS = 100
 
 
-def subscribe(runtime: Runtime[ServiceSettings]) -> None:
-    subscribe_to_orders(runtime, store.upsert_order)
+def subscribe(runtime: Runtime[CancellationSettings]) -> None:
+    ports = postgres_ports(runtime.pool, runtime.settings)
+    requests = RequestService(ports)
+    refunds = RefundService(ports, requests)
+
+    async def on_event(conn: Connection, event: Event) -> None:
+        if isinstance(event.data, OrderLifecycleData):
+            await refunds.order_changed(conn, event, event.data)
+        elif event.type == "cancellation.submitted":
+            await requests.submitted(conn, event)
+        else:
+            raise Unprocessable(f"{event.type} is not for the cancellation worker")
+
+    runtime.subscribe([ORDERS_EVENTS, CANCELLATIONS_REQUESTS], on_event, batch_records=BATCH_RECORDS)
+    runtime.subscribe_forwarding([ORDERS_INGEST], ReferenceService(ports).fact, batch_records=BATCH_RECORDS)

@@ -8,17 +8,24 @@ from typing import Final
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from deploy.demo_catalog import DEMO_VARIANTS
+from deploy.local.smtp_sink import Sink
 from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres_start
+from deploy.sandbox.payments import DEFAULT_PORT as SANDBOX_PORT
 from shared.auth import LOCAL_API_KEY
 from shared.orders import VariantFact
-from shared.services import REPO_ROOT, SERVICES
+from shared.services import REPO_ROOT, SERVICES, ServiceSpec
 from tests.support.order_api_facts import seed_demo_catalog
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.receiver import WebhookReceiver
+from tests.support.refund_flow import OrderApiStandIn
 
 READ_ONLY_KEY: Final = "test-orders-read-key"
+# The tests' SMTP server (a real aiosmtpd server the tests read), where the cancellation worker mails.
+MAILBOX_PORT: Final = free_port()
+PAYMENTS_SANDBOX: Final = ServiceSpec("payments_sandbox", "", "PAYMENTS_SANDBOX_", SANDBOX_PORT)
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
 
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
@@ -29,6 +36,10 @@ FAST_SETTINGS = {
     "ANONYMIZER_RETRY_BACKOFF_SECONDS": "0.05",
     "CANCELLATION_RETRY_BACKOFF_SECONDS": "0.05",
     "WEBHOOKS_RETRY_BACKOFF_SECONDS": "0.05",
+    "CANCELLATION_SMTP_PORT": str(MAILBOX_PORT),
+    "CANCELLATION_MAIL_RETRY_SCHEDULE_SECONDS": "[0.5, 1]",
+    "CANCELLATION_MAIL_POLL_INTERVAL_SECONDS": "0.2",
+    "PAYMENTS_SANDBOX_DELAY_SECONDS": "0.1",
     # A stalled request body is refused (408) within a test's patience.
     "ORDER_API_HTTP_BODY_TIMEOUT_SECONDS": "2",
     "WEBHOOKS_HTTP_BODY_TIMEOUT_SECONDS": "2",
@@ -38,14 +49,43 @@ FAST_SETTINGS = {
     "ORDER_API_API_KEYS": json.dumps(
         {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
     ),
+    "CANCELLATION_API_KEYS": json.dumps({LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"]}),
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"
 
 
 @pytest.fixture(scope="session")
-def system(stack: tuple[str, str]) -> Iterator[dict[str, ServiceProcess]]:
-    """All four services, started and ready; tests that kill one start it again."""
+def mailbox() -> Iterator[Sink]:
+    """The SMTP server the cancellation worker sends to; every message it received, in memory."""
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=MAILBOX_PORT)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def payments_sandbox(stack: tuple[str, str]) -> Iterator[ServiceProcess]:
+    """The payments sandbox (`python -m deploy.sandbox.payments`) on the real broker."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    sandbox = ServiceProcess(PAYMENTS_SANDBOX, stack, LOG_DIR, FAST_SETTINGS, module="deploy.sandbox.payments")
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        if sandbox.running:
+            sandbox.terminate()
+
+
+@pytest.fixture(scope="session")
+def system(
+    stack: tuple[str, str], mailbox: Sink, payments_sandbox: ServiceProcess
+) -> Iterator[dict[str, ServiceProcess]]:
+    """All four services, started and ready (with the payments sandbox and the SMTP server the
+    cancellation worker needs); tests that kill one start it again."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     processes = {spec.name: ServiceProcess(spec, stack, LOG_DIR, FAST_SETTINGS) for spec in SERVICES}
     try:
@@ -92,6 +132,14 @@ async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncCl
 
     async with httpx.AsyncClient(timeout=20.0, auth=order_api_key) as client:
         yield client
+
+
+@pytest.fixture
+def order_api(
+    system: dict[str, ServiceProcess], admin_db: asyncpg.Connection, stack: tuple[str, str]
+) -> OrderApiStandIn:
+    """order_api as the cancellation worker sees it: its events, published by the test onto the topics."""
+    return OrderApiStandIn(stack, admin_db)
 
 
 @pytest.fixture

@@ -32,10 +32,19 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """One service process on a free port, with its log in a file; restartable after a kill."""
+    """One service process on a free port, with its log in a file; restartable after a kill. `module`
+    runs something other than the service of `spec` (a local stand-in such as the payments sandbox)."""
 
-    def __init__(self, spec: ServiceSpec, stack: tuple[str, str], log_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        stack: tuple[str, str],
+        log_dir: Path,
+        extra_env: dict[str, str],
+        module: str | None = None,
+    ) -> None:
         self.spec = spec
+        self.module = module or f"services.{spec.name}"
         self.port = free_port()
         self.log_path = log_dir / f"{spec.name}.log"
         admin_dsn, bootstrap = stack
@@ -65,7 +74,7 @@ class ServiceProcess:
     def start(self, *, wait_ready: bool = True, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.spec.name}"],
+                [sys.executable, "-m", self.module],
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,

@@ -280,3 +280,34 @@ def test_every_service_in_the_readme_is_in_compose(compose: dict[str, Service]) 
     assert names, "README.md names no services (no `python -m services.<name>`, no list under a services heading)"
     missing = sorted(names - set(compose))
     assert not missing, f"README.md names services that docker-compose.yml lacks: {missing}"
+
+
+# The local stand-ins for what lies outside the project: what `./dev run` starts beside the services.
+STAND_INS: Final = {
+    "payments_sandbox": (["python", "-m", "deploy.sandbox.payments"], 8004),
+    "smtp_sink": (["python", "-m", "deploy.local.smtp_sink"], 8025),
+}
+
+
+@pytest.mark.parametrize("name", STAND_INS)
+def test_the_local_stand_ins_run_as_the_launcher_runs_them(compose: dict[str, Service], name: str) -> None:
+    from deploy.local.run import PROCESSES
+
+    command, port = STAND_INS[name]
+    service = compose[name]
+    assert _command(service) == command
+    assert [process.module for process in PROCESSES if process.name == name] == [command[-1]]
+    assert (port, port) in _published(service)
+    assert _depends_on(service).get("provision") == "service_completed_successfully"
+    assert str(service.get("restart")) == "unless-stopped"
+
+
+def test_the_sandbox_answers_on_the_broker_and_the_worker_mails_through_the_sink(compose: dict[str, Service]) -> None:
+    sandbox = _environment(compose["payments_sandbox"])
+    assert sandbox["KAFKA_BOOTSTRAP_SERVERS"] == _environment(compose["order_api"])["KAFKA_BOOTSTRAP_SERVERS"]
+    assert sandbox["PAYMENTS_SANDBOX_HTTP_HOST"] == "0.0.0.0"
+    worker = _environment(compose["cancellation_worker"])
+    sink = _environment(compose["smtp_sink"])
+    assert worker["CANCELLATION_SMTP_HOST"] == "smtp_sink"
+    assert worker["CANCELLATION_SMTP_PORT"] == str(STAND_INS["smtp_sink"][1])
+    assert sink["SMTP_SINK_HOST"] == "0.0.0.0", "the default 127.0.0.1 is unreachable from the worker"
