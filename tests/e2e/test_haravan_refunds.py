@@ -1,7 +1,9 @@
 """Haravan's cancel and refunds (`cancel.json`, `refunds/calculate.json`, `refunds.json`), as Shopify has
 them, against the running service: the order cancelled at once with its refund pending, refunds quoted
 and opened, every refusal in Shopify's error shape, twenty refunds at once making one, and
-`Prefer: wait` answering with the refund settled (the test plays the payment service)."""
+`Prefer: wait` answering with the refund settled. The cancellation worker and the payments sandbox run
+beside order_api, so refunds are really paid back (or declined: the sandbox declines amounts ending in
+13); a test that needs a refund still pending pauses the sandbox for a moment."""
 
 import asyncio
 import time
@@ -11,20 +13,24 @@ from typing import Any
 import asyncpg
 import httpx
 
-from deploy.demo_catalog import ingest_record, publish
 from shared.orders import FulfillmentCreatedFact
 from tests.support.order_api_facts import AUTH, apply_facts, fact, get_order, order_events
 from tests.support.polling import eventually
-from tests.support.refunds import TOTAL, cancel, everything, paid_back, paid_order, refund, views
+from tests.support.processes import ServiceProcess
+from tests.support.refund_flow import sandbox_keys
+from tests.support.refunds import TOTAL, cancel, everything, paid_order, refund, views
 from tests.support.storefront import assert_problem
 
 
-async def test_a_cancel_answers_the_cancelled_order_with_its_refund_pending(
-    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
+async def test_a_cancel_answers_the_cancelled_order_with_its_refund_pending_until_it_is_paid_back(
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str], payments_sandbox: ServiceProcess
 ) -> None:
     order = await paid_order(http, api)
 
-    response = await cancel(http, api, order["id"], reason="customer", restock=True, email=True)
+    with payments_sandbox.paused():  # the payment service has not answered yet
+        response = await cancel(http, api, order["id"], reason="customer", restock=True, email=True)
+        shown = await views(http, api, order["id"])
+        events = await order_events(stack[1], order, expect=2)
 
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
@@ -48,16 +54,20 @@ async def test_a_cancel_answers_the_cancelled_order_with_its_refund_pending(
         (1, "cancel"),
     ]
     assert pending["order_adjustments"][0]["amount"] == "-7.00"  # the shipping it refunds
-    shown = await views(http, api, order["id"])
     assert (shown["state"], shown["cancelledAmount"], shown["refundedAmount"], shown["availableToRefundAmount"]) == (
         "cancelled",
         TOTAL,
         "0.00",
         "0.00",
     )
-    events = await order_events(stack[1], order, expect=2)
     assert [(kind, sequence) for kind, sequence, _ in events] == [("order.created", 1), ("order.cancelled", 2)]
     assert events[1][2].order.refunds[0].notify is True  # the worker emails the customer once it settles
+    # Once the payment service answered (through the cancellation worker), the money is back.
+    events = await order_events(stack[1], order, expect=3)
+    assert [(kind, sequence) for kind, sequence, _ in events][2:] == [("order.refunded", 3)]
+    settled = events[2][2].order
+    assert (settled.financial_status, settled.refunds[0].status) == ("refunded", "success")
+    assert (await views(http, api, order["id"]))["refundedAmount"] == TOTAL
 
 
 async def test_a_cancel_takes_its_parameters_from_the_query_as_shopify_clients_send_them(
@@ -122,7 +132,7 @@ async def test_cancels_the_order_cannot_take_are_refused_in_shopifys_shape_and_c
 
 
 async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
-    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str], payments_sandbox: ServiceProcess
 ) -> None:
     order = await paid_order(http, api)
     boots = order["line_items"][0]["id"]
@@ -133,10 +143,16 @@ async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
         "notify": True,
     }
 
-    quoted = await http.post(
-        f"{api}/com/orders/{order['id']}/refunds/calculate.json", json={"refund": body}, headers=AUTH
-    )
-    created = await refund(http, api, order["id"], body)
+    with payments_sandbox.paused():
+        quoted = await http.post(
+            f"{api}/com/orders/{order['id']}/refunds/calculate.json", json={"refund": body}, headers=AUTH
+        )
+        created = await refund(http, api, order["id"], body)
+        opened = created.json()["refund"]
+        listed = await http.get(f"{api}/com/orders/{order['id']}/refunds.json", headers=AUTH)
+        one = await http.get(f"{api}/com/orders/{order['id']}/refunds/{opened['id']}.json", headers=AUTH)
+        shown = await get_order(http, api, order["id"])
+        events = await order_events(stack[1], order, expect=2)
 
     assert quoted.status_code == 200, quoted.text
     calculation = quoted.json()["refund"]
@@ -146,7 +162,6 @@ async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
     assert (calculation["shipping"]["amount"], calculation["amount"]) == ("7.00", "83.30")
     assert calculation["transactions"][0]["maximum_refundable"] == TOTAL
     assert created.status_code == 201, created.text
-    opened = created.json()["refund"]
     assert (opened["status"], opened["amount"], opened["note"], opened["restock"]) == (
         "pending",
         "83.30",
@@ -154,16 +169,16 @@ async def test_a_refund_is_quoted_then_opened_pending_and_can_be_read_back(
         True,
     )
     assert created.headers["location"] == f"/com/orders/{order['id']}/refunds/{opened['id']}.json"
-    listed = await http.get(f"{api}/com/orders/{order['id']}/refunds.json", headers=AUTH)
-    one = await http.get(api + created.headers["location"], headers=AUTH)
     assert listed.json() == {"refunds": [opened]}
     assert one.json() == {"refund": opened}
     missing = await http.get(f"{api}/com/orders/{order['id']}/refunds/1.json", headers=AUTH)
     assert assert_problem(missing, 404, "refund_not_found")["errors"] == f"Order {order['id']} has no refund 1."
-    shown = await get_order(http, api, order["id"])
     assert (shown["line_items"][0]["fulfillable_quantity"], shown["financial_status"]) == (2, "paid")
-    events = await order_events(stack[1], order, expect=2)
     assert [kind for kind, _, _ in events] == ["order.created", "order.refund_requested"]  # the quote wrote nothing
+    answered = await eventually(
+        lambda: get_order(http, api, order["id"]), lambda now: now["refunds"][0]["status"] == "success"
+    )
+    assert (answered["financial_status"], answered["refunds"][0]["amount"]) == ("partially_refunded", "83.30")
 
 
 async def test_refunds_the_order_cannot_take_are_refused_naming_the_field(
@@ -192,36 +207,33 @@ async def test_refunds_the_order_cannot_take_are_refused_naming_the_field(
     assert await admin_db.fetchval("SELECT sequence FROM order_api.orders WHERE id = $1", order["id"]) == 1
 
 
-async def test_twenty_full_refunds_at_once_make_one(api: str, http: httpx.AsyncClient, stack: tuple[str, str]) -> None:
+async def test_twenty_full_refunds_at_once_make_one_paid_back_once(
+    api: str, http: httpx.AsyncClient, stack: tuple[str, str], payments_sandbox: ServiceProcess
+) -> None:
     order = await paid_order(http, api)
 
-    answers = await asyncio.gather(*(refund(http, api, order["id"], everything(order)) for _ in range(20)))
+    with payments_sandbox.paused():
+        answers = await asyncio.gather(*(refund(http, api, order["id"], everything(order)) for _ in range(20)))
+        shown = await get_order(http, api, order["id"])
 
     assert sorted(response.status_code for response in answers) == [201] + [422] * 19
-    shown = await get_order(http, api, order["id"])
     assert [(one["amount"], one["status"]) for one in shown["refunds"]] == [(TOTAL, "pending")]
     assert (await views(http, api, order["id"]))["availableToRefundAmount"] == "0.00"
-    events = await order_events(stack[1], order, expect=2)
-    assert [kind for kind, _, _ in events] == ["order.created", "order.refund_requested"]
+    events = await order_events(stack[1], order, expect=3)
+    assert [kind for kind, _, _ in events] == ["order.created", "order.refund_requested", "order.refunded"]
+    settled = events[2][2].order
+    assert [tx.amount for tx in settled.transactions if tx.kind == "refund"] == [Decimal(TOTAL)]  # what was paid, once
+    [command] = await sandbox_keys(http, payments_sandbox.url, order["id"])
+    assert (command["count"], command["answer"]) == (1, "payment.refunded")
 
 
-async def _pending_refund(http: httpx.AsyncClient, api: str, order_id: int) -> dict[str, Any]:
-    shown = await eventually(lambda: get_order(http, api, order_id), lambda order: bool(order["refunds"]), timeout=20)
-    pending: dict[str, Any] = shown["refunds"][-1]
-    return pending
-
-
-async def test_prefer_wait_answers_with_the_refund_settled(
-    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
-) -> None:
+async def test_prefer_wait_answers_with_the_refund_settled(api: str, http: httpx.AsyncClient) -> None:
     order = await paid_order(http, api)
     started = time.monotonic()
 
-    waiting = asyncio.create_task(
-        http.post(f"{api}/com/orders/{order['id']}/cancel.json", json={}, headers={**AUTH, "prefer": "wait=20"})
+    response = await http.post(
+        f"{api}/com/orders/{order['id']}/cancel.json", json={}, headers={**AUTH, "prefer": "wait=20"}
     )
-    await publish(stack[1], [ingest_record(paid_back(order["id"], await _pending_refund(http, api, order["id"])))])
-    response = await waiting
 
     assert response.status_code == 200, response.text
     assert response.headers["preference-applied"] == "wait=20"
@@ -232,26 +244,23 @@ async def test_prefer_wait_answers_with_the_refund_settled(
 
 
 async def test_prefer_wait_on_a_refund_answers_with_it_failed_or_still_pending_when_time_is_up(
-    api: str, http: httpx.AsyncClient, stack: tuple[str, str]
+    api: str, http: httpx.AsyncClient, payments_sandbox: ServiceProcess
 ) -> None:
     order = await paid_order(http, api)
     boots = order["line_items"][0]["id"]
 
-    waiting = asyncio.create_task(
-        refund(
+    # The sandbox declines amounts whose minor units end in 13.
+    failed = await refund(http, api, order["id"], {"shipping": {"amount": "2.13"}}, {"prefer": "wait=99"})
+    with payments_sandbox.paused():
+        started = time.monotonic()
+        unanswered = await refund(
             http,
             api,
             order["id"],
             {"refund_line_items": [{"line_item_id": boots, "quantity": 1}]},
-            {"prefer": "wait=99"},
+            {"prefer": "wait=1"},
         )
-    )
-    await publish(
-        stack[1], [ingest_record(paid_back(order["id"], await _pending_refund(http, api, order["id"]), failed=True))]
-    )
-    failed = await waiting
-    started = time.monotonic()
-    unanswered = await refund(http, api, order["id"], {"shipping": {"full_refund": True}}, {"prefer": "wait=1"})
+        waited = time.monotonic() - started
 
     assert (failed.status_code, failed.headers["preference-applied"]) == (201, "wait=30")  # at most 30 s
     assert (failed.json()["refund"]["status"], failed.json()["refund"]["transactions"][0]["status"]) == (
@@ -260,7 +269,7 @@ async def test_prefer_wait_on_a_refund_answers_with_it_failed_or_still_pending_w
     )
     assert (unanswered.status_code, unanswered.headers["preference-applied"]) == (201, "wait=1")
     assert unanswered.json()["refund"]["status"] == "pending"
-    assert 1 <= time.monotonic() - started < 10
+    assert 1 <= waited < 10
     no_preference = await refund(
         http, api, order["id"], {"refund_line_items": [{"line_item_id": boots, "quantity": 1}]}
     )

@@ -3,6 +3,7 @@ payment service, the cancellation worker and a warehouse would: what order_api m
 it publishes, and which facts go to the DLQ (with the reason) while the ones after them still apply."""
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,18 @@ from tests.e2e.test_ingest_facts import dead_letters
 from tests.support.order_api_facts import apply_facts, fact, get_order, order_events, wait_applied
 from tests.support.processes import ServiceProcess
 from tests.support.refunds import TOTAL, cancel, paid_back, paid_order, refund, views
+
+
+@pytest.fixture(scope="module", autouse=True)
+def worker_stopped(system: dict[str, ServiceProcess]) -> Iterator[None]:
+    """These tests play the cancellation worker and the payment service themselves, so the real worker
+    is stopped meanwhile (its own decisions and commands would race theirs); it is back afterwards."""
+    worker = system["cancellation_worker"]
+    worker.terminate()
+    try:
+        yield
+    finally:
+        worker.start()
 
 
 @pytest.fixture

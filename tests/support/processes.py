@@ -1,5 +1,6 @@
 """Run the services as a user runs them: `python -m services.<name>` in processes of their own."""
 
+import contextlib
 import os
 import random
 import signal
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -107,6 +109,16 @@ class ServiceProcess:
     def kill(self) -> int:
         """SIGKILL: the process gets no chance to clean up."""
         return self._signal(signal.SIGKILL, 10.0)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The process stopped (SIGSTOP) and then resumed: a peer that is slow to answer. Keep it short:
+        a consumer silent past its group's session timeout is rebalanced out (and comes back)."""
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
 
     def _signal(self, signum: signal.Signals, timeout: float) -> int:
         assert self._process is not None
