@@ -5,6 +5,7 @@ worker settles its ledger from the order's event, emails the customer and asks f
 webhook dispatcher delivers every step to a subscriber."""
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +14,10 @@ import httpx
 
 from deploy.local.smtp_sink import Sink
 from services.order_api.api.elastic_path.status import ElasticPathStatus, elastic_path_status
-from shared.orders import OrderSnapshot
+from shared.orders import OrderSnapshot, VariantFact
 from shared.topics import CANCELLATIONS_EVENTS
+from tests.e2e.test_akinon import guest_order, place
+from tests.e2e.test_akinon_cancellations import BULK_PATH, REQUEST_PATH, ask
 from tests.support.order_api_facts import get_order, order_events
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -172,3 +175,83 @@ async def test_an_authorized_order_is_voided_and_a_declined_refund_is_retried_by
     keys = await sandbox_keys(http, payments_sandbox.url, paid["id"])
     assert sorted((k["answer"], k["count"]) for k in keys) == [("payment.refund_failed", 1), ("payment.refunded", 1)]
     assert sum(Decimal(e["amount"]) for e in entries if e["entry_type"] == "succeeded") == Decimal("20.13")
+
+
+async def _guest_request(
+    http: httpx.AsyncClient, api: str, item: dict[str, Any], path: str = REQUEST_PATH, **fields: Any
+) -> tuple[dict[str, Any], int]:
+    """A guest's order of two iPods, paid with one sale, and an accepted request about one of them:
+    (order, request id). `item` is what the request says of the item; `fields` what it says besides."""
+    email = f"guest-{uuid.uuid4().hex[:12]}@example.com"
+    # 2 x 199.00 + 10.00 shipping - 10.00 off
+    paid = {**guest_order(email), "transactions": [{"kind": "sale", "status": "success", "amount": "398.00"}]}
+    order = await place(http, api, paid)
+    named = {"number": str(order["order_number"]), "email": email}
+    wanted = {"order_item": order["line_items"][0]["id"], "reason": 1, "quantity": 1, **item}
+    body = {**named, "cancel_order_items": [wanted], **fields} if path == BULK_PATH else {**named, **wanted}
+    response = await ask(api, path, body)
+    assert response.status_code == 201, response.text
+    [created] = response.json() if path == BULK_PATH else [response.json()]
+    return order, created["id"]
+
+
+async def _request(http: httpx.AsyncClient, worker: str, request_id: int, status: str) -> dict[str, Any]:
+    response = await eventually(
+        lambda: http.get(f"{worker}/cancellation-requests/{request_id}", headers=ADMIN),
+        lambda got: got.status_code == 200 and got.json()["status"] == status,
+        timeout=30,
+    )
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def test_a_guest_asking_for_loyalty_money_is_credited_and_no_payment_is_commanded(
+    system: dict[str, ServiceProcess],
+    demo_catalog: dict[int, VariantFact],
+    payments_sandbox: ServiceProcess,
+    http: httpx.AsyncClient,
+) -> None:
+    api, worker = system["order_api"].url, system["cancellation_worker"].url
+
+    order, request_id = await _guest_request(
+        http, api, {"cancellation_type": "cancel"}, BULK_PATH, fully_refund_as_loyalty_money=True
+    )
+
+    completed = await _request(http, worker, request_id, "completed")
+    assert completed["refund_method"] == "loyalty_money"
+    shown = await eventually(
+        lambda: get_order(http, api, order["id"]),
+        lambda now: bool(now["refunds"]) and now["refunds"][0]["status"] == "success",
+        timeout=30,
+    )
+    [credit] = shown["refunds"]
+    customer = shown["customer"]["id"]
+    loyalty = await http.get(f"{worker}/customers/{customer}/loyalty", headers=ADMIN)
+    assert loyalty.json()["balances"] == {"USD": credit["amount"]}
+    assert await sandbox_keys(http, payments_sandbox.url, order["id"]) == []
+
+
+async def test_a_guests_return_waits_for_the_goods_then_is_refunded(
+    system: dict[str, ServiceProcess],
+    demo_catalog: dict[int, VariantFact],
+    payments_sandbox: ServiceProcess,
+    http: httpx.AsyncClient,
+) -> None:
+    api, worker = system["order_api"].url, system["cancellation_worker"].url
+    order, request_id = await _guest_request(http, api, {"cancellation_type": "refund", "shipping_company": 1})
+
+    waiting = await _request(http, worker, request_id, "waiting")
+    await asyncio.sleep(1)  # time enough for a refund that should not happen
+    assert (await get_order(http, api, order["id"]))["refunds"] == []
+    assert await sandbox_keys(http, payments_sandbox.url, order["id"]) == []
+
+    received = await http.post(f"{worker}/cancellation-requests/{request_id}/return-received", headers=ADMIN)
+
+    assert received.status_code == 200, received.text
+    assert waiting["cancellation_type"] == "refund"
+    await _request(http, worker, request_id, "completed")
+    shown = await get_order(http, api, order["id"])
+    assert [(one["status"], one["refund_line_items"][0]["quantity"]) for one in shown["refunds"]] == [("success", 1)]
+    assert shown["financial_status"] == "partially_refunded"
+    [command] = await sandbox_keys(http, payments_sandbox.url, order["id"])
+    assert (command["count"], command["answer"]) == (1, "payment.refunded")

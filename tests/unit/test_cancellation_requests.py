@@ -53,6 +53,22 @@ async def test_a_cancel_is_approved_at_once_and_a_refund_waits(
     assert list(store.notifications) == ["<request-10-approved@cancellations.orders.local>"]
 
 
+async def test_a_cancel_taken_before_the_orders_copy_waits_for_it_then_pays_back_as_asked(
+    setup: tuple[RequestService, FakeStore, FakeOutbox],
+) -> None:
+    service, store, outbox = setup
+    del store.orders[ORDER]  # the submission came on its own topic before the order's events
+
+    await service.submitted(CONN, submission(ORDER, (TEA, 1, "cancel"), loyalty=True, first_request_id=15))
+    waited = store.requests[15].status
+    await service.order_known(CONN, paid_order(ORDER, customer_id=7))
+    await service.order_known(CONN, paid_order(ORDER, customer_id=7))  # decided once
+
+    assert waited == "waiting"
+    assert decisions(outbox) == [(15, "approved", "loyalty_money")]
+    assert store.requests[15].status == "approved"
+
+
 async def test_a_return_approves_the_refund_requests_waiting_for_it(
     setup: tuple[RequestService, FakeStore, FakeOutbox],
 ) -> None:

@@ -51,6 +51,8 @@ class RefundService:
         order = data.order
         if event.type == "order.return_received":
             await self._requests.return_received(conn, order)
+        elif event.type == "order.cancellation_requested":
+            await self._requests.order_known(conn, order)
         history = attempts(await self._store.ledger_of(conn, order.id))
         requests = {request.request_id: request for request in await self._store.requests_of_order(conn, order.id)}
         try:

@@ -16,7 +16,7 @@ from services.cancellation_worker.domain.requests import (
 from services.cancellation_worker.service.ports import Ports
 from services.cancellation_worker.service.publishing import Publisher
 from services.cancellation_worker.store import RequestQuery
-from shared.cancellations import CancellationDecision, CancellationSubmitted, RequestStatus
+from shared.cancellations import CancellationDecision, CancellationSubmitted, CancellationType, RequestStatus
 from shared.consumer import Unprocessable
 from shared.db import Connection
 from shared.events import Event
@@ -39,7 +39,8 @@ class RequestService:
 
     async def submitted(self, conn: Connection, event: Event) -> None:
         """Store an accepted submission's requests (its bank account apart), announce each, and approve
-        the `cancel` ones at once. A submission that can never be taken is Unprocessable."""
+        the `cancel` ones at once, or, when the order's copy has not arrived yet (the two come on
+        different topics), as soon as it does. A submission that can never be taken is Unprocessable."""
         if not isinstance(event.data, CancellationSubmitted):
             raise Unprocessable(f"{event.type} carries {type(event.data).__name__}")
         submitted = event.data
@@ -53,15 +54,26 @@ class RequestService:
         order = await self._store.fetch_order(conn, submitted.order_id)
         for request in requests:
             await self._publish.request(conn, "cancellation.requested", request)
-            if request.cancellation_type == "cancel":
+            if request.cancellation_type == "cancel" and order is not None:
                 await self._approve(conn, request, order)
 
     # ---- from orders.events and the refund ledger -----------------------------------------------
 
     async def return_received(self, conn: Connection, order: OrderSnapshot) -> None:
         """A return arrived for the order: approve its `refund` requests waiting for one."""
+        await self._approve_waiting(conn, order, "refund")
+
+    async def order_known(self, conn: Connection, order: OrderSnapshot) -> None:
+        """The order as it was when its guest asked (`order.cancellation_requested`): approve the
+        `cancel` requests that came before any copy of it. How they pay back depends on the order (is
+        there money, a customer to credit loyalty money to), so they could not be decided blind."""
+        await self._approve_waiting(conn, order, "cancel")
+
+    async def _approve_waiting(
+        self, conn: Connection, order: OrderSnapshot, cancellation_type: CancellationType
+    ) -> None:
         for request in await self._store.requests_of_order(conn, order.id):
-            if request.status == "waiting" and request.cancellation_type == "refund":
+            if request.status == "waiting" and request.cancellation_type == cancellation_type:
                 locked = await self._found(conn, request.request_id)  # an operator may be deciding it now
                 if locked.status == "waiting":
                     await self._approve(conn, locked, order)
