@@ -1,8 +1,14 @@
-"""What the benchmarks share: the scratch database, a lean HTTP/1.1 client, percentiles, tables."""
+"""What the benchmarks share: the scratch database, a lean HTTP/1.1 client, the load generators
+(closed loop, fixed rate), CPU time from /proc, percentiles, tables."""
 
 import asyncio
+import dataclasses
 import math
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,3 +93,115 @@ class HttpConnection:
             self._writer.close()
             await self._writer.wait_closed()
             self._writer = self._reader = None
+
+
+def http_connections(url: str, api_key: str, count: int) -> list[HttpConnection]:
+    """`count` keep-alive connections to a service at `url` (http://host:port) sending JSON with a key."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
+    return [HttpConnection(host, int(port), headers) for _ in range(count)]
+
+
+# One operation (a request, an insert) by worker or slot number; True when it succeeded.
+Operation = Callable[[int], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    count: int
+    errors: int
+    seconds: float
+    latencies: list[float]  # sorted, seconds
+    cpu_seconds: float | None = None  # what the application's processes used meanwhile
+    saturating: bool = True  # as fast as it goes (comparable with a ceiling), not a fixed rate
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def p50_ms(self) -> str:
+        return f"{percentile(self.latencies, 0.5) * 1000:.1f}"
+
+    def p99_ms(self) -> str:
+        return f"{percentile(self.latencies, 0.99) * 1000:.1f}"
+
+    def cpu_ms(self) -> str:
+        """CPU milliseconds per operation, blank when not measured."""
+        return f"{self.cpu_seconds / self.count * 1000:.2f}" if self.cpu_seconds is not None and self.count else ""
+
+    def row(self, ratio_to: "Result | None" = None) -> list[object]:
+        return [
+            self.name,
+            self.count,
+            self.errors,
+            f"{self.rate:,.0f}",
+            self.p50_ms(),
+            self.p99_ms(),
+            self.cpu_ms(),
+            f"{self.rate / ratio_to.rate:.0%}" if ratio_to and self.saturating else "",
+        ]
+
+
+async def closed_loop(name: str, operation: Operation, concurrency: int, seconds: float) -> Result:
+    """`concurrency` workers, each issuing its next operation as soon as the last one answered."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            ok = await operation(index)
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+    return Result(name, len(latencies), errors, time.perf_counter() - started, sorted(latencies))
+
+
+async def fixed_rate(name: str, operation: Operation, rate: float, seconds: float, slots: int) -> Result:
+    """Operations started on a fixed schedule (open loop), at most `slots` in flight; latency counted
+    from each operation's scheduled time, so a stall shows up instead of slowing the generator down."""
+    latencies: list[float] = []
+    errors = 0
+    free = asyncio.Queue[int]()
+    for slot in range(slots):
+        free.put_nowait(slot)
+    start = time.perf_counter() + 0.05
+
+    async def one(number: int) -> None:
+        nonlocal errors
+        scheduled = start + number / rate
+        await asyncio.sleep(scheduled - time.perf_counter())
+        slot = await free.get()
+        try:
+            errors += not await operation(slot)
+        finally:
+            free.put_nowait(slot)
+        latencies.append(time.perf_counter() - scheduled)
+
+    await asyncio.gather(*(one(number) for number in range(int(rate * seconds))))
+    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies), saturating=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its live descendants (uvicorn's workers, Postgres'
+    backends); 0 for a process that is gone."""
+    try:
+        task_dir = Path(f"/proc/{pid}/task")
+        children = [int(child) for task in task_dir.iterdir() for child in (task / "children").read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
+
+
+async def measured(run: Awaitable[Result], pid: int) -> Result:
+    """The run's result with the CPU time process `pid` (and its descendants) used meanwhile."""
+    before = cpu_seconds(pid)
+    result = await run
+    return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
