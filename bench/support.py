@@ -2,6 +2,7 @@
 (closed loop, fixed rate), CPU time from /proc, percentiles, tables."""
 
 import asyncio
+import contextlib
 import dataclasses
 import math
 import os
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from deploy.local import kafka as local_kafka
+from deploy.local import postgres as local_postgres
 from deploy.provision import provision_database
 
 # A database of its own, so a million benchmark orders never slow anyone's tests on the dev schema.
@@ -59,6 +62,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join([lines[0], "  ".join("-" * width for width in widths), *lines[1:]])
 
 
+# A connection idle this long is opened afresh rather than raced against the server's keep-alive timeout.
+IDLE_SECONDS: Final = 3.0
+
+
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection, just enough to POST JSON and read the answer.
 
@@ -70,8 +77,11 @@ class HttpConnection:
         self._head = "".join(f"{name}: {value}\r\n" for name, value in {"host": f"{host}:{port}", **headers}.items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self._writer is not None and time.monotonic() - self._last_used > IDLE_SECONDS:
+            await self.close()  # the server may be closing it (uvicorn: after 5 s idle by default)
         if self._writer is None or self._reader is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         self._writer.write(
@@ -86,12 +96,15 @@ class HttpConnection:
                 length = int(value)
             elif name.lower() == "transfer-encoding":
                 raise RuntimeError("chunked responses are not supported by this client")
-        return int(status_line.split(" ")[1]), await self._reader.readexactly(length)
+        answer = await self._reader.readexactly(length)
+        self._last_used = time.monotonic()
+        return int(status_line.split(" ")[1]), answer
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            await self._writer.wait_closed()
+            with contextlib.suppress(OSError):  # the server closed it first
+                await self._writer.wait_closed()
             self._writer = self._reader = None
 
 
@@ -143,15 +156,19 @@ class Result:
         ]
 
 
-async def closed_loop(name: str, operation: Operation, concurrency: int, seconds: float) -> Result:
-    """`concurrency` workers, each issuing its next operation as soon as the last one answered."""
+async def closed_loop(
+    name: str, operation: Operation, concurrency: int, seconds: float = math.inf, *, limit: int | None = None
+) -> Result:
+    """`concurrency` workers, each issuing its next operation as soon as the last one answered, for
+    `seconds` or until `limit` operations have started."""
     latencies: list[float] = []
-    errors = 0
+    errors = started_count = 0
     deadline = time.perf_counter() + seconds
 
     async def worker(index: int) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
+        nonlocal errors, started_count
+        while time.perf_counter() < deadline and (limit is None or started_count < limit):
+            started_count += 1
             started = time.perf_counter()
             ok = await operation(index)
             latencies.append(time.perf_counter() - started)
@@ -205,3 +222,21 @@ async def measured(run: Awaitable[Result], pid: int) -> Result:
     before = cpu_seconds(pid)
     result = await run
     return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
+
+
+def local_stack_pids() -> dict[str, int]:
+    """Postgres' postmaster and the Kafka broker, when the local launcher runs them for this run (not
+    with DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS pointing elsewhere)."""
+    pids = {
+        "postgres": None if os.environ.get("DATABASE_URL") else local_postgres.running_pid(),
+        "kafka": None if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else local_kafka.running_pid(),
+    }
+    return {name: pid for name, pid in pids.items() if pid is not None}
+
+
+CLIENT: Final = "bench (client)"
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (with its descendants), and this process's own."""
+    return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, CLIENT: time.process_time()}
