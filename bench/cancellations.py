@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -45,6 +46,7 @@ from bench.support import (
     http_connections,
     local_stack_pids,
     measured,
+    percentile,
     table,
 )
 from deploy.local.stack import ensure_stack
@@ -73,6 +75,7 @@ class Orders:
         self.pool: list[HttpConnection] = http_connections(url, api_key, connections)
         self.created: list[int] = []
         self.sent: dict[int, float] = {}  # order id: wall-clock time its cancel was sent
+        self.answered: dict[int, float] = {}  # order id: when its cancel's answer came
 
     async def create(self, index: int) -> bool:
         status, body = await self.pool[index].request("POST", CREATE_PATH, PAID_BODY)
@@ -89,6 +92,7 @@ class Orders:
             order_id = todo.popleft()
             self.sent[order_id] = time.time()
             status, _ = await self.pool[index].request("POST", f"/com/orders/{order_id}/cancel.json", CANCEL_BODY)
+            self.answered[order_id] = time.time()
             return status == 200
 
         return cancel
@@ -154,11 +158,18 @@ def settled_result(name: str, orders: Orders, order_ids: list[int], settled: dic
     return Result(name, len(settled), len(order_ids) - len(settled), max(last - first, 1e-9), latencies)
 
 
+@dataclass(frozen=True, slots=True)
+class SettledRun:
+    requests: Result  # the cancel requests, as answered
+    settled: Result  # request to settled refund, with order_api's CPU
+    cpu: dict[str, float]  # CPU seconds of each process meanwhile
+    stages: list[list[object]]  # the table of where the time goes
+
+
 async def settled_run(
     orders: Orders, admin: asyncpg.Connection, pids: dict[str, int], count: int, concurrency: int
-) -> tuple[Result, Result, dict[str, float]]:
-    """Cancel `count` paid orders as fast as `concurrency` connections go; the requests' result, the
-    settlements' result (with order_api's CPU) and each process's CPU seconds meanwhile."""
+) -> SettledRun:
+    """Cancel `count` paid orders as fast as `concurrency` connections go, until every refund settled."""
     order_ids = await paid_orders(orders, count, concurrency, admin)
     after = await ledger_position(admin)
     cpu_before = cpu_by_process(pids)
@@ -168,7 +179,46 @@ async def settled_run(
     settled = await settlements(admin, after, order_ids)
     cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_by_process(pids).items()}
     result = settled_result(f"cancel to settled refund, {concurrency} concurrent", orders, order_ids, settled)
-    return requests, dataclasses.replace(result, cpu_seconds=cpu["order_api"]), cpu
+    stages = await stage_rows(admin, orders, order_ids, settled)
+    return SettledRun(requests, dataclasses.replace(result, cpu_seconds=cpu["order_api"]), cpu, stages)
+
+
+def _times(rows: list[asyncpg.Record]) -> dict[int, float]:
+    return {row["order_id"]: row["at"].timestamp() for row in rows}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
+
+
+async def stage_rows(
+    admin: asyncpg.Connection, orders: Orders, order_ids: list[int], settled: dict[int, float]
+) -> list[list[object]]:
+    """For each step of a cancellation, when it was done (wall clock, from the services' own rows):
+    p50/p99 since the cancel was sent, and the rate at which the orders got through it."""
+    requested = await admin.fetch(
+        """SELECT order_id, created_at AS at FROM cancellation.ledger_entries
+           WHERE order_id = ANY($1::bigint[]) AND entry_type = 'requested'""",
+        order_ids,
+    )
+    # The order's last change: the refund's answer applied (its sequence moved past the cancel's).
+    applied = await admin.fetch(
+        "SELECT id AS order_id, updated_at AS at FROM order_api.orders WHERE id = ANY($1::bigint[])", order_ids
+    )
+    steps = [
+        ("cancel answered", "order_api HTTP", orders.answered),
+        ("refund command sent", "worker: order.cancelled", _times(requested)),
+        ("payment.refunded applied", "order_api: orders.ingest", _times(applied)),
+        ("refund settled (ledger)", "worker: order.refunded", settled),
+    ]
+    first = min(orders.sent[order_id] for order_id in order_ids)
+    rows: list[list[object]] = []
+    for step, by, done in steps:
+        ours = {order_id: done[order_id] for order_id in order_ids if order_id in done}
+        since = sorted(at - orders.sent[order_id] for order_id, at in ours.items())
+        rate = len(ours) / max(max(ours.values(), default=first) - first, 1e-9)
+        rows.append([step, by, _ms(percentile(since, 0.5)), _ms(percentile(since, 0.99)), f"{rate:,.0f}"])
+    return rows
 
 
 async def fixed_rate_runs(
@@ -270,8 +320,8 @@ async def main(args: argparse.Namespace) -> None:
     try:
         # Warm up: connections, pools, prepared statements, consumer groups joined, every code path.
         warm = await settled_run(orders, admin, pids, args.warm_up, args.concurrency)
-        print(f"warm-up: {warm[1].count} of {args.warm_up} settled", file=sys.stderr)
-        requests, settled, cpu = await settled_run(orders, admin, pids, args.orders, args.concurrency)
+        print(f"warm-up: {warm.settled.count} of {args.warm_up} settled", file=sys.stderr)
+        run = await settled_run(orders, admin, pids, args.orders, args.concurrency)
         create, cancel, settled_at_rate = await fixed_rate_runs(orders, admin, order_api.pid, args)
     finally:
         await admin.close()
@@ -279,12 +329,19 @@ async def main(args: argparse.Namespace) -> None:
         stop_services(processes)
     header = ["run", "count", "errors", "per s", "p50 ms", "p99 ms", "order_api CPU ms/op"]
     print()
-    print(table(header, [row(result) for result in (requests, settled, create, cancel, settled_at_rate)]))
+    print(table(header, [row(result) for result in (run.requests, run.settled, create, cancel, settled_at_rate)]))
     print()
     print(ratio_line(cancel, create))
     print()
-    print(f"CPU while {settled.count:,} cancellations settled in {settled.seconds:.1f} s:")
-    print(table(["process", "CPU s", "ms/cancellation", "of one core"], cpu_rows(cpu, settled.count, settled.seconds)))
+    print(f"Where the time goes ({run.settled.count:,} cancellations settled in {run.settled.seconds:.1f} s):")
+    print(table(["step done", "by", "p50 ms since sent", "p99 ms", "orders/s through it"], run.stages))
+    print()
+    print(
+        table(
+            ["process", "CPU s", "ms/cancellation", "of one core"],
+            cpu_rows(run.cpu, run.settled.count, run.settled.seconds),
+        )
+    )
     print()
     print(f"database {dsn.rsplit('/', 1)[-1]}, order_api workers {args.workers}, payment delay {args.payment_delay} s")
 
