@@ -18,7 +18,9 @@ its own (`*_bench`). Then:
   same rate, latency from each request's scheduled time; p50/p99 of both, the ratio cancel/create, and
   order_api's CPU per request (for a cancel, the refund's later work in order_api included).
 
-Also printed: the CPU each process used per settled cancellation, to see which one limits the rate.
+Also printed, for the settled run: when each step of a cancellation was done (cancel answered, refund
+command sent, payment answer applied, refund settled) and the rate each kept, and the CPU time each
+process used per settled cancellation, to see which one limits the rate.
 """
 
 import argparse
@@ -50,13 +52,12 @@ from bench.support import (
     table,
 )
 from deploy.local.stack import ensure_stack
-from deploy.sandbox.payments import DEFAULT_PORT as SANDBOX_PORT
+from deploy.sandbox.payments import SPEC as PAYMENTS_SANDBOX
 from shared.auth import LOCAL_API_KEY
-from shared.services import CANCELLATION_WORKER, ORDER_API, REPO_ROOT, ServiceSpec
+from shared.services import CANCELLATION_WORKER, ORDER_API, REPO_ROOT
 from tests.support.processes import ServiceProcess, free_port
 from tests.support.refunds import paid_order_body
 
-PAYMENTS_SANDBOX: Final = ServiceSpec("payments_sandbox", "", "PAYMENTS_SANDBOX_", SANDBOX_PORT)
 CREATE_PATH: Final = "/com/orders.json"
 # 245.47 paid with one sale, with a discount, tax and shipping; no email (no customer record, and
 # nothing for the worker to mail).
@@ -76,6 +77,7 @@ class Orders:
         self.created: list[int] = []
         self.sent: dict[int, float] = {}  # order id: wall-clock time its cancel was sent
         self.answered: dict[int, float] = {}  # order id: when its cancel's answer came
+        self.refused: set[int] = set()  # orders whose cancel was not answered 200
 
     async def create(self, index: int) -> bool:
         status, body = await self.pool[index].request("POST", CREATE_PATH, PAID_BODY)
@@ -93,6 +95,8 @@ class Orders:
             self.sent[order_id] = time.time()
             status, _ = await self.pool[index].request("POST", f"/com/orders/{order_id}/cancel.json", CANCEL_BODY)
             self.answered[order_id] = time.time()
+            if status != 200:
+                self.refused.add(order_id)  # no refund to wait for
             return status == 200
 
         return cancel
@@ -176,7 +180,7 @@ async def settled_run(
     requests = await closed_loop(
         f"cancel requests, {concurrency} concurrent", orders.canceller(order_ids), concurrency, limit=count
     )
-    settled = await settlements(admin, after, order_ids)
+    settled = await settlements(admin, after, [one for one in order_ids if one not in orders.refused])
     cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_by_process(pids).items()}
     result = settled_result(f"cancel to settled refund, {concurrency} concurrent", orders, order_ids, settled)
     stages = await stage_rows(admin, orders, order_ids, settled)
@@ -201,7 +205,7 @@ async def stage_rows(
            WHERE order_id = ANY($1::bigint[]) AND entry_type = 'requested'""",
         order_ids,
     )
-    # The order's last change: the refund's answer applied (its sequence moved past the cancel's).
+    # The order's last change: the payment's answer applied (nothing else changes it after the cancel).
     applied = await admin.fetch(
         "SELECT id AS order_id, updated_at AS at FROM order_api.orders WHERE id = ANY($1::bigint[])", order_ids
     )
@@ -240,7 +244,10 @@ async def fixed_rate_runs(
         pid,
     )
     settled = settled_result(
-        f"cancel to settled refund, {args.rate:g}/s", orders, order_ids, await settlements(admin, after, order_ids)
+        f"cancel to settled refund, {args.rate:g}/s",
+        orders,
+        order_ids,
+        await settlements(admin, after, [one for one in order_ids if one not in orders.refused]),
     )
     return create, cancel, settled
 
