@@ -18,17 +18,24 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from bench.support import HttpConnection, bench_database, percentile, table
+from bench.support import (
+    HttpConnection,
+    Operation,
+    Result,
+    bench_database,
+    closed_loop,
+    fixed_rate,
+    http_connections,
+    measured,
+    table,
+)
 from deploy.local.stack import ensure_stack
 from services.order_api.store.orders import OrderRows
 from shared.auth import LOCAL_API_KEY
@@ -37,9 +44,6 @@ from shared.dsn import service_dsn
 from shared.services import ORDER_API, REPO_ROOT
 from shared.settings import ServiceSettings
 from tests.support.processes import ServiceProcess
-
-# One create (or insert) by worker or slot number; True when it succeeded.
-Operation = Callable[[int], Awaitable[bool]]
 
 PATH = "/com/orders.json"
 # A custom line item (no catalog lookup) and no email (no customer record): the lean create path.
@@ -54,81 +58,9 @@ BODY = json.dumps(
 ).encode()
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    name: str
-    count: int
-    errors: int
-    seconds: float
-    latencies: list[float]  # sorted, seconds
-    cpu_seconds: float | None = None  # what the application's processes used meanwhile
-    saturating: bool = True  # as fast as it goes (comparable with the ceiling), not a fixed rate
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds
-
-    def row(self, ratio_to: "Result | None" = None) -> list[object]:
-        return [
-            self.name,
-            self.count,
-            self.errors,
-            f"{self.rate:,.0f}",
-            f"{percentile(self.latencies, 0.5) * 1000:.1f}",
-            f"{percentile(self.latencies, 0.99) * 1000:.1f}",
-            f"{self.cpu_seconds / self.count * 1000:.2f}" if self.cpu_seconds is not None else "",
-            f"{self.rate / ratio_to.rate:.0%}" if ratio_to and self.saturating else "",
-        ]
-
-
-async def closed_loop(name: str, operation: Operation, concurrency: int, seconds: float) -> Result:
-    """`concurrency` workers, each issuing its next operation as soon as the last one answered."""
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(index: int) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            ok = await operation(index)
-            latencies.append(time.perf_counter() - started)
-            errors += not ok
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(index) for index in range(concurrency)))
-    return Result(name, len(latencies), errors, time.perf_counter() - started, sorted(latencies))
-
-
-async def fixed_rate(name: str, operation: Operation, rate: float, seconds: float, slots: int) -> Result:
-    """Operations started on a fixed schedule (open loop), at most `slots` in flight."""
-    latencies: list[float] = []
-    errors = 0
-    free = asyncio.Queue[int]()
-    for slot in range(slots):
-        free.put_nowait(slot)
-    start = time.perf_counter() + 0.05
-
-    async def one(number: int) -> None:
-        nonlocal errors
-        scheduled = start + number / rate
-        await asyncio.sleep(scheduled - time.perf_counter())
-        slot = await free.get()
-        try:
-            errors += not await operation(slot)
-        finally:
-            free.put_nowait(slot)
-        latencies.append(time.perf_counter() - scheduled)
-
-    await asyncio.gather(*(one(number) for number in range(int(rate * seconds))))
-    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies), saturating=False)
-
-
 def http_creates(url: str, api_key: str, connections: int) -> tuple[Operation, list[HttpConnection]]:
     """POST the create body; operation `i` uses connection `i` (keep-alive)."""
-    host, _, port = url.removeprefix("http://").partition(":")
-    headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
-    pool = [HttpConnection(host, int(port), headers) for _ in range(connections)]
+    pool = http_connections(url, api_key, connections)
 
     async def create(index: int) -> bool:
         status, _ = await pool[index].request("POST", PATH, BODY)
@@ -137,32 +69,20 @@ def http_creates(url: str, api_key: str, connections: int) -> tuple[Operation, l
     return create, pool
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its live descendants (uvicorn's workers)."""
-    task_dir = Path(f"/proc/{pid}/task")
-    children = [int(child) for task in task_dir.iterdir() for child in (task / "children").read_text().split()]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(child) for child in children)
-
-
 async def run_http(url: str, pid: int, args: argparse.Namespace, label: str) -> list[Result]:
     create, pool = http_creates(url, args.api_key, max(args.concurrency, args.slots))
-
-    async def measured(run: Awaitable[Result]) -> Result:
-        before = cpu_seconds(pid)
-        result = await run
-        return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
 
     try:
         # Warm up the connections, the service's pool and prepared statements, and the code paths.
         await closed_loop("warm-up", create, args.concurrency, 2.0)
         return [
             await measured(
-                closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds)
+                closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds),
+                pid,
             ),
             await measured(
-                fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots)
+                fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots),
+                pid,
             ),
         ]
     finally:

@@ -1,13 +1,22 @@
-"""What the benchmarks share: the scratch database, a lean HTTP/1.1 client, percentiles, tables."""
+"""What the benchmarks share: the scratch database, a lean HTTP/1.1 client, the load generators
+(closed loop, fixed rate), CPU time from /proc, percentiles, tables."""
 
 import asyncio
+import contextlib
+import dataclasses
 import math
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from deploy.local import kafka as local_kafka
+from deploy.local import postgres as local_postgres
 from deploy.provision import provision_database
 
 # A database of its own, so a million benchmark orders never slow anyone's tests on the dev schema.
@@ -53,6 +62,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join([lines[0], "  ".join("-" * width for width in widths), *lines[1:]])
 
 
+# A connection idle this long is opened afresh rather than raced against the server's keep-alive timeout.
+IDLE_SECONDS: Final = 3.0
+
+
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection, just enough to POST JSON and read the answer.
 
@@ -64,8 +77,11 @@ class HttpConnection:
         self._head = "".join(f"{name}: {value}\r\n" for name, value in {"host": f"{host}:{port}", **headers}.items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self._writer is not None and time.monotonic() - self._last_used > IDLE_SECONDS:
+            await self.close()  # the server may be closing it (uvicorn: after 5 s idle by default)
         if self._writer is None or self._reader is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         self._writer.write(
@@ -80,10 +96,147 @@ class HttpConnection:
                 length = int(value)
             elif name.lower() == "transfer-encoding":
                 raise RuntimeError("chunked responses are not supported by this client")
-        return int(status_line.split(" ")[1]), await self._reader.readexactly(length)
+        answer = await self._reader.readexactly(length)
+        self._last_used = time.monotonic()
+        return int(status_line.split(" ")[1]), answer
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            await self._writer.wait_closed()
+            with contextlib.suppress(OSError):  # the server closed it first
+                await self._writer.wait_closed()
             self._writer = self._reader = None
+
+
+def http_connections(url: str, api_key: str, count: int) -> list[HttpConnection]:
+    """`count` keep-alive connections to a service at `url` (http://host:port) sending JSON with a key."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {api_key}"}
+    return [HttpConnection(host, int(port), headers) for _ in range(count)]
+
+
+# One operation (a request, an insert) by worker or slot number; True when it succeeded.
+Operation = Callable[[int], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    count: int
+    errors: int
+    seconds: float
+    latencies: list[float]  # sorted, seconds
+    cpu_seconds: float | None = None  # what the application's processes used meanwhile
+    saturating: bool = True  # as fast as it goes (comparable with a ceiling), not a fixed rate
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def p50_ms(self) -> str:
+        return f"{percentile(self.latencies, 0.5) * 1000:.1f}"
+
+    def p99_ms(self) -> str:
+        return f"{percentile(self.latencies, 0.99) * 1000:.1f}"
+
+    def cpu_ms(self) -> str:
+        """CPU milliseconds per operation, blank when not measured."""
+        return f"{self.cpu_seconds / self.count * 1000:.2f}" if self.cpu_seconds is not None and self.count else ""
+
+    def row(self, ratio_to: "Result | None" = None) -> list[object]:
+        return [
+            self.name,
+            self.count,
+            self.errors,
+            f"{self.rate:,.0f}",
+            self.p50_ms(),
+            self.p99_ms(),
+            self.cpu_ms(),
+            f"{self.rate / ratio_to.rate:.0%}" if ratio_to and self.saturating else "",
+        ]
+
+
+async def closed_loop(
+    name: str, operation: Operation, concurrency: int, seconds: float = math.inf, *, limit: int | None = None
+) -> Result:
+    """`concurrency` workers, each issuing its next operation as soon as the last one answered, for
+    `seconds` or until `limit` operations have started."""
+    latencies: list[float] = []
+    errors = started_count = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal errors, started_count
+        while time.perf_counter() < deadline and (limit is None or started_count < limit):
+            started_count += 1
+            started = time.perf_counter()
+            ok = await operation(index)
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
+    return Result(name, len(latencies), errors, time.perf_counter() - started, sorted(latencies))
+
+
+async def fixed_rate(name: str, operation: Operation, rate: float, seconds: float, slots: int) -> Result:
+    """Operations started on a fixed schedule (open loop), at most `slots` in flight; latency counted
+    from each operation's scheduled time, so a stall shows up instead of slowing the generator down."""
+    latencies: list[float] = []
+    errors = 0
+    free = asyncio.Queue[int]()
+    for slot in range(slots):
+        free.put_nowait(slot)
+    start = time.perf_counter() + 0.05
+
+    async def one(number: int) -> None:
+        nonlocal errors
+        scheduled = start + number / rate
+        await asyncio.sleep(scheduled - time.perf_counter())
+        slot = await free.get()
+        try:
+            errors += not await operation(slot)
+        finally:
+            free.put_nowait(slot)
+        latencies.append(time.perf_counter() - scheduled)
+
+    await asyncio.gather(*(one(number) for number in range(int(rate * seconds))))
+    return Result(name, len(latencies), errors, time.perf_counter() - start, sorted(latencies), saturating=False)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its live descendants (uvicorn's workers, Postgres'
+    backends); 0 for a process that is gone."""
+    try:
+        task_dir = Path(f"/proc/{pid}/task")
+        children = [int(child) for task in task_dir.iterdir() for child in (task / "children").read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
+
+
+async def measured(run: Awaitable[Result], pid: int) -> Result:
+    """The run's result with the CPU time process `pid` (and its descendants) used meanwhile."""
+    before = cpu_seconds(pid)
+    result = await run
+    return dataclasses.replace(result, cpu_seconds=cpu_seconds(pid) - before)
+
+
+def local_stack_pids() -> dict[str, int]:
+    """Postgres' postmaster and the Kafka broker, when the local launcher runs them for this run (not
+    with DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS pointing elsewhere)."""
+    pids = {
+        "postgres": None if os.environ.get("DATABASE_URL") else local_postgres.running_pid(),
+        "kafka": None if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else local_kafka.running_pid(),
+    }
+    return {name: pid for name, pid in pids.items() if pid is not None}
+
+
+CLIENT: Final = "bench (client)"
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (with its descendants), and this process's own."""
+    return {**{name: cpu_seconds(pid) for name, pid in pids.items()}, CLIENT: time.process_time()}

@@ -37,8 +37,7 @@ import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.order_create import cpu_seconds
-from bench.support import bench_database, percentile
+from bench.support import bench_database, cpu_seconds, percentile
 from deploy.local.stack import ensure_stack
 from services.webhook_dispatcher.domain import generate_secret, sign, webhook_body
 from services.webhook_dispatcher.settings import DispatcherSettings

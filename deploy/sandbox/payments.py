@@ -36,12 +36,14 @@ from shared.events import Event, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import configure_logging, get_logger
 from shared.money import to_minor
-from shared.services import LOCAL_KAFKA_BOOTSTRAP
+from shared.services import LOCAL_KAFKA_BOOTSTRAP, ServiceSpec
 from shared.topics import ORDERS_INGEST, PAYMENTS_COMMANDS
 
 NAME: Final = "payments_sandbox"
 DEFAULT_PORT: Final = 8004
 DECLINED_ENDING: Final = 13  # minor units ending in these two digits are declined
+# To run it as the services are run (tests, benchmarks): its name, env prefix and port; no schema.
+SPEC: Final = ServiceSpec(NAME, "", "PAYMENTS_SANDBOX_", DEFAULT_PORT)
 log = get_logger(__name__)
 
 

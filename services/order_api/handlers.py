@@ -136,5 +136,11 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
     return apply_fact
 
 
+# Facts taken per poll, each still applied in a transaction of its own; the offsets are committed per
+# batch (as the cancellation worker does). One commit per fact, a broker round trip each, had held the
+# consumer near 55 payment answers/s (bench.cancellations).
+BATCH_RECORDS: Final = 100
+
+
 def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
-    runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes))
+    runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes), batch_records=BATCH_RECORDS)

@@ -13,10 +13,10 @@ from aiosmtpd.controller import Controller
 from deploy.demo_catalog import DEMO_VARIANTS
 from deploy.local.smtp_sink import Sink
 from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres_start
-from deploy.sandbox.payments import DEFAULT_PORT as SANDBOX_PORT
+from deploy.sandbox.payments import SPEC as PAYMENTS_SANDBOX
 from shared.auth import LOCAL_API_KEY
 from shared.orders import VariantFact
-from shared.services import REPO_ROOT, SERVICES, ServiceSpec
+from shared.services import REPO_ROOT, SERVICES
 from tests.support.order_api_facts import seed_demo_catalog
 from tests.support.processes import ServiceProcess, free_port
 from tests.support.receiver import WebhookReceiver
@@ -25,7 +25,6 @@ from tests.support.refund_flow import OrderApiStandIn
 READ_ONLY_KEY: Final = "test-orders-read-key"
 # The tests' SMTP server (a real aiosmtpd server the tests read), where the cancellation worker mails.
 MAILBOX_PORT: Final = free_port()
-PAYMENTS_SANDBOX: Final = ServiceSpec("payments_sandbox", "", "PAYMENTS_SANDBOX_", SANDBOX_PORT)
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
 
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
