@@ -162,6 +162,9 @@ def test_a_void_after_authorization_voids() -> None:
     voided, event = pay(authorized, "voided", "100.00")
 
     assert (voided.financial_status, event) == ("voided", "order.updated")
+    with pytest.raises(OrderStateError) as caught:  # another answer voiding it again
+        pay(voided, "voided", "100.00")
+    assert (caught.value.field, caught.value.code) == ("financial_status", "already_voided")
 
 
 def test_payment_in_another_currency_is_refused() -> None:

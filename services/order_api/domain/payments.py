@@ -98,6 +98,9 @@ def apply_payment(
         raise OrderRuleError("currency", "currency_mismatch", f"payment in {fact.currency}, order in {order.currency}")
     if order.status == "cancelled" and kind != "voided":
         raise OrderStateError("status", "order_cancelled", "a cancelled order takes no payment")
+    if kind == "voided" and order.financial_status == "voided":
+        # Another answer (another key) voiding what is voided already would record a second void.
+        raise OrderStateError("financial_status", "already_voided", "the order's authorization is voided already")
     transaction = Transaction(
         id=transaction_id,
         kind=_TRANSACTION_KIND[kind],
