@@ -40,6 +40,17 @@ def lifecycle_body(order_id: int, sequence: int, document: str) -> bytes:
     return f'{{"order_id":{order_id},"sequence":{sequence},"order":{document}}}'.encode()
 
 
+async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None = None) -> tuple[StoredOrder, int]:
+    """`lock_order`, and a new object id for the change (a refund, a transaction) in the same round trip."""
+    locked = await tables.orders.fetch_for_change(order_id)
+    if locked is None:
+        raise OrderNotFound(order_id)
+    stored, object_id = locked
+    if if_match is not None and if_match != stored.sequence:
+        raise StaleVersion(stored.sequence)
+    return stored, object_id
+
+
 async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
     """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
     order: OrderSnapshot = stored.order

@@ -127,6 +127,17 @@ class OrderRows:
         )
         return _stored(row) if row else None
 
+    async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
+        # The id is drawn above the locked row (materialized first), so after the lock: of two changes
+        # of one order, the one that locks it second draws the higher id, as with two round trips.
+        row = await self.conn.fetchrow(
+            """WITH locked AS MATERIALIZED (
+                   SELECT document::text AS document, sequence FROM orders WHERE id = $1 FOR UPDATE)
+               SELECT document, sequence, nextval('object_id_seq') AS object_id FROM locked""",
+            order_id,
+        )
+        return (_stored(row), row["object_id"]) if row else None
+
     async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
         row = await self.conn.fetchrow(
             "SELECT document::text AS document, sequence, create_fingerprint FROM orders WHERE upstream_id = $1",
