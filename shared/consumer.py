@@ -17,7 +17,7 @@ Failures are sorted by what they mean:
 import asyncio
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, overload
 
@@ -81,6 +81,23 @@ class KafkaRecord(Protocol):
     headers: Any
 
 
+class TypeFilter:
+    """The event types a subscription takes, judged by a record's `ce_type` header alone: a record of
+    another type is skipped before any parsing or transaction (its offset is committed with the rest).
+    A record without `ce_type` is not skipped: decoding it dead-letters it as malformed."""
+
+    __slots__ = ("_types",)
+
+    def __init__(self, types: Collection[str]) -> None:
+        self._types = frozenset(event_type.encode() for event_type in types)
+
+    def skips(self, record: "KafkaRecord") -> bool:
+        for name, value in record.headers or ():
+            if name == "ce_type":
+                return value not in self._types
+        return False
+
+
 class IdempotentConsumer:
     def __init__(
         self,
@@ -99,13 +116,30 @@ class IdempotentConsumer:
         self._dlq_failures = 0  # dead-letter writes failed in a row
 
     @overload
-    async def process(self, record: KafkaRecord, handler: EventHandler) -> None: ...
+    async def process(self, record: KafkaRecord, handler: EventHandler, *, only: TypeFilter | None = None) -> None: ...
     @overload
-    async def process(self, record: KafkaRecord, handler: Handler[ReceivedT], decode: Decoder[ReceivedT]) -> None: ...
+    async def process(
+        self,
+        record: KafkaRecord,
+        handler: Handler[ReceivedT],
+        decode: Decoder[ReceivedT],
+        *,
+        only: TypeFilter | None = None,
+    ) -> None: ...
 
-    async def process(self, record: KafkaRecord, handler: Handler[Any], decode: Decoder[Any] = decode_event) -> None:
+    async def process(
+        self,
+        record: KafkaRecord,
+        handler: Handler[Any],
+        decode: Decoder[Any] = decode_event,
+        *,
+        only: TypeFilter | None = None,
+    ) -> None:
         """Decode `record` (an Event by default; `decode` may give what a handler needs instead) and
-        apply `handler` to it once."""
+        apply `handler` to it once; with `only`, a record of a type it does not take is skipped."""
+        if only is not None and only.skips(record):
+            CONSUMED.labels(record.topic, "<not taken>", "skipped").inc()
+            return
         headers = list(record.headers or ())
         try:
             event = decode(headers, record.value)

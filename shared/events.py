@@ -60,11 +60,17 @@ class Event:
         *,
         sequence: int | None = None,
         correlation_id: str | None = None,
+        body: bytes | None = None,
     ) -> "Event":
+        """A new event of `type_`; `body`, when the caller has it already, is `data` serialized exactly
+        as `data.model_dump_json()` writes it (the body is then not made again)."""
         expected = EVENT_DATA_MODELS.get(type_)
         if expected is None or not isinstance(data, expected):
             raise TypeError(f"{type_!r} carries {expected!r}, not {type(data)!r}")
-        return cls(uuid.uuid4(), type_, source, subject, datetime.now(UTC), data, sequence, correlation_id)
+        event = cls(uuid.uuid4(), type_, source, subject, datetime.now(UTC), data, sequence, correlation_id)
+        if body is not None:
+            object.__setattr__(event, "_body", body)  # frozen: set once, as body() would
+        return event
 
     @property
     def key(self) -> bytes:

@@ -2,7 +2,7 @@
 requests (one subscription, by type), and the reference facts on orders.ingest (only those)."""
 
 from services.cancellation_worker.service import postgres_ports
-from services.cancellation_worker.service.reference import ReferenceService
+from services.cancellation_worker.service.reference import COMPANY_FACT, REASON_FACT, ReferenceService
 from services.cancellation_worker.service.refunds import RefundService
 from services.cancellation_worker.service.requests import RequestService
 from services.cancellation_worker.settings import CancellationSettings
@@ -31,4 +31,8 @@ def subscribe(runtime: Runtime[CancellationSettings]) -> None:
             raise Unprocessable(f"{event.type} is not for the cancellation worker")
 
     runtime.subscribe([ORDERS_EVENTS, CANCELLATIONS_REQUESTS], on_event, batch_records=BATCH_RECORDS)
-    runtime.subscribe_forwarding([ORDERS_INGEST], ReferenceService(ports).fact, batch_records=BATCH_RECORDS)
+    # orders.ingest carries every fact for order_api (each payment's answer among them); only the reference
+    # facts are the worker's, the rest are skipped by type before any transaction.
+    runtime.subscribe_forwarding(
+        [ORDERS_INGEST], ReferenceService(ports).fact, batch_records=BATCH_RECORDS, types=(REASON_FACT, COMPANY_FACT)
+    )

@@ -73,6 +73,10 @@ class FakeOrders:
         row = self.rows.get(order_id)
         return StoredOrder(row.order, row.sequence) if row else None
 
+    async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
+        stored = await self.fetch(order_id, for_update=True)
+        return (stored, await self.next_object_id()) if stored is not None else None
+
     async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
         for row in self.rows.values():
             if row.order.upstream_id == upstream_id:

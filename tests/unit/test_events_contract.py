@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.order_api.service.lifecycle import lifecycle_body
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
 from shared.events import CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_event
 from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
@@ -346,3 +347,13 @@ def test_nothing_with_a_bank_account_can_be_subscribed_to() -> None:
     assert {"void.requested"} & SUBSCRIBABLE == set()
     assert EVENT_DATA_MODELS["refund.requested"] is RefundData  # subscribable, but published without it
     assert CancellationSubmitted.model_fields["bank_account"].annotation == BankAccount | None
+
+
+def test_an_order_event_built_from_the_stored_document_is_the_body_pydantic_writes() -> None:
+    # order_api builds its lifecycle events' bodies from the JSON it stored (Event.new's `body`).
+    data = _order_data()
+    made = lifecycle_body(data.order_id, data.sequence, data.order.model_dump_json())
+    assert made == data.model_dump_json().encode()
+    event = Event.new("order.updated", "order_api", "42", data, sequence=1, body=made)
+    assert event.body() == made
+    assert decode_event(event.headers(), event.body()).data == data

@@ -24,8 +24,8 @@ from services.order_api.api.prefer import wait_preference
         ("wait=5;foo=bar", 5),
     ],
 )
-def test_prefer_wait_names_the_seconds_to_wait_at_most_30(header: str | None, seconds: int | None) -> None:
-    assert wait_preference(header) == seconds
+async def test_prefer_wait_names_the_seconds_to_wait_at_most_30(header: str | None, seconds: int | None) -> None:
+    assert await wait_preference(header) == seconds
 
 
 PROBLEM = {"type": "about:blank", "title": "Validation error", "status": 422, "code": "c", "detail": "d"}

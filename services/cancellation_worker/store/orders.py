@@ -1,7 +1,15 @@
 """The worker's copy of each order: the newest snapshot order_api published."""
 
+from typing import Final
+
+from pydantic import TypeAdapter
+
 from shared.db import Connection
-from shared.orders import OrderLifecycleData, OrderSnapshot
+from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
+
+# The jsonb columns are written as JSON text pydantic makes in one step (the codec's json.dumps of
+# `model_dump(mode="json")` had cost more than the rest of the statement).
+_LINE_ITEMS: Final = TypeAdapter(list[LineItemSnapshot])
 
 
 async def upsert_order(conn: Connection, data: OrderLifecycleData) -> bool:
@@ -10,7 +18,7 @@ async def upsert_order(conn: Connection, data: OrderLifecycleData) -> bool:
     order = data.order
     applied = await conn.fetchval(
         """INSERT INTO orders (order_id, currency, total_price, line_items, status, last_sequence, snapshot)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7::text::jsonb)
            ON CONFLICT (order_id) DO UPDATE
                SET currency = excluded.currency, total_price = excluded.total_price,
                    line_items = excluded.line_items, status = excluded.status,
@@ -20,10 +28,10 @@ async def upsert_order(conn: Connection, data: OrderLifecycleData) -> bool:
         data.order_id,
         order.currency,
         order.total_price,
-        [item.model_dump(mode="json") for item in order.line_items],
+        _LINE_ITEMS.dump_json(order.line_items).decode(),
         order.status,
         data.sequence,
-        order.model_dump(mode="json"),
+        order.model_dump_json(),
     )
     return bool(applied)
 

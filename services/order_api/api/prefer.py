@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Response
 MAX_WAIT_SECONDS: Final = 30
 
 
-def wait_preference(
+async def wait_preference(
     prefer: Annotated[
         str | None,
         Header(
@@ -22,7 +22,8 @@ def wait_preference(
         ),
     ] = None,
 ) -> int | None:
-    """The seconds a `Prefer` header asks to wait (capped at 30); None without a valid `wait`."""
+    """The seconds a `Prefer` header asks to wait (capped at 30); None without a valid `wait`. (async:
+    FastAPI runs a plain `def` dependency in a worker thread, a hop on every cancel and refund)"""
     if prefer is None:
         return None
     for preference in prefer.split(","):

@@ -1,6 +1,6 @@
 """An order as stored: its snapshot and its version."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.orders import OrderSnapshot
 
@@ -11,3 +11,6 @@ class StoredOrder:
 
     order: OrderSnapshot
     sequence: int
+    # The order as JSON (`order.model_dump_json()`) when the store has just written it, so that its event
+    # is built from the same text instead of serializing the order a second time.
+    document: str | None = field(default=None, repr=False, compare=False)

@@ -14,7 +14,7 @@ from services.order_api.domain.cancellation import apply_decision, record_return
 from services.order_api.domain.fulfillments import cancel_fulfillment, fulfil, fulfillment_event
 from services.order_api.domain.payments import PaymentKind, apply_payment, is_recorded
 from services.order_api.domain.refunds import settle_refund
-from services.order_api.service.lifecycle import lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import lock_order, lock_order_with_id, publish_change, utc_now
 from services.order_api.service.ports import Database
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.logging import get_logger
@@ -54,8 +54,7 @@ class FactService:
     async def settle_refund(self, fact: PaymentFact, *, succeeded: bool) -> None:
         """The payment service's answer to a refund command: the refund succeeded or failed."""
         async with self.database.transaction() as tables:
-            stored = await lock_order(tables, fact.order_id)
-            transaction_id = await tables.orders.next_object_id()
+            stored, transaction_id = await lock_order_with_id(tables, fact.order_id)
             settled = settle_refund(
                 stored.order, fact, succeeded=succeeded, transaction_id=transaction_id, now=self.clock()
             )

@@ -34,6 +34,23 @@ async def lock_order(tables: Tables, order_id: int, if_match: int | None = None)
     return stored
 
 
+def lifecycle_body(order_id: int, sequence: int, document: str) -> bytes:
+    """An `order.*` event's body from the order's JSON: what `OrderLifecycleData.model_dump_json()` writes
+    (its fields in their declared order, compact), without serializing the order again."""
+    return f'{{"order_id":{order_id},"sequence":{sequence},"order":{document}}}'.encode()
+
+
+async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None = None) -> tuple[StoredOrder, int]:
+    """`lock_order`, and a new object id for the change (a refund, a transaction) in the same round trip."""
+    locked = await tables.orders.fetch_for_change(order_id)
+    if locked is None:
+        raise OrderNotFound(order_id)
+    stored, object_id = locked
+    if if_match is not None and if_match != stored.sequence:
+        raise StaleVersion(stored.sequence)
+    return stored, object_id
+
+
 async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
     """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
     order: OrderSnapshot = stored.order
@@ -44,6 +61,8 @@ async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, m
         OrderLifecycleData(order_id=order.id, sequence=stored.sequence, order=order),
         sequence=stored.sequence,
         correlation_id=current_correlation_id(),
+        # The store has just serialized the order: the event reuses that text.
+        body=lifecycle_body(order.id, stored.sequence, stored.document) if stored.document is not None else None,
     )
     # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
     check_event_size(len(event.body()), max_event_bytes)

@@ -39,6 +39,10 @@ class Orders(Protocol):
     async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
         """The order, locked for this transaction's change with `for_update`."""
 
+    async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
+        """The order locked for this transaction's change, and a new object id drawn once it is locked
+        (as `fetch(for_update=True)` then `next_object_id()`, in one round trip)."""
+
     async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
         """The order with this upstream id, and the fingerprint of the request that created it."""
 

@@ -24,7 +24,7 @@ from services.order_api.domain.refunds import (
 )
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound
-from services.order_api.service.lifecycle import as_seen, lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import as_seen, lock_order, lock_order_with_id, publish_change, utc_now
 from services.order_api.service.ports import Database
 from shared.orders import OrderSnapshot, Refund
 from shared.refund_math import RefundQuote
@@ -54,8 +54,7 @@ class RefundService:
         """Cancel the order at once, with the refund of what was paid (pending until the worker pays it
         out); `order.cancelled` carries both."""
         async with self.database.transaction() as tables:
-            stored = await lock_order(tables, order_id, if_match)
-            refund_id = await tables.orders.next_object_id()
+            stored, refund_id = await lock_order_with_id(tables, order_id, if_match)
             cancelled = cancel_order(stored.order, request, refund_id, self.clock())
             changed = await tables.orders.save(cancelled)
             await publish_change(tables, "order.cancelled", changed, self.max_event_bytes)

@@ -44,12 +44,12 @@ _COLUMNS: Final = (
 _UPSTREAM_ID_KEY: Final = "orders_upstream_id_key"
 
 
-def _values(order: OrderSnapshot) -> list[Any]:
+def _values(order: OrderSnapshot, document: str) -> list[Any]:
     derived = {
         "customer_id": order.customer.id if order.customer else None,
         "skus": sorted({item.sku for item in order.line_items if item.sku}),
         "refunded_amount": refunded_amount(order),
-        "document": order.model_dump_json(),
+        "document": document,
     }
     return [derived[name] if name in derived else getattr(order, name) for name in _COLUMNS]
 
@@ -92,24 +92,32 @@ class OrderRows:
         return value
 
     async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+        document = order.model_dump_json()
         try:
             await self.conn.execute(
-                _INSERT, order.id, *_values(order), order.order_number, order.token, order.created_at, fingerprint
+                _INSERT,
+                order.id,
+                *_values(order, document),
+                order.order_number,
+                order.token,
+                order.created_at,
+                fingerprint,
             )
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
-        return StoredOrder(order, 1)
+        return StoredOrder(order, 1, document)
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
+        document = order.model_dump_json()
         try:
             sequence: int = await self.conn.fetchval(
                 f"UPDATE orders SET {_SET}, sequence = sequence + 1 WHERE id = $1 RETURNING sequence",
                 order.id,
-                *_values(order),
+                *_values(order, document),
             )
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
-        return StoredOrder(order, sequence)
+        return StoredOrder(order, sequence, document)
 
     async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
         row = await self.conn.fetchrow(
@@ -118,6 +126,17 @@ class OrderRows:
             order_id,
         )
         return _stored(row) if row else None
+
+    async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
+        # The id is drawn above the locked row (materialized first), so after the lock: of two changes
+        # of one order, the one that locks it second draws the higher id, as with two round trips.
+        row = await self.conn.fetchrow(
+            """WITH locked AS MATERIALIZED (
+                   SELECT document::text AS document, sequence FROM orders WHERE id = $1 FOR UPDATE)
+               SELECT document, sequence, nextval('object_id_seq') AS object_id FROM locked""",
+            order_id,
+        )
+        return (_stored(row), row["object_id"]) if row else None
 
     async def fetch_by_upstream_id(self, upstream_id: str) -> tuple[StoredOrder, str | None] | None:
         row = await self.conn.fetchrow(
