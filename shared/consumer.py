@@ -12,12 +12,27 @@ Failures are sorted by what they mean:
 - the database being unreachable says nothing about the message: raise, so it is redelivered;
 - any other error is retried in place, and after `max_attempts` the message goes to the DLQ with
   the error and its original topic/partition/offset in headers, and the partition moves on.
+
+`process_batch` does the same for the records of one poll, up to `transaction_records` of them in ONE
+transaction (every record's effect and its `processed_events` row; a duplicate, also one seen earlier
+in the same batch, is skipped), and the subscriber commits the batch's offsets once it returned. That
+is the fast path, for batches where every record decodes and every handler succeeds. Should anything
+go wrong in it (a record that does not decode, a handler's `Unprocessable` or any other error, the
+database), the batch's transaction rolls back whole and its records are processed again one by one
+through `process`, which sorts the failure as above: the poison record is dead-lettered alone and its
+neighbours are applied, a retryable error is retried, the database being away raises. So a record is
+never dead-lettered by a transaction that could still roll back, nor dead-lettered twice by one
+delivery, and nothing but `process` writes to the DLQ. There are no savepoints per record: each would
+cost two round trips more per record, and a transaction with more than 64 subtransactions that wrote
+overflows Postgres' per-backend subtransaction cache, which slows every other session's snapshots.
+Row locks a handler takes are held until its batch's transaction commits, so the batches stay modest.
 """
 
 import asyncio
+import contextlib
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, overload
 
@@ -41,6 +56,9 @@ DEAD_LETTERED = Counter("dlq_messages_written_total", "Messages written to a dea
 # fits the dead-letter topic (shared.topics.MAX_DLQ_RECORD_BYTES).
 DLQ_ERROR_CHARS = 2000
 DLQ_STACKTRACE_CHARS = 4000
+# Records applied in one transaction by `process_batch`: few enough that the row locks its handlers
+# take are not held long, and well under Postgres' 64 cached subtransactions (should a handler use any).
+TRANSACTION_RECORDS = 50
 # A dead-letter write that keeps failing (Kafka away) is retried no faster than this, at the longest.
 DLQ_RETRY_MAX_SECONDS = 30.0
 
@@ -107,6 +125,7 @@ class IdempotentConsumer:
         *,
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
+        transaction_records: int = TRANSACTION_RECORDS,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -114,6 +133,7 @@ class IdempotentConsumer:
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._dlq_failures = 0  # dead-letter writes failed in a row
+        self._transaction_records = transaction_records
 
     @overload
     async def process(self, record: KafkaRecord, handler: EventHandler, *, only: TypeFilter | None = None) -> None: ...
@@ -146,13 +166,60 @@ class IdempotentConsumer:
         except InvalidEvent as error:
             await self._dead_letter(record, headers, error, attempts=1, event_type="<invalid>")
             return
-        structlog.contextvars.bind_contextvars(
-            event_id=str(event.id), order_id=event.subject, correlation_id=event.correlation_id
-        )
-        try:
+        with _bound(event):
             await self._process_event(record, headers, event, handler)
-        finally:
-            structlog.contextvars.unbind_contextvars("event_id", "order_id", "correlation_id")
+
+    async def process_batch(
+        self,
+        records: Sequence[KafkaRecord],
+        handler: Handler[Any],
+        decode: Decoder[Any] = decode_event,
+        *,
+        only: TypeFilter | None = None,
+    ) -> None:
+        """`process` for the records of one poll, in order: up to `transaction_records` at a time in one
+        transaction; a part whose transaction fails is processed again record by record."""
+        taken = []
+        for record in records:
+            if only is not None and only.skips(record):
+                CONSUMED.labels(record.topic, "<not taken>", "skipped").inc()
+            else:
+                taken.append(record)
+        for start in range(0, len(taken), self._transaction_records):
+            part = taken[start : start + self._transaction_records]
+            if len(part) == 1:
+                await self.process(part[0], handler, decode)
+                continue
+            try:
+                events = [decode(list(record.headers or ()), record.value) for record in part]
+                applied = await self._apply_all(part, events, handler)
+            except Exception as error:
+                # Nothing of the part was committed, nothing dead-lettered: `process` sorts it out.
+                log.warning(
+                    "batch transaction failed, processing its records one by one", records=len(part), error=repr(error)
+                )
+                for record in part:
+                    await self.process(record, handler, decode)
+                continue
+            for record, event, first_time in zip(part, events, applied, strict=True):
+                outcome = "applied" if first_time else "duplicate"
+                CONSUMED.labels(record.topic, event.type, outcome).inc()
+                with _bound(event):
+                    log.info("event " + outcome, event_type=event.type, sequence=event.sequence)
+
+    async def _apply_all(
+        self, records: Sequence[KafkaRecord], events: Sequence[ReceivedT], handler: Handler[ReceivedT]
+    ) -> list[bool]:
+        """Apply each event not seen before, all in one transaction; for each, whether it was applied."""
+        applied = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            for record, event in zip(records, events, strict=True):
+                first_time = await _record_processed(conn, record, event)
+                if first_time:
+                    with _bound(event):
+                        await handler(conn, event)
+                applied.append(bool(first_time))
+        return applied
 
     async def _process_event(
         self, record: KafkaRecord, headers: list[tuple[str, bytes]], event: ReceivedT, handler: Handler[ReceivedT]
@@ -186,16 +253,7 @@ class IdempotentConsumer:
 
     async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Handler[ReceivedT]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING RETURNING true""",
-                event.id,
-                event.type,
-                record.topic,
-                record.partition,
-                record.offset,
-            )
-            if not first_time:
+            if not await _record_processed(conn, record, event):
                 return False
             await handler(conn, event)
             return True
@@ -263,6 +321,32 @@ class IdempotentConsumer:
             await self._producer.send_all(
                 [OutgoingRecord(copy.topic, copy.key, b"", [*copy.headers, ("dlq_value_omitted", note)])]
             )
+
+
+async def _record_processed(conn: Connection, record: KafkaRecord, event: Received) -> bool:
+    """Record `event` as processed in the caller's transaction; False if it was (or is being) already."""
+    first_time: bool | None = await conn.fetchval(
+        """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+        event.id,
+        event.type,
+        record.topic,
+        record.partition,
+        record.offset,
+    )
+    return bool(first_time)
+
+
+@contextlib.contextmanager
+def _bound(event: Received) -> Iterator[None]:
+    """The event's ids in every log line written meanwhile."""
+    structlog.contextvars.bind_contextvars(
+        event_id=str(event.id), order_id=event.subject, correlation_id=event.correlation_id
+    )
+    try:
+        yield
+    finally:
+        structlog.contextvars.unbind_contextvars("event_id", "order_id", "correlation_id")
 
 
 def _truncated(text: str, limit: int, *, tail: bool = False) -> bytes:

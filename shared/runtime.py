@@ -82,9 +82,11 @@ class Runtime(Generic[SettingsT]):
         """Consume `topics` in the service's group through the idempotent consumer: each record is an
         Event of a known type with valid data (else it is dead-lettered).
 
-        With `batch_records`, up to that many records are taken per poll and processed in order, one by
-        one, and the batch's offsets are committed after the last one: an error rewinds to the batch's
-        start, and the records already processed are then skipped as duplicates.
+        With `batch_records`, up to that many records are taken per poll and processed in order, many
+        in one transaction (`IdempotentConsumer.process_batch`; a batch that fails is processed again
+        record by record), and the batch's offsets are committed after the last one: an error rewinds
+        to the batch's start, and the records already committed are then skipped as duplicates. A
+        handler's row locks are held until its batch's transaction commits.
 
         With `types`, only records of those event types are processed; the others are skipped by their
         `ce_type` header, unparsed and without a transaction or a `processed_events` row (their offsets
@@ -130,9 +132,11 @@ class Runtime(Generic[SettingsT]):
             max_records=batch_records,
         )
         async def on_message(message: KafkaMessage) -> None:
-            records = message.raw_message if batch else (message.raw_message,)
-            for record in records:
-                await consumer.process(record, handler, decode, only=only)
+            received = message.raw_message  # a tuple of records in batch mode
+            if isinstance(received, tuple):
+                await consumer.process_batch(received, handler, decode, only=only)
+            else:
+                await consumer.process(received, handler, decode, only=only)
 
 
 async def _headers_left_raw(
