@@ -13,7 +13,8 @@ from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST
 
-# Records taken per poll (each still in a transaction of its own; the offsets committed per batch).
+# Records taken per poll (up to 50 in one transaction, shared.consumer.TRANSACTION_RECORDS; the offsets
+# committed per batch).
 BATCH_RECORDS = 100
 
 

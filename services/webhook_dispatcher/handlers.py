@@ -4,9 +4,10 @@ from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.runtime import Runtime
 
-# Records taken per poll: each still gets the idempotent consumer's own transaction, but the offset
-# is committed once per batch, which is what bounded fan-out throughput one record at a time. Kept
-# moderate, because a consumer group rebalance waits for every member's batch in hand.
+# Records taken per poll: fanned out up to 50 in one transaction (shared.consumer.TRANSACTION_RECORDS;
+# senders are notified once it commits), the offset committed once per batch, which is what bounded
+# fan-out throughput one record at a time. Kept moderate, because a consumer group rebalance waits for
+# every member's batch in hand.
 BATCH_RECORDS = 200
 
 
