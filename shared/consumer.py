@@ -25,7 +25,8 @@ never dead-lettered by a transaction that could still roll back, nor dead-letter
 delivery, and nothing but `process` writes to the DLQ. There are no savepoints per record: each would
 cost two round trips more per record, and a transaction with more than 64 subtransactions that wrote
 overflows Postgres' per-backend subtransaction cache, which slows every other session's snapshots.
-Row locks a handler takes are held until its batch's transaction commits, so the batches stay modest.
+Row locks a handler takes are held until its batch's transaction commits, so the batches stay modest;
+and `now()` in a handler's SQL is its batch transaction's start, shared by the batch's records.
 """
 
 import asyncio
