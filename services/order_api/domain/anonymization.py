@@ -1,0 +1,99 @@
+"""Anonymizing an order: which orders may be anonymized, and what of an order becomes `*`.
+
+Eligible: cancelled, fulfilled or fully refunded (Elastic Path's rule), and with nothing still needing
+the customer's data: no refund pending (it may pay to the guest's IBAN), no guest cancellation request
+open. An anonymized order stays eligible, so anonymizing it again is a no-op.
+
+Masking replaces every present personal value with `*` and leaves absent ones absent; ids, money,
+statuses, line items' titles, transactions and fulfilments (tracking numbers too) are kept.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final, Literal
+
+from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot
+
+MASK: Final = "*"
+
+Ineligibility = Literal["not_finished", "refund_pending", "request_active"]
+
+
+def ineligibility(order: OrderSnapshot) -> Ineligibility | None:
+    """Why the order may not be anonymized yet; None when it may."""
+    if order.anonymized:
+        return None
+    finished = order.status == "cancelled" or order.fulfillment_status == "fulfilled"
+    if not (finished or order.financial_status == "refunded"):
+        return "not_finished"
+    if any(refund.status == "pending" for refund in order.refunds):
+        return "refund_pending"
+    if any(item.active_request for item in order.line_items):
+        return "request_active"
+    return None
+
+
+def _mask(value: str | None) -> str | None:
+    return None if value is None else MASK
+
+
+def _masked_values(pairs: list[NameValue]) -> list[NameValue]:
+    return [pair.model_copy(update={"value": MASK}) for pair in pairs]
+
+
+def _masked_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    return dict.fromkeys(metadata, MASK)
+
+
+_ADDRESS_TEXT: Final = tuple(name for name, field in Address.model_fields.items() if field.annotation == (str | None))
+
+
+def mask_address(address: Address | None) -> Address | None:
+    """Every text of the address `*` (when present); its coordinates dropped."""
+    if address is None:
+        return None
+    update: dict[str, object] = {name: _mask(getattr(address, name)) for name in _ADDRESS_TEXT}
+    return address.model_copy(update={**update, "latitude": None, "longitude": None})
+
+
+def mask_customer(customer: CustomerSnapshot | None) -> CustomerSnapshot | None:
+    """The customer's personal fields `*`; its id, counts and totals kept."""
+    if customer is None:
+        return None
+    names = ("email", "first_name", "last_name", "phone", "note")
+    return customer.model_copy(update={name: _mask(getattr(customer, name)) for name in names})
+
+
+def _mask_client(details: ClientDetails | None) -> ClientDetails | None:
+    if details is None:
+        return None
+    names = ("browser_ip", "accept_language", "user_agent", "session_hash")
+    update: dict[str, object] = {name: _mask(getattr(details, name)) for name in names}
+    return details.model_copy(update={**update, "browser_width": None, "browser_height": None})
+
+
+def mask_order(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
+    """The order anonymized at `now`: every personal value `*`, `anonymized` set."""
+    return order.model_copy(
+        update={
+            "email": _mask(order.email),
+            "phone": _mask(order.phone),
+            "note": _mask(order.note),
+            "browser_ip": _mask(order.browser_ip),
+            "note_attributes": _masked_values(order.note_attributes),
+            "metafields": [
+                field.model_copy(update={"value": MASK, "value_type": "string"}) for field in order.metafields
+            ],
+            "metadata": _masked_metadata(order.metadata),
+            "billing_address": mask_address(order.billing_address),
+            "shipping_address": mask_address(order.shipping_address),
+            "customer": mask_customer(order.customer),
+            "client_details": _mask_client(order.client_details),
+            "line_items": [
+                item.model_copy(update={"properties": _masked_values(item.properties)}) for item in order.line_items
+            ],
+            "refunds": [refund.model_copy(update={"note": _mask(refund.note)}) for refund in order.refunds],
+            "anonymized": True,
+            "updated_at": now,
+        }
+    )
