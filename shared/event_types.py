@@ -51,6 +51,7 @@ ORDER_EVENTS: Final[EventFamily] = MappingProxyType(
             "order.refunded",
             "order.cancellation_requested",
             "order.return_received",
+            "order.anonymized",
         ),
         OrderLifecycleData,
     )

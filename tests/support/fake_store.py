@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.facts import FactService
 from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
@@ -383,3 +384,8 @@ def guest_requests(database: FakeDatabase) -> GuestRequests:
 def published(database: FakeDatabase) -> list[tuple[str, int | None, int]]:
     """What committed transactions published: (event type, sequence, order id)."""
     return [(event.type, event.sequence, int(event.subject)) for event in database.tables.outbox.events]
+
+
+def anonymization_service(database: FakeDatabase) -> AnonymizationService:
+    """The anonymization use case on `database`, at LATER."""
+    return AnonymizationService(database, max_event_bytes=1_000_000, clock=lambda: LATER)

@@ -1,0 +1,70 @@
+"""Anonymizing orders: the one use case every door goes through (Elastic Path's route now; the
+anonymizer's `order.anonymize_requested` and forget-when-eligible next).
+
+All or nothing: one transaction locks every order named (ascending ids, so two overlapping calls never
+deadlock), and one unknown or ineligible order refuses the whole call with nothing changed. Each order
+not yet anonymized is masked (domain/anonymization.py), stored as its next version and published as
+`order.anonymized` with the masked snapshot; an anonymized one is answered as it is, with no event.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from services.order_api.domain.anonymization import ineligibility, mask_order
+from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
+from services.order_api.service.lifecycle import publish_change, utc_now
+from services.order_api.service.ports import Database, Tables
+
+ANONYMIZED = "order.anonymized"
+
+
+def _order_id(given: str) -> int | None:
+    """The order id a caller's string names; None for one that names no order."""
+    text = given.strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
+
+
+class AnonymizationService:
+    def __init__(self, database: Database, *, max_event_bytes: int, clock: Callable[[], datetime] = utc_now) -> None:
+        self.database = database
+        self.max_event_bytes = max_event_bytes
+        self.clock = clock
+
+    async def anonymize_orders(self, order_ids: Sequence[str]) -> list[StoredOrder]:
+        """Anonymize every order named, in one transaction; the orders in the order named (repeats
+        answered once). OrdersNotAnonymizable, changing nothing, when any may not be."""
+        unique = list(dict.fromkeys(order_ids))
+        async with self.database.transaction() as tables:
+            found: dict[str, StoredOrder] = {}
+            refused: list[Refusal] = []
+            ids = {given: _order_id(given) for given in unique}
+            locked = await _lock_all(tables, sorted({id_ for id_ in ids.values() if id_ is not None}))
+            for given, id_ in ids.items():
+                stored = locked.get(id_) if id_ is not None else None
+                if stored is None:
+                    refused.append(Refusal(given, "not_found"))
+                    continue
+                reason = ineligibility(stored.order)
+                if reason is not None:
+                    refused.append(Refusal(given, reason, stored.order))
+                found[given] = stored
+            if refused:
+                raise OrdersNotAnonymizable(refused)
+            return [await self._anonymize(tables, found[given]) for given in unique]
+
+    async def _anonymize(self, tables: Tables, stored: StoredOrder) -> StoredOrder:
+        if stored.order.anonymized:
+            return stored
+        changed = await tables.orders.save(mask_order(stored.order, self.clock()))
+        await publish_change(tables, ANONYMIZED, changed, self.max_event_bytes)
+        return changed
+
+
+async def _lock_all(tables: Tables, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
+    locked: dict[int, StoredOrder] = {}
+    for order_id in order_ids:
+        stored = await tables.orders.fetch(order_id, for_update=True)
+        if stored is not None:
+            locked[order_id] = stored
+    return locked
