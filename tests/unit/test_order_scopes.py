@@ -10,11 +10,16 @@ from fastapi.routing import APIRoute
 
 from services.order_api.api.akinon import routes as akinon
 from services.order_api.api.digital_river import routes as digital_river
+from services.order_api.api.elastic_path import routes as elastic_path
 from services.order_api.api.haravan import refund_routes as haravan_refunds
 from services.order_api.api.haravan import routes as haravan
-from services.order_api.api.security import require_read, require_write
+from services.order_api.api.security import require_anonymize, require_read, require_write
 
-SCOPE_OF: dict[Callable[..., Any], str] = {require_read: "orders:read", require_write: "orders:write"}
+SCOPE_OF: dict[Callable[..., Any], str] = {
+    require_read: "orders:read",
+    require_write: "orders:write",
+    require_anonymize: "orders:anonymize",
+}
 
 EXPECTED = {
     ("GET", "/com/orders.json"): "orders:read",
@@ -36,6 +41,8 @@ EXPECTED = {
     ("POST", "/orders/{id}/refresh"): "orders:read",  # a POST that only reads
     ("POST", "/orders"): "orders:write",
     ("POST", "/orders/{id}"): "orders:write",
+    ("POST", "/v2/orders/anonymize"): "orders:anonymize",
+    ("GET", "/v2/orders/{order_id}"): "orders:read",
 }
 
 
@@ -57,7 +64,7 @@ def _routes(*routers: APIRouter) -> dict[tuple[str, str], set[str]]:
 
 
 def test_every_keyed_route_needs_exactly_the_scope_of_what_it_does() -> None:
-    routes = _routes(haravan.router, haravan_refunds.router, digital_river.router)
+    routes = _routes(haravan.router, haravan_refunds.router, digital_river.router, elastic_path.router)
     assert routes == {route: {scope} for route, scope in EXPECTED.items()}
 
 

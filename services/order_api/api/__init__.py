@@ -1,5 +1,5 @@
-"""order_api's HTTP routes, one package per dialect (`haravan`, `digital_river`, `akinon`; `elastic_path`
-has only its status view so far), each a thin translation over the use cases (service/). What every
+"""order_api's HTTP routes, one package per dialect (`haravan`, `digital_river`, `akinon`,
+`elastic_path`), each a thin translation over the use cases (service/). What every
 dialect shares: `http` (ETags, If-Match, JSON answers, documented problems, the use cases routes
 receive), `contract` (JSON in and out), `fields` (amounts, rates, IP addresses), `security` (scopes),
 `idempotency` (the Idempotency-Key middleware).
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from services.order_api.api.akinon.routes import router as akinon_router
 from services.order_api.api.contract import negotiate
 from services.order_api.api.digital_river.routes import router as digital_river_router
+from services.order_api.api.elastic_path.routes import router as elastic_path_router
 from services.order_api.api.haravan.refund_routes import router as haravan_refunds_router
 from services.order_api.api.haravan.routes import router as haravan_router
 from services.order_api.api.http import etag, problem_responses
@@ -30,7 +31,7 @@ _keyed = APIRouter(
     responses=problem_responses(400, 401, 403, 406, 413, 415),
 )
 _public = APIRouter(dependencies=[Depends(negotiate)], responses=problem_responses(400, 406, 413, 415))
-for _dialect in (haravan_router, haravan_refunds_router, digital_river_router):
+for _dialect in (haravan_router, haravan_refunds_router, digital_river_router, elastic_path_router):
     _keyed.include_router(_dialect)
 _public.include_router(akinon_router)
 

@@ -32,3 +32,7 @@ async def writer_may_read(scopes: Annotated[Sequence[str], Depends(require_write
 
 # A changing route's parameter: requires orders:write, and says whether the caller may also read.
 MayRead = Annotated[bool, Depends(writer_may_read)]
+
+ORDERS_ANONYMIZE: Final = "orders:anonymize"
+require_anonymize = require_scope(ORDERS_ANONYMIZE)
+ANONYMIZES: Final[list[Dependency]] = [Depends(require_anonymize)]
