@@ -338,6 +338,7 @@ class OrderDraft(CheckoutFields):
     browser_ip: str | None = None
     client_details: ClientDetails | None = None
     metafields: list[Metafield] = []
+    request_to_be_forgotten: bool = False  # anonymized as soon as it is eligible (at once if created so)
 
     def customer_from_email(self) -> CustomerDraft:
         """The customer an order with only an email implies (found by that email, or recorded)."""

@@ -33,6 +33,12 @@ def ineligibility(order: OrderSnapshot) -> Ineligibility | None:
     return None
 
 
+def to_forget_now(order: OrderSnapshot) -> bool:
+    """Whether the order's customer asked to be forgotten and it may now be anonymized (and is not yet):
+    forget-when-eligible anonymizes it with the change that made it so."""
+    return order.request_to_be_forgotten and not order.anonymized and ineligibility(order) is None
+
+
 def _mask(value: str | None) -> str | None:
     return None if value is None else MASK
 

@@ -152,6 +152,7 @@ def build_order(
         status="open",
         financial_status="pending",
         source_name=draft.source_name,
+        request_to_be_forgotten=draft.request_to_be_forgotten,
         **draft.checkout_fields(),
         guest=is_guest(customer),
         created_at=now,

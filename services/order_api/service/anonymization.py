@@ -1,5 +1,6 @@
-"""Anonymizing orders: the one use case every door goes through (Elastic Path's route now; the
-anonymizer's `order.anonymize_requested` and forget-when-eligible next).
+"""Anonymizing orders: the one use case every door goes through (Elastic Path's route, the anonymizer's
+`order.anonymize_requested`); forget-when-eligible takes its one step (`lifecycle.anonymize`) with the
+change that makes an order eligible.
 
 All or nothing: one transaction locks every order named (ascending ids, so two overlapping calls never
 deadlock), and one unknown or ineligible order refuses the whole call with nothing changed. Each order
@@ -10,13 +11,11 @@ not yet anonymized is masked (domain/anonymization.py), stored as its next versi
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from services.order_api.domain.anonymization import ineligibility, mask_order
+from services.order_api.domain.anonymization import ineligibility
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
-from services.order_api.service.lifecycle import publish_change, utc_now
+from services.order_api.service.lifecycle import anonymize, utc_now
 from services.order_api.service.ports import Database, Tables
-
-ANONYMIZED = "order.anonymized"
 
 
 def _order_id(given: str) -> int | None:
@@ -51,14 +50,7 @@ class AnonymizationService:
                 found[given] = stored
             if refused:
                 raise OrdersNotAnonymizable(refused)
-            return [await self._anonymize(tables, found[given]) for given in unique]
-
-    async def _anonymize(self, tables: Tables, stored: StoredOrder) -> StoredOrder:
-        if stored.order.anonymized:
-            return stored
-        changed = await tables.orders.save(mask_order(stored.order, self.clock()))
-        await publish_change(tables, ANONYMIZED, changed, self.max_event_bytes)
-        return changed
+            return [await anonymize(tables, found[given], self.clock(), self.max_event_bytes) for given in unique]
 
 
 async def _lock_all(tables: Tables, order_ids: Sequence[int]) -> dict[int, StoredOrder]:

@@ -1,8 +1,14 @@
 """What every change of an order does: lock the order (checking the version the caller saw) and add its
-lifecycle event to the outbox, or refuse the change when that event would be too large to publish."""
+lifecycle event to the outbox, or refuse the change when that event would be too large to publish.
+
+Forget-when-eligible: a change that leaves an order whose customer asked to be forgotten
+(`request_to_be_forgotten`) eligible for anonymization anonymizes it too, in the change's transaction,
+after the change's own event (`anonymize`, the one step the anonymization use case takes as well).
+"""
 
 from datetime import UTC, datetime
 
+from services.order_api.domain.anonymization import mask_order, to_forget_now
 from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
@@ -13,6 +19,8 @@ from shared.logging import current_correlation_id
 from shared.orders import OrderLifecycleData, OrderSnapshot
 from shared.services import ORDER_API
 from shared.topics import ORDERS_EVENTS
+
+ANONYMIZED = "order.anonymized"
 
 
 def as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
@@ -51,8 +59,28 @@ async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None
     return stored, object_id
 
 
-async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
-    """Add the change's event to the outbox, or refuse the change (rolling its transaction back)."""
+async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> StoredOrder:
+    """Add the change's event to the outbox, or refuse the change (rolling its transaction back); then
+    anonymize the order if its customer asked to be forgotten and the change made it eligible. The order
+    as it now stands (its anonymized version, when it was)."""
+    await enqueue_event(tables, event_type, stored, max_event_bytes)
+    if not to_forget_now(stored.order):
+        return stored
+    return await anonymize(tables, stored, stored.order.updated_at, max_event_bytes)
+
+
+async def anonymize(tables: Tables, stored: StoredOrder, now: datetime, max_event_bytes: int) -> StoredOrder:
+    """Mask the locked order (eligible: the caller checked), store it as its next version and publish
+    `order.anonymized` with the masked snapshot; an anonymized order as it is, with no event."""
+    if stored.order.anonymized:
+        return stored
+    changed = await tables.orders.save(mask_order(stored.order, now))
+    await enqueue_event(tables, ANONYMIZED, changed, max_event_bytes)
+    return changed
+
+
+async def enqueue_event(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
+    """Add the order's event to the outbox, or refuse the change when it would be too large to publish."""
     order: OrderSnapshot = stored.order
     event = Event.new(
         event_type,

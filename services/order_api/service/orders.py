@@ -23,7 +23,7 @@ from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
-from services.order_api.service.lifecycle import as_seen, lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import as_seen, enqueue_event, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
 from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
 
@@ -89,7 +89,8 @@ class OrderService:
                 stored = await tables.orders.insert(order, digest)
             except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
                 raise UpstreamConflict(draft.upstream_id or "", 0) from taken
-            await publish_change(tables, "order.created", stored, self.max_event_bytes)
+            # Anonymized at once when created eligible by a customer who asked to be forgotten.
+            stored = await publish_change(tables, "order.created", stored, self.max_event_bytes)
         return PlacedOrder(stored, created=True)
 
     async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:
@@ -165,7 +166,8 @@ class OrderService:
             check_deletable(stored.order)
             await tables.orders.delete(order_id)
             last = stored.order.model_copy(update={"updated_at": self.clock()})
-            await publish_change(tables, "order.deleted", StoredOrder(last, stored.sequence + 1), self.max_event_bytes)
+            # The deleted order is gone: nothing is left to forget, so no forget-when-eligible step.
+            await enqueue_event(tables, "order.deleted", StoredOrder(last, stored.sequence + 1), self.max_event_bytes)
 
     async def _change(
         self, order_id: int, change: Change, event_type: str, *, may_read: bool, if_match: int | None
@@ -178,8 +180,7 @@ class OrderService:
             order = change(stored.order, self.clock())
             if order is stored.order:  # nothing changes
                 return as_seen(stored, may_read)
-            changed = await tables.orders.save(order)
-            await publish_change(tables, event_type, changed, self.max_event_bytes)
+            changed = await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
         return as_seen(changed, may_read)
 
 

@@ -56,9 +56,9 @@ class RefundService:
         async with self.database.transaction() as tables:
             stored, refund_id = await lock_order_with_id(tables, order_id, if_match)
             cancelled = cancel_order(stored.order, request, refund_id, self.clock())
-            changed = await tables.orders.save(cancelled)
-            await publish_change(tables, "order.cancelled", changed, self.max_event_bytes)
-        refund = next((one for one in cancelled.refunds if one.id == refund_id), None)
+            saved = await tables.orders.save(cancelled)
+            changed = await publish_change(tables, "order.cancelled", saved, self.max_event_bytes)
+        refund = next((one for one in changed.order.refunds if one.id == refund_id), None)
         return Refunded(as_seen(changed, may_read), refund)
 
     async def quote_refund(self, order_id: int, request: RefundRequest) -> tuple[OrderSnapshot, RefundQuote]:
@@ -88,8 +88,8 @@ class RefundService:
             refund = refund_of(quoted, details, {line.line_item_id: line.restock_type for line in request.lines})
             cancelled = {line.line_item_id: line.quantity for line in request.lines if line.restock_type == "cancel"}
             order = with_refund(cancel_units(stored.order, cancelled), refund).model_copy(update={"updated_at": now})
-            changed = await tables.orders.save(order)
-            await publish_change(tables, "order.refund_requested", changed, self.max_event_bytes)
+            saved = await tables.orders.save(order)
+            changed = await publish_change(tables, "order.refund_requested", saved, self.max_event_bytes)
         return Refunded(as_seen(changed, may_read), refund)
 
     async def wait_until_settled(self, order_id: int, refund_id: int, seconds: float, *, may_read: bool) -> StoredOrder:

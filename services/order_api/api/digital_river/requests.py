@@ -75,6 +75,9 @@ class DigitalRiverOrderCreate(CamelIn):
     tax_lines: list[DigitalRiverTaxLineIn] = Field(default=[], max_length=50)
     shipping_choice: DigitalRiverShippingChoiceIn | None = None
     metadata: Metadata = Field(default={})
+    request_to_be_forgotten: bool = Field(
+        default=False, description="True when the customer asks for their data to be erased once the order is done"
+    )
 
     def draft(self) -> OrderDraft:
         return OrderDraft(
@@ -103,8 +106,9 @@ class DigitalRiverOrderCreate(CamelIn):
 
 
 # Request fields the draft takes as they are, under their snake_case names: the checkout's fields (all
-# of which this request declares; a unit test holds it to that), the buyer's address and email.
-_SAME_IN_DRAFT: Final = {*CheckoutFields.model_fields, "browser_ip", "email"}
+# of which this request declares; a unit test holds it to that), the buyer's address and email, and
+# whether the buyer asked to be forgotten.
+_SAME_IN_DRAFT: Final = {*CheckoutFields.model_fields, "browser_ip", "email", "request_to_be_forgotten"}
 
 
 def _not_null_schema(schema: dict[str, Any]) -> None:
