@@ -21,6 +21,7 @@ from shared.cancellations import (
     ShippingCompany,
 )
 from shared.orders import (
+    AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
@@ -74,6 +75,7 @@ INGEST_FACTS: Final[EventFamily] = MappingProxyType(
         "return.received": ReturnReceived,
         "cancellation.reason.upserted": CancellationReason,
         "shipping_company.upserted": ShippingCompany,
+        "order.anonymize_requested": AnonymizeRequestedFact,
     }
 )
 

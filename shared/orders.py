@@ -415,3 +415,11 @@ class OrderPlacedData(Snapshot):
     """`order.placed` on orders.ingest: another service (checkout) places an order."""
 
     order: OrderDraft
+
+
+class AnonymizeRequestedFact(Snapshot):
+    """`order.anonymize_requested` on orders.ingest (key: the order id): the anonymizer asks order_api to
+    anonymize the order now if it is eligible, else as soon as it becomes so."""
+
+    order_id: int
+    request_id: uuid.UUID | None = None  # the anonymizer's erasure request, for its record

@@ -5,9 +5,9 @@ the outbox) and the fact's id in `processed_events` commit together; a fact seen
 its event id. A fact that can never apply (an unknown order, refund or line item, more than is left to
 fulfil or return, another currency, a refund's answer for another amount or for a refund that already
 succeeded, a decision on an item with no request waiting, an upstream id that names a different order,
-an order that would outgrow its limits or whose event would be too large to publish) is
-`Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason. An answer the payment service
-gives twice for one ledger entry is recorded once.
+an order that would outgrow its limits or whose event would be too large to publish, an anonymization
+asked for an unknown order) is `Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason.
+An answer the payment service gives twice for one ledger entry is recorded once.
 """
 
 from collections.abc import Awaitable, Callable
@@ -16,6 +16,7 @@ from typing import Final, TypeVar
 
 from services.order_api.domain.errors import WHOLE_ORDER
 from services.order_api.domain.payments import PaymentKind
+from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
 from services.order_api.service.orders import OrderService
@@ -28,6 +29,7 @@ from shared.db import Connection
 from shared.events import Event
 from shared.logging import get_logger
 from shared.orders import (
+    AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
@@ -51,6 +53,7 @@ class UseCases:
 
     orders: OrderService
     facts: FactService
+    anonymization: AnonymizationService
 
 
 FactHandler = Callable[[UseCases, Event], Awaitable[None]]
@@ -75,6 +78,11 @@ async def _order_placed(use: UseCases, event: Event) -> None:
             upstream_id=draft.upstream_id,
             existing_id=placed.stored.order.id,
         )
+
+
+async def _anonymize_requested(use: UseCases, event: Event) -> None:
+    # Eligible: anonymized now; else it waits for the change that makes it eligible. Unknown: dead-lettered.
+    await use.anonymization.anonymize_or_wait(_data(event, AnonymizeRequestedFact).order_id)
 
 
 def _applying(model: type[FactT], apply: Callable[[FactService, FactT], Awaitable[None]]) -> FactHandler:
@@ -110,6 +118,7 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "return.received": _applying(ReturnReceived, FactService.record_return),
     "cancellation.reason.upserted": _applying(CancellationReason, FactService.record_reason),
     "shipping_company.upserted": _applying(ShippingCompany, FactService.record_shipping_company),
+    "order.anonymize_requested": _anonymize_requested,
 }
 
 
@@ -123,7 +132,9 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
             raise Unprocessable(f"{event.type} is not a fact order_api applies")
         store = database(conn)
         use = UseCases(
-            OrderService(store, max_event_bytes=max_event_bytes), FactService(store, max_event_bytes=max_event_bytes)
+            OrderService(store, max_event_bytes=max_event_bytes),
+            FactService(store, max_event_bytes=max_event_bytes),
+            AnonymizationService(store, max_event_bytes=max_event_bytes),
         )
         try:
             await handler(use, event)

@@ -1,17 +1,21 @@
 """Forget-when-eligible (services/order_api/service/lifecycle.py) on the store in memory: an order whose
 customer asked to be forgotten (Digital River's `requestToBeForgotten`) is anonymized by the change
 that makes it eligible, in that change's transaction and after its event, and at once when it is
-eligible already; until then it waits."""
+eligible already; until then it waits. The anonymizer's `order.anonymize_requested` anonymizes now or
+sets the request, so that the same step finishes it."""
 
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
 from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.cancellation import CancelRequest
-from shared.consumer import EventHandler
-from shared.orders import FulfillmentCreatedFact, OrderDraft, OrderSnapshot, PaymentFact
+from shared.consumer import EventHandler, Unprocessable
+from shared.events import Event
+from shared.orders import AnonymizeRequestedFact, FulfillmentCreatedFact, OrderDraft, OrderSnapshot, PaymentFact
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service, published, refund_service
 from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order
@@ -136,3 +140,48 @@ async def test_an_order_whose_customer_did_not_ask_is_never_anonymized_by_itself
 
     assert (await current(database, created.id)).anonymized is False
     assert kinds(database) == ["order.created", "order.closed"]
+
+
+# ---- order.anonymize_requested (the anonymizer's fact on orders.ingest) --------------------------------
+
+
+def anonymize_requested(order_id: int) -> Event:
+    asked = AnonymizeRequestedFact(order_id=order_id, request_id=uuid.uuid4())
+    return fact("order.anonymize_requested", asked, order_id)
+
+
+async def test_the_anonymizers_request_anonymizes_an_eligible_order_at_once(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    created = await placed(database, forget=False, fulfillment_status="fulfilled", paid=True)
+
+    await apply(NO_CONNECTION, anonymize_requested(created.id))
+    await apply(NO_CONNECTION, anonymize_requested(created.id))  # asked again: a no-op
+
+    now = await current(database, created.id)
+    assert (now.anonymized, now.email) == (True, MASK)
+    assert published(database)[1:] == [("order.anonymized", 2, created.id)]
+
+
+async def test_the_anonymizers_request_on_an_order_not_eligible_waits_for_the_change_that_makes_it_so(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    created = await placed(database, forget=False, paid=True)
+
+    await apply(NO_CONNECTION, anonymize_requested(created.id))
+    await apply(NO_CONNECTION, anonymize_requested(created.id))  # asked again: nothing more to record
+
+    waiting = await current(database, created.id)
+    assert (waiting.request_to_be_forgotten, waiting.anonymized, waiting.email) == (True, False, EMAIL)
+    assert kinds(database) == ["order.created", "order.updated"]
+
+    shipped = FulfillmentCreatedFact(order_id=created.id, fulfillment_id=8)
+    await apply(NO_CONNECTION, fact("fulfillment.created", shipped, created.id))
+
+    assert (await current(database, created.id)).anonymized is True
+    assert kinds(database)[2:] == ["order.fulfilled", "order.anonymized"]
+
+
+async def test_the_anonymizers_request_for_an_unknown_order_is_unprocessable(apply: EventHandler) -> None:
+    with pytest.raises(Unprocessable, match="404"):
+        await apply(NO_CONNECTION, anonymize_requested(404))

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.order_api.domain.anonymization import ineligibility
+from services.order_api.domain.changes import OrderChanges, update
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
-from services.order_api.service.lifecycle import anonymize, utc_now
+from services.order_api.service.lifecycle import anonymize, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database, Tables
 
 
@@ -51,6 +52,19 @@ class AnonymizationService:
             if refused:
                 raise OrdersNotAnonymizable(refused)
             return [await anonymize(tables, found[given], self.clock(), self.max_event_bytes) for given in unique]
+
+    async def anonymize_or_wait(self, order_id: int) -> StoredOrder:
+        """The anonymizer's `order.anonymize_requested`: anonymize the order now if it is eligible, else
+        record that its customer asked to be forgotten (`order.updated`), so that the change that makes
+        it eligible anonymizes it (forget-when-eligible). OrderNotFound for an unknown order."""
+        async with self.database.transaction() as tables:
+            stored = await lock_order(tables, order_id)
+            if ineligibility(stored.order) is None:
+                return await anonymize(tables, stored, self.clock(), self.max_event_bytes)
+            if stored.order.request_to_be_forgotten:  # waiting already: nothing to change
+                return stored
+            asked = update(stored.order, OrderChanges(request_to_be_forgotten=True), self.clock())
+            return await publish_change(tables, "order.updated", await tables.orders.save(asked), self.max_event_bytes)
 
 
 async def _lock_all(tables: Tables, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
