@@ -1,10 +1,14 @@
 """The guest lookup's query in the real Postgres (order_api's migrations on a scratch schema): only a
-guest order with the number and the exact email is read, so a miss never reads or parses a document."""
+guest order with the number and the exact email is read, never an anonymized one (even by its masked
+email `*`), so a miss never reads or parses a document."""
+
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 from pydantic import ValidationError
 
+from services.order_api.domain.anonymization import MASK, mask_order
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.store.orders import OrderRows
 from tests.support.orders import sample_order
@@ -15,10 +19,12 @@ GUEST_ORDER = sample_order(1, EMAIL)  # number 1001
 
 @pytest.fixture
 async def orders(order_api_pool: asyncpg.Pool) -> asyncpg.Pool:
-    """A guest's order (number 1001) and a registered customer's (number 1002) with the same email."""
+    """A guest's order (number 1001), a registered customer's (number 1002) with the same email, and an
+    anonymized guest order (number 1003, email `*`)."""
     async with order_api_pool.acquire() as conn:
         await OrderRows(conn).insert(GUEST_ORDER, None)
         await OrderRows(conn).insert(sample_order(2, EMAIL).model_copy(update={"guest": False}), None)
+        await OrderRows(conn).insert(mask_order(sample_order(3, EMAIL), datetime.now(UTC)), None)
     return order_api_pool
 
 
@@ -35,6 +41,8 @@ async def test_the_guest_order_with_the_number_and_exact_email_is_found(orders: 
         (1001, EMAIL.upper()),
         (1001, EMAIL + " "),
         (1002, EMAIL),
+        (1003, MASK),
+        (1003, EMAIL),
         (999_999, EMAIL),
         (0, EMAIL),
     ],
@@ -43,6 +51,8 @@ async def test_the_guest_order_with_the_number_and_exact_email_is_found(orders: 
         "the email in other case",
         "a trailing space",
         "a registered customer's",
+        "an anonymized order by its masked email",
+        "an anonymized order by its former email",
         "no order",
         "no number",
     ],

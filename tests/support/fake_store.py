@@ -89,7 +89,10 @@ class FakeOrders:
             (
                 StoredOrder(row.order, row.sequence)
                 for row in self.rows.values()
-                if row.order.order_number == order_number and row.order.email == email and row.order.guest
+                if row.order.order_number == order_number
+                and row.order.email == email
+                and row.order.guest
+                and not row.order.anonymized
             ),
             None,
         )

@@ -1,12 +1,14 @@
 """Guest cancellation requests (Akinon) through their use case (services/order_api/service/guest_requests.py)
 on the store in memory: a request accepted flags its item and publishes the order's event and the full
-request for the worker; each rule refuses with its own code and changes nothing; a miss is None. No I/O."""
+request for the worker; each rule refuses with its own code and changes nothing; a miss is None, an
+anonymized order's too. No I/O."""
 
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.errors import OrderRuleError
 from services.order_api.domain.guest_requests import RequestConflict, RequestedItem, iban_is_valid
 from services.order_api.domain.refunds import RefundLineRequest, RefundRequest
@@ -14,7 +16,14 @@ from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationReason, CancellationSubmitted, ShippingCompany
 from shared.orders import FulfillmentCreatedFact, OrderDraft, OrderLifecycleData, OrderSnapshot
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS
-from tests.support.fake_store import FakeDatabase, fact_service, guest_requests, order_service, refund_service
+from tests.support.fake_store import (
+    FakeDatabase,
+    anonymization_service,
+    fact_service,
+    guest_requests,
+    order_service,
+    refund_service,
+)
 from tests.support.order_rules import custom, order
 
 EMAIL = "guest@example.com"
@@ -91,6 +100,20 @@ async def test_a_miss_is_none_and_changes_nothing(database: FakeDatabase) -> Non
 
     assert (wrong_email, no_order) == (None, None)
     assert [event.type for event in database.tables.outbox.events] == ["order.created"]
+
+
+async def test_an_anonymized_order_is_missed_like_any_miss_even_by_its_masked_email(database: FakeDatabase) -> None:
+    placed = await guest_order(database, fulfillment_status="fulfilled")
+    [anonymized] = await anonymization_service(database).anonymize_orders([str(placed.id)])
+    assert anonymized.order.email == MASK
+    lookups = order_service(database)
+    requests = guest_requests(database)
+
+    for email in (MASK, EMAIL):
+        assert await lookups.find_guest_order(placed.order_number, email) is None
+        assert await requests.submit(GuestRequest(placed.order_number, email, [item(placed.line_items[0].id)])) is None
+
+    assert [event.type for event in database.tables.outbox.events] == ["order.created", "order.anonymized"]
 
 
 @pytest.mark.parametrize(

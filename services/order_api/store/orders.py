@@ -147,12 +147,14 @@ class OrderRows:
 
     async def fetch_guest(self, order_number: int, email: str, *, for_update: bool = False) -> StoredOrder | None:
         """The guest order with this number and exactly this email (locked for this transaction's change
-        with `for_update`). The match is made in SQL on the number's unique index, so a miss (no such
-        number, another email, a registered customer's order) never reads or parses a document: only a
-        full match does more work than a miss, and the time a miss takes says nothing about the order
-        behind the number."""
+        with `for_update`), never an anonymized one (its email is `*`, and its guest is gone). The match
+        is made in SQL on the number's unique index, so a miss (no such number, another email, a
+        registered customer's order, an anonymized order) never reads or parses a document: only a full
+        match does more work than a miss, and the time a miss takes says nothing about the order behind
+        the number."""
         row = await self.conn.fetchrow(
-            "SELECT document::text AS document, sequence FROM orders WHERE order_number = $1 AND email = $2 AND guest"
+            "SELECT document::text AS document, sequence FROM orders"
+            " WHERE order_number = $1 AND email = $2 AND guest AND NOT anonymized"
             + (" FOR UPDATE" if for_update else ""),
             order_number,
             email,
