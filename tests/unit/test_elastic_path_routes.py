@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.order_api.__main__ import build
-from services.order_api.api.elastic_path import routes
+from services.order_api.api import http
 from shared.auth import LOCAL_API_KEY
 from tests.support.fake_store import FakeDatabase, anonymization_service, order_service, published
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER
@@ -23,8 +23,8 @@ def database() -> FakeDatabase:
 @pytest.fixture
 async def api(database: FakeDatabase) -> AsyncIterator[httpx.AsyncClient]:
     app, _ = build()
-    app.dependency_overrides[routes.anonymization_service] = lambda: anonymization_service(database)
-    app.dependency_overrides[routes.order_service] = lambda: order_service(database)
+    app.dependency_overrides[http.anonymization_service] = lambda: anonymization_service(database)
+    app.dependency_overrides[http.order_service] = lambda: order_service(database)
     transport = httpx.ASGITransport(app=app)
     headers = {"authorization": f"Bearer {LOCAL_API_KEY}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://orders", headers=headers) as client:

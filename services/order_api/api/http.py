@@ -7,6 +7,7 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Header, Response
 from pydantic_core import to_json
 
+from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.guards import HttpGuards
 from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
@@ -88,14 +89,20 @@ async def guest_requests(runtime: RuntimeDep) -> GuestRequests:
     return GuestRequests(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
 
 
+async def anonymization_service(runtime: RuntimeDep) -> AnonymizationService:
+    return AnonymizationService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
+
+
 async def http_guards(runtime: RuntimeDep) -> HttpGuards:
     return HttpGuards(PostgresDatabase(runtime.pool))
 
 
-# A route's way in: the use cases on orders, their refunds and guests' requests, and the HTTP guards' records.
+# A route's way in: the use cases on orders, their refunds, guests' requests and anonymization, and the
+# HTTP guards' records.
 Orders = Annotated[OrderService, Depends(order_service)]
 Refunds = Annotated[RefundService, Depends(refund_service)]
 GuestRequestsDep = Annotated[GuestRequests, Depends(guest_requests)]
+Anonymizations = Annotated[AnonymizationService, Depends(anonymization_service)]
 Guards = Annotated[HttpGuards, Depends(http_guards)]
 
 

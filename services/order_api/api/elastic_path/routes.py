@@ -3,35 +3,20 @@ Path's own error shape (never RFC 9457 problems)."""
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ValidationError
 
 from services.order_api.api.elastic_path.responses import elastic_path_error, elastic_path_order
 from services.order_api.api.elastic_path.status import elastic_path_status
-from services.order_api.api.http import RuntimeDep, json_response
+from services.order_api.api.http import Anonymizations, Orders, json_response
 from services.order_api.api.security import ANONYMIZES, READS
-from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.errors import OrderNotFound, OrdersNotAnonymizable, Refusal
-from services.order_api.service.orders import OrderService
-from services.order_api.store import PostgresDatabase
 
 MAX_ORDER_IDS: Final = 100
 _TITLE: Final = "Could not anonymize orders"
 _ONLY: Final = "only fulfilled or refunded or cancelled orders may be anonymized"
 
 router = APIRouter(prefix="/v2/orders", tags=["Elastic Path orders"])
-
-
-async def anonymization_service(runtime: RuntimeDep) -> AnonymizationService:
-    return AnonymizationService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
-
-
-async def order_service(runtime: RuntimeDep) -> OrderService:
-    return OrderService(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
-
-
-Anonymizations = Annotated[AnonymizationService, Depends(anonymization_service)]
-Orders = Annotated[OrderService, Depends(order_service)]
 
 
 class _Ids(BaseModel):
