@@ -1,12 +1,13 @@
 """What of an order anonymization masks, and which orders may be anonymized
 (services/order_api/domain/anonymization.py). Pure, no I/O."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from services.order_api.domain.anonymization import MASK, ineligibility, mask_order
-from shared.orders import Address, ClientDetails, CustomerSnapshot, OrderSnapshot, Refund
+from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot, Refund
 from tests.support.order_rules import LATER, NOW, PARTIALLY_PAID_NEW_CUSTOMER, build, in_state
 
 PERSONAL: dict[str, Any] = {
@@ -67,6 +68,26 @@ def test_every_personal_value_becomes_a_star_and_absent_ones_stay_absent() -> No
     assert masked.client_details == ClientDetails(browser_ip=MASK, user_agent=MASK)
     assert masked.anonymized
     assert masked.updated_at == LATER
+
+
+def test_refund_notes_and_line_item_properties_become_stars_and_absent_notes_stay_absent() -> None:
+    noted = Refund(id=1, amount=Decimal(5), note="Jane Smith called: gift never arrived", created_at=NOW)
+    bare = Refund(id=2, amount=Decimal(3), created_at=NOW)
+    order = _order()
+    engraving = [NameValue(name="engraving", value="To Jane")]
+    engraved = [item.model_copy(update={"properties": engraving}) for item in order.line_items]
+    given = order.model_copy(update={"refunds": [noted, bare], "line_items": engraved})
+
+    masked = mask_order(given, LATER)
+
+    assert [(refund.id, refund.note, refund.amount) for refund in masked.refunds] == [
+        (1, MASK, Decimal(5)),
+        (2, None, Decimal(3)),
+    ]
+    assert [[(pair.name, pair.value) for pair in item.properties] for item in masked.line_items] == [
+        [("engraving", MASK)]
+    ] * len(order.line_items)
+    assert "Jane" not in masked.model_dump_json()
 
 
 def test_what_is_no_personal_data_is_kept() -> None:
