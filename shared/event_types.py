@@ -20,6 +20,14 @@ from shared.cancellations import (
     ReturnReceived,
     ShippingCompany,
 )
+from shared.erasure import (
+    ERASURE_COMPLETED,
+    ERASURE_OVERDUE,
+    ERASURE_REQUESTED,
+    ErasureCompleted,
+    ErasureOverdue,
+    ErasureRequested,
+)
 from shared.orders import (
     AnonymizeRequestedFact,
     CustomerFact,
@@ -107,7 +115,16 @@ CANCELLATION_EVENTS: Final[EventFamily] = MappingProxyType(
     }
 )
 
-# Erasure (anonymization.events) joins here.
+# The erasure saga on anonymization.events: the anonymizer's requests and overdue reports, every
+# service's receipts. Operators' and services' business: never fanned out to webhook subscribers.
+ERASURE_EVENTS: Final[EventFamily] = MappingProxyType(
+    {
+        ERASURE_REQUESTED: ErasureRequested,
+        ERASURE_COMPLETED: ErasureCompleted,
+        ERASURE_OVERDUE: ErasureOverdue,
+    }
+)
+
 FAMILIES: Final = (
     ORDER_EVENTS,
     INGEST_FACTS,
@@ -115,6 +132,7 @@ FAMILIES: Final = (
     PAYMENT_COMMANDS,
     CANCELLATION_EVENTS,
     WEBHOOK_EVENTS,
+    ERASURE_EVENTS,
 )
 
 # A type may be in two families only with one model (`refund.requested`: a command to the payment

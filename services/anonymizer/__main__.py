@@ -1,16 +1,26 @@
-"""`python -m services.anonymizer`."""
+"""`python -m services.anonymizer`: the consumers of order events and erasure receipts, the erasure
+deadline check, and the outbox relay of its requests."""
 
 from fastapi import FastAPI
 
 from services.anonymizer.handlers import subscribe
+from services.anonymizer.settings import AnonymizerSettings
+from services.anonymizer.workers import overdue_erasures
 from shared.runtime import create_app, serve
 from shared.services import ANONYMIZER
-from shared.settings import ServiceSettings
 
 
-def build() -> tuple[FastAPI, ServiceSettings]:
-    settings = ServiceSettings.load(ANONYMIZER)
-    return create_app(ANONYMIZER, settings, title="Anonymizer", subscriptions=subscribe), settings
+def build() -> tuple[FastAPI, AnonymizerSettings]:
+    settings = AnonymizerSettings.load(ANONYMIZER)
+    app = create_app(
+        ANONYMIZER,
+        settings,
+        title="Anonymizer",
+        subscriptions=subscribe,
+        publishes=True,
+        workers=[overdue_erasures],
+    )
+    return app, settings
 
 
 if __name__ == "__main__":

@@ -1,10 +1,19 @@
-"""The anonymizer's Kafka subscribers."""
+"""The anonymizer's Kafka subscribers: order_api's lifecycle events (its copy, and `order.anonymized`
+opening an erasure) and the services' receipts on anonymization.events (only those)."""
 
-from services.anonymizer import store
-from shared.order_copies import subscribe_to_orders
+from services.anonymizer.service import postgres_ports
+from services.anonymizer.service.erasures import ErasureService
+from services.anonymizer.service.orders import OrderCopyService
+from services.anonymizer.settings import AnonymizerSettings
+from shared.erasure import ERASURE_COMPLETED
+from shared.order_copies import on_order_lifecycle
 from shared.runtime import Runtime
-from shared.settings import ServiceSettings
+from shared.topics import ANONYMIZATION_EVENTS, ORDERS_EVENTS
 
 
-def subscribe(runtime: Runtime[ServiceSettings]) -> None:
-    subscribe_to_orders(runtime, store.record_order_fact)
+def subscribe(runtime: Runtime[AnonymizerSettings]) -> None:
+    ports = postgres_ports(runtime.pool, runtime.settings)
+    erasures = ErasureService(ports)
+    runtime.subscribe([ORDERS_EVENTS], on_order_lifecycle(OrderCopyService(ports, erasures).order_changed))
+    # The topic also carries the anonymizer's own requests and overdue reports: skipped by type.
+    runtime.subscribe([ANONYMIZATION_EVENTS], erasures.receipt, types=(ERASURE_COMPLETED,))

@@ -1,0 +1,99 @@
+"""The anonymizer's pure rules: how an email is matched without being kept, what an order's erasure
+is, which receipts it still misses and when it is due."""
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+ErasureState = Literal["waiting", "erasing", "overdue", "complete"]
+MASK = "*"
+
+
+def email_hash(key: bytes, email: str | None) -> bytes | None:
+    """The keyed hash that finds a person's orders by email: HMAC-SHA256 of the trimmed, lower-cased
+    address; None for no address (absent, blank or already masked)."""
+    normalized = (email or "").strip().lower()
+    if not normalized or normalized == MASK:
+        return None
+    return hmac.new(key, normalized.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class KnownOrder:
+    """The anonymizer's copy of an order: whose it is, as a hash and a customer id, nothing more."""
+
+    order_id: int
+    sequence: int
+    email_hash: bytes | None
+    customer_id: int | None
+    anonymized: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderErasure:
+    """One order's erasure: the receipts it waits for, its current attempt and deadline."""
+
+    erasure_id: uuid.UUID
+    order_id: int
+    state: ErasureState
+    services: tuple[str, ...]
+    customer_id: int | None
+    anonymized_sequence: int | None
+    attempt: int
+    requested_at: datetime | None
+    deadline_at: datetime | None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A service's answer: what it erased of the order, by table."""
+
+    erasure_id: uuid.UUID
+    order_id: int
+    service: str
+    rows: dict[str, int]
+    attempt: int
+    received_at: datetime
+
+
+def opened(
+    order_id: int,
+    anonymized_sequence: int,
+    customer_id: int | None,
+    services: Iterable[str],
+    *,
+    now: datetime,
+    deadline: timedelta,
+) -> OrderErasure:
+    """A new erasure for an order just anonymized: erasing, first attempt, due at now + deadline."""
+    return OrderErasure(
+        erasure_id=uuid.uuid4(),
+        order_id=order_id,
+        state="erasing",
+        services=tuple(dict.fromkeys(services)),
+        customer_id=customer_id,
+        anonymized_sequence=anonymized_sequence,
+        attempt=1,
+        requested_at=now,
+        deadline_at=now + deadline,
+    )
+
+
+def missing(erasure: OrderErasure, receipts: Iterable[Receipt]) -> list[str]:
+    """The services whose receipt is not in yet, in the configured order."""
+    answered = {receipt.service for receipt in receipts}
+    return [service for service in erasure.services if service not in answered]
+
+
+def completed(erasure: OrderErasure, now: datetime) -> OrderErasure:
+    return replace(erasure, state="complete", completed_at=now)
+
+
+def next_attempt(erasure: OrderErasure, now: datetime, deadline: timedelta) -> OrderErasure:
+    """The erasure once its deadline passed with receipts missing: overdue, asked again now."""
+    return replace(erasure, state="overdue", attempt=erasure.attempt + 1, requested_at=now, deadline_at=now + deadline)

@@ -1,0 +1,38 @@
+"""The anonymizer's copy of orders: whose data each holds (a keyed hash of the email and the customer
+id, never the email), and the audit log of what it saw; `order.anonymized` opens the order's erasure."""
+
+from services.anonymizer.domain import KnownOrder, email_hash
+from services.anonymizer.service.erasures import ErasureService
+from services.anonymizer.service.ports import Ports
+from shared.db import Connection
+from shared.events import Event
+from shared.orders import OrderLifecycleData
+
+ORDER_ANONYMIZED = "order.anonymized"
+
+
+class OrderCopyService:
+    def __init__(self, ports: Ports, erasures: ErasureService) -> None:
+        self._ports = ports
+        self._erasures = erasures
+        self._key = ports.settings.email_hash_key.get_secret_value().encode()
+
+    async def order_changed(self, conn: Connection, event: Event, data: OrderLifecycleData) -> None:
+        """An order's lifecycle event (in the consumer's transaction): the copy keeps the newest
+        sequence's subject, and an anonymized order keeps none; `order.anonymized` starts its erasure."""
+        if event.type == ORDER_ANONYMIZED:
+            await self._erasures.order_anonymized(conn, data)
+        order = data.order
+        customer = order.customer
+        anonymized = order.anonymized
+        await self._ports.store.record_order(
+            conn,
+            event,
+            KnownOrder(
+                order_id=data.order_id,
+                sequence=data.sequence,
+                email_hash=None if anonymized else email_hash(self._key, order.email),
+                customer_id=None if anonymized or customer is None else customer.id,
+                anonymized=anonymized,
+            ),
+        )

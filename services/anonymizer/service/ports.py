@@ -1,0 +1,64 @@
+"""What the anonymizer's use cases need from outside, as Protocols: the pool (`Database`), its tables
+(`Store`: the store package), the outbox (shared/outbox.py) and a clock, so unit tests run them on
+in-memory fakes (tests/support/anonymizer_fakes.py)."""
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from services.anonymizer.domain import KnownOrder, OrderErasure, Receipt
+from services.anonymizer.settings import AnonymizerSettings
+from shared.db import Connection
+from shared.events import Event
+
+
+class Database(Protocol):
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[Connection]: ...
+
+
+class Store(Protocol):
+    """The anonymizer's tables: the store package's functions."""
+
+    async def record_order(self, conn: Connection, event: Event, order: KnownOrder) -> None: ...
+
+    async def forget_order(self, conn: Connection, order_id: int) -> int: ...
+
+    async def open_erasure(self, conn: Connection, erasure: OrderErasure) -> OrderErasure | None: ...
+
+    async def fetch_erasure(
+        self, conn: Connection, erasure_id: uuid.UUID, *, lock: bool = False
+    ) -> OrderErasure | None: ...
+
+    async def save_erasure(self, conn: Connection, erasure: OrderErasure) -> None: ...
+
+    async def due_erasures(self, conn: Connection, now: datetime, limit: int) -> list[OrderErasure]: ...
+
+    async def insert_receipt(self, conn: Connection, receipt: Receipt) -> bool: ...
+
+    async def receipts_of(self, conn: Connection, erasure_id: uuid.UUID) -> list[Receipt]: ...
+
+    async def ensure_order_request(self, conn: Connection, erasure: OrderErasure, now: datetime) -> None: ...
+
+    async def refresh_requests(self, conn: Connection, order_id: int, now: datetime) -> None: ...
+
+
+class Outbox(Protocol):
+    async def enqueue(self, conn: Connection, topic: str, event: Event) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """What every use case runs on."""
+
+    db: Database
+    settings: AnonymizerSettings
+    store: Store
+    outbox: Outbox
+    clock: Callable[[], datetime] = field(default=utc_now)

@@ -1,0 +1,25 @@
+"""The anonymizer's settings (env prefix ANONYMIZER_): the shared ones, its API's keys, and the
+erasure saga's: which services owe a receipt and how long they have."""
+
+from typing import Final
+
+from pydantic import Field, SecretStr
+
+from shared.auth import ApiKeySettings
+from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, WEBHOOK_DISPATCHER
+
+# Every service that holds personal data of an order, so owes a receipt for its erasure.
+RECEIPT_SERVICES: Final = [ORDER_API.name, CANCELLATION_WORKER.name, WEBHOOK_DISPATCHER.name, ANONYMIZER.name]
+
+
+class AnonymizerSettings(ApiKeySettings):
+    # The services an erasure waits for (ANONYMIZER_RECEIPT_SERVICES='["order_api", ...]').
+    receipt_services: list[str] = Field(default_factory=lambda: list(RECEIPT_SERVICES), min_length=1)
+    # A record still missing receipts this long after its request is reported overdue and re-sent.
+    receipt_deadline_seconds: float = Field(default=60.0, gt=0)
+    # How often the overdue check runs, and how many records one run takes.
+    overdue_interval_seconds: float = Field(default=5.0, gt=0)
+    overdue_batch_size: int = Field(default=100, ge=1)
+    # The key of the emails' HMAC in known_orders (the email itself is never stored): set it outside
+    # local development, and keep it, or earlier hashes stop matching.
+    email_hash_key: SecretStr = SecretStr("local-email-hash-key")

@@ -1,0 +1,121 @@
+"""The anonymizer's tables in memory, so its use cases run in unit tests without I/O: `FakeStore`
+keeps what the store package keeps (one erasure per order, one receipt per service, requests whose
+status follows their orders'), a settable clock stands in for time."""
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.anonymizer.domain import ErasureState, KnownOrder, OrderErasure, Receipt
+from services.anonymizer.service.ports import Ports
+from services.anonymizer.settings import AnonymizerSettings
+from shared.db import Connection
+from shared.events import Event
+from tests.support.cancellation_fakes import FakeOutbox
+from tests.support.webhook_fakes import FakeDatabase
+
+
+@dataclasses.dataclass
+class FakeRequest:
+    id: uuid.UUID
+    kind: str
+    status: ErasureState
+    created_at: datetime
+    orders: set[int]
+    completed_at: datetime | None = None
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.known: dict[int, KnownOrder] = {}
+        self.audit: list[tuple[int, uuid.UUID, str, int]] = []
+        self.erasures: dict[int, OrderErasure] = {}
+        self.receipts: dict[tuple[uuid.UUID, str], Receipt] = {}
+        self.requests: dict[uuid.UUID, FakeRequest] = {}
+
+    async def record_order(self, conn: Connection, event: Event, order: KnownOrder) -> None:
+        kept = self.known.get(order.order_id)
+        if kept is None or kept.sequence < order.sequence:
+            self.known[order.order_id] = order
+        self.audit.append((order.order_id, event.id, event.type, order.sequence))
+
+    async def forget_order(self, conn: Connection, order_id: int) -> int:
+        kept = self.known.get(order_id)
+        if kept is None or (kept.email_hash is None and kept.customer_id is None):
+            return 0
+        self.known[order_id] = dataclasses.replace(kept, email_hash=None, customer_id=None, anonymized=True)
+        return 1
+
+    async def open_erasure(self, conn: Connection, erasure: OrderErasure) -> OrderErasure | None:
+        kept = self.erasures.get(erasure.order_id)
+        if kept is not None and kept.state != "waiting":
+            return None
+        opened = erasure if kept is None else dataclasses.replace(erasure, erasure_id=kept.erasure_id)
+        self.erasures[erasure.order_id] = opened
+        return opened
+
+    async def fetch_erasure(
+        self, conn: Connection, erasure_id: uuid.UUID, *, lock: bool = False
+    ) -> OrderErasure | None:
+        return next((e for e in self.erasures.values() if e.erasure_id == erasure_id), None)
+
+    async def save_erasure(self, conn: Connection, erasure: OrderErasure) -> None:
+        self.erasures[erasure.order_id] = erasure
+
+    async def due_erasures(self, conn: Connection, now: datetime, limit: int) -> list[OrderErasure]:
+        due = [
+            e
+            for e in self.erasures.values()
+            if e.state in ("erasing", "overdue") and e.deadline_at is not None and e.deadline_at <= now
+        ]
+        return sorted(due, key=lambda e: e.deadline_at or now)[:limit]
+
+    async def insert_receipt(self, conn: Connection, receipt: Receipt) -> bool:
+        if (receipt.erasure_id, receipt.service) in self.receipts:
+            return False
+        self.receipts[receipt.erasure_id, receipt.service] = receipt
+        return True
+
+    async def receipts_of(self, conn: Connection, erasure_id: uuid.UUID) -> list[Receipt]:
+        found = [r for (erasure, _), r in self.receipts.items() if erasure == erasure_id]
+        return sorted(found, key=lambda r: (r.received_at, r.service))
+
+    async def ensure_order_request(self, conn: Connection, erasure: OrderErasure, now: datetime) -> None:
+        if not any(erasure.order_id in r.orders for r in self.requests.values()):
+            request = FakeRequest(erasure.erasure_id, "order", "erasing", now, {erasure.order_id})
+            self.requests[erasure.erasure_id] = request
+
+    async def refresh_requests(self, conn: Connection, order_id: int, now: datetime) -> None:
+        for request in self.requests.values():
+            if order_id not in request.orders:
+                continue
+            states = [self.erasures[o].state if o in self.erasures else "waiting" for o in request.orders]
+            status: ErasureState = (
+                "complete"
+                if all(s == "complete" for s in states)
+                else "overdue"
+                if "overdue" in states
+                else "erasing"
+                if "erasing" in states
+                else "waiting"
+            )
+            if status != request.status:
+                request.status = status
+                request.completed_at = (request.completed_at or now) if status == "complete" else None
+
+
+class Clock:
+    def __init__(self, start: datetime = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def fake_ports(**settings: Any) -> tuple[Ports, FakeStore, FakeOutbox, Clock]:
+    store, outbox, clock = FakeStore(), FakeOutbox(), Clock()
+    return Ports(FakeDatabase(), AnonymizerSettings(**settings), store, outbox, clock), store, outbox, clock
