@@ -55,6 +55,25 @@ async def enqueue(conn: Connection, topic: str, event: Event) -> None:
     )
 
 
+class UnsentEvents(Exception):
+    """The order still has events in the outbox, older than its erasure, not yet published: erased
+    now, they would never be published; left, their old payloads would outlive the receipt. Retried."""
+
+
+async def erase_sent_events(conn: Connection, key: str) -> dict[str, int]:
+    """Delete the published outbox rows of `key` (an order id) and its parked ones: their bodies hold
+    the order's snapshots as they were. Rows per table. UnsentEvents, erasing nothing, while an unsent
+    row of `key` committed before this transaction is still waiting for the relay."""
+    unsent = await conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL AND created_at < now()", key
+    )
+    if unsent:
+        raise UnsentEvents(f"{unsent} events of {key} are not published yet")
+    sent = await conn.execute("DELETE FROM outbox WHERE key = $1 AND sent_at IS NOT NULL", key)
+    parked = await conn.execute("DELETE FROM outbox_dead_letters WHERE key = $1", key)
+    return {"outbox": int(sent.split()[-1]), "outbox_dead_letters": int(parked.split()[-1])}
+
+
 def is_permanent(error: Exception) -> bool:
     """Whether a record that failed with `error` can never be published (anything not from Kafka is a
     record that could not even be built)."""

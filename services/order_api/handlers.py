@@ -1,4 +1,4 @@
-"""order_api's ingest consumer: facts other services publish on `orders.ingest`, applied to the orders.
+"""order_api's consumers: facts other services publish on `orders.ingest`, applied to the orders.
 
 Each fact is applied in the idempotent consumer's transaction, so the change, its lifecycle event (in
 the outbox) and the fact's id in `processed_events` commit together; a fact seen before is skipped by
@@ -8,6 +8,9 @@ succeeded, a decision on an item with no request waiting, an upstream id that na
 an order that would outgrow its limits or whose event would be too large to publish, an anonymization
 asked for an unknown order) is `Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason.
 An answer the payment service gives twice for one ledger entry is recorded once.
+
+And `erasure.requested` on anonymization.events (that type only): an anonymized order's copies are
+erased and the receipt published (service/erasure.py).
 """
 
 from collections.abc import Awaitable, Callable
@@ -17,6 +20,7 @@ from typing import Final, TypeVar
 from services.order_api.domain.errors import WHOLE_ORDER
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.anonymization import AnonymizationService
+from services.order_api.service.erasure import ErasureService
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
 from services.order_api.service.orders import OrderService
@@ -26,6 +30,8 @@ from services.order_api.store import InTransaction
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
+from shared.erasure import ErasureRequested
+from shared.erasure_receipts import ErasureHandler, subscribe_to_erasures
 from shared.events import Event
 from shared.logging import get_logger
 from shared.orders import (
@@ -155,5 +161,16 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
 BATCH_RECORDS: Final = 100
 
 
+def order_eraser(database: Callable[[Connection], Database] = InTransaction) -> ErasureHandler:
+    """The `erasure.requested` handler: the order's copies erased and the receipt enqueued in the
+    consumer's transaction (an older event still unsent raises, and the request is retried)."""
+
+    async def erase_order(conn: Connection, request: ErasureRequested) -> None:
+        await ErasureService(database(conn)).erase_order(request)
+
+    return erase_order
+
+
 def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
     runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes), batch_records=BATCH_RECORDS)
+    subscribe_to_erasures(runtime, order_eraser())

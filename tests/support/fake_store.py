@@ -26,6 +26,7 @@ from shared.cancellations import CancellationReason, ShippingCompany
 from shared.db import Connection
 from shared.events import Event
 from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+from shared.outbox import UnsentEvents
 from tests.support.order_rules import LATER, NOW
 
 
@@ -219,6 +220,7 @@ class _Key:
     record: KeyRecord
     locked_until: float
     expires_at: float
+    order_id: int | None = None
 
 
 class FakeHttpGuardRecords:
@@ -244,10 +246,18 @@ class FakeHttpGuardRecords:
         return held.record
 
     async def complete_key(
-        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+        self,
+        principal: str,
+        key: str,
+        *,
+        status: int,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        order_id: int | None = None,
     ) -> None:
         held = self.keys[principal, key]
         held.record = replace(held.record, status=status, headers=list(headers), body=body)
+        held.order_id = order_id
 
     async def release_key(self, principal: str, key: str) -> None:
         held = self.keys.get((principal, key))
@@ -299,10 +309,47 @@ class FakeOutbox:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.topics: dict[object, str] = {}  # event id -> the topic it went to
+        self.sent = 0  # events[:sent] are published (`relay`)
+        self.erased: list[Event] = []  # published events an order's erasure deleted
+
+    def relay(self) -> None:
+        """Publish every event enqueued so far."""
+        self.sent = len(self.events)
 
     async def enqueue(self, topic: str, event: Event) -> None:
         self.events.append(event)
         self.topics[event.id] = topic
+
+
+class FakeErasures:
+    """The erasure's deletes on the fake guards' keys and windows and the fake outbox's published events."""
+
+    def __init__(self, guards: FakeHttpGuardRecords, outbox: FakeOutbox) -> None:
+        self.guards = guards
+        self.outbox = outbox
+
+    async def erase_order(self, order_id: int, number_buckets: str | None) -> dict[str, int]:
+        key, outbox = str(order_id), self.outbox
+        if any(event.subject == key for event in outbox.events[outbox.sent :]):
+            raise UnsentEvents(f"events of {key} are not published yet")
+        sent = [event for event in outbox.events[: outbox.sent] if event.subject == key]
+        outbox.events = [event for event in outbox.events if event not in sent]
+        outbox.sent -= len(sent)
+        outbox.erased.extend(sent)
+        keys = [name for name, held in self.guards.keys.items() if held.order_id == order_id]
+        windows = [
+            name for name in self.guards.windows if number_buckets is not None and name[0].startswith(number_buckets)
+        ]
+        for name in keys:
+            del self.guards.keys[name]
+        for window in windows:
+            del self.guards.windows[window]
+        return {
+            "idempotency_keys": len(keys),
+            "rate_limit_windows": len(windows),
+            "outbox": len(sent),
+            "outbox_dead_letters": 0,
+        }
 
 
 class FakeTables:
@@ -313,6 +360,7 @@ class FakeTables:
         self.http_guards = FakeHttpGuardRecords()
         self.reference_data = FakeReferenceData()
         self.outbox = FakeOutbox()
+        self.erasures = FakeErasures(self.http_guards, self.outbox)
 
 
 class FakeDatabase:

@@ -12,6 +12,7 @@ KERNEL_NAMES = [
     "kernel/0001_outbox.sql",
     "kernel/0002_processed_events.sql",
     "kernel/0003_outbox_leader_and_dead_letters.sql",
+    "kernel/0004_outbox_by_key.sql",
 ]
 
 

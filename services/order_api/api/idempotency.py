@@ -125,7 +125,7 @@ class IdempotencyMiddleware:
         if record is not None:
             await _answer_from(record, fingerprint, scope, receive, send)
             return
-        claim = _Claim(guards, principal, key)
+        claim = _Claim(guards, principal, key, scope["path"])
         await self._first_time(claim, scope, _replaying(body, receive), send)
 
     async def _first_time(self, claim: "_Claim", scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,10 +165,13 @@ class _Claim:
     guards: HttpGuards
     principal: str
     key: str
+    path: str
 
     async def keep(self, start: Message, body: bytes) -> None:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in start["headers"]]
-        await self.guards.keep_answer(self.principal, self.key, status=start["status"], headers=headers, body=body)
+        await self.guards.keep_answer(
+            self.principal, self.key, status=start["status"], headers=headers, body=body, path=self.path
+        )
 
     async def release(self) -> None:
         await self.guards.release_key(self.principal, self.key)

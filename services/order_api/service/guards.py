@@ -7,7 +7,7 @@ at most twice the limit through around its edge, which is fine for slowing guess
 
 from collections.abc import Sequence
 
-from services.order_api.domain.http_guards import KeyRecord, retry_after
+from services.order_api.domain.http_guards import KeyRecord, order_of_answer, retry_after
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.ports import Database
 from shared.logging import get_logger
@@ -30,11 +30,23 @@ class HttpGuards:
             )
 
     async def keep_answer(
-        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+        self,
+        principal: str,
+        key: str,
+        *,
+        status: int,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        path: str = "",
     ) -> None:
-        """Remember the answer of the request that held `key`, for its retries."""
+        """Remember the answer of the request (to `path`) that held `key`, for its retries, with the
+        order it is about, so that the order's erasure finds it."""
+        location = next((value for name, value in headers if name.lower() == "location"), None)
+        order_id = order_of_answer(path, location)
         async with self.database.connection() as tables:
-            await tables.http_guards.complete_key(principal, key, status=status, headers=headers, body=body)
+            await tables.http_guards.complete_key(
+                principal, key, status=status, headers=headers, body=body, order_id=order_id
+            )
 
     async def release_key(self, principal: str, key: str) -> None:
         """Let `key` go unremembered (its request failed and changed nothing): it may be used again."""

@@ -98,8 +98,16 @@ class HttpGuardRecords(Protocol):
         """Take `key` for a new request (None), or the record that holds it."""
 
     async def complete_key(
-        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
-    ) -> None: ...
+        self,
+        principal: str,
+        key: str,
+        *,
+        status: int,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        order_id: int | None = None,
+    ) -> None:
+        """Remember the answer, and the order it is about (its erasure deletes it)."""
 
     async def release_key(self, principal: str, key: str) -> None: ...
 
@@ -108,6 +116,15 @@ class HttpGuardRecords(Protocol):
 
     async def purge(self) -> tuple[int, int]:
         """Delete expired keys and ended windows; how many of each."""
+
+
+class Erasures(Protocol):
+    """An anonymized order's copies outside its own row (design section 5)."""
+
+    async def erase_order(self, order_id: int, number_buckets: str | None) -> dict[str, int]:
+        """Delete the order's remembered Idempotency-Key answers, its guest-lookup rate-limit windows
+        (buckets beginning with `number_buckets`) and its published or parked outbox rows; rows per
+        table. UnsentEvents (shared.outbox) while an older event of it waits for the relay."""
 
 
 class Outbox(Protocol):
@@ -132,6 +149,9 @@ class Tables(Protocol):
 
     @property
     def reference_data(self) -> ReferenceData: ...
+
+    @property
+    def erasures(self) -> Erasures: ...
 
     @property
     def outbox(self) -> Outbox: ...

@@ -1,6 +1,6 @@
 """order_api's SQL, one module per table family: orders (`orders`, `order_filters`), the catalog and
 customers (`catalog`), the HTTP guards (`http_guards`), the cancellation reference data
-(`reference_data`). Nothing else touches these tables; each
+(`reference_data`), an anonymized order's copies elsewhere (`erasure`). Nothing else touches these tables; each
 returns domain types and decides no rule.
 
 `PostgresDatabase` opens them for the use cases (service/), as service/ports.py describes;
@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from services.order_api.store.catalog import CustomerRows, VariantRows
+from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
 from services.order_api.store.orders import OrderRows
 from services.order_api.store.reference_data import ReferenceRows
@@ -38,6 +39,7 @@ class PostgresTables:
         self.customers = CustomerRows(conn)
         self.http_guards = HttpGuardRows(conn)
         self.reference_data = ReferenceRows(conn)
+        self.erasures = ErasureRows(conn)
         self.outbox = OutboxRows(conn)
 
 

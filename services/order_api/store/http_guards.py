@@ -24,7 +24,7 @@ class HttpGuardRows:
                 INSERT INTO idempotency_keys AS k (principal, key, fingerprint, locked_until, expires_at)
                 VALUES ($1, $2, $3, now() + make_interval(secs => $4), now() + make_interval(secs => $5))
                 ON CONFLICT (principal, key) DO UPDATE
-                   SET fingerprint = EXCLUDED.fingerprint, status = NULL, headers = NULL, body = NULL,
+                   SET fingerprint = EXCLUDED.fingerprint, status = NULL, headers = NULL, body = NULL, order_id = NULL,
                        locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at
                  WHERE k.expires_at <= now()
                     OR (k.status IS NULL AND k.locked_until <= now() AND k.fingerprint = EXCLUDED.fingerprint)
@@ -48,15 +48,24 @@ class HttpGuardRows:
                 return KeyRecord(row["fingerprint"], row["status"], headers, row["body"] or b"")
 
     async def complete_key(
-        self, principal: str, key: str, *, status: int, headers: Sequence[tuple[str, str]], body: bytes
+        self,
+        principal: str,
+        key: str,
+        *,
+        status: int,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        order_id: int | None = None,
     ) -> None:
         await self.conn.execute(
-            "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 WHERE principal = $1 AND key = $2",
+            """UPDATE idempotency_keys SET status = $3, headers = $4, body = $5, order_id = $6
+               WHERE principal = $1 AND key = $2""",
             principal,
             key,
             status,
             [list(header) for header in headers],
             body,
+            order_id,
         )
 
     async def release_key(self, principal: str, key: str) -> None:
