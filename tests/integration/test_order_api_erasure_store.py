@@ -11,18 +11,19 @@ import pytest
 from services.order_api.domain.http_guards import guest_lookup_buckets, guest_number_buckets
 from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
+from shared.db import Connection
 from shared.outbox import UnsentEvents
 
 ERASED, KEPT = 1000000042, 1000000043
 
 
-async def remember(conn: asyncpg.Connection, key: str, order_id: int | None) -> None:
+async def remember(conn: Connection, key: str, order_id: int | None) -> None:
     rows = HttpGuardRows(conn)
     await rows.claim_key("p1", key, "f", lease_seconds=60, ttl_seconds=3600)
     await rows.complete_key("p1", key, status=201, headers=[], body=b"{}", order_id=order_id)
 
 
-async def outbox_row(conn: asyncpg.Connection, key: int, *, sent: bool, parked: bool = False) -> None:
+async def outbox_row(conn: Connection, key: int, *, sent: bool, parked: bool = False) -> None:
     table = "outbox_dead_letters" if parked else "outbox"
     extra = ", id, created_at, error" if parked else ", sent_at"
     values = ", $5, now(), 'too large'" if parked else (", now()" if sent else ", NULL")
@@ -36,7 +37,7 @@ async def outbox_row(conn: asyncpg.Connection, key: int, *, sent: bool, parked: 
     )
 
 
-async def count(conn: asyncpg.Connection, sql: str) -> int:
+async def count(conn: Connection, sql: str) -> int:
     counted: int = await conn.fetchval(sql)
     return counted
 
