@@ -61,7 +61,7 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
             rows = await ErasureRows(conn).erase_order(ERASED, guest_number_buckets("1042"))
 
         assert rows == {"idempotency_keys": 2, "rate_limit_windows": 1, "outbox": 2, "outbox_dead_letters": 1}
-        assert await conn.fetch("SELECT key, order_id FROM idempotency_keys ORDER BY key") == [
+        assert [tuple(row) for row in await conn.fetch("SELECT key, order_id FROM idempotency_keys ORDER BY key")] == [
             ("list", None),
             ("other", KEPT),
         ]
