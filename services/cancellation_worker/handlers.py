@@ -1,13 +1,17 @@
 """The cancellation worker's Kafka subscribers: order_api's lifecycle events and accepted guest
-requests (one subscription, by type), and the reference facts on orders.ingest (only those)."""
+requests (one subscription, by type), the reference facts on orders.ingest (only those), and the
+anonymizer's `erasure.requested` on anonymization.events (only that)."""
 
 from services.cancellation_worker.service import postgres_ports
+from services.cancellation_worker.service.erasure import ErasureService
 from services.cancellation_worker.service.reference import COMPANY_FACT, REASON_FACT, ReferenceService
 from services.cancellation_worker.service.refunds import RefundService
 from services.cancellation_worker.service.requests import RequestService
 from services.cancellation_worker.settings import CancellationSettings
 from shared.consumer import Unprocessable
 from shared.db import Connection
+from shared.erasure import ErasureRequested
+from shared.erasure_receipts import subscribe_to_erasures
 from shared.events import Event
 from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
@@ -37,3 +41,9 @@ def subscribe(runtime: Runtime[CancellationSettings]) -> None:
     runtime.subscribe_forwarding(
         [ORDERS_INGEST], ReferenceService(ports).fact, batch_records=BATCH_RECORDS, types=(REASON_FACT, COMPANY_FACT)
     )
+    erasures = ErasureService(ports)
+
+    async def erase_order(conn: Connection, request: ErasureRequested) -> None:
+        await erasures.erase_order(conn, request)
+
+    subscribe_to_erasures(runtime, erase_order)

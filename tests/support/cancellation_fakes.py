@@ -166,6 +166,32 @@ class FakeStore:
     async def mark_sent(self, conn: Connection, notification_id: int) -> None:
         self.notification(notification_id).update(sent_at=datetime.now(UTC))
 
+    # ---- erasure -------------------------------------------------------------------------------
+
+    async def erase_order(self, conn: Connection, order_id: int) -> dict[str, int]:
+        """As store/erasure.py, without the outbox (this fake's outbox publishes nothing to erase)."""
+        submissions = {self.submissions[id_] for id_, request in self.requests.items() if request.order_id == order_id}
+        accounts = [submission for submission in submissions if self.accounts.pop(submission, None) is not None]
+        requests = 0
+        for id_, request in self.requests.items():
+            masked = "*" if request.description is not None else None
+            if request.order_id == order_id and (request.description, request.iban_last4) != (masked, None):
+                self.requests[id_] = dataclasses.replace(request, description=masked, iban_last4=None)
+                requests += 1
+        notifications = 0
+        for row in self.notifications.values():
+            if row["order_id"] == order_id and (row["recipient"], row["subject"], row["body"]) != ("*", "*", "*"):
+                status = "failed" if row["status"] == "pending" else row["status"]
+                row.update(recipient="*", subject="*", body="*", last_error="erased", status=status)
+                notifications += 1
+        return {
+            "bank_accounts": len(accounts),
+            "cancellation_requests": requests,
+            "notifications": notifications,
+            "outbox": 0,
+            "outbox_dead_letters": 0,
+        }
+
     # ---- reference data ------------------------------------------------------------------------
 
     async def upsert_reason(self, conn: Connection, reason: CancellationReason) -> None:

@@ -81,6 +81,9 @@ class Store(Protocol):
 
     async def list_companies(self, conn: Connection) -> list[ShippingCompany]: ...
 
+    async def erase_order(self, conn: Connection, order_id: int) -> dict[str, int]:
+        """Delete or mask the order's personal data; rows touched per table."""
+
 
 class Outbox(Protocol):
     async def enqueue(self, conn: Connection, topic: str, event: Event) -> None: ...

@@ -1,6 +1,7 @@
 """The cancellation worker's SQL (asyncpg), one module per table family; only the service calls it,
 and it decides no rule. The package is the `Store` the service's use cases take (service/ports.py)."""
 
+from services.cancellation_worker.store.erasure import erase_order
 from services.cancellation_worker.store.ledger import append_entry, credit_loyalty, ledger_of, loyalty_credits
 from services.cancellation_worker.store.notifications import (
     NOTIFICATIONS,
@@ -27,6 +28,7 @@ __all__ = [
     "append_entry",
     "bank_account_of",
     "credit_loyalty",
+    "erase_order",
     "fetch_order",
     "fetch_request",
     "insert_notification",
