@@ -119,8 +119,8 @@ async def test_requests_follow_their_orders_states(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         for each in (one, other):
             await store.open_erasure(conn, each)
-            await store.ensure_order_request(conn, each, NOW)
-            await store.ensure_order_request(conn, each, NOW)  # once per order
+            await store.ensure_order_request(conn, each, "order", NOW)
+            await store.ensure_order_request(conn, each, "order", NOW)  # once per order
         customer = uuid.uuid4()
         await conn.execute(
             "INSERT INTO erasure_requests (id, kind, status, created_at) VALUES ($1, 'customer', 'waiting', $2)",
