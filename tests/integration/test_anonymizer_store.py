@@ -234,8 +234,7 @@ async def test_a_forget_request_covers_an_order_only_when_no_request_does(pool: 
 
 async def test_requests_are_listed_newest_first_by_keyset_and_status(pool: asyncpg.Pool) -> None:
     made = [
-        ErasureRequest(uuid.uuid4(), "customer", status, NOW + index * MINUTE)
-        for index, status in enumerate(STATUSES)
+        ErasureRequest(uuid.uuid4(), "customer", status, NOW + index * MINUTE) for index, status in enumerate(STATUSES)
     ]
     tie = ErasureRequest(uuid.uuid4(), "order", "complete", made[-1].created_at)  # same time: the id decides
     async with pool.acquire() as conn:
