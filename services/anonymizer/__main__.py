@@ -1,8 +1,9 @@
-"""`python -m services.anonymizer`: the consumers of order events and erasure receipts, the erasure
-deadline check, and the outbox relay of its requests."""
+"""`python -m services.anonymizer`: the erasure API, the consumers of order events and erasure
+receipts, the erasure deadline check, and the outbox relay of its requests."""
 
 from fastapi import FastAPI
 
+from services.anonymizer.api import router
 from services.anonymizer.handlers import subscribe
 from services.anonymizer.settings import AnonymizerSettings
 from services.anonymizer.workers import overdue_erasures
@@ -16,6 +17,7 @@ def build() -> tuple[FastAPI, AnonymizerSettings]:
         ANONYMIZER,
         settings,
         title="Anonymizer",
+        routers=[router],
         subscriptions=subscribe,
         publishes=True,
         workers=[overdue_erasures],

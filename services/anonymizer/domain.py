@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 ErasureState = Literal["waiting", "erasing", "overdue", "complete"]
+# Who asked: a customer's erasure (POST /erasures), a forget request on the order (Digital River's
+# requestToBeForgotten), or the order alone (the Elastic Path route, seen as its `order.anonymized`).
+RequestKind = Literal["customer", "forget", "order"]
 MASK = "*"
 
 
@@ -97,3 +100,53 @@ def completed(erasure: OrderErasure, now: datetime) -> OrderErasure:
 def next_attempt(erasure: OrderErasure, now: datetime, deadline: timedelta) -> OrderErasure:
     """The erasure once its deadline passed with receipts missing: overdue, asked again now."""
     return replace(erasure, state="overdue", attempt=erasure.attempt + 1, requested_at=now, deadline_at=now + deadline)
+
+
+def waiting(order_id: int, customer_id: int | None) -> OrderErasure:
+    """The erasure of an order asked for but not anonymized yet (order_api anonymizes it when it is
+    eligible): no receipt is asked for until `order.anonymized` opens it (same id)."""
+    return OrderErasure(
+        erasure_id=uuid.uuid4(),
+        order_id=order_id,
+        state="waiting",
+        services=(),
+        customer_id=customer_id,
+        anonymized_sequence=None,
+        attempt=1,
+        requested_at=None,
+        deadline_at=None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    """What someone asked to erase, and how far it is: its status follows its orders' states."""
+
+    id: uuid.UUID
+    kind: RequestKind
+    status: ErasureState
+    created_at: datetime
+    customer_id: int | None = None
+    email_hash: bytes | None = None
+    completed_at: datetime | None = None
+
+
+def request_status(states: Iterable[ErasureState]) -> ErasureState:
+    """A request's status from its orders' states: complete when all are (a request that found no
+    order is complete at once), else overdue when one is, else erasing when one is, else waiting."""
+    found = list(states)
+    if all(state == "complete" for state in found):
+        return "complete"
+    if "overdue" in found:
+        return "overdue"
+    return "erasing" if "erasing" in found else "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    """A page of requests, newest first: of `status` if given, after the keyset position `before`
+    ((created_at, id) of the last one seen), at most `limit`."""
+
+    status: ErasureState | None = None
+    before: tuple[datetime, uuid.UUID] | None = None
+    limit: int = 50

@@ -11,7 +11,18 @@ import asyncpg
 import pytest
 
 from services.anonymizer import store
-from services.anonymizer.domain import KnownOrder, OrderErasure, Receipt, completed, next_attempt, opened
+from services.anonymizer.domain import (
+    ErasureRequest,
+    ErasureState,
+    KnownOrder,
+    OrderErasure,
+    Receipt,
+    RequestQuery,
+    completed,
+    next_attempt,
+    opened,
+    waiting,
+)
 from shared.services import ANONYMIZER
 from tests.support.orders import order_created
 from tests.support.scratch import scratch_schema
@@ -20,6 +31,7 @@ ORDER = 7330
 NOW = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)
 MINUTE = timedelta(seconds=60)
 SERVICES = ("order_api", "cancellation_worker", "anonymizer")
+STATUSES: tuple[ErasureState, ...] = ("complete", "waiting", "complete", "complete")
 
 
 @pytest.fixture
@@ -119,8 +131,8 @@ async def test_requests_follow_their_orders_states(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         for each in (one, other):
             await store.open_erasure(conn, each)
-            await store.ensure_order_request(conn, each, NOW)
-            await store.ensure_order_request(conn, each, NOW)  # once per order
+            await store.ensure_order_request(conn, each, "order", NOW)
+            await store.ensure_order_request(conn, each, "order", NOW)  # once per order
         customer = uuid.uuid4()
         await conn.execute(
             "INSERT INTO erasure_requests (id, kind, status, created_at) VALUES ($1, 'customer', 'waiting', $2)",
@@ -153,3 +165,91 @@ async def test_requests_follow_their_orders_states(pool: asyncpg.Pool) -> None:
             other.erasure_id: ("erasing", None),  # not refreshed: only the requests holding ORDER are
             customer: ("waiting", None),  # ORDER + 2 has no erasure yet
         }
+
+
+async def test_a_persons_orders_are_found_by_email_hash_or_customer_id_never_once_anonymized(
+    pool: asyncpg.Pool,
+) -> None:
+    ada, bob = b"\x0a" * 32, b"\x0b" * 32
+    async with pool.acquire() as conn:
+        for order_id, hashed, customer in [(ORDER, ada, None), (ORDER + 1, ada, 12), (ORDER + 2, bob, 12)]:
+            await store.record_order(conn, order_created(order_id, 1), KnownOrder(order_id, 1, hashed, customer, False))
+        await store.record_order(conn, order_created(ORDER + 3, 1), KnownOrder(ORDER + 3, 1, ada, 12, True))
+
+        assert await store.orders_of_person(conn, email_hash=ada, customer_id=None) == [ORDER, ORDER + 1]
+        assert await store.orders_of_person(conn, email_hash=None, customer_id=12) == [ORDER + 1, ORDER + 2]
+        assert await store.orders_of_person(conn, email_hash=b"\x0c" * 32, customer_id=None) == []
+
+
+async def test_a_waiting_erasure_is_recorded_once_and_an_open_one_is_kept(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        first = await store.wait_for(conn, waiting(ORDER, 12))
+        assert (first.state, first.services, first.anonymized_sequence, first.customer_id) == ("waiting", (), None, 12)
+        assert await store.wait_for(conn, waiting(ORDER, None)) == first
+
+        opened_now = await store.open_erasure(conn, erasure())
+        assert opened_now is not None
+        assert opened_now.erasure_id == first.erasure_id
+        assert await store.wait_for(conn, waiting(ORDER, 12)) == opened_now
+
+
+async def test_a_request_is_read_with_its_orders_erasures_and_receipts(pool: asyncpg.Pool) -> None:
+    request = ErasureRequest(uuid.uuid4(), "customer", "waiting", NOW, customer_id=12)
+    async with pool.acquire() as conn:
+        await store.insert_request(conn, request, [ORDER, ORDER + 1])
+        waits = [await store.wait_for(conn, waiting(order_id, 12)) for order_id in (ORDER, ORDER + 1)]
+        await store.refresh_request(conn, request.id, NOW)
+        assert await store.fetch_request(conn, request.id) == request
+        assert await store.request_erasures(conn, request.id) == waits
+
+        one = await store.open_erasure(conn, erasure())
+        assert one is not None
+        own = answer(one, "anonymizer", known_orders=1)
+        await store.insert_receipt(conn, own)
+        await store.refresh_request(conn, request.id, NOW)
+        read = await store.fetch_request(conn, request.id)
+        assert read is not None
+        assert read.status == "erasing"
+        assert await store.request_erasures(conn, request.id) == [one, waits[1]]
+        assert await store.request_receipts(conn, request.id) == [own]
+        assert await store.fetch_request(conn, uuid.uuid4()) is None
+
+        # A request of no order is inserted complete, and a refresh leaves it so.
+        empty = ErasureRequest(uuid.uuid4(), "customer", "complete", NOW, email_hash=b"\x0a" * 32, completed_at=NOW)
+        await store.insert_request(conn, empty, [])
+        await store.refresh_request(conn, empty.id, NOW + MINUTE)
+        assert await store.fetch_request(conn, empty.id) == empty
+
+
+async def test_a_forget_request_covers_an_order_only_when_no_request_does(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        held = await store.wait_for(conn, waiting(ORDER, 12))
+        await store.ensure_order_request(conn, held, "forget", NOW)
+        forget = await store.fetch_request(conn, held.erasure_id)
+        assert forget is not None
+        assert (forget.kind, forget.status, forget.customer_id) == ("forget", "waiting", 12)
+        await store.ensure_order_request(conn, held, "order", NOW)
+        assert await conn.fetchval("SELECT count(*) FROM erasure_requests") == 1
+
+
+async def test_requests_are_listed_newest_first_by_keyset_and_status(pool: asyncpg.Pool) -> None:
+    made = [
+        ErasureRequest(uuid.uuid4(), "customer", status, NOW + index * MINUTE) for index, status in enumerate(STATUSES)
+    ]
+    tie = ErasureRequest(uuid.uuid4(), "order", "complete", made[-1].created_at)  # same time: the id decides
+    async with pool.acquire() as conn:
+        for request in [*made, tie]:
+            await store.insert_request(conn, request, [])
+        newest = sorted([made[-1], tie], key=lambda r: r.id, reverse=True)
+
+        page = await store.list_requests(conn, RequestQuery(limit=3))
+        assert page == [*newest, made[2]]
+        rest = await store.list_requests(conn, RequestQuery(before=(page[-1].created_at, page[-1].id), limit=3))
+        assert rest == [made[1], made[0]]
+        after_tie = await store.list_requests(conn, RequestQuery(before=(newest[0].created_at, newest[0].id)))
+        assert after_tie[0] == newest[1]
+        assert await store.list_requests(conn, RequestQuery(status="waiting")) == [made[1]]
+        complete = await store.list_requests(
+            conn, RequestQuery(status="complete", before=(made[2].created_at, made[2].id))
+        )
+        assert complete == [made[0]]

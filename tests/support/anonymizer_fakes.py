@@ -4,10 +4,20 @@ status follows their orders'), a settable clock stands in for time."""
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.anonymizer.domain import ErasureState, KnownOrder, OrderErasure, Receipt
+from services.anonymizer.domain import (
+    ErasureRequest,
+    ErasureState,
+    KnownOrder,
+    OrderErasure,
+    Receipt,
+    RequestKind,
+    RequestQuery,
+    request_status,
+)
 from services.anonymizer.service.ports import Ports
 from services.anonymizer.settings import AnonymizerSettings
 from shared.db import Connection
@@ -19,11 +29,18 @@ from tests.support.webhook_fakes import FakeDatabase
 @dataclasses.dataclass
 class FakeRequest:
     id: uuid.UUID
-    kind: str
+    kind: RequestKind
     status: ErasureState
     created_at: datetime
     orders: set[int]
     completed_at: datetime | None = None
+    customer_id: int | None = None
+    email_hash: bytes | None = None
+
+    def stored(self) -> ErasureRequest:
+        fields = dataclasses.asdict(self)
+        del fields["orders"]
+        return ErasureRequest(**fields)
 
 
 class FakeStore:
@@ -81,28 +98,74 @@ class FakeStore:
         found = [r for (erasure, _), r in self.receipts.items() if erasure == erasure_id]
         return sorted(found, key=lambda r: (r.received_at, r.service))
 
-    async def ensure_order_request(self, conn: Connection, erasure: OrderErasure, now: datetime) -> None:
+    async def wait_for(self, conn: Connection, erasure: OrderErasure) -> OrderErasure:
+        return self.erasures.setdefault(erasure.order_id, erasure)
+
+    async def orders_of_person(
+        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+    ) -> list[int]:
+        return sorted(
+            o.order_id
+            for o in self.known.values()
+            if not o.anonymized
+            and (
+                (email_hash is not None and o.email_hash == email_hash)
+                or (customer_id is not None and o.customer_id == customer_id)
+            )
+        )
+
+    async def insert_request(self, conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None:
+        fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
+        self.requests[request.id] = FakeRequest(**fields, orders=set(order_ids))
+
+    async def ensure_order_request(
+        self, conn: Connection, erasure: OrderErasure, kind: RequestKind, now: datetime
+    ) -> None:
         if not any(erasure.order_id in r.orders for r in self.requests.values()):
-            request = FakeRequest(erasure.erasure_id, "order", "erasing", now, {erasure.order_id})
+            request = FakeRequest(
+                erasure.erasure_id, kind, erasure.state, now, {erasure.order_id}, customer_id=erasure.customer_id
+            )
             self.requests[erasure.erasure_id] = request
 
     async def refresh_requests(self, conn: Connection, order_id: int, now: datetime) -> None:
         for request in self.requests.values():
-            if order_id not in request.orders:
-                continue
-            states = [self.erasures[o].state if o in self.erasures else "waiting" for o in request.orders]
-            status: ErasureState = (
-                "complete"
-                if all(s == "complete" for s in states)
-                else "overdue"
-                if "overdue" in states
-                else "erasing"
-                if "erasing" in states
-                else "waiting"
-            )
-            if status != request.status:
-                request.status = status
-                request.completed_at = (request.completed_at or now) if status == "complete" else None
+            if order_id in request.orders:
+                self._refresh(request, now)
+
+    async def refresh_request(self, conn: Connection, request_id: uuid.UUID, now: datetime) -> None:
+        request = self.requests[request_id]
+        if request.orders:
+            self._refresh(request, now)
+
+    def _refresh(self, request: FakeRequest, now: datetime) -> None:
+        status = request_status(self.erasures[o].state if o in self.erasures else "waiting" for o in request.orders)
+        if status != request.status:
+            request.status = status
+            request.completed_at = (request.completed_at or now) if status == "complete" else None
+
+    async def fetch_request(self, conn: Connection, request_id: uuid.UUID) -> ErasureRequest | None:
+        found = self.requests.get(request_id)
+        return found.stored() if found is not None else None
+
+    async def request_erasures(self, conn: Connection, request_id: uuid.UUID) -> list[OrderErasure]:
+        orders = sorted(self.requests[request_id].orders)
+        return [self.erasures[o] for o in orders if o in self.erasures]
+
+    async def request_receipts(self, conn: Connection, request_id: uuid.UUID) -> list[Receipt]:
+        ids = {e.erasure_id for e in await self.request_erasures(conn, request_id)}
+        found = [r for r in self.receipts.values() if r.erasure_id in ids]
+        return sorted(found, key=lambda r: (r.received_at, r.order_id, r.service))
+
+    async def list_requests(self, conn: Connection, query: RequestQuery) -> list[ErasureRequest]:
+        found = sorted(
+            (r.stored() for r in self.requests.values() if query.status in (None, r.status)),
+            key=lambda r: (r.created_at, r.id),
+            reverse=True,
+        )
+        if query.before is not None:
+            before = query.before
+            found = [r for r in found if (r.created_at, r.id) < before]
+        return found[: query.limit]
 
 
 class Clock:

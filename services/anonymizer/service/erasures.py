@@ -50,7 +50,7 @@ class ErasureService:
         if erasure is None:
             log.info("order erasure already opened", order_id=data.order_id)
             return None
-        await self._store.ensure_order_request(conn, erasure, now)
+        await self._store.ensure_order_request(conn, erasure, "order", now)
         rows = await self._store.forget_order(conn, data.order_id)
         own = Receipt(erasure.erasure_id, erasure.order_id, SOURCE, {"known_orders": rows}, erasure.attempt, now)
         erasure = await self._receive(conn, erasure, own)
@@ -59,6 +59,14 @@ class ErasureService:
         await self._store.refresh_requests(conn, erasure.order_id, now)
         log.info("order erasure requested", order_id=erasure.order_id, erasure_id=str(erasure.erasure_id))
         return erasure
+
+    async def forget_requested(self, conn: Connection, order_id: int, customer_id: int | None) -> None:
+        """An order whose customer asked to be forgotten (Digital River's requestToBeForgotten), not
+        anonymized yet (in the consumer's transaction): its erasure waits for order_api to anonymize it
+        when it becomes eligible, under a `forget` request unless a request covers it already."""
+        erasure = await self._store.wait_for(conn, domain.waiting(order_id, customer_id))
+        if erasure.state == "waiting":
+            await self._store.ensure_order_request(conn, erasure, "forget", self._ports.clock())
 
     async def receipt(self, conn: Connection, event: Event) -> None:
         """A service's `erasure.completed` (in the consumer's transaction): kept once; the erasure is

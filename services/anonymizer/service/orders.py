@@ -19,12 +19,15 @@ class OrderCopyService:
 
     async def order_changed(self, conn: Connection, event: Event, data: OrderLifecycleData) -> None:
         """An order's lifecycle event (in the consumer's transaction): the copy keeps the newest
-        sequence's subject, and an anonymized order keeps none; `order.anonymized` starts its erasure."""
-        if event.type == ORDER_ANONYMIZED:
-            await self._erasures.order_anonymized(conn, data)
+        sequence's subject, and an anonymized order keeps none; `order.anonymized` starts its erasure, and
+        an order whose customer asked to be forgotten has one waiting until then."""
         order = data.order
         customer = order.customer
         anonymized = order.anonymized
+        if event.type == ORDER_ANONYMIZED:
+            await self._erasures.order_anonymized(conn, data)
+        elif order.request_to_be_forgotten and not anonymized:
+            await self._erasures.forget_requested(conn, data.order_id, customer.id if customer is not None else None)
         await self._ports.store.record_order(
             conn,
             event,

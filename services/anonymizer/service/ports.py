@@ -4,12 +4,12 @@ in-memory fakes (tests/support/anonymizer_fakes.py)."""
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from services.anonymizer.domain import KnownOrder, OrderErasure, Receipt
+from services.anonymizer.domain import ErasureRequest, KnownOrder, OrderErasure, Receipt, RequestKind, RequestQuery
 from services.anonymizer.settings import AnonymizerSettings
 from shared.db import Connection
 from shared.events import Event
@@ -40,9 +40,29 @@ class Store(Protocol):
 
     async def receipts_of(self, conn: Connection, erasure_id: uuid.UUID) -> list[Receipt]: ...
 
-    async def ensure_order_request(self, conn: Connection, erasure: OrderErasure, now: datetime) -> None: ...
+    async def wait_for(self, conn: Connection, erasure: OrderErasure) -> OrderErasure: ...
+
+    async def orders_of_person(
+        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+    ) -> list[int]: ...
+
+    async def insert_request(self, conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None: ...
+
+    async def ensure_order_request(
+        self, conn: Connection, erasure: OrderErasure, kind: RequestKind, now: datetime
+    ) -> None: ...
 
     async def refresh_requests(self, conn: Connection, order_id: int, now: datetime) -> None: ...
+
+    async def refresh_request(self, conn: Connection, request_id: uuid.UUID, now: datetime) -> None: ...
+
+    async def fetch_request(self, conn: Connection, request_id: uuid.UUID) -> ErasureRequest | None: ...
+
+    async def request_erasures(self, conn: Connection, request_id: uuid.UUID) -> list[OrderErasure]: ...
+
+    async def request_receipts(self, conn: Connection, request_id: uuid.UUID) -> list[Receipt]: ...
+
+    async def list_requests(self, conn: Connection, query: RequestQuery) -> list[ErasureRequest]: ...
 
 
 class Outbox(Protocol):

@@ -1,28 +1,46 @@
 """The anonymizer's SQL (asyncpg): its copy of orders and audit log (orders.py), the erasure saga's
-records, receipts and requests (erasures.py). Only the service calls it, and it decides no rule; the
-package is the `Store` the use cases take (service/ports.py)."""
+records and receipts (erasures.py) and the requests they answer (requests.py). Only the service calls
+it, and it decides no rule; the package is the `Store` the use cases take (service/ports.py)."""
 
 from services.anonymizer.store.erasures import (
     due_erasures,
-    ensure_order_request,
     fetch_erasure,
     insert_receipt,
     open_erasure,
     receipts_of,
-    refresh_requests,
     save_erasure,
+    wait_for,
 )
 from services.anonymizer.store.orders import forget_order, record_order
+from services.anonymizer.store.requests import (
+    ensure_order_request,
+    fetch_request,
+    insert_request,
+    list_requests,
+    orders_of_person,
+    refresh_request,
+    refresh_requests,
+    request_erasures,
+    request_receipts,
+)
 
 __all__ = [
     "due_erasures",
     "ensure_order_request",
     "fetch_erasure",
+    "fetch_request",
     "forget_order",
     "insert_receipt",
+    "insert_request",
+    "list_requests",
     "open_erasure",
+    "orders_of_person",
     "receipts_of",
     "record_order",
+    "refresh_request",
     "refresh_requests",
+    "request_erasures",
+    "request_receipts",
     "save_erasure",
+    "wait_for",
 ]

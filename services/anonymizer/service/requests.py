@@ -1,0 +1,104 @@
+"""Erasure requests (design section 4): a customer's erasure covers every order the copy links to the
+person (by email hash or customer id) and asks order_api to anonymize each (`order.anonymize_requested`
+on orders.ingest, through the outbox): eligible ones are anonymized at once, the others when they
+become eligible; each order's erasure waits until its `order.anonymized` opens it. A request is read
+with each order's progress and receipts, and listed newest first a page at a time."""
+
+import uuid
+from dataclasses import dataclass
+
+from services.anonymizer import domain
+from services.anonymizer.domain import ErasureRequest, OrderErasure, Receipt, RequestQuery
+from services.anonymizer.service.ports import Ports
+from shared.db import Connection
+from shared.events import Event
+from shared.logging import get_logger
+from shared.orders import AnonymizeRequestedFact
+from shared.services import ANONYMIZER
+from shared.topics import ORDERS_INGEST
+
+ANONYMIZE_REQUESTED = "order.anonymize_requested"
+log = get_logger(__name__)
+
+
+class RequestNotFound(Exception):
+    def __init__(self, request_id: uuid.UUID) -> None:
+        super().__init__(f"There is no erasure request {request_id}.")
+
+
+class NoSubject(ValueError):
+    """A customer erasure names nobody: no email to match (blank or masked) and no customer id."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderProgress:
+    """One order of a request: its erasure and the receipts in so far."""
+
+    erasure: OrderErasure
+    receipts: list[Receipt]
+
+    @property
+    def missing(self) -> list[str]:
+        return domain.missing(self.erasure, self.receipts) if self.erasure.state != "waiting" else []
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    request: ErasureRequest
+    orders: list[OrderProgress]
+
+
+class ErasureRequestService:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+        self._store = ports.store
+        self._key = ports.settings.email_hash_key.get_secret_value().encode()
+
+    async def erase_customer(self, *, email: str | None = None, customer_id: int | None = None) -> RequestView:
+        """A customer's erasure, in one transaction: the request, a waiting erasure for each of the
+        person's orders not anonymized yet (an order under way keeps its erasure), and order_api asked
+        to anonymize each. A request that finds no order is complete at once."""
+        hashed = domain.email_hash(self._key, email) if email is not None else None
+        if hashed is None and customer_id is None:
+            raise NoSubject("give an email or a customer id")
+        now = self._ports.clock()
+        async with self._ports.db.acquire() as conn, conn.transaction():
+            order_ids = await self._store.orders_of_person(conn, email_hash=hashed, customer_id=customer_id)
+            request = ErasureRequest(
+                id=uuid.uuid4(),
+                kind="customer",
+                status="waiting" if order_ids else "complete",
+                created_at=now,
+                customer_id=customer_id,
+                email_hash=hashed,
+                completed_at=None if order_ids else now,
+            )
+            await self._store.insert_request(conn, request, order_ids)
+            for order_id in order_ids:
+                await self._store.wait_for(conn, domain.waiting(order_id, customer_id))
+                fact = AnonymizeRequestedFact(order_id=order_id, request_id=request.id)
+                event = Event.new(ANONYMIZE_REQUESTED, ANONYMIZER.name, str(order_id), fact)
+                await self._ports.outbox.enqueue(conn, ORDERS_INGEST, event)
+            await self._store.refresh_request(conn, request.id, now)
+            view = await self._view(conn, request.id)
+        log.info("customer erasure requested", request_id=str(request.id), orders=len(order_ids))
+        return view
+
+    async def get(self, request_id: uuid.UUID) -> RequestView:
+        async with self._ports.db.acquire() as conn:
+            return await self._view(conn, request_id)
+
+    async def list(self, query: RequestQuery) -> list[ErasureRequest]:
+        async with self._ports.db.acquire() as conn:
+            return await self._store.list_requests(conn, query)
+
+    async def _view(self, conn: Connection, request_id: uuid.UUID) -> RequestView:
+        request = await self._store.fetch_request(conn, request_id)
+        if request is None:
+            raise RequestNotFound(request_id)
+        receipts = await self._store.request_receipts(conn, request_id)
+        orders = [
+            OrderProgress(erasure, [receipt for receipt in receipts if receipt.erasure_id == erasure.erasure_id])
+            for erasure in await self._store.request_erasures(conn, request_id)
+        ]
+        return RequestView(request, orders)

@@ -1,0 +1,140 @@
+"""Erasure requests (erasure_requests, erasure_request_orders): what someone asked to erase, which
+orders it covers, its status (following its orders' erasures) and how they are listed."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from services.anonymizer.domain import ErasureRequest, OrderErasure, Receipt, RequestKind, RequestQuery
+from services.anonymizer.store.erasures import ERASURE_COLUMNS, erasure_of, receipt_of
+from shared.db import Connection
+
+_REQUEST_COLUMNS: Final = "id, kind, status, created_at, customer_id, email_hash, completed_at"
+
+# A request's status from its orders' (domain.request_status, in SQL), for the requests `{where}` picks.
+_REFRESH: Final = """UPDATE erasure_requests r
+    SET status = s.status,
+        completed_at = CASE WHEN s.status = 'complete' THEN coalesce(r.completed_at, $2) END
+    FROM (SELECT ro.request_id,
+                 CASE WHEN bool_and(coalesce(e.state, 'waiting') = 'complete') THEN 'complete'
+                      WHEN bool_or(e.state = 'overdue') THEN 'overdue'
+                      WHEN bool_or(e.state = 'erasing') THEN 'erasing'
+                      ELSE 'waiting' END AS status
+          FROM erasure_request_orders ro LEFT JOIN order_erasures e ON e.order_id = ro.order_id
+          WHERE {where}
+          GROUP BY ro.request_id) s
+    WHERE r.id = s.request_id AND r.status IS DISTINCT FROM s.status"""
+
+
+def _request(row: Any) -> ErasureRequest:
+    return ErasureRequest(**row)
+
+
+async def orders_of_person(conn: Connection, *, email_hash: bytes | None, customer_id: int | None) -> list[int]:
+    """The orders the copy links to the person (by email hash or customer id), not yet anonymized."""
+    rows = await conn.fetch(
+        """SELECT order_id FROM known_orders
+           WHERE NOT anonymized AND (email_hash = $1 OR customer_id = $2) ORDER BY order_id""",
+        email_hash,
+        customer_id,
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def insert_request(conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None:
+    await conn.execute(
+        f"INSERT INTO erasure_requests ({_REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        request.id,
+        request.kind,
+        request.status,
+        request.created_at,
+        request.customer_id,
+        request.email_hash,
+        request.completed_at,
+    )
+    await conn.executemany(
+        "INSERT INTO erasure_request_orders (request_id, order_id) VALUES ($1, $2)",
+        [(request.id, order_id) for order_id in order_ids],
+    )
+
+
+async def ensure_order_request(conn: Connection, erasure: OrderErasure, kind: RequestKind, now: datetime) -> None:
+    """An order erased without a request covering it gets one of its own (`order`: the Elastic Path
+    route; `forget`: its customer asked to be forgotten), with the erasure's id and state, so the API
+    shows it like any other. Nothing when a request covers the order already."""
+    await conn.execute(
+        """WITH created AS (
+               INSERT INTO erasure_requests (id, kind, customer_id, status, created_at)
+               SELECT $1, $5, $3, $6, $4
+               WHERE NOT EXISTS (SELECT 1 FROM erasure_request_orders WHERE order_id = $2)
+               ON CONFLICT (id) DO NOTHING
+               RETURNING id)
+           INSERT INTO erasure_request_orders (request_id, order_id) SELECT id, $2 FROM created""",
+        erasure.erasure_id,
+        erasure.order_id,
+        erasure.customer_id,
+        now,
+        kind,
+        erasure.state,
+    )
+
+
+async def refresh_requests(conn: Connection, order_id: int, now: datetime) -> None:
+    """Set the status of every request holding the order from its orders' states."""
+    where = "ro.request_id IN (SELECT request_id FROM erasure_request_orders WHERE order_id = $1)"
+    await conn.execute(_REFRESH.format(where=where), order_id, now)
+
+
+async def refresh_request(conn: Connection, request_id: uuid.UUID, now: datetime) -> None:
+    """Set the request's status from its orders' states (a request of no order keeps its own)."""
+    await conn.execute(_REFRESH.format(where="ro.request_id = $1"), request_id, now)
+
+
+async def fetch_request(conn: Connection, request_id: uuid.UUID) -> ErasureRequest | None:
+    row = await conn.fetchrow(f"SELECT {_REQUEST_COLUMNS} FROM erasure_requests WHERE id = $1", request_id)
+    return _request(row) if row is not None else None
+
+
+async def request_erasures(conn: Connection, request_id: uuid.UUID) -> list[OrderErasure]:
+    """The erasure of each order the request covers, by order id."""
+    columns = ", ".join(f"e.{name.strip()}" for name in ERASURE_COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"""SELECT {columns} FROM erasure_request_orders ro JOIN order_erasures e ON e.order_id = ro.order_id
+            WHERE ro.request_id = $1 ORDER BY ro.order_id""",
+        request_id,
+    )
+    return [erasure_of(row) for row in rows]
+
+
+async def request_receipts(conn: Connection, request_id: uuid.UUID) -> list[Receipt]:
+    """Every receipt of the request's orders' erasures, oldest first."""
+    rows = await conn.fetch(
+        """SELECT r.erasure_id, r.order_id, r.service, r.rows, r.attempt, r.received_at
+           FROM erasure_request_orders ro JOIN order_erasures e ON e.order_id = ro.order_id
+               JOIN erasure_receipts r ON r.erasure_id = e.erasure_id
+           WHERE ro.request_id = $1 ORDER BY r.received_at, r.order_id, r.service""",
+        request_id,
+    )
+    return [receipt_of(row) for row in rows]
+
+
+async def list_requests(conn: Connection, query: RequestQuery) -> list[ErasureRequest]:
+    """Requests newest first ((created_at, id) descending), from the keyset position on; only the
+    conditions given are in the SQL, so (status, created_at, id) or (created_at, id) serves it."""
+    conditions: list[str] = []
+    arguments: list[Any] = []
+    if query.status is not None:
+        arguments.append(query.status)
+        conditions.append(f"status = ${len(arguments)}")
+    if query.before is not None:
+        arguments.extend(query.before)
+        conditions.append(f"(created_at, id) < (${len(arguments) - 1}, ${len(arguments)})")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = await conn.fetch(
+        f"""SELECT {_REQUEST_COLUMNS} FROM erasure_requests {where}
+            ORDER BY created_at DESC, id DESC LIMIT ${len(arguments) + 1}""",
+        *arguments,
+        query.limit,
+    )
+    return [_request(row) for row in rows]
