@@ -1,9 +1,10 @@
 """Pure webhook rules: signing, how an attempt settles its message, event-type filters, safe destinations,
-pacing; and the types the use cases speak in."""
+pacing, what an anonymized order's stored messages may still say; and the types the use cases speak in."""
 
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -172,6 +173,49 @@ INTERNAL_FAMILIES: Final = ("webhook.",)
 def offered_event_types(known_types: Iterable[str]) -> list[str]:
     """The customer-facing event types subscribers may ask for, sorted."""
     return sorted(t for t in known_types if not t.startswith(INTERNAL_FAMILIES))
+
+
+# ---- erasure: an anonymized order's stored messages ---------------------------------------------
+
+MASK: Final = "*"
+
+
+class MaskedOrder(NamedTuple):
+    """What `order.anonymized` carries: the masked snapshot (JSON as published) and its sequence."""
+
+    sequence: int
+    snapshot: bytes
+
+
+def masked_order(data_json: bytes) -> MaskedOrder:
+    """The masked snapshot of an `order.anonymized` event's data; ValueError if the data has none."""
+    try:
+        data = json.loads(data_json)
+        return MaskedOrder(int(data["sequence"]), dumps(data["order"]).encode())
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"no masked order in the data: {error}") from error
+
+
+def erased_payload(payload: bytes, masked: MaskedOrder) -> bytes | None:
+    """A stored message body of the anonymized order with its personal data gone, or None when it holds
+    none: an order snapshot older than the anonymization becomes the masked one (later ones are masked
+    already), what a guest wrote (`description`) becomes `*` and an IBAN ending (`iban_last4`) goes, as
+    the cancellation worker keeps its requests. Everything else (type, time, ids, money) is kept."""
+    body = json.loads(payload)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return None
+    changed = False
+    sequence = data.get("sequence")
+    if isinstance(data.get("order"), dict) and not (isinstance(sequence, int) and sequence >= masked.sequence):
+        order = json.loads(masked.snapshot)
+        changed = data["order"] != order
+        data["order"] = order
+    if data.get("description") not in (None, MASK):
+        data["description"], changed = MASK, True
+    if data.get("iban_last4") is not None:
+        data["iban_last4"], changed = None, True
+    return dumps(body).encode() if changed else None
 
 
 # ---- destinations (SSRF) -----------------------------------------------------------------------

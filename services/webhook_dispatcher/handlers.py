@@ -1,7 +1,13 @@
-"""The dispatcher's Kafka subscribers: fan each event out to the endpoints that asked for it."""
+"""The dispatcher's Kafka subscribers: fan each event out to the endpoints that asked for it (keeping an
+anonymized order's masked snapshot on the way), and the anonymizer's `erasure.requested` on
+anonymization.events (only that)."""
 
+from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.db import Connection
+from shared.erasure import ErasureRequested
+from shared.erasure_receipts import subscribe_to_erasures
 from shared.runtime import Runtime
 
 # Records taken per poll: fanned out up to 50 in one transaction (shared.consumer.TRANSACTION_RECORDS;
@@ -12,5 +18,11 @@ BATCH_RECORDS = 200
 
 
 def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
-    service = WebhookService(runtime.pool, runtime.settings)
+    erasures = ErasureService()
+    service = WebhookService(runtime.pool, runtime.settings, erasures=erasures)
     runtime.subscribe_forwarding(runtime.settings.event_topics, service.fan_out, batch_records=BATCH_RECORDS)
+
+    async def erase_order(conn: Connection, request: ErasureRequested) -> None:
+        await erasures.erase_order(conn, request)
+
+    subscribe_to_erasures(runtime, erase_order)

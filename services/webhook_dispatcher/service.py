@@ -30,12 +30,13 @@ from services.webhook_dispatcher.domain import (
     offered_event_types,
     webhook_body,
 )
+from services.webhook_dispatcher.erasure import ORDER_ANONYMIZED, ErasureService
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
-from shared.event_types import SUBSCRIBABLE
+from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.services import WEBHOOK_DISPATCHER
@@ -150,11 +151,13 @@ class WebhookService:
         store: Store = postgres_store,
         outbox: Outbox = postgres_outbox,
         destinations: Destinations | None = None,
+        erasures: ErasureService | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._store = store
         self._outbox = outbox
+        self._erasures = erasures or ErasureService(outbox=outbox)
         self._destinations = destinations or Destinations(
             settings.allowed_subnets, require_https=settings.require_https
         )
@@ -262,7 +265,12 @@ class WebhookService:
     async def fan_out(self, conn: Connection, event: Envelope) -> None:
         """One message per matching endpoint, in the caller's transaction (the one that records the
         event as processed). Every event is passed on, of a type this build knows or not, its data as
-        published."""
+        published; an anonymized order's, masked (`order.anonymized` itself keeps the masked snapshot
+        for that, and for the order's erasure). An order event comes on the order's own orders.events
+        partition, in sequence after `order.anonymized` and masked by order_api; any other is masked
+        here once the order is anonymized."""
+        if event.type == ORDER_ANONYMIZED:
+            await self._erasures.order_anonymized(conn, event)
         endpoints = [
             row["id"]
             for row in await self._store.enabled_endpoint_filters(conn)
@@ -270,6 +278,8 @@ class WebhookService:
         ]
         if endpoints:
             body = forwarded_body(event.type, event.time, event.data_json)
+            if event.type not in ORDER_EVENTS:
+                body = await self._erasures.masked_body(conn, event.subject, body)
             await self._store.insert_messages(conn, endpoints, event, body)
 
     @staticmethod

@@ -2,14 +2,16 @@
 
 from ipaddress import IPv4Network, IPv6Network
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.auth import ApiKeySettings
 from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
 
 # The topics whose events subscribers may receive: every event on them that decodes is fanned out,
-# including types this build does not list yet.
-CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS, ANONYMIZATION_EVENTS)
+# including types this build does not list yet. Not anonymization.events: the erasure saga's events are
+# never for subscribers, and the dispatcher reads its `erasure.requested` in a subscription of its own
+# (one consumer group per service, and an event processed once per service: the topic cannot be in both).
+CUSTOMER_FACING_TOPICS = (ORDERS_EVENTS, CANCELLATIONS_EVENTS)
 
 
 def _loopback() -> list[IPv4Network | IPv6Network]:
@@ -21,6 +23,14 @@ class DispatcherSettings(ApiKeySettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # What the fan-out consumes; only a benchmark or a staging copy has reason to change it.
     event_topics: list[str] = Field(default=list(CUSTOMER_FACING_TOPICS), min_length=1)
+
+    @field_validator("event_topics")
+    @classmethod
+    def _not_the_erasure_topic(cls, topics: list[str]) -> list[str]:
+        if ANONYMIZATION_EVENTS in topics:
+            raise ValueError(f"{ANONYMIZATION_EVENTS} is read by the erasure subscription, not fanned out")
+        return topics
+
     # Delays after the 1st, 2nd, ... failed attempt; when spent, the message is marked failed.
     retry_schedule_seconds: list[float] = Field(default=[5, 300, 1800, 7200, 18000, 36000, 36000], min_length=1)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)

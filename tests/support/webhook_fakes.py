@@ -11,6 +11,7 @@ from ipaddress import ip_address
 from typing import Any, Unpack, cast
 
 from services.webhook_dispatcher.domain import Delivery, UnsafeDestination
+from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
@@ -18,6 +19,7 @@ from services.webhook_dispatcher.store import UPDATABLE
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
+from tests.support.webhook_erasure_fakes import FakeErasureStore
 
 ENDPOINT_COLUMNS = (
     "id",
@@ -94,6 +96,7 @@ class FakeStore:
         self.failures: list[uuid.UUID] = []
         self.events: list[tuple[str, Event]] = []
         self._message_ids = itertools.count(1)
+        self.erasure = FakeErasureStore(self.messages, self.attempt_logs)
 
     # ---- set-up helpers ------------------------------------------------------------------------
 
@@ -372,5 +375,10 @@ def in_memory_service(
 ) -> WebhookService:
     """The dispatcher's use cases on `store` (its tables and outbox), resolving names through `hosts`."""
     return WebhookService(
-        FakeDatabase(), settings or DispatcherSettings(), store=store, outbox=store, destinations=fake_dns(hosts)
+        FakeDatabase(),
+        settings or DispatcherSettings(),
+        store=store,
+        outbox=store,
+        destinations=fake_dns(hosts),
+        erasures=ErasureService(store=store.erasure, outbox=store),
     )
