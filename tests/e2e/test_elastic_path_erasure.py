@@ -2,7 +2,9 @@
 through Haravan (with an Idempotency-Key, a customer and addresses), cancelled, then anonymized with
 `POST /v2/orders/anonymize`: `GET /v2/orders/{id}` shows it anonymized and masked, order_api's
 remembered answer and published events of the order are gone, and the anonymizer's erasure record is
-complete with the receipts of order_api, cancellation_worker and itself."""
+complete with the receipts of order_api, cancellation_worker and itself. And a customer erasure
+(`POST /erasures` by customer id) of a customer with an open order: order_api masks the customer's
+record when that order, cancelled, is anonymized, not before."""
 
 import json
 import uuid
@@ -14,8 +16,10 @@ import httpx
 import pytest
 
 from shared.auth import LOCAL_API_KEY
+from shared.orders import CustomerFact
 from shared.services import ANONYMIZER
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
+from tests.support.order_api_facts import apply_facts, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH, order_body
@@ -109,3 +113,52 @@ async def test_an_order_anonymized_through_elastic_path_is_masked_erased_and_rec
     assert (
         await admin_db.fetchval("SELECT count(*) FROM order_api.outbox_dead_letters WHERE key = $1", str(order_id)) == 0
     )
+
+
+async def test_a_customer_erasure_masks_the_customer_record_once_its_order_is_anonymized(
+    system: dict[str, ServiceProcess],
+    anonymizer: ServiceProcess,
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    stack: tuple[str, str],
+) -> None:
+    api = system["order_api"].url
+    customer_id = 700_000_000 + uuid.uuid4().int % 100_000_000
+    email = f"cust.{uuid.uuid4().hex[:8]}@example.com"
+    account = CustomerFact(id=customer_id, email=email, first_name="Cora", last_name="Redact", phone="+15550199")
+    await apply_facts(stack[1], admin_db, [fact("customer.upserted", account, customer_id)])
+    body = order_body(email=email)
+    body["order"] |= {"customer": {"id": customer_id}, "financial_status": "pending"}
+    created = await http.post(api + CREATE_PATH, json=body)
+    assert created.status_code == 201, created.text
+    order_id: int = created.json()["order"]["id"]
+    await eventually(
+        lambda: admin_db.fetchval("SELECT customer_id FROM anonymizer.known_orders WHERE order_id = $1", order_id),
+        lambda known: known == customer_id,
+        timeout=30,
+    )
+
+    asked = await http.post(f"{anonymizer.url}/erasures", json={"customer_id": customer_id}, headers=ANONYMIZER_KEY)
+    assert asked.status_code == 202, asked.text
+    customer_row = "SELECT email, first_name, last_name, phone FROM order_api.customers WHERE id = $1"
+
+    async def record() -> tuple[object, ...]:
+        return tuple(await admin_db.fetchrow(customer_row, customer_id) or ())
+
+    # The open order is not eligible: the customer's erasure waits for it in order_api.
+    waits = "SELECT count(*) FROM order_api.customer_erasures WHERE customer_id = $1"
+    await eventually(lambda: admin_db.fetchval(waits, customer_id), lambda waiting: waiting == 1, timeout=30)
+    assert await record() == (email, "Cora", "Redact", "+15550199")
+
+    cancelled = await http.post(f"{api}/com/orders/{order_id}/cancel.json", json={})  # eligible: forgotten now
+    assert cancelled.status_code == 200, cancelled.text
+
+    assert await eventually(record, lambda row: row[0] == "*", timeout=30) == ("*", "*", "*", "*")
+    assert await admin_db.fetchval("SELECT anonymized FROM order_api.orders WHERE id = $1", order_id) is True
+    request_id = asked.json()["id"]
+    seen = await eventually(
+        lambda: http.get(f"{anonymizer.url}/erasures/{request_id}", headers=ANONYMIZER_KEY),
+        lambda answer: answer.json()["status"] == "complete",
+        timeout=30,
+    )
+    assert [progress["order_id"] for progress in seen.json()["orders"]] == [order_id]
