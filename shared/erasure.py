@@ -58,3 +58,12 @@ class ErasureOverdue(Snapshot):
     attempt: int = Field(ge=1)
     requested_at: AwareDatetime
     deadline_at: AwareDatetime
+
+
+class CustomerEraseRequestedFact(Snapshot):
+    """`customer.erase_requested` on orders.ingest (key: the customer id), from the anonymizer's customer
+    erasure: order_api masks the customer's record and the checkout records with its email, once none
+    of the customer's orders is still to be anonymized (at once when none is)."""
+
+    customer_id: int
+    request_id: uuid.UUID  # the anonymizer's erasure request

@@ -24,6 +24,7 @@ from shared.erasure import (
     ERASURE_COMPLETED,
     ERASURE_OVERDUE,
     ERASURE_REQUESTED,
+    CustomerEraseRequestedFact,
     ErasureCompleted,
     ErasureOverdue,
     ErasureRequested,
@@ -84,6 +85,7 @@ INGEST_FACTS: Final[EventFamily] = MappingProxyType(
         "cancellation.reason.upserted": CancellationReason,
         "shipping_company.upserted": ShippingCompany,
         "order.anonymize_requested": AnonymizeRequestedFact,
+        "customer.erase_requested": CustomerEraseRequestedFact,
     }
 )
 

@@ -6,8 +6,9 @@ its event id. A fact that can never apply (an unknown order, refund or line item
 fulfil or return, another currency, a refund's answer for another amount or for a refund that already
 succeeded, a decision on an item with no request waiting, an upstream id that names a different order,
 an order that would outgrow its limits or whose event would be too large to publish, an anonymization
-asked for an unknown order) is `Unprocessable`: it goes to `orders.ingest.dlq` at once, with the reason.
-An answer the payment service gives twice for one ledger entry is recorded once.
+asked for an unknown order, an erasure of an unknown customer) is `Unprocessable`: it goes to
+`orders.ingest.dlq` at once, with the reason. An answer the payment service gives twice for one ledger
+entry is recorded once.
 
 And `erasure.requested` on anonymization.events (that type only): an anonymized order's copies are
 erased and the receipt published (service/erasure.py).
@@ -20,9 +21,11 @@ from typing import Final, TypeVar
 from services.order_api.domain.errors import WHOLE_ORDER
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.anonymization import AnonymizationService
+from services.order_api.service.customer_erasure import CustomerErasureService
 from services.order_api.service.erasure import ErasureService
-from services.order_api.service.errors import OrderNotFound, UpstreamConflict
+from services.order_api.service.errors import CustomerNotFound, OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
+from services.order_api.service.lifecycle import utc_now
 from services.order_api.service.orders import OrderService
 from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
@@ -30,7 +33,7 @@ from services.order_api.store import InTransaction
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
 from shared.db import Connection
-from shared.erasure import ErasureRequested
+from shared.erasure import CustomerEraseRequestedFact, ErasureRequested
 from shared.erasure_receipts import ErasureHandler, subscribe_to_erasures
 from shared.events import Event
 from shared.logging import get_logger
@@ -60,6 +63,7 @@ class UseCases:
     orders: OrderService
     facts: FactService
     anonymization: AnonymizationService
+    customers: CustomerErasureService
 
 
 FactHandler = Callable[[UseCases, Event], Awaitable[None]]
@@ -89,6 +93,11 @@ async def _order_placed(use: UseCases, event: Event) -> None:
 async def _anonymize_requested(use: UseCases, event: Event) -> None:
     # Eligible: anonymized now; else it waits for the change that makes it eligible. Unknown: dead-lettered.
     await use.anonymization.anonymize_or_wait(_data(event, AnonymizeRequestedFact).order_id)
+
+
+async def _customer_erase_requested(use: UseCases, event: Event) -> None:
+    # Masked now, or when the customer's last order is anonymized. Unknown customer: dead-lettered.
+    await use.customers.erase_customer(_data(event, CustomerEraseRequestedFact))
 
 
 def _applying(model: type[FactT], apply: Callable[[FactService, FactT], Awaitable[None]]) -> FactHandler:
@@ -125,6 +134,7 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "cancellation.reason.upserted": _applying(CancellationReason, FactService.record_reason),
     "shipping_company.upserted": _applying(ShippingCompany, FactService.record_shipping_company),
     "order.anonymize_requested": _anonymize_requested,
+    "customer.erase_requested": _customer_erase_requested,
 }
 
 
@@ -141,13 +151,14 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
             OrderService(store, max_event_bytes=max_event_bytes),
             FactService(store, max_event_bytes=max_event_bytes),
             AnonymizationService(store, max_event_bytes=max_event_bytes),
+            CustomerErasureService(store, clock=utc_now),
         )
         try:
             await handler(use, event)
         except RuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
             field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
             raise Unprocessable(f"{field}{error.code}: {error.message}") from error
-        except (OrderNotFound, UpstreamConflict) as error:
+        except (OrderNotFound, CustomerNotFound, UpstreamConflict) as error:
             raise Unprocessable(str(error)) from error
 
     return apply_fact

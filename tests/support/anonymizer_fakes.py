@@ -114,6 +114,19 @@ class FakeStore:
             )
         )
 
+    async def customers_of_person(
+        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+    ) -> list[int]:
+        return sorted(
+            {
+                o.customer_id
+                for o in self.known.values()
+                if not o.anonymized
+                and o.customer_id is not None
+                and ((email_hash is not None and o.email_hash == email_hash) or o.customer_id == customer_id)
+            }
+        )
+
     async def insert_request(self, conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None:
         fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
         self.requests[request.id] = FakeRequest(**fields, orders=set(order_ids))

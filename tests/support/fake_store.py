@@ -7,6 +7,7 @@ integration tests hold the SQL itself.
 """
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields, replace
@@ -352,6 +353,46 @@ class FakeErasures:
         }
 
 
+class FakeCustomerErasures:
+    """A customer's erasure on the fake customers and orders; `waiting` the erasures waiting for orders."""
+
+    def __init__(self, customers: FakeCustomers, orders: FakeOrders) -> None:
+        self.customers = customers
+        self.orders = orders
+        self.waiting_for: dict[int, tuple[uuid.UUID, datetime]] = {}
+
+    async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:
+        return self.customers.customers.get(customer_id)
+
+    async def lock_checkout_records(self, email: str) -> list[CustomerSnapshot]:
+        return [
+            customer
+            for _, customer in sorted(self.customers.customers.items())
+            if customer.state == "disabled" and (customer.email or "").lower() == email.lower()
+        ]
+
+    async def save_masked(self, customers: Sequence[CustomerSnapshot]) -> int:
+        for customer in customers:
+            self.customers.customers[customer.id] = customer
+        return len(customers)
+
+    async def has_orders_to_anonymize(self, customer_id: int) -> bool:
+        return any(
+            row.order.customer is not None and row.order.customer.id == customer_id and not row.order.anonymized
+            for row in self.orders.rows.values()
+        )
+
+    async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
+        self.waiting_for.setdefault(customer_id, (request_id, now))
+
+    async def waiting(self, customer_id: int) -> uuid.UUID | None:
+        found = self.waiting_for.get(customer_id)
+        return found[0] if found else None
+
+    async def forget_waiting(self, customer_id: int) -> None:
+        self.waiting_for.pop(customer_id, None)
+
+
 class FakeTables:
     def __init__(self) -> None:
         self.orders = FakeOrders()
@@ -361,6 +402,7 @@ class FakeTables:
         self.reference_data = FakeReferenceData()
         self.outbox = FakeOutbox()
         self.erasures = FakeErasures(self.http_guards, self.outbox)
+        self.customer_erasures = FakeCustomerErasures(self.customers, self.orders)
 
 
 class FakeDatabase:
@@ -401,11 +443,13 @@ class FakeDatabase:
             dict(tables.catalog.variants),
             dict(tables.customers.customers),
             list(tables.outbox.events),
+            dict(tables.customer_erasures.waiting_for),
         )
 
     def _restore(self, saved: tuple[Any, ...]) -> None:
         tables = self.tables
-        tables.orders.rows, tables.catalog.variants, tables.customers.customers, tables.outbox.events = saved
+        tables.orders.rows, tables.catalog.variants, tables.customers.customers, tables.outbox.events = saved[:4]
+        tables.customer_erasures.waiting_for = saved[4]
 
 
 # The ingest consumer's connection, in unit tests: the fake store stands in for what it reaches.

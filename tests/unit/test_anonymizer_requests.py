@@ -11,7 +11,7 @@ from services.anonymizer.domain import RequestQuery, request_status
 from services.anonymizer.service.erasures import ErasureService
 from services.anonymizer.service.orders import OrderCopyService
 from services.anonymizer.service.requests import ErasureRequestService, NoSubject, RequestNotFound
-from shared.erasure import ErasureCompleted, ErasureRequested
+from shared.erasure import CustomerEraseRequestedFact, ErasureCompleted, ErasureRequested
 from shared.events import Event
 from shared.orders import AnonymizeRequestedFact, OrderLifecycleData
 from shared.topics import ANONYMIZATION_EVENTS, ORDERS_INGEST
@@ -70,6 +70,13 @@ class World:
         )
         await self.erasures.receipt(CONN, Event.new("erasure.completed", "order_api", str(order_id), receipt))
 
+    def customer_erasures(self) -> list[CustomerEraseRequestedFact]:
+        return [
+            d
+            for d in self.outbox.on(ORDERS_INGEST, "customer.erase_requested")
+            if isinstance(d, CustomerEraseRequestedFact)
+        ]
+
     def anonymize_requests(self) -> list[AnonymizeRequestedFact]:
         return [
             d
@@ -99,7 +106,8 @@ async def test_a_customer_erasure_by_email_asks_order_api_to_anonymize_each_of_t
         (7401, view.request.id),
         (7402, view.request.id),
     ]
-    assert [event.key for _, event in world.outbox.events] == [b"7401", b"7402"]
+    assert [event.key for _, event in world.outbox.events] == [b"7401", b"7402", str(CUSTOMER).encode()]
+    assert [(f.customer_id, f.request_id) for f in world.customer_erasures()] == [(CUSTOMER, view.request.id)]
     assert view.request.email_hash == world.store.known[7401].email_hash
     assert "ada" not in repr(view).lower()
 
@@ -158,6 +166,26 @@ async def test_an_anonymized_order_is_not_asked_for_again(world: World) -> None:
     view = await world.requests.erase_customer(customer_id=CUSTOMER)
 
     assert (view.orders, view.request.status, world.anonymize_requests()) == ([], "complete", [])
+    # The customer record is still to be erased: asked for by the id named.
+    assert [(f.customer_id, f.request_id) for f in world.customer_erasures()] == [(CUSTOMER, view.request.id)]
+
+
+async def test_a_customer_erasure_by_id_asks_for_the_customer_record_even_with_no_order_known(world: World) -> None:
+    view = await world.requests.erase_customer(customer_id=CUSTOMER)
+
+    assert (view.request.status, world.anonymize_requests()) == ("complete", [])
+    assert [event.key for _, event in world.outbox.events] == [str(CUSTOMER).encode()]
+
+
+async def test_a_customer_erasure_by_email_asks_for_each_customer_record_of_the_persons_orders(world: World) -> None:
+    await world.order(7451, ADA, CUSTOMER)
+    await world.order(7452, ADA, CUSTOMER + 1)  # a checkout record of a guest order, say
+    await world.order(7453, ADA)
+    await world.order(7454, BOB, CUSTOMER + 2)
+
+    await world.requests.erase_customer(email=ADA)
+
+    assert [f.customer_id for f in world.customer_erasures()] == [CUSTOMER, CUSTOMER + 1]
 
 
 @pytest.mark.parametrize("email", ["*", "   ", None])

@@ -46,6 +46,10 @@ class Store(Protocol):
         self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
     ) -> list[int]: ...
 
+    async def customers_of_person(
+        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+    ) -> list[int]: ...
+
     async def insert_request(self, conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None: ...
 
     async def ensure_order_request(

@@ -1,7 +1,9 @@
 """Erasure requests (design section 4): a customer's erasure covers every order the copy links to the
 person (by email hash or customer id) and asks order_api to anonymize each (`order.anonymize_requested`
 on orders.ingest, through the outbox): eligible ones are anonymized at once, the others when they
-become eligible; each order's erasure waits until its `order.anonymized` opens it. A request is read
+become eligible; each order's erasure waits until its `order.anonymized` opens it. Each customer record
+of the person (the customer id named, those of the person's orders) is to be erased too
+(`customer.erase_requested`, key = customer id; order_api masks it once its orders are anonymized). A request is read
 with each order's progress and receipts, and listed newest first a page at a time."""
 
 import uuid
@@ -11,6 +13,7 @@ from services.anonymizer import domain
 from services.anonymizer.domain import ErasureRequest, OrderErasure, Receipt, RequestQuery
 from services.anonymizer.service.ports import Ports
 from shared.db import Connection
+from shared.erasure import CustomerEraseRequestedFact
 from shared.events import Event
 from shared.logging import get_logger
 from shared.orders import AnonymizeRequestedFact
@@ -18,6 +21,7 @@ from shared.services import ANONYMIZER
 from shared.topics import ORDERS_INGEST
 
 ANONYMIZE_REQUESTED = "order.anonymize_requested"
+CUSTOMER_ERASE_REQUESTED = "customer.erase_requested"
 log = get_logger(__name__)
 
 
@@ -56,8 +60,9 @@ class ErasureRequestService:
 
     async def erase_customer(self, *, email: str | None = None, customer_id: int | None = None) -> RequestView:
         """A customer's erasure, in one transaction: the request, a waiting erasure for each of the
-        person's orders not anonymized yet (an order under way keeps its erasure), and order_api asked
-        to anonymize each. A request that finds no order is complete at once."""
+        person's orders not anonymized yet (an order under way keeps its erasure), order_api asked
+        to anonymize each and to erase each customer record of the person. A request that finds no
+        order is complete at once (a customer id named is still erased)."""
         hashed = domain.email_hash(self._key, email) if email is not None else None
         if hashed is None and customer_id is None:
             raise NoSubject("give an email or a customer id")
@@ -79,10 +84,22 @@ class ErasureRequestService:
                 fact = AnonymizeRequestedFact(order_id=order_id, request_id=request.id)
                 event = Event.new(ANONYMIZE_REQUESTED, ANONYMIZER.name, str(order_id), fact)
                 await self._ports.outbox.enqueue(conn, ORDERS_INGEST, event)
+            customer_ids = await self._customers(conn, hashed, customer_id)
+            for erased in customer_ids:
+                data = CustomerEraseRequestedFact(customer_id=erased, request_id=request.id)
+                event = Event.new(CUSTOMER_ERASE_REQUESTED, ANONYMIZER.name, str(erased), data)
+                await self._ports.outbox.enqueue(conn, ORDERS_INGEST, event)
             await self._store.refresh_request(conn, request.id, now)
             view = await self._view(conn, request.id)
-        log.info("customer erasure requested", request_id=str(request.id), orders=len(order_ids))
+        log.info(
+            "customer erasure requested", request_id=str(request.id), orders=len(order_ids), customers=len(customer_ids)
+        )
         return view
+
+    async def _customers(self, conn: Connection, email_hash: bytes | None, customer_id: int | None) -> list[int]:
+        """The customer records order_api is to erase: the customer named, and those of the person's orders."""
+        found = await self._store.customers_of_person(conn, email_hash=email_hash, customer_id=customer_id)
+        return sorted({*found, *([customer_id] if customer_id is not None else [])})
 
     async def get(self, request_id: uuid.UUID) -> RequestView:
         async with self._ports.db.acquire() as conn:

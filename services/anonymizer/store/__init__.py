@@ -13,6 +13,7 @@ from services.anonymizer.store.erasures import (
 )
 from services.anonymizer.store.orders import forget_order, record_order
 from services.anonymizer.store.requests import (
+    customers_of_person,
     ensure_order_request,
     fetch_request,
     insert_request,
@@ -25,6 +26,7 @@ from services.anonymizer.store.requests import (
 )
 
 __all__ = [
+    "customers_of_person",
     "due_erasures",
     "ensure_order_request",
     "fetch_erasure",

@@ -42,6 +42,18 @@ async def orders_of_person(conn: Connection, *, email_hash: bytes | None, custom
     return [row["order_id"] for row in rows]
 
 
+async def customers_of_person(conn: Connection, *, email_hash: bytes | None, customer_id: int | None) -> list[int]:
+    """The customer ids of the person's orders in the copy (by email hash or customer id), not yet anonymized."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT customer_id FROM known_orders
+           WHERE NOT anonymized AND customer_id IS NOT NULL AND (email_hash = $1 OR customer_id = $2)
+           ORDER BY customer_id""",
+        email_hash,
+        customer_id,
+    )
+    return [row["customer_id"] for row in rows]
+
+
 async def insert_request(conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None:
     await conn.execute(
         f"INSERT INTO erasure_requests ({_REQUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",

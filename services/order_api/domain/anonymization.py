@@ -70,6 +70,12 @@ def mask_customer(customer: CustomerSnapshot | None) -> CustomerSnapshot | None:
     return customer.model_copy(update={name: _mask(getattr(customer, name)) for name in names})
 
 
+def checkout_email(customer: CustomerSnapshot) -> str | None:
+    """The email whose checkout records a customer's erasure masks with the customer's own record:
+    none when the customer has none, or has it masked already (`*` would match every erased record)."""
+    return customer.email if customer.email not in (None, MASK) else None
+
+
 def _mask_client(details: ClientDetails | None) -> ClientDetails | None:
     if details is None:
         return None

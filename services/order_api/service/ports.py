@@ -5,6 +5,7 @@ Every method runs inside the transaction (or, for reads, on the connection) that
 so a use case's changes and its outbox event commit together or not at all.
 """
 
+import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -127,6 +128,30 @@ class Erasures(Protocol):
         table. UnsentEvents (shared.outbox) while an older event of it waits for the relay."""
 
 
+class CustomerErasures(Protocol):
+    """A customer's erasure: its records, masked, and the erasures waiting for its orders (design section 4)."""
+
+    async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:
+        """The customer's record, locked (the erasure and its orders' anonymizations meet on this lock)."""
+
+    async def lock_checkout_records(self, email: str) -> list[CustomerSnapshot]:
+        """The checkout records (`disabled`) with `email`, case-insensitively, locked, by id."""
+
+    async def save_masked(self, customers: Sequence[CustomerSnapshot]) -> int:
+        """Write the customers' personal fields and `updated_at` back; how many rows."""
+
+    async def has_orders_to_anonymize(self, customer_id: int) -> bool:
+        """Whether an order of the customer is not anonymized yet."""
+
+    async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
+        """Record the erasure as waiting for the customer's orders (one already waiting is kept)."""
+
+    async def waiting(self, customer_id: int) -> uuid.UUID | None:
+        """The request of the customer's waiting erasure, if one waits."""
+
+    async def forget_waiting(self, customer_id: int) -> None: ...
+
+
 class Outbox(Protocol):
     async def enqueue(self, topic: str, event: Event) -> None:
         """Add `event` to the outbox, to be published once the transaction commits."""
@@ -152,6 +177,9 @@ class Tables(Protocol):
 
     @property
     def erasures(self) -> Erasures: ...
+
+    @property
+    def customer_erasures(self) -> CustomerErasures: ...
 
     @property
     def outbox(self) -> Outbox: ...

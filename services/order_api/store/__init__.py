@@ -1,7 +1,7 @@
 """order_api's SQL, one module per table family: orders (`orders`, `order_filters`), the catalog and
 customers (`catalog`), the HTTP guards (`http_guards`), the cancellation reference data
-(`reference_data`), an anonymized order's copies elsewhere (`erasure`). Nothing else touches these tables; each
-returns domain types and decides no rule.
+(`reference_data`), an anonymized order's copies elsewhere (`erasure`), a customer's erasure
+(`customer_erasure`). Nothing else touches these tables; each returns domain types and decides no rule.
 
 `PostgresDatabase` opens them for the use cases (service/), as service/ports.py describes;
 `InTransaction` hands the use cases a transaction already open (the ingest consumer's).
@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from services.order_api.store.catalog import CustomerRows, VariantRows
+from services.order_api.store.customer_erasure import CustomerErasureRows
 from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
 from services.order_api.store.orders import OrderRows
@@ -40,6 +41,7 @@ class PostgresTables:
         self.http_guards = HttpGuardRows(conn)
         self.reference_data = ReferenceRows(conn)
         self.erasures = ErasureRows(conn)
+        self.customer_erasures = CustomerErasureRows(conn)
         self.outbox = OutboxRows(conn)
 
 

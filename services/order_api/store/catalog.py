@@ -51,7 +51,7 @@ class VariantRows:
         return {row["id"]: VariantFact.model_validate(dict(row)) for row in rows}
 
 
-_CUSTOMER_COLUMNS: Final = """id, email, first_name, last_name, phone, accepts_marketing, state, note, tags,
+CUSTOMER_COLUMNS: Final = """id, email, first_name, last_name, phone, accepts_marketing, state, note, tags,
     orders_count, total_spent, last_order_id, last_order_name, created_at, updated_at"""
 
 
@@ -67,7 +67,7 @@ class CustomerRows:
         self.conn = conn
 
     async def fetch(self, customer_id: int) -> CustomerSnapshot | None:
-        row = await self.conn.fetchrow(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = $1", customer_id)
+        row = await self.conn.fetchrow(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1", customer_id)
         return _customer(row) if row else None
 
     async def upsert(self, fact: CustomerFact) -> None:
@@ -95,7 +95,7 @@ class CustomerRows:
         new one (a record, not an account: `disabled`). Registered accounts are never found here."""
         if draft.email:
             row = await self.conn.fetchrow(
-                f"""SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
+                f"""SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
                     ORDER BY id LIMIT 1""",
                 draft.email,
             )
@@ -106,7 +106,7 @@ class CustomerRows:
                 f"""INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, state,
                         created_at, updated_at)
                     VALUES (nextval('customer_id_seq'), $1, $2, $3, $4, $5, 'disabled', $6, $6)
-                    RETURNING {_CUSTOMER_COLUMNS}""",
+                    RETURNING {CUSTOMER_COLUMNS}""",
                 draft.email,
                 draft.first_name,
                 draft.last_name,
@@ -122,7 +122,7 @@ class CustomerRows:
             await self.conn.fetchrow(
                 f"""UPDATE customers SET orders_count = orders_count + 1, total_spent = total_spent + $2,
                         last_order_id = $3, last_order_name = $4, updated_at = $5
-                    WHERE id = $1 RETURNING {_CUSTOMER_COLUMNS}""",
+                    WHERE id = $1 RETURNING {CUSTOMER_COLUMNS}""",
                 customer_id,
                 order.total_price,
                 order.id,

@@ -1,0 +1,118 @@
+"""`customer.erase_requested` (services/order_api/service/customer_erasure.py) on the store in memory:
+the customer's record and the checkout records with its email are masked in one transaction, at once
+when none of its orders is left to anonymize, else when its last one is anonymized; an unknown customer
+is unprocessable."""
+
+import uuid
+from typing import Any
+
+import pytest
+
+from services.order_api.domain.anonymization import MASK
+from shared.consumer import EventHandler, Unprocessable
+from shared.erasure import CustomerEraseRequestedFact
+from shared.events import Event
+from shared.orders import AnonymizeRequestedFact, CustomerFact, CustomerSnapshot, FulfillmentCreatedFact, OrderDraft
+from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service
+from tests.support.order_api_facts import fact
+from tests.support.order_rules import custom, order
+
+CUSTOMER = 207119551
+EMAIL = "Erase.Me@example.com"
+ACCOUNT = CustomerFact(id=CUSTOMER, email=EMAIL, first_name="Ada", last_name="Byron", phone="+15550100", note="VIP")
+
+
+def erase_requested(customer_id: int = CUSTOMER) -> Event:
+    return fact(
+        "customer.erase_requested",
+        CustomerEraseRequestedFact(customer_id=customer_id, request_id=uuid.uuid4()),
+        customer_id,
+    )
+
+
+async def placed(database: FakeDatabase, customer: dict[str, Any], **fields: Any) -> int:
+    body = order(custom("25.00", 1), customer=customer, **fields)
+    body["transactions"] = [{"kind": "sale", "amount": "25.00"}]
+    created = await order_service(database).create_order(OrderDraft.model_validate(body), may_read=True)
+    return created.stored.order.id
+
+
+def record(database: FakeDatabase, customer_id: int) -> CustomerSnapshot:
+    return database.tables.customers.customers[customer_id]
+
+
+def personal(customer: CustomerSnapshot) -> tuple[str | None, ...]:
+    return (customer.email, customer.first_name, customer.last_name, customer.phone, customer.note)
+
+
+async def checkout_record(database: FakeDatabase, email: str) -> int:
+    """A guest order's checkout record (`disabled`) with `email`; its id."""
+    order_id = await placed(database, {"email": email, "first_name": "Ada", "last_name": "Guest"}, email=email)
+    stored = await database.tables.orders.fetch(order_id)
+    assert stored is not None
+    assert stored.order.customer is not None
+    return stored.order.customer.id
+
+
+async def test_a_customer_with_no_order_left_to_anonymize_is_masked_at_once_with_its_checkout_records(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    await apply(NO_CONNECTION, fact("customer.upserted", ACCOUNT, CUSTOMER))
+    checkout = await checkout_record(database, EMAIL.lower())
+    other = await checkout_record(database, "someone.else@example.com")
+
+    await apply(NO_CONNECTION, erase_requested())
+
+    assert personal(record(database, CUSTOMER)) == (MASK,) * 5
+    assert personal(record(database, checkout))[:3] == (MASK, MASK, MASK)
+    assert record(database, CUSTOMER).state == "enabled"
+    assert record(database, other).email == "someone.else@example.com"
+    assert database.tables.customer_erasures.waiting_for == {}
+
+
+async def test_the_erasure_waits_for_the_customers_orders_and_the_last_anonymized_one_masks_it(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    await apply(NO_CONNECTION, fact("customer.upserted", ACCOUNT, CUSTOMER))
+    shipped = await placed(database, {"id": CUSTOMER}, fulfillment_status="fulfilled")
+    open_order = await placed(database, {"id": CUSTOMER})
+
+    await apply(NO_CONNECTION, erase_requested())  # before the anonymizer's facts: they travel apart
+    assert record(database, CUSTOMER).email == EMAIL
+    assert set(database.tables.customer_erasures.waiting_for) == {CUSTOMER}
+
+    for order_id in (shipped, open_order):
+        await apply(
+            NO_CONNECTION, fact("order.anonymize_requested", AnonymizeRequestedFact(order_id=order_id), order_id)
+        )
+    assert record(database, CUSTOMER).email == EMAIL  # the open order still waits to become eligible
+
+    await apply(
+        NO_CONNECTION,
+        fact("fulfillment.created", FulfillmentCreatedFact(order_id=open_order, fulfillment_id=8), open_order),
+    )
+
+    assert personal(record(database, CUSTOMER)) == (MASK,) * 5
+    assert database.tables.customer_erasures.waiting_for == {}
+
+
+async def test_erasing_a_masked_customer_again_masks_no_other_record(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    await apply(NO_CONNECTION, fact("customer.upserted", ACCOUNT, CUSTOMER))
+    await apply(NO_CONNECTION, erase_requested())
+    masked_elsewhere = await checkout_record(database, "x@example.com")
+    database.tables.customers.customers[masked_elsewhere] = record(database, masked_elsewhere).model_copy(
+        update={"email": MASK}
+    )
+    before = record(database, masked_elsewhere)
+
+    await apply(NO_CONNECTION, erase_requested())
+
+    assert personal(record(database, CUSTOMER)) == (MASK,) * 5
+    assert record(database, masked_elsewhere) == before  # `*` is no email to match
+
+
+async def test_an_unknown_customer_is_unprocessable(apply: EventHandler) -> None:
+    with pytest.raises(Unprocessable, match="404"):
+        await apply(NO_CONNECTION, erase_requested(404))
