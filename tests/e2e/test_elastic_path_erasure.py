@@ -2,13 +2,11 @@
 through Haravan (with an Idempotency-Key, a customer and addresses), cancelled, then anonymized with
 `POST /v2/orders/anonymize`: `GET /v2/orders/{id}` shows it anonymized and masked, order_api's
 remembered answer and published events of the order are gone, and the anonymizer's erasure record is
-complete with the receipts of order_api, cancellation_worker and itself. And a customer erasure
+complete with the receipts of order_api, cancellation_worker, webhook_dispatcher and itself. And a customer erasure
 (`POST /erasures` by customer id) of a customer with an open order: order_api masks the customer's
 record when that order, cancelled, is anonymized, not before."""
 
-import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -17,33 +15,19 @@ import pytest
 
 from shared.auth import LOCAL_API_KEY
 from shared.orders import CustomerFact
-from shared.services import ANONYMIZER
-from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH, order_body
 
-# webhook_dispatcher's erasure handler (and so its receipt) is built on another branch (i10-dispatcher):
-# on this branch the anonymizer runs expecting only the services that answer here. Drop this setting
-# (and this fixture) when that branch is merged, so the record waits for the dispatcher's receipt too.
-RECEIPT_SERVICES = ["order_api", "cancellation_worker", "anonymizer"]
+# Every service that holds personal data answers (the anonymizer's default ANONYMIZER_RECEIPT_SERVICES).
+RECEIPT_SERVICES = ["order_api", "cancellation_worker", "webhook_dispatcher", "anonymizer"]
 ANONYMIZER_KEY = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 
 
-@pytest.fixture(scope="module")
-def anonymizer(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> Iterator[ServiceProcess]:
-    """The anonymizer expecting RECEIPT_SERVICES' receipts, in place of the system's one (started
-    again, as it was, afterwards)."""
-    system["anonymizer"].terminate()
-    settings = {**FAST_SETTINGS, "ANONYMIZER_RECEIPT_SERVICES": json.dumps(RECEIPT_SERVICES)}
-    replaced = ServiceProcess(ANONYMIZER, stack, LOG_DIR, settings)
-    replaced.start()
-    try:
-        yield replaced
-    finally:
-        replaced.terminate()
-        system["anonymizer"].start()
+@pytest.fixture
+def anonymizer(system: dict[str, ServiceProcess]) -> ServiceProcess:
+    return system["anonymizer"]
 
 
 def created_order(email: str) -> dict[str, Any]:
