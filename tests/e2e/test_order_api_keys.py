@@ -195,10 +195,10 @@ async def test_openapi_declares_the_bearer_scheme_and_idempotency_keys_on_keyed_
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             tags.update(operation.get("tags", []))
-            keyed = path.startswith(("/com/", "/orders"))
+            keyed = path.startswith(("/com/", "/orders", "/v2/"))
             assert bool(operation.get("security")) == keyed, (method, path)
             if keyed:
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
             if keyed and method == "post":
                 assert "Idempotency-Key" in [parameter["name"] for parameter in operation["parameters"]], path
-    assert {"Haravan orders", "Digital River orders", "Akinon guest orders"} <= tags
+    assert {"Haravan orders", "Digital River orders", "Akinon guest orders", "Elastic Path orders"} <= tags

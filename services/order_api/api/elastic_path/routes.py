@@ -11,12 +11,29 @@ from services.order_api.api.elastic_path.status import elastic_path_status
 from services.order_api.api.http import Anonymizations, Orders, json_response
 from services.order_api.api.security import ANONYMIZES, READS
 from services.order_api.service.errors import OrderNotFound, OrdersNotAnonymizable, Refusal
+from shared.problems import problem_responses
 
 MAX_ORDER_IDS: Final = 100
 _TITLE: Final = "Could not anonymize orders"
 _ONLY: Final = "only fulfilled or refunded or cancelled orders may be anonymized"
 
 router = APIRouter(prefix="/v2/orders", tags=["Elastic Path orders"])
+
+# Elastic Path's error document (`errors`, one object), as `elastic_path_error` writes it.
+_ERROR_SCHEMA: Final = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "object", "required": ["status", "title", "detail"]}},
+}
+
+
+def _documented(status: int, description: str, *, problems_too: bool = False) -> dict[int | str, dict[str, Any]]:
+    """An Elastic Path error answer; `problems_too` when the platform's edge (an Idempotency-Key
+    reused, say) may answer the same status as a problem document."""
+    content: dict[str, Any] = {"application/json": {"schema": _ERROR_SCHEMA}}
+    if problems_too:
+        content |= problem_responses({status: description})[status]["content"]
+    return {status: {"description": description, "content": content}}
 
 
 class _Ids(BaseModel):
@@ -43,7 +60,14 @@ def _refusal_detail(refusal: Refusal) -> str:
     return f"Order has status: order:{triple.status}, payment:{triple.payment}, shipping:{triple.shipping}; {_ONLY}"
 
 
-@router.post("/anonymize", operation_id="anonymizeOrders", dependencies=ANONYMIZES)
+@router.post(
+    "/anonymize",
+    operation_id="anonymizeOrders",
+    dependencies=ANONYMIZES,
+    responses=_documented(
+        422, "An order may not be anonymized, or the body is invalid; nothing changed", problems_too=True
+    ),
+)
 async def anonymize_orders(anonymizations: Anonymizations, body: Annotated[Any, Body()] = None) -> Response:
     """Anonymize orders that are fulfilled, cancelled or fully refunded: all of them, or none (422)."""
     try:
@@ -61,7 +85,7 @@ async def anonymize_orders(anonymizations: Anonymizations, body: Annotated[Any, 
     return json_response({"data": [elastic_path_order(stored.order) for stored in anonymized]})
 
 
-@router.get("/{order_id}", operation_id="getOrder", dependencies=READS)
+@router.get("/{order_id}", operation_id="getOrder", dependencies=READS, responses=_documented(404, "No such order"))
 async def get_order(orders: Orders, order_id: str) -> Response:
     """An order in Elastic Path's shape."""
     try:
