@@ -3,6 +3,7 @@
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any, Final
@@ -80,6 +81,17 @@ def running_pid() -> int | None:
     return pid if pid is not None and is_our_process(pid, str(DATA_DIR)) else None
 
 
+def let_owner_reach(path: Path, uid: int) -> None:
+    """Give the cluster's owner search permission (o+x: pass through, not list) on each directory above
+    `path` it could not pass: a clone inside a private directory (`mktemp -d` makes 0700 ones) is
+    otherwise out of reach of the user PostgreSQL runs as."""
+    for parent in path.parents:
+        mode = parent.stat()
+        if mode.st_uid != uid and not mode.st_mode & stat.S_IXOTH:
+            os.chmod(parent, stat.S_IMODE(mode.st_mode) | stat.S_IXOTH)
+            say(f"postgres: let its user pass through {parent} (o+x)")
+
+
 def init() -> None:
     """Create the cluster unless it exists."""
     if (DATA_DIR / "PG_VERSION").exists():
@@ -88,6 +100,7 @@ def init() -> None:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     owner = _as_cluster_owner()
     if owner:
+        let_owner_reach(DATA_DIR, owner["user"])
         os.chown(DATA_DIR, owner["user"], owner["group"])
     _run(
         [initdb, "-D", str(DATA_DIR), "-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=trust"],

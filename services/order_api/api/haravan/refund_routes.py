@@ -23,6 +23,7 @@ from services.order_api.api.http import IfMatch, Orders, Refunds, json_response
 from services.order_api.api.prefer import PREFERENCE_APPLIED, PreferWait, applied
 from services.order_api.api.security import READS, MayRead
 from services.order_api.domain.stored import StoredOrder
+from services.order_api.service.refunds import Refunded, RefundService
 from shared.fields import MAX_BIGINT
 from shared.orders import CancelReason
 from shared.problems import Problem
@@ -51,6 +52,16 @@ _REFUND_EXAMPLE: Final = {
         },
     }
 }
+
+
+async def _waited(
+    refunds: RefundService, order_id: int, done: Refunded, wait: int | None, may_read: bool
+) -> StoredOrder:
+    """The order as the change left it, or, with `Prefer: wait`, once its new refund settled (or the
+    wait is up)."""
+    if wait is None or done.refund is None or done.refund.status != "pending":
+        return done.stored
+    return await refunds.wait_until_settled(order_id, done.refund.id, wait, may_read=may_read)
 
 
 def _refund_response(stored: StoredOrder, refund_id: int, status_code: int = 200) -> Response:
@@ -84,10 +95,7 @@ async def cancel_order(
     request = (body or CancelIn()).request(amount=amount, restock=restock, reason=reason, email=email)
     with fields_under(None):
         done = await refunds.cancel_order(order_id, request, may_read=may_read, if_match=if_match)
-    stored = done.stored
-    if wait is not None and done.refund is not None and done.refund.status == "pending":
-        stored = await refunds.wait_until_settled(order_id, done.refund.id, wait, may_read=may_read)
-    return applied(order_response(stored), wait)
+    return applied(order_response(await _waited(refunds, order_id, done, wait, may_read)), wait)
 
 
 @router.post(
@@ -130,10 +138,7 @@ async def create_refund(
     with fields_under("refund"):
         done = await refunds.create_refund(order_id, body.refund.request(), may_read=may_read, if_match=if_match)
     assert done.refund is not None  # a refund route always makes one
-    stored = done.stored
-    if wait is not None and done.refund.status == "pending":
-        stored = await refunds.wait_until_settled(order_id, done.refund.id, wait, may_read=may_read)
-    response = _refund_response(stored, done.refund.id, 201)
+    response = _refund_response(await _waited(refunds, order_id, done, wait, may_read), done.refund.id, 201)
     response.headers["Location"] = f"/com/orders/{order_id}/refunds/{done.refund.id}.json"
     return applied(response, wait)
 
