@@ -1,7 +1,6 @@
 """Keyset pagination cursors for listings ordered newest first by (created_at, id): an opaque
 URL-safe token of the last row's position, and its reading back, refusing (422 `validation_error`
-on `cursor`) any token this API did not give. (cancellation_worker's requests listing has its own
-copy, for an int id; it is to move here.)"""
+on `cursor`) any token this API did not give."""
 
 import base64
 import binascii

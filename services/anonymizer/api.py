@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Final, Self
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.anonymizer.domain import ErasureRequest, ErasureState, RequestKind, RequestQuery
@@ -22,27 +22,16 @@ from services.anonymizer.service.requests import (
     RequestView,
 )
 from services.anonymizer.settings import AnonymizerSettings
-from shared.auth import require_scope
 from shared.fields import BigintId, StorableText
 from shared.keyset import CURSOR_MAX_LENGTH, CURSOR_PATTERN, decode_cursor, encode_cursor
 from shared.problems import Problem, invalid_field, problem_responses
 from shared.runtime import Runtime, get_runtime
+from shared.scoped_router import scoped_router
 
 SCOPE: Final = "orders:anonymize"
 _FOUND: Final = problem_responses({404: "No such erasure request (`erasure_not_found`)"})
 
-router = APIRouter(
-    tags=["erasures"],
-    dependencies=[Depends(require_scope(SCOPE))],
-    responses=problem_responses(
-        {
-            400: "The body is not valid JSON",
-            401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
-            403: f"The API key lacks the scope {SCOPE}",
-            422: "Invalid or missing fields; `errors` names them",
-        }
-    ),
-)
+router = scoped_router("erasures", SCOPE)
 
 RuntimeDep = Annotated[Runtime[AnonymizerSettings], Depends(get_runtime)]
 

@@ -7,31 +7,20 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.webhook_dispatcher.domain import EndpointNotFound, MessageNotFound, MessageStatus, UnsafeDestination
 from services.webhook_dispatcher.service import Row, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
-from shared.auth import require_scope
 from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
 from shared.logging import CORRELATION_HEADER
 from shared.problems import Problem, problem_responses
 from shared.runtime import Runtime, get_runtime
+from shared.scoped_router import scoped_router
 
 SCOPE = "webhooks:admin"
-router = APIRouter(
-    tags=["webhooks"],
-    dependencies=[Depends(require_scope(SCOPE))],
-    responses=problem_responses(
-        {
-            400: "The body is not valid JSON",
-            401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
-            403: f"The API key lacks the scope {SCOPE}",
-            422: "Invalid or missing fields; `errors` names them",
-        }
-    ),
-)
+router = scoped_router("webhooks", SCOPE)
 
 _NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
 _REFUSED: Final = problem_responses(

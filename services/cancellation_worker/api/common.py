@@ -14,27 +14,16 @@ from services.cancellation_worker.service.reference import ReferenceService
 from services.cancellation_worker.service.refunds import OrderNotFound, RefundService
 from services.cancellation_worker.service.requests import RequestNotFound, RequestService
 from services.cancellation_worker.settings import CancellationSettings
-from shared.auth import require_scope
-from shared.problems import Problem, problem_responses
+from shared.problems import Problem
 from shared.runtime import Runtime, get_runtime
+from shared.scoped_router import scoped_router
 
 SCOPE: Final = "cancellations:admin"
 NOT_FOUND_CODES: Final = frozenset({"refund_not_found"})
 
 
 def operator_router(tag: str) -> APIRouter:
-    return APIRouter(
-        tags=[tag],
-        dependencies=[Depends(require_scope(SCOPE))],
-        responses=problem_responses(
-            {
-                400: "The body is not valid JSON",
-                401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",
-                403: f"The API key lacks the scope {SCOPE}",
-                422: "Invalid or missing fields; `errors` names them",
-            }
-        ),
-    )
+    return scoped_router(tag, SCOPE)
 
 
 RuntimeDep = Annotated[Runtime[CancellationSettings], Depends(get_runtime)]

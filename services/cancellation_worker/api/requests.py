@@ -1,8 +1,6 @@
 """Guest cancellation requests: list (filters, keyset pagination), read, approve, reject, mark the
 return received."""
 
-import base64
-import binascii
 import dataclasses
 from datetime import datetime
 from typing import Annotated, Final
@@ -15,6 +13,7 @@ from services.cancellation_worker.domain.requests import CancellationRequest
 from services.cancellation_worker.store import RequestQuery
 from shared.cancellations import CancellationType, RefundMethod, RequestStatus
 from shared.fields import BigintId, UtcDatetime
+from shared.keyset import CURSOR_MAX_LENGTH, CURSOR_PATTERN, decode_cursor, encode_cursor
 from shared.problems import invalid_field, problem_responses
 
 router = operator_router("cancellation requests")
@@ -64,19 +63,11 @@ class RequestPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
-def _cursor(request: CancellationRequest) -> str:
-    return base64.urlsafe_b64encode(f"{request.created_at.isoformat()}|{request.request_id}".encode()).decode()
-
-
 def _position(cursor: str) -> tuple[datetime, int]:
-    try:
-        created_at, _, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        position = datetime.fromisoformat(created_at), int(request_id)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise invalid_field("cursor", "is not a cursor this API gave") from None
-    if position[0].tzinfo is None:
+    created_at, request_id = decode_cursor(cursor)
+    if not request_id.isdigit():
         raise invalid_field("cursor", "is not a cursor this API gave")
-    return position
+    return created_at, int(request_id)
 
 
 @router.get("/cancellation-requests", response_model=RequestPage)
@@ -89,7 +80,7 @@ async def list_requests(
     created_since: Annotated[Time | None, Query(description="created at or after")] = None,
     created_until: Annotated[Time | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH, pattern=CURSOR_PATTERN)] = None,
 ) -> RequestPage:
     """Requests, newest first, matching every filter given; a page at a time."""
     query = RequestQuery(
@@ -105,7 +96,7 @@ async def list_requests(
     page = found[:limit]
     return RequestPage(
         items=[RequestOut.of(request) for request in page],
-        next_cursor=_cursor(page[-1]) if len(found) > limit else None,
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].request_id) if len(found) > limit else None,
     )
 
 
