@@ -124,6 +124,11 @@ def database_dump(admin_dsn: str) -> str:
         text=True,
         timeout=120,
     ).stdout
+    return with_bytea_decoded(dumped)
+
+
+def with_bytea_decoded(dumped: str) -> str:
+    """A dump's text followed by each of its bytea values' bytes decoded as text."""
     decoded = (bytes.fromhex(found.group(1)).decode(errors="replace") for found in _BYTEA.finditer(dumped))
     return "\n".join([dumped, *decoded])
 
