@@ -10,6 +10,7 @@ is all there in the same dump, so the search can fail."""
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import asyncpg
@@ -128,7 +129,8 @@ async def every_receipt(http: httpx.AsyncClient, anonymizer: str, admin_db: asyn
 
 
 @pytest.fixture
-async def hooks(http: httpx.AsyncClient, system: dict[str, ServiceProcess]) -> Any:
+async def hooks(http: httpx.AsyncClient, system: dict[str, ServiceProcess]) -> AsyncIterator[Endpoints]:
+    """The dispatcher's endpoints as the test registers them, deleted afterwards."""
     async with endpoints(http, system["webhook_dispatcher"].url) as registry:
         yield registry
 
@@ -174,5 +176,6 @@ async def test_after_the_elastic_path_erasure_no_table_and_no_info_log_holds_the
     logged = "\n".join(loud_lines(logs.lines_since()))
     assert f'"order_id": {order["id"]}' in logged  # the services' lines of this test are the ones searched
     assert found_in(dump, other.strings()) == other.strings()  # untouched, and the search finds data
+    assert await admin_db.fetchval("SELECT anonymized FROM order_api.orders WHERE id = $1", kept["id"]) is False
     leaks = {"database": found_in(dump, erased.strings()), "info logs": found_in(logged, erased.strings())}
     assert leaks == {"database": {}, "info logs": {}}
