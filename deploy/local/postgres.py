@@ -41,7 +41,7 @@ SERVER_OPTIONS: Final = (
 )
 
 
-def _bin(name: str) -> str:
+def program(name: str) -> str:
     """A PostgreSQL program from PATH, else from Debian's versioned directories (newest first)."""
     found = shutil.which(name)
     if found is None:
@@ -96,7 +96,7 @@ def init() -> None:
     """Create the cluster unless it exists."""
     if (DATA_DIR / "PG_VERSION").exists():
         return
-    initdb = _bin("initdb")
+    initdb = program("initdb")
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     owner = _as_cluster_owner()
     if owner:
@@ -127,7 +127,7 @@ def start() -> None:
     # of the directory's permissions; pg_ctl -w waits for readiness, then exits.
     with LOG_FILE.open("ab") as log:
         result = subprocess.run(
-            [_bin("pg_ctl"), "start", "-w", "-t", "60", "-D", str(DATA_DIR), "-o", SERVER_OPTIONS],
+            [program("pg_ctl"), "start", "-w", "-t", "60", "-D", str(DATA_DIR), "-o", SERVER_OPTIONS],
             check=False,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -145,7 +145,7 @@ def stop(mode: str = "fast") -> bool:
     if running_pid() is None:
         return False
     _run(
-        [_bin("pg_ctl"), "stop", "-m", mode, "-w", "-t", "60", "-D", str(DATA_DIR)],
+        [program("pg_ctl"), "stop", "-m", mode, "-w", "-t", "60", "-D", str(DATA_DIR)],
         "pg_ctl stop",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

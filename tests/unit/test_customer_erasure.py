@@ -1,7 +1,8 @@
 """`customer.erase_requested` (services/order_api/service/customer_erasure.py) on the store in memory:
 the customer's record and the checkout records with its email are masked in one transaction, at once
 when none of its orders is left to anonymize, else when its last one is anonymized; an unknown customer
-is unprocessable."""
+is unprocessable. A guest's checkout record goes with its last order anonymized, asked or not; a
+registered account stays until its own erasure."""
 
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ from shared.consumer import EventHandler, Unprocessable
 from shared.erasure import CustomerEraseRequestedFact
 from shared.events import Event
 from shared.orders import AnonymizeRequestedFact, CustomerFact, CustomerSnapshot, FulfillmentCreatedFact, OrderDraft
-from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service
+from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_service, order_service
 from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order
 
@@ -116,3 +117,33 @@ async def test_erasing_a_masked_customer_again_masks_no_other_record(
 async def test_an_unknown_customer_is_unprocessable(apply: EventHandler) -> None:
     with pytest.raises(Unprocessable, match="404"):
         await apply(NO_CONNECTION, erase_requested(404))
+
+
+async def test_a_checkout_record_is_masked_with_the_last_of_its_orders_anonymized(database: FakeDatabase) -> None:
+    guest = {"email": "guest@example.com", "first_name": "Ada", "last_name": "Guest", "phone": "+15550101"}
+    first = await placed(database, guest, email=guest["email"], fulfillment_status="fulfilled")
+    second = await placed(database, guest, email=guest["email"], fulfillment_status="fulfilled")
+    stored = await database.tables.orders.fetch(first)
+    assert stored is not None
+    assert stored.order.customer is not None
+    checkout = stored.order.customer.id
+    anonymizer = anonymization_service(database)
+
+    await anonymizer.anonymize_orders([str(first)])
+    assert personal(record(database, checkout))[:4] == ("guest@example.com", "Ada", "Guest", "+15550101")
+
+    await anonymizer.anonymize_orders([str(second)])
+
+    assert personal(record(database, checkout))[:4] == (MASK,) * 4
+    assert record(database, checkout).orders_count == 2  # what the support desk still sees
+
+
+async def test_a_registered_account_stays_when_its_only_order_is_anonymized(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    await apply(NO_CONNECTION, fact("customer.upserted", ACCOUNT, CUSTOMER))
+    shipped = await placed(database, {"id": CUSTOMER}, fulfillment_status="fulfilled")
+
+    await anonymization_service(database).anonymize_orders([str(shipped)])
+
+    assert personal(record(database, CUSTOMER)) == (EMAIL, "Ada", "Byron", "+15550100", "VIP")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final, Literal
 
+from services.order_api.domain.customers import is_guest
 from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot
 
 MASK: Final = "*"
@@ -68,6 +69,13 @@ def mask_customer(customer: CustomerSnapshot | None) -> CustomerSnapshot | None:
         return None
     names = ("email", "first_name", "last_name", "phone", "note")
     return customer.model_copy(update={name: _mask(getattr(customer, name)) for name in names})
+
+
+def goes_with_last_order(customer: CustomerSnapshot, *, erasure_waits: bool) -> bool:
+    """Whether the customer's record is masked once none of its orders is left to anonymize: when an
+    erasure of the customer waits for that, or when it is a checkout record (a guest's, kept for its
+    orders only; a registered account stays until its own erasure is asked for)."""
+    return erasure_waits or is_guest(customer)
 
 
 def checkout_email(customer: CustomerSnapshot) -> str | None:

@@ -5,15 +5,19 @@ the customer's record and the checkout records with its email are masked (domain
 Choice (recorded in docs/issue10_design.md): the request waits while an order of the customer is not
 anonymized (one waiting to become eligible, or one whose `order.anonymize_requested` is not applied
 yet: the two facts travel on different keys, in no order between them), in `customer_erasures`; the
-anonymization of the customer's last such order (`finish_waiting_erasure`, called by
-`lifecycle.anonymize`) masks the records in its transaction. Both sides lock the customer's row
-first, so one of them always sees the other's work.
+anonymization of the customer's last such order (`finish_customer`, called by `lifecycle.anonymize`)
+masks the records in its transaction. Both sides lock the customer's row first, so one of them always
+sees the other's work.
+
+A checkout record (a guest's, made for its orders: domain.anonymization's `goes_with_last_order`) is
+masked by the anonymization of its last order not yet anonymized, with no request: nothing but those
+orders needs it, and an erased order would otherwise leave its guest's name, email and phone there.
 """
 
 from collections.abc import Callable
 from datetime import datetime
 
-from services.order_api.domain.anonymization import checkout_email, mask_customer
+from services.order_api.domain.anonymization import checkout_email, goes_with_last_order, mask_customer
 from services.order_api.service.errors import CustomerNotFound
 from services.order_api.service.ports import Database, Tables
 from shared.erasure import CustomerEraseRequestedFact
@@ -23,10 +27,12 @@ from shared.orders import CustomerSnapshot
 log = get_logger(__name__)
 
 
-async def _mask_records(tables: Tables, customer: CustomerSnapshot, now: datetime) -> int:
-    """Mask the (locked) customer's record and its email's checkout records; forget a waiting erasure.
-    How many records."""
-    email = checkout_email(customer)
+async def _mask_records(
+    tables: Tables, customer: CustomerSnapshot, now: datetime, *, with_checkouts: bool = True
+) -> int:
+    """Mask the (locked) customer's record and, `with_checkouts`, its email's checkout records; forget a
+    waiting erasure. How many records."""
+    email = checkout_email(customer) if with_checkouts else None
     checkouts = await tables.customer_erasures.lock_checkout_records(email) if email is not None else []
     records = {record.id: record for record in [customer, *checkouts]}
     masked = [record for record in map(mask_customer, records.values()) if record is not None]
@@ -37,15 +43,19 @@ async def _mask_records(tables: Tables, customer: CustomerSnapshot, now: datetim
     return rows
 
 
-async def finish_waiting_erasure(tables: Tables, customer_id: int, now: datetime) -> None:
-    """After an order of the customer was anonymized in this transaction: mask the customer's records if
-    its erasure waits and no other order of it is left to anonymize."""
+async def finish_customer(tables: Tables, customer_id: int, now: datetime) -> None:
+    """After an order of the customer was anonymized in this transaction, once no other order of it is
+    left to anonymize: mask the customer's records if its erasure waits, or the record alone if it is a
+    checkout record."""
     customer = await tables.customer_erasures.lock_customer(customer_id)
-    if customer is None or await tables.customer_erasures.waiting(customer_id) is None:
+    if customer is None:
+        return
+    waits = await tables.customer_erasures.waiting(customer_id) is not None
+    if not goes_with_last_order(customer, erasure_waits=waits):
         return
     if await tables.customer_erasures.has_orders_to_anonymize(customer_id):
         return
-    rows = await _mask_records(tables, customer, now)
+    rows = await _mask_records(tables, customer, now, with_checkouts=waits)
     log.info("customer erased after its last order", customer_id=customer_id, customers=rows)
 
 

@@ -27,7 +27,7 @@ class ErasureService:
         """Erase the order's copies and publish the receipt; the rows touched, by table."""
         async with self.database.transaction() as tables:
             stored = await tables.orders.fetch(request.order_id)
-            buckets = guest_number_buckets(str(stored.order.number)) if stored is not None else None
+            buckets = guest_number_buckets(str(stored.order.order_number)) if stored is not None else None
             rows = await tables.erasures.erase_order(request.order_id, buckets)
             # After the erasure: the receipt's own row is not yet published, and stays.
             await tables.outbox.enqueue(ANONYMIZATION_EVENTS, receipt(request, ORDER_API.name, rows, self.clock()))

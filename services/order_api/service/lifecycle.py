@@ -4,8 +4,8 @@ lifecycle event to the outbox, or refuse the change when that event would be too
 Forget-when-eligible: a change that leaves an order whose customer asked to be forgotten
 (`request_to_be_forgotten`) eligible for anonymization anonymizes it too, in the change's transaction,
 after the change's own event (`anonymize`, the one step the anonymization use case takes as well).
-Anonymizing the last order a waiting customer erasure waited for masks the customer's records too
-(service/customer_erasure.py).
+Anonymizing the last order a waiting customer erasure waited for masks the customer's records too, and
+the last order of a checkout record masks that record (service/customer_erasure.py).
 """
 
 from datetime import UTC, datetime
@@ -14,7 +14,7 @@ from services.order_api.domain.anonymization import mask_order, to_forget_now
 from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
-from services.order_api.service.customer_erasure import finish_waiting_erasure
+from services.order_api.service.customer_erasure import finish_customer
 from services.order_api.service.errors import OrderNotFound, StaleVersion
 from services.order_api.service.ports import Tables
 from shared.events import Event
@@ -79,8 +79,8 @@ async def anonymize(tables: Tables, stored: StoredOrder, now: datetime, max_even
         return stored
     changed = await tables.orders.save(mask_order(stored.order, now))
     await enqueue_event(tables, ANONYMIZED, changed, max_event_bytes)
-    if changed.order.customer is not None:  # its customer's erasure may have waited for this order
-        await finish_waiting_erasure(tables, changed.order.customer.id, now)
+    if changed.order.customer is not None:  # its customer's record may go with its last order
+        await finish_customer(tables, changed.order.customer.id, now)
     return changed
 
 
