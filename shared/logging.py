@@ -49,6 +49,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python warnings (pydantic's serializer warnings quote the value) become log lines, masked too.
+    logging.captureWarnings(True)
     # Libraries' per-message chatter would double every event line; keep their warnings. uvicorn's
     # access log stays off (shared/runtime.py passes access_log=False too): each of its lines names the
     # client's address, a browser's IP for the Akinon guest lookups, which is personal data.

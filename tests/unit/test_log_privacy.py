@@ -5,6 +5,7 @@ needs; debug lines are left whole."""
 
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,7 @@ def lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
         return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
 
     yield read
+    logging.captureWarnings(False)
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.configure(**structlog_config)
@@ -103,6 +105,17 @@ def test_standard_library_lines_are_masked_too(lines: Any) -> None:
     [line] = lines()
     assert line["message"] == f"cannot answer {MASK} at {MASK}"
     assert line["level"] == "error"
+
+
+def test_python_warnings_become_masked_log_lines(lines: Any) -> None:
+    configure_logging("order_api")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"Expected `int` but got `str` with value `{EMAIL!r}`", UserWarning, stacklevel=1)
+    [line] = lines()
+    assert line["level"] == "warning"
+    assert EMAIL not in line["message"]
+    assert "Expected `int` but got `str`" in line["message"]
 
 
 def test_the_access_log_which_names_the_client_ip_is_not_written(lines: Any) -> None:
