@@ -7,6 +7,9 @@ database that exists) and a Kafka bootstrap address:
     DATABASE_URL               admin DSN (default: the local stack's superuser)
     KAFKA_BOOTSTRAP_SERVERS    default: the local stack's broker
     KAFKA_REPLICATION_FACTOR   default: 1
+    KAFKA_PERSONAL_DATA_RETENTION_HOURS
+                               how long the topics that carry personal data keep an event (whole
+                               hours, 1 to 8760; default 168, 7 days): the event log's erasure window
 """
 
 import asyncio
@@ -14,6 +17,7 @@ import hashlib
 import os
 import sys
 import time
+from datetime import timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -24,10 +28,13 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from shared.dsn import admin_dsn, service_dsn, service_password
 from shared.migrations import apply_migrations
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, SERVICES, ServiceSpec
-from shared.topics import ALL_TOPICS, PARTITIONS, topic_configs
+from shared.topics import ALL_TOPICS, DEFAULT_PERSONAL_DATA_RETENTION, PARTITIONS, topic_configs
 
 # Topic metadata can lag creation by a moment; a broker that takes longer than this is unhealthy.
 TOPICS_READY_TIMEOUT_S: Final = 60.0
+PERSONAL_DATA_RETENTION_VARIABLE: Final = "KAFKA_PERSONAL_DATA_RETENTION_HOURS"
+# At most a year: the bound is what the README promises the people in the data.
+MAX_PERSONAL_DATA_RETENTION_HOURS: Final = 365 * 24
 # Serialises concurrent provisioning runs (several test sessions, a compose job and a launcher).
 _LOCK_KEY: Final = int.from_bytes(hashlib.sha256(b"deploy.provision").digest()[:8], "big") >> 1
 
@@ -89,6 +96,20 @@ async def provision_database(dsn: str) -> None:
         _say(f"schema {spec.schema}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
 
 
+def personal_data_retention() -> timedelta:
+    """How long the topics that carry personal data keep an event: KAFKA_PERSONAL_DATA_RETENTION_HOURS,
+    else 7 days; ProvisionError, naming the variable, for anything but a whole number of hours in range."""
+    value = os.environ.get(PERSONAL_DATA_RETENTION_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_PERSONAL_DATA_RETENTION
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_PERSONAL_DATA_RETENTION_HOURS):
+        raise ProvisionError(
+            f"{PERSONAL_DATA_RETENTION_VARIABLE} must be a whole number of hours from 1 to "
+            f"{MAX_PERSONAL_DATA_RETENTION_HOURS}, such as 168 for 7 days; got {value[:40]!r}"
+        )
+    return timedelta(hours=int(value))
+
+
 def _topic_problem(topic: dict[str, Any]) -> str | None:
     """Why a topic's metadata does not (yet) show a usable topic, or None."""
     if topic["error_code"]:
@@ -104,12 +125,15 @@ def _topic_problem(topic: dict[str, Any]) -> str | None:
 
 async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
     """Create every topic, give existing ones the configs of this version (partitions are left as they
-    are), and wait until all have leaders."""
+    are), and wait until all have leaders. The topics that carry personal data keep an event for
+    `personal_data_retention()`, existing ones included."""
+    retention = personal_data_retention()
+    configs = {name: topic_configs(name, retention) for name in ALL_TOPICS}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="deploy.provision")
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=topic_configs(name)) for name in ALL_TOPICS]
+            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=configs[name]) for name in ALL_TOPICS]
         )
         created = []
         for topic, code, *rest in response.topic_errors:
@@ -119,7 +143,7 @@ async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
             elif error is not TopicAlreadyExistsError:
                 raise ProvisionError(f"creating topic {topic}: {error.__name__} {rest[0] if rest else ''}")
         _say(f"topics: created {', '.join(created)}" if created else "topics: all exist")
-        await _align_configs(admin, [topic for topic in ALL_TOPICS if topic not in created])
+        await _align_configs(admin, {topic: configs[topic] for topic in ALL_TOPICS if topic not in created})
 
         deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
         while True:
@@ -137,12 +161,14 @@ async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
         await admin.close()
 
 
-async def _align_configs(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+async def _align_configs(admin: AIOKafkaAdminClient, configs: dict[str, dict[str, str]]) -> None:
     """Set each existing topic's configs to this version's (a topic made by an older one may lack a
-    limit this one relies on, such as a dead-letter topic's larger `max.message.bytes`)."""
-    if not topics:
+    limit this one relies on, such as a dead-letter topic's larger `max.message.bytes`, or keep personal
+    data longer than the retention set now). AlterConfigs replaces a topic's whole set: a config set
+    by hand and not named here (compaction, say) goes back to the broker's default."""
+    if not configs:
         return
-    resources = [ConfigResource(ConfigResourceType.TOPIC, topic, topic_configs(topic)) for topic in topics]
+    resources = [ConfigResource(ConfigResourceType.TOPIC, topic, wanted) for topic, wanted in configs.items()]
     for response in await admin.alter_configs(resources):
         for code, message, _, name in response.resources:
             if code:

@@ -1,5 +1,6 @@
 """structlog JSON logging: one line per event, with the service, the event and order ids, and the
-correlation id that travels through HTTP, Kafka and webhook headers."""
+correlation id that travels through HTTP, Kafka and webhook headers; personal data is masked at info
+level and above (shared/log_privacy.py)."""
 
 import logging
 import re
@@ -8,6 +9,8 @@ import uuid
 from typing import Any
 
 import structlog
+
+from shared.log_privacy import mask_personal_data
 
 CORRELATION_HEADER = "x-correlation-id"
 # A correlation id travels in HTTP, Kafka and webhook headers: printable ASCII without spaces, bounded,
@@ -34,6 +37,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            # Last before rendering, so it sees every line's whole text, the exception's included.
+            mask_personal_data,
             # In an event platform "event" means a domain event: the log line's text is "message".
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(),
@@ -44,7 +49,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Libraries' per-message chatter would double every event line; keep their warnings.
+    # Python warnings (pydantic's serializer warnings quote the value) become log lines, masked too.
+    logging.captureWarnings(True)
+    # Libraries' per-message chatter would double every event line; keep their warnings. uvicorn's
+    # access log stays off (shared/runtime.py passes access_log=False too): each of its lines names the
+    # client's address, a browser's IP for the Akinon guest lookups, which is personal data.
     for noisy in ("aiokafka", "faststream", "uvicorn.access", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # FastStream gives its logger a coloured plain-text handler of its own; send it through ours.

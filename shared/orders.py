@@ -24,8 +24,9 @@ ChargeType = Literal["customer_initiated", "merchant_initiated"]
 
 class Snapshot(BaseModel):
     # Consumers tolerate fields they do not know yet, so producers can add fields without a
-    # coordinated deployment; removing or retyping a field is a new event type.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # coordinated deployment; removing or retyping a field is a new event type. A validation error's
+    # text never quotes the input (an order's email, a holder's name): it lands in logs and DLQ headers.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
 
 class NameValue(Snapshot):

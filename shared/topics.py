@@ -1,5 +1,6 @@
 """Kafka topic names and their settings, in one place."""
 
+from datetime import timedelta
 from typing import Final
 
 ORDERS_EVENTS: Final = "orders.events"
@@ -48,11 +49,42 @@ def max_record_bytes(topic: str) -> int:
     return MAX_DLQ_RECORD_BYTES if topic.endswith(DLQ_SUFFIX) else MAX_EVENT_RECORD_BYTES
 
 
-def topic_configs(topic: str) -> dict[str, str]:
-    """The topic-level configs provisioning sets; retention is generous because consumers may be down
-    for days."""
-    return {
+# The topics whose events carry personal data, and their dead-letter copies: orders.events and
+# orders.ingest (orders, customers and checkouts: emails, names, phones, addresses, browser IPs),
+# cancellations.events (a guest's own words in `description`, an IBAN's last four digits),
+# cancellations.requests (the refund's IBAN and account holder) and payments.commands (the same, in a
+# bank-transfer refund). anonymization.events (ids, sequences, service names, times) and webhooks.events
+# (endpoint ids and URLs, transport errors) carry none.
+PERSONAL_DATA_TOPICS: Final = frozenset(
+    name
+    for topic in (ORDERS_EVENTS, ORDERS_INGEST, CANCELLATIONS_EVENTS, CANCELLATIONS_REQUESTS, PAYMENTS_COMMANDS)
+    for name in (topic, dlq(topic))
+)
+# How long those keep an event, unless provisioning is told otherwise (KAFKA_PERSONAL_DATA_RETENTION_HOURS):
+# an anonymized order's personal data is gone from the event log once this has passed (README).
+DEFAULT_PERSONAL_DATA_RETENTION: Final = timedelta(days=7)
+# The other topics keep theirs longer, because consumers may be down for days.
+RETENTION: Final = timedelta(days=14)
+# Kafka deletes a partition's log a segment at a time, once the segment's newest record is past the
+# retention: a record lives at most the retention plus the span of its segment. A personal-data topic
+# rolls its segments every seventh of its retention, so none outlives 8/7 of it (8 days for 7), with
+# about eight segments per partition whatever the retention.
+SEGMENTS_PER_RETENTION: Final = 7
+
+
+def _ms(span: timedelta) -> str:
+    return str(span // timedelta(milliseconds=1))
+
+
+def topic_configs(topic: str, personal_data_retention: timedelta = DEFAULT_PERSONAL_DATA_RETENTION) -> dict[str, str]:
+    """The topic-level configs provisioning sets (on existing topics too): deletion by age, never
+    compaction (which would keep an order's latest event, personal data and all, for ever)."""
+    configs = {
         "cleanup.policy": "delete",
-        "retention.ms": str(14 * 24 * 3600 * 1000),
+        "retention.ms": _ms(RETENTION),
         "max.message.bytes": str(max_record_bytes(topic)),
     }
+    if topic in PERSONAL_DATA_TOPICS:
+        configs["retention.ms"] = _ms(personal_data_retention)
+        configs["segment.ms"] = _ms(personal_data_retention / SEGMENTS_PER_RETENTION)
+    return configs

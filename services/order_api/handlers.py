@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from services.order_api.domain.errors import WHOLE_ORDER
+from services.order_api.domain.http_guards import GuestBuckets
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.customer_erasure import CustomerErasureService
@@ -172,16 +173,16 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
 BATCH_RECORDS: Final = 100
 
 
-def order_eraser(database: Callable[[Connection], Database] = InTransaction) -> ErasureHandler:
+def order_eraser(buckets: GuestBuckets, database: Callable[[Connection], Database] = InTransaction) -> ErasureHandler:
     """The `erasure.requested` handler: the order's copies erased and the receipt enqueued in the
     consumer's transaction (an older event still unsent raises, and the request is retried)."""
 
     async def erase_order(conn: Connection, request: ErasureRequested) -> None:
-        await ErasureService(database(conn)).erase_order(request)
+        await ErasureService(database(conn), buckets).erase_order(request)
 
     return erase_order
 
 
 def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
     runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes), batch_records=BATCH_RECORDS)
-    subscribe_to_erasures(runtime, order_eraser())
+    subscribe_to_erasures(runtime, order_eraser(runtime.settings.guest_buckets()))

@@ -1,7 +1,8 @@
 """order_api's settings: the shared ones, API keys, and its HTTP limits (env prefix ORDER_API_)."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from services.order_api.domain.http_guards import GuestBuckets
 from shared.auth import ApiKeySettings
 
 
@@ -21,7 +22,14 @@ class OrderApiSettings(ApiKeySettings):
     guest_lookups_per_ip: int = Field(default=10, ge=1)
     guest_lookups_per_number_and_client: int = Field(default=10, ge=1)
     guest_lookup_window_seconds: int = Field(default=60, ge=1)
+    # The key of the HMAC that names those limits' buckets (never the client's IP itself): set it
+    # outside local development. Changing it only restarts the windows in progress.
+    rate_limit_hash_key: SecretStr = SecretStr("local-rate-limit-hash-key")
     # HTTP worker processes (ORDER_API_WORKERS): one saturates a core; the outbox relay leads in one.
     workers: int = Field(default=1, ge=1)
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    def guest_buckets(self) -> GuestBuckets:
+        """The guest attempts' bucket names under this instance's key."""
+        return GuestBuckets(self.rate_limit_hash_key.get_secret_value().encode())

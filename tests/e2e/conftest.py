@@ -28,6 +28,9 @@ MAILBOX_PORT: Final = free_port()
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
 
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
+# The key of order_api's guest-lookup bucket names in these tests.
+RATE_LIMIT_HASH_KEY = "e2e-rate-limit-hash-key"
+
 FAST_SETTINGS = {
     "ORDER_API_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
     "WEBHOOKS_RETRY_SCHEDULE_SECONDS": "[0.5, 0.5, 1]",
@@ -49,6 +52,8 @@ FAST_SETTINGS = {
         {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
     ),
     "CANCELLATION_API_KEYS": json.dumps({LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"]}),
+    # Not the local default, so a test naming the guest lookups' buckets shows the service reads it.
+    "ORDER_API_RATE_LIMIT_HASH_KEY": RATE_LIMIT_HASH_KEY,
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"

@@ -5,10 +5,13 @@ import uuid
 from decimal import Decimal
 from typing import Any, Final
 
+import asyncpg
 import httpx
 import pytest
 
+from services.order_api.domain.http_guards import GuestBuckets
 from shared.orders import VariantFact
+from tests.e2e.conftest import RATE_LIMIT_HASH_KEY
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH
 
@@ -194,3 +197,26 @@ async def test_a_malformed_lookup_is_422_naming_the_field(api: str, body: dict[s
         response = await anonymous.post(api + LOOKUP_PATH, json=body, headers={"x-forwarded-for": client_ip()})
     assert response.status_code == 422, response.text
     assert field in [error["field"] for error in response.json()["errors"]]
+
+
+async def test_the_rate_limit_keeps_no_client_address_nor_what_a_guest_typed(
+    api: str, http: httpx.AsyncClient, admin_db: asyncpg.Connection
+) -> None:
+    email = f"guest-{uuid.uuid4().hex[:12]}@example.com"
+    number = str((await place(http, api, guest_order(email)))["order_number"])
+    ip = client_ip()
+    typed = f"typed-{uuid.uuid4().hex[:12]}@example.com"  # an email in the number field
+
+    assert (await lookup(api, number, email, ip)).status_code == 200
+    assert (await lookup(api, typed, email, ip)).status_code == 404
+
+    hits = {
+        row["bucket"]: row["hits"]
+        for row in await admin_db.fetch("SELECT bucket, sum(hits) AS hits FROM order_api.rate_limit_windows GROUP BY 1")
+    }
+    assert not [bucket for bucket in hits if ip in bucket or typed in bucket or email in bucket]
+    # Each attempt counted in the buckets of this client under the service's key, as before.
+    buckets = GuestBuckets(RATE_LIMIT_HASH_KEY.encode())
+    per_client, per_number = buckets.of_attempt(number, ip)
+    per_typed = buckets.of_attempt(typed, ip)[1]
+    assert (hits.get(per_client), hits.get(per_number), hits.get(per_typed)) == (2, 1, 1)

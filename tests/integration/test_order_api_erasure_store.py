@@ -8,13 +8,14 @@ import uuid
 import asyncpg
 import pytest
 
-from services.order_api.domain.http_guards import guest_lookup_buckets, guest_number_buckets
+from services.order_api.domain.http_guards import GuestBuckets
 from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
 from shared.db import Connection
 from shared.outbox import UnsentEvents
 
 ERASED, KEPT = 1000000042, 1000000043
+BUCKETS = GuestBuckets(b"test-rate-limit-key")
 
 
 async def remember(conn: Connection, key: str, order_id: int | None) -> None:
@@ -48,9 +49,11 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
         await remember(conn, "cancel", ERASED)
         await remember(conn, "other", KEPT)
         await remember(conn, "list", None)
-        buckets = [*guest_lookup_buckets("1042", "10.0.0.1"), guest_lookup_buckets("1043", "10.0.0.1")[1]]
+        per_client, erased_number = BUCKETS.of_attempt("1042", "10.0.0.1")
+        kept_numbers = [BUCKETS.of_attempt(number, "10.0.0.1")[1] for number in ("1043", "10420")]
+        buckets = [per_client, erased_number, kept_numbers[0]]
         await HttpGuardRows(conn).count_hits(buckets, 60)
-        await HttpGuardRows(conn).count_hits([guest_lookup_buckets("10420", "10.0.0.1")[1]], 60)
+        await HttpGuardRows(conn).count_hits([kept_numbers[1]], 60)
         for _ in range(2):
             await outbox_row(conn, ERASED, sent=True)
         await outbox_row(conn, ERASED, sent=False, parked=True)
@@ -58,7 +61,7 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
 
         async with conn.transaction():
             await outbox_row(conn, ERASED, sent=False)  # this transaction's own (the receipt): stays
-            rows = await ErasureRows(conn).erase_order(ERASED, guest_number_buckets("1042"))
+            rows = await ErasureRows(conn).erase_order(ERASED, BUCKETS.of_number("1042"))
 
         assert rows == {"idempotency_keys": 2, "rate_limit_windows": 1, "outbox": 2, "outbox_dead_letters": 1}
         assert [tuple(row) for row in await conn.fetch("SELECT key, order_id FROM idempotency_keys ORDER BY key")] == [
@@ -66,9 +69,8 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
             ("other", KEPT),
         ]
         assert {row["bucket"] for row in await conn.fetch("SELECT bucket FROM rate_limit_windows")} == {
-            "guest-lookup:ip:10.0.0.1",
-            "guest-lookup:number:1043:ip:10.0.0.1",
-            "guest-lookup:number:10420:ip:10.0.0.1",
+            per_client,
+            *kept_numbers,
         }
         assert [tuple(row) for row in await conn.fetch("SELECT key, sent_at IS NULL FROM outbox ORDER BY id")] == [
             (str(KEPT), False),
@@ -77,7 +79,7 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
         assert await count(conn, "SELECT count(*) FROM outbox_dead_letters") == 0
 
         await conn.execute("UPDATE outbox SET sent_at = now()")  # the relay published the receipt
-        again = await ErasureRows(conn).erase_order(ERASED, guest_number_buckets("1042"))
+        again = await ErasureRows(conn).erase_order(ERASED, BUCKETS.of_number("1042"))
         # A repeat: only the first receipt, published since, is deleted.
         assert again == {"idempotency_keys": 0, "rate_limit_windows": 0, "outbox": 1, "outbox_dead_letters": 0}
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.order_api.domain.http_guards import guest_lookup_buckets, order_of_answer
+from services.order_api.domain.http_guards import GuestBuckets, order_of_answer
 from services.order_api.handlers import order_eraser
 from services.order_api.service.erasure import ErasureService
 from services.order_api.service.guards import HttpGuards
@@ -22,6 +22,7 @@ from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_
 from tests.support.order_rules import LATER, custom, order
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+BUCKETS = GuestBuckets(b"test-rate-limit-key")
 
 
 async def finished_order(database: FakeDatabase, email: str) -> OrderSnapshot:
@@ -49,7 +50,7 @@ async def remember(guards: HttpGuards, key: str, path: str, location: str | None
 
 
 async def count_lookups(guards: HttpGuards, number: int) -> None:
-    await guards.limit_rate([(bucket, 10) for bucket in guest_lookup_buckets(str(number), "10.0.0.1")], 60)
+    await guards.limit_rate([(bucket, 10) for bucket in BUCKETS.of_attempt(str(number), "10.0.0.1")], 60)
 
 
 def receipts(database: FakeDatabase) -> list[ErasureCompleted]:
@@ -84,13 +85,13 @@ async def test_the_erasure_deletes_the_orders_copies_and_publishes_the_receipt(d
     await count_lookups(guards, kept.order_number)
     database.tables.outbox.relay()
 
-    rows = await ErasureService(database, clock=lambda: NOW).erase_order(request(erased.id))
+    rows = await ErasureService(database, BUCKETS, clock=lambda: NOW).erase_order(request(erased.id))
 
     assert rows == {"idempotency_keys": 2, "rate_limit_windows": 1, "outbox": 2, "outbox_dead_letters": 0}
     tables = database.tables
     assert [key for _, key in tables.http_guards.keys] == ["other"]
     assert {bucket for bucket, _ in tables.http_guards.windows} == set(
-        guest_lookup_buckets(str(kept.order_number), "10.0.0.1")
+        BUCKETS.of_attempt(str(kept.order_number), "10.0.0.1")
     )
     assert [event.type for event in tables.outbox.erased] == ["order.created", "order.anonymized"]
     assert [(event.type, event.subject) for event in tables.outbox.events] == [
@@ -114,7 +115,7 @@ async def test_a_repeated_request_erases_nothing_and_answers_again(database: Fak
     erased = await finished_order(database, "gone@example.com")
     await anonymization_service(database).anonymize_orders([str(erased.id)])
     database.tables.outbox.relay()
-    service = ErasureService(database, clock=lambda: NOW)
+    service = ErasureService(database, BUCKETS, clock=lambda: NOW)
     await service.erase_order(request(erased.id))
     database.tables.outbox.relay()
 
@@ -132,7 +133,7 @@ async def test_an_older_event_still_unsent_refuses_and_changes_nothing(database:
     events = list(database.tables.outbox.events)
 
     with pytest.raises(UnsentEvents):
-        await ErasureService(database).erase_order(request(erased.id))
+        await ErasureService(database, BUCKETS).erase_order(request(erased.id))
 
     assert database.tables.outbox.events == events
     assert len(database.tables.http_guards.keys) == 1
@@ -141,7 +142,7 @@ async def test_an_older_event_still_unsent_refuses_and_changes_nothing(database:
 async def test_the_consumer_handler_erases_through_the_use_case(database: FakeDatabase) -> None:
     erased = await finished_order(database, "gone@example.com")
     database.tables.outbox.relay()
-    handler = on_erasure_requested(order_eraser(lambda _: database))
+    handler = on_erasure_requested(order_eraser(BUCKETS, lambda _: database))
 
     await handler(NO_CONNECTION, Event.new("erasure.requested", "anonymizer", str(erased.id), request(erased.id)))
 

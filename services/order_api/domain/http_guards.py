@@ -1,5 +1,7 @@
 """What the HTTP guards keep: an Idempotency-Key's record, and request counts in rate-limit windows."""
 
+import hashlib
+import hmac
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -45,11 +47,25 @@ def order_of_answer(path: str, location: str | None) -> int | None:
     return None
 
 
-def guest_lookup_buckets(number: str, client: str) -> tuple[str, str]:
-    """The rate-limit buckets of a guest's attempt: per client, and per order number and client."""
-    return f"guest-lookup:ip:{client}", f"{guest_number_buckets(number)}{client}"
+@dataclass(frozen=True, slots=True)
+class GuestBuckets:
+    """The names of the Akinon guest attempts' rate-limit buckets: per client, and per order number and
+    client. A name holds neither the client's address (a browser's IP) nor the number as typed (which
+    may be anything, an email included), only keyed hashes of them (HMAC-SHA256 under order_api's
+    `rate_limit_hash_key`): the same client and number always count in the same bucket, and
+    `rate_limit_windows` holds no personal data."""
 
+    key: bytes
 
-def guest_number_buckets(number: str) -> str:
-    """What every bucket of guest attempts on order `number` begins with (the order's erasure deletes them)."""
-    return f"guest-lookup:number:{number}:ip:"
+    def of_attempt(self, number: str, client: str) -> tuple[str, str]:
+        """The buckets an attempt on order `number` from `client` counts in: per client, per number."""
+        client_hash = self._hash("client", client)
+        return f"guest-lookup:client:{client_hash}", f"{self.of_number(number)}{client_hash}"
+
+    def of_number(self, number: str) -> str:
+        """What every bucket of attempts on order `number` begins with (the order's erasure deletes them)."""
+        return f"guest-lookup:number:{self._hash('number', number)}:client:"
+
+    def _hash(self, kind: str, value: str) -> str:
+        # The kind is hashed in, so a number and a client address that are the same text differ.
+        return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()

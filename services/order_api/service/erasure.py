@@ -6,7 +6,7 @@ request erases again (0 rows) and answers again."""
 from collections.abc import Callable
 from datetime import datetime
 
-from services.order_api.domain.http_guards import guest_number_buckets
+from services.order_api.domain.http_guards import GuestBuckets
 from services.order_api.service.lifecycle import utc_now
 from services.order_api.service.ports import Database
 from shared.erasure import ErasureRequested
@@ -19,15 +19,16 @@ log = get_logger(__name__)
 
 
 class ErasureService:
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, database: Database, buckets: GuestBuckets, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.database = database
+        self.buckets = buckets
         self.clock = clock
 
     async def erase_order(self, request: ErasureRequested) -> dict[str, int]:
         """Erase the order's copies and publish the receipt; the rows touched, by table."""
         async with self.database.transaction() as tables:
             stored = await tables.orders.fetch(request.order_id)
-            buckets = guest_number_buckets(str(stored.order.order_number)) if stored is not None else None
+            buckets = self.buckets.of_number(str(stored.order.order_number)) if stored is not None else None
             rows = await tables.erasures.erase_order(request.order_id, buckets)
             # After the erasure: the receipt's own row is not yet published, and stays.
             await tables.outbox.enqueue(ANONYMIZATION_EVENTS, receipt(request, ORDER_API.name, rows, self.clock()))
