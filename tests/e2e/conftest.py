@@ -26,6 +26,7 @@ READ_ONLY_KEY: Final = "test-orders-read-key"
 # The tests' SMTP server (a real aiosmtpd server the tests read), where the cancellation worker mails.
 MAILBOX_PORT: Final = free_port()
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
+ACCESS_TOKEN_SECRET: Final = "test-access-token-secret"
 
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
 FAST_SETTINGS = {
@@ -49,6 +50,9 @@ FAST_SETTINGS = {
         {LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"], WRITE_ONLY_KEY: ["orders:write"]}
     ),
     "CANCELLATION_API_KEYS": json.dumps({LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"]}),
+    # One secret, so the anonymizer accepts order_api's access tokens (for a key both have).
+    "ORDER_API_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
+    "ANONYMIZER_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"

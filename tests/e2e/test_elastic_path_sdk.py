@@ -1,10 +1,10 @@
 """Elastic Path's own JavaScript SDK (npm `@elasticpath/js-sdk` 35.0.0, unmodified) against order_api
 running as a process on the real stack: configured with host, protocol, client_id and an API key as
 client_secret, it trades them for a token at `POST /oauth/access_token` and anonymizes a cancelled
-order with `Orders.anonymize`, then reads it with `Orders.Get`; for an order that may not be
-anonymized it rejects with Elastic Path's 422 document. The Node client is
-tests/e2e/elastic_path_sdk/client.cjs; its packages are installed once a session with `npm ci` under
-.local/ (Node 20 and npm are required: without them these tests fail, they do not skip)."""
+order with `Orders.anonymize`, then reads it with `Orders.Get` (the anonymizer takes that token too);
+for an order that may not be anonymized it rejects with Elastic Path's 422 document. The Node client
+is tests/e2e/elastic_path_sdk/client.cjs; its packages are installed once a session with `npm ci`
+under .local/ (Node 20 and npm are required: without them these tests fail, they do not skip)."""
 
 import asyncio
 import json
@@ -105,6 +105,11 @@ async def test_elastic_paths_sdk_anonymizes_a_cancelled_order_and_reads_it_back(
     assert (credentials["client_id"], credentials["token_type"]) == ("e2e-back-office", "Bearer")
     assert credentials["access_token"] != LOCAL_API_KEY
     assert credentials["expires"] > time.time()
+    # The anonymizer, with the same key and token secret, takes order_api's token too.
+    erasures = await http.get(
+        f"{system['anonymizer'].url}/erasures", headers={"authorization": f"Bearer {credentials['access_token']}"}
+    )
+    assert erasures.status_code == 200, erasures.text
 
     fetched = await sdk(sdk_dir, api, "get", order_id)
 
