@@ -177,6 +177,7 @@ async def issue_access_token(
         if caller is None:
             raise OAuthRefusal("invalid_client", "client_secret is no API key of this service.", basic=client.basic)
     except OAuthRefusal as refusal:
+        log.info("access token refused", error=refusal.error)
         return refusal.response()
     ttl = settings.access_token_ttl_seconds
     issued = keys.issue(caller, ttl, time.time())
