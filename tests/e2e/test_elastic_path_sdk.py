@@ -86,7 +86,7 @@ async def create_order(http: httpx.AsyncClient, api: str, email: str) -> str:
 
 
 async def test_elastic_paths_sdk_anonymizes_a_cancelled_order_and_reads_it_back(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, sdk_dir: Path
+    sdk_dir: Path, system: dict[str, ServiceProcess], http: httpx.AsyncClient
 ) -> None:
     api = system["order_api"].url
     email = f"sidney.{uuid.uuid4().hex[:8]}@example.com"
@@ -122,7 +122,7 @@ async def test_elastic_paths_sdk_anonymizes_a_cancelled_order_and_reads_it_back(
 
 
 async def test_the_sdk_rejects_with_elastic_paths_422_for_an_order_that_may_not_be_anonymized(
-    system: dict[str, ServiceProcess], http: httpx.AsyncClient, sdk_dir: Path
+    sdk_dir: Path, system: dict[str, ServiceProcess], http: httpx.AsyncClient
 ) -> None:
     api = system["order_api"].url
     email = f"open.{uuid.uuid4().hex[:8]}@example.com"
@@ -145,7 +145,7 @@ async def test_the_sdk_rejects_with_elastic_paths_422_for_an_order_that_may_not_
 
 
 async def test_the_sdk_is_refused_a_token_for_a_secret_that_is_no_key_and_a_route_its_key_may_not_use(
-    system: dict[str, ServiceProcess], sdk_dir: Path
+    sdk_dir: Path, system: dict[str, ServiceProcess]
 ) -> None:
     api = system["order_api"].url
 
