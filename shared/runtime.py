@@ -30,7 +30,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
 
-from shared.auth import ApiKeySettings, AuthenticationMiddleware
+from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
@@ -164,6 +164,14 @@ async def _undecoded(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
+async def get_keys(request: Request) -> KeyRing:
+    """The FastAPI dependency that gives a route its service's API keys (and the access tokens standing
+    for them), as `create_app` built them for the service's settings."""
+    keys: KeyRing | None = request.app.state.keys
+    assert keys is not None, "a service without API keys has no key routes"
+    return keys
+
+
 async def get_runtime(request: Request) -> "Runtime[Any]":
     """The FastAPI dependency that gives a route its service's runtime; each service types it with its
     settings: `Annotated[Runtime[TheirSettings], Depends(get_runtime)]`. The composition root put it
@@ -189,7 +197,8 @@ def create_app(
 ) -> FastAPI:
     """The service's ASGI app; its lifespan starts and stops everything else. `middleware` runs
     inside the request context (correlation id, metrics), API-key authentication (a service with
-    `api_keys`; paths under `public_prefixes` are open) and the body limit, outermost first."""
+    `api_keys`, which accepts access tokens for them too; paths under `public_prefixes` are open) and
+    the body limit, outermost first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -266,11 +275,11 @@ def create_app(
             BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_seconds=settings.http_body_timeout_seconds
         )
     ]
-    if isinstance(settings, ApiKeySettings):
-        guards.insert(
-            0, Middleware(AuthenticationMiddleware, api_keys=settings.api_keys, public_prefixes=public_prefixes)
-        )
+    keys = KeyRing.of(settings) if isinstance(settings, ApiKeySettings) else None
+    if keys is not None:
+        guards.insert(0, Middleware(AuthenticationMiddleware, keys=keys, public_prefixes=public_prefixes))
     app = FastAPI(title=title, lifespan=lifespan, middleware=[*guards, *middleware], responses=EDGE_RESPONSES)
+    app.state.keys = keys
     install_problem_handlers(app)
     app.include_router(_operations_router())
     for router in routers:

@@ -27,6 +27,8 @@ class OrderApiSettings(ApiKeySettings):
     rate_limit_hash_key: SecretStr = SecretStr("local-rate-limit-hash-key")
     # HTTP worker processes (ORDER_API_WORKERS): one saturates a core; the outbox relay leads in one.
     workers: int = Field(default=1, ge=1)
+    # Access tokens (POST /oauth/access_token) stand for their API key this long; Elastic Path's last an hour.
+    access_token_ttl_seconds: int = Field(default=3600, ge=1, le=24 * 3600)
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
 

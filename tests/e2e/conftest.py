@@ -26,11 +26,12 @@ READ_ONLY_KEY: Final = "test-orders-read-key"
 # The tests' SMTP server (a real aiosmtpd server the tests read), where the cancellation worker mails.
 MAILBOX_PORT: Final = free_port()
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
+ACCESS_TOKEN_SECRET: Final = "test-access-token-secret"
+
+# The key of order_api's guest-lookup bucket names in these tests.
+RATE_LIMIT_HASH_KEY: Final = "e2e-rate-limit-hash-key"
 
 # Short timings so retries and polls happen within a test's patience; production defaults are longer.
-# The key of order_api's guest-lookup bucket names in these tests.
-RATE_LIMIT_HASH_KEY = "e2e-rate-limit-hash-key"
-
 FAST_SETTINGS = {
     "ORDER_API_OUTBOX_POLL_INTERVAL_SECONDS": "0.5",
     "WEBHOOKS_RETRY_SCHEDULE_SECONDS": "[0.5, 0.5, 1]",
@@ -54,6 +55,9 @@ FAST_SETTINGS = {
     "CANCELLATION_API_KEYS": json.dumps({LOCAL_API_KEY: ["*"], READ_ONLY_KEY: ["orders:read"]}),
     # Not the local default, so a test naming the guest lookups' buckets shows the service reads it.
     "ORDER_API_RATE_LIMIT_HASH_KEY": RATE_LIMIT_HASH_KEY,
+    # One secret, so the anonymizer accepts order_api's access tokens (for a key both have).
+    "ORDER_API_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
+    "ANONYMIZER_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
 }
 
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"

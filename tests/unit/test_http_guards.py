@@ -14,7 +14,7 @@ from services.order_api.api import idempotency
 from services.order_api.api.akinon.responses import akinon_order
 from services.order_api.api.contract import negotiate
 from services.order_api.settings import OrderApiSettings
-from shared.auth import AuthenticationMiddleware
+from shared.auth import AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.orders import (
     Fulfillment,
@@ -85,7 +85,7 @@ KEYS = {"right-key": ["orders:read"]}
 async def test_a_request_without_a_valid_key_is_401_before_its_body_is_read(authorization: str | None) -> None:
     exchange = Exchange([b"x" * 400] * 10)
     headers = {"authorization": authorization} if authorization is not None else {}
-    await exchange.run(AuthenticationMiddleware(reading_app, KEYS), http_scope(headers=headers))
+    await exchange.run(AuthenticationMiddleware(reading_app, KeyRing(KEYS)), http_scope(headers=headers))
     assert (exchange.status, exchange.read) == (401, 0)
     assert exchange.problem["code"] == "unauthorized"
     assert (b"www-authenticate", b"Bearer") in exchange.sent[0]["headers"]
@@ -104,7 +104,7 @@ async def test_a_request_without_a_valid_key_is_401_before_its_body_is_read(auth
 )
 async def test_a_valid_key_public_paths_and_operations_pass(path: str, headers: dict[str, str]) -> None:
     exchange = Exchange([b"{}"])
-    middleware = AuthenticationMiddleware(reading_app, KEYS, public_prefixes=["/users/orders/anonymous"])
+    middleware = AuthenticationMiddleware(reading_app, KeyRing(KEYS), public_prefixes=["/users/orders/anonymous"])
     await exchange.run(middleware, http_scope(headers=headers, path=path))
     assert exchange.status == 200
 
@@ -173,22 +173,35 @@ async def test_a_malformed_idempotency_key_is_400_before_the_request_runs() -> N
         headers = {"authorization": "Bearer good-key"}
         scope = http_scope(headers=headers)
         scope["headers"].append((b"idempotency-key", key.encode("latin-1")))
-        await exchange.run(idempotency.IdempotencyMiddleware(reading_app, SETTINGS), scope)
+        middleware = AuthenticationMiddleware(
+            idempotency.IdempotencyMiddleware(reading_app, SETTINGS), KeyRing.of(SETTINGS)
+        )
+        await exchange.run(middleware, scope)
         assert (exchange.status, exchange.problem["code"]) == (400, "invalid_idempotency_key"), key
         assert exchange.read == 0
 
 
 @pytest.mark.parametrize(
-    ("method", "authorization"),
-    [("GET", "Bearer good-key"), ("POST", ""), ("POST", "Bearer not-a-key"), ("POST", "Basic Z29vZC1rZXk=")],
+    ("method", "path", "authorization"),
+    [
+        ("GET", "/com/orders.json", "Bearer good-key"),
+        ("POST", "/users/orders/anonymous/", ""),
+        ("POST", "/users/orders/anonymous/", "Bearer good-key"),
+    ],
 )
-async def test_keys_are_not_kept_for_reads_or_for_callers_without_a_valid_api_key(
-    method: str, authorization: str
+async def test_keys_are_not_kept_for_reads_or_for_requests_without_an_authenticated_caller(
+    method: str, path: str, authorization: str
 ) -> None:
-    # Straight to the app (which refuses a bad API key itself): strangers cannot fill the key table.
+    # Straight to the app, never to the key table (which this test has none of): strangers cannot fill
+    # it, and on an open path nobody is authenticated, key or not.
     exchange = Exchange([b"{}"])
-    scope = http_scope(method, {"authorization": authorization, "idempotency-key": "k-1"})
-    await exchange.run(idempotency.IdempotencyMiddleware(reading_app, SETTINGS), scope)
+    scope = http_scope(method, {"authorization": authorization, "idempotency-key": "k-1"}, path=path)
+    middleware = AuthenticationMiddleware(
+        idempotency.IdempotencyMiddleware(reading_app, SETTINGS),
+        KeyRing.of(SETTINGS),
+        public_prefixes=["/users/orders/anonymous"],
+    )
+    await exchange.run(middleware, scope)
     assert (exchange.status, exchange.sent[1]["body"]) == (200, b"2")
 
 

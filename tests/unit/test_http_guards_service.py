@@ -3,15 +3,17 @@ rate limits, and the Idempotency-Key middleware's whole exchange (replay, reuse,
 No I/O."""
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.order_api.api.idempotency import IdempotencyMiddleware
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
+from shared.auth import AuthenticationMiddleware, KeyRing
 from tests.support.asgi import Exchange, http_scope
 from tests.support.fake_store import FakeDatabase
 
@@ -85,14 +87,19 @@ class CountingApp:
         await send({"type": "http.response.body", "body": json.dumps({"run": self.runs}).encode()})
 
 
-async def post(middleware: IdempotencyMiddleware, body: bytes, key: str = "k-1") -> Exchange:
+KEYS = KeyRing.of(SETTINGS)
+
+
+async def post(middleware: ASGIApp, body: bytes, key: str = "k-1", credentials: str = "good-key") -> Exchange:
     exchange = Exchange([body])
-    await exchange.run(middleware, http_scope(headers={"authorization": "Bearer good-key", "idempotency-key": key}))
+    headers = {"authorization": f"Bearer {credentials}", "idempotency-key": key}
+    await exchange.run(middleware, http_scope(headers=headers))
     return exchange
 
 
-def middleware_on(app: CountingApp, guards: HttpGuards) -> IdempotencyMiddleware:
-    return IdempotencyMiddleware(app, SETTINGS, guards=lambda _: guards)
+def middleware_on(app: CountingApp, guards: HttpGuards) -> ASGIApp:
+    """The middleware inside authentication, as the service composes them: keys belong to a caller."""
+    return AuthenticationMiddleware(IdempotencyMiddleware(app, SETTINGS, guards=lambda _: guards), KEYS)
 
 
 async def test_a_retry_gets_the_first_answer_again_without_running_twice(guards: HttpGuards) -> None:
@@ -107,6 +114,21 @@ async def test_a_retry_gets_the_first_answer_again_without_running_twice(guards:
     assert again.sent[1]["body"] == first.sent[1]["body"] == b'{"run": 1}'
     assert (b"idempotent-replayed", b"true") in again.sent[0]["headers"]
     assert (b"x-run", b"1") in again.sent[0]["headers"]
+
+
+async def test_a_retry_with_an_access_token_for_the_same_key_gets_the_first_answer(guards: HttpGuards) -> None:
+    app = CountingApp()
+    middleware = middleware_on(app, guards)
+    caller = KEYS.key("good-key")
+    assert caller is not None
+    token = KEYS.issue(caller, 60, time.time()).token
+
+    first = await post(middleware, b'{"a": 1}')
+    again = await post(middleware, b'{"a": 1}', credentials=token)
+
+    assert app.runs == 1
+    assert (b"idempotent-replayed", b"true") in again.sent[0]["headers"]
+    assert again.sent[1]["body"] == first.sent[1]["body"]
 
 
 async def test_a_key_reused_for_another_request_is_refused(guards: HttpGuards) -> None:

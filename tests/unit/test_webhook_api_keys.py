@@ -1,12 +1,19 @@
 """API keys and scopes (shared/auth.py), as the dispatcher's admin API uses them."""
 
+from collections.abc import Sequence
+
 import pytest
 
-from shared.auth import LOCAL_API_KEY, ApiKeySettings, authorize, scopes_of
+from shared.auth import LOCAL_API_KEY, ApiKeySettings, KeyRing, authorize
 from shared.problems import Problem
 from shared.services import WEBHOOK_DISPATCHER
 
 KEYS = {"reader-key": ["webhooks:read"], "admin-key": ["webhooks:admin", "orders:read"], "root-key": ["*"]}
+
+
+def scopes_of(keys: dict[str, list[str]], presented: str) -> Sequence[str] | None:
+    caller = KeyRing(keys).key(presented)
+    return caller.scopes if caller is not None else None
 
 
 @pytest.mark.parametrize("key", ["admin-key", "root-key"])

@@ -2,7 +2,7 @@
 `elastic_path`), each a thin translation over the use cases (service/). What every
 dialect shares: `http` (ETags, If-Match, JSON answers, documented problems, the use cases routes
 receive), `contract` (JSON in and out), `fields` (amounts, rates, IP addresses), `security` (scopes),
-`idempotency` (the Idempotency-Key middleware).
+`idempotency` (the Idempotency-Key middleware). `oauth` trades an API key for a short-lived access token.
 
 The use cases' exceptions map to problem documents here, once, for every dialect that answers with
 RFC 9457 problems; a dialect with its own documented error shape catches them itself.
@@ -18,6 +18,8 @@ from services.order_api.api.elastic_path.routes import router as elastic_path_ro
 from services.order_api.api.haravan.refund_routes import router as haravan_refunds_router
 from services.order_api.api.haravan.routes import router as haravan_router
 from services.order_api.api.http import etag, problem_responses
+from services.order_api.api.oauth import GRANT_PATH
+from services.order_api.api.oauth import router as oauth_router
 from services.order_api.api.security import ORDERS_READ
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError, OrderStateError, ReadAccessRequired
 from services.order_api.service.errors import OrderNotFound, RateLimited, StaleVersion, UpstreamConflict
@@ -35,9 +37,11 @@ for _dialect in (haravan_router, haravan_refunds_router, digital_river_router, e
     _keyed.include_router(_dialect)
 _public.include_router(akinon_router)
 
-ROUTERS: tuple[APIRouter, ...] = (_keyed, _public)
-# Where requests need no API key (the public router's routes).
-PUBLIC_PREFIXES: tuple[str, ...] = (akinon_router.prefix,)
+# The token endpoint (oauth) takes a form, not JSON, and answers OAuth's errors, not problems.
+ROUTERS: tuple[APIRouter, ...] = (_keyed, _public, oauth_router)
+# Where requests need no API key: the public router's routes, and the token endpoint, which carries
+# its own credentials.
+PUBLIC_PREFIXES: tuple[str, ...] = (akinon_router.prefix, GRANT_PATH)
 
 
 def install_order_errors(app: FastAPI) -> None:

@@ -1,6 +1,7 @@
 """`Idempotency-Key` on POSTs: a retried request gets the first one's answer, not a second effect.
 
-Keys belong to the API key that sent them (two clients cannot collide) and live in Postgres for
+Keys belong to the API key that sent them, directly or through an access token issued for it (two
+clients cannot collide; shared.auth.principal), and live in Postgres for
 `idempotency_ttl_seconds` (24 h), so a retry that reaches another instance is answered the same way:
 - same key, same request (method, path, query, JSON body) after it finished: the first response
   again (status, body, headers) with `Idempotent-Replayed: true`;
@@ -16,7 +17,6 @@ answer (a few milliseconds), the retry after the key's lease runs again; Digital
 transaction.
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from services.order_api.domain.http_guards import KeyRecord
 from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import PostgresDatabase
-from shared.auth import bearer_token, scopes_of
+from shared.auth import principal
 from shared.problems import problem_response
 from shared.runtime import Runtime
 
@@ -97,8 +97,8 @@ class IdempotencyMiddleware:
             return
         headers = Headers(scope=scope)
         key = headers.get(HEADER)
-        principal = _principal(self.settings, headers.get("authorization", "")) if key is not None else None
-        if key is None or principal is None:
+        caller = principal(scope)
+        if key is None or caller is None:
             await self.app(scope, receive, send)
             return
         if not 0 < len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
@@ -116,7 +116,7 @@ class IdempotencyMiddleware:
         fingerprint = request_fingerprint(scope, body)
         guards = self.guards(scope)
         record = await guards.claim_key(
-            principal,
+            caller,
             key,
             fingerprint,
             lease_seconds=self.settings.idempotency_lease_seconds,
@@ -125,7 +125,7 @@ class IdempotencyMiddleware:
         if record is not None:
             await _answer_from(record, fingerprint, scope, receive, send)
             return
-        claim = _Claim(guards, principal, key, scope["path"])
+        claim = _Claim(guards, caller, key, scope["path"])
         await self._first_time(claim, scope, _replaying(body, receive), send)
 
     async def _first_time(self, claim: "_Claim", scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,15 +175,6 @@ class _Claim:
 
     async def release(self) -> None:
         await self.guards.release_key(self.principal, self.key)
-
-
-def _principal(settings: OrderApiSettings, authorization: str) -> str | None:
-    """Whose keys these are: a digest of the presented API key (never stored as is), None if none
-    is presented or it is not a configured key."""
-    presented = bearer_token(authorization)
-    if presented is None or scopes_of(settings.api_keys, presented) is None:
-        return None
-    return hashlib.sha256(presented.encode()).hexdigest()
 
 
 async def _read_body(receive: Receive) -> bytes | None:
