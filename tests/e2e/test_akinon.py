@@ -8,7 +8,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH
 

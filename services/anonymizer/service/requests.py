@@ -16,7 +16,7 @@ from shared.db import Connection
 from shared.erasure import CustomerEraseRequestedFact
 from shared.events import Event
 from shared.logging import get_logger
-from shared.orders import AnonymizeRequestedFact
+from shared.order_facts import AnonymizeRequestedFact
 from shared.services import ANONYMIZER
 from shared.topics import ORDERS_INGEST
 

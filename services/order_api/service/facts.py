@@ -18,7 +18,7 @@ from services.order_api.service.lifecycle import lock_order, lock_order_with_id,
 from services.order_api.service.ports import Database
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.logging import get_logger
-from shared.orders import CustomerFact, FulfillmentCancelledFact, FulfillmentCreatedFact, PaymentFact, VariantFact
+from shared.order_facts import CustomerFact, FulfillmentCancelledFact, FulfillmentCreatedFact, PaymentFact, VariantFact
 
 log = get_logger(__name__)
 

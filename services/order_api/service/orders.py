@@ -25,7 +25,8 @@ from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.lifecycle import as_seen, enqueue_event, lock_order, publish_change, utc_now
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
-from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
+from shared.order_facts import OrderDraft
+from shared.orders import CustomerSnapshot, OrderSnapshot
 
 # A change of an order at a moment, as the domain makes it.
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
