@@ -256,6 +256,8 @@ class OrderSnapshot(CheckoutFields):
     source_name: str = "api"
     request_to_be_forgotten: bool = False
     anonymized: bool = False
+    # When the order last became eligible for anonymization (order_api's rule): None while it is not.
+    eligible_since: AwareDatetime | None = None
     guest: bool
     created_at: AwareDatetime
     updated_at: AwareDatetime
