@@ -33,7 +33,7 @@ from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.store.orders import OrderRows
 from shared.db import Connection, create_pool
 from shared.dsn import service_dsn
-from shared.orders import OrderDraft
+from shared.order_facts import OrderDraft
 from shared.services import ORDER_API
 
 # Bump when the generated rows change, so a kept data set of the old shape is loaded again.

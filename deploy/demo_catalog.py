@@ -17,7 +17,7 @@ from typing import Final
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
-from shared.orders import CustomerFact, VariantFact
+from shared.order_facts import CustomerFact, VariantFact
 from shared.topics import ORDERS_INGEST
 
 SOURCE: Final = "demo-catalog"

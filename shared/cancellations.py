@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from shared import orders
-from shared.orders import PaymentFact, Snapshot
+from shared.order_facts import PaymentFact
+from shared.orders import Snapshot
 
 # Defined with the order's refunds (each carries its method), and named here for the requests' contract.
 RefundMethod = orders.RefundMethod

@@ -29,17 +29,16 @@ from shared.erasure import (
     ErasureOverdue,
     ErasureRequested,
 )
-from shared.orders import (
+from shared.order_facts import (
     AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
-    OrderLifecycleData,
     OrderPlacedData,
     PaymentFact,
-    Snapshot,
     VariantFact,
 )
+from shared.orders import OrderLifecycleData, Snapshot
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 EventFamily = Mapping[str, type[Snapshot]]

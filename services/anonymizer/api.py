@@ -99,7 +99,9 @@ class OrderOut(BaseModel):
 
 class RequestOut(BaseModel):
     id: uuid.UUID
-    kind: RequestKind = Field(description="customer (POST /erasures), forget (requestToBeForgotten) or order")
+    kind: RequestKind = Field(
+        description="customer (POST /erasures), forget (requestToBeForgotten), order, or retention (the sweep)"
+    )
     status: ErasureState
     customer_id: int | None
     matched_by_email: bool

@@ -1,5 +1,5 @@
 """The anonymizer's pure rules: how an email is matched without being kept, what an order's erasure
-is, which receipts it still misses and when it is due."""
+is, which receipts it still misses and when it is due, and from when retention erases an order."""
 
 import hashlib
 import hmac
@@ -11,8 +11,9 @@ from typing import Literal
 
 ErasureState = Literal["waiting", "erasing", "overdue", "complete"]
 # Who asked: a customer's erasure (POST /erasures), a forget request on the order (Digital River's
-# requestToBeForgotten), or the order alone (the Elastic Path route, seen as its `order.anonymized`).
-RequestKind = Literal["customer", "forget", "order"]
+# requestToBeForgotten), the order alone (the Elastic Path route, seen as its `order.anonymized`), or
+# the retention policy (ANONYMIZER_RETENTION_DAYS: one request per sweep, over the orders it took).
+RequestKind = Literal["customer", "forget", "order", "retention"]
 MASK = "*"
 
 
@@ -34,6 +35,13 @@ class KnownOrder:
     email_hash: bytes | None
     customer_id: int | None
     anonymized: bool
+    eligible_since: datetime | None  # order_api's word: since when it may be anonymized (None: not now)
+
+
+def retention_cutoff(now: datetime, days: float) -> datetime:
+    """Retention erases an order eligible since this time or earlier: `days` (fractions allowed; 0 is as
+    soon as it is eligible) before `now`."""
+    return now - timedelta(days=days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The anonymizer's settings (env prefix ANONYMIZER_): the shared ones, its API's keys, and the
-erasure saga's: which services owe a receipt and how long they have."""
+erasure saga's: which services owe a receipt and how long they have; and the retention policy."""
 
 from typing import Final
 
@@ -23,3 +23,9 @@ class AnonymizerSettings(ApiKeySettings):
     # The key of the emails' HMAC in known_orders (the email itself is never stored): set it outside
     # local development, and keep it, or earlier hashes stop matching.
     email_hash_key: SecretStr = SecretStr("local-email-hash-key")
+    # Retention: every order is anonymized this many days (fractions allowed; 0: as soon as it is) after
+    # order_api says it became eligible. Unset: off, orders are anonymized only when someone asks.
+    retention_days: float | None = Field(default=None, ge=0)
+    # How many orders one sweep asks for at most, and how often the sweep runs.
+    retention_batch_size: int = Field(default=100, ge=1)
+    retention_interval_seconds: float = Field(default=60.0, gt=0)

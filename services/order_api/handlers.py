@@ -38,16 +38,16 @@ from shared.erasure import CustomerEraseRequestedFact, ErasureRequested
 from shared.erasure_receipts import ErasureHandler, subscribe_to_erasures
 from shared.events import Event
 from shared.logging import get_logger
-from shared.orders import (
+from shared.order_facts import (
     AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
     OrderPlacedData,
     PaymentFact,
-    Snapshot,
     VariantFact,
 )
+from shared.orders import Snapshot
 from shared.rules import RuleError
 from shared.runtime import Runtime
 from shared.topics import ORDERS_INGEST

@@ -15,7 +15,7 @@ from deploy.local.smtp_sink import Sink
 from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres_start
 from deploy.sandbox.payments import SPEC as PAYMENTS_SANDBOX
 from shared.auth import LOCAL_API_KEY
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from shared.services import REPO_ROOT, SERVICES
 from tests.support.order_api_facts import seed_demo_catalog
 from tests.support.processes import ServiceProcess, free_port

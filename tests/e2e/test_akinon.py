@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.order_api.domain.http_guards import GuestBuckets
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from tests.e2e.conftest import RATE_LIMIT_HASH_KEY
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS
 from tests.e2e.test_akinon import answer, client_ip, guest_order, lookup, place
 from tests.support.kafka import header, read_records

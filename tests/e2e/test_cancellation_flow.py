@@ -14,7 +14,8 @@ import httpx
 
 from deploy.local.smtp_sink import Sink
 from services.order_api.api.elastic_path.status import ElasticPathStatus, elastic_path_status
-from shared.orders import OrderSnapshot, VariantFact
+from shared.order_facts import VariantFact
+from shared.orders import OrderSnapshot
 from shared.topics import CANCELLATIONS_EVENTS
 from tests.e2e.test_akinon import guest_order, place
 from tests.e2e.test_akinon_cancellations import BULK_PATH, REQUEST_PATH, ask

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.orders import FulfillmentCreatedFact, PaymentFact, VariantFact
+from shared.order_facts import FulfillmentCreatedFact, PaymentFact, VariantFact
 from tests.support.digital_river import client, create
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.processes import ServiceProcess

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.auth import LOCAL_API_KEY
-from shared.orders import CustomerFact
+from shared.order_facts import CustomerFact
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess

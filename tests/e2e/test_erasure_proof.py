@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from shared.auth import LOCAL_API_KEY
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from tests.e2e.conftest import LOG_DIR
 from tests.e2e.test_akinon import LOOKUP_PATH
 from tests.e2e.test_akinon_cancellations import REQUEST_PATH

@@ -6,7 +6,7 @@ creates; the list examples are narrowed to those with `ids`, since the database 
 import httpx
 import pytest
 
-from shared.orders import VariantFact
+from shared.order_facts import VariantFact
 from tests.support.haravan_examples import (
     assert_documented_shape,
     create_example,

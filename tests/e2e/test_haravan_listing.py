@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.orders import FulfillmentCreatedFact, FulfillmentLineFact
+from shared.order_facts import FulfillmentCreatedFact, FulfillmentLineFact
 from tests.support.order_api_facts import AUTH, apply_facts, create_order, fact, get_order
 from tests.support.processes import ServiceProcess
 

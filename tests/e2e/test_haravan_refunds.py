@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from shared.orders import FulfillmentCreatedFact
+from shared.order_facts import FulfillmentCreatedFact
 from tests.support.order_api_facts import AUTH, apply_facts, fact, get_order, order_events
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess

@@ -11,7 +11,7 @@ import httpx
 from deploy.demo_catalog import ingest_record, publish
 from shared.events import Event
 from shared.kafka import OutgoingRecord
-from shared.orders import (
+from shared.order_facts import (
     CustomerDraft,
     FulfillmentCreatedFact,
     FulfillmentLineFact,

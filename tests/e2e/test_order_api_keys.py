@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.orders import CustomerFact
+from shared.order_facts import CustomerFact
 from tests.e2e.conftest import READ_ONLY_KEY, WRITE_ONLY_KEY
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.storefront import (

@@ -7,7 +7,7 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
-from shared.orders import (
+from shared.order_facts import (
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
     FulfillmentLineFact,

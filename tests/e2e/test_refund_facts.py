@@ -13,7 +13,7 @@ import pytest
 
 from deploy.demo_catalog import ingest_record, publish
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
-from shared.orders import PaymentFact, VariantFact
+from shared.order_facts import PaymentFact, VariantFact
 from tests.e2e.test_akinon import client_ip, lookup
 from tests.e2e.test_akinon_cancellations import REQUEST_PATH, ask, guest
 from tests.e2e.test_ingest_facts import dead_letters

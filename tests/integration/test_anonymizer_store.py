@@ -49,7 +49,7 @@ def answer(of: OrderErasure, service: str, **rows: int) -> Receipt:
 
 
 async def test_the_copy_keeps_the_newest_subject_and_forgetting_counts_what_it_erased(pool: asyncpg.Pool) -> None:
-    newer = KnownOrder(ORDER, 2, b"\x01" * 32, 12, anonymized=False)
+    newer = KnownOrder(ORDER, 2, b"\x01" * 32, 12, anonymized=False, eligible_since=None)
     async with pool.acquire() as conn:
         await store.record_order(conn, order_created(ORDER, 2), newer)
         await store.record_order(conn, order_created(ORDER, 1), replace(newer, sequence=1, customer_id=11))
@@ -173,8 +173,10 @@ async def test_a_persons_orders_are_found_by_email_hash_or_customer_id_never_onc
     ada, bob = b"\x0a" * 32, b"\x0b" * 32
     async with pool.acquire() as conn:
         for order_id, hashed, customer in [(ORDER, ada, None), (ORDER + 1, ada, 12), (ORDER + 2, bob, 12)]:
-            await store.record_order(conn, order_created(order_id, 1), KnownOrder(order_id, 1, hashed, customer, False))
-        await store.record_order(conn, order_created(ORDER + 3, 1), KnownOrder(ORDER + 3, 1, ada, 12, True))
+            await store.record_order(
+                conn, order_created(order_id, 1), KnownOrder(order_id, 1, hashed, customer, False, None)
+            )
+        await store.record_order(conn, order_created(ORDER + 3, 1), KnownOrder(ORDER + 3, 1, ada, 12, True, None))
 
         assert await store.orders_of_person(conn, email_hash=ada, customer_id=None) == [ORDER, ORDER + 1]
         assert await store.orders_of_person(conn, email_hash=None, customer_id=12) == [ORDER + 1, ORDER + 2]

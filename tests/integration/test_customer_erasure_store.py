@@ -12,7 +12,7 @@ from services.order_api.domain.anonymization import mask_customer, mask_order
 from services.order_api.store.catalog import CustomerRows
 from services.order_api.store.customer_erasure import CustomerErasureRows
 from services.order_api.store.orders import OrderRows
-from shared.orders import CustomerDraft, CustomerFact
+from shared.order_facts import CustomerDraft, CustomerFact
 from tests.support.orders import sample_order
 
 CUSTOMER = 207119551

@@ -1,6 +1,6 @@
 """The anonymizer's tables in memory, so its use cases run in unit tests without I/O: `FakeStore`
 keeps what the store package keeps (one erasure per order, one receipt per service, requests whose
-status follows their orders'), a settable clock stands in for time."""
+status follows their orders', the orders retention finds due), a settable clock stands in for time."""
 
 import dataclasses
 import uuid
@@ -50,6 +50,7 @@ class FakeStore:
         self.erasures: dict[int, OrderErasure] = {}
         self.receipts: dict[tuple[uuid.UUID, str], Receipt] = {}
         self.requests: dict[uuid.UUID, FakeRequest] = {}
+        self.sweeping_elsewhere = False  # another instance holds the retention sweep
 
     async def record_order(self, conn: Connection, event: Event, order: KnownOrder) -> None:
         kept = self.known.get(order.order_id)
@@ -179,6 +180,26 @@ class FakeStore:
             before = query.before
             found = [r for r in found if (r.created_at, r.id) < before]
         return found[: query.limit]
+
+    async def lock_retention_sweep(self, conn: Connection) -> bool:
+        return not self.sweeping_elsewhere
+
+    def _due(self, cutoff: datetime) -> list[KnownOrder]:
+        due = [
+            o
+            for o in self.known.values()
+            if not o.anonymized
+            and o.eligible_since is not None
+            and o.eligible_since <= cutoff
+            and o.order_id not in self.erasures
+        ]
+        return sorted(due, key=lambda o: (o.eligible_since or cutoff, o.order_id))
+
+    async def retention_due(self, conn: Connection, cutoff: datetime, limit: int) -> list[int]:
+        return [o.order_id for o in self._due(cutoff)[:limit]]
+
+    async def count_retention_due(self, conn: Connection, cutoff: datetime) -> int:
+        return len(self._due(cutoff))
 
 
 class Clock:

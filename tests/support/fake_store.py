@@ -26,7 +26,8 @@ from services.order_api.service.refunds import RefundService
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.db import Connection
 from shared.events import Event
-from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
+from shared.orders import CustomerSnapshot, OrderSnapshot
 from shared.outbox import UnsentEvents
 from tests.support.order_rules import LATER, NOW
 

@@ -13,15 +13,8 @@ from services.order_api.domain.building import NewOrderIds, build_order, object_
 from services.order_api.domain.errors import OrderRuleError
 from services.order_api.domain.fulfillments import fulfil
 from services.order_api.domain.payments import PaymentKind, apply_payment
-from shared.orders import (
-    CustomerSnapshot,
-    FulfillmentCreatedFact,
-    FulfillmentLineFact,
-    OrderDraft,
-    OrderSnapshot,
-    PaymentFact,
-    VariantFact,
-)
+from shared.order_facts import FulfillmentCreatedFact, FulfillmentLineFact, OrderDraft, PaymentFact, VariantFact
+from shared.orders import CustomerSnapshot, OrderSnapshot
 
 NOW = datetime(2026, 3, 28, 17, 30, 36, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)

@@ -9,7 +9,7 @@ from typing import Any, Final
 import httpx
 
 from shared.events import Event
-from shared.orders import PaymentFact
+from shared.order_facts import PaymentFact
 from tests.support.order_api_facts import AUTH, create_order, fact
 from tests.support.storefront import unique_email
 

@@ -13,7 +13,8 @@ from services.anonymizer.service.orders import OrderCopyService
 from services.anonymizer.service.requests import ErasureRequestService, NoSubject, RequestNotFound
 from shared.erasure import CustomerEraseRequestedFact, ErasureCompleted, ErasureRequested
 from shared.events import Event
-from shared.orders import AnonymizeRequestedFact, OrderLifecycleData
+from shared.order_facts import AnonymizeRequestedFact
+from shared.orders import OrderLifecycleData
 from shared.topics import ANONYMIZATION_EVENTS, ORDERS_INGEST
 from tests.support.anonymizer_fakes import fake_ports
 from tests.support.cancellation_fakes import CONN

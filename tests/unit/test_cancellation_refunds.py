@@ -12,7 +12,8 @@ from services.cancellation_worker.service.requests import RequestService
 from shared.cancellations import LoyaltyCreditedData, RefundData, RestockRequestedData
 from shared.consumer import Unprocessable
 from shared.events import Event
-from shared.orders import OrderLifecycleData, OrderSnapshot, PaymentFact
+from shared.order_facts import PaymentFact
+from shared.orders import OrderLifecycleData, OrderSnapshot
 from shared.topics import CANCELLATIONS_EVENTS, ORDERS_INGEST, PAYMENTS_COMMANDS
 from tests.support.cancellation_fakes import CONN, fake_ports
 from tests.support.cancellations import IBAN, answered, lifecycle, paid_order, refund, submission, with_refunds

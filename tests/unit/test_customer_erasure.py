@@ -13,7 +13,8 @@ from services.order_api.domain.anonymization import MASK
 from shared.consumer import EventHandler, Unprocessable
 from shared.erasure import CustomerEraseRequestedFact
 from shared.events import Event
-from shared.orders import AnonymizeRequestedFact, CustomerFact, CustomerSnapshot, FulfillmentCreatedFact, OrderDraft
+from shared.order_facts import AnonymizeRequestedFact, CustomerFact, FulfillmentCreatedFact, OrderDraft
+from shared.orders import CustomerSnapshot
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_service, order_service
 from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order

@@ -11,7 +11,8 @@ from services.order_api.api.digital_river.queries import ListParams
 from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
 from services.order_api.api.digital_river.responses import DigitalRiverOrder, digital_river_order
 from services.order_api.domain.queries import OrderQuery
-from shared.orders import CheckoutFields, CustomerDraft, CustomerSnapshot, Refund, Transaction
+from shared.order_facts import CustomerDraft
+from shared.orders import CheckoutFields, CustomerSnapshot, Refund, Transaction
 from shared.problems import Problem
 from tests.support.orders import sample_order
 

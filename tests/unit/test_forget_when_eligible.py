@@ -15,7 +15,8 @@ from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.cancellation import CancelRequest
 from shared.consumer import EventHandler, Unprocessable
 from shared.events import Event
-from shared.orders import AnonymizeRequestedFact, FulfillmentCreatedFact, OrderDraft, OrderSnapshot, PaymentFact
+from shared.order_facts import AnonymizeRequestedFact, FulfillmentCreatedFact, OrderDraft, PaymentFact
+from shared.orders import OrderSnapshot
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service, published, refund_service
 from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order

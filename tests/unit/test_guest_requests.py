@@ -14,7 +14,8 @@ from services.order_api.domain.guest_requests import RequestConflict, RequestedI
 from services.order_api.domain.refunds import RefundLineRequest, RefundRequest
 from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationReason, CancellationSubmitted, ShippingCompany
-from shared.orders import FulfillmentCreatedFact, OrderDraft, OrderLifecycleData, OrderSnapshot
+from shared.order_facts import FulfillmentCreatedFact, OrderDraft
+from shared.orders import OrderLifecycleData, OrderSnapshot
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS
 from tests.support.fake_store import (
     FakeDatabase,

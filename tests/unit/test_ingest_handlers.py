@@ -17,7 +17,7 @@ from services.order_api.domain.building import NewOrderIds, build_order
 from services.order_api.handlers import FACT_HANDLERS
 from shared.event_types import INGEST_FACTS
 from shared.events import decode_event
-from shared.orders import LineItemDraft, OrderDraft
+from shared.order_facts import LineItemDraft, OrderDraft
 
 
 def test_every_ingest_fact_type_has_a_handler() -> None:

@@ -16,7 +16,8 @@ from services.order_api.service.guards import HttpGuards
 from shared.erasure import ErasureCompleted, ErasureRequested
 from shared.erasure_receipts import on_erasure_requested
 from shared.events import Event
-from shared.orders import OrderDraft, OrderSnapshot
+from shared.order_facts import OrderDraft
+from shared.orders import OrderSnapshot
 from shared.outbox import UnsentEvents
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_service, order_service
 from tests.support.order_rules import LATER, custom, order

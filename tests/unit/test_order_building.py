@@ -7,9 +7,7 @@ import pytest
 
 from services.order_api.domain.building import build_order, object_ids_needed
 from services.order_api.domain.customers import as_seen_without_read
-from shared.orders import (
-    OrderDraft,
-)
+from shared.order_facts import OrderDraft
 from tests.support.order_rules import (
     CATALOG,
     CHECKOUT_RECORD,

@@ -7,11 +7,7 @@ import pytest
 
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
-from shared.orders import (
-    CustomerSnapshot,
-    Metafield,
-    NameValue,
-)
+from shared.orders import CustomerSnapshot, Metafield, NameValue
 from tests.support.order_rules import (
     CHECKOUT_RECORD,
     LATER,

@@ -7,10 +7,7 @@ import pytest
 
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.fulfillments import cancel_fulfillment, fulfillment_event
-from shared.orders import (
-    FulfillmentStatus,
-    OrderSnapshot,
-)
+from shared.orders import FulfillmentStatus, OrderSnapshot
 from tests.support.order_rules import (
     LATER,
     build,

@@ -8,11 +8,7 @@ import pytest
 
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.payments import financial_status
-from shared.orders import (
-    FinancialStatus,
-    Transaction,
-    TransactionKind,
-)
+from shared.orders import FinancialStatus, Transaction, TransactionKind
 from tests.support.order_rules import (
     LATER,
     NOW,

@@ -12,7 +12,8 @@ from services.order_api.domain.cancellation import CancelRequest
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.refunds import RefundLineRequest, RefundRequest
 from services.order_api.service.refunds import RefundService
-from shared.orders import FulfillmentCreatedFact, FulfillmentLineFact, OrderDraft, OrderSnapshot, PaymentFact
+from shared.order_facts import FulfillmentCreatedFact, FulfillmentLineFact, OrderDraft, PaymentFact
+from shared.orders import OrderSnapshot
 from shared.refund_math import RefundRefused, refundable
 from tests.support.fake_store import FakeDatabase, fact_service, order_service, published, refund_service
 from tests.support.order_rules import LATER, custom, order

@@ -11,7 +11,7 @@ from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, StaleVersion, UpstreamConflict
 from services.order_api.service.orders import OrderService
-from shared.orders import CustomerFact, OrderDraft
+from shared.order_facts import CustomerFact, OrderDraft
 from tests.support.fake_store import FakeDatabase, order_service, published
 from tests.support.order_rules import NOW, custom, order
 

@@ -9,7 +9,8 @@ import pytest
 
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
 from services.order_api.service.errors import UpstreamConflict
-from shared.orders import CustomerFact, OrderDraft, OrderSnapshot, VariantFact
+from shared.order_facts import CustomerFact, OrderDraft, VariantFact
+from shared.orders import OrderSnapshot
 from tests.support.fake_store import FakeDatabase, order_service, published
 from tests.support.order_rules import IPOD, NOW, custom, order
 

@@ -8,18 +8,17 @@ import pytest
 
 from shared.consumer import EventHandler, Unprocessable
 from shared.events import Event
-from shared.orders import (
+from shared.order_facts import (
     CustomerFact,
     FulfillmentCancelledFact,
     FulfillmentCreatedFact,
     FulfillmentLineFact,
     OrderDraft,
-    OrderLifecycleData,
     OrderPlacedData,
     PaymentFact,
-    Snapshot,
     VariantFact,
 )
+from shared.orders import OrderLifecycleData, Snapshot
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, order_service, published
 from tests.support.order_rules import custom, order
 

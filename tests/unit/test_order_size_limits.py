@@ -8,9 +8,7 @@ import pytest
 from services.order_api.domain.changes import OrderChanges, update
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
 from services.order_api.domain.limits import check_event_size
-from shared.orders import (
-    Metafield,
-)
+from shared.orders import Metafield
 from tests.support.order_rules import (
     LATER,
     build,

@@ -22,7 +22,8 @@ from services.order_api.domain.refunds import (
     settle_refund,
     with_refund,
 )
-from shared.orders import OrderSnapshot, PaymentFact
+from shared.order_facts import PaymentFact
+from shared.orders import OrderSnapshot
 from tests.support.order_rules import LATER, build, custom, order
 
 # Two teapots at 25.00 and a cup at 10.00, 6.00 shipping, paid with one sale: 66.00.

@@ -13,7 +13,7 @@ from deploy.sandbox.payments import Sandbox, SandboxSettings, answer
 from shared.cancellations import RefundData
 from shared.events import Event
 from shared.kafka import OutgoingRecord
-from shared.orders import PaymentFact
+from shared.order_facts import PaymentFact
 from shared.topics import ORDERS_INGEST
 
 

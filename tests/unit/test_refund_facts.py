@@ -12,7 +12,8 @@ from services.order_api.domain.guest_requests import RequestedItem
 from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import EventHandler, Unprocessable
-from shared.orders import OrderDraft, OrderSnapshot, PaymentFact
+from shared.order_facts import OrderDraft, PaymentFact
+from shared.orders import OrderSnapshot
 from shared.refund_math import refundable
 from tests.support.fake_store import (
     NO_CONNECTION,

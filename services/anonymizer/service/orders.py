@@ -9,6 +9,7 @@ from shared.events import Event
 from shared.orders import OrderLifecycleData
 
 ORDER_ANONYMIZED = "order.anonymized"
+ORDER_DELETED = "order.deleted"
 
 
 class OrderCopyService:
@@ -20,7 +21,9 @@ class OrderCopyService:
     async def order_changed(self, conn: Connection, event: Event, data: OrderLifecycleData) -> None:
         """An order's lifecycle event (in the consumer's transaction): the copy keeps the newest
         sequence's subject, and an anonymized order keeps none; `order.anonymized` starts its erasure, and
-        an order whose customer asked to be forgotten has one waiting until then."""
+        an order whose customer asked to be forgotten has one waiting until then. It keeps since when
+        order_api says the order may be anonymized, for retention; a deleted order is gone from order_api,
+        so nothing is left there for retention to anonymize."""
         order = data.order
         customer = order.customer
         anonymized = order.anonymized
@@ -37,5 +40,6 @@ class OrderCopyService:
                 email_hash=None if anonymized else email_hash(self._key, order.email),
                 customer_id=None if anonymized or customer is None else customer.id,
                 anonymized=anonymized,
+                eligible_since=None if event.type == ORDER_DELETED else order.eligible_since,
             ),
         )

@@ -7,6 +7,7 @@ of the person (the customer id named, those of the person's orders) is to be era
 with each order's progress and receipts, and listed newest first a page at a time."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.anonymizer import domain
@@ -16,7 +17,7 @@ from shared.db import Connection
 from shared.erasure import CustomerEraseRequestedFact
 from shared.events import Event
 from shared.logging import get_logger
-from shared.orders import AnonymizeRequestedFact
+from shared.order_facts import AnonymizeRequestedFact
 from shared.services import ANONYMIZER
 from shared.topics import ORDERS_INGEST
 
@@ -52,6 +53,21 @@ class RequestView:
     orders: list[OrderProgress]
 
 
+async def ask_to_anonymize(
+    ports: Ports, conn: Connection, request: ErasureRequest, order_ids: Sequence[int], customer_id: int | None
+) -> None:
+    """Record the request over its orders (in the caller's transaction): a waiting erasure for each (an
+    order under way keeps its erasure) and order_api asked to anonymize each (`order.anonymize_requested`
+    through the outbox), now if it is eligible, else when it becomes so."""
+    await ports.store.insert_request(conn, request, order_ids)
+    for order_id in order_ids:
+        await ports.store.wait_for(conn, domain.waiting(order_id, customer_id))
+        fact = AnonymizeRequestedFact(order_id=order_id, request_id=request.id)
+        await ports.outbox.enqueue(
+            conn, ORDERS_INGEST, Event.new(ANONYMIZE_REQUESTED, ANONYMIZER.name, str(order_id), fact)
+        )
+
+
 class ErasureRequestService:
     def __init__(self, ports: Ports) -> None:
         self._ports = ports
@@ -78,12 +94,7 @@ class ErasureRequestService:
                 email_hash=hashed,
                 completed_at=None if order_ids else now,
             )
-            await self._store.insert_request(conn, request, order_ids)
-            for order_id in order_ids:
-                await self._store.wait_for(conn, domain.waiting(order_id, customer_id))
-                fact = AnonymizeRequestedFact(order_id=order_id, request_id=request.id)
-                event = Event.new(ANONYMIZE_REQUESTED, ANONYMIZER.name, str(order_id), fact)
-                await self._ports.outbox.enqueue(conn, ORDERS_INGEST, event)
+            await ask_to_anonymize(self._ports, conn, request, order_ids, customer_id)
             customer_ids = await self._customers(conn, hashed, customer_id)
             for erased in customer_ids:
                 data = CustomerEraseRequestedFact(customer_id=erased, request_id=request.id)

@@ -1,5 +1,6 @@
 """The anonymizer's SQL (asyncpg): its copy of orders and audit log (orders.py), the erasure saga's
-records and receipts (erasures.py) and the requests they answer (requests.py). Only the service calls
+records and receipts (erasures.py), the requests they answer (requests.py) and the orders retention
+takes (retention.py). Only the service calls
 it, and it decides no rule; the package is the `Store` the use cases take (service/ports.py)."""
 
 from services.anonymizer.store.erasures import (
@@ -24,8 +25,10 @@ from services.anonymizer.store.requests import (
     request_erasures,
     request_receipts,
 )
+from services.anonymizer.store.retention import count_retention_due, lock_retention_sweep, retention_due
 
 __all__ = [
+    "count_retention_due",
     "customers_of_person",
     "due_erasures",
     "ensure_order_request",
@@ -35,6 +38,7 @@ __all__ = [
     "insert_receipt",
     "insert_request",
     "list_requests",
+    "lock_retention_sweep",
     "open_erasure",
     "orders_of_person",
     "receipts_of",
@@ -43,6 +47,7 @@ __all__ = [
     "refresh_requests",
     "request_erasures",
     "request_receipts",
+    "retention_due",
     "save_erasure",
     "wait_for",
 ]

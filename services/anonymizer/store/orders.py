@@ -8,17 +8,19 @@ from shared.events import Event
 async def record_order(conn: Connection, event: Event, order: KnownOrder) -> None:
     """Keep whose data the order holds (newest sequence wins) and log that we saw the event."""
     await conn.execute(
-        """INSERT INTO known_orders (order_id, email_hash, customer_id, anonymized, last_sequence)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO known_orders (order_id, email_hash, customer_id, anonymized, last_sequence, eligible_since)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (order_id) DO UPDATE
                SET email_hash = excluded.email_hash, customer_id = excluded.customer_id,
-                   anonymized = excluded.anonymized, last_sequence = excluded.last_sequence, updated_at = now()
+                   anonymized = excluded.anonymized, last_sequence = excluded.last_sequence,
+                   eligible_since = excluded.eligible_since, updated_at = now()
                WHERE known_orders.last_sequence < excluded.last_sequence""",
         order.order_id,
         order.email_hash,
         order.customer_id,
         order.anonymized,
         order.sequence,
+        order.eligible_since,
     )
     await conn.execute(
         "INSERT INTO audit_log (order_id, event_id, event_type, sequence) VALUES ($1, $2, $3, $4)",

@@ -25,7 +25,8 @@ from shared.cancellations import LoyaltyCreditedData, RestockRequestedData, paym
 from shared.consumer import Unprocessable
 from shared.db import Connection
 from shared.events import Event
-from shared.orders import OrderLifecycleData, OrderSnapshot, PaymentFact
+from shared.order_facts import PaymentFact
+from shared.orders import OrderLifecycleData, OrderSnapshot
 
 LOYALTY_GATEWAY = "loyalty_money"
 

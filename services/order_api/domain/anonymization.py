@@ -4,6 +4,9 @@ Eligible: cancelled, fulfilled or fully refunded (Elastic Path's rule), and with
 the customer's data: no refund pending (it may pay to the guest's IBAN), no guest cancellation request
 open. An anonymized order stays eligible, so anonymizing it again is a no-op.
 
+An order carries when it became eligible (`eligible_since`), so that a retention policy elsewhere
+(the anonymizer's) can count from it without a copy of this rule.
+
 Masking replaces every present personal value with `*` and leaves absent ones absent; ids, money,
 statuses, line items' titles, transactions and fulfilments (tracking numbers too) are kept.
 """
@@ -32,6 +35,15 @@ def ineligibility(order: OrderSnapshot) -> Ineligibility | None:
     if any(item.active_request for item in order.line_items):
         return "request_active"
     return None
+
+
+def with_eligible_since(order: OrderSnapshot) -> OrderSnapshot:
+    """The changed order with `eligible_since` following its eligibility: while it is eligible, the time
+    it became so (kept from before, else this change's time, `updated_at`); None while it is not, so an
+    order that stops being eligible (a fulfilment cancelled, a refund or a guest request opened) starts
+    again from the change that makes it eligible anew."""
+    since = (order.eligible_since or order.updated_at) if ineligibility(order) is None else None
+    return order if since == order.eligible_since else order.model_copy(update={"eligible_since": since})
 
 
 def to_forget_now(order: OrderSnapshot) -> bool:

@@ -14,16 +14,8 @@ from services.order_api.domain.money import DEFAULT_CURRENCY, MAX_AMOUNT, check_
 from services.order_api.domain.payments import stated_financial_status
 from services.order_api.domain.tags import normalise_tags
 from shared.money import currency_exponent
-from shared.orders import (
-    CustomerSnapshot,
-    FulfillmentCreatedFact,
-    LineItemDraft,
-    LineItemSnapshot,
-    OrderDraft,
-    OrderSnapshot,
-    Transaction,
-    VariantFact,
-)
+from shared.order_facts import FulfillmentCreatedFact, LineItemDraft, OrderDraft, VariantFact
+from shared.orders import CustomerSnapshot, LineItemSnapshot, OrderSnapshot, Transaction
 
 FIRST_ORDER_NUMBER: Final = 1001
 

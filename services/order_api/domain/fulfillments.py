@@ -4,7 +4,8 @@ from datetime import datetime
 
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.limits import MAX_FULFILLMENTS, check_count
-from shared.orders import Fulfillment, FulfillmentCreatedFact, FulfillmentLine, FulfillmentStatus, OrderSnapshot
+from shared.order_facts import FulfillmentCreatedFact
+from shared.orders import Fulfillment, FulfillmentLine, FulfillmentStatus, OrderSnapshot
 
 
 def fulfil(order: OrderSnapshot, fact: FulfillmentCreatedFact, now: datetime) -> OrderSnapshot:

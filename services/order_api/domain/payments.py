@@ -8,7 +8,8 @@ from typing import Final, Literal
 from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.limits import MAX_TRANSACTIONS, check_count
 from services.order_api.domain.money import check_money, money
-from shared.orders import FinancialStatus, OrderSnapshot, PaymentFact, Transaction, TransactionKind
+from shared.order_facts import PaymentFact
+from shared.orders import FinancialStatus, OrderSnapshot, Transaction, TransactionKind
 
 PaymentKind = Literal["authorized", "captured", "voided"]
 _TRANSACTION_KIND: Final[dict[PaymentKind, TransactionKind]] = {

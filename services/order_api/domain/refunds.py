@@ -18,15 +18,8 @@ from services.order_api.domain.errors import OrderRuleError, OrderStateError
 from services.order_api.domain.fulfillments import shipped_quantities, with_fulfilment_counts
 from services.order_api.domain.limits import MAX_REFUNDS, MAX_TRANSACTIONS, check_count
 from services.order_api.domain.payments import financial_status, ledger_entry
-from shared.orders import (
-    OrderSnapshot,
-    PaymentFact,
-    Refund,
-    RefundLine,
-    RefundMethod,
-    RestockType,
-    Transaction,
-)
+from shared.order_facts import PaymentFact
+from shared.orders import OrderSnapshot, Refund, RefundLine, RefundMethod, RestockType, Transaction
 from shared.refund_math import RefundQuote, RefundRefused, quote, refundable, refunded_quantities
 
 Shipping = Decimal | Literal["full"] | None

@@ -15,7 +15,7 @@ from services.order_api.domain.anonymization import ineligibility
 from services.order_api.domain.changes import OrderChanges, update
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
-from services.order_api.service.lifecycle import anonymize, lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import anonymize, lock_order, save_change, utc_now
 from services.order_api.service.ports import Database, Tables
 
 
@@ -64,7 +64,7 @@ class AnonymizationService:
             if stored.order.request_to_be_forgotten:  # waiting already: nothing to change
                 return stored
             asked = update(stored.order, OrderChanges(request_to_be_forgotten=True), self.clock())
-            return await publish_change(tables, "order.updated", await tables.orders.save(asked), self.max_event_bytes)
+            return await save_change(tables, "order.updated", asked, self.max_event_bytes)
 
 
 async def _lock_all(tables: Tables, order_ids: Sequence[int]) -> dict[int, StoredOrder]:

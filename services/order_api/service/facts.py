@@ -14,11 +14,11 @@ from services.order_api.domain.cancellation import apply_decision, record_return
 from services.order_api.domain.fulfillments import cancel_fulfillment, fulfil, fulfillment_event
 from services.order_api.domain.payments import PaymentKind, apply_payment, is_recorded
 from services.order_api.domain.refunds import settle_refund
-from services.order_api.service.lifecycle import lock_order, lock_order_with_id, publish_change, utc_now
+from services.order_api.service.lifecycle import lock_order, lock_order_with_id, save_change, utc_now
 from services.order_api.service.ports import Database
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.logging import get_logger
-from shared.orders import CustomerFact, FulfillmentCancelledFact, FulfillmentCreatedFact, PaymentFact, VariantFact
+from shared.order_facts import CustomerFact, FulfillmentCancelledFact, FulfillmentCreatedFact, PaymentFact, VariantFact
 
 log = get_logger(__name__)
 
@@ -37,7 +37,7 @@ class FactService:
                 return
             transaction_id = await tables.orders.next_object_id()
             order, event_type = apply_payment(stored.order, kind, fact, transaction_id, self.clock())
-            await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
+            await save_change(tables, event_type, order, self.max_event_bytes)
 
     async def apply_fulfillment(self, fact: FulfillmentCreatedFact | FulfillmentCancelledFact) -> None:
         async with self.database.transaction() as tables:
@@ -49,7 +49,7 @@ class FactService:
             else:
                 order = cancel_fulfillment(stored.order, fact.fulfillment_id, now)
                 event_type = "order.updated"
-            await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
+            await save_change(tables, event_type, order, self.max_event_bytes)
 
     async def settle_refund(self, fact: PaymentFact, *, succeeded: bool) -> None:
         """The payment service's answer to a refund command: the refund succeeded or failed."""
@@ -62,7 +62,7 @@ class FactService:
                 log.info("refund answer recorded before", order_id=fact.order_id, ledger_entry=fact.ledger_entry_id)
                 return
             order, event_type = settled
-            await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
+            await save_change(tables, event_type, order, self.max_event_bytes)
 
     async def apply_decision(self, decision: CancellationDecision) -> None:
         """The cancellation worker approved or rejected a guest request."""
@@ -70,13 +70,13 @@ class FactService:
             stored = await lock_order(tables, decision.order_id)
             refund_id = await tables.orders.next_object_id()
             order, event_type = apply_decision(stored.order, decision, refund_id, self.clock())
-            await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
+            await save_change(tables, event_type, order, self.max_event_bytes)
 
     async def record_return(self, received: ReturnReceived) -> None:
         async with self.database.transaction() as tables:
             stored = await lock_order(tables, received.order_id)
             order = record_return(stored.order, received, self.clock())
-            await publish_change(tables, "order.return_received", await tables.orders.save(order), self.max_event_bytes)
+            await save_change(tables, "order.return_received", order, self.max_event_bytes)
 
     async def record_reason(self, reason: CancellationReason) -> None:
         async with self.database.transaction() as tables:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.order_api.domain.guest_requests import RequestedItem, accept_requests, bank_account
-from services.order_api.service.lifecycle import publish_change, utc_now
+from services.order_api.service.lifecycle import save_change, utc_now
 from services.order_api.service.ports import Database
 from shared.cancellations import CancellationSubmitted
 from shared.events import Event
@@ -56,8 +56,7 @@ class GuestRequests:
             order, items = accept_requests(
                 stored.order, request.items, request_ids, now, reasons=reasons, return_companies=companies
             )
-            changed = await tables.orders.save(order)
-            await publish_change(tables, "order.cancellation_requested", changed, self.max_event_bytes)
+            changed = await save_change(tables, "order.cancellation_requested", order, self.max_event_bytes)
             submitted = CancellationSubmitted(
                 order_id=order.id,
                 items=items,

@@ -1,6 +1,10 @@
 """What every change of an order does: lock the order (checking the version the caller saw) and add its
 lifecycle event to the outbox, or refuse the change when that event would be too large to publish.
 
+Every change is stored through `save_change` (a new order: `insert_order`), which keeps the order's
+`eligible_since` up to date (domain/anonymization.py), so each published snapshot says since when the
+order may be anonymized.
+
 Forget-when-eligible: a change that leaves an order whose customer asked to be forgotten
 (`request_to_be_forgotten`) eligible for anonymization anonymizes it too, in the change's transaction,
 after the change's own event (`anonymize`, the one step the anonymization use case takes as well).
@@ -10,7 +14,7 @@ the last order of a checkout record masks that record (service/customer_erasure.
 
 from datetime import UTC, datetime
 
-from services.order_api.domain.anonymization import mask_order, to_forget_now
+from services.order_api.domain.anonymization import mask_order, to_forget_now, with_eligible_since
 from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
@@ -62,6 +66,20 @@ async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None
     return stored, object_id
 
 
+async def insert_order(tables: Tables, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+    """Store a new order (its first version), eligible since its creation when it is created so."""
+    return await tables.orders.insert(with_eligible_since(order), fingerprint)
+
+
+async def save_change(tables: Tables, event_type: str, order: OrderSnapshot, max_event_bytes: int) -> StoredOrder:
+    """Store the changed (locked) order as its next version and publish the change (`publish_change`)."""
+    return await publish_change(tables, event_type, await _save(tables, order), max_event_bytes)
+
+
+async def _save(tables: Tables, order: OrderSnapshot) -> StoredOrder:
+    return await tables.orders.save(with_eligible_since(order))
+
+
 async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> StoredOrder:
     """Add the change's event to the outbox, or refuse the change (rolling its transaction back); then
     anonymize the order if its customer asked to be forgotten and the change made it eligible. The order
@@ -77,7 +95,7 @@ async def anonymize(tables: Tables, stored: StoredOrder, now: datetime, max_even
     `order.anonymized` with the masked snapshot; an anonymized order as it is, with no event."""
     if stored.order.anonymized:
         return stored
-    changed = await tables.orders.save(mask_order(stored.order, now))
+    changed = await _save(tables, mask_order(stored.order, now))
     await enqueue_event(tables, ANONYMIZED, changed, max_event_bytes)
     if changed.order.customer is not None:  # its customer's record may go with its last order
         await finish_customer(tables, changed.order.customer.id, now)

@@ -23,9 +23,18 @@ from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
-from services.order_api.service.lifecycle import as_seen, enqueue_event, lock_order, publish_change, utc_now
+from services.order_api.service.lifecycle import (
+    as_seen,
+    enqueue_event,
+    insert_order,
+    lock_order,
+    publish_change,
+    save_change,
+    utc_now,
+)
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
-from shared.orders import CustomerSnapshot, OrderDraft, OrderSnapshot
+from shared.order_facts import OrderDraft
+from shared.orders import CustomerSnapshot, OrderSnapshot
 
 # A change of an order at a moment, as the domain makes it.
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
@@ -86,7 +95,7 @@ class OrderService:
                     raise UpstreamConflict(draft.upstream_id, stored.order.id)
             order = await self._build(tables, draft)
             try:
-                stored = await tables.orders.insert(order, digest)
+                stored = await insert_order(tables, order, digest)
             except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
                 raise UpstreamConflict(draft.upstream_id or "", 0) from taken
             # Anonymized at once when created eligible by a customer who asked to be forgotten.
@@ -180,7 +189,7 @@ class OrderService:
             order = change(stored.order, self.clock())
             if order is stored.order:  # nothing changes
                 return as_seen(stored, may_read)
-            changed = await publish_change(tables, event_type, await tables.orders.save(order), self.max_event_bytes)
+            changed = await save_change(tables, event_type, order, self.max_event_bytes)
         return as_seen(changed, may_read)
 
 

@@ -16,7 +16,8 @@ from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
-from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
+from shared.orders import CustomerSnapshot, OrderSnapshot
 
 
 class UpstreamIdTaken(Exception):

@@ -24,7 +24,7 @@ from services.order_api.domain.refunds import (
 )
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound
-from services.order_api.service.lifecycle import as_seen, lock_order, lock_order_with_id, publish_change, utc_now
+from services.order_api.service.lifecycle import as_seen, lock_order, lock_order_with_id, save_change, utc_now
 from services.order_api.service.ports import Database
 from shared.orders import OrderSnapshot, Refund
 from shared.refund_math import RefundQuote
@@ -56,8 +56,7 @@ class RefundService:
         async with self.database.transaction() as tables:
             stored, refund_id = await lock_order_with_id(tables, order_id, if_match)
             cancelled = cancel_order(stored.order, request, refund_id, self.clock())
-            saved = await tables.orders.save(cancelled)
-            changed = await publish_change(tables, "order.cancelled", saved, self.max_event_bytes)
+            changed = await save_change(tables, "order.cancelled", cancelled, self.max_event_bytes)
         refund = next((one for one in changed.order.refunds if one.id == refund_id), None)
         return Refunded(as_seen(changed, may_read), refund)
 
@@ -88,8 +87,7 @@ class RefundService:
             refund = refund_of(quoted, details, {line.line_item_id: line.restock_type for line in request.lines})
             cancelled = {line.line_item_id: line.quantity for line in request.lines if line.restock_type == "cancel"}
             order = with_refund(cancel_units(stored.order, cancelled), refund).model_copy(update={"updated_at": now})
-            saved = await tables.orders.save(order)
-            changed = await publish_change(tables, "order.refund_requested", saved, self.max_event_bytes)
+            changed = await save_change(tables, "order.refund_requested", order, self.max_event_bytes)
         return Refunded(as_seen(changed, may_read), refund)
 
     async def wait_until_settled(self, order_id: int, refund_id: int, seconds: float, *, may_read: bool) -> StoredOrder:

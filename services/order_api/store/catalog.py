@@ -8,7 +8,8 @@ from typing import Final
 import asyncpg
 
 from shared.db import Connection
-from shared.orders import CustomerDraft, CustomerFact, CustomerSnapshot, OrderSnapshot, VariantFact
+from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
+from shared.orders import CustomerSnapshot, OrderSnapshot
 
 
 class VariantRows:

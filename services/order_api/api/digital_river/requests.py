@@ -10,16 +10,8 @@ from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.limits import MAX_LINE_ITEMS
 from shared.fields import BigintId, StorableText
-from shared.orders import (
-    ChargeType,
-    CheckoutFields,
-    CustomerDraft,
-    CustomerType,
-    LineItemDraft,
-    OrderDraft,
-    ShippingLine,
-    TaxLine,
-)
+from shared.order_facts import CustomerDraft, LineItemDraft, OrderDraft
+from shared.orders import ChargeType, CheckoutFields, CustomerType, ShippingLine, TaxLine
 from shared.problems import Problem
 
 

@@ -13,7 +13,8 @@ from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.haravan.responses import AddressLines
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
 from shared.fields import BigintId, storable
-from shared.orders import FinancialStatus, OrderDraft, TransactionKind, TransactionStatus
+from shared.order_facts import OrderDraft
+from shared.orders import FinancialStatus, TransactionKind, TransactionStatus
 from shared.problems import invalid_field
 
 

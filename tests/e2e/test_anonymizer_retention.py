@@ -1,0 +1,125 @@
+"""Retention on the real stack, the services as processes: with ANONYMIZER_RETENTION_DAYS=0 (as soon as
+eligible) an order created and then cancelled through Haravan is anonymized without anyone asking:
+`GET /v2/orders/{id}` shows it anonymized, and its erasure under the anonymizer's `retention` request
+completes with every service's receipt; an open order next to it is left alone. The sweep logs its progress
+without personal data and counts in /metrics."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.auth import LOCAL_API_KEY
+from shared.services import ANONYMIZER
+from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from tests.support.storefront import CREATE_PATH, order_body
+
+# Every service that holds personal data answers (the anonymizer's default ANONYMIZER_RECEIPT_SERVICES).
+RECEIPT_SERVICES = ["order_api", "cancellation_worker", "webhook_dispatcher", "anonymizer"]
+ANONYMIZER_KEY = {"authorization": f"Bearer {LOCAL_API_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def anonymizer(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> Iterator[ServiceProcess]:
+    """The anonymizer with retention on (0 days, a sweep every half second), in place of the system's
+    one (started again, as it was, afterwards)."""
+    system["anonymizer"].terminate()
+    settings = {**FAST_SETTINGS, "ANONYMIZER_RETENTION_DAYS": "0", "ANONYMIZER_RETENTION_INTERVAL_SECONDS": "0.5"}
+    replaced = ServiceProcess(ANONYMIZER, stack, LOG_DIR, settings)
+    replaced.start()
+    try:
+        yield replaced
+    finally:
+        replaced.terminate()
+        system["anonymizer"].start()
+
+
+async def create(http: httpx.AsyncClient, api: str, email: str) -> int:
+    body = order_body(email=email)
+    body["order"] |= {"financial_status": "pending", "phone": "+15550177"}  # nothing paid: no refund to wait for
+    created = await http.post(api + CREATE_PATH, json=body)
+    assert created.status_code == 201, created.text
+    order_id: int = created.json()["order"]["id"]
+    return order_id
+
+
+async def shown(http: httpx.AsyncClient, api: str, order_id: int) -> dict[str, Any]:
+    fetched = await http.get(f"{api}/v2/orders/{order_id}")
+    assert fetched.status_code == 200, fetched.text
+    order: dict[str, Any] = fetched.json()["data"]
+    return order
+
+
+async def test_a_cancelled_order_is_anonymized_by_retention_and_an_open_one_is_not(
+    system: dict[str, ServiceProcess],
+    anonymizer: ServiceProcess,
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+) -> None:
+    api = system["order_api"].url
+    kept_email = f"keep.{uuid.uuid4().hex[:8]}@example.com"
+    erased_email = f"retain.{uuid.uuid4().hex[:8]}@example.com"
+    kept = await create(http, api, kept_email)
+    erased = await create(http, api, erased_email)
+    # Both are in the anonymizer's copy before the cancel, so every sweep that takes the cancelled one
+    # has seen the open one too.
+    known = "SELECT count(*) FROM anonymizer.known_orders WHERE order_id = ANY($1::bigint[])"
+    await eventually(lambda: admin_db.fetchval(known, [kept, erased]), lambda count: count == 2, timeout=30)
+
+    cancelled = await http.post(f"{api}/com/orders/{erased}/cancel.json", json={})
+    assert cancelled.status_code == 200, cancelled.text
+
+    order = await eventually(lambda: shown(http, api, erased), lambda order: order["anonymized"], timeout=60)
+    assert order["contact"]["email"] == "*"
+    assert erased_email not in str(order)
+
+    # The anonymizer's retention request over the order completes with every service's receipt.
+    request_id = await eventually(
+        lambda: admin_db.fetchval(
+            "SELECT request_id FROM anonymizer.erasure_request_orders WHERE order_id = $1", erased
+        ),
+        lambda found: found is not None,
+        timeout=30,
+    )
+
+    async def request() -> dict[str, Any]:
+        seen = await http.get(f"{anonymizer.url}/erasures/{request_id}", headers=ANONYMIZER_KEY)
+        assert seen.status_code == 200, seen.text
+        answer: dict[str, Any] = seen.json()
+        return answer
+
+    def progress(answer: dict[str, Any]) -> dict[str, Any]:
+        mine: list[dict[str, Any]] = [one for one in answer["orders"] if one["order_id"] == erased]
+        assert len(mine) == 1, answer
+        return mine[0]
+
+    # The sweep's request may cover other orders due; this one's erasure is what completes here.
+    done = await eventually(request, lambda answer: progress(answer)["state"] == "complete", timeout=60)
+    assert done["kind"] == "retention"
+    assert progress(done)["missing"] == []
+    assert sorted(receipt["service"] for receipt in progress(done)["receipts"]) == sorted(RECEIPT_SERVICES)
+    status = done["status"]
+    listed = await http.get(f"{anonymizer.url}/erasures", params={"status": status}, headers=ANONYMIZER_KEY)
+    assert listed.status_code == 200, listed.text
+    assert {"id": str(request_id), "kind": "retention", "status": status}.items() <= next(
+        one for one in listed.json()["items"] if one["id"] == str(request_id)
+    ).items()
+
+    # The open order is untouched: not anonymized, nothing asked for it.
+    assert (await shown(http, api, kept))["anonymized"] is False
+    erasures = "SELECT count(*) FROM anonymizer.order_erasures WHERE order_id = $1"
+    assert await admin_db.fetchval(erasures, kept) == 0
+
+    # Progress in the log (without the emails) and in the metrics.
+    lines = anonymizer.log_path.read_text(errors="replace").splitlines()
+    assert any("retention sweep asked to anonymize orders" in line and str(request_id) in line for line in lines)
+    assert not any(erased_email in line or kept_email in line for line in lines)
+    metrics = (await http.get(f"{anonymizer.url}/metrics")).text
+    requested = next(line for line in metrics.splitlines() if line.startswith("anonymizer_retention_orders_requested"))
+    assert float(requested.split()[-1]) >= 1
+    assert "anonymizer_retention_orders_due " in metrics
