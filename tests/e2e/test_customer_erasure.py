@@ -15,7 +15,7 @@ import pytest
 
 from shared.auth import LOCAL_API_KEY
 from shared.orders import CustomerFact, FulfillmentCreatedFact
-from tests.support.order_api_facts import AUTH, apply_facts, create_order, fact
+from tests.support.order_api_facts import apply_facts, create_order, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.refunds import cancel, everything, paid_order_body, refund
@@ -179,13 +179,13 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
 
     assert states(done) == complete_but()
     assert done["completed_at"] is not None
-    assert {
-        receipt["service"] for order in done["orders"] for receipt in order["receipts"]
-    } == set(RECEIPT_SERVICES)
+    assert {receipt["service"] for order in done["orders"] for receipt in order["receipts"]} == set(RECEIPT_SERVICES)
     assert set((await _anonymized(admin_db, list(orders.values()))).values()) == {(True, "*")}
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == ("*", "*", "*", "*")
     # The other customer: their order (eligible, never asked for) and their record as they were.
     assert (await _anonymized(admin_db, [others_order["id"]]))[others_order["id"]] == (False, other.email)
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, other.customer_id) or ()) == other.record
-    listed = await http.get(f"{anonymizer}/erasures", params={"status": "complete", "limit": 200}, headers=ANONYMIZER_KEY)
+    listed = await http.get(
+        f"{anonymizer}/erasures", params={"status": "complete", "limit": 200}, headers=ANONYMIZER_KEY
+    )
     assert asked.json()["id"] in [item["id"] for item in listed.json()["items"]]

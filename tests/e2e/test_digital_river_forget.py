@@ -157,7 +157,10 @@ async def test_an_order_asked_to_be_forgotten_on_update_waits_then_its_fulfilmen
 
 
 async def test_asking_on_update_for_an_order_already_done_anonymizes_it_at_once(
-    system: dict[str, ServiceProcess], api: httpx.AsyncClient, anonymizer: httpx.AsyncClient, admin_db: asyncpg.Connection
+    system: dict[str, ServiceProcess],
+    api: httpx.AsyncClient,
+    anonymizer: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
 ) -> None:
     order = await create(api, _body())
     cancelled = await api.post(f"{system['order_api'].url}/com/orders/{order['id']}/cancel.json", json={})

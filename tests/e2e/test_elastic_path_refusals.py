@@ -74,7 +74,12 @@ async def test_one_open_or_unknown_order_refuses_the_whole_batch_and_changes_not
     missing = await http.post(api + ANONYMIZE, json=_ids(eligible, unknown))
     assert missing.status_code == 422, missing.text
     assert missing.json() == {
-        "errors": {"status": 422, "title": TITLE, "detail": f"Order {unknown} not found", "meta": {"order_id": str(unknown)}}
+        "errors": {
+            "status": 422,
+            "title": TITLE,
+            "detail": f"Order {unknown} not found",
+            "meta": {"order_id": str(unknown)},
+        }
     }
     too_many = await http.post(api + ANONYMIZE, json=_ids(eligible, *range(1, 101)))
     assert too_many.status_code == 422, too_many.text
