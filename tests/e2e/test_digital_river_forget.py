@@ -178,3 +178,22 @@ async def test_asking_on_update_for_an_order_already_done_anonymizes_it_at_once(
         timeout=60,
     )
     assert erasure is not None
+
+
+async def test_a_request_to_be_forgotten_cannot_be_withdrawn_and_is_honoured(
+    api: httpx.AsyncClient, anonymizer: httpx.AsyncClient, stack: tuple[str, str], admin_db: asyncpg.Connection
+) -> None:
+    order = await create(api, _body(requestToBeForgotten=True))
+    erasure_id = await _shown_waiting(anonymizer, admin_db, order["id"])
+
+    withdrawn = await api.post(f"/orders/{order['id']}", json={"requestToBeForgotten": False})
+
+    assert withdrawn.status_code == 409, withdrawn.text
+    problem = withdrawn.json()
+    assert problem["code"] == "forget_request_final"
+    assert [error["field"] for error in problem["errors"]] == ["requestToBeForgotten"]
+    assert (await _order(api, order["id"]))["requestToBeForgotten"] is True
+    await _pay(stack, admin_db, order)
+    await _fulfil(stack, admin_db, order["id"])
+    forgotten = await _anonymized_by_itself(api, anonymizer, order["id"], erasure_id)
+    assert _as_created(forgotten) == ("*", "*", {"giftMessage": "*"})

@@ -31,6 +31,15 @@ class OrderChanges:
 
 
 def update(order: OrderSnapshot, changes: OrderChanges, now: datetime) -> OrderSnapshot:
+    if order.request_to_be_forgotten and changes.request_to_be_forgotten is False:
+        # The anonymizer shows the request waiting (or a customer erasure asked for it): it is kept,
+        # and the order is anonymized once it is done.
+        raise OrderStateError(
+            "request_to_be_forgotten",
+            "forget_request_final",
+            "the customer's request to be forgotten cannot be withdrawn; the order is anonymized once it is "
+            "fulfilled, cancelled or refunded",
+        )
     fields: dict[str, object] = {
         name: value
         for name, value in (
