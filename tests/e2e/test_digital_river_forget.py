@@ -18,6 +18,7 @@ from tests.support.digital_river import client, create
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.storefront import assert_problem
 
 ANONYMIZER_KEY: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 
@@ -197,3 +198,25 @@ async def test_a_request_to_be_forgotten_cannot_be_withdrawn_and_is_honoured(
     await _fulfil(stack, admin_db, order["id"])
     forgotten = await _anonymized_by_itself(api, anonymizer, order["id"], erasure_id)
     assert _as_created(forgotten) == ("*", "*", {"giftMessage": "*"})
+
+
+async def test_an_order_to_be_forgotten_is_deleted_only_once_anonymized(
+    system: dict[str, ServiceProcess],
+    api: httpx.AsyncClient,
+    anonymizer: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+) -> None:
+    order = await create(api, _body(requestToBeForgotten=True))
+    erasure_id = await _shown_waiting(anonymizer, admin_db, order["id"])
+    haravan = f"{system['order_api'].url}/com/orders/{order['id']}"
+
+    refused = await api.delete(f"{haravan}.json")
+
+    problem = assert_problem(refused, 409, "order_not_deletable", "request_to_be_forgotten")
+    assert "cancel it first" in problem["detail"]
+    assert (await _order(api, order["id"]))["email"] == order["email"]
+    cancelled = await api.post(f"{haravan}/cancel.json", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    await _anonymized_by_itself(api, anonymizer, order["id"], erasure_id)
+    deleted = await api.delete(f"{haravan}.json")
+    assert deleted.status_code == 200, deleted.text
