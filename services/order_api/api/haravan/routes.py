@@ -157,7 +157,7 @@ async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_ma
     dependencies=WRITES,
 )
 async def delete_order(order_id: OrderId, orders: Orders, if_match: IfMatch) -> Deleted:
-    """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
-    `order.deleted` carries its last state."""
+    """Delete an order that is closed, cancelled or unpaid, and anonymized if its customer asked to be
+    forgotten (409 `order_not_deletable` otherwise); `order.deleted` carries its last state."""
     await orders.delete_order(order_id, if_match=if_match)
     return Deleted()
