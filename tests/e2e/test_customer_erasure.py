@@ -6,7 +6,7 @@ service's receipt, then the request complete; the customer's record is masked on
 Another customer's order and record are untouched."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import asyncpg
@@ -189,3 +189,44 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
         f"{anonymizer}/erasures", params={"status": "complete", "limit": 200}, headers=ANONYMIZER_KEY
     )
     assert asked.json()["id"] in [item["id"] for item in listed.json()["items"]]
+
+
+async def test_an_erasure_by_email_covers_every_order_of_the_account_it_finds(
+    system: dict[str, ServiceProcess],
+    http: httpx.AsyncClient,
+    admin_db: asyncpg.Connection,
+    stack: tuple[str, str],
+) -> None:
+    """The email finds the customer's account through an order; the account's order placed under
+    another email is the same person's, so it is erased too, and the account's record then is."""
+    api, anonymizer = system["order_api"].url, system["anonymizer"].url
+    person = await _person(stack, admin_db, "Somerville")
+    by_email = await _order(http, api, person, paid=False)
+    other_email = replace(person, email=unique_email("mary"))
+    by_account = await _order(http, api, other_email, paid=False)
+    for order in (by_email, by_account):
+        assert (await cancel(http, api, order["id"])).status_code == 200
+    await eventually(
+        lambda: admin_db.fetchval(
+            "SELECT count(*) FROM anonymizer.known_orders WHERE customer_id = $1", person.customer_id
+        ),
+        lambda known: known == 2,
+        timeout=30,
+    )
+
+    asked = await http.post(f"{anonymizer}/erasures", json={"email": person.email}, headers=ANONYMIZER_KEY)
+
+    assert asked.status_code == 202, asked.text
+    assert sorted(order["order_id"] for order in asked.json()["orders"]) == sorted([by_email["id"], by_account["id"]])
+    await eventually(
+        lambda: http.get(f"{anonymizer}/erasures/{asked.json()['id']}", headers=ANONYMIZER_KEY),
+        lambda seen: seen.json()["status"] == "complete",
+        timeout=60,
+    )
+    assert set((await _anonymized(admin_db, [by_email["id"], by_account["id"]])).values()) == {(True, "*")}
+    masked = await eventually(
+        lambda: admin_db.fetchrow(CUSTOMER_ROW, person.customer_id),
+        lambda row: row is not None and row["email"] == "*",
+        timeout=30,
+    )
+    assert tuple(masked or ()) == ("*", "*", "*", "*")
