@@ -1,6 +1,8 @@
 """What every change of an order does: lock the order (checking the version the caller saw) and add its
 lifecycle event to the outbox, or refuse the change when that event would be too large to publish.
 
+An anonymized order stays so: a change that would put personal data back into it is refused.
+
 Forget-when-eligible: a change that leaves an order whose customer asked to be forgotten
 (`request_to_be_forgotten`) eligible for anonymization anonymizes it too, in the change's transaction,
 after the change's own event (`anonymize`, the one step the anonymization use case takes as well).
@@ -10,7 +12,7 @@ Anonymizing the last order a waiting customer erasure waited for masks the custo
 
 from datetime import UTC, datetime
 
-from services.order_api.domain.anonymization import mask_order, to_forget_now
+from services.order_api.domain.anonymization import check_still_masked, mask_order, to_forget_now
 from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
@@ -65,7 +67,10 @@ async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None
 async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> StoredOrder:
     """Add the change's event to the outbox, or refuse the change (rolling its transaction back); then
     anonymize the order if its customer asked to be forgotten and the change made it eligible. The order
-    as it now stands (its anonymized version, when it was)."""
+    as it now stands (its anonymized version, when it was). A change that would put personal data back
+    into an anonymized order is refused."""
+    if stored.order.anonymized:
+        check_still_masked(stored.order)
     await enqueue_event(tables, event_type, stored, max_event_bytes)
     if not to_forget_now(stored.order):
         return stored
