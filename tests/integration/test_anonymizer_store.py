@@ -178,9 +178,14 @@ async def test_a_persons_orders_are_found_by_email_hash_or_customer_id_never_onc
             )
         await store.record_order(conn, order_created(ORDER + 3, 1), KnownOrder(ORDER + 3, 1, ada, 12, True, None))
 
-        assert await store.orders_of_person(conn, email_hash=ada, customer_id=None) == [ORDER, ORDER + 1]
-        assert await store.orders_of_person(conn, email_hash=None, customer_id=12) == [ORDER + 1, ORDER + 2]
-        assert await store.orders_of_person(conn, email_hash=b"\x0c" * 32, customer_id=None) == []
+        assert await store.orders_of_person(conn, email_hash=ada, customer_ids=[]) == [ORDER, ORDER + 1]
+        assert await store.orders_of_person(conn, email_hash=None, customer_ids=[12]) == [ORDER + 1, ORDER + 2]
+        assert await store.orders_of_person(conn, email_hash=ada, customer_ids=[12, 99]) == [
+            ORDER,
+            ORDER + 1,
+            ORDER + 2,
+        ]
+        assert await store.orders_of_person(conn, email_hash=b"\x0c" * 32, customer_ids=[]) == []
         # The customer records of those orders (once each), for customer.erase_requested.
         assert await store.customers_of_person(conn, email_hash=ada, customer_id=None) == [12]
         assert await store.customers_of_person(conn, email_hash=bob, customer_id=99) == [12]

@@ -103,7 +103,7 @@ class FakeStore:
         return self.erasures.setdefault(erasure.order_id, erasure)
 
     async def orders_of_person(
-        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+        self, conn: Connection, *, email_hash: bytes | None, customer_ids: Sequence[int]
     ) -> list[int]:
         return sorted(
             o.order_id
@@ -111,7 +111,7 @@ class FakeStore:
             if not o.anonymized
             and (
                 (email_hash is not None and o.email_hash == email_hash)
-                or (customer_id is not None and o.customer_id == customer_id)
+                or (o.customer_id is not None and o.customer_id in customer_ids)
             )
         )
 

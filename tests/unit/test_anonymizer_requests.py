@@ -189,6 +189,18 @@ async def test_a_customer_erasure_by_email_asks_for_each_customer_record_of_the_
     assert [f.customer_id for f in world.customer_erasures()] == [CUSTOMER, CUSTOMER + 1]
 
 
+async def test_a_customer_erasure_by_email_covers_the_orders_of_the_account_it_leads_to(world: World) -> None:
+    await world.order(7461, ADA, CUSTOMER)
+    await world.order(7462, "ada.new@example.com", CUSTOMER)  # the same account, under another email
+    await world.order(7463, BOB, CUSTOMER + 2)
+
+    view = await world.requests.erase_customer(email=ADA)
+
+    assert [p.erasure.order_id for p in view.orders] == [7461, 7462]
+    assert [f.order_id for f in world.anonymize_requests()] == [7461, 7462]
+    assert [f.customer_id for f in world.customer_erasures()] == [CUSTOMER]
+
+
 @pytest.mark.parametrize("email", ["*", "   ", None])
 async def test_a_request_naming_nobody_is_refused(world: World, email: str | None) -> None:
     with pytest.raises(NoSubject):

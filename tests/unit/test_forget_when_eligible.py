@@ -13,6 +13,7 @@ import pytest
 from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
 from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.cancellation import CancelRequest
+from services.order_api.domain.errors import OrderStateError
 from shared.consumer import EventHandler, Unprocessable
 from shared.events import Event
 from shared.order_facts import AnonymizeRequestedFact, FulfillmentCreatedFact, OrderDraft, PaymentFact
@@ -117,6 +118,22 @@ async def test_asking_on_an_eligible_order_anonymizes_at_once(database: FakeData
 
     assert (answered.order.anonymized, answered.order.email, answered.sequence) == (True, MASK, 3)
     assert kinds(database) == ["order.created", "order.updated", "order.anonymized"]
+
+
+async def test_a_request_to_be_forgotten_cannot_be_withdrawn(database: FakeDatabase) -> None:
+    created = await placed(database, paid=True)
+    service = order_service(database)
+    withdraw = DigitalRiverOrderUpdate.model_validate({"requestToBeForgotten": False}).changes()
+
+    with pytest.raises(OrderStateError) as refused:
+        await service.update_order(created.id, withdraw, may_read=True)
+
+    assert (refused.value.field, refused.value.code) == ("request_to_be_forgotten", "forget_request_final")
+    assert (await current(database, created.id)).request_to_be_forgotten is True
+    assert kinds(database) == ["order.created"]
+    never_asked = await placed(database, forget=False, paid=True)
+    answered = await service.update_order(never_asked.id, withdraw, may_read=True)
+    assert answered.order.request_to_be_forgotten is False
 
 
 async def test_an_order_not_eligible_is_not_anonymized_by_asking_or_by_other_changes(

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from services.order_api.domain.anonymization import MASK, ineligibility, mask_order
+from services.order_api.domain.anonymization import MASK, check_still_masked, ineligibility, mask_order
+from services.order_api.domain.errors import OrderStateError
 from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot, Refund
 from tests.support.order_rules import LATER, NOW, PARTIALLY_PAID_NEW_CUSTOMER, build, in_state
 
@@ -112,6 +113,29 @@ def test_no_personal_string_survives_anywhere_in_the_snapshot() -> None:
 def test_masking_twice_is_masking_once() -> None:
     once = mask_order(_order(), LATER)
     assert mask_order(once, LATER) == once
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"email": "jane.again@example.com"}, "email"),
+        ({"note": "new address: 5 New Street", "metadata": {"loyalty_card": "LC-9"}}, "metadata, note"),
+        ({"shipping_address": Address(address1="5 New Street")}, "shipping_address"),
+    ],
+)
+def test_an_anonymized_order_refuses_personal_data_again(change: dict[str, Any], fields: str) -> None:
+    changed = mask_order(_order(), LATER).model_copy(update=change)
+
+    with pytest.raises(OrderStateError) as refused:
+        check_still_masked(changed)
+
+    assert (refused.value.field, refused.value.code) == (fields.split(", ", maxsplit=1)[0], "order_anonymized")
+    assert f"({fields})" in refused.value.message
+
+
+def test_an_anonymized_order_takes_changes_that_hold_no_personal_data() -> None:
+    masked = mask_order(_order(), LATER)
+    check_still_masked(masked.model_copy(update={"tags": "erased", "status": "closed", "email": MASK}))
 
 
 @pytest.mark.parametrize("model", [Address, CustomerSnapshot, ClientDetails])

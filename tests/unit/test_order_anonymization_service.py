@@ -1,13 +1,16 @@
 """The anonymization use case (services/order_api/service/anonymization.py) on the in-memory store:
-all or nothing, one `order.anonymized` per order masked, a repeat a no-op."""
+all or nothing, one `order.anonymized` per order masked, a repeat a no-op; an anonymized order takes no
+personal data again."""
 
 from typing import Any
 
 import pytest
 
 from services.order_api.domain.anonymization import MASK
+from services.order_api.domain.changes import OrderChanges
+from services.order_api.domain.errors import OrderStateError
 from services.order_api.service.errors import OrdersNotAnonymizable
-from tests.support.fake_store import FakeDatabase, anonymization_service, published
+from tests.support.fake_store import FakeDatabase, anonymization_service, order_service, published
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER, build
 
 
@@ -59,3 +62,20 @@ async def test_one_unknown_or_ineligible_order_refuses_all_and_changes_nothing(b
     ]
     assert database.tables.orders.rows == before
     assert published(database) == []
+
+
+async def test_an_anonymized_order_refuses_an_update_that_holds_personal_data() -> None:
+    database = FakeDatabase()
+    order_id = await _place(database, 11, status="cancelled")
+    await anonymization_service(database).anonymize_orders([str(order_id)])
+    before = dict(database.tables.orders.rows)
+    orders = order_service(database)
+
+    with pytest.raises(OrderStateError) as refused:
+        await orders.update_order(11, OrderChanges(email="jane.again@example.com"), may_read=True)
+
+    assert (refused.value.field, refused.value.code) == ("email", "order_anonymized")
+    assert database.tables.orders.rows == before
+    assert len(published(database)) == 1  # the order.anonymized only
+    tagged = await orders.update_order(11, OrderChanges(tags="erased"), may_read=True)
+    assert (tagged.order.tags, tagged.order.email) == ("erased", MASK)

@@ -96,6 +96,14 @@ def test_check_deletable(status: str, financial_status: str, deletable: bool) ->
         assert (caught.value.field, caught.value.code) == ("status", "order_not_deletable")
 
 
+def test_an_order_to_be_forgotten_is_deletable_only_once_anonymized() -> None:
+    waiting = in_state(status="open", financial_status="pending").model_copy(update={"request_to_be_forgotten": True})
+    with pytest.raises(OrderStateError) as caught:
+        check_deletable(waiting)
+    assert (caught.value.field, caught.value.code) == ("request_to_be_forgotten", "order_not_deletable")
+    check_deletable(waiting.model_copy(update={"status": "cancelled", "anonymized": True}))
+
+
 # ---- update ---------------------------------------------------------------------------------------------
 
 

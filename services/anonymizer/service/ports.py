@@ -43,7 +43,7 @@ class Store(Protocol):
     async def wait_for(self, conn: Connection, erasure: OrderErasure) -> OrderErasure: ...
 
     async def orders_of_person(
-        self, conn: Connection, *, email_hash: bytes | None, customer_id: int | None
+        self, conn: Connection, *, email_hash: bytes | None, customer_ids: Sequence[int]
     ) -> list[int]: ...
 
     async def customers_of_person(

@@ -1,10 +1,11 @@
 """Erasure requests (design section 4): a customer's erasure covers every order the copy links to the
-person (by email hash or customer id) and asks order_api to anonymize each (`order.anonymize_requested`
-on orders.ingest, through the outbox): eligible ones are anonymized at once, the others when they
-become eligible; each order's erasure waits until its `order.anonymized` opens it. Each customer record
-of the person (the customer id named, those of the person's orders) is to be erased too
-(`customer.erase_requested`, key = customer id; order_api masks it once its orders are anonymized). A request is read
-with each order's progress and receipts, and listed newest first a page at a time."""
+person (by email hash or customer id, and by the customer records an email leads to) and asks order_api
+to anonymize each (`order.anonymize_requested` on orders.ingest, through the outbox): eligible ones are
+anonymized at once, the others when they become eligible; each order's erasure waits until its
+`order.anonymized` opens it. Each customer record of the person (the customer id named, those of the
+person's orders) is to be erased too (`customer.erase_requested`, key = customer id; order_api masks it
+once its orders are anonymized). A request is read with each order's progress and receipts, and listed
+newest first a page at a time."""
 
 import uuid
 from collections.abc import Sequence
@@ -76,15 +77,19 @@ class ErasureRequestService:
 
     async def erase_customer(self, *, email: str | None = None, customer_id: int | None = None) -> RequestView:
         """A customer's erasure, in one transaction: the request, a waiting erasure for each of the
-        person's orders not anonymized yet (an order under way keeps its erasure), order_api asked
-        to anonymize each and to erase each customer record of the person. A request that finds no
+        person's orders not anonymized yet (those of the email or customer id, and every order of the
+        customer records they lead to; an order under way keeps its erasure), order_api asked to
+        anonymize each and to erase each customer record of the person. A request that finds no
         order is complete at once (a customer id named is still erased)."""
         hashed = domain.email_hash(self._key, email) if email is not None else None
         if hashed is None and customer_id is None:
             raise NoSubject("give an email or a customer id")
         now = self._ports.clock()
         async with self._ports.db.acquire() as conn, conn.transaction():
-            order_ids = await self._store.orders_of_person(conn, email_hash=hashed, customer_id=customer_id)
+            # The person's customer records first: an email finds the account through one order, and
+            # every order of that account is the person's (order_api masks the record after the last).
+            customer_ids = await self._customers(conn, hashed, customer_id)
+            order_ids = await self._store.orders_of_person(conn, email_hash=hashed, customer_ids=customer_ids)
             request = ErasureRequest(
                 id=uuid.uuid4(),
                 kind="customer",
@@ -95,7 +100,6 @@ class ErasureRequestService:
                 completed_at=None if order_ids else now,
             )
             await ask_to_anonymize(self._ports, conn, request, order_ids, customer_id)
-            customer_ids = await self._customers(conn, hashed, customer_id)
             for erased in customer_ids:
                 data = CustomerEraseRequestedFact(customer_id=erased, request_id=request.id)
                 event = Event.new(CUSTOMER_ERASE_REQUESTED, ANONYMIZER.name, str(erased), data)

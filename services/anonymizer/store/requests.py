@@ -31,13 +31,13 @@ def _request(row: Any) -> ErasureRequest:
     return ErasureRequest(**row)
 
 
-async def orders_of_person(conn: Connection, *, email_hash: bytes | None, customer_id: int | None) -> list[int]:
-    """The orders the copy links to the person (by email hash or customer id), not yet anonymized."""
+async def orders_of_person(conn: Connection, *, email_hash: bytes | None, customer_ids: Sequence[int]) -> list[int]:
+    """The orders the copy links to the person (by email hash or one of their customer ids), not yet anonymized."""
     rows = await conn.fetch(
         """SELECT order_id FROM known_orders
-           WHERE NOT anonymized AND (email_hash = $1 OR customer_id = $2) ORDER BY order_id""",
+           WHERE NOT anonymized AND (email_hash = $1 OR customer_id = ANY($2::bigint[])) ORDER BY order_id""",
         email_hash,
-        customer_id,
+        list(customer_ids),
     )
     return [row["order_id"] for row in rows]
 

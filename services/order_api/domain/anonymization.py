@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from services.order_api.domain.customers import is_guest
+from services.order_api.domain.errors import OrderStateError
 from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot
 
 MASK: Final = "*"
@@ -129,3 +130,17 @@ def mask_order(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
             "updated_at": now,
         }
     )
+
+
+def check_still_masked(order: OrderSnapshot) -> None:
+    """An anonymized order takes no personal data again: a change of it that masking would undo (an
+    email, a note, metadata...) is refused, naming the fields; changes that hold none (tags, money,
+    statuses) and the masked values sent back as they are pass."""
+    masked = mask_order(order, order.updated_at)
+    unmasked = [name for name in OrderSnapshot.model_fields if getattr(order, name) != getattr(masked, name)]
+    if unmasked:
+        raise OrderStateError(
+            unmasked[0],
+            "order_anonymized",
+            f"the order is anonymized and cannot hold personal data again ({', '.join(unmasked)})",
+        )

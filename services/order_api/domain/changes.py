@@ -31,6 +31,15 @@ class OrderChanges:
 
 
 def update(order: OrderSnapshot, changes: OrderChanges, now: datetime) -> OrderSnapshot:
+    if order.request_to_be_forgotten and changes.request_to_be_forgotten is False:
+        # The anonymizer shows the request waiting (or a customer erasure asked for it): it is kept,
+        # and the order is anonymized once it is done.
+        raise OrderStateError(
+            "request_to_be_forgotten",
+            "forget_request_final",
+            "the customer's request to be forgotten cannot be withdrawn; the order is anonymized once it is "
+            "fulfilled, cancelled or refunded",
+        )
     fields: dict[str, object] = {
         name: value
         for name, value in (
@@ -85,7 +94,8 @@ def reopen(order: OrderSnapshot, now: datetime) -> OrderSnapshot:
 
 def check_deletable(order: OrderSnapshot) -> None:
     """Money that moved stays on record: an order is deleted only once closed or cancelled, or unpaid,
-    and never while a refund of it waits for the payment service (whose answer names the order)."""
+    and never while a refund of it waits for the payment service (whose answer names the order), nor
+    while its customer's request to be forgotten waits for it."""
     if order.status == "open" and order.financial_status not in ("pending", "voided"):
         raise OrderStateError(
             "status",
@@ -97,4 +107,13 @@ def check_deletable(order: OrderSnapshot) -> None:
             "refunds",
             "order_not_deletable",
             "a refund of the order is not paid back yet; delete it once the refund has succeeded",
+        )
+    if order.request_to_be_forgotten and not order.anonymized:
+        # Deleted, it could never be anonymized: the other services' copies of it would keep the
+        # personal data, and its erasure would wait forever.
+        raise OrderStateError(
+            "request_to_be_forgotten",
+            "order_not_deletable",
+            "the customer asked to be forgotten and the order is not anonymized yet; cancel it first "
+            "(which anonymizes it), then delete it",
         )

@@ -5,6 +5,8 @@ Every change is stored through `save_change` (a new order: `insert_order`), whic
 `eligible_since` up to date (domain/anonymization.py), so each published snapshot says since when the
 order may be anonymized.
 
+An anonymized order stays so: a change that would put personal data back into it is refused.
+
 Forget-when-eligible: a change that leaves an order whose customer asked to be forgotten
 (`request_to_be_forgotten`) eligible for anonymization anonymizes it too, in the change's transaction,
 after the change's own event (`anonymize`, the one step the anonymization use case takes as well).
@@ -14,7 +16,7 @@ the last order of a checkout record masks that record (service/customer_erasure.
 
 from datetime import UTC, datetime
 
-from services.order_api.domain.anonymization import mask_order, to_forget_now, with_eligible_since
+from services.order_api.domain.anonymization import check_still_masked, mask_order, to_forget_now, with_eligible_since
 from services.order_api.domain.customers import as_seen_without_read
 from services.order_api.domain.limits import check_event_size
 from services.order_api.domain.stored import StoredOrder
@@ -83,7 +85,10 @@ async def _save(tables: Tables, order: OrderSnapshot) -> StoredOrder:
 async def publish_change(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> StoredOrder:
     """Add the change's event to the outbox, or refuse the change (rolling its transaction back); then
     anonymize the order if its customer asked to be forgotten and the change made it eligible. The order
-    as it now stands (its anonymized version, when it was)."""
+    as it now stands (its anonymized version, when it was). A change that would put personal data back
+    into an anonymized order is refused."""
+    if stored.order.anonymized:
+        check_still_masked(stored.order)
     await enqueue_event(tables, event_type, stored, max_event_bytes)
     if not to_forget_now(stored.order):
         return stored

@@ -119,7 +119,8 @@ class DigitalRiverOrderUpdate(Camel):
     # Absent leaves a field as it is; null is refused (it would change nothing yet count as a change).
     request_to_be_forgotten: bool | None = Field(
         default=None,
-        description="True when the customer asks for their data to be erased",
+        description="True when the customer asks for their data to be erased; a request made cannot be "
+        "withdrawn (false is then 409 `forget_request_final`)",
         json_schema_extra=_not_null_schema,
     )
     upstream_id: StorableText | None = Field(

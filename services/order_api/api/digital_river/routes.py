@@ -145,8 +145,10 @@ async def update_order(
 ) -> Response:
     """Updates an existing order: `requestToBeForgotten`, `upstreamId` and `metadata` only (other
     fields: 422 `immutable_field`); metadata is merged key by key, and an order holds at most 50 keys
-    (422 `too_many_entries`). 409 when the new `upstreamId` names another order; 412 when `If-Match`
-    names an older version."""
+    (422 `too_many_entries`). 409 when the new `upstreamId` names another order, or when
+    `requestToBeForgotten: false` would withdraw the customer's request (`forget_request_final`), or
+    when metadata would put personal data back into an anonymized order (`order_anonymized`);
+    412 when `If-Match` names an older version."""
     changes = body.changes()
     with request_fields():
         stored = await orders.update_order(order_id, changes, may_read=may_read, if_match=if_match)

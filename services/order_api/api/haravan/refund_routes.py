@@ -118,7 +118,7 @@ async def calculate_refund(order_id: OrderId, body: RefundBody, refunds: Refunds
     status_code=201,
     response_model=RefundEnvelope,
     responses={
-        **problem_responses(404, 412, 422),
+        **problem_responses(404, 409, 412, 422),
         201: {"headers": {**ETAG, **_LOCATION, **PREFERENCE_APPLIED}},
     },
 )
@@ -134,7 +134,8 @@ async def create_refund(
     """Refund line items (`restock_type` `cancel` cancels unshipped units, `return` takes shipped ones
     back) and shipping; the refund is pending until the payment service pays it back, and holds its
     money meanwhile, so concurrent refunds never take the same money twice. `order.refund_requested`
-    is published. 422 for units or shipping not left to refund, or more than can still be refunded."""
+    is published. 422 for units or shipping not left to refund, or more than can still be refunded;
+    409 `order_anonymized` for a note on an anonymized order (it holds no personal data again)."""
     with fields_under("refund"):
         done = await refunds.create_refund(order_id, body.refund.request(), may_read=may_read, if_match=if_match)
     assert done.refund is not None  # a refund route always makes one

@@ -109,7 +109,7 @@ def order_response(stored: StoredOrder, *, names: set[str] | None = None, status
 @router.put(
     "/orders/{order_id}.json",
     response_model=OrderEnvelope,
-    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": ETAG}},
+    responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: {"headers": ETAG}},
 )
 async def update_order(
     *,
@@ -123,7 +123,8 @@ async def update_order(
     customer (`"customer": null`). Items and quantities cannot change. The whole order as read may be
     sent back with the changes (as Shopify clients do): the keys the platform keeps are ignored, the
     others must be as the order has them (422 `immutable_field` otherwise), and an update that changes
-    nothing stores and publishes nothing."""
+    nothing stores and publishes nothing. An anonymized order takes no personal data again (email,
+    note, note_attributes, metafields: 409 `order_anonymized`)."""
     body.order.check(order_id)
     with fields_under("order"):
         stored = await orders.update_order(order_id, body.order.changes, may_read=may_read, if_match=if_match)
@@ -157,7 +158,7 @@ async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_ma
     dependencies=WRITES,
 )
 async def delete_order(order_id: OrderId, orders: Orders, if_match: IfMatch) -> Deleted:
-    """Delete an order that is closed, cancelled or unpaid (409 `order_not_deletable` otherwise);
-    `order.deleted` carries its last state."""
+    """Delete an order that is closed, cancelled or unpaid, and anonymized if its customer asked to be
+    forgotten (409 `order_not_deletable` otherwise); `order.deleted` carries its last state."""
     await orders.delete_order(order_id, if_match=if_match)
     return Deleted()
