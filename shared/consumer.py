@@ -60,6 +60,11 @@ DLQ_STACKTRACE_CHARS = 4000
 # Records applied in one transaction by `process_batch`: few enough that the row locks its handlers
 # take are not held long, and well under Postgres' 64 cached subtransactions (should a handler use any).
 TRANSACTION_RECORDS = 50
+# Records a batched subscription (`Runtime.subscribe(..., batch_records=...)`) takes per poll: its
+# offsets are committed once per batch. One commit per record, a broker round trip each, held a
+# consumer near 55 records/s (bench.cancellations) and an erasure's receipts near 10/s
+# (bench.anonymization), with the broker busier than the service.
+BATCH_RECORDS = 100
 # A dead-letter write that keeps failing (Kafka away) is retried no faster than this, at the longest.
 DLQ_RETRY_MAX_SECONDS = 30.0
 
