@@ -216,20 +216,25 @@ async def anonymize(order_api: str, anonymizer: str, api_key: str, seeded: Seede
 
 
 async def wait_complete(admin: asyncpg.Connection, order_ids: list[int]) -> float:
-    """Until the anonymizer's record of every order is complete; when it saw the last one (wall clock)."""
-    done, last_news = 0, time.monotonic()
-    while True:
-        now: int = await admin.fetchval(
-            "SELECT count(*) FROM anonymizer.order_erasures WHERE order_id = ANY($1::bigint[]) AND state = 'complete'",
-            order_ids,
+    """Until the anonymizer's record of every order is complete; when the bench saw the last one (wall
+    clock). Each poll asks only about the orders not yet seen complete, every 0.5 s while more than a
+    twentieth remain and every 0.1 s after that: asking about all 10,000 ten times a second had cost
+    Postgres a fifth of its CPU time in the run."""
+    remaining, last_news = set(order_ids), time.monotonic()
+    while remaining:
+        rows = await admin.fetch(
+            """SELECT order_id FROM anonymizer.order_erasures
+               WHERE order_id = ANY($1::bigint[]) AND state = 'complete'""",
+            list(remaining),
         )
-        if now >= len(order_ids):
-            return time.time()
-        if now != done:
-            done, last_news = now, time.monotonic()
+        if rows:
+            remaining.difference_update(row["order_id"] for row in rows)
+            last_news = time.monotonic()
         elif time.monotonic() - last_news > STALL_SECONDS:
-            raise TimeoutError(f"{now} of {len(order_ids)} erasures complete, none more for {STALL_SECONDS:.0f} s")
-        await asyncio.sleep(0.1)
+            raise TimeoutError(f"{len(remaining)} erasures not complete, none more for {STALL_SECONDS:.0f} s")
+        if remaining:
+            await asyncio.sleep(0.5 if len(remaining) > len(order_ids) / 20 else 0.1)
+    return time.time()
 
 
 async def step_times(admin: asyncpg.Connection, order_ids: list[int]) -> list[tuple[str, str, dict[int, float]]]:
