@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.consumer import EventHandler, Unprocessable
+from shared.consumer import BATCH_RECORDS, EventHandler, Unprocessable
 from shared.db import Connection
 from shared.erasure import ERASURE_COMPLETED, ERASURE_REQUESTED, ErasureCompleted, ErasureRequested
 from shared.events import Event
@@ -44,5 +44,9 @@ def on_erasure_requested(erase: ErasureHandler) -> EventHandler:
 
 
 def subscribe_to_erasures(runtime: Runtime[Any], erase: ErasureHandler) -> None:
-    """Consume `erasure.requested` only (receipts and overdue reports are skipped by type, unparsed)."""
-    runtime.subscribe([ANONYMIZATION_EVENTS], on_erasure_requested(erase), types=(ERASURE_REQUESTED,))
+    """Consume `erasure.requested` only (receipts and overdue reports are skipped by type, unparsed), a
+    batch per poll: many erasures in one transaction, the offsets committed once per batch (an error
+    in a batch has its records processed again one by one)."""
+    runtime.subscribe(
+        [ANONYMIZATION_EVENTS], on_erasure_requested(erase), batch_records=BATCH_RECORDS, types=(ERASURE_REQUESTED,)
+    )

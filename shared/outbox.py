@@ -63,15 +63,25 @@ class UnsentEvents(Exception):
 async def erase_sent_events(conn: Connection, key: str) -> dict[str, int]:
     """Delete the published outbox rows of `key` (an order id) and its parked ones: their bodies hold
     the order's snapshots as they were. Rows per table. UnsentEvents, erasing nothing, while an unsent
-    row of `key` committed before this transaction is still waiting for the relay."""
-    unsent = await conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL AND created_at < now()", key
+    row of `key` committed before this transaction is still waiting for the relay. One statement (the
+    deletes only when nothing waits), as every service's erasure takes it: three round trips had been
+    a tenth of an erasure's (bench.anonymization)."""
+    row = await conn.fetchrow(
+        """WITH unsent AS (
+               SELECT count(*) AS n FROM outbox WHERE key = $1 AND sent_at IS NULL AND created_at < now()),
+           sent AS (
+               DELETE FROM outbox WHERE key = $1 AND sent_at IS NOT NULL AND (SELECT n FROM unsent) = 0
+               RETURNING 1),
+           parked AS (
+               DELETE FROM outbox_dead_letters WHERE key = $1 AND (SELECT n FROM unsent) = 0 RETURNING 1)
+           SELECT (SELECT n FROM unsent) AS unsent, (SELECT count(*) FROM sent) AS sent,
+                  (SELECT count(*) FROM parked) AS parked""",
+        key,
     )
-    if unsent:
-        raise UnsentEvents(f"{unsent} events of {key} are not published yet")
-    sent = await conn.execute("DELETE FROM outbox WHERE key = $1 AND sent_at IS NOT NULL", key)
-    parked = await conn.execute("DELETE FROM outbox_dead_letters WHERE key = $1", key)
-    return {"outbox": int(sent.split()[-1]), "outbox_dead_letters": int(parked.split()[-1])}
+    assert row is not None, "one row always"
+    if row["unsent"]:
+        raise UnsentEvents(f"{row['unsent']} events of {key} are not published yet")
+    return {"outbox": row["sent"], "outbox_dead_letters": row["parked"]}
 
 
 def is_permanent(error: Exception) -> bool:

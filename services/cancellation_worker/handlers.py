@@ -8,7 +8,7 @@ from services.cancellation_worker.service.reference import COMPANY_FACT, REASON_
 from services.cancellation_worker.service.refunds import RefundService
 from services.cancellation_worker.service.requests import RequestService
 from services.cancellation_worker.settings import CancellationSettings
-from shared.consumer import Unprocessable
+from shared.consumer import BATCH_RECORDS, Unprocessable
 from shared.db import Connection
 from shared.erasure import ErasureRequested
 from shared.erasure_receipts import subscribe_to_erasures
@@ -16,10 +16,6 @@ from shared.events import Event
 from shared.orders import OrderLifecycleData
 from shared.runtime import Runtime
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST
-
-# Records taken per poll (up to 50 in one transaction, shared.consumer.TRANSACTION_RECORDS; the offsets
-# committed per batch).
-BATCH_RECORDS = 100
 
 
 def subscribe(runtime: Runtime[CancellationSettings]) -> None:

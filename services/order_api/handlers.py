@@ -32,7 +32,7 @@ from services.order_api.service.ports import Database
 from services.order_api.settings import OrderApiSettings
 from services.order_api.store import InTransaction
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
-from shared.consumer import EventHandler, Unprocessable
+from shared.consumer import BATCH_RECORDS, EventHandler, Unprocessable
 from shared.db import Connection
 from shared.erasure import CustomerEraseRequestedFact, ErasureRequested
 from shared.erasure_receipts import ErasureHandler, subscribe_to_erasures
@@ -165,14 +165,6 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
     return apply_fact
 
 
-# Facts taken per poll, applied up to 50 in one transaction (shared.consumer.TRANSACTION_RECORDS; a
-# part that fails is applied again fact by fact) and their offsets committed per batch. One commit per
-# fact, a broker round trip each, had held the consumer near 55 payment answers/s (bench.cancellations).
-# Each fact locks its order until its part's transaction commits; the HTTP routes that lock an order
-# wait that long at most, and instances never share an order (a partition's key is the order id).
-BATCH_RECORDS: Final = 100
-
-
 def order_eraser(buckets: GuestBuckets, database: Callable[[Connection], Database] = InTransaction) -> ErasureHandler:
     """The `erasure.requested` handler: the order's copies erased and the receipt enqueued in the
     consumer's transaction (an older event still unsent raises, and the request is retried)."""
@@ -184,5 +176,9 @@ def order_eraser(buckets: GuestBuckets, database: Callable[[Connection], Databas
 
 
 def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
+    # Facts taken per poll (shared.consumer.BATCH_RECORDS), applied up to 50 in one transaction
+    # (TRANSACTION_RECORDS; a part that fails is applied again fact by fact). Each fact locks its order
+    # until its part's transaction commits; the HTTP routes that lock an order wait that long at most,
+    # and instances never share an order (a partition's key is the order id).
     runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes), batch_records=BATCH_RECORDS)
     subscribe_to_erasures(runtime, order_eraser(runtime.settings.guest_buckets()))

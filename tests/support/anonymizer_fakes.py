@@ -89,11 +89,11 @@ class FakeStore:
         ]
         return sorted(due, key=lambda e: e.deadline_at or now)[:limit]
 
-    async def insert_receipt(self, conn: Connection, receipt: Receipt) -> bool:
+    async def insert_receipt(self, conn: Connection, receipt: Receipt) -> list[Receipt] | None:
         if (receipt.erasure_id, receipt.service) in self.receipts:
-            return False
+            return None
         self.receipts[receipt.erasure_id, receipt.service] = receipt
-        return True
+        return await self.receipts_of(conn, receipt.erasure_id)
 
     async def receipts_of(self, conn: Connection, erasure_id: uuid.UUID) -> list[Receipt]:
         found = [r for (erasure, _), r in self.receipts.items() if erasure == erasure_id]

@@ -77,6 +77,13 @@ class FakeOrders:
         row = self.rows.get(order_id)
         return StoredOrder(row.order, row.sequence) if row else None
 
+    async def lock_all(self, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
+        return {
+            order_id: StoredOrder(row.order, row.sequence)
+            for order_id in sorted(order_ids)
+            if (row := self.rows.get(order_id)) is not None
+        }
+
     async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
         stored = await self.fetch(order_id, for_update=True)
         return (stored, await self.next_object_id()) if stored is not None else None

@@ -125,9 +125,8 @@ class ErasureService:
 
     async def _receive(self, conn: Connection, erasure: OrderErasure, receipt: Receipt) -> OrderErasure:
         """Keep the receipt and close the erasure when it was the last one missing."""
-        if not await self._store.insert_receipt(conn, receipt) or erasure.state in ("complete", "waiting"):
-            return erasure
-        if domain.missing(erasure, await self._store.receipts_of(conn, erasure.erasure_id)):
+        receipts = await self._store.insert_receipt(conn, receipt)
+        if receipts is None or erasure.state in ("complete", "waiting") or domain.missing(erasure, receipts):
             return erasure
         return await self._complete(conn, erasure, receipt.received_at)
 

@@ -81,11 +81,19 @@ async def due_erasures(conn: Connection, now: datetime, limit: int) -> list[Orde
     return [erasure_of(row) for row in rows]
 
 
-async def insert_receipt(conn: Connection, receipt: Receipt) -> bool:
-    """Keep a service's first receipt for the erasure; whether it is new (a repeat is not kept)."""
-    inserted = await conn.fetchval(
-        """INSERT INTO erasure_receipts (erasure_id, service, order_id, rows, attempt, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (erasure_id, service) DO NOTHING RETURNING true""",
+async def insert_receipt(conn: Connection, receipt: Receipt) -> list[Receipt] | None:
+    """Keep a service's first receipt for the erasure: then every receipt of the erasure, this one
+    included (in one round trip: the erasure closes when none is missing); None for a repeat (not kept)."""
+    rows = await conn.fetch(
+        """WITH inserted AS (
+               INSERT INTO erasure_receipts (erasure_id, service, order_id, rows, attempt, received_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (erasure_id, service) DO NOTHING
+               RETURNING erasure_id, order_id, service, rows, attempt, received_at)
+           SELECT * FROM inserted
+           UNION ALL
+           SELECT erasure_id, order_id, service, rows, attempt, received_at FROM erasure_receipts
+           WHERE erasure_id = $1 AND EXISTS (SELECT FROM inserted)
+           ORDER BY received_at, service""",
         receipt.erasure_id,
         receipt.service,
         receipt.order_id,
@@ -93,7 +101,7 @@ async def insert_receipt(conn: Connection, receipt: Receipt) -> bool:
         receipt.attempt,
         receipt.received_at,
     )
-    return bool(inserted)
+    return [receipt_of(row) for row in rows] or None
 
 
 async def receipts_of(conn: Connection, erasure_id: uuid.UUID) -> list[Receipt]:

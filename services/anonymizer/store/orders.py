@@ -6,9 +6,12 @@ from shared.events import Event
 
 
 async def record_order(conn: Connection, event: Event, order: KnownOrder) -> None:
-    """Keep whose data the order holds (newest sequence wins) and log that we saw the event."""
+    """Keep whose data the order holds (newest sequence wins) and log that we saw the event, in one
+    statement (one round trip per order event)."""
     await conn.execute(
-        """INSERT INTO known_orders (order_id, email_hash, customer_id, anonymized, last_sequence, eligible_since)
+        """WITH audit AS (
+               INSERT INTO audit_log (order_id, event_id, event_type, sequence) VALUES ($1, $7, $8, $5))
+           INSERT INTO known_orders (order_id, email_hash, customer_id, anonymized, last_sequence, eligible_since)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (order_id) DO UPDATE
                SET email_hash = excluded.email_hash, customer_id = excluded.customer_id,
@@ -21,13 +24,8 @@ async def record_order(conn: Connection, event: Event, order: KnownOrder) -> Non
         order.anonymized,
         order.sequence,
         order.eligible_since,
-    )
-    await conn.execute(
-        "INSERT INTO audit_log (order_id, event_id, event_type, sequence) VALUES ($1, $2, $3, $4)",
-        order.order_id,
         event.id,
         event.type,
-        order.sequence,
     )
 
 

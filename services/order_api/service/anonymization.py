@@ -16,7 +16,7 @@ from services.order_api.domain.changes import OrderChanges, update
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
 from services.order_api.service.lifecycle import anonymize, lock_order, save_change, utc_now
-from services.order_api.service.ports import Database, Tables
+from services.order_api.service.ports import Database
 
 
 def _order_id(given: str) -> int | None:
@@ -39,7 +39,7 @@ class AnonymizationService:
             found: dict[str, StoredOrder] = {}
             refused: list[Refusal] = []
             ids = {given: _order_id(given) for given in unique}
-            locked = await _lock_all(tables, sorted({id_ for id_ in ids.values() if id_ is not None}))
+            locked = await tables.orders.lock_all([id_ for id_ in ids.values() if id_ is not None])
             for given, id_ in ids.items():
                 stored = locked.get(id_) if id_ is not None else None
                 if stored is None:
@@ -65,12 +65,3 @@ class AnonymizationService:
                 return stored
             asked = update(stored.order, OrderChanges(request_to_be_forgotten=True), self.clock())
             return await save_change(tables, "order.updated", asked, self.max_event_bytes)
-
-
-async def _lock_all(tables: Tables, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
-    locked: dict[int, StoredOrder] = {}
-    for order_id in order_ids:
-        stored = await tables.orders.fetch(order_id, for_update=True)
-        if stored is not None:
-            locked[order_id] = stored
-    return locked

@@ -41,6 +41,10 @@ class Orders(Protocol):
     async def fetch(self, order_id: int, *, for_update: bool = False) -> StoredOrder | None:
         """The order, locked for this transaction's change with `for_update`."""
 
+    async def lock_all(self, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
+        """The orders of these ids that exist, by id, locked for this transaction's change in ascending
+        id order, in one round trip."""
+
     async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
         """The order locked for this transaction's change, and a new object id drawn once it is locked
         (as `fetch(for_update=True)` then `next_object_id()`, in one round trip)."""

@@ -1,6 +1,7 @@
 """The orders table: each order stored whole as its snapshot (`document`), with the fields lists filter
 on copied into indexed columns."""
 
+from collections.abc import Sequence
 from typing import Any, Final, NoReturn
 
 import asyncpg
@@ -126,6 +127,15 @@ class OrderRows:
             order_id,
         )
         return _stored(row) if row else None
+
+    async def lock_all(self, order_ids: Sequence[int]) -> dict[int, StoredOrder]:
+        # Locked in ascending id order (the sort is below the lock), so two overlapping calls never deadlock.
+        rows = await self.conn.fetch(
+            """SELECT id, document::text AS document, sequence FROM orders
+               WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE""",
+            list(order_ids),
+        )
+        return {row["id"]: _stored(row) for row in rows}
 
     async def fetch_for_change(self, order_id: int) -> tuple[StoredOrder, int] | None:
         # The id is drawn above the locked row (materialized first), so after the lock: of two changes
