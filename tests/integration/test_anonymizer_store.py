@@ -2,6 +2,7 @@
 the newest subject as a hash, one erasure per order (a waiting one is taken over), one receipt per
 service, due records are locked for one reporter, and requests follow their orders' states."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -167,6 +168,38 @@ async def test_requests_follow_their_orders_states(pool: asyncpg.Pool) -> None:
             other.erasure_id: ("erasing", None),  # not refreshed: only the requests holding ORDER are
             customer: ("waiting", None),  # ORDER + 2 has no erasure yet
         }
+
+
+async def test_two_instances_completing_a_requests_last_orders_at_once_complete_it(pool: asyncpg.Pool) -> None:
+    one, other = erasure(), erasure(ORDER + 1)
+    request = uuid.uuid4()
+    async with pool.acquire() as conn:
+        for each in (one, other):
+            await store.open_erasure(conn, each)
+        await conn.execute(
+            "INSERT INTO erasure_requests (id, kind, status, created_at) VALUES ($1, 'customer', 'erasing', $2)",
+            request,
+            NOW,
+        )
+        await conn.executemany(
+            "INSERT INTO erasure_request_orders (request_id, order_id) VALUES ($1, $2)",
+            [(request, ORDER), (request, ORDER + 1)],
+        )
+    async with pool.acquire() as first, pool.acquire() as second:
+        first_done = first.transaction()
+        await first_done.start()
+        await store.save_erasure(first, completed(one, NOW))
+        await store.refresh_requests(first, ORDER, NOW)  # sees the other order unfinished
+        async with second.transaction():
+            await store.save_erasure(second, completed(other, NOW))
+            # The second instance's refresh waits for the first to commit, then sees both orders done.
+            refreshing = asyncio.create_task(store.refresh_requests(second, ORDER + 1, NOW))
+            await asyncio.sleep(0.2)
+            assert not refreshing.done()
+            await first_done.commit()
+            await refreshing
+        status = await first.fetchval("SELECT status FROM erasure_requests WHERE id = $1", request)
+    assert status == "complete"
 
 
 async def test_a_persons_orders_are_found_by_email_hash_or_customer_id_never_once_anonymized(

@@ -95,15 +95,26 @@ async def ensure_order_request(conn: Connection, erasure: OrderErasure, kind: Re
     )
 
 
+# The requests are locked (in id order) by one statement and their status computed by the next, whose
+# snapshot is taken once the lock is held: two instances completing the last two orders of one request
+# at once would each see the other's order unfinished in a shared snapshot, and the request would stay
+# `erasing` for good. The second one now waits for the first to commit and sees both.
+_LOCK: Final = "SELECT id FROM erasure_requests WHERE id IN ({requests}) ORDER BY id FOR UPDATE"
+
+
+async def _refresh(conn: Connection, requests: str, subject: object, now: datetime) -> None:
+    await conn.execute(_LOCK.format(requests=requests), subject)
+    await conn.execute(_REFRESH.format(requests=requests), subject, now)
+
+
 async def refresh_requests(conn: Connection, order_id: int, now: datetime) -> None:
     """Set the status of every request holding the order from its orders' states."""
-    requests = "SELECT request_id FROM erasure_request_orders WHERE order_id = $1"
-    await conn.execute(_REFRESH.format(requests=requests), order_id, now)
+    await _refresh(conn, "SELECT request_id FROM erasure_request_orders WHERE order_id = $1", order_id, now)
 
 
 async def refresh_request(conn: Connection, request_id: uuid.UUID, now: datetime) -> None:
     """Set the request's status from its orders' states (a request of no order keeps its own)."""
-    await conn.execute(_REFRESH.format(requests="SELECT $1::uuid"), request_id, now)
+    await _refresh(conn, "SELECT $1::uuid", request_id, now)
 
 
 async def fetch_request(conn: Connection, request_id: uuid.UUID) -> ErasureRequest | None:
