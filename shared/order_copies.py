@@ -1,4 +1,4 @@
-"""What a service that keeps its own copy of orders subscribes with: order_api's lifecycle events."""
+"""What a service that keeps its own copy of orders handles: order_api's lifecycle events, typed."""
 
 from collections.abc import Awaitable, Callable
 
@@ -6,9 +6,6 @@ from shared.consumer import EventHandler
 from shared.db import Connection
 from shared.events import Event
 from shared.orders import OrderLifecycleData
-from shared.runtime import Runtime
-from shared.settings import ServiceSettings
-from shared.topics import ORDERS_EVENTS
 
 LifecycleHandler = Callable[[Connection, Event, OrderLifecycleData], Awaitable[None]]
 
@@ -23,6 +20,3 @@ def on_order_lifecycle(apply: LifecycleHandler) -> EventHandler:
     handle.__name__ = apply.__name__
     return handle
 
-
-def subscribe_to_orders(runtime: Runtime[ServiceSettings], apply: LifecycleHandler) -> None:
-    runtime.subscribe([ORDERS_EVENTS], on_order_lifecycle(apply))
