@@ -19,4 +19,3 @@ def on_order_lifecycle(apply: LifecycleHandler) -> EventHandler:
 
     handle.__name__ = apply.__name__
     return handle
-
