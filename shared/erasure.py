@@ -1,7 +1,9 @@
 """The contract of erasure (topic anonymization.events, key = order id): the anonymizer asks every
 service that holds personal data to erase an anonymized order's copies (`erasure.requested`), each
 answers with a receipt (`erasure.completed`), and a request still unanswered past its deadline is
-reported (`erasure.overdue`) and asked again.
+reported (`erasure.overdue`) and asked again. A customer's record is asked for on orders.ingest
+(`customer.erase_requested`) and answered on anonymization.events (`customer.erased`, key = the
+customer id).
 
 None of these carries personal data (ids, service and table names, counts, times), so the topic keeps
 the default retention; none is for webhook subscribers (operators' and services' business only).
@@ -21,6 +23,7 @@ ServiceName = str
 ERASURE_REQUESTED: Final = "erasure.requested"
 ERASURE_COMPLETED: Final = "erasure.completed"
 ERASURE_OVERDUE: Final = "erasure.overdue"
+CUSTOMER_ERASED: Final = "customer.erased"
 
 
 class ErasureRequested(Snapshot):
@@ -67,3 +70,14 @@ class CustomerEraseRequestedFact(Snapshot):
 
     customer_id: int
     request_id: uuid.UUID  # the anonymizer's erasure request
+
+
+class CustomerErased(Snapshot):
+    """`customer.erased`: order_api's receipt for a customer's record, answering every erasure request
+    that waited on it. `rows` counts the records masked by table ({"customers": 0} when order_api
+    knows no such customer, or had masked it already: nothing of it is left to erase)."""
+
+    customer_id: int
+    request_ids: list[uuid.UUID] = Field(min_length=1)  # the anonymizer's requests answered
+    rows: dict[str, int]  # table -> records masked, e.g. {"customers": 2} (its own and a checkout record)
+    erased_at: AwareDatetime

@@ -21,9 +21,11 @@ from shared.cancellations import (
     ShippingCompany,
 )
 from shared.erasure import (
+    CUSTOMER_ERASED,
     ERASURE_COMPLETED,
     ERASURE_OVERDUE,
     ERASURE_REQUESTED,
+    CustomerErased,
     CustomerEraseRequestedFact,
     ErasureCompleted,
     ErasureOverdue,
@@ -117,12 +119,14 @@ CANCELLATION_EVENTS: Final[EventFamily] = MappingProxyType(
 )
 
 # The erasure saga on anonymization.events: the anonymizer's requests and overdue reports, every
-# service's receipts. Operators' and services' business: never fanned out to webhook subscribers.
+# service's receipts (order_api's for a customer's record too). Operators' and services' business:
+# never fanned out to webhook subscribers.
 ERASURE_EVENTS: Final[EventFamily] = MappingProxyType(
     {
         ERASURE_REQUESTED: ErasureRequested,
         ERASURE_COMPLETED: ErasureCompleted,
         ERASURE_OVERDUE: ErasureOverdue,
+        CUSTOMER_ERASED: CustomerErased,
     }
 )
 

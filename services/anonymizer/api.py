@@ -1,7 +1,7 @@
 """The anonymizer's API (port 8001, scope `orders:anonymize`): a customer's erasure (POST /erasures),
-each request's progress order by order with every service's receipt, and the requests newest first,
-a page at a time. It never shows an email: a request names the customer id, or says it matched by
-email."""
+each request's progress order by order with every service's receipt and customer record by customer
+record with order_api's answer, and the requests newest first, a page at a time. It never shows an
+email: a request names the customer id, or says it matched by email."""
 
 import contextlib
 import uuid
@@ -12,7 +12,14 @@ from typing import Annotated, Final, Self
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.anonymizer.domain import ErasureRequest, ErasureState, RequestKind, RequestQuery
+from services.anonymizer.domain import (
+    CustomerErasure,
+    CustomerState,
+    ErasureRequest,
+    ErasureState,
+    RequestKind,
+    RequestQuery,
+)
 from services.anonymizer.service import postgres_ports
 from services.anonymizer.service.requests import (
     ErasureRequestService,
@@ -97,6 +104,25 @@ class OrderOut(BaseModel):
         )
 
 
+class CustomerOut(BaseModel):
+    customer_id: int
+    state: CustomerState = Field(
+        description="waiting (order_api masks the record once none of its orders is left to anonymize) or erased"
+    )
+    rows: dict[str, int] | None = Field(
+        description='what order_api masked, by table (e.g. {"customers": 2}: the account and a checkout record '
+        'with its email; {"customers": 0}: nothing of it was left, an unknown customer or one erased before); '
+        "null while waiting"
+    )
+    erased_at: datetime | None
+
+    @classmethod
+    def of(cls, customer: CustomerErasure) -> "CustomerOut":
+        return cls(
+            customer_id=customer.customer_id, state=customer.state, rows=customer.rows, erased_at=customer.erased_at
+        )
+
+
 class RequestOut(BaseModel):
     id: uuid.UUID
     kind: RequestKind = Field(
@@ -123,11 +149,19 @@ class RequestOut(BaseModel):
 
 class RequestDetail(RequestOut):
     orders: list[OrderOut]
+    customers: list[CustomerOut] = Field(
+        description="the customer records a customer erasure asked order_api to erase; the request is complete "
+        "only when every order is complete and every customer record erased"
+    )
 
     @classmethod
     def of_view(cls, view: RequestView) -> "RequestDetail":
         summary = RequestOut.of(view.request).model_dump()
-        return cls(**summary, orders=[OrderOut.of(progress) for progress in view.orders])
+        return cls(
+            **summary,
+            orders=[OrderOut.of(progress) for progress in view.orders],
+            customers=[CustomerOut.of(customer) for customer in view.customers],
+        )
 
 
 class RequestPage(BaseModel):
@@ -149,7 +183,9 @@ def refusals() -> Iterator[None]:
 async def erase_customer(body: ErasureIn, service: Service, response: Response) -> RequestDetail:
     """Erase every order of a person (by email or customer id): order_api is asked to anonymize each,
     eligible ones now, the others as soon as they become eligible (`waiting` until then); each order's
-    erasure then collects a receipt from every service."""
+    erasure then collects a receipt from every service. Each customer record of the person is erased
+    by order_api once none of its orders is left to anonymize (`customers`); the request completes
+    then."""
     with refusals():
         view = await service.erase_customer(email=body.email, customer_id=body.customer_id)
     response.headers["Location"] = f"/erasures/{view.request.id}"
@@ -182,6 +218,7 @@ async def list_erasures(
 
 @router.get("/erasures/{request_id}", response_model=RequestDetail, responses=_FOUND)
 async def get_erasure(request_id: uuid.UUID, service: Service) -> RequestDetail:
-    """The request, each of its orders' progress and every service's receipt."""
+    """The request, each of its orders' progress and every service's receipt, and each customer
+    record's state."""
     with refusals():
         return RequestDetail.of_view(await service.get(request_id))

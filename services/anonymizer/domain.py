@@ -1,5 +1,6 @@
 """The anonymizer's pure rules: how an email is matched without being kept, what an order's erasure
-is, which receipts it still misses and when it is due, and from when retention erases an order."""
+is, which receipts it still misses and when it is due, when a request is complete (its orders and the
+customer records it asked for), and from when retention erases an order."""
 
 import hashlib
 import hmac
@@ -10,6 +11,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 ErasureState = Literal["waiting", "erasing", "overdue", "complete"]
+# A customer record a customer erasure asked order_api to erase: waiting for its answer, or erased
+# (order_api's `customer.erased` is in).
+CustomerState = Literal["waiting", "erased"]
 # Who asked: a customer's erasure (POST /erasures), a forget request on the order (Digital River's
 # requestToBeForgotten), the order alone (the Elastic Path route, seen as its `order.anonymized`), or
 # the retention policy (ANONYMIZER_RETENTION_DAYS: one request per sweep, over the orders it took).
@@ -139,10 +143,26 @@ class ErasureRequest:
     completed_at: datetime | None = None
 
 
-def request_status(states: Iterable[ErasureState]) -> ErasureState:
-    """A request's status from its orders' states: complete when all are (a request that found no
-    order is complete at once), else overdue when one is, else erasing when one is, else waiting."""
-    found = list(states)
+@dataclass(frozen=True, slots=True)
+class CustomerErasure:
+    """A customer record a request asked order_api to erase, and order_api's answer once it is in: when,
+    and the records masked by table ({"customers": 0}: nothing of it was left to erase)."""
+
+    customer_id: int
+    erased_at: datetime | None = None
+    rows: dict[str, int] | None = None
+
+    @property
+    def state(self) -> CustomerState:
+        return "waiting" if self.erased_at is None else "erased"
+
+
+def request_status(orders: Iterable[ErasureState], customers: Iterable[CustomerState] = ()) -> ErasureState:
+    """A request's status from its orders' states and its customer records': complete when every order
+    is and every customer record is erased (a request that found neither is complete at once), else
+    overdue when an order is, else erasing when one is, else waiting (a customer record not erased yet
+    counts as a waiting order)."""
+    found: list[ErasureState] = [*orders, *("complete" if state == "erased" else "waiting" for state in customers)]
     if all(state == "complete" for state in found):
         return "complete"
     if "overdue" in found:

@@ -6,9 +6,9 @@ its event id. A fact that can never apply (an unknown order, refund or line item
 fulfil or return, another currency, a refund's answer for another amount or for a refund that already
 succeeded, a decision on an item with no request waiting, an upstream id that names a different order,
 an order that would outgrow its limits or whose event would be too large to publish, an anonymization
-asked for an unknown order, an erasure of an unknown customer) is `Unprocessable`: it goes to
-`orders.ingest.dlq` at once, with the reason. An answer the payment service gives twice for one ledger
-entry is recorded once.
+asked for an unknown order) is `Unprocessable`: it goes to `orders.ingest.dlq` at once, with the
+reason. An answer the payment service gives twice for one ledger entry is recorded once. The erasure
+of a customer order_api does not know is answered (`customer.erased`, nothing erased), not refused.
 
 And `erasure.requested` on anonymization.events (that type only): an anonymized order's copies are
 erased and the receipt published (service/erasure.py).
@@ -24,7 +24,7 @@ from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.customer_erasure import CustomerErasureService
 from services.order_api.service.erasure import ErasureService
-from services.order_api.service.errors import CustomerNotFound, OrderNotFound, UpstreamConflict
+from services.order_api.service.errors import OrderNotFound, UpstreamConflict
 from services.order_api.service.facts import FactService
 from services.order_api.service.lifecycle import utc_now
 from services.order_api.service.orders import OrderService
@@ -97,7 +97,8 @@ async def _anonymize_requested(use: UseCases, event: Event) -> None:
 
 
 async def _customer_erase_requested(use: UseCases, event: Event) -> None:
-    # Masked now, or when the customer's last order is anonymized. Unknown customer: dead-lettered.
+    # Masked now, or when the customer's last order is anonymized; answered with `customer.erased` then
+    # (an unknown customer at once, with nothing erased).
     await use.customers.erase_customer(_data(event, CustomerEraseRequestedFact))
 
 
@@ -159,7 +160,7 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
         except RuleError as error:  # OrderStateError too: the order's rules or state refuse this fact
             field = f"{error.field}: " if error.field != WHOLE_ORDER else ""
             raise Unprocessable(f"{field}{error.code}: {error.message}") from error
-        except (OrderNotFound, CustomerNotFound, UpstreamConflict) as error:
+        except (OrderNotFound, UpstreamConflict) as error:
             raise Unprocessable(str(error)) from error
 
     return apply_fact

@@ -2,11 +2,14 @@
 five orders of one customer: cancelled, fulfilled, fully refunded, open unpaid and open paid. The three
 done orders are anonymized and erased at once, the two open ones wait until each becomes eligible (the
 cancel of one, the fulfilment of the other); `GET /erasures/{id}` shows every order's progress and each
-service's receipt, then the request complete; the customer's record is masked once its last order is.
-Another customer's order and record are untouched."""
+service's receipt, then the request complete; the customer's record is masked once its last order is,
+and the request completes only with order_api's receipt for it (`customers` in the view). Another
+customer's order and record are untouched. A customer order_api does not know is answered with nothing
+erased, and that request completes."""
 
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
@@ -138,6 +141,9 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
     assert asked.status_code == 202, asked.text
     assert asked.headers["location"] == f"/erasures/{asked.json()['id']}"
     assert sorted(order["order_id"] for order in asked.json()["orders"]) == sorted(orders.values())
+    assert asked.json()["customers"] == [
+        {"customer_id": person.customer_id, "state": "waiting", "rows": None, "erased_at": None}
+    ]
     assert person.email not in asked.text
 
     async def progress() -> dict[str, Any]:
@@ -167,6 +173,7 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
     assert anonymized[orders["open_unpaid"]] == anonymized[orders["open_paid"]] == (False, person.email)
     assert {anonymized[orders[name]] for name in ("cancelled", "fulfilled", "refunded")} == {(True, "*")}
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == person.record
+    assert [customer["state"] for customer in now["customers"]] == ["waiting"]
 
     # One by one, as each open order becomes eligible, it is erased by itself.
     assert (await cancel(http, api, orders["open_unpaid"])).status_code == 200
@@ -174,11 +181,22 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
     assert (await _anonymized(admin_db, [orders["open_paid"]]))[orders["open_paid"]] == (False, person.email)
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == person.record
 
+    last = await progress()
+    assert (last["status"], [customer["state"] for customer in last["customers"]]) == ("waiting", ["waiting"])
+
     await _fulfil(stack, admin_db, orders["open_paid"])
     done = await eventually(progress, lambda seen: seen["status"] == "complete", timeout=60)
 
     assert states(done) == complete_but()
     assert done["completed_at"] is not None
+    # Complete only with order_api's receipt for the customer's record, masked with the last order.
+    (customer,) = done["customers"]
+    assert (customer["customer_id"], customer["state"], customer["rows"]) == (
+        person.customer_id,
+        "erased",
+        {"customers": 1},
+    )
+    assert datetime.fromisoformat(customer["erased_at"]) <= datetime.fromisoformat(done["completed_at"])
     assert {receipt["service"] for order in done["orders"] for receipt in order["receipts"]} == set(RECEIPT_SERVICES)
     assert set((await _anonymized(admin_db, list(orders.values()))).values()) == {(True, "*")}
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == ("*", "*", "*", "*")
@@ -218,15 +236,31 @@ async def test_an_erasure_by_email_covers_every_order_of_the_account_it_finds(
 
     assert asked.status_code == 202, asked.text
     assert sorted(order["order_id"] for order in asked.json()["orders"]) == sorted([by_email["id"], by_account["id"]])
-    await eventually(
+    done = await eventually(
         lambda: http.get(f"{anonymizer}/erasures/{asked.json()['id']}", headers=ANONYMIZER_KEY),
         lambda seen: seen.json()["status"] == "complete",
         timeout=60,
     )
     assert set((await _anonymized(admin_db, [by_email["id"], by_account["id"]])).values()) == {(True, "*")}
-    masked = await eventually(
-        lambda: admin_db.fetchrow(CUSTOMER_ROW, person.customer_id),
-        lambda row: row is not None and row["email"] == "*",
-        timeout=30,
+    # Complete with the account's receipt: its record is masked by then.
+    assert [(c["customer_id"], c["state"]) for c in done.json()["customers"]] == [(person.customer_id, "erased")]
+    assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == ("*", "*", "*", "*")
+
+
+async def test_an_erasure_of_a_customer_order_api_does_not_know_completes_with_nothing_erased(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient
+) -> None:
+    anonymizer = system["anonymizer"].url
+    unknown = 700_000_000 + uuid.uuid4().int % 100_000_000
+
+    asked = await http.post(f"{anonymizer}/erasures", json={"customer_id": unknown}, headers=ANONYMIZER_KEY)
+
+    assert asked.status_code == 202, asked.text
+    assert (asked.json()["status"], asked.json()["orders"]) == ("waiting", [])  # the record's answer is due
+    done = await eventually(
+        lambda: http.get(f"{anonymizer}/erasures/{asked.json()['id']}", headers=ANONYMIZER_KEY),
+        lambda seen: seen.json()["status"] == "complete",
+        timeout=60,
     )
-    assert tuple(masked or ()) == ("*", "*", "*", "*")
+    (customer,) = done.json()["customers"]
+    assert (customer["customer_id"], customer["state"], customer["rows"]) == (unknown, "erased", {"customers": 0})

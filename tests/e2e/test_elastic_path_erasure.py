@@ -4,7 +4,8 @@ through Haravan (with an Idempotency-Key, a customer and addresses), cancelled, 
 remembered answer and published events of the order are gone, and the anonymizer's erasure record is
 complete with the receipts of order_api, cancellation_worker, webhook_dispatcher and itself. And a customer erasure
 (`POST /erasures` by customer id) of a customer with an open order: order_api masks the customer's
-record when that order, cancelled, is anonymized, not before."""
+record when that order, cancelled, is anonymized, not before, and the request completes with the
+record's receipt."""
 
 import uuid
 from typing import Any
@@ -133,16 +134,22 @@ async def test_a_customer_erasure_masks_the_customer_record_once_its_order_is_an
     waits = "SELECT count(*) FROM order_api.customer_erasures WHERE customer_id = $1"
     await eventually(lambda: admin_db.fetchval(waits, customer_id), lambda waiting: waiting == 1, timeout=30)
     assert await record() == (email, "Cora", "Redact", "+15550199")
+    request_id = asked.json()["id"]
+    waiting = (await http.get(f"{anonymizer.url}/erasures/{request_id}", headers=ANONYMIZER_KEY)).json()
+    assert waiting["status"] == "waiting"
+    assert waiting["customers"] == [{"customer_id": customer_id, "state": "waiting", "rows": None, "erased_at": None}]
 
     cancelled = await http.post(f"{api}/com/orders/{order_id}/cancel.json", json={})  # eligible: forgotten now
     assert cancelled.status_code == 200, cancelled.text
 
-    assert await eventually(record, lambda row: row[0] == "*", timeout=30) == ("*", "*", "*", "*")
-    assert await admin_db.fetchval("SELECT anonymized FROM order_api.orders WHERE id = $1", order_id) is True
-    request_id = asked.json()["id"]
     seen = await eventually(
         lambda: http.get(f"{anonymizer.url}/erasures/{request_id}", headers=ANONYMIZER_KEY),
         lambda answer: answer.json()["status"] == "complete",
         timeout=30,
     )
+    # Complete only with the customer record's receipt: the record is masked by then.
+    (customer,) = seen.json()["customers"]
+    assert (customer["customer_id"], customer["state"], customer["rows"]) == (customer_id, "erased", {"customers": 1})
+    assert await record() == ("*", "*", "*", "*")
+    assert await admin_db.fetchval("SELECT anonymized FROM order_api.orders WHERE id = $1", order_id) is True
     assert [progress["order_id"] for progress in seen.json()["orders"]] == [order_id]

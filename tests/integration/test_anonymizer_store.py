@@ -1,6 +1,7 @@
 """The anonymizer's SQL against real Postgres, on a scratch schema with its migrations: the copy keeps
 the newest subject as a hash, one erasure per order (a waiting one is taken over), one receipt per
-service, due records are locked for one reporter, and requests follow their orders' states."""
+service, due records are locked for one reporter, and requests follow their orders' states and their
+customer records' (order_api's `customer.erased` recorded once per request)."""
 
 import asyncio
 import uuid
@@ -13,6 +14,7 @@ import pytest
 
 from services.anonymizer import store
 from services.anonymizer.domain import (
+    CustomerErasure,
     ErasureRequest,
     ErasureState,
     KnownOrder,
@@ -265,6 +267,48 @@ async def test_a_request_is_read_with_its_orders_erasures_and_receipts(pool: asy
         await store.insert_request(conn, empty, [])
         await store.refresh_request(conn, empty.id, NOW + MINUTE)
         assert await store.fetch_request(conn, empty.id) == empty
+
+
+async def test_a_request_completes_only_once_its_orders_and_customer_records_are_erased(pool: asyncpg.Pool) -> None:
+    with_order = ErasureRequest(uuid.uuid4(), "customer", "waiting", NOW, customer_id=12)
+    records_only = ErasureRequest(uuid.uuid4(), "customer", "waiting", NOW, customer_id=13)
+    async with pool.acquire() as conn:
+        await store.insert_request(conn, with_order, [ORDER])
+        await store.insert_request_customers(conn, with_order.id, [12, 14])
+        await store.insert_request(conn, records_only, [])
+        await store.insert_request_customers(conn, records_only.id, [13])
+        one = await store.open_erasure(conn, erasure())
+        assert one is not None
+        await store.save_erasure(conn, completed(one, NOW))
+
+        async def status(request: ErasureRequest) -> tuple[str, datetime | None]:
+            read = await store.fetch_request(conn, request.id)
+            assert read is not None
+            return read.status, read.completed_at
+
+        await store.refresh_requests(conn, ORDER, NOW)
+        await store.refresh_request(conn, records_only.id, NOW)
+        assert await status(with_order) == ("waiting", None)  # its order is complete, its records are not
+        assert await status(records_only) == ("waiting", None)
+        assert await store.request_customers(conn, with_order.id) == [CustomerErasure(12), CustomerErasure(14)]
+
+        assert await store.customer_erased(conn, with_order.id, 12, {"customers": 2}, NOW + MINUTE)
+        assert await store.customer_erased(conn, with_order.id, 12, {"customers": 0}, NOW + 2 * MINUTE)  # kept once
+        assert not await store.customer_erased(conn, with_order.id, 13, {"customers": 1}, NOW)  # not asked here
+        assert not await store.customer_erased(conn, uuid.uuid4(), 12, {"customers": 1}, NOW)
+        await store.refresh_request(conn, with_order.id, NOW + MINUTE)
+        assert await status(with_order) == ("waiting", None)  # 14 still waits
+        assert await store.customer_erased(conn, with_order.id, 14, {"customers": 0}, NOW + MINUTE)
+        await store.refresh_requests(conn, ORDER, NOW + 2 * MINUTE)  # by the order: its records count too
+        assert await status(with_order) == ("complete", NOW + 2 * MINUTE)
+        assert await store.request_customers(conn, with_order.id) == [
+            CustomerErasure(12, NOW + MINUTE, {"customers": 2}),
+            CustomerErasure(14, NOW + MINUTE, {"customers": 0}),
+        ]
+
+        assert await store.customer_erased(conn, records_only.id, 13, {"customers": 1}, NOW + MINUTE)
+        await store.refresh_request(conn, records_only.id, NOW + MINUTE)
+        assert await status(records_only) == ("complete", NOW + MINUTE)
 
 
 async def test_a_forget_request_covers_an_order_only_when_no_request_does(pool: asyncpg.Pool) -> None:

@@ -1,10 +1,11 @@
 """A customer's erasure SQL (services/order_api/store/customer_erasure.py) on the real Postgres,
 order_api's migrations on a scratch schema: the customer's record and the checkout records with its
 email (any case) are locked and written back masked, another person's stay; whether an order of the
-customer is left to anonymize; the waiting erasure is recorded once and forgotten."""
+customer is left to anonymize; every request waiting on the customer is kept (each once), oldest
+first, and forgotten together."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -61,9 +62,13 @@ async def test_orders_left_to_anonymize_and_the_waiting_erasure(order_api_pool: 
         assert await rows.has_orders_to_anonymize(CUSTOMER) is True
         assert await rows.has_orders_to_anonymize(CUSTOMER + 1) is False
 
-        first, second = uuid.uuid4(), uuid.uuid4()
+        first, second, elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await rows.wait(CUSTOMER, second, NOW + timedelta(seconds=1))
         await rows.wait(CUSTOMER, first, NOW)
-        await rows.wait(CUSTOMER, second, NOW)  # one waiting already: kept
-        assert await rows.waiting(CUSTOMER) == first
-        await rows.forget_waiting(CUSTOMER)
-        assert await rows.waiting(CUSTOMER) is None
+        await rows.wait(CUSTOMER, second, NOW + timedelta(seconds=2))  # the same request again: kept once
+        await rows.wait(CUSTOMER + 1, elsewhere, NOW)
+        assert await rows.waiting(CUSTOMER) == [first, second]
+        assert await rows.forget_waiting(CUSTOMER) == [first, second]
+        assert await rows.waiting(CUSTOMER) == []
+        assert await rows.forget_waiting(CUSTOMER) == []
+        assert await rows.waiting(CUSTOMER + 1) == [elsewhere]

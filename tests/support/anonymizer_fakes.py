@@ -1,14 +1,16 @@
 """The anonymizer's tables in memory, so its use cases run in unit tests without I/O: `FakeStore`
 keeps what the store package keeps (one erasure per order, one receipt per service, requests whose
-status follows their orders', the orders retention finds due), a settable clock stands in for time."""
+status follows their orders' and customer records', the orders retention finds due), a settable clock
+stands in for time."""
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.anonymizer.domain import (
+    CustomerErasure,
     ErasureRequest,
     ErasureState,
     KnownOrder,
@@ -36,10 +38,11 @@ class FakeRequest:
     completed_at: datetime | None = None
     customer_id: int | None = None
     email_hash: bytes | None = None
+    customers: dict[int, CustomerErasure] = dataclasses.field(default_factory=dict)
 
     def stored(self) -> ErasureRequest:
-        fields = dataclasses.asdict(self)
-        del fields["orders"]
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del fields["orders"], fields["customers"]
         return ErasureRequest(**fields)
 
 
@@ -132,6 +135,29 @@ class FakeStore:
         fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
         self.requests[request.id] = FakeRequest(**fields, orders=set(order_ids))
 
+    async def insert_request_customers(
+        self, conn: Connection, request_id: uuid.UUID, customer_ids: Sequence[int]
+    ) -> None:
+        self.requests[request_id].customers.update({c: CustomerErasure(c) for c in customer_ids})
+
+    async def customer_erased(
+        self,
+        conn: Connection,
+        request_id: uuid.UUID,
+        customer_id: int,
+        rows: Mapping[str, int],
+        erased_at: datetime,
+    ) -> bool:
+        request = self.requests.get(request_id)
+        if request is None or customer_id not in request.customers:
+            return False
+        if request.customers[customer_id].erased_at is None:
+            request.customers[customer_id] = CustomerErasure(customer_id, erased_at, dict(rows))
+        return True
+
+    async def request_customers(self, conn: Connection, request_id: uuid.UUID) -> list[CustomerErasure]:
+        return [c for _, c in sorted(self.requests[request_id].customers.items())]
+
     async def ensure_order_request(
         self, conn: Connection, erasure: OrderErasure, kind: RequestKind, now: datetime
     ) -> None:
@@ -148,11 +174,14 @@ class FakeStore:
 
     async def refresh_request(self, conn: Connection, request_id: uuid.UUID, now: datetime) -> None:
         request = self.requests[request_id]
-        if request.orders:
+        if request.orders or request.customers:
             self._refresh(request, now)
 
     def _refresh(self, request: FakeRequest, now: datetime) -> None:
-        status = request_status(self.erasures[o].state if o in self.erasures else "waiting" for o in request.orders)
+        status = request_status(
+            (self.erasures[o].state if o in self.erasures else "waiting" for o in request.orders),
+            (c.state for c in request.customers.values()),
+        )
         if status != request.status:
             request.status = status
             request.completed_at = (request.completed_at or now) if status == "complete" else None

@@ -362,12 +362,13 @@ class FakeErasures:
 
 
 class FakeCustomerErasures:
-    """A customer's erasure on the fake customers and orders; `waiting` the erasures waiting for orders."""
+    """A customer's erasure on the fake customers and orders; `waiting_for` the requests waiting for
+    each customer's orders, oldest first."""
 
     def __init__(self, customers: FakeCustomers, orders: FakeOrders) -> None:
         self.customers = customers
         self.orders = orders
-        self.waiting_for: dict[int, tuple[uuid.UUID, datetime]] = {}
+        self.waiting_for: dict[int, list[uuid.UUID]] = {}
 
     async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:
         return self.customers.customers.get(customer_id)
@@ -391,14 +392,15 @@ class FakeCustomerErasures:
         )
 
     async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
-        self.waiting_for.setdefault(customer_id, (request_id, now))
+        waiting = self.waiting_for.setdefault(customer_id, [])
+        if request_id not in waiting:
+            waiting.append(request_id)
 
-    async def waiting(self, customer_id: int) -> uuid.UUID | None:
-        found = self.waiting_for.get(customer_id)
-        return found[0] if found else None
+    async def waiting(self, customer_id: int) -> list[uuid.UUID]:
+        return list(self.waiting_for.get(customer_id, []))
 
-    async def forget_waiting(self, customer_id: int) -> None:
-        self.waiting_for.pop(customer_id, None)
+    async def forget_waiting(self, customer_id: int) -> list[uuid.UUID]:
+        return self.waiting_for.pop(customer_id, [])
 
 
 class FakeTables:
@@ -451,7 +453,7 @@ class FakeDatabase:
             dict(tables.catalog.variants),
             dict(tables.customers.customers),
             list(tables.outbox.events),
-            dict(tables.customer_erasures.waiting_for),
+            {customer: list(requests) for customer, requests in tables.customer_erasures.waiting_for.items()},
         )
 
     def _restore(self, saved: tuple[Any, ...]) -> None:

@@ -14,6 +14,7 @@ from services.anonymizer.service.erasures import ErasureService
 from services.anonymizer.service.orders import OrderCopyService
 from services.anonymizer.service.requests import ErasureRequestService
 from shared.auth import LOCAL_API_KEY
+from shared.erasure import CUSTOMER_ERASED, CustomerErased
 from shared.events import Event
 from shared.orders import OrderLifecycleData
 from tests.support.anonymizer_fakes import fake_ports
@@ -97,6 +98,31 @@ async def test_a_customer_id_erasure_names_the_customer(api: httpx.AsyncClient, 
         False,
         [7511],
     )
+    assert body["customers"] == [{"customer_id": 42, "state": "waiting", "rows": None, "erased_at": None}]
+
+
+async def test_the_customer_records_receipt_shows_in_the_request(api: httpx.AsyncClient, fakes: Fakes) -> None:
+    body = (await api.post("/erasures", json={"customer_id": 42})).json()
+    assert (body["status"], body["orders"]) == ("waiting", [])
+    erased = CustomerErased(customer_id=42, request_ids=[body["id"]], rows={"customers": 1}, erased_at=fakes.clock())
+    await fakes.service.customer_erased(CONN, Event.new(CUSTOMER_ERASED, "order_api", "42", erased))
+
+    shown = (await api.get(f"/erasures/{body['id']}")).json()
+
+    assert shown["status"] == "complete"
+    assert shown["customers"] == [
+        {"customer_id": 42, "state": "erased", "rows": {"customers": 1}, "erased_at": "2024-05-17T09:30:00Z"}
+    ]
+
+
+async def test_the_openapi_document_describes_the_customer_records(api: httpx.AsyncClient) -> None:
+    schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+
+    assert "customers" in schemas["RequestDetail"]["required"]
+    customer = schemas["CustomerOut"]["properties"]
+    assert set(customer) == {"customer_id", "state", "rows", "erased_at"}
+    assert customer["state"]["enum"] == ["waiting", "erased"]
+    assert "order_api" in customer["rows"]["description"]
 
 
 @pytest.mark.parametrize(

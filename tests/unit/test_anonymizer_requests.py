@@ -1,7 +1,8 @@
 """Erasure requests on in-memory fakes: a customer's erasure covers the person's orders (by email hash or
 customer id), asks order_api to anonymize each through the outbox and shows them waiting until their
-`order.anonymized` opens their erasure; requestToBeForgotten shows a waiting `forget` request; requests
-are listed newest first by keyset."""
+`order.anonymized` opens their erasure; it asks for each customer record of the person and completes
+only once order_api's `customer.erased` for each is in; requestToBeForgotten shows a waiting `forget`
+request; requests are listed newest first by keyset."""
 
 import uuid
 
@@ -11,7 +12,14 @@ from services.anonymizer.domain import RequestQuery, request_status
 from services.anonymizer.service.erasures import ErasureService
 from services.anonymizer.service.orders import OrderCopyService
 from services.anonymizer.service.requests import ErasureRequestService, NoSubject, RequestNotFound
-from shared.erasure import CustomerEraseRequestedFact, ErasureCompleted, ErasureRequested
+from shared.consumer import Unprocessable
+from shared.erasure import (
+    CUSTOMER_ERASED,
+    CustomerErased,
+    CustomerEraseRequestedFact,
+    ErasureCompleted,
+    ErasureRequested,
+)
 from shared.events import Event
 from shared.order_facts import AnonymizeRequestedFact
 from shared.orders import OrderLifecycleData
@@ -70,6 +78,16 @@ class World:
             completed_at=self.clock(),
         )
         await self.erasures.receipt(CONN, Event.new("erasure.completed", "order_api", str(order_id), receipt))
+
+    async def customer_erased(self, customer_id: int, *request_ids: uuid.UUID, customers: int = 1) -> None:
+        """order_api's receipt for the customer record, answering `request_ids`."""
+        erased = CustomerErased(
+            customer_id=customer_id,
+            request_ids=list(request_ids),
+            rows={"customers": customers},
+            erased_at=self.clock(),
+        )
+        await self.requests.customer_erased(CONN, Event.new(CUSTOMER_ERASED, "order_api", str(customer_id), erased))
 
     def customer_erasures(self) -> list[CustomerEraseRequestedFact]:
         return [
@@ -156,7 +174,12 @@ async def test_a_customer_with_no_known_order_is_complete_at_once_and_nothing_is
 
     view = await world.requests.erase_customer(email=ADA)
 
-    assert (view.request.status, view.request.completed_at, view.orders) == ("complete", world.clock(), [])
+    assert (view.request.status, view.request.completed_at, view.orders, view.customers) == (
+        "complete",
+        world.clock(),
+        [],
+        [],
+    )
     assert world.outbox.events == []
 
 
@@ -166,16 +189,74 @@ async def test_an_anonymized_order_is_not_asked_for_again(world: World) -> None:
 
     view = await world.requests.erase_customer(customer_id=CUSTOMER)
 
-    assert (view.orders, view.request.status, world.anonymize_requests()) == ([], "complete", [])
-    # The customer record is still to be erased: asked for by the id named.
+    assert (view.orders, world.anonymize_requests()) == ([], [])
+    # The customer record is still to be erased: asked for by the id named, and waited for.
     assert [(f.customer_id, f.request_id) for f in world.customer_erasures()] == [(CUSTOMER, view.request.id)]
+    assert view.request.status == "waiting"
 
 
-async def test_a_customer_erasure_by_id_asks_for_the_customer_record_even_with_no_order_known(world: World) -> None:
+async def test_a_customer_erasure_by_id_with_no_order_known_waits_for_the_customer_records_receipt(
+    world: World,
+) -> None:
     view = await world.requests.erase_customer(customer_id=CUSTOMER)
 
-    assert (view.request.status, world.anonymize_requests()) == ("complete", [])
+    assert (view.request.status, view.request.completed_at, world.anonymize_requests()) == ("waiting", None, [])
     assert [event.key for _, event in world.outbox.events] == [str(CUSTOMER).encode()]
+    assert [(c.customer_id, c.state, c.rows, c.erased_at) for c in view.customers] == [
+        (CUSTOMER, "waiting", None, None)
+    ]
+
+    world.clock.advance(2)
+    await world.customer_erased(CUSTOMER, view.request.id, customers=0)  # order_api knew no such customer
+
+    done = await world.requests.get(view.request.id)
+    assert (done.request.status, done.request.completed_at) == ("complete", world.clock())
+    assert [(c.state, c.rows, c.erased_at) for c in done.customers] == [("erased", {"customers": 0}, world.clock())]
+
+
+async def test_a_request_completes_only_when_its_orders_and_its_customer_record_are_erased(world: World) -> None:
+    await world.order(7481, ADA, CUSTOMER)
+    view = await world.requests.erase_customer(customer_id=CUSTOMER)
+
+    await world.anonymized(7481)
+    await world.answer(7481)
+    orders_done = await world.requests.get(view.request.id)
+    assert [p.erasure.state for p in orders_done.orders] == ["complete"]
+    assert (orders_done.request.status, [c.state for c in orders_done.customers]) == ("waiting", ["waiting"])
+
+    world.clock.advance(1)
+    await world.customer_erased(CUSTOMER, view.request.id, customers=2)
+    done = await world.requests.get(view.request.id)
+    assert (done.request.status, done.request.completed_at) == ("complete", world.clock())
+    assert [(c.customer_id, c.state, c.rows) for c in done.customers] == [(CUSTOMER, "erased", {"customers": 2})]
+
+
+async def test_one_customer_receipt_answers_every_request_it_names_and_a_repeat_keeps_the_first(world: World) -> None:
+    first = (await world.requests.erase_customer(customer_id=CUSTOMER)).request.id
+    second = (await world.requests.erase_customer(customer_id=CUSTOMER)).request.id
+    erased_at = world.clock()
+
+    await world.customer_erased(CUSTOMER, first, second)
+    world.clock.advance(60)
+    await world.customer_erased(CUSTOMER, second, customers=0)  # a re-sent answer
+
+    for request_id in (first, second):
+        view = await world.requests.get(request_id)
+        assert view.request.status == "complete"
+        assert [(c.rows, c.erased_at) for c in view.customers] == [({"customers": 1}, erased_at)]
+
+
+async def test_a_customer_receipt_for_no_request_that_asked_is_unprocessable(world: World) -> None:
+    asked = (await world.requests.erase_customer(customer_id=CUSTOMER)).request.id
+
+    with pytest.raises(Unprocessable, match=str(CUSTOMER + 1)):
+        await world.customer_erased(CUSTOMER + 1, asked)  # that request did not ask for this record
+    with pytest.raises(Unprocessable):
+        await world.customer_erased(CUSTOMER, uuid.uuid4())
+    assert (await world.requests.get(asked)).request.status == "waiting"
+
+    await world.customer_erased(CUSTOMER, uuid.uuid4(), asked)  # one request unknown: the others answered
+    assert (await world.requests.get(asked)).request.status == "complete"
 
 
 async def test_a_customer_erasure_by_email_asks_for_each_customer_record_of_the_persons_orders(world: World) -> None:
@@ -254,9 +335,14 @@ async def test_requests_are_listed_newest_first_by_keyset_and_by_status(world: W
     assert [r.id for r in await world.requests.list(RequestQuery(status="waiting"))] == [made[0].id]
 
 
-def test_a_requests_status_follows_its_orders() -> None:
+def test_a_requests_status_follows_its_orders_and_its_customer_records() -> None:
     assert request_status([]) == "complete"
     assert request_status(["complete", "complete"]) == "complete"
     assert request_status(["complete", "waiting"]) == "waiting"
     assert request_status(["waiting", "erasing", "complete"]) == "erasing"
     assert request_status(["erasing", "overdue"]) == "overdue"
+    assert request_status([], ["erased"]) == "complete"
+    assert request_status(["complete"], ["erased", "erased"]) == "complete"
+    assert request_status(["complete"], ["erased", "waiting"]) == "waiting"
+    assert request_status([], ["waiting"]) == "waiting"
+    assert request_status(["erasing"], ["waiting"]) == "erasing"

@@ -1,20 +1,20 @@
 """`customer.erase_requested` (services/order_api/service/customer_erasure.py) on the store in memory:
 the customer's record and the checkout records with its email are masked in one transaction, at once
-when none of its orders is left to anonymize, else when its last one is anonymized; an unknown customer
-is unprocessable. A guest's checkout record goes with its last order anonymized, asked or not; a
-registered account stays until its own erasure."""
+when none of its orders is left to anonymize, else when its last one is anonymized, and every request
+that asked is answered then (`customer.erased`); an unknown or already masked customer is answered at
+once with nothing erased. A guest's checkout record goes with its last order anonymized, asked or not,
+with no answer; a registered account stays until its own erasure."""
 
 import uuid
 from typing import Any
 
-import pytest
-
 from services.order_api.domain.anonymization import MASK
-from shared.consumer import EventHandler, Unprocessable
-from shared.erasure import CustomerEraseRequestedFact
+from shared.consumer import EventHandler
+from shared.erasure import CUSTOMER_ERASED, CustomerErased, CustomerEraseRequestedFact
 from shared.events import Event
 from shared.order_facts import AnonymizeRequestedFact, CustomerFact, FulfillmentCreatedFact, OrderDraft
 from shared.orders import CustomerSnapshot
+from shared.topics import ANONYMIZATION_EVENTS
 from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_service, order_service
 from tests.support.order_api_facts import fact
 from tests.support.order_rules import custom, order
@@ -24,12 +24,23 @@ EMAIL = "Erase.Me@example.com"
 ACCOUNT = CustomerFact(id=CUSTOMER, email=EMAIL, first_name="Ada", last_name="Byron", phone="+15550100", note="VIP")
 
 
-def erase_requested(customer_id: int = CUSTOMER) -> Event:
+def erase_requested(customer_id: int = CUSTOMER, request_id: uuid.UUID | None = None) -> Event:
     return fact(
         "customer.erase_requested",
-        CustomerEraseRequestedFact(customer_id=customer_id, request_id=uuid.uuid4()),
+        CustomerEraseRequestedFact(customer_id=customer_id, request_id=request_id or uuid.uuid4()),
         customer_id,
     )
+
+
+def answers(database: FakeDatabase) -> list[CustomerErased]:
+    """The `customer.erased` receipts order_api published, oldest first (each keyed by its customer)."""
+    outbox = database.tables.outbox
+    found = [event for event in outbox.events if event.type == CUSTOMER_ERASED]
+    for event in found:
+        assert outbox.topics[event.id] == ANONYMIZATION_EVENTS
+        assert isinstance(event.data, CustomerErased)
+        assert event.subject == str(event.data.customer_id)
+    return [event.data for event in found if isinstance(event.data, CustomerErased)]
 
 
 async def placed(database: FakeDatabase, customer: dict[str, Any], **fields: Any) -> int:
@@ -63,13 +74,17 @@ async def test_a_customer_with_no_order_left_to_anonymize_is_masked_at_once_with
     checkout = await checkout_record(database, EMAIL.lower())
     other = await checkout_record(database, "someone.else@example.com")
 
-    await apply(NO_CONNECTION, erase_requested())
+    request_id = uuid.uuid4()
+
+    await apply(NO_CONNECTION, erase_requested(request_id=request_id))
 
     assert personal(record(database, CUSTOMER)) == (MASK,) * 5
     assert personal(record(database, checkout))[:3] == (MASK, MASK, MASK)
     assert record(database, CUSTOMER).state == "enabled"
     assert record(database, other).email == "someone.else@example.com"
     assert database.tables.customer_erasures.waiting_for == {}
+    [answer] = answers(database)
+    assert (answer.customer_id, answer.request_ids, answer.rows) == (CUSTOMER, [request_id], {"customers": 2})
 
 
 async def test_the_erasure_waits_for_the_customers_orders_and_the_last_anonymized_one_masks_it(
@@ -79,15 +94,18 @@ async def test_the_erasure_waits_for_the_customers_orders_and_the_last_anonymize
     shipped = await placed(database, {"id": CUSTOMER}, fulfillment_status="fulfilled")
     open_order = await placed(database, {"id": CUSTOMER})
 
-    await apply(NO_CONNECTION, erase_requested())  # before the anonymizer's facts: they travel apart
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await apply(NO_CONNECTION, erase_requested(request_id=first))  # before the anonymizer's facts: they travel apart
+    await apply(NO_CONNECTION, erase_requested(request_id=second))  # a second request while the first waits
     assert record(database, CUSTOMER).email == EMAIL
-    assert set(database.tables.customer_erasures.waiting_for) == {CUSTOMER}
+    assert database.tables.customer_erasures.waiting_for == {CUSTOMER: [first, second]}
 
     for order_id in (shipped, open_order):
         await apply(
             NO_CONNECTION, fact("order.anonymize_requested", AnonymizeRequestedFact(order_id=order_id), order_id)
         )
     assert record(database, CUSTOMER).email == EMAIL  # the open order still waits to become eligible
+    assert answers(database) == []
 
     await apply(
         NO_CONNECTION,
@@ -96,6 +114,8 @@ async def test_the_erasure_waits_for_the_customers_orders_and_the_last_anonymize
 
     assert personal(record(database, CUSTOMER)) == (MASK,) * 5
     assert database.tables.customer_erasures.waiting_for == {}
+    [answer] = answers(database)  # both requests answered in the last order's transaction
+    assert (answer.customer_id, answer.request_ids, answer.rows) == (CUSTOMER, [first, second], {"customers": 1})
 
 
 async def test_erasing_a_masked_customer_again_masks_no_other_record(
@@ -108,16 +128,36 @@ async def test_erasing_a_masked_customer_again_masks_no_other_record(
         update={"email": MASK}
     )
     before = record(database, masked_elsewhere)
+    again = uuid.uuid4()
 
-    await apply(NO_CONNECTION, erase_requested())
+    await apply(NO_CONNECTION, erase_requested(request_id=again))
 
     assert personal(record(database, CUSTOMER)) == (MASK,) * 5
     assert record(database, masked_elsewhere) == before  # `*` is no email to match
+    assert (answers(database)[-1].request_ids, answers(database)[-1].rows) == ([again], {"customers": 0})
 
 
-async def test_an_unknown_customer_is_unprocessable(apply: EventHandler) -> None:
-    with pytest.raises(Unprocessable, match="404"):
-        await apply(NO_CONNECTION, erase_requested(404))
+async def test_a_masked_customer_with_a_new_order_is_answered_at_once_with_nothing_erased(
+    database: FakeDatabase, apply: EventHandler
+) -> None:
+    await apply(NO_CONNECTION, fact("customer.upserted", ACCOUNT, CUSTOMER))
+    await apply(NO_CONNECTION, erase_requested())
+    await placed(database, {"id": CUSTOMER})  # an open order placed after the erasure
+    again = uuid.uuid4()
+
+    await apply(NO_CONNECTION, erase_requested(request_id=again))
+
+    assert database.tables.customer_erasures.waiting_for == {}
+    assert (answers(database)[-1].request_ids, answers(database)[-1].rows) == ([again], {"customers": 0})
+
+
+async def test_an_unknown_customer_is_answered_with_nothing_erased(database: FakeDatabase, apply: EventHandler) -> None:
+    request_id = uuid.uuid4()
+
+    await apply(NO_CONNECTION, erase_requested(404, request_id))
+
+    [answer] = answers(database)
+    assert (answer.customer_id, answer.request_ids, answer.rows) == (404, [request_id], {"customers": 0})
 
 
 async def test_a_checkout_record_is_masked_with_the_last_of_its_orders_anonymized(database: FakeDatabase) -> None:
@@ -137,6 +177,7 @@ async def test_a_checkout_record_is_masked_with_the_last_of_its_orders_anonymize
 
     assert personal(record(database, checkout))[:4] == (MASK,) * 4
     assert record(database, checkout).orders_count == 2  # what the support desk still sees
+    assert answers(database) == []  # nobody asked: no receipt
 
 
 async def test_a_registered_account_stays_when_its_only_order_is_anonymized(

@@ -9,9 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from shared.erasure import (
+    CUSTOMER_ERASED,
     ERASURE_COMPLETED,
     ERASURE_OVERDUE,
     ERASURE_REQUESTED,
+    CustomerErased,
     ErasureCompleted,
     ErasureOverdue,
     ErasureRequested,
@@ -43,6 +45,12 @@ def completed(**rows: int) -> ErasureCompleted:
     )
 
 
+def customer_erased(*request_ids: uuid.UUID, customers: int = 1) -> CustomerErased:
+    return CustomerErased(
+        customer_id=9000000012, request_ids=list(request_ids), rows={"customers": customers}, erased_at=AT
+    )
+
+
 def overdue() -> ErasureOverdue:
     return ErasureOverdue(
         erasure_id=ERASURE_ID,
@@ -60,6 +68,7 @@ def overdue() -> ErasureOverdue:
         (ERASURE_REQUESTED, requested()),
         (ERASURE_COMPLETED, completed(bank_accounts=1, notifications=2)),
         (ERASURE_OVERDUE, overdue()),
+        (CUSTOMER_ERASED, customer_erased(ERASURE_ID, uuid.uuid4(), customers=2)),
     ],
 )
 def test_each_erasure_event_round_trips_through_headers_and_body(event_type: str, data: Snapshot) -> None:
@@ -74,7 +83,7 @@ def test_each_erasure_event_round_trips_through_headers_and_body(event_type: str
 
 def test_the_erasure_family_is_registered_and_never_offered_to_webhook_subscribers() -> None:
     assert ERASURE_EVENTS in FAMILIES
-    assert set(ERASURE_EVENTS) == {ERASURE_REQUESTED, ERASURE_COMPLETED, ERASURE_OVERDUE}
+    assert set(ERASURE_EVENTS) == {ERASURE_REQUESTED, ERASURE_COMPLETED, ERASURE_OVERDUE, CUSTOMER_ERASED}
     for event_type, model in ERASURE_EVENTS.items():
         assert EVENT_DATA_MODELS[event_type] is model
     assert set(ERASURE_EVENTS) & SUBSCRIBABLE == set()
@@ -93,6 +102,14 @@ def test_times_must_be_aware_and_attempts_count_from_one() -> None:
         ErasureRequested.model_validate({**requested().model_dump(), "requested_at": "2024-05-17T09:30:00"})
     with pytest.raises(ValidationError):
         requested(attempt=0)
+
+
+def test_a_customer_receipt_answers_at_least_one_request_and_may_say_nothing_was_left() -> None:
+    assert customer_erased(ERASURE_ID, customers=0).rows == {"customers": 0}  # unknown or masked before
+    with pytest.raises(ValidationError):
+        customer_erased()
+    with pytest.raises(ValidationError):
+        CustomerErased.model_validate({**customer_erased(ERASURE_ID).model_dump(), "erased_at": "2024-05-17T09:30:00"})
 
 
 def test_a_receipt_missing_its_service_is_refused_with_the_field_named() -> None:

@@ -4,12 +4,20 @@ in-memory fakes (tests/support/anonymizer_fakes.py)."""
 
 import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from services.anonymizer.domain import ErasureRequest, KnownOrder, OrderErasure, Receipt, RequestKind, RequestQuery
+from services.anonymizer.domain import (
+    CustomerErasure,
+    ErasureRequest,
+    KnownOrder,
+    OrderErasure,
+    Receipt,
+    RequestKind,
+    RequestQuery,
+)
 from services.anonymizer.settings import AnonymizerSettings
 from shared.db import Connection
 from shared.events import Event
@@ -51,6 +59,21 @@ class Store(Protocol):
     ) -> list[int]: ...
 
     async def insert_request(self, conn: Connection, request: ErasureRequest, order_ids: Sequence[int]) -> None: ...
+
+    async def insert_request_customers(
+        self, conn: Connection, request_id: uuid.UUID, customer_ids: Sequence[int]
+    ) -> None: ...
+
+    async def customer_erased(
+        self,
+        conn: Connection,
+        request_id: uuid.UUID,
+        customer_id: int,
+        rows: Mapping[str, int],
+        erased_at: datetime,
+    ) -> bool: ...
+
+    async def request_customers(self, conn: Connection, request_id: uuid.UUID) -> list[CustomerErasure]: ...
 
     async def ensure_order_request(
         self, conn: Connection, erasure: OrderErasure, kind: RequestKind, now: datetime

@@ -4,18 +4,21 @@ to anonymize each (`order.anonymize_requested` on orders.ingest, through the out
 anonymized at once, the others when they become eligible; each order's erasure waits until its
 `order.anonymized` opens it. Each customer record of the person (the customer id named, those of the
 person's orders) is to be erased too (`customer.erase_requested`, key = customer id; order_api masks it
-once its orders are anonymized). A request is read with each order's progress and receipts, and listed
-newest first a page at a time."""
+once its orders are anonymized and answers `customer.erased`): the request records each, and is
+complete only when every order is and every customer record is erased. A request is read with each
+order's progress and receipts and each customer record's state, and listed newest first a page at a
+time."""
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.anonymizer import domain
-from services.anonymizer.domain import ErasureRequest, OrderErasure, Receipt, RequestQuery
+from services.anonymizer.domain import CustomerErasure, ErasureRequest, OrderErasure, Receipt, RequestQuery
 from services.anonymizer.service.ports import Ports
+from shared.consumer import Unprocessable
 from shared.db import Connection
-from shared.erasure import CustomerEraseRequestedFact
+from shared.erasure import CustomerErased, CustomerEraseRequestedFact
 from shared.events import Event
 from shared.logging import get_logger
 from shared.order_facts import AnonymizeRequestedFact
@@ -52,6 +55,7 @@ class OrderProgress:
 class RequestView:
     request: ErasureRequest
     orders: list[OrderProgress]
+    customers: list[CustomerErasure]
 
 
 async def ask_to_anonymize(
@@ -79,8 +83,9 @@ class ErasureRequestService:
         """A customer's erasure, in one transaction: the request, a waiting erasure for each of the
         person's orders not anonymized yet (those of the email or customer id, and every order of the
         customer records they lead to; an order under way keeps its erasure), order_api asked to
-        anonymize each and to erase each customer record of the person. A request that finds no
-        order is complete at once (a customer id named is still erased)."""
+        anonymize each and to erase each customer record of the person (the request waits for each
+        record's `customer.erased`). A request that finds neither an order nor a customer record is
+        complete at once."""
         hashed = domain.email_hash(self._key, email) if email is not None else None
         if hashed is None and customer_id is None:
             raise NoSubject("give an email or a customer id")
@@ -90,16 +95,18 @@ class ErasureRequestService:
             # every order of that account is the person's (order_api masks the record after the last).
             customer_ids = await self._customers(conn, hashed, customer_id)
             order_ids = await self._store.orders_of_person(conn, email_hash=hashed, customer_ids=customer_ids)
+            found = bool(order_ids or customer_ids)
             request = ErasureRequest(
                 id=uuid.uuid4(),
                 kind="customer",
-                status="waiting" if order_ids else "complete",
+                status="waiting" if found else "complete",
                 created_at=now,
                 customer_id=customer_id,
                 email_hash=hashed,
-                completed_at=None if order_ids else now,
+                completed_at=None if found else now,
             )
             await ask_to_anonymize(self._ports, conn, request, order_ids, customer_id)
+            await self._store.insert_request_customers(conn, request.id, customer_ids)
             for erased in customer_ids:
                 data = CustomerEraseRequestedFact(customer_id=erased, request_id=request.id)
                 event = Event.new(CUSTOMER_ERASE_REQUESTED, ANONYMIZER.name, str(erased), data)
@@ -115,6 +122,27 @@ class ErasureRequestService:
         """The customer records order_api is to erase: the customer named, and those of the person's orders."""
         found = await self._store.customers_of_person(conn, email_hash=email_hash, customer_id=customer_id)
         return sorted({*found, *([customer_id] if customer_id is not None else [])})
+
+    async def customer_erased(self, conn: Connection, event: Event) -> None:
+        """order_api's `customer.erased` (in the consumer's transaction): the customer record erased for
+        every request it answers (a repeat keeps the first answer), whose status then follows.
+        Unprocessable when it answers no request that asked for that record."""
+        if not isinstance(event.data, CustomerErased):
+            raise Unprocessable(f"{event.type} is not a customer record's receipt")
+        data, now = event.data, self._ports.clock()
+        answered = [
+            request_id
+            for request_id in data.request_ids
+            if await self._store.customer_erased(conn, request_id, data.customer_id, data.rows, data.erased_at)
+        ]
+        if not answered:
+            raise Unprocessable(f"no erasure request asked for customer {data.customer_id}")
+        for request_id in answered:
+            await self._store.refresh_request(conn, request_id, now)
+        unknown = [str(request_id) for request_id in data.request_ids if request_id not in answered]
+        log.info("customer record erased", customer_id=data.customer_id, requests=len(answered), rows=data.rows)
+        if unknown:
+            log.warning("customer record receipt names unknown requests", customer_id=data.customer_id, unknown=unknown)
 
     async def get(self, request_id: uuid.UUID) -> RequestView:
         async with self._ports.db.acquire() as conn:
@@ -133,4 +161,4 @@ class ErasureRequestService:
             OrderProgress(erasure, [receipt for receipt in receipts if receipt.erasure_id == erasure.erasure_id])
             for erasure in await self._store.request_erasures(conn, request_id)
         ]
-        return RequestView(request, orders)
+        return RequestView(request, orders, await self._store.request_customers(conn, request_id))

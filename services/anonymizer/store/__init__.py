@@ -1,7 +1,7 @@
 """The anonymizer's SQL (asyncpg): its copy of orders and audit log (orders.py), the erasure saga's
-records and receipts (erasures.py), the requests they answer (requests.py) and the orders retention
-takes (retention.py). Only the service calls
-it, and it decides no rule; the package is the `Store` the use cases take (service/ports.py)."""
+records and receipts (erasures.py), the requests they answer (requests.py) with the customer records
+they asked for (request_customers.py), and the orders retention takes (retention.py). Only the service
+calls it, and it decides no rule; the package is the `Store` the use cases take (service/ports.py)."""
 
 from services.anonymizer.store.erasures import (
     due_erasures,
@@ -13,6 +13,7 @@ from services.anonymizer.store.erasures import (
     wait_for,
 )
 from services.anonymizer.store.orders import forget_order, record_order
+from services.anonymizer.store.request_customers import customer_erased, insert_request_customers, request_customers
 from services.anonymizer.store.requests import (
     customers_of_person,
     ensure_order_request,
@@ -29,6 +30,7 @@ from services.anonymizer.store.retention import count_retention_due, lock_retent
 
 __all__ = [
     "count_retention_due",
+    "customer_erased",
     "customers_of_person",
     "due_erasures",
     "ensure_order_request",
@@ -37,6 +39,7 @@ __all__ = [
     "forget_order",
     "insert_receipt",
     "insert_request",
+    "insert_request_customers",
     "list_requests",
     "lock_retention_sweep",
     "open_erasure",
@@ -45,6 +48,7 @@ __all__ = [
     "record_order",
     "refresh_request",
     "refresh_requests",
+    "request_customers",
     "request_erasures",
     "request_receipts",
     "retention_due",

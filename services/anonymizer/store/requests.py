@@ -1,5 +1,6 @@
 """Erasure requests (erasure_requests, erasure_request_orders): what someone asked to erase, which
-orders it covers, its status (following its orders' erasures) and how they are listed."""
+orders it covers, its status (following its orders' erasures and its customer records', see
+request_customers.py) and how they are listed."""
 
 import uuid
 from collections.abc import Sequence
@@ -12,21 +13,27 @@ from shared.db import Connection
 
 _REQUEST_COLUMNS: Final = "id, kind, status, created_at, customer_id, email_hash, completed_at"
 
-# A request's status from its orders' (domain.request_status, in SQL), for the requests `{requests}`
-# (a query of their ids) picks. It names the requests to the update too, so their rows are found by id:
-# joined to the aggregate alone, the plan read every request (a hash join), as many times as receipts
-# closed orders (bench.anonymization).
+# A request's status from its orders' states and its customer records' (domain.request_status, in
+# SQL: a customer record not erased yet counts as a waiting order, an erased one as a complete one), for
+# the requests `{requests}` (a query of request ids) picks. A request of neither keeps its own status.
+# It names the requests to the update too, so their rows are found by id: joined to the aggregate alone,
+# the plan read every request (a hash join), as many times as receipts closed orders (bench.anonymization).
 _REFRESH: Final = """UPDATE erasure_requests r
     SET status = s.status,
         completed_at = CASE WHEN s.status = 'complete' THEN coalesce(r.completed_at, $2) END
-    FROM (SELECT ro.request_id,
-                 CASE WHEN bool_and(coalesce(e.state, 'waiting') = 'complete') THEN 'complete'
-                      WHEN bool_or(e.state = 'overdue') THEN 'overdue'
-                      WHEN bool_or(e.state = 'erasing') THEN 'erasing'
+    FROM (SELECT parts.request_id,
+                 CASE WHEN bool_and(parts.state = 'complete') THEN 'complete'
+                      WHEN bool_or(parts.state = 'overdue') THEN 'overdue'
+                      WHEN bool_or(parts.state = 'erasing') THEN 'erasing'
                       ELSE 'waiting' END AS status
-          FROM erasure_request_orders ro LEFT JOIN order_erasures e ON e.order_id = ro.order_id
-          WHERE ro.request_id IN ({requests})
-          GROUP BY ro.request_id) s
+          FROM (SELECT ro.request_id, coalesce(e.state, 'waiting') AS state
+                FROM erasure_request_orders ro LEFT JOIN order_erasures e ON e.order_id = ro.order_id
+                WHERE ro.request_id IN ({requests})
+                UNION ALL
+                SELECT rc.request_id, CASE WHEN rc.erased_at IS NULL THEN 'waiting' ELSE 'complete' END
+                FROM erasure_request_customers rc
+                WHERE rc.request_id IN ({requests})) parts
+          GROUP BY parts.request_id) s
     WHERE r.id IN ({requests}) AND r.id = s.request_id AND r.status IS DISTINCT FROM s.status"""
 
 
@@ -108,12 +115,13 @@ async def _refresh(conn: Connection, requests: str, subject: object, now: dateti
 
 
 async def refresh_requests(conn: Connection, order_id: int, now: datetime) -> None:
-    """Set the status of every request holding the order from its orders' states."""
+    """Set the status of every request holding the order from its orders' and customer records' states."""
     await _refresh(conn, "SELECT request_id FROM erasure_request_orders WHERE order_id = $1", order_id, now)
 
 
 async def refresh_request(conn: Connection, request_id: uuid.UUID, now: datetime) -> None:
-    """Set the request's status from its orders' states (a request of no order keeps its own)."""
+    """Set the request's status from its orders' and customer records' states (a request of neither
+    keeps its own)."""
     await _refresh(conn, "SELECT $1::uuid", request_id, now)
 
 

@@ -84,6 +84,12 @@ def mask_customer(customer: CustomerSnapshot | None) -> CustomerSnapshot | None:
     return customer.model_copy(update={name: _mask(getattr(customer, name)) for name in names})
 
 
+def left_to_mask(customer: CustomerSnapshot) -> bool:
+    """Whether masking the customer's record changes anything: not for a record masked before (or one
+    holding no personal value), whose erasure is then done already."""
+    return mask_customer(customer) != customer
+
+
 def goes_with_last_order(customer: CustomerSnapshot, *, erasure_waits: bool) -> bool:
     """Whether the customer's record is masked once none of its orders is left to anonymize: when an
     erasure of the customer waits for that, or when it is a checkout record (a guest's, kept for its

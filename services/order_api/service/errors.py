@@ -11,11 +11,6 @@ class OrderNotFound(LookupError):
         self.order_id = order_id
 
 
-class CustomerNotFound(LookupError):
-    def __init__(self, customer_id: int) -> None:
-        super().__init__(f"there is no customer {customer_id}")
-
-
 class StaleVersion(Exception):
     """The caller's If-Match names a version the order has moved past (HTTP 412)."""
 

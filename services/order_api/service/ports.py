@@ -149,12 +149,13 @@ class CustomerErasures(Protocol):
         """Whether an order of the customer is not anonymized yet."""
 
     async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
-        """Record the erasure as waiting for the customer's orders (one already waiting is kept)."""
+        """Record the request as waiting for the customer's orders, next to any request waiting already."""
 
-    async def waiting(self, customer_id: int) -> uuid.UUID | None:
-        """The request of the customer's waiting erasure, if one waits."""
+    async def waiting(self, customer_id: int) -> list[uuid.UUID]:
+        """The requests waiting for the customer's orders, oldest first."""
 
-    async def forget_waiting(self, customer_id: int) -> None: ...
+    async def forget_waiting(self, customer_id: int) -> list[uuid.UUID]:
+        """Delete the customer's waiting requests; which they were, oldest first."""
 
 
 class Outbox(Protocol):

@@ -53,21 +53,27 @@ class CustomerErasureRows:
         return bool(found)
 
     async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
-        """Record the erasure as waiting for the customer's orders (a waiting one is kept)."""
+        """Record the request as waiting for the customer's orders (next to any request waiting already;
+        the same request twice is kept once)."""
         await self.conn.execute(
             """INSERT INTO customer_erasures (customer_id, request_id, requested_at) VALUES ($1, $2, $3)
-               ON CONFLICT (customer_id) DO NOTHING""",
+               ON CONFLICT (customer_id, request_id) DO NOTHING""",
             customer_id,
             request_id,
             now,
         )
 
-    async def waiting(self, customer_id: int) -> uuid.UUID | None:
-        """The request of the customer's waiting erasure, if one waits."""
-        found: uuid.UUID | None = await self.conn.fetchval(
-            "SELECT request_id FROM customer_erasures WHERE customer_id = $1", customer_id
+    async def waiting(self, customer_id: int) -> list[uuid.UUID]:
+        """The requests waiting for the customer's orders, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT request_id FROM customer_erasures WHERE customer_id = $1 ORDER BY requested_at, request_id",
+            customer_id,
         )
-        return found
+        return [row["request_id"] for row in rows]
 
-    async def forget_waiting(self, customer_id: int) -> None:
-        await self.conn.execute("DELETE FROM customer_erasures WHERE customer_id = $1", customer_id)
+    async def forget_waiting(self, customer_id: int) -> list[uuid.UUID]:
+        """Delete the customer's waiting requests; which they were."""
+        rows = await self.conn.fetch(
+            "DELETE FROM customer_erasures WHERE customer_id = $1 RETURNING request_id, requested_at", customer_id
+        )
+        return [row["request_id"] for row in sorted(rows, key=lambda row: (row["requested_at"], row["request_id"]))]
