@@ -25,9 +25,18 @@ class RecordingRuntime:
     settings: AnonymizerSettings = field(default_factory=AnonymizerSettings)
     pool: Any = None
     subscriptions: list[tuple[tuple[str, ...], Collection[str] | None]] = field(default_factory=list)
+    batches: list[int | None] = field(default_factory=list)
 
-    def subscribe(self, topics: Sequence[str], handler: EventHandler, *, types: Collection[str] | None = None) -> None:
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        handler: EventHandler,
+        *,
+        types: Collection[str] | None = None,
+        batch_records: int | None = None,
+    ) -> None:
         self.subscriptions.append((tuple(topics), types))
+        self.batches.append(batch_records)
 
 
 def test_anonymization_events_is_subscribed_once_for_both_receipts() -> None:
@@ -39,6 +48,7 @@ def test_anonymization_events_is_subscribed_once_for_both_receipts() -> None:
     receipts = runtime.subscriptions[1][1]
     assert receipts is not None
     assert set(receipts) == {"erasure.completed", "customer.erased"}  # requests and overdue reports skipped
+    assert all(runtime.batches)  # both read a batch per poll
 
 
 async def test_each_receipt_goes_to_its_types_handler() -> None:
