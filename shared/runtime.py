@@ -53,6 +53,8 @@ log = get_logger(__name__)
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
 SHUTDOWN_SHARE_FOR_HTTP: Final = 1 / 3
 SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
+# How long a batched subscription's empty poll waits for records (see `_subscribe`).
+BATCH_POLL_MS: Final = 50
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -130,6 +132,9 @@ class Runtime(Generic[SettingsT]):
             title=f"{self.spec.name}:{handler.__name__}",
             batch=batch,
             max_records=batch_records,
+            # An empty poll waits this long and then sleeps as long again (FastStream's batch loop): a
+            # record arriving meanwhile waits up to twice this, on every hop of a flow (200 ms by default).
+            batch_timeout_ms=BATCH_POLL_MS,
         )
         async def on_message(message: KafkaMessage) -> None:
             received = message.raw_message  # a tuple of records in batch mode
