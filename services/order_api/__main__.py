@@ -4,7 +4,9 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
-from services.order_api.api.haravan.errors import ShopifyErrors
+from services.order_api.api.dialect_errors import DialectErrors
+from services.order_api.api.elastic_path import errors as elastic_path
+from services.order_api.api.haravan import errors as haravan
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
 from services.order_api.workers import purge_http_guards
@@ -28,8 +30,10 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         public_prefixes=PUBLIC_PREFIXES,
     )
     install_order_errors(app)
-    # Outermost: the Haravan dialect's every problem answer, the edge's included, in Shopify's shape.
-    app.add_middleware(ShopifyErrors)
+    # Outermost: every problem answer of the Haravan and Elastic Path dialects, the edge's included, in
+    # the dialect's shape.
+    app.add_middleware(DialectErrors, prefix=haravan.PREFIX, reshape=haravan.shopify_errors)
+    app.add_middleware(DialectErrors, prefix=elastic_path.PREFIX, reshape=elastic_path.elastic_path_errors)
     idempotency.document(app)
     return app, settings
 

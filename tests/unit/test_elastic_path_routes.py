@@ -9,6 +9,7 @@ import pytest
 
 from services.order_api.__main__ import build
 from services.order_api.api import http
+from services.order_api.api.elastic_path.errors import elastic_path_errors
 from shared.auth import LOCAL_API_KEY
 from tests.support.fake_store import FakeDatabase, anonymization_service, order_service, published
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER
@@ -94,3 +95,88 @@ async def test_an_unknown_order_is_a_404_in_elastic_paths_shape(api: httpx.Async
     answer = await api.get("/v2/orders/404")
     assert answer.status_code == 404
     assert answer.json()["errors"]["title"] == "Not Found"
+
+
+def _edge_error(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The edge's refusal: a problem document whose `errors` is Elastic Path's one-entry list."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = answer.json()
+    assert problem["code"] == code
+    assert problem["errors"] == [{"status": status, "title": problem["title"], "detail": problem["detail"]}]
+    return problem
+
+
+async def test_the_edges_refusals_under_v2_carry_elastic_paths_errors(api: httpx.AsyncClient) -> None:
+    no_key = await api.get("/v2/orders/11", headers={"authorization": ""})
+    unknown_key = await api.get("/v2/orders/11", headers={"authorization": "Bearer nobody"})
+    malformed = await api.post(
+        "/v2/orders/anonymize", content=b'{"data": ', headers={"content-type": "application/json"}
+    )
+    not_json = await api.post("/v2/orders/anonymize", content=b"11", headers={"content-type": "text/plain"})
+
+    _edge_error(no_key, 401, "unauthorized")
+    _edge_error(unknown_key, 401, "unauthorized")
+    assert _edge_error(malformed, 400, "malformed_json")["detail"] == "The request body is not valid JSON."
+    _edge_error(not_json, 415, "unsupported_media_type")
+
+
+async def test_a_key_without_the_scope_is_a_403_in_elastic_paths_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_API_API_KEYS", '{"reader-key": ["orders:read"]}')
+    app, _ = build()
+    headers = {"authorization": "Bearer reader-key"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://o", headers=headers) as api:
+        refused = await api.post("/v2/orders/anonymize", json=_anonymize(["11"]))
+
+    _edge_error(refused, 403, "forbidden")
+
+
+async def test_haravans_answers_keep_shopifys_errors(api: httpx.AsyncClient) -> None:
+    malformed = await api.post("/com/orders.json", content=b"{bad", headers={"content-type": "application/json"})
+    no_key = await api.get("/com/orders.json", headers={"authorization": ""})
+
+    assert (malformed.status_code, malformed.json()["errors"]) == (400, {"[1]": ["JSON decode error"]})
+    assert (no_key.status_code, no_key.json()["errors"]) == (401, no_key.json()["detail"])
+
+
+def test_a_validation_problem_lists_one_elastic_path_error_per_field() -> None:
+    problem = {
+        "type": "about:blank",
+        "title": "Validation error",
+        "status": 422,
+        "code": "validation_error",
+        "detail": "Some fields are invalid.",
+        "errors": [
+            {"field": "data.order_ids", "message": "Field required", "type": "missing"},
+            {"field": "Idempotency-Key", "message": "too long"},
+        ],
+    }
+
+    shaped = elastic_path_errors(problem)
+
+    assert shaped["errors"] == [
+        {
+            "status": 422,
+            "title": "Failed Validation",
+            "detail": "data.order_ids: Field required",
+            "source": "data.order_ids",
+        },
+        {
+            "status": 422,
+            "title": "Failed Validation",
+            "detail": "Idempotency-Key: too long",
+            "source": "Idempotency-Key",
+        },
+    ]
+    assert {key: shaped[key] for key in ("type", "title", "status", "code", "detail")} == {
+        key: problem[key] for key in ("type", "title", "status", "code", "detail")
+    }
+    assert elastic_path_errors({**problem, "errors": []})["errors"] == [
+        {"status": 422, "title": "Validation error", "detail": "Some fields are invalid."}
+    ]
+
+
+async def test_the_routes_own_errors_are_not_wrapped_again(api: httpx.AsyncClient) -> None:
+    answer = await api.get("/v2/orders/404")
+
+    assert answer.json() == {"errors": {"status": 404, "title": "Not Found", "detail": "Order 404 not found"}}

@@ -106,6 +106,9 @@ Anonymizations = Annotated[AnonymizationService, Depends(anonymization_service)]
 Guards = Annotated[HttpGuards, Depends(http_guards)]
 
 
+# What the platform's edge may answer on any keyed route, before the route's own refusals.
+EDGE_STATUSES: Final = (400, 401, 403, 406, 408, 413, 415, 503)
+
 _STATUS_MEANINGS: Final[dict[int, str]] = {
     400: "Malformed request (bad JSON, a bad header)",
     401: "No API key, or an unknown one (`Authorization: Bearer <key>`)",

@@ -1,2 +1,2 @@
-"""The Elastic Path dialect (`/v2/orders/anonymize`, arriving with the erasure work): its routes are not
-here yet, only how it shows an order's status (`status`)."""
+"""The Elastic Path dialect: `POST /v2/orders/anonymize` and `GET /v2/orders/{id}` (routes), the order's
+shape (responses, status) and Elastic Path's error shapes (errors)."""

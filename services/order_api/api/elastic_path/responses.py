@@ -1,4 +1,4 @@
-"""Elastic Path's order shape and error shape, translated from the one order snapshot."""
+"""Elastic Path's order shape, translated from the one order snapshot (its error shapes: errors.py)."""
 
 from decimal import Decimal
 from typing import Any
@@ -68,11 +68,3 @@ def elastic_path_order(order: OrderSnapshot) -> dict[str, Any]:
             "timestamps": {"created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()},
         },
     }
-
-
-def elastic_path_error(status: int, title: str, detail: str, order_id: str | None = None) -> dict[str, Any]:
-    """Elastic Path's error document (seeds/README.md): `errors` one object."""
-    error: dict[str, Any] = {"status": status, "title": title, "detail": detail}
-    if order_id is not None:
-        error["meta"] = {"order_id": order_id}
-    return {"errors": error}

@@ -6,18 +6,21 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ValidationError
 
-from services.order_api.api.elastic_path.responses import elastic_path_error, elastic_path_order
+from services.order_api.api.elastic_path.errors import elastic_path_error, elastic_path_problem_responses
+from services.order_api.api.elastic_path.responses import elastic_path_order
 from services.order_api.api.elastic_path.status import elastic_path_status
-from services.order_api.api.http import Anonymizations, Orders, json_response
+from services.order_api.api.http import EDGE_STATUSES, Anonymizations, Orders, json_response
 from services.order_api.api.security import ANONYMIZES, READS
 from services.order_api.service.errors import OrderNotFound, OrdersNotAnonymizable, Refusal
-from shared.problems import problem_responses
 
 MAX_ORDER_IDS: Final = 100
 _TITLE: Final = "Could not anonymize orders"
 _ONLY: Final = "only fulfilled or refunded or cancelled orders may be anonymized"
 
-router = APIRouter(prefix="/v2/orders", tags=["Elastic Path orders"])
+# Every route may also answer these, as problem documents with Elastic Path's `errors` (errors.py).
+router = APIRouter(
+    prefix="/v2/orders", tags=["Elastic Path orders"], responses=elastic_path_problem_responses(*EDGE_STATUSES)
+)
 
 # Elastic Path's error document (`errors`, one object), as `elastic_path_error` writes it.
 _ERROR_SCHEMA: Final = {
@@ -29,10 +32,10 @@ _ERROR_SCHEMA: Final = {
 
 def _documented(status: int, description: str, *, problems_too: bool = False) -> dict[int | str, dict[str, Any]]:
     """An Elastic Path error answer; `problems_too` when the platform's edge (an Idempotency-Key
-    reused, say) may answer the same status as a problem document."""
+    reused, say) may answer the same status as a problem document (with Elastic Path's `errors`)."""
     content: dict[str, Any] = {"application/json": {"schema": _ERROR_SCHEMA}}
     if problems_too:
-        content |= problem_responses({status: description})[status]["content"]
+        content |= elastic_path_problem_responses(status)[status]["content"]
     return {status: {"description": description, "content": content}}
 
 

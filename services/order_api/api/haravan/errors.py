@@ -6,21 +6,19 @@ carries, or a message (`{"errors": "Not Found"}`). Every answer under `/com/` th
 document gets that `errors` member in place of the list of `{field, message}` the other dialects show;
 `type`, `title`, `status`, `code` and `detail` stay. An attribute is the field's path without the
 body's envelope (`order.line_items[0].price` -> `line_items[0].price`); a 422 without fields names
-`base`, as Rails does. The middleware sits outside every other one, so the answers of the API-key
-check, the body limit and the database's absence are shaped too.
+`base`, as Rails does. `shopify_errors` is this dialect's reshape for `DialectErrors`
+(services/order_api/api/dialect_errors.py), so the answers of the API-key check, the body limit and the
+database's absence are shaped too.
 """
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.order_api.api.http import problem_responses
 from services.order_api.domain.errors import WHOLE_ORDER, OrderRuleError
-from shared.problems import PROBLEM_JSON
 from shared.rules import RuleError
 
 PREFIX: Final = "/com/"
@@ -81,52 +79,3 @@ def shopify_errors(problem: dict[str, Any]) -> dict[str, Any]:
     else:
         errors = str(problem.get("detail", ""))
     return {**problem, "errors": errors}
-
-
-class ShopifyErrors:
-    """ASGI middleware: problem documents answered under `/com/` carry Shopify's `errors`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def reshape(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start" and _is_problem(message):
-                start = message
-                return
-            if message["type"] != "http.response.body" or start is None:
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = _reshaped(b"".join(chunks))
-            headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
-            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, reshape)
-
-
-def _is_problem(start: Message) -> bool:
-    return any(
-        name.lower() == b"content-type" and value.split(b";")[0].strip() == PROBLEM_JSON.encode()
-        for name, value in start["headers"]
-    )
-
-
-def _reshaped(body: bytes) -> bytes:
-    try:
-        problem = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(problem, dict):
-        return body
-    return json.dumps(shopify_errors(problem), ensure_ascii=False, separators=(",", ":")).encode()

@@ -18,14 +18,14 @@ from services.order_api.api.haravan.responses import (
 )
 from services.order_api.api.haravan.translation import haravan_order
 from services.order_api.api.haravan.updates import OrderUpdateBody
-from services.order_api.api.http import IfMatch, Orders, json_response
+from services.order_api.api.http import EDGE_STATUSES, IfMatch, Orders, json_response
 from services.order_api.api.security import READS, WRITES, MayRead
 from services.order_api.domain.queries import Page
 from services.order_api.domain.stored import StoredOrder
 from shared.fields import MAX_BIGINT
 
 # Every route may also answer these, in the dialect's problem shape (errors.py).
-EDGE_PROBLEMS: Final = problem_responses(400, 401, 403, 406, 408, 413, 415, 503)
+EDGE_PROBLEMS: Final = problem_responses(*EDGE_STATUSES)
 router = APIRouter(prefix="/com", tags=["Haravan orders"], responses=EDGE_PROBLEMS)
 
 OrderId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The order id")]
