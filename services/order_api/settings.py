@@ -22,6 +22,11 @@ class OrderApiSettings(ApiKeySettings):
     guest_lookups_per_ip: int = Field(default=10, ge=1)
     guest_lookups_per_number_and_client: int = Field(default=10, ge=1)
     guest_lookup_window_seconds: int = Field(default=60, ge=1)
+    # Access token requests (POST /oauth/access_token): at most this many failed ones (invalid_client, a
+    # wrong API key) per client IP in each window; beyond, every request from that IP is refused (429)
+    # until the window ends, its credentials unchecked. Requests that get a token are not counted.
+    token_failures_per_client: int = Field(default=10, ge=1)
+    token_failure_window_seconds: int = Field(default=60, ge=1)
     # The key of the HMAC that names those limits' buckets (never the client's IP itself): set it
     # outside local development. Changing it only restarts the windows in progress.
     rate_limit_hash_key: SecretStr = SecretStr("local-rate-limit-hash-key")

@@ -85,3 +85,17 @@ async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: a
         assert await HttpGuardRows(conn).purge() == (1, 1)
         assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["live"]
         assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_limit_windows") == ["live-window"]
+
+
+async def test_peeking_at_a_bucket_counts_nothing(order_api_pool: asyncpg.Pool) -> None:
+    async with order_api_pool.acquire() as conn:
+        rows = HttpGuardRows(conn)
+        assert await rows.peek_hits(["peeked", "never-hit"], 3600) == []
+        await rows.count_hits(["peeked"], 3600)
+        await rows.count_hits(["peeked"], 3600)
+
+        first, second = await rows.peek_hits(["peeked", "never-hit"], 3600), await rows.peek_hits(["peeked"], 3600)
+
+    assert [(bucket, hits) for bucket, hits, _ in first] == [("peeked", 2)]
+    assert [(bucket, hits) for bucket, hits, _ in second] == [("peeked", 2)]
+    assert 0 < first[0].remaining_seconds <= 3600

@@ -282,6 +282,11 @@ class FakeHttpGuardRecords:
             counted.append(WindowCount(bucket, hits + 1, end - self.now))
         return counted
 
+    async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
+        start = self.now // window_seconds * window_seconds
+        held = [(bucket, self.windows.get((bucket, start))) for bucket in buckets]
+        return [WindowCount(bucket, window[0], window[1] - self.now) for bucket, window in held if window is not None]
+
     async def purge(self) -> tuple[int, int]:
         keys = [name for name, held in self.keys.items() if held.expires_at <= self.now]
         windows = [name for name, (_, end) in self.windows.items() if end <= self.now]

@@ -1,4 +1,5 @@
-"""The Akinon guest attempts' rate-limit buckets (services/order_api/domain/http_guards.py GuestBuckets):
+"""The Akinon guest attempts' (and failed access token requests') rate-limit buckets
+(services/order_api/domain/http_guards.py GuestBuckets):
 a bucket's name, which `rate_limit_windows` stores, holds no client IP and none of what a guest typed,
 yet one client (and one order number) always counts in the same bucket, so the limits hold as before.
 No I/O."""
@@ -74,3 +75,13 @@ async def test_the_limits_hold_per_client_as_before(database: FakeDatabase) -> N
     stored = " ".join(bucket for bucket, _ in database.tables.http_guards.windows)
     assert IP not in stored
     assert "1042" not in stored
+
+
+def test_a_clients_failed_token_requests_count_in_a_bucket_of_its_own_naming_no_address() -> None:
+    bucket = BUCKETS.of_token_failures(IP)
+
+    assert IP not in bucket
+    assert bucket.startswith("token-failures:")
+    assert bucket == GuestBuckets(b"test-rate-limit-key").of_token_failures(IP)
+    assert bucket != BUCKETS.of_token_failures("198.51.100.24")
+    assert bucket not in BUCKETS.of_attempt("1042", IP), "guest lookups and token failures count apart"

@@ -53,6 +53,24 @@ async def test_the_wait_is_at_least_a_second(database: FakeDatabase, guards: Htt
     assert limited.value.retry_after == 1
 
 
+async def test_a_limit_on_failures_refuses_once_that_many_failed_and_checking_counts_nothing(
+    database: FakeDatabase, guards: HttpGuards
+) -> None:
+    database.tables.http_guards.now = 15.0
+    for _ in range(5):
+        await guards.check_rate(LIMITS, 60)  # attempts that did not fail: never counted
+    await guards.count(["ip:1"], 60)
+    await guards.check_rate(LIMITS, 60)
+    await guards.count(["ip:1"], 60)  # the second failure: ip:1 allows 2
+
+    with pytest.raises(RateLimited) as limited:
+        await guards.check_rate(LIMITS, 60)
+
+    assert limited.value.retry_after == 45
+    database.tables.http_guards.now = 60.0  # the next window
+    await guards.check_rate(LIMITS, 60)
+
+
 async def test_purge_drops_what_has_expired_only(database: FakeDatabase, guards: HttpGuards) -> None:
     await guards.claim_key("p", "old", "f", lease_seconds=60, ttl_seconds=10)
     await guards.claim_key("p", "new", "f", lease_seconds=60, ttl_seconds=1000)

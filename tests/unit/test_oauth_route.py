@@ -1,7 +1,7 @@
 """`POST /oauth/access_token` (services/order_api/api/oauth.py) on the app `python -m services.order_api`
 serves, without its lifespan, the use cases in memory: the token it issues for an API key opens the
-routes that key may use and no others, as Elastic Path's SDK uses it; and its refusals in RFC 6749
-§5.2's shape."""
+routes that key may use and no others, as Elastic Path's SDK uses it; its refusals in RFC 6749 §5.2's
+shape; and the limit on a client's failed requests (the rate-limit windows in memory)."""
 
 import base64
 import time
@@ -13,6 +13,7 @@ import pytest
 
 from services.order_api.__main__ import build
 from services.order_api.api import http
+from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
 from tests.support.fake_store import FakeDatabase, anonymization_service, order_service
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER
@@ -21,19 +22,22 @@ from tests.support.order_rules import build as build_order
 KEYS = '{"anon-key": ["orders:anonymize", "orders:read"], "reader-key": ["orders:read"]}'
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 TTL = 120
+FAILURES = 3
 
 
 @pytest.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+async def api(monkeypatch: pytest.MonkeyPatch, database: FakeDatabase) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("ORDER_API_API_KEYS", KEYS)
     monkeypatch.delenv("ORDER_API_ACCESS_TOKEN_SECRET", raising=False)
     app, _ = build()
-    database = FakeDatabase()
     order = build_order(PARTIALLY_PAID_NEW_CUSTOMER).model_copy(update={"id": 11, "status": "cancelled"})
     await database.tables.orders.insert(order, None)
     app.dependency_overrides[http.anonymization_service] = lambda: anonymization_service(database)
     app.dependency_overrides[http.order_service] = lambda: order_service(database)
-    app.dependency_overrides[http.order_settings] = lambda: OrderApiSettings(access_token_ttl_seconds=TTL)
+    app.dependency_overrides[http.http_guards] = lambda: HttpGuards(database)
+    app.dependency_overrides[http.order_settings] = lambda: OrderApiSettings(
+        access_token_ttl_seconds=TTL, token_failures_per_client=FAILURES, token_failure_window_seconds=60
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders") as client:
         yield client
 
@@ -179,4 +183,37 @@ async def test_the_endpoint_is_documented_with_its_form_and_answers(api: httpx.A
 
     form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["properties"]["grant_type"]["enum"] == ["client_credentials"]
-    assert {"200", "400", "401"} <= set(operation["responses"])
+    assert {"200", "400", "401", "429"} <= set(operation["responses"])
+
+
+async def test_a_client_that_keeps_presenting_wrong_keys_is_made_to_wait_even_with_the_right_one(
+    api: httpx.AsyncClient, database: FakeDatabase
+) -> None:
+    database.tables.http_guards.now = 15.0
+    guesses = [await token_for(api, f"guess-{n}") for n in range(FAILURES)]
+    assert [guess.status_code for guess in guesses] == [401] * FAILURES
+
+    limited = await token_for(api, "reader-key")
+
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "slow_down"
+    assert "Retry-After" in limited.json()["error_description"]
+    assert (limited.headers["retry-after"], limited.headers["cache-control"]) == ("45", "no-store")
+    assert "access_token" not in limited.json()
+    database.tables.http_guards.now = 60.0  # the next window
+    assert (await token_for(api, "reader-key")).status_code == 200
+
+
+async def test_tokens_issued_do_not_count_against_the_limit(api: httpx.AsyncClient) -> None:
+    issued = [await token_for(api, "reader-key") for _ in range(FAILURES * 3)]
+    failed = [await token_for(api, f"guess-{n}") for n in range(FAILURES)]
+
+    assert [answer.status_code for answer in issued] == [200] * FAILURES * 3
+    assert [answer.status_code for answer in failed] == [401] * FAILURES
+
+
+async def test_malformed_requests_do_not_count_against_the_limit(api: httpx.AsyncClient) -> None:
+    malformed = [await api.post("/oauth/access_token", data={"grant_type": "password"}) for _ in range(FAILURES * 3)]
+
+    assert [answer.status_code for answer in malformed] == [400] * FAILURES * 3
+    assert (await token_for(api, "reader-key")).status_code == 200

@@ -13,6 +13,15 @@ Errors are §5.2's `{"error", "error_description"}`, what OAuth clients read, no
 `invalid_request` 400 (a body not form-encoded, a parameter missing or repeated, two ways of client
 authentication at once), `unsupported_grant_type` 400 (any grant but client credentials), and
 `invalid_client` 401 (no client authentication, or no such key).
+
+Guessing keys is slowed down: a client address (as for the guest lookup: X-Forwarded-For from the
+proxies in `FORWARDED_ALLOW_IPS`) with `ORDER_API_TOKEN_FAILURES_PER_CLIENT` `invalid_client` refusals
+in the current `ORDER_API_TOKEN_FAILURE_WINDOW_SECONDS` window gets 429 with `Retry-After` for every
+request until the window ends, before anything it sent is checked. Its error is `slow_down`: §5.2 has no
+code for this; `slow_down` is the registered OAuth error (RFC 8628 §3.5) that means "too fast, wait".
+Only failures count: a check before the credentials counts nothing, a refusal counts. Requests in
+flight at once may all be checked before any failure counts, so a burst may overshoot the limit by as
+many requests as it runs in parallel (each a guess); the next request is refused all the same.
 """
 
 import base64
@@ -26,8 +35,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.order_api.api.http import OrderSettings
-from shared.auth import KeyRing
+from services.order_api.api.http import Guards, OrderSettings
+from services.order_api.service.errors import RateLimited
+from shared.auth import Caller, KeyRing
 from shared.logging import get_logger
 from shared.runtime import get_keys
 
@@ -42,7 +52,8 @@ _MAX_FIELDS: Final = 20
 log = get_logger(__name__)
 router = APIRouter(tags=["OAuth"])
 
-OAuthErrorCode = Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
+OAuthErrorCode = Literal["invalid_request", "invalid_client", "unsupported_grant_type", "slow_down"]
+_STATUSES: Final[dict[OAuthErrorCode, int]] = {"invalid_client": 401, "slow_down": 429}
 
 
 class AccessTokenAnswer(BaseModel):
@@ -60,17 +71,22 @@ class OAuthError(BaseModel):
 
 
 class OAuthRefusal(Exception):
-    def __init__(self, error: OAuthErrorCode, description: str, *, basic: bool = False) -> None:
+    def __init__(
+        self, error: OAuthErrorCode, description: str, *, basic: bool = False, retry_after: int | None = None
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.basic = basic  # the client authenticated with HTTP Basic, which a 401 then challenges
+        self.retry_after = retry_after  # seconds, for slow_down
 
     def response(self) -> JSONResponse:
-        status = 401 if self.error == "invalid_client" else 400
+        status = _STATUSES.get(self.error, 400)
         headers = dict(_NO_STORE)
         if status == 401 and self.basic:
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'  # §5.2: the scheme the client used
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         body = OAuthError(error=self.error, error_description=self.description)
         return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
@@ -151,6 +167,21 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "model": OAuthError}
 
 
+async def _authenticate(request: Request, keys: KeyRing) -> tuple[Client, Caller]:
+    """The client and the key it presented; OAuthRefusal for a bad request or no such key."""
+    parameters = form_parameters(request.headers.get("content-type", ""), await request.body())
+    grant_type = parameters.get("grant_type")
+    if grant_type is None:
+        raise OAuthRefusal("invalid_request", f"Send grant_type={GRANT_TYPE}.")
+    if grant_type != GRANT_TYPE:
+        raise OAuthRefusal("unsupported_grant_type", f"Only grant_type={GRANT_TYPE} is supported.")
+    client = client_credentials(parameters, request.headers.get("authorization", ""))
+    caller = keys.key(client.secret)
+    if caller is None:
+        raise OAuthRefusal("invalid_client", "client_secret is no API key of this service.", basic=client.basic)
+    return client, caller
+
+
 @router.post(
     GRANT_PATH,
     operation_id="issueAccessToken",
@@ -158,26 +189,28 @@ def _error(description: str) -> dict[str, Any]:
     responses={
         400: _error("`invalid_request` or `unsupported_grant_type` (RFC 6749 §5.2)"),
         401: _error("`invalid_client`: no client authentication, or no such API key"),
+        429: _error("`slow_down`: too many `invalid_client` refusals from this client; wait `Retry-After` seconds"),
     },
     openapi_extra={"requestBody": {"required": True, "content": {_FORM: {"schema": _FORM_SCHEMA}}}},
 )
 async def issue_access_token(
-    request: Request, settings: OrderSettings, keys: Annotated[KeyRing, Depends(get_keys)]
+    request: Request, settings: OrderSettings, guards: Guards, keys: Annotated[KeyRing, Depends(get_keys)]
 ) -> Response:
     """A bearer token for an API key's scopes, short-lived (OAuth 2.0 client credentials grant)."""
+    address = request.client.host if request.client else "unknown"
+    failures = settings.guest_buckets().of_token_failures(address)
+    window = settings.token_failure_window_seconds
     try:
-        parameters = form_parameters(request.headers.get("content-type", ""), await request.body())
-        grant_type = parameters.get("grant_type")
-        if grant_type is None:
-            raise OAuthRefusal("invalid_request", f"Send grant_type={GRANT_TYPE}.")
-        if grant_type != GRANT_TYPE:
-            raise OAuthRefusal("unsupported_grant_type", f"Only grant_type={GRANT_TYPE} is supported.")
-        client = client_credentials(parameters, request.headers.get("authorization", ""))
-        caller = keys.key(client.secret)
-        if caller is None:
-            raise OAuthRefusal("invalid_client", "client_secret is no API key of this service.", basic=client.basic)
+        await guards.check_rate([(failures, settings.token_failures_per_client)], window)
+        client, caller = await _authenticate(request, keys)
+    except RateLimited as limited:
+        log.info("access token refused", error="slow_down")
+        wait = "Too many failed attempts from this client; wait as long as Retry-After says before trying again."
+        return OAuthRefusal("slow_down", wait, retry_after=limited.retry_after).response()
     except OAuthRefusal as refusal:
         log.info("access token refused", error=refusal.error)
+        if refusal.error == "invalid_client":
+            await guards.count([failures], window)
         return refusal.response()
     ttl = settings.access_token_ttl_seconds
     issued = keys.issue(caller, ttl, time.time())

@@ -50,8 +50,9 @@ def order_of_answer(path: str, location: str | None) -> int | None:
 @dataclass(frozen=True, slots=True)
 class GuestBuckets:
     """The names of the Akinon guest attempts' rate-limit buckets: per client, and per order number and
-    client. A name holds neither the client's address (a browser's IP) nor the number as typed (which
-    may be anything, an email included), only keyed hashes of them (HMAC-SHA256 under order_api's
+    client; and of the failed access token requests' (per client). A name holds neither the client's
+    address (a browser's IP) nor the number as typed (which may be anything, an email included), only
+    keyed hashes of them (HMAC-SHA256 under order_api's
     `rate_limit_hash_key`): the same client and number always count in the same bucket, and
     `rate_limit_windows` holds no personal data."""
 
@@ -65,6 +66,10 @@ class GuestBuckets:
     def of_number(self, number: str) -> str:
         """What every bucket of attempts on order `number` begins with (the order's erasure deletes them)."""
         return f"guest-lookup:number:{self._hash('number', number)}:client:"
+
+    def of_token_failures(self, client: str) -> str:
+        """The bucket of `client`'s failed access token requests (`invalid_client`: a wrong API key)."""
+        return f"token-failures:client:{self._hash('client', client)}"
 
     def _hash(self, kind: str, value: str) -> str:
         # The kind is hashed in, so a number and a client address that are the same text differ.

@@ -1,5 +1,5 @@
-"""The HTTP guards' records: Idempotency-Keys (api/idempotency.py), rate limits (the guest lookup), and
-the purge of what has expired (workers.py).
+"""The HTTP guards' records: Idempotency-Keys (api/idempotency.py), rate limits (the guest lookup, failed
+access token requests), and the purge of what has expired (workers.py).
 
 Rate limits count in Postgres fixed windows, so they hold however many instances run; a window lets
 at most twice the limit through around its edge, which is fine for slowing guessing down.
@@ -60,6 +60,20 @@ class HttpGuards:
         wait = retry_after(dict(limits), counted)
         if wait is not None:
             raise RateLimited(wait)
+
+    async def check_rate(self, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
+        """RateLimited if this request, were it counted, would be over any (bucket, limit); counts nothing.
+        With `count`, for limits on failures: check before the attempt, count it once it failed."""
+        async with self.database.connection() as tables:
+            so_far = await tables.http_guards.peek_hits([bucket for bucket, _ in limits], window_seconds)
+        wait = retry_after(dict(limits), [count._replace(hits=count.hits + 1) for count in so_far])
+        if wait is not None:
+            raise RateLimited(wait)
+
+    async def count(self, buckets: Sequence[str], window_seconds: int) -> None:
+        """Count this request in each bucket, refusing nothing (`check_rate` refuses the next)."""
+        async with self.database.connection() as tables:
+            await tables.http_guards.count_hits(buckets, window_seconds)
 
     async def purge(self) -> None:
         """Delete expired Idempotency-Key records and ended rate-limit windows."""

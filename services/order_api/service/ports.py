@@ -120,6 +120,9 @@ class HttpGuardRecords(Protocol):
     async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
         """Count one request in each bucket's current window, locking them in the order given."""
 
+    async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
+        """The hits so far in each bucket's current window (those with any), counting none."""
+
     async def purge(self) -> tuple[int, int]:
         """Delete expired keys and ended windows; how many of each."""
 

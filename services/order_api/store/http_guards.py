@@ -92,6 +92,21 @@ class HttpGuardRows:
         )
         return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
 
+    async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
+        """The hits so far in each bucket's current fixed window, counting none; buckets with no hits in
+        it are left out."""
+        rows = await self.conn.fetch(
+            """
+            SELECT bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
+              FROM rate_limit_windows
+             WHERE bucket = ANY($1::text[])
+               AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer)
+            """,
+            list(buckets),
+            window_seconds,
+        )
+        return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
+
     async def purge(self) -> tuple[int, int]:
         """Delete expired Idempotency-Key records and ended rate-limit windows; how many of each."""
         keys = await self.conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
