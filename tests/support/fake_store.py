@@ -7,14 +7,12 @@ integration tests hold the SQL itself.
 """
 
 import itertools
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.anonymization import AnonymizationService
@@ -28,7 +26,8 @@ from shared.db import Connection
 from shared.events import Event
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot, OrderSnapshot
-from shared.outbox import UnsentEvents
+from tests.support.fake_erasures import FakeCustomerErasures, FakeErasures
+from tests.support.fake_http_guards import FakeHttpGuardRecords
 from tests.support.order_rules import LATER, NOW
 
 
@@ -224,79 +223,6 @@ class FakeCustomers:
         return counted
 
 
-@dataclass
-class _Key:
-    record: KeyRecord
-    locked_until: float
-    expires_at: float
-    order_id: int | None = None
-
-
-class FakeHttpGuardRecords:
-    """Idempotency keys and rate-limit windows on a clock the test moves (`now`, in seconds)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.keys: dict[tuple[str, str], _Key] = {}
-        self.windows: dict[tuple[str, float], tuple[int, float]] = {}  # (bucket, start) -> (hits, end)
-
-    async def claim_key(
-        self, principal: str, key: str, fingerprint: str, *, lease_seconds: float, ttl_seconds: float
-    ) -> KeyRecord | None:
-        held = self.keys.get((principal, key))
-        if (
-            held is None
-            or held.expires_at <= self.now
-            or (held.record.status is None and held.locked_until <= self.now and held.record.fingerprint == fingerprint)
-        ):
-            record = KeyRecord(fingerprint, None, [], b"")
-            self.keys[principal, key] = _Key(record, self.now + lease_seconds, self.now + ttl_seconds)
-            return None
-        return held.record
-
-    async def complete_key(
-        self,
-        principal: str,
-        key: str,
-        *,
-        status: int,
-        headers: Sequence[tuple[str, str]],
-        body: bytes,
-        order_id: int | None = None,
-    ) -> None:
-        held = self.keys[principal, key]
-        held.record = replace(held.record, status=status, headers=list(headers), body=body)
-        held.order_id = order_id
-
-    async def release_key(self, principal: str, key: str) -> None:
-        held = self.keys.get((principal, key))
-        if held is not None and held.record.status is None:
-            del self.keys[principal, key]
-
-    async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
-        start = self.now // window_seconds * window_seconds
-        counted = []
-        for bucket in buckets:
-            hits, end = self.windows.get((bucket, start), (0, start + window_seconds))
-            self.windows[bucket, start] = (hits + 1, end)
-            counted.append(WindowCount(bucket, hits + 1, end - self.now))
-        return counted
-
-    async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
-        start = self.now // window_seconds * window_seconds
-        held = [(bucket, self.windows.get((bucket, start))) for bucket in buckets]
-        return [WindowCount(bucket, window[0], window[1] - self.now) for bucket, window in held if window is not None]
-
-    async def purge(self) -> tuple[int, int]:
-        keys = [name for name, held in self.keys.items() if held.expires_at <= self.now]
-        windows = [name for name, (_, end) in self.windows.items() if end <= self.now]
-        for name in keys:
-            del self.keys[name]
-        for window in windows:
-            del self.windows[window]
-        return len(keys), len(windows)
-
-
 class FakeReferenceData:
     def __init__(self) -> None:
         self.reasons: dict[int, CancellationReason] = {}
@@ -333,79 +259,6 @@ class FakeOutbox:
     async def enqueue(self, topic: str, event: Event) -> None:
         self.events.append(event)
         self.topics[event.id] = topic
-
-
-class FakeErasures:
-    """The erasure's deletes on the fake guards' keys and windows and the fake outbox's published events."""
-
-    def __init__(self, guards: FakeHttpGuardRecords, outbox: FakeOutbox) -> None:
-        self.guards = guards
-        self.outbox = outbox
-
-    async def erase_order(self, order_id: int, number_buckets: str | None) -> dict[str, int]:
-        key, outbox = str(order_id), self.outbox
-        if any(event.subject == key for event in outbox.events[outbox.sent :]):
-            raise UnsentEvents(f"events of {key} are not published yet")
-        sent = [event for event in outbox.events[: outbox.sent] if event.subject == key]
-        outbox.events = [event for event in outbox.events if event not in sent]
-        outbox.sent -= len(sent)
-        outbox.erased.extend(sent)
-        keys = [name for name, held in self.guards.keys.items() if held.order_id == order_id]
-        windows = [
-            name for name in self.guards.windows if number_buckets is not None and name[0].startswith(number_buckets)
-        ]
-        for name in keys:
-            del self.guards.keys[name]
-        for window in windows:
-            del self.guards.windows[window]
-        return {
-            "idempotency_keys": len(keys),
-            "rate_limit_windows": len(windows),
-            "outbox": len(sent),
-            "outbox_dead_letters": 0,
-        }
-
-
-class FakeCustomerErasures:
-    """A customer's erasure on the fake customers and orders; `waiting_for` the requests waiting for
-    each customer's orders, oldest first."""
-
-    def __init__(self, customers: FakeCustomers, orders: FakeOrders) -> None:
-        self.customers = customers
-        self.orders = orders
-        self.waiting_for: dict[int, list[uuid.UUID]] = {}
-
-    async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:
-        return self.customers.customers.get(customer_id)
-
-    async def lock_checkout_records(self, email: str) -> list[CustomerSnapshot]:
-        return [
-            customer
-            for _, customer in sorted(self.customers.customers.items())
-            if customer.state == "disabled" and (customer.email or "").lower() == email.lower()
-        ]
-
-    async def save_masked(self, customers: Sequence[CustomerSnapshot]) -> int:
-        for customer in customers:
-            self.customers.customers[customer.id] = customer
-        return len(customers)
-
-    async def has_orders_to_anonymize(self, customer_id: int) -> bool:
-        return any(
-            row.order.customer is not None and row.order.customer.id == customer_id and not row.order.anonymized
-            for row in self.orders.rows.values()
-        )
-
-    async def wait(self, customer_id: int, request_id: uuid.UUID, now: datetime) -> None:
-        waiting = self.waiting_for.setdefault(customer_id, [])
-        if request_id not in waiting:
-            waiting.append(request_id)
-
-    async def waiting(self, customer_id: int) -> list[uuid.UUID]:
-        return list(self.waiting_for.get(customer_id, []))
-
-    async def forget_waiting(self, customer_id: int) -> list[uuid.UUID]:
-        return self.waiting_for.pop(customer_id, [])
 
 
 class FakeTables:
