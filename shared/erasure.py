@@ -24,6 +24,7 @@ ERASURE_REQUESTED: Final = "erasure.requested"
 ERASURE_COMPLETED: Final = "erasure.completed"
 ERASURE_OVERDUE: Final = "erasure.overdue"
 CUSTOMER_ERASED: Final = "customer.erased"
+CUSTOMER_ERASE_REQUESTED: Final = "customer.erase_requested"
 
 
 class ErasureRequested(Snapshot):

@@ -21,6 +21,7 @@ from shared.cancellations import (
     ShippingCompany,
 )
 from shared.erasure import (
+    CUSTOMER_ERASE_REQUESTED,
     CUSTOMER_ERASED,
     ERASURE_COMPLETED,
     ERASURE_OVERDUE,
@@ -32,6 +33,7 @@ from shared.erasure import (
     ErasureRequested,
 )
 from shared.order_facts import (
+    ANONYMIZE_REQUESTED,
     AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
@@ -40,7 +42,7 @@ from shared.order_facts import (
     PaymentFact,
     VariantFact,
 )
-from shared.orders import OrderLifecycleData, Snapshot
+from shared.orders import ORDER_ANONYMIZED, OrderLifecycleData, Snapshot
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 EventFamily = Mapping[str, type[Snapshot]]
@@ -62,7 +64,7 @@ ORDER_EVENTS: Final[EventFamily] = MappingProxyType(
             "order.refunded",
             "order.cancellation_requested",
             "order.return_received",
-            "order.anonymized",
+            ORDER_ANONYMIZED,
         ),
         OrderLifecycleData,
     )
@@ -85,8 +87,8 @@ INGEST_FACTS: Final[EventFamily] = MappingProxyType(
         "return.received": ReturnReceived,
         "cancellation.reason.upserted": CancellationReason,
         "shipping_company.upserted": ShippingCompany,
-        "order.anonymize_requested": AnonymizeRequestedFact,
-        "customer.erase_requested": CustomerEraseRequestedFact,
+        ANONYMIZE_REQUESTED: AnonymizeRequestedFact,
+        CUSTOMER_ERASE_REQUESTED: CustomerEraseRequestedFact,
     }
 )
 

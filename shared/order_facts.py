@@ -6,7 +6,7 @@ Money is Decimal (a JSON string on the wire), like the snapshot in `shared.order
 
 import uuid
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AwareDatetime
 
@@ -165,6 +165,9 @@ class OrderPlacedData(Snapshot):
     """`order.placed` on orders.ingest: another service (checkout) places an order."""
 
     order: OrderDraft
+
+
+ANONYMIZE_REQUESTED: Final = "order.anonymize_requested"
 
 
 class AnonymizeRequestedFact(Snapshot):

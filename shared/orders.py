@@ -6,7 +6,7 @@ timezone-aware UTC.
 """
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -265,6 +265,10 @@ class OrderSnapshot(CheckoutFields):
     processed_at: AwareDatetime
     closed_at: AwareDatetime | None = None
     cancelled_at: AwareDatetime | None = None
+
+
+# The event order_api publishes when it has masked an order (its data: the masked snapshot).
+ORDER_ANONYMIZED: Final = "order.anonymized"
 
 
 class OrderLifecycleData(Snapshot):

@@ -34,11 +34,12 @@ from services.order_api.store import InTransaction
 from shared.cancellations import CancellationDecision, CancellationReason, ReturnReceived, ShippingCompany
 from shared.consumer import BATCH_RECORDS, EventHandler, Unprocessable
 from shared.db import Connection
-from shared.erasure import CustomerEraseRequestedFact, ErasureRequested
+from shared.erasure import CUSTOMER_ERASE_REQUESTED, CustomerEraseRequestedFact, ErasureRequested
 from shared.erasure_receipts import ErasureHandler, subscribe_to_erasures
 from shared.events import Event
 from shared.logging import get_logger
 from shared.order_facts import (
+    ANONYMIZE_REQUESTED,
     AnonymizeRequestedFact,
     CustomerFact,
     FulfillmentCancelledFact,
@@ -135,8 +136,8 @@ FACT_HANDLERS: Final[dict[str, FactHandler]] = {
     "return.received": _applying(ReturnReceived, FactService.record_return),
     "cancellation.reason.upserted": _applying(CancellationReason, FactService.record_reason),
     "shipping_company.upserted": _applying(ShippingCompany, FactService.record_shipping_company),
-    "order.anonymize_requested": _anonymize_requested,
-    "customer.erase_requested": _customer_erase_requested,
+    ANONYMIZE_REQUESTED: _anonymize_requested,
+    CUSTOMER_ERASE_REQUESTED: _customer_erase_requested,
 }
 
 

@@ -28,8 +28,6 @@ from shared.topics import ANONYMIZATION_EVENTS
 
 log = get_logger(__name__)
 
-ORDER_ANONYMIZED = "order.anonymized"
-
 
 class ErasureStore(Protocol):
     """What the erasure needs of the dispatcher's tables: erasure_store.py's functions."""

@@ -30,7 +30,7 @@ from services.webhook_dispatcher.domain import (
     offered_event_types,
     webhook_body,
 )
-from services.webhook_dispatcher.erasure import ORDER_ANONYMIZED, ErasureService
+from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
@@ -39,6 +39,7 @@ from shared.db import Connection
 from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE
 from shared.events import Envelope, Event
 from shared.logging import get_logger
+from shared.orders import ORDER_ANONYMIZED
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData

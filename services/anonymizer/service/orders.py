@@ -6,9 +6,8 @@ from services.anonymizer.service.erasures import ErasureService
 from services.anonymizer.service.ports import Ports
 from shared.db import Connection
 from shared.events import Event
-from shared.orders import OrderLifecycleData
+from shared.orders import ORDER_ANONYMIZED, OrderLifecycleData
 
-ORDER_ANONYMIZED = "order.anonymized"
 ORDER_DELETED = "order.deleted"
 
 

@@ -18,15 +18,13 @@ from services.anonymizer.domain import CustomerErasure, ErasureRequest, OrderEra
 from services.anonymizer.service.ports import Ports
 from shared.consumer import Unprocessable
 from shared.db import Connection
-from shared.erasure import CustomerErased, CustomerEraseRequestedFact
+from shared.erasure import CUSTOMER_ERASE_REQUESTED, CustomerErased, CustomerEraseRequestedFact
 from shared.events import Event
 from shared.logging import get_logger
-from shared.order_facts import AnonymizeRequestedFact
+from shared.order_facts import ANONYMIZE_REQUESTED, AnonymizeRequestedFact
 from shared.services import ANONYMIZER
 from shared.topics import ORDERS_INGEST
 
-ANONYMIZE_REQUESTED = "order.anonymize_requested"
-CUSTOMER_ERASE_REQUESTED = "customer.erase_requested"
 log = get_logger(__name__)
 
 

@@ -25,11 +25,9 @@ from services.order_api.service.errors import OrderNotFound, StaleVersion
 from services.order_api.service.ports import Tables
 from shared.events import Event
 from shared.logging import current_correlation_id
-from shared.orders import OrderLifecycleData, OrderSnapshot
+from shared.orders import ORDER_ANONYMIZED, OrderLifecycleData, OrderSnapshot
 from shared.services import ORDER_API
 from shared.topics import ORDERS_EVENTS
-
-ANONYMIZED = "order.anonymized"
 
 
 def as_seen(stored: StoredOrder, may_read: bool) -> StoredOrder:
@@ -101,7 +99,7 @@ async def anonymize(tables: Tables, stored: StoredOrder, now: datetime, max_even
     if stored.order.anonymized:
         return stored
     changed = await _save(tables, mask_order(stored.order, now))
-    await enqueue_event(tables, ANONYMIZED, changed, max_event_bytes)
+    await enqueue_event(tables, ORDER_ANONYMIZED, changed, max_event_bytes)
     if changed.order.customer is not None:  # its customer's record may go with its last order
         await finish_customer(tables, changed.order.customer.id, now)
     return changed
