@@ -219,7 +219,7 @@ class IdempotentConsumer:
         """Apply each event not seen before, all in one transaction; for each, whether it was applied."""
         applied = []
         async with self._pool.acquire() as conn, conn.transaction():
-            new = await _record_all_processed(conn, records, events)
+            new = await _record_processed(conn, records, events)
             for event in events:
                 first_time = event.id in new
                 new.discard(event.id)  # the same event again later in the batch is a duplicate
@@ -261,7 +261,7 @@ class IdempotentConsumer:
 
     async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Handler[ReceivedT]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await _record_processed(conn, record, event):
+            if event.id not in await _record_processed(conn, [record], [event]):
                 return False
             await handler(conn, event)
             return True
@@ -331,26 +331,12 @@ class IdempotentConsumer:
             )
 
 
-async def _record_processed(conn: Connection, record: KafkaRecord, event: Received) -> bool:
-    """Record `event` as processed in the caller's transaction; False if it was (or is being) already."""
-    first_time: bool | None = await conn.fetchval(
-        """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING RETURNING true""",
-        event.id,
-        event.type,
-        record.topic,
-        record.partition,
-        record.offset,
-    )
-    return bool(first_time)
-
-
-async def _record_all_processed(
+async def _record_processed(
     conn: Connection, records: Sequence[KafkaRecord], events: Sequence[Received]
 ) -> set[uuid.UUID]:
-    """`_record_processed` for a batch's events in one statement (a round trip per record had been a
-    tenth of an erasure's round trips, bench.anonymization): the ids recorded now, i.e. not seen before
-    (an id twice in the batch is recorded once)."""
+    """Record the events as processed in the caller's transaction, in one statement (a round trip per
+    record had been a tenth of an erasure's round trips, bench.anonymization): the ids recorded now,
+    i.e. not seen before nor being processed (an id twice in a batch is recorded once)."""
     rows = await conn.fetch(
         """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
