@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from services.order_api.domain.errors import WHOLE_ORDER
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from services.order_api.domain.payments import PaymentKind
 from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.customer_erasure import CustomerErasureService
@@ -167,7 +167,9 @@ def fact_applier(max_event_bytes: int, database: Callable[[Connection], Database
     return apply_fact
 
 
-def order_eraser(buckets: GuestBuckets, database: Callable[[Connection], Database] = InTransaction) -> ErasureHandler:
+def order_eraser(
+    buckets: RateLimitBuckets, database: Callable[[Connection], Database] = InTransaction
+) -> ErasureHandler:
     """The `erasure.requested` handler: the order's copies erased and the receipt enqueued in the
     consumer's transaction (an older event still unsent raises, and the request is retried)."""
 
@@ -183,4 +185,4 @@ def subscribe(runtime: Runtime[OrderApiSettings]) -> None:
     # until its part's transaction commits; the HTTP routes that lock an order wait that long at most,
     # and instances never share an order (a partition's key is the order id).
     runtime.subscribe([ORDERS_INGEST], fact_applier(runtime.settings.max_event_bytes), batch_records=BATCH_RECORDS)
-    subscribe_to_erasures(runtime, order_eraser(runtime.settings.guest_buckets()))
+    subscribe_to_erasures(runtime, order_eraser(runtime.settings.rate_limit_buckets()))

@@ -2,7 +2,7 @@
 
 from pydantic import Field, SecretStr
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from shared.auth import ApiKeySettings
 
 
@@ -37,6 +37,6 @@ class OrderApiSettings(ApiKeySettings):
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
 
-    def guest_buckets(self) -> GuestBuckets:
-        """The guest attempts' bucket names under this instance's key."""
-        return GuestBuckets(self.rate_limit_hash_key.get_secret_value().encode())
+    def rate_limit_buckets(self) -> RateLimitBuckets:
+        """The rate-limit buckets' names (guest attempts, failed token requests) under this instance's key."""
+        return RateLimitBuckets(self.rate_limit_hash_key.get_secret_value().encode())

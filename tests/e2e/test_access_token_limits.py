@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from shared.auth import LOCAL_API_KEY
 from tests.e2e.conftest import RATE_LIMIT_HASH_KEY
 from tests.support.processes import ServiceProcess
@@ -59,5 +59,5 @@ async def test_a_client_guessing_keys_is_made_to_wait_and_nobody_else(api: str, 
 
     buckets = [row["bucket"] for row in await admin_db.fetch("SELECT bucket FROM order_api.rate_limit_windows")]
     assert not [bucket for bucket in buckets if guesser in bucket]
-    assert GuestBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(guesser) in buckets
-    assert GuestBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(other) not in buckets
+    assert RateLimitBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(guesser) in buckets
+    assert RateLimitBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(other) not in buckets

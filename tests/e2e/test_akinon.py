@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from shared.order_facts import VariantFact
 from tests.e2e.conftest import RATE_LIMIT_HASH_KEY
 from tests.support.processes import ServiceProcess
@@ -216,7 +216,7 @@ async def test_the_rate_limit_keeps_no_client_address_nor_what_a_guest_typed(
     }
     assert not [bucket for bucket in hits if ip in bucket or typed in bucket or email in bucket]
     # Each attempt counted in the buckets of this client under the service's key, as before.
-    buckets = GuestBuckets(RATE_LIMIT_HASH_KEY.encode())
+    buckets = RateLimitBuckets(RATE_LIMIT_HASH_KEY.encode())
     per_client, per_number = buckets.of_attempt(number, ip)
     per_typed = buckets.of_attempt(typed, ip)[1]
     assert (hits.get(per_client), hits.get(per_number), hits.get(per_typed)) == (2, 1, 1)

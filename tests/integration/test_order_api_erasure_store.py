@@ -8,14 +8,14 @@ import uuid
 import asyncpg
 import pytest
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
 from shared.db import Connection
 from shared.outbox import UnsentEvents
 
 ERASED, KEPT = 1000000042, 1000000043
-BUCKETS = GuestBuckets(b"test-rate-limit-key")
+BUCKETS = RateLimitBuckets(b"test-rate-limit-key")
 
 
 async def remember(conn: Connection, key: str, order_id: int | None) -> None:

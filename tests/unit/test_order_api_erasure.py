@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.order_api.domain.http_guards import GuestBuckets, order_of_answer
+from services.order_api.domain.http_guards import RateLimitBuckets, order_of_answer
 from services.order_api.handlers import order_eraser
 from services.order_api.service.erasure import ErasureService
 from services.order_api.service.guards import HttpGuards
@@ -23,7 +23,7 @@ from tests.support.fake_store import NO_CONNECTION, FakeDatabase, anonymization_
 from tests.support.order_rules import LATER, custom, order
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
-BUCKETS = GuestBuckets(b"test-rate-limit-key")
+BUCKETS = RateLimitBuckets(b"test-rate-limit-key")
 
 
 async def finished_order(database: FakeDatabase, email: str) -> OrderSnapshot:

@@ -4,7 +4,7 @@ the problems a route documents, and the use cases and settings routes receive.""
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Request, Response
 from pydantic_core import to_json
 
 from services.order_api.service.anonymization import AnonymizationService
@@ -17,6 +17,12 @@ from services.order_api.store import PostgresDatabase
 from shared.problems import Problem
 from shared.problems import problem_responses as documented_problems
 from shared.runtime import Runtime, get_runtime
+
+
+def client_address(request: Request) -> str:
+    """Whom a rate limit counts a request against: the client's address (X-Forwarded-For's from the
+    proxies in FORWARDED_ALLOW_IPS, uvicorn's doing)."""
+    return request.client.host if request.client else "unknown"
 
 
 def etag(sequence: int) -> str:

@@ -35,7 +35,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.order_api.api.http import Guards, OrderSettings
+from services.order_api.api.http import Guards, OrderSettings, client_address
 from services.order_api.service.errors import RateLimited
 from shared.auth import Caller, KeyRing
 from shared.logging import get_logger
@@ -197,8 +197,7 @@ async def issue_access_token(
     request: Request, settings: OrderSettings, guards: Guards, keys: Annotated[KeyRing, Depends(get_keys)]
 ) -> Response:
     """A bearer token for an API key's scopes, short-lived (OAuth 2.0 client credentials grant)."""
-    address = request.client.host if request.client else "unknown"
-    failures = settings.guest_buckets().of_token_failures(address)
+    failures = settings.rate_limit_buckets().of_token_failures(client_address(request))
     window = settings.token_failure_window_seconds
     try:
         await guards.check_rate([(failures, settings.token_failures_per_client)], window)

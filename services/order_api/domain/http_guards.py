@@ -48,7 +48,7 @@ def order_of_answer(path: str, location: str | None) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class GuestBuckets:
+class RateLimitBuckets:
     """The names of the Akinon guest attempts' rate-limit buckets: per client, and per order number and
     client; and of the failed access token requests' (per client). A name holds neither the client's
     address (a browser's IP) nor the number as typed (which may be anything, an email included), only

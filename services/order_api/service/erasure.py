@@ -6,7 +6,7 @@ request erases again (0 rows) and answers again."""
 from collections.abc import Callable
 from datetime import datetime
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from services.order_api.service.lifecycle import utc_now
 from services.order_api.service.ports import Database
 from shared.erasure import ErasureRequested
@@ -19,7 +19,9 @@ log = get_logger(__name__)
 
 
 class ErasureService:
-    def __init__(self, database: Database, buckets: GuestBuckets, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, database: Database, buckets: RateLimitBuckets, *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self.database = database
         self.buckets = buckets
         self.clock = clock

@@ -18,7 +18,14 @@ from services.order_api.api.akinon.cancellations import (
 )
 from services.order_api.api.akinon.requests import GuestLookup
 from services.order_api.api.akinon.responses import AkinonOrder, akinon_order
-from services.order_api.api.http import Guards, GuestRequestsDep, Orders, OrderSettings, problem_responses
+from services.order_api.api.http import (
+    Guards,
+    GuestRequestsDep,
+    Orders,
+    OrderSettings,
+    client_address,
+    problem_responses,
+)
 from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationSubmitted
 from shared.problems import Problem
@@ -39,8 +46,8 @@ _REQUEST_RESPONSES: Final = problem_responses(404, 409, 422, 429)
 async def _count_attempt(lookup: GuestLookup, request: Request, guards: Guards, settings: OrderSettings) -> int:
     """Count the attempt against the client's limits (429 beyond them); the order number it names."""
     number = lookup.order_number()
-    client = request.client.host if request.client else "unknown"
-    per_client, per_number = settings.guest_buckets().of_attempt(str(number or lookup.number.strip()), client)
+    buckets = settings.rate_limit_buckets()
+    per_client, per_number = buckets.of_attempt(str(number or lookup.number.strip()), client_address(request))
     await guards.limit_rate(
         [(per_client, settings.guest_lookups_per_ip), (per_number, settings.guest_lookups_per_number_and_client)],
         settings.guest_lookup_window_seconds,

@@ -1,19 +1,19 @@
 """The Akinon guest attempts' (and failed access token requests') rate-limit buckets
-(services/order_api/domain/http_guards.py GuestBuckets):
+(services/order_api/domain/http_guards.py RateLimitBuckets):
 a bucket's name, which `rate_limit_windows` stores, holds no client IP and none of what a guest typed,
 yet one client (and one order number) always counts in the same bucket, so the limits hold as before.
 No I/O."""
 
 import pytest
 
-from services.order_api.domain.http_guards import GuestBuckets
+from services.order_api.domain.http_guards import RateLimitBuckets
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
 from shared.services import ORDER_API
 from tests.support.fake_store import FakeDatabase
 
-BUCKETS = GuestBuckets(b"test-rate-limit-key")
+BUCKETS = RateLimitBuckets(b"test-rate-limit-key")
 IP = "198.51.100.23"
 IPV6 = "2001:db8::8a2e:370:7334"
 TYPED_EMAIL = "jane.doe@example.com"  # typed into the order number field
@@ -30,7 +30,7 @@ def test_a_bucket_name_holds_no_client_address_and_nothing_typed(number: str, cl
 
 
 def test_one_client_and_number_always_count_in_the_same_buckets() -> None:
-    assert BUCKETS.of_attempt("1042", IP) == GuestBuckets(b"test-rate-limit-key").of_attempt("1042", IP)
+    assert BUCKETS.of_attempt("1042", IP) == RateLimitBuckets(b"test-rate-limit-key").of_attempt("1042", IP)
     per_client, per_number = BUCKETS.of_attempt("1042", IP)
     other_number_client, other_number = BUCKETS.of_attempt("1043", IP)
     assert other_number_client == per_client, "every number from one client counts against its limit"
@@ -49,10 +49,10 @@ def test_every_bucket_of_a_number_and_only_those_begin_with_its_prefix() -> None
 
 
 def test_the_key_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    default = OrderApiSettings.load(ORDER_API).guest_buckets().of_attempt("1042", IP)
+    default = OrderApiSettings.load(ORDER_API).rate_limit_buckets().of_attempt("1042", IP)
     monkeypatch.setenv("ORDER_API_RATE_LIMIT_HASH_KEY", "production-secret")
-    keyed = OrderApiSettings.load(ORDER_API).guest_buckets()
-    assert keyed == GuestBuckets(b"production-secret")
+    keyed = OrderApiSettings.load(ORDER_API).rate_limit_buckets()
+    assert keyed == RateLimitBuckets(b"production-secret")
     assert keyed.of_attempt("1042", IP) != default, "without the key nobody can tell which IP a bucket counts"
 
 
@@ -82,6 +82,6 @@ def test_a_clients_failed_token_requests_count_in_a_bucket_of_its_own_naming_no_
 
     assert IP not in bucket
     assert bucket.startswith("token-failures:")
-    assert bucket == GuestBuckets(b"test-rate-limit-key").of_token_failures(IP)
+    assert bucket == RateLimitBuckets(b"test-rate-limit-key").of_token_failures(IP)
     assert bucket != BUCKETS.of_token_failures("198.51.100.24")
     assert bucket not in BUCKETS.of_attempt("1042", IP), "guest lookups and token failures count apart"
