@@ -1,7 +1,8 @@
 """Elastic Path `POST /v2/orders/anonymize` refusing on the real stack: a batch naming an open order or an
 unknown id answers Elastic Path's 422 and changes nothing, not even the eligible orders of the batch (no
 new version, no `order.anonymized` in order_api's outbox, no erasure at the anonymizer); more than 100
-ids is a 422 too; an accepted call repeated answers the same and changes nothing more. (The answers'
+ids is a 422 too; an accepted call repeated answers the same and changes nothing more; an id that can
+name no order (beyond a bigint, not digits) is an unknown order. (The answers'
 shapes are unit-tested in tests/unit/test_elastic_path_routes.py over fakes; this is the running system.)"""
 
 import uuid
@@ -118,3 +119,16 @@ async def test_anonymizing_again_answers_the_same_and_changes_nothing_more(
         )
         == versions
     )
+
+
+async def test_an_id_that_names_no_order_is_a_404_not_a_database_error(
+    system: dict[str, ServiceProcess], http: httpx.AsyncClient
+) -> None:
+    api = system["order_api"].url
+    for named in ("99999999999999999999", "12a", "%20"):  # beyond a bigint, not digits, blank
+        answer = await http.get(f"{api}/v2/orders/{named}")
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["errors"]["title"] == "Not Found"
+    refused = await http.post(api + ANONYMIZE, json=_ids("99999999999999999999"))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"]["meta"] == {"order_id": "99999999999999999999"}

@@ -91,6 +91,18 @@ async def test_an_unknown_id_or_more_than_100_ids_is_a_422(api: httpx.AsyncClien
     assert "meta" not in too_many.json()["errors"]
 
 
+async def test_a_body_that_is_not_the_envelope_or_names_no_id_is_a_422_saying_what_to_send(
+    api: httpx.AsyncClient,
+) -> None:
+    for body in ({}, {"data": {}}, {"data": {"order_ids": [11]}}, {"data": {"order_ids": "11"}}, [], None):
+        answer = await api.post("/v2/orders/anonymize", json=body)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["errors"]["detail"] == 'The body must be {"data": {"order_ids": ["..."]}}'
+    empty = await api.post("/v2/orders/anonymize", json=_anonymize([]))
+    assert empty.status_code == 422
+    assert empty.json()["errors"]["detail"] == "Give between 1 and 100 order ids; got 0"
+
+
 async def test_an_unknown_order_is_a_404_in_elastic_paths_shape(api: httpx.AsyncClient) -> None:
     answer = await api.get("/v2/orders/404")
     assert answer.status_code == 404

@@ -13,16 +13,10 @@ from datetime import datetime
 
 from services.order_api.domain.anonymization import ineligibility
 from services.order_api.domain.changes import OrderChanges, update
-from services.order_api.domain.stored import StoredOrder
+from services.order_api.domain.stored import StoredOrder, order_id_named
 from services.order_api.service.errors import OrdersNotAnonymizable, Refusal
 from services.order_api.service.lifecycle import anonymize, lock_order, save_change, utc_now
 from services.order_api.service.ports import Database
-
-
-def _order_id(given: str) -> int | None:
-    """The order id a caller's string names; None for one that names no order."""
-    text = given.strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 18 else None
 
 
 class AnonymizationService:
@@ -38,7 +32,7 @@ class AnonymizationService:
         async with self.database.transaction() as tables:
             found: dict[str, StoredOrder] = {}
             refused: list[Refusal] = []
-            ids = {given: _order_id(given) for given in unique}
+            ids = {given: order_id_named(given) for given in unique}
             locked = await tables.orders.lock_all([id_ for id_ in ids.values() if id_ is not None])
             for given, id_ in ids.items():
                 stored = locked.get(id_) if id_ is not None else None

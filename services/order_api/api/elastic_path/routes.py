@@ -11,6 +11,7 @@ from services.order_api.api.elastic_path.responses import elastic_path_order
 from services.order_api.api.elastic_path.status import elastic_path_status
 from services.order_api.api.http import EDGE_STATUSES, Anonymizations, Orders, json_response
 from services.order_api.api.security import ANONYMIZES, READS
+from services.order_api.domain.stored import order_id_named
 from services.order_api.service.errors import OrderNotFound, OrdersNotAnonymizable, Refusal
 
 MAX_ORDER_IDS: Final = 100
@@ -91,8 +92,9 @@ async def anonymize_orders(anonymizations: Anonymizations, body: Annotated[Any, 
 @router.get("/{order_id}", operation_id="getOrder", dependencies=READS, responses=_documented(404, "No such order"))
 async def get_order(orders: Orders, order_id: str) -> Response:
     """An order in Elastic Path's shape."""
+    named = order_id_named(order_id)
     try:
-        stored = await orders.get_order(int(order_id)) if order_id.isascii() and order_id.isdigit() else None
+        stored = await orders.get_order(named) if named is not None else None
     except OrderNotFound:
         stored = None
     if stored is None:
