@@ -94,7 +94,8 @@ async def test_an_unknown_id_or_more_than_100_ids_is_a_422(api: httpx.AsyncClien
 async def test_a_body_that_is_not_the_envelope_or_names_no_id_is_a_422_saying_what_to_send(
     api: httpx.AsyncClient,
 ) -> None:
-    for body in ({}, {"data": {}}, {"data": {"order_ids": [11]}}, {"data": {"order_ids": "11"}}, [], None):
+    bodies: list[Any] = [{}, {"data": {}}, {"data": {"order_ids": [11]}}, {"data": {"order_ids": "11"}}, [], None]
+    for body in bodies:
         answer = await api.post("/v2/orders/anonymize", json=body)
         assert answer.status_code == 422, (body, answer.text)
         assert answer.json()["errors"]["detail"] == 'The body must be {"data": {"order_ids": ["..."]}}'
