@@ -201,13 +201,7 @@ async def list_erasures(
     cursor: Annotated[str | None, Query(max_length=CURSOR_MAX_LENGTH, pattern=CURSOR_PATTERN)] = None,
 ) -> RequestPage:
     """Erasure requests, newest first, of `status` if given; a page at a time."""
-    before = None
-    if cursor:
-        created_at, request_id = decode_cursor(cursor)
-        try:
-            before = created_at, uuid.UUID(request_id)
-        except ValueError:
-            raise invalid_field("cursor", "is not a cursor this API gave") from None
+    before = decode_cursor(cursor, uuid.UUID) if cursor else None
     found = await service.list(RequestQuery(status=status, before=before, limit=limit + 1))
     page = found[:limit]
     return RequestPage(

@@ -13,8 +13,8 @@ from services.cancellation_worker.domain.requests import CancellationRequest
 from services.cancellation_worker.store import RequestQuery
 from shared.cancellations import CancellationType, RefundMethod, RequestStatus
 from shared.fields import BigintId, UtcDatetime
-from shared.keyset import CURSOR_MAX_LENGTH, CURSOR_PATTERN, decode_cursor, encode_cursor
-from shared.problems import invalid_field, problem_responses
+from shared.keyset import CURSOR_MAX_LENGTH, CURSOR_PATTERN, decode_cursor, digits_id, encode_cursor
+from shared.problems import problem_responses
 
 router = operator_router("cancellation requests")
 
@@ -63,13 +63,6 @@ class RequestPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
-def _position(cursor: str) -> tuple[datetime, int]:
-    created_at, request_id = decode_cursor(cursor)
-    if not request_id.isdigit():
-        raise invalid_field("cursor", "is not a cursor this API gave")
-    return created_at, int(request_id)
-
-
 @router.get("/cancellation-requests", response_model=RequestPage)
 async def list_requests(
     service: Requests,
@@ -89,7 +82,7 @@ async def list_requests(
         cancellation_type=cancellation_type,
         created_since=created_since,
         created_until=created_until,
-        before=_position(cursor) if cursor else None,
+        before=decode_cursor(cursor, digits_id) if cursor else None,
         limit=limit + 1,
     )
     found = await service.list(query)
