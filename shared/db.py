@@ -51,6 +51,11 @@ async def create_pool(dsn: str, schema: str, *, max_size: int = 10, wait_seconds
 
 
 # Errors that mean "the database is not there right now", not "this event is bad".
+def rows_affected(status: str) -> int:
+    """The rows a statement touched, from its command status (`UPDATE 3`, `DELETE 0`, `INSERT 0 1`)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresConnectionError,

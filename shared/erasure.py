@@ -20,6 +20,10 @@ from shared.orders import Snapshot
 # "webhook_dispatcher", "anonymizer").
 ServiceName = str
 
+# What every service writes in place of a personal value it erases (the anonymizer and the dispatcher
+# recognise order_api's masked order by it).
+MASK: Final = "*"
+
 ERASURE_REQUESTED: Final = "erasure.requested"
 ERASURE_COMPLETED: Final = "erasure.completed"
 ERASURE_OVERDUE: Final = "erasure.overdue"

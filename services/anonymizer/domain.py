@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from shared.erasure import MASK
+
 ErasureState = Literal["waiting", "erasing", "overdue", "complete"]
 # A customer record a customer erasure asked order_api to erase: waiting for its answer, or erased
 # (order_api's `customer.erased` is in).
@@ -18,7 +20,6 @@ CustomerState = Literal["waiting", "erased"]
 # requestToBeForgotten), the order alone (the Elastic Path route, seen as its `order.anonymized`), or
 # the retention policy (ANONYMIZER_RETENTION_DAYS: one request per sweep, over the orders it took).
 RequestKind = Literal["customer", "forget", "order", "retention"]
-MASK = "*"
 
 
 def email_hash(key: bytes, email: str | None) -> bytes | None:

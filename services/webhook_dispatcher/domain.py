@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 import httpx
 
+from shared.erasure import MASK
 from shared.json_codec import dumps
 from shared.retries import next_delay
 
@@ -176,8 +177,6 @@ def offered_event_types(known_types: Iterable[str]) -> list[str]:
 
 
 # ---- erasure: an anonymized order's stored messages ---------------------------------------------
-
-MASK: Final = "*"
 
 
 class MaskedOrder(NamedTuple):

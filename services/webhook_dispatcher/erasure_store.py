@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.webhook_dispatcher.domain import MaskedOrder
-from shared.db import Connection
+from shared.db import Connection, rows_affected
 from shared.outbox import erase_sent_events
 
 
@@ -73,7 +73,7 @@ async def rewrite_payloads(conn: Connection, payloads: Sequence[tuple[int, bytes
         [message_id for message_id, _ in payloads],
         [payload for _, payload in payloads],
     )
-    return _count(status)
+    return rows_affected(status)
 
 
 async def clear_response_excerpts(conn: Connection, order_id: str) -> int:
@@ -83,14 +83,10 @@ async def clear_response_excerpts(conn: Connection, order_id: str) -> int:
            WHERE m.order_id = $1 AND a.message_id = m.id AND a.response_excerpt IS NOT NULL""",
         order_id,
     )
-    return _count(status)
+    return rows_affected(status)
 
 
 async def erase_outbox(conn: Connection, order_id: str) -> dict[str, int]:
     """The order's published and parked outbox rows (shared.outbox.erase_sent_events): the dispatcher
     keys only its receipts by order, so these are earlier receipts. UnsentEvents while one is unsent."""
     return await erase_sent_events(conn, order_id)
-
-
-def _count(status: str) -> int:
-    return int(status.rsplit(maxsplit=1)[-1])

@@ -8,9 +8,10 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from services.order_api.domain.anonymization import MASK, mask_order
+from services.order_api.domain.anonymization import mask_order
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.store.orders import OrderRows
+from shared.erasure import MASK
 from tests.support.orders import sample_order
 
 EMAIL = "guest@example.com"

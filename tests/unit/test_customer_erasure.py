@@ -8,9 +8,8 @@ with no answer; a registered account stays until its own erasure."""
 import uuid
 from typing import Any
 
-from services.order_api.domain.anonymization import MASK
 from shared.consumer import EventHandler
-from shared.erasure import CUSTOMER_ERASED, CustomerErased, CustomerEraseRequestedFact
+from shared.erasure import CUSTOMER_ERASED, MASK, CustomerErased, CustomerEraseRequestedFact
 from shared.events import Event
 from shared.order_facts import AnonymizeRequestedFact, CustomerFact, FulfillmentCreatedFact, OrderDraft
 from shared.orders import CustomerSnapshot

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from services.order_api.api.digital_river.requests import DigitalRiverOrderCreate, DigitalRiverOrderUpdate
-from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.cancellation import CancelRequest
 from services.order_api.domain.errors import OrderStateError
 from shared.consumer import EventHandler, Unprocessable
+from shared.erasure import MASK
 from shared.events import Event
 from shared.order_facts import AnonymizeRequestedFact, FulfillmentCreatedFact, OrderDraft, PaymentFact
 from shared.orders import OrderSnapshot

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.errors import OrderRuleError
 from services.order_api.domain.guest_requests import RequestConflict, RequestedItem, iban_is_valid
 from services.order_api.domain.refunds import RefundLineRequest, RefundRequest
 from services.order_api.service.guest_requests import GuestRequest
 from shared.cancellations import CancellationReason, CancellationSubmitted, ShippingCompany
+from shared.erasure import MASK
 from shared.order_facts import FulfillmentCreatedFact, OrderDraft
 from shared.orders import OrderLifecycleData, OrderSnapshot
 from shared.topics import CANCELLATIONS_REQUESTS, ORDERS_EVENTS

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.order_api.domain.anonymization import MASK, check_still_masked, ineligibility, mask_order
+from services.order_api.domain.anonymization import check_still_masked, ineligibility, mask_order
 from services.order_api.domain.errors import OrderStateError
+from shared.erasure import MASK
 from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot, Refund
 from tests.support.order_rules import LATER, NOW, PARTIALLY_PAID_NEW_CUSTOMER, build, in_state
 

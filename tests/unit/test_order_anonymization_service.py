@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.errors import OrderStateError
 from services.order_api.service.errors import OrdersNotAnonymizable
+from shared.erasure import MASK
 from tests.support.fake_store import FakeDatabase, anonymization_service, order_service, published
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER, build
 

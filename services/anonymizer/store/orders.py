@@ -1,7 +1,7 @@
 """The anonymizer's copy of orders (known_orders) and its audit log (ids, types, sequences, times)."""
 
 from services.anonymizer.domain import KnownOrder
-from shared.db import Connection
+from shared.db import Connection, rows_affected
 from shared.events import Event
 
 
@@ -36,4 +36,4 @@ async def forget_order(conn: Connection, order_id: int) -> int:
            WHERE order_id = $1 AND (email_hash IS NOT NULL OR customer_id IS NOT NULL)""",
         order_id,
     )
-    return int(status.rsplit(" ", 1)[-1])
+    return rows_affected(status)

@@ -2,10 +2,9 @@
 accounts, what guests wrote in its requests, its emails, and its published or parked outbox rows (the
 refund commands among them carried the IBAN). The order copy itself is masked by `order.anonymized`."""
 
-from shared.db import Connection
+from shared.db import Connection, rows_affected
+from shared.erasure import MASK
 from shared.outbox import erase_sent_events
-
-MASK = "*"
 
 
 async def erase_order(conn: Connection, order_id: int) -> dict[str, int]:
@@ -31,12 +30,8 @@ async def erase_order(conn: Connection, order_id: int) -> dict[str, int]:
         MASK,
     )
     return {
-        "bank_accounts": _count(accounts),
-        "cancellation_requests": _count(requests),
-        "notifications": _count(notifications),
+        "bank_accounts": rows_affected(accounts),
+        "cancellation_requests": rows_affected(requests),
+        "notifications": rows_affected(notifications),
         **outbox,
     }
-
-
-def _count(status: str) -> int:
-    return int(status.rsplit(maxsplit=1)[-1])

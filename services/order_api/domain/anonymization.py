@@ -17,9 +17,8 @@ from typing import Final, Literal
 
 from services.order_api.domain.customers import is_guest
 from services.order_api.domain.errors import OrderStateError
+from shared.erasure import MASK
 from shared.orders import Address, ClientDetails, CustomerSnapshot, NameValue, OrderSnapshot
-
-MASK: Final = "*"
 
 Ineligibility = Literal["not_finished", "refund_pending", "request_active"]
 

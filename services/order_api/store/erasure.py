@@ -1,7 +1,7 @@
 """An anonymized order's copies outside its own row: remembered Idempotency-Key answers, guest-lookup
 rate-limit windows, published outbox rows (design section 5)."""
 
-from shared.db import Connection
+from shared.db import Connection, rows_affected
 from shared.outbox import erase_sent_events
 
 
@@ -21,7 +21,7 @@ class ErasureRows:
                 "DELETE FROM rate_limit_windows WHERE starts_with(bucket, $1)", number_buckets
             )
         return {
-            "idempotency_keys": int(keys.split()[-1]),
-            "rate_limit_windows": int(windows.split()[-1]),
+            "idempotency_keys": rows_affected(keys),
+            "rate_limit_windows": rows_affected(windows),
             **outbox,
         }

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
-from shared.db import Connection
+from shared.db import Connection, rows_affected
 
 
 class HttpGuardRows:
@@ -111,4 +111,4 @@ class HttpGuardRows:
         """Delete expired Idempotency-Key records and ended rate-limit windows; how many of each."""
         keys = await self.conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
         windows = await self.conn.execute("DELETE FROM rate_limit_windows WHERE window_end <= now()")
-        return int(keys.split()[-1]), int(windows.split()[-1])
+        return rows_affected(keys), rows_affected(windows)

@@ -4,8 +4,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.order_api.api.elastic_path.status import elastic_path_status
-from services.order_api.domain.anonymization import MASK
 from services.order_api.domain.payments import paid_amount
+from shared.erasure import MASK
 from shared.money import to_minor
 from shared.orders import Address, OrderSnapshot
 
