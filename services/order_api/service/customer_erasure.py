@@ -63,7 +63,7 @@ async def _erase(
     email = checkout_email(customer) if with_checkouts else None
     checkouts = await tables.customer_erasures.lock_checkout_records(email) if email is not None else []
     records = {record.id: record for record in [customer, *checkouts]}
-    masked = [masked for record in records.values() if left_to_mask(record) and (masked := mask_customer(record))]
+    masked = [masked for record in records.values() if (masked := mask_customer(record)) not in (None, record)]
     count = await tables.customer_erasures.save_masked(
         [record.model_copy(update={"updated_at": now}) for record in masked]
     )

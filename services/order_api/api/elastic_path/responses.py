@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.order_api.api.elastic_path.status import elastic_path_status
-from services.order_api.domain.payments import paid_amount
+from services.order_api.domain.payments import paid_amount, refunded_amount
 from shared.erasure import MASK
 from shared.money import to_minor
 from shared.orders import Address, OrderSnapshot
@@ -38,7 +38,7 @@ def elastic_path_order(order: OrderSnapshot) -> dict[str, Any]:
     """The order in Elastic Path's shape."""
     status = elastic_path_status(order)
     currency = order.currency
-    paid = paid_amount(order, "capture", "sale") - paid_amount(order, "refund")
+    paid = paid_amount(order, "capture", "sale") - refunded_amount(order)
     authorized = max(paid_amount(order, "authorization") - paid_amount(order, "capture"), Decimal(0))
     name = (
         " ".join(part for part in (order.customer.first_name, order.customer.last_name) if part)
