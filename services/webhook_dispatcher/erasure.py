@@ -81,18 +81,21 @@ class ErasureService:
         await self._store.keep_anonymized(conn, event.subject, masked)
         waiting = await self._store.take_waiting(conn, event.subject)
         if waiting is not None:
-            await self._erase(conn, ErasureRequested.model_validate(waiting))
+            kept = await self._store.anonymized(conn, event.subject)  # the newest kept, maybe not this one
+            assert kept is not None, "kept just now"
+            await self._erase(conn, ErasureRequested.model_validate(waiting), kept)
 
     async def erase_order(self, conn: Connection, request: ErasureRequested) -> dict[str, int] | None:
         """Erase the order's messages and answer with the receipt; the rows touched, by table. None when
         its snapshot has not arrived yet: the request waits for it (and is answered then)."""
         order_id = str(request.order_id)
         await self._store.lock_order(conn, order_id)
-        if await self._store.anonymized(conn, order_id) is None:
+        masked = await self._store.anonymized(conn, order_id)
+        if masked is None:
             await self._store.wait_for_snapshot(conn, order_id, request.model_dump(mode="json"))
             log.info("erasure waits for the order's anonymized snapshot", attempt=request.attempt)
             return None
-        return await self._erase(conn, request)
+        return await self._erase(conn, request, masked)
 
     async def masked_body(self, conn: Connection, order_id: str, body: bytes) -> bytes:
         """`body` as it may be stored for the order: masked once the order is anonymized. For an event
@@ -104,10 +107,9 @@ class ErasureService:
             return body
         return erased_payload(body, masked) or body
 
-    async def _erase(self, conn: Connection, request: ErasureRequested) -> dict[str, int]:
+    async def _erase(self, conn: Connection, request: ErasureRequested, masked: MaskedOrder) -> dict[str, int]:
+        """Erase the (locked) order's messages with its kept masked snapshot, and enqueue the receipt."""
         order_id = str(request.order_id)
-        masked = await self._store.anonymized(conn, order_id)
-        assert masked is not None, "erased only once the snapshot is kept"
         outbox = await self._store.erase_outbox(conn, order_id)
         rewritten = [
             (message_id, erased)
