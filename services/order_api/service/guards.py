@@ -7,7 +7,7 @@ at most twice the limit through around its edge, which is fine for slowing guess
 
 from collections.abc import Sequence
 
-from services.order_api.domain.http_guards import KeyRecord, order_of_answer, retry_after
+from services.order_api.domain.http_guards import KeyRecord, WindowCount, order_of_answer, retry_after
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.ports import Database
 from shared.logging import get_logger
@@ -57,18 +57,14 @@ class HttpGuards:
         """Count this request against each (bucket, limit); RateLimited once any is over."""
         async with self.database.connection() as tables:
             counted = await tables.http_guards.count_hits([bucket for bucket, _ in limits], window_seconds)
-        wait = retry_after(dict(limits), counted)
-        if wait is not None:
-            raise RateLimited(wait)
+        _refuse_over(limits, counted)
 
     async def check_rate(self, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
         """RateLimited if this request, were it counted, would be over any (bucket, limit); counts nothing.
         With `count`, for limits on failures: check before the attempt, count it once it failed."""
         async with self.database.connection() as tables:
             so_far = await tables.http_guards.peek_hits([bucket for bucket, _ in limits], window_seconds)
-        wait = retry_after(dict(limits), [count._replace(hits=count.hits + 1) for count in so_far])
-        if wait is not None:
-            raise RateLimited(wait)
+        _refuse_over(limits, [count._replace(hits=count.hits + 1) for count in so_far])
 
     async def count(self, buckets: Sequence[str], window_seconds: int) -> None:
         """Count this request in each bucket, refusing nothing (`check_rate` refuses the next)."""
@@ -81,3 +77,10 @@ class HttpGuards:
             keys, windows = await tables.http_guards.purge()
         if keys or windows:
             log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
+
+
+def _refuse_over(limits: Sequence[tuple[str, int]], counted: Sequence[WindowCount]) -> None:
+    """RateLimited, with how long to wait, when any bucket's count is over its limit."""
+    wait = retry_after(dict(limits), counted)
+    if wait is not None:
+        raise RateLimited(wait)

@@ -1,9 +1,13 @@
 """The HTTP guards' tables: Idempotency-Key records and rate-limit windows."""
 
 from collections.abc import Sequence
+from typing import Final
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
 from shared.db import Connection, rows_affected
+
+# The start of the fixed window of `$2` seconds that now falls in: every limit's one rule of windows.
+_WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer)"
 
 
 class HttpGuardRows:
@@ -78,11 +82,11 @@ class HttpGuardRows:
         window and the seconds until it ends. Buckets are locked in the order given, so callers that
         list them in one consistent order cannot deadlock."""
         rows = await self.conn.fetch(
-            """
+            f"""
             INSERT INTO rate_limit_windows AS w (bucket, window_start, window_end, hits)
             SELECT bucket, start, start + make_interval(secs => $2::integer), 1
               FROM unnest($1::text[]) WITH ORDINALITY AS b (bucket, position),
-                   (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer) AS start) AS s
+                   (SELECT {_WINDOW_START} AS start) AS s
              ORDER BY position
             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = w.hits + 1
             RETURNING bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
@@ -96,11 +100,11 @@ class HttpGuardRows:
         """The hits so far in each bucket's current fixed window, counting none; buckets with no hits in
         it are left out."""
         rows = await self.conn.fetch(
-            """
+            f"""
             SELECT bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
               FROM rate_limit_windows
              WHERE bucket = ANY($1::text[])
-               AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer)
+               AND window_start = {_WINDOW_START}
             """,
             list(buckets),
             window_seconds,
