@@ -3,7 +3,7 @@ erasure saga's: which services owe a receipt and how long they have; and the ret
 
 from typing import Final
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from shared.auth import ApiKeySettings
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, WEBHOOK_DISPATCHER
@@ -29,3 +29,12 @@ class AnonymizerSettings(ApiKeySettings):
     # How many orders one sweep asks for at most, and how often the sweep runs.
     retention_batch_size: int = Field(default=100, ge=1)
     retention_interval_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("receipt_services")
+    @classmethod
+    def _known_services(cls, services: list[str]) -> list[str]:
+        """A name no service answers to would leave every erasure overdue for good: refused at start."""
+        unknown = [name for name in services if name not in RECEIPT_SERVICES]
+        if unknown or len(set(services)) != len(services):
+            raise ValueError(f"name each of {', '.join(RECEIPT_SERVICES)} at most once; got {services}")
+        return services
