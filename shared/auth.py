@@ -19,13 +19,13 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field, SecretStr
+from pydantic import Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.access_tokens import TokenSigner
 from shared.problems import Problem, problem_response
-from shared.settings import ServiceSettings
+from shared.settings import HmacKey, ServiceSettings
 
 LOCAL_API_KEY: Final = "dev-admin-key"
 ALL_SCOPES: Final = "*"
@@ -36,7 +36,7 @@ class ApiKeySettings(ServiceSettings):
     # Signs access tokens. Unset, it is derived from `api_keys`, so instances with the same keys accept
     # each other's tokens and a change of keys voids them all. A service accepts another's tokens when
     # both have the token's key and the same secret.
-    access_token_secret: SecretStr | None = None
+    access_token_secret: HmacKey | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,27 @@ its own role's DSN from the first. `<PREFIX>DATABASE_URL` and friends override p
 """
 
 import os
-from typing import Self
+from typing import Annotated, Final, Self
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.dsn import service_dsn
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, ServiceSpec
+
+# The shortest key an HMAC of ours is set up with (a token's signature, a hashed email or address): an
+# empty or short one would let anyone forge or reverse what it keys.
+MIN_KEY_CHARS: Final = 16
+
+
+def _long_enough(key: SecretStr) -> SecretStr:
+    if len(key.get_secret_value()) < MIN_KEY_CHARS:
+        raise ValueError(f"must be at least {MIN_KEY_CHARS} characters (a random string of your own)")
+    return key
+
+
+# A secret key for an HMAC, as a setting.
+HmacKey = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 class ServiceSettings(BaseSettings):

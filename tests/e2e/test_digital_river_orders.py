@@ -204,6 +204,8 @@ BAD_CREATES: Final[list[tuple[str, dict[str, Any], int, str, str]]] = [
         "taxLines[0].amount",
     ),
     ("email without @", {"email": "jane"}, 422, "validation_error", "email"),
+    ("forget flag not a boolean", {"requestToBeForgotten": "maybe"}, 422, "validation_error", "requestToBeForgotten"),
+    ("forget flag null", {"requestToBeForgotten": None}, 422, "validation_error", "requestToBeForgotten"),
     # Amounts as the documented pattern writes them: ASCII digits, no spaces, no exponent.
     (
         "Arabic-Indic digits",

@@ -357,3 +357,20 @@ def test_an_order_event_built_from_the_stored_document_is_the_body_pydantic_writ
     event = Event.new("order.updated", "order_api", "42", data, sequence=1, body=made)
     assert event.body() == made
     assert decode_event(event.headers(), event.body()).data == data
+
+
+@pytest.mark.parametrize(
+    ("event_type", "body"),
+    [
+        ("order.anonymize_requested", b'{"order_id": "forty-two"}'),
+        ("order.anonymize_requested", b'{"order_id": 42, "request_id": "not-a-uuid"}'),
+        ("customer.erase_requested", b'{"customer_id": 7}'),  # no request_id
+        ("erasure.requested", b'{"erasure_id": "00000000-0000-0000-0000-000000000001", "order_id": 42}'),
+        ("erasure.completed", b'{"order_id": 42, "service": "order_api", "rows": {"orders": "one"}}'),
+        ("customer.erased", b'{"customer_id": 7, "request_ids": [], "rows": {}, "erased_at": "2024-05-17T09:30:15Z"}'),
+    ],
+)
+def test_the_erasure_flows_malformed_data_is_refused_naming_its_type(event_type: str, body: bytes) -> None:
+    reason = _reason(_headers(ce_type=event_type), body)
+
+    assert reason.startswith(f"{event_type} data is invalid:")

@@ -10,11 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from services.order_api.__main__ import build
 from services.order_api.api import http
 from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
+from shared.services import ORDER_API
 from tests.support.fake_store import FakeDatabase, anonymization_service, order_service
 from tests.support.order_rules import PARTIALLY_PAID_NEW_CUSTOMER
 from tests.support.order_rules import build as build_order
@@ -217,3 +219,20 @@ async def test_malformed_requests_do_not_count_against_the_limit(api: httpx.Asyn
 
     assert [answer.status_code for answer in malformed] == [400] * FAILURES * 3
     assert (await token_for(api, "reader-key")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ORDER_API_ACCESS_TOKEN_TTL_SECONDS", "0"),
+        ("ORDER_API_ACCESS_TOKEN_TTL_SECONDS", "86401"),
+        ("ORDER_API_TOKEN_FAILURES_PER_CLIENT", "0"),
+        ("ORDER_API_TOKEN_FAILURE_WINDOW_SECONDS", "0"),
+    ],
+)
+def test_a_token_setting_out_of_range_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.removeprefix("ORDER_API_").lower()):
+        OrderApiSettings.load(ORDER_API)
