@@ -15,7 +15,8 @@ from shared.events import Event
 from shared.runtime import Runtime
 from shared.topics import ANONYMIZATION_EVENTS
 
-ErasureHandler = Callable[[Connection, ErasureRequested], Awaitable[None]]
+# What erases a service's copies of the order (what it returns, the rows touched, is its own business).
+ErasureHandler = Callable[[Connection, ErasureRequested], Awaitable[object]]
 
 
 def receipt(request: ErasureRequested, service: str, rows: Mapping[str, int], now: datetime) -> Event:

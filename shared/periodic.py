@@ -9,8 +9,9 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
-async def run_periodically(name: str, job: Callable[[], Awaitable[None]], interval_seconds: float) -> None:
-    """Run `job` now and then every `interval_seconds`, until cancelled. A run the database was away
+async def run_periodically(name: str, job: Callable[[], Awaitable[object]], interval_seconds: float) -> None:
+    """Run `job` now and then every `interval_seconds`, until cancelled (what it returns is dropped). A
+    run the database was away
     for is logged and left to the next one; anything else is a bug and ends the loop loudly."""
     while True:
         try:

@@ -12,19 +12,11 @@ from shared.runtime import Runtime
 
 async def overdue_erasures(runtime: Runtime[AnonymizerSettings]) -> None:
     service = ErasureService(postgres_ports(runtime.pool, runtime.settings))
-
-    async def report() -> None:
-        await service.report_overdue()
-
-    await run_periodically("overdue erasures", report, runtime.settings.overdue_interval_seconds)
+    await run_periodically("overdue erasures", service.report_overdue, runtime.settings.overdue_interval_seconds)
 
 
 async def retention_sweep(runtime: Runtime[AnonymizerSettings]) -> None:
     settings = runtime.settings
     assert settings.retention_days is not None, "started only with a retention period"
     service = RetentionService(postgres_ports(runtime.pool, settings), settings.retention_days)
-
-    async def sweep() -> None:
-        await service.sweep()
-
-    await run_periodically("retention sweep", sweep, settings.retention_interval_seconds)
+    await run_periodically("retention sweep", service.sweep, settings.retention_interval_seconds)

@@ -10,7 +10,6 @@ from services.cancellation_worker.service.requests import RequestService
 from services.cancellation_worker.settings import CancellationSettings
 from shared.consumer import BATCH_RECORDS, Unprocessable
 from shared.db import Connection
-from shared.erasure import ErasureRequested
 from shared.erasure_receipts import subscribe_to_erasures
 from shared.events import Event
 from shared.orders import OrderLifecycleData
@@ -38,8 +37,4 @@ def subscribe(runtime: Runtime[CancellationSettings]) -> None:
         [ORDERS_INGEST], ReferenceService(ports).fact, batch_records=BATCH_RECORDS, types=(REASON_FACT, COMPANY_FACT)
     )
     erasures = ErasureService(ports)
-
-    async def erase_order(conn: Connection, request: ErasureRequested) -> None:
-        await erasures.erase_order(conn, request)
-
-    subscribe_to_erasures(runtime, erase_order)
+    subscribe_to_erasures(runtime, erasures.erase_order)

@@ -5,8 +5,6 @@ anonymization.events (only that)."""
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
-from shared.db import Connection
-from shared.erasure import ErasureRequested
 from shared.erasure_receipts import subscribe_to_erasures
 from shared.runtime import Runtime
 
@@ -21,8 +19,4 @@ def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
     erasures = ErasureService()
     service = WebhookService(runtime.pool, runtime.settings, erasures=erasures)
     runtime.subscribe_forwarding(runtime.settings.event_topics, service.fan_out, batch_records=BATCH_RECORDS)
-
-    async def erase_order(conn: Connection, request: ErasureRequested) -> None:
-        await erasures.erase_order(conn, request)
-
-    subscribe_to_erasures(runtime, erase_order)
+    subscribe_to_erasures(runtime, erasures.erase_order)
