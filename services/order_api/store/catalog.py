@@ -56,7 +56,7 @@ CUSTOMER_COLUMNS: Final = """id, email, first_name, last_name, phone, accepts_ma
     orders_count, total_spent, last_order_id, last_order_name, created_at, updated_at"""
 
 
-def _customer(row: asyncpg.Record | None) -> CustomerSnapshot:
+def customer_of(row: asyncpg.Record | None) -> CustomerSnapshot:
     assert row is not None
     return CustomerSnapshot.model_validate(dict(row))
 
@@ -67,9 +67,10 @@ class CustomerRows:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def fetch(self, customer_id: int) -> CustomerSnapshot | None:
-        row = await self.conn.fetchrow(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1", customer_id)
-        return _customer(row) if row else None
+    async def fetch(self, customer_id: int, *, for_update: bool = False) -> CustomerSnapshot | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1{lock}", customer_id)
+        return customer_of(row) if row else None
 
     async def upsert(self, fact: CustomerFact) -> None:
         """A registered account from the customer service: it is `enabled`."""
@@ -101,8 +102,8 @@ class CustomerRows:
                 draft.email,
             )
             if row is not None:
-                return _customer(row)
-        return _customer(
+                return customer_of(row)
+        return customer_of(
             await self.conn.fetchrow(
                 f"""INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, state,
                         created_at, updated_at)
@@ -119,7 +120,7 @@ class CustomerRows:
 
     async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
         """Count the order on its customer; returns the customer's record as it now stands."""
-        return _customer(
+        return customer_of(
             await self.conn.fetchrow(
                 f"""UPDATE customers SET orders_count = orders_count + 1, total_spent = total_spent + $2,
                         last_order_id = $3, last_order_name = $4, updated_at = $5

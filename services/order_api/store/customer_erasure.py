@@ -6,15 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-import asyncpg
-
-from services.order_api.store.catalog import CUSTOMER_COLUMNS
+from services.order_api.store.catalog import CUSTOMER_COLUMNS, CustomerRows, customer_of
 from shared.db import Connection
 from shared.orders import CustomerSnapshot
-
-
-def _customers(rows: Sequence[asyncpg.Record]) -> list[CustomerSnapshot]:
-    return [CustomerSnapshot.model_validate(dict(row)) for row in rows]
 
 
 class CustomerErasureRows:
@@ -24,8 +18,7 @@ class CustomerErasureRows:
     async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:
         """The customer's record, locked: the erasure and the anonymization of the customer's orders
         take this lock before they look at each other's rows."""
-        rows = await self.conn.fetch(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 FOR UPDATE", customer_id)
-        return next(iter(_customers(rows)), None)
+        return await CustomerRows(self.conn).fetch(customer_id, for_update=True)
 
     async def lock_checkout_records(self, email: str) -> list[CustomerSnapshot]:
         """The checkout records (`disabled`) with `email`, case-insensitively, locked, by id."""
@@ -34,7 +27,7 @@ class CustomerErasureRows:
                 ORDER BY id FOR UPDATE""",
             email,
         )
-        return _customers(rows)
+        return [customer_of(row) for row in rows]
 
     async def save_masked(self, customers: Sequence[CustomerSnapshot]) -> int:
         """Write the customers' personal fields and `updated_at` back; how many rows."""
