@@ -28,6 +28,9 @@ MAILBOX_PORT: Final = free_port()
 WRITE_ONLY_KEY: Final = "test-orders-write-key"
 ACCESS_TOKEN_SECRET: Final = "test-access-token-secret"
 
+# Every service that holds an order's personal data, so answers its erasure with a receipt (the
+# anonymizer's default ANONYMIZER_RECEIPT_SERVICES), by name.
+EVERY_RECEIPT: Final = ["anonymizer", "cancellation_worker", "order_api", "webhook_dispatcher"]
 # The key of order_api's guest-lookup bucket names in these tests.
 RATE_LIMIT_HASH_KEY: Final = "e2e-rate-limit-hash-key"
 

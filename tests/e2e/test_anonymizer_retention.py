@@ -13,30 +13,21 @@ import httpx
 import pytest
 
 from shared.auth import LOCAL_API_KEY
-from shared.services import ANONYMIZER
-from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
+from tests.e2e.conftest import EVERY_RECEIPT
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.storefront import CREATE_PATH, order_body
 
-# Every service that holds personal data answers (the anonymizer's default ANONYMIZER_RECEIPT_SERVICES).
-RECEIPT_SERVICES = ["order_api", "cancellation_worker", "webhook_dispatcher", "anonymizer"]
 ANONYMIZER_KEY = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 
 
 @pytest.fixture(scope="module")
-def anonymizer(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> Iterator[ServiceProcess]:
-    """The anonymizer with retention on (0 days, a sweep every half second), in place of the system's
-    one (started again, as it was, afterwards)."""
-    system["anonymizer"].terminate()
-    settings = {**FAST_SETTINGS, "ANONYMIZER_RETENTION_DAYS": "0", "ANONYMIZER_RETENTION_INTERVAL_SECONDS": "0.5"}
-    replaced = ServiceProcess(ANONYMIZER, stack, LOG_DIR, settings)
-    replaced.start()
-    try:
-        yield replaced
-    finally:
-        replaced.terminate()
-        system["anonymizer"].start()
+def anonymizer(system: dict[str, ServiceProcess]) -> Iterator[ServiceProcess]:
+    """The system's anonymizer with retention on (0 days, a sweep every half second), started again as it
+    was afterwards."""
+    retention = {"ANONYMIZER_RETENTION_DAYS": "0", "ANONYMIZER_RETENTION_INTERVAL_SECONDS": "0.5"}
+    with system["anonymizer"].restarted(retention) as restarted:
+        yield restarted
 
 
 async def create(http: httpx.AsyncClient, api: str, email: str) -> int:
@@ -102,7 +93,7 @@ async def test_a_cancelled_order_is_anonymized_by_retention_and_an_open_one_is_n
     done = await eventually(request, lambda answer: progress(answer)["state"] == "complete", timeout=60)
     assert done["kind"] == "retention"
     assert progress(done)["missing"] == []
-    assert sorted(receipt["service"] for receipt in progress(done)["receipts"]) == sorted(RECEIPT_SERVICES)
+    assert sorted(receipt["service"] for receipt in progress(done)["receipts"]) == EVERY_RECEIPT
     status = done["status"]
     listed = await http.get(f"{anonymizer.url}/erasures", params={"status": status}, headers=ANONYMIZER_KEY)
     assert listed.status_code == 200, listed.text

@@ -18,14 +18,13 @@ import pytest
 
 from shared.auth import LOCAL_API_KEY
 from shared.order_facts import CustomerFact, FulfillmentCreatedFact
+from tests.e2e.conftest import EVERY_RECEIPT
 from tests.support.order_api_facts import apply_facts, create_order, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.refunds import cancel, everything, paid_order_body, refund
 from tests.support.storefront import unique_email
 
-# Every service that holds personal data answers (the anonymizer's default ANONYMIZER_RECEIPT_SERVICES).
-RECEIPT_SERVICES: Final = ["anonymizer", "cancellation_worker", "order_api", "webhook_dispatcher"]
 ANONYMIZER_KEY: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 CUSTOMER_ROW: Final = "SELECT email, first_name, last_name, phone FROM order_api.customers WHERE id = $1"
 
@@ -164,7 +163,7 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
     assert now["status"] == "waiting"
     for order in now["orders"]:
         if order["state"] == "complete":
-            assert sorted(receipt["service"] for receipt in order["receipts"]) == RECEIPT_SERVICES
+            assert sorted(receipt["service"] for receipt in order["receipts"]) == EVERY_RECEIPT
             assert order["missing"] == []
             assert order["completed_at"] is not None
         else:
@@ -197,7 +196,7 @@ async def test_a_customers_orders_are_erased_now_when_done_and_the_others_as_the
         {"customers": 1},
     )
     assert datetime.fromisoformat(customer["erased_at"]) <= datetime.fromisoformat(done["completed_at"])
-    assert {receipt["service"] for order in done["orders"] for receipt in order["receipts"]} == set(RECEIPT_SERVICES)
+    assert {receipt["service"] for order in done["orders"] for receipt in order["receipts"]} == set(EVERY_RECEIPT)
     assert set((await _anonymized(admin_db, list(orders.values()))).values()) == {(True, "*")}
     assert tuple(await admin_db.fetchrow(CUSTOMER_ROW, person.customer_id) or ()) == ("*", "*", "*", "*")
     # The other customer: their order (eligible, never asked for) and their record as they were.

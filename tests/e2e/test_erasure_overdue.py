@@ -21,6 +21,7 @@ import pytest
 
 from shared.auth import LOCAL_API_KEY
 from shared.topics import ANONYMIZATION_EVENTS
+from tests.e2e.conftest import EVERY_RECEIPT
 from tests.support.kafka import header, read_records
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -29,7 +30,6 @@ from tests.support.storefront import CREATE_PATH, order_body
 from tests.support.webhooks import order_of, verified
 
 ANONYMIZER_KEY: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
-RECEIPT_SERVICES: Final = ["anonymizer", "cancellation_worker", "order_api", "webhook_dispatcher"]
 SHORT_DEADLINE: Final = {"ANONYMIZER_RECEIPT_DEADLINE_SECONDS": "2", "ANONYMIZER_OVERDUE_INTERVAL_SECONDS": "0.5"}
 PATIENT_DISPATCHER: Final = {
     "WEBHOOKS_RETRY_SCHEDULE_SECONDS": json.dumps([0.5] * 120),
@@ -37,30 +37,16 @@ PATIENT_DISPATCHER: Final = {
 }
 
 
-def _restarted(process: ServiceProcess, settings: dict[str, str]) -> Iterator[ServiceProcess]:
-    """The system's process restarted with `settings`, and restarted as it was afterwards."""
-    original = dict(process.env)
-    process.terminate()
-    process.env.update(settings)
-    process.start()
-    try:
-        yield process
-    finally:
-        if process.running:
-            process.terminate()
-        process.env.clear()
-        process.env.update(original)
-        process.start()
-
-
 @pytest.fixture(scope="module")
 def anonymizer(system: dict[str, ServiceProcess]) -> Iterator[ServiceProcess]:
-    yield from _restarted(system["anonymizer"], SHORT_DEADLINE)
+    with system["anonymizer"].restarted(SHORT_DEADLINE) as restarted:
+        yield restarted
 
 
 @pytest.fixture(scope="module")
 def dispatcher(system: dict[str, ServiceProcess]) -> Iterator[ServiceProcess]:
-    yield from _restarted(system["webhook_dispatcher"], PATIENT_DISPATCHER)
+    with system["webhook_dispatcher"].restarted(PATIENT_DISPATCHER) as restarted:
+        yield restarted
 
 
 @pytest.fixture
@@ -153,7 +139,7 @@ async def test_a_service_away_during_an_erasure_is_reported_overdue_then_its_lat
         assert (overdue["order"]["state"], overdue["order"]["missing"]) == ("overdue", [service])
         assert overdue["order"]["attempt"] >= 2  # asked again
         assert sorted(receipt["service"] for receipt in overdue["order"]["receipts"]) == [
-            name for name in RECEIPT_SERVICES if name != service
+            name for name in EVERY_RECEIPT if name != service
         ]
         listed = await http.get(
             f"{anonymizer.url}/erasures", params={"status": "overdue", "limit": 200}, headers=ANONYMIZER_KEY
@@ -177,7 +163,7 @@ async def test_a_service_away_during_an_erasure_is_reported_overdue_then_its_lat
     # Back, the service answers; its late receipt completes the record.
     done = await eventually(lambda: erasure_of(order_id), lambda seen: seen["status"] == "complete", timeout=60)
     assert (done["order"]["state"], done["order"]["missing"]) == ("complete", [])
-    assert sorted(receipt["service"] for receipt in done["order"]["receipts"]) == RECEIPT_SERVICES
+    assert sorted(receipt["service"] for receipt in done["order"]["receipts"]) == EVERY_RECEIPT
     assert done["order"]["completed_at"] is not None
 
 

@@ -111,6 +111,22 @@ class ServiceProcess:
         return self._signal(signal.SIGKILL, 10.0)
 
     @contextlib.contextmanager
+    def restarted(self, settings: dict[str, str]) -> Iterator["ServiceProcess"]:
+        """The process restarted with `settings` on top of its own, and restarted as it was afterwards."""
+        original = dict(self.env)
+        self.terminate()
+        self.env.update(settings)
+        self.start()
+        try:
+            yield self
+        finally:
+            if self.running:
+                self.terminate()
+            self.env.clear()
+            self.env.update(original)
+            self.start()
+
+    @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """The process stopped (SIGSTOP) and then resumed: a peer that is slow to answer. Keep it short:
         a consumer silent past its group's session timeout is rebalanced out (and comes back)."""
