@@ -24,6 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.access_tokens import TokenSigner
+from shared.api_docs import DOCUMENT_PATHS
 from shared.problems import Problem, problem_response
 from shared.settings import HmacKey, ServiceSettings
 
@@ -143,8 +144,8 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Sequence[str]]]:
     return check
 
 
-# Paths every service serves to anyone: health, metrics, and the API's own documentation.
-OPERATIONS_PATHS: Final = frozenset({"/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs", "/redoc"})
+# Paths every service serves to anyone: health, metrics, and the API's and the events' documents.
+OPERATIONS_PATHS: Final = frozenset({"/health/live", "/health/ready", "/metrics", "/openapi.json", *DOCUMENT_PATHS})
 
 
 def bearer_token(authorization: str) -> str | None:

@@ -43,6 +43,15 @@ from shared.order_facts import (
     VariantFact,
 )
 from shared.orders import ORDER_ANONYMIZED, OrderLifecycleData, Snapshot
+from shared.topics import (
+    ANONYMIZATION_EVENTS,
+    CANCELLATIONS_EVENTS,
+    CANCELLATIONS_REQUESTS,
+    ORDERS_EVENTS,
+    ORDERS_INGEST,
+    PAYMENTS_COMMANDS,
+    WEBHOOKS_EVENTS,
+)
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 EventFamily = Mapping[str, type[Snapshot]]
@@ -132,20 +141,23 @@ ERASURE_EVENTS: Final[EventFamily] = MappingProxyType(
     }
 )
 
-FAMILIES: Final = (
-    ORDER_EVENTS,
-    INGEST_FACTS,
-    CANCELLATION_SUBMISSIONS,
-    PAYMENT_COMMANDS,
-    CANCELLATION_EVENTS,
-    WEBHOOK_EVENTS,
-    ERASURE_EVENTS,
+# Each family and the topic it is published on (the AsyncAPI document's channels, shared/asyncapi.py).
+FAMILIES: Final[Mapping[str, EventFamily]] = MappingProxyType(
+    {
+        ORDERS_EVENTS: ORDER_EVENTS,
+        ORDERS_INGEST: INGEST_FACTS,
+        CANCELLATIONS_REQUESTS: CANCELLATION_SUBMISSIONS,
+        PAYMENTS_COMMANDS: PAYMENT_COMMANDS,
+        CANCELLATIONS_EVENTS: CANCELLATION_EVENTS,
+        WEBHOOKS_EVENTS: WEBHOOK_EVENTS,
+        ANONYMIZATION_EVENTS: ERASURE_EVENTS,
+    }
 )
 
 # A type may be in two families only with one model (`refund.requested`: a command to the payment
 # service, and the same ledger entry announced on cancellations.events without its bank account).
 EVENT_DATA_MODELS: Final[EventFamily] = MappingProxyType(
-    {event_type: model for family in FAMILIES for event_type, model in family.items()}
+    {event_type: model for family in FAMILIES.values() for event_type, model in family.items()}
 )
 
 # What webhook subscribers may receive: the customer-facing families.

@@ -59,7 +59,7 @@ class RequestContextMiddleware:
             await unavailable_response(error)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
+            route_path = getattr(route, "path_format", "unmatched")  # as documented: `{order_id}`, not `{order_id:int}`
             HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
             HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("correlation_id")

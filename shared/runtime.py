@@ -30,6 +30,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware import Middleware
 
+from shared.api_docs import install_api_docs
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
@@ -283,9 +284,17 @@ def create_app(
     keys = KeyRing.of(settings) if isinstance(settings, ApiKeySettings) else None
     if keys is not None:
         guards.insert(0, Middleware(AuthenticationMiddleware, keys=keys, public_prefixes=public_prefixes))
-    app = FastAPI(title=title, lifespan=lifespan, middleware=[*guards, *middleware], responses=EDGE_RESPONSES)
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        middleware=[*guards, *middleware],
+        responses=EDGE_RESPONSES,
+        docs_url=None,  # served by install_api_docs, without a CDN
+        redoc_url=None,
+    )
     app.state.keys = keys
     install_problem_handlers(app)
+    install_api_docs(app)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)

@@ -82,7 +82,7 @@ def test_each_erasure_event_round_trips_through_headers_and_body(event_type: str
 
 
 def test_the_erasure_family_is_registered_and_never_offered_to_webhook_subscribers() -> None:
-    assert ERASURE_EVENTS in FAMILIES
+    assert ERASURE_EVENTS in FAMILIES.values()
     assert set(ERASURE_EVENTS) == {ERASURE_REQUESTED, ERASURE_COMPLETED, ERASURE_OVERDUE, CUSTOMER_ERASED}
     for event_type, model in ERASURE_EVENTS.items():
         assert EVENT_DATA_MODELS[event_type] is model

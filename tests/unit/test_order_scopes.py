@@ -55,7 +55,7 @@ def _scopes(dependant: Dependant) -> set[str]:
 
 def _routes(*routers: APIRouter) -> dict[tuple[str, str], set[str]]:
     return {
-        (method, route.path): _scopes(route.dependant)
+        (method, route.path_format): _scopes(route.dependant)
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute)

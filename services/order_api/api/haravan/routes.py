@@ -90,7 +90,7 @@ async def create_order(
 
 
 @router.get(
-    "/orders/{order_id}.json",
+    "/orders/{order_id:int}.json",
     response_model=OrderFieldsEnvelope,
     responses={**problem_responses(404, 422), 200: {"headers": ETAG}},
     dependencies=READS,
@@ -107,7 +107,7 @@ def order_response(stored: StoredOrder, *, names: set[str] | None = None, status
 
 
 @router.put(
-    "/orders/{order_id}.json",
+    "/orders/{order_id:int}.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: {"headers": ETAG}},
 )
@@ -132,7 +132,7 @@ async def update_order(
 
 
 @router.post(
-    "/orders/{order_id}/close.json",
+    "/orders/{order_id:int}/close.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
@@ -142,7 +142,7 @@ async def close_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_m
 
 
 @router.post(
-    "/orders/{order_id}/open.json",
+    "/orders/{order_id:int}/open.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
@@ -152,7 +152,7 @@ async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_ma
 
 
 @router.delete(
-    "/orders/{order_id}.json",
+    "/orders/{order_id:int}.json",
     response_model=Deleted,
     responses=problem_responses(400, 404, 409, 412, 422),
     dependencies=WRITES,
