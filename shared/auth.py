@@ -2,7 +2,10 @@
 stead, an access token issued for it (shared/access_tokens.py), with the key's scopes.
 
 `<PREFIX>API_KEYS` is a JSON object mapping each key to its scopes, e.g.
-`{"k3y": ["webhooks:admin"]}`; the scope `*` grants every scope. The local default is one key,
+`{"k3y": ["webhooks:admin"]}`; the scope `*` grants every scope. `<PREFIX>API_KEY_RATE_LIMIT` (every key's)
+and `<PREFIX>API_KEY_RATE_LIMITS` (a JSON object, key -> requests, for the keys named) limit how many
+requests a key makes in each window of `<PREFIX>API_KEY_RATE_WINDOW_SECONDS` (shared/key_rate_limit.py);
+unset, a key is not limited. The local default is one key,
 `dev-admin-key`, with every scope: set `<PREFIX>API_KEYS` outside local development. A missing or
 unknown key, or a forged or expired token, answers 401 `unauthorized`, a key without the route's scope
 403 `forbidden`. Keys are compared in constant time, all of them every time, so timing tells nothing
@@ -15,11 +18,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Final, Self
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
+from pydantic import Field, model_validator
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +41,23 @@ class ApiKeySettings(ServiceSettings):
     # each other's tokens and a change of keys voids them all. A service accepts another's tokens when
     # both have the token's key and the same secret.
     access_token_secret: HmacKey | None = None
+    # Requests per API key (its access tokens' included) in each window, counted in Postgres so that
+    # every instance shares one budget: `api_key_rate_limits` for the keys it names, `api_key_rate_limit`
+    # for the others; None leaves them unlimited.
+    api_key_rate_limit: int | None = Field(default=None, ge=1)
+    api_key_rate_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    api_key_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _limits_name_known_keys(self) -> Self:
+        unknown = set(self.api_key_rate_limits) - set(self.api_keys)
+        if unknown:
+            raise ValueError(f"api_key_rate_limits names {len(unknown)} key(s) that api_keys does not have")
+        return self
+
+    def rate_limit_of(self, key: str) -> int | None:
+        """How many requests `key` may make in each window; None when unlimited."""
+        return self.api_key_rate_limits.get(key, self.api_key_rate_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +69,8 @@ class Caller:
     scopes: Sequence[str]
     # How access tokens name the key.
     key_id: str
+    # Requests per rate-limit window (ApiKeySettings); None when unlimited.
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +82,19 @@ class IssuedToken:
 class KeyRing:
     """A service's API keys, and the access tokens standing for them."""
 
-    def __init__(self, api_keys: Mapping[str, Sequence[str]], token_secret: bytes | None = None) -> None:
+    def __init__(
+        self,
+        api_keys: Mapping[str, Sequence[str]],
+        token_secret: bytes | None = None,
+        rate_limits: Mapping[str, int | None] | None = None,
+    ) -> None:
         self._signer = TokenSigner(token_secret if token_secret is not None else _derived_secret(api_keys))
+        limits = rate_limits or {}
         self._keys = [
-            (key, Caller(hashlib.sha256(key.encode()).hexdigest(), scopes, self._signer.key_id(key)))
+            (
+                key,
+                Caller(hashlib.sha256(key.encode()).hexdigest(), scopes, self._signer.key_id(key), limits.get(key)),
+            )
             for key, scopes in api_keys.items()
         ]
         self._by_key_id = {caller.key_id: caller for _, caller in self._keys}
@@ -71,7 +102,11 @@ class KeyRing:
     @classmethod
     def of(cls, settings: ApiKeySettings) -> "KeyRing":
         secret = settings.access_token_secret
-        return cls(settings.api_keys, secret.get_secret_value().encode() if secret is not None else None)
+        return cls(
+            settings.api_keys,
+            secret.get_secret_value().encode() if secret is not None else None,
+            {key: settings.rate_limit_of(key) for key in settings.api_keys},
+        )
 
     def key(self, presented: str) -> Caller | None:
         """Who `presented` is, if it is a configured API key (access tokens are not keys)."""
@@ -129,7 +164,7 @@ _bearer = HTTPBearer(
     auto_error=False, description="An API key, or an access token issued for one, as `Authorization: Bearer <key>`"
 )
 _SCOPES_STATE: Final = "api_key_scopes"
-_PRINCIPAL_STATE: Final = "api_key_principal"
+_CALLER_STATE: Final = "api_key_caller"
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Sequence[str]]]:
@@ -157,7 +192,13 @@ def bearer_token(authorization: str) -> str | None:
 
 def principal(scope: Scope) -> str | None:
     """Whose request this is (`Caller.principal`), as AuthenticationMiddleware found; None on open paths."""
-    found: str | None = scope.get("state", {}).get(_PRINCIPAL_STATE)
+    caller = caller_of(scope)
+    return caller.principal if caller is not None else None
+
+
+def caller_of(scope: Scope) -> Caller | None:
+    """Who sent the request, as AuthenticationMiddleware found; None on open paths."""
+    found: Caller | None = scope.get("state", {}).get(_CALLER_STATE)
     return found
 
 
@@ -186,5 +227,5 @@ class AuthenticationMiddleware:
         # What the routes' scope checks read (request.state), and whose request it is.
         state = scope.setdefault("state", {})
         state[_SCOPES_STATE] = caller.scopes
-        state[_PRINCIPAL_STATE] = caller.principal
+        state[_CALLER_STATE] = caller
         await self.app(scope, receive, send)

@@ -10,6 +10,7 @@ the relay publishes what is committed, then everything closes.
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import signal
@@ -37,12 +38,19 @@ from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, 
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer
+from shared.key_rate_limit import (
+    PURGE_INTERVAL_SECONDS,
+    KeyRateLimitMiddleware,
+    limits_keys,
+    purge_ended_windows,
+)
 from shared.logging import (
     configure_logging,
     get_logger,
 )
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
+from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
 from shared.services import ServiceSpec
@@ -206,6 +214,9 @@ def create_app(
     `api_keys`, which accepts access tokens for them too; paths under `public_prefixes` are open) and
     the body limit, outermost first."""
 
+    # Whether any API key is rate limited (ApiKeySettings): its windows are then counted and purged.
+    limited = isinstance(settings, ApiKeySettings) and limits_keys(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
@@ -250,6 +261,13 @@ def create_app(
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
         runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
+        if limited:
+            purge = functools.partial(purge_ended_windows, pool)
+            runtime.tasks.append(
+                asyncio.create_task(
+                    run_periodically("purge rate-limit windows", purge, PURGE_INTERVAL_SECONDS), name="purge-windows"
+                )
+            )
         # What start-up loaded (modules, routes, schemas, validators) lives as long as the process; out
         # of the collector's sight, a full collection no longer walks it. It took 75-150 ms with the
         # event loop stopped, which made order_api's p99 at 300 creates/s (bench/order_create.py).
@@ -281,9 +299,13 @@ def create_app(
             BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_seconds=settings.http_body_timeout_seconds
         )
     ]
-    keys = KeyRing.of(settings) if isinstance(settings, ApiKeySettings) else None
+    key_settings = settings if isinstance(settings, ApiKeySettings) else None
+    keys = KeyRing.of(key_settings) if key_settings is not None else None
     if keys is not None:
         guards.insert(0, Middleware(AuthenticationMiddleware, keys=keys, public_prefixes=public_prefixes))
+    if key_settings is not None and limited:
+        # Right after authentication: a key over its limit is refused before its body is read.
+        guards.insert(1, Middleware(KeyRateLimitMiddleware, window_seconds=key_settings.api_key_rate_window_seconds))
     app = FastAPI(
         title=title,
         lifespan=lifespan,

@@ -1,12 +1,11 @@
-"""What the HTTP guards keep: an Idempotency-Key's record, and request counts in rate-limit windows."""
+"""What the HTTP guards keep: an Idempotency-Key's record, and the names of rate-limit buckets (counted in
+shared/rate_limits.py)."""
 
 import hashlib
 import hmac
-import math
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final
 
 # An order's own URL, as a request's path or an answer's Location has it: Digital River's `/orders/{id}`,
 # Haravan's `/com/orders/{id}.json` and `/com/orders/{id}/...`.
@@ -21,20 +20,6 @@ class KeyRecord:
     status: int | None  # None while the first request is still in flight
     headers: list[tuple[str, str]]
     body: bytes
-
-
-class WindowCount(NamedTuple):
-    """A bucket's requests so far in its current fixed window, and the seconds until the window ends."""
-
-    bucket: str
-    hits: int
-    remaining_seconds: float
-
-
-def retry_after(limits: Mapping[str, int], counted: Sequence[WindowCount]) -> int | None:
-    """The whole seconds to wait once any bucket is over its limit (at least 1); None when none is."""
-    waits = [count.remaining_seconds for count in counted if count.hits > limits[count.bucket]]
-    return max(1, math.ceil(max(waits))) if waits else None
 
 
 def order_of_answer(path: str, location: str | None) -> int | None:

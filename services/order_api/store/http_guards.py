@@ -1,20 +1,14 @@
 """The HTTP guards' tables: Idempotency-Key records and rate-limit windows."""
 
 from collections.abc import Sequence
-from typing import Final
 
-from services.order_api.domain.http_guards import KeyRecord, WindowCount
-from shared.db import Connection, rows_affected
-
-# The start of the fixed window of `$2` seconds that now falls in: every limit's one rule of windows.
-_WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer)"
+from services.order_api.domain.http_guards import KeyRecord
+from shared.db import rows_affected
+from shared.rate_limits import RateLimitWindows
 
 
-class HttpGuardRows:
-    """Idempotency keys and rate-limit windows, through one connection."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class HttpGuardRows(RateLimitWindows):
+    """Idempotency keys and rate-limit windows (shared/rate_limits.py), through one connection."""
 
     async def claim_key(
         self, principal: str, key: str, fingerprint: str, *, lease_seconds: float, ttl_seconds: float
@@ -77,42 +71,7 @@ class HttpGuardRows:
             "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status IS NULL", principal, key
         )
 
-    async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
-        """Count one request in each bucket's current fixed window; per bucket, the hits so far in the
-        window and the seconds until it ends. Buckets are locked in the order given, so callers that
-        list them in one consistent order cannot deadlock."""
-        rows = await self.conn.fetch(
-            f"""
-            INSERT INTO rate_limit_windows AS w (bucket, window_start, window_end, hits)
-            SELECT bucket, start, start + make_interval(secs => $2::integer), 1
-              FROM unnest($1::text[]) WITH ORDINALITY AS b (bucket, position),
-                   (SELECT {_WINDOW_START} AS start) AS s
-             ORDER BY position
-            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = w.hits + 1
-            RETURNING bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
-            """,
-            list(buckets),
-            window_seconds,
-        )
-        return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
-
-    async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
-        """The hits so far in each bucket's current fixed window, counting none; buckets with no hits in
-        it are left out."""
-        rows = await self.conn.fetch(
-            f"""
-            SELECT bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
-              FROM rate_limit_windows
-             WHERE bucket = ANY($1::text[])
-               AND window_start = {_WINDOW_START}
-            """,
-            list(buckets),
-            window_seconds,
-        )
-        return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
-
     async def purge(self) -> tuple[int, int]:
         """Delete expired Idempotency-Key records and ended rate-limit windows; how many of each."""
         keys = await self.conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
-        windows = await self.conn.execute("DELETE FROM rate_limit_windows WHERE window_end <= now()")
-        return rows_affected(keys), rows_affected(windows)
+        return rows_affected(keys), await self.purge_ended()
