@@ -1,5 +1,5 @@
 """The limit per API key on keyed routes: at most the key's `rate_limit` requests (ApiKeySettings) in each
-fixed window, counted in the service's `rate_limit_windows` (shared/rate_limits.py), so every instance
+fixed window, counted in the service's `rate_windows` (shared/rate_limits.py), so every instance
 shares the key's one budget. A request over it answers 429 `rate_limited` with `Retry-After`; every answer
 to a limited key says where it stands in the IETF headers (draft-ietf-httpapi-ratelimit-headers):
 `RateLimit-Policy: "api-key";q=<limit>;w=<window seconds>` and `RateLimit: "api-key";r=<left>;t=<seconds

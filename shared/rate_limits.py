@@ -1,4 +1,4 @@
-"""Fixed-window rate limits counted in Postgres (`rate_limit_windows`, in each service's schema), so that
+"""Fixed-window rate limits counted in Postgres (`rate_windows`, in each service's schema), so that
 a limit holds however many instances run. A bucket names what is counted (an API key, a client's
 attempts); a window lets at most twice the limit through around its edge. order_api's guest lookups
 and token failures count here, and so does every service's limit per API key (shared/key_rate_limit.py).
@@ -41,7 +41,7 @@ class RateLimitWindows:
         list them in one consistent order cannot deadlock."""
         rows = await self.conn.fetch(
             f"""
-            INSERT INTO rate_limit_windows AS w (bucket, window_start, window_end, hits)
+            INSERT INTO rate_windows AS w (bucket, window_start, window_end, hits)
             SELECT bucket, start, start + make_interval(secs => $2::integer), 1
               FROM unnest($1::text[]) WITH ORDINALITY AS b (bucket, position),
                    (SELECT {_WINDOW_START} AS start) AS s
@@ -60,7 +60,7 @@ class RateLimitWindows:
         rows = await self.conn.fetch(
             f"""
             SELECT bucket, hits, extract(epoch FROM window_end - now())::float8 AS remaining
-              FROM rate_limit_windows
+              FROM rate_windows
              WHERE bucket = ANY($1::text[])
                AND window_start = {_WINDOW_START}
             """,
@@ -71,4 +71,4 @@ class RateLimitWindows:
 
     async def purge_ended(self) -> int:
         """Delete the windows that have ended; how many."""
-        return rows_affected(await self.conn.execute("DELETE FROM rate_limit_windows WHERE window_end <= now()"))
+        return rows_affected(await self.conn.execute("DELETE FROM rate_windows WHERE window_end <= now()"))

@@ -57,7 +57,7 @@ async def test_a_client_guessing_keys_is_made_to_wait_and_nobody_else(api: str, 
     assert issued.status_code == 200, issued.text
     assert issued.json()["access_token"]
 
-    buckets = [row["bucket"] for row in await admin_db.fetch("SELECT bucket FROM order_api.rate_limit_windows")]
+    buckets = [row["bucket"] for row in await admin_db.fetch("SELECT bucket FROM order_api.rate_windows")]
     assert not [bucket for bucket in buckets if guesser in bucket]
     assert RateLimitBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(guesser) in buckets
     assert RateLimitBuckets(RATE_LIMIT_HASH_KEY.encode()).of_token_failures(other) not in buckets

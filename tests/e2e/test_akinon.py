@@ -212,7 +212,7 @@ async def test_the_rate_limit_keeps_no_client_address_nor_what_a_guest_typed(
 
     hits = {
         row["bucket"]: row["hits"]
-        for row in await admin_db.fetch("SELECT bucket, sum(hits) AS hits FROM order_api.rate_limit_windows GROUP BY 1")
+        for row in await admin_db.fetch("SELECT bucket, sum(hits) AS hits FROM order_api.rate_windows GROUP BY 1")
     }
     assert not [bucket for bucket in hits if ip in bucket or typed in bucket or email in bucket]
     # Each attempt counted in the buckets of this client under the service's key, as before.

@@ -13,7 +13,7 @@ import pytest
 from shared.auth import ALL_SCOPES, LOCAL_API_KEY
 from shared.services import ORDER_API
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, all_running
 
 LIMIT = 4
 WINDOW_SECONDS = 24 * 3600  # one window for the whole test
@@ -33,18 +33,8 @@ def two_instances(stack: tuple[str, str], limited_key: str) -> Iterator[tuple[Se
         "ORDER_API_API_KEY_RATE_LIMITS": json.dumps({limited_key: LIMIT}),
         "ORDER_API_API_KEY_RATE_WINDOW_SECONDS": str(WINDOW_SECONDS),
     }
-    instances = (
-        ServiceProcess(ORDER_API, stack, LOG_DIR, settings),
-        ServiceProcess(ORDER_API, stack, LOG_DIR, settings),
-    )
-    try:
-        for instance in instances:
-            instance.start()
-        yield instances
-    finally:
-        for instance in instances:
-            if instance.running:
-                instance.terminate()
+    with all_running([ServiceProcess(ORDER_API, stack, LOG_DIR, settings) for _ in range(2)]) as instances:
+        yield instances[0], instances[1]
 
 
 def _remaining(response: httpx.Response) -> int:

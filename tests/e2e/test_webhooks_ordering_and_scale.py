@@ -13,7 +13,7 @@ import pytest
 from shared.services import WEBHOOK_DISPATCHER
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, all_running
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, payload, publish, wait_caught_up
 
@@ -117,15 +117,12 @@ SCALE_SETTINGS = {
 def two_dispatchers(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> Iterator[list[ServiceProcess]]:
     """Two dispatcher processes of our own instead of the system's one, which is back afterwards."""
     system["webhook_dispatcher"].terminate()
-    pair = [ServiceProcess(WEBHOOK_DISPATCHER, stack, LOG_DIR, SCALE_SETTINGS) for _ in range(2)]
     try:
-        for process in pair:
-            process.start()
-        yield pair
+        with all_running(
+            [ServiceProcess(WEBHOOK_DISPATCHER, stack, LOG_DIR, SCALE_SETTINGS) for _ in range(2)]
+        ) as pair:
+            yield pair
     finally:
-        for process in pair:
-            if process.running:
-                process.terminate()
         system["webhook_dispatcher"].start()
 
 

@@ -81,11 +81,11 @@ async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: a
     async with order_api_pool.acquire() as conn:
         await HttpGuardRows(conn).count_hits(["live-window"], 3600)
         await conn.execute(
-            "INSERT INTO rate_limit_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"
+            "INSERT INTO rate_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"
         )
         assert await HttpGuardRows(conn).purge() == (1, 1)
         assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["live"]
-        assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_limit_windows") == ["live-window"]
+        assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_windows") == ["live-window"]
 
 
 async def test_peeking_at_a_bucket_counts_nothing(order_api_pool: asyncpg.Pool) -> None:

@@ -63,12 +63,12 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
             await outbox_row(conn, ERASED, sent=False)  # this transaction's own (the receipt): stays
             rows = await ErasureRows(conn).erase_order(ERASED, BUCKETS.of_number("1042"))
 
-        assert rows == {"idempotency_keys": 2, "rate_limit_windows": 1, "outbox": 2, "outbox_dead_letters": 1}
+        assert rows == {"idempotency_keys": 2, "rate_windows": 1, "outbox": 2, "outbox_dead_letters": 1}
         assert [tuple(row) for row in await conn.fetch("SELECT key, order_id FROM idempotency_keys ORDER BY key")] == [
             ("list", None),
             ("other", KEPT),
         ]
-        assert {row["bucket"] for row in await conn.fetch("SELECT bucket FROM rate_limit_windows")} == {
+        assert {row["bucket"] for row in await conn.fetch("SELECT bucket FROM rate_windows")} == {
             per_client,
             *kept_numbers,
         }
@@ -81,7 +81,7 @@ async def test_the_orders_copies_go_and_the_rest_stays(order_api_pool: asyncpg.P
         await conn.execute("UPDATE outbox SET sent_at = now()")  # the relay published the receipt
         again = await ErasureRows(conn).erase_order(ERASED, BUCKETS.of_number("1042"))
         # A repeat: only the first receipt, published since, is deleted.
-        assert again == {"idempotency_keys": 0, "rate_limit_windows": 0, "outbox": 1, "outbox_dead_letters": 0}
+        assert again == {"idempotency_keys": 0, "rate_windows": 0, "outbox": 1, "outbox_dead_letters": 0}
 
 
 async def test_an_older_unpublished_row_refuses_and_deletes_nothing(order_api_pool: asyncpg.Pool) -> None:

@@ -39,7 +39,7 @@ class FakeErasures:
             del self.guards.windows[window]
         return {
             "idempotency_keys": len(keys),
-            "rate_limit_windows": len(windows),
+            "rate_windows": len(windows),
             "outbox": len(sent),
             "outbox_dead_letters": 0,
         }

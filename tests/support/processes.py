@@ -148,3 +148,16 @@ class ServiceProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def all_running(processes: list[ServiceProcess]) -> Iterator[list[ServiceProcess]]:
+    """`processes` started (each ready), and those still running stopped (SIGTERM) afterwards."""
+    try:
+        for process in processes:
+            process.start()
+        yield processes
+    finally:
+        for process in processes:
+            if process.running:
+                process.terminate()

@@ -88,7 +88,7 @@ async def test_the_erasure_deletes_the_orders_copies_and_publishes_the_receipt(d
 
     rows = await ErasureService(database, BUCKETS, clock=lambda: NOW).erase_order(request(erased.id))
 
-    assert rows == {"idempotency_keys": 2, "rate_limit_windows": 1, "outbox": 2, "outbox_dead_letters": 0}
+    assert rows == {"idempotency_keys": 2, "rate_windows": 1, "outbox": 2, "outbox_dead_letters": 0}
     tables = database.tables
     assert [key for _, key in tables.http_guards.keys] == ["other"]
     assert {bucket for bucket, _ in tables.http_guards.windows} == set(
@@ -123,7 +123,7 @@ async def test_a_repeated_request_erases_nothing_and_answers_again(database: Fak
     again = await service.erase_order(request(erased.id, attempt=2))
 
     # The first receipt, published, is deleted with the order's other published rows.
-    assert again == {"idempotency_keys": 0, "rate_limit_windows": 0, "outbox": 1, "outbox_dead_letters": 0}
+    assert again == {"idempotency_keys": 0, "rate_windows": 0, "outbox": 1, "outbox_dead_letters": 0}
     assert [receipt.attempt for receipt in receipts(database)] == [2]
 
 

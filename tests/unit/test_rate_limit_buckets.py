@@ -1,6 +1,6 @@
 """The Akinon guest attempts' (and failed access token requests') rate-limit buckets
 (services/order_api/domain/http_guards.py RateLimitBuckets):
-a bucket's name, which `rate_limit_windows` stores, holds no client IP and none of what a guest typed,
+a bucket's name, which `rate_windows` stores, holds no client IP and none of what a guest typed,
 yet one client (and one order number) always counts in the same bucket, so the limits hold as before.
 No I/O."""
 

@@ -39,7 +39,7 @@ class RateLimitBuckets:
     address (a browser's IP) nor the number as typed (which may be anything, an email included), only
     keyed hashes of them (HMAC-SHA256 under order_api's
     `rate_limit_hash_key`): the same client and number always count in the same bucket, and
-    `rate_limit_windows` holds no personal data."""
+    `rate_windows` holds no personal data."""
 
     key: bytes
 

@@ -17,11 +17,9 @@ class ErasureRows:
         windows = "DELETE 0"
         if number_buckets is not None:
             # starts_with, not LIKE: the prefix is data, and `_` or `%` in it are not patterns.
-            windows = await self.conn.execute(
-                "DELETE FROM rate_limit_windows WHERE starts_with(bucket, $1)", number_buckets
-            )
+            windows = await self.conn.execute("DELETE FROM rate_windows WHERE starts_with(bucket, $1)", number_buckets)
         return {
             "idempotency_keys": rows_affected(keys),
-            "rate_limit_windows": rows_affected(windows),
+            "rate_windows": rows_affected(windows),
             **outbox,
         }
