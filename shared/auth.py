@@ -2,14 +2,15 @@
 stead, an access token issued for it (shared/access_tokens.py), with the key's scopes.
 
 `<PREFIX>API_KEYS` is a JSON object mapping each key to its scopes, e.g.
-`{"k3y": ["webhooks:admin"]}`; the scope `*` grants every scope. `<PREFIX>API_KEY_RATE_LIMIT` (every key's)
-and `<PREFIX>API_KEY_RATE_LIMITS` (a JSON object, key -> requests, for the keys named) limit how many
-requests a key makes in each window of `<PREFIX>API_KEY_RATE_WINDOW_SECONDS` (shared/key_rate_limit.py);
-unset, a key is not limited. The local default is one key,
+`{"k3y": ["webhooks:admin"]}`; the scope `*` grants every scope. The local default is one key,
 `dev-admin-key`, with every scope: set `<PREFIX>API_KEYS` outside local development. A missing or
 unknown key, or a forged or expired token, answers 401 `unauthorized`, a key without the route's scope
 403 `forbidden`. Keys are compared in constant time, all of them every time, so timing tells nothing
 about which one is close.
+
+`<PREFIX>API_KEY_RATE_LIMIT` (every key's) and `<PREFIX>API_KEY_RATE_LIMITS` (a JSON object, key ->
+requests, for the keys it names) bound the requests a key makes in each window of
+`<PREFIX>API_KEY_RATE_WINDOW_SECONDS` (shared/key_rate_limit.py); unset, a key is not limited.
 """
 
 import hashlib

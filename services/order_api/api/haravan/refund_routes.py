@@ -70,7 +70,7 @@ def _refund_response(stored: StoredOrder, refund_id: int, status_code: int = 200
 
 
 @router.post(
-    "/orders/{order_id:int}/cancel.json",
+    "/orders/{order_id:id}/cancel.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(404, 409, 412, 422), 200: {"headers": {**ETAG, **PREFERENCE_APPLIED}}},
 )
@@ -99,7 +99,7 @@ async def cancel_order(
 
 
 @router.post(
-    "/orders/{order_id:int}/refunds/calculate.json",
+    "/orders/{order_id:id}/refunds/calculate.json",
     response_model=RefundCalculationEnvelope,
     responses=problem_responses(404, 422),
     dependencies=READS,
@@ -114,7 +114,7 @@ async def calculate_refund(order_id: OrderId, body: RefundBody, refunds: Refunds
 
 
 @router.post(
-    "/orders/{order_id:int}/refunds.json",
+    "/orders/{order_id:id}/refunds.json",
     status_code=201,
     response_model=RefundEnvelope,
     responses={
@@ -145,7 +145,7 @@ async def create_refund(
 
 
 @router.get(
-    "/orders/{order_id:int}/refunds.json",
+    "/orders/{order_id:id}/refunds.json",
     response_model=RefundListEnvelope,
     responses=problem_responses(404, 422),
     dependencies=READS,
@@ -157,7 +157,7 @@ async def list_refunds(order_id: OrderId, orders: Orders) -> Response:
 
 
 @router.get(
-    "/orders/{order_id:int}/refunds/{refund_id:int}.json",
+    "/orders/{order_id:id}/refunds/{refund_id:id}.json",
     response_model=RefundEnvelope,
     responses=problem_responses(404, 422),
     dependencies=READS,

@@ -3,6 +3,7 @@
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from services.order_api.api.haravan.errors import fields_under
 from services.order_api.api.haravan.errors import haravan_problem_responses as problem_responses
@@ -29,6 +30,17 @@ EDGE_PROBLEMS: Final = problem_responses(*EDGE_STATUSES)
 router = APIRouter(prefix="/com", tags=["Haravan orders"], responses=EDGE_PROBLEMS)
 
 OrderId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The order id")]
+
+
+class _IdSegment(StringConvertor):
+    """The `{...:id}` of a path: an order's or a refund's id, as given (OrderId judges it: 422 naming the
+    field), but never a fixed name beside it (`count.json`, `calculate.json`), so that `PUT
+    /com/orders/count.json` is a 405 of the count route, not a 422 about an order "count"."""
+
+    regex = r"(?!(?:count|calculate)\.json$)[^/]+"
+
+
+register_url_convertor("id", _IdSegment())
 
 
 def _only(order: dict[str, Any], names: set[str] | None) -> dict[str, Any]:
@@ -90,7 +102,7 @@ async def create_order(
 
 
 @router.get(
-    "/orders/{order_id:int}.json",
+    "/orders/{order_id:id}.json",
     response_model=OrderFieldsEnvelope,
     responses={**problem_responses(404, 422), 200: {"headers": ETAG}},
     dependencies=READS,
@@ -107,7 +119,7 @@ def order_response(stored: StoredOrder, *, names: set[str] | None = None, status
 
 
 @router.put(
-    "/orders/{order_id:int}.json",
+    "/orders/{order_id:id}.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 413, 422), 200: {"headers": ETAG}},
 )
@@ -132,7 +144,7 @@ async def update_order(
 
 
 @router.post(
-    "/orders/{order_id:int}/close.json",
+    "/orders/{order_id:id}/close.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
@@ -142,7 +154,7 @@ async def close_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_m
 
 
 @router.post(
-    "/orders/{order_id:int}/open.json",
+    "/orders/{order_id:id}/open.json",
     response_model=OrderEnvelope,
     responses={**problem_responses(400, 404, 409, 412, 422), 200: {"headers": ETAG}},
 )
@@ -152,7 +164,7 @@ async def open_order(order_id: OrderId, orders: Orders, may_read: MayRead, if_ma
 
 
 @router.delete(
-    "/orders/{order_id:int}.json",
+    "/orders/{order_id:id}.json",
     response_model=Deleted,
     responses=problem_responses(400, 404, 409, 412, 422),
     dependencies=WRITES,
