@@ -33,6 +33,7 @@ from starlette.middleware import Middleware
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
+from shared.consumer_lag import report_consumer_lag
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer
@@ -41,7 +42,8 @@ from shared.logging import (
     get_logger,
 )
 from shared.migrations import apply_migrations
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, export_backlog
+from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
 from shared.services import ServiceSpec
@@ -72,6 +74,7 @@ class Runtime(Generic[SettingsT]):
     broker: KafkaBroker
     consumer: IdempotentConsumer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)  # every topic its subscriptions consume
 
     def subscribe(
         self,
@@ -116,6 +119,7 @@ class Runtime(Generic[SettingsT]):
         batch_records: int | None,
         types: Collection[str] | None,
     ) -> None:
+        self.topics.update(topics)
         consumer = self.consumer
         batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
@@ -245,6 +249,7 @@ def create_app(
             else None
         )
         runtime.tasks.append(asyncio.create_task(producer.connect(), name="producer-connect"))
+        runtime.tasks.extend(_backlog_reporters(runtime, pool, publishes))
         if subscriptions is not None:
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
@@ -291,6 +296,21 @@ def create_app(
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _backlog_reporters(runtime: Runtime[Any], pool: asyncpg.Pool, publishes: bool) -> list[asyncio.Task[None]]:
+    """The tasks that keep the backlog gauges on /metrics current: the consumer group's lag, the outbox's
+    backlog."""
+    settings = runtime.settings
+    interval = settings.metrics_interval_seconds
+    tasks = []
+    if runtime.topics:
+        lag = report_consumer_lag(settings.kafka_bootstrap_servers, settings.consumer_group, runtime.topics, interval)
+        tasks.append(asyncio.create_task(lag, name="consumer-lag"))
+    if publishes:
+        backlog = run_periodically("outbox backlog metrics", lambda: export_backlog(pool), interval)
+        tasks.append(asyncio.create_task(backlog, name="outbox-backlog"))
+    return tasks
 
 
 async def _within(deadline: float, what: str, step: Awaitable[object]) -> bool:
