@@ -62,11 +62,10 @@ class ConsumerLag:
         await self._admin.close()
 
     async def read(self) -> list[PartitionLag]:
-        await self._offsets.topics()  # refreshes the metadata partitions_for_topic reads
         partitions = [
-            TopicPartition(topic, partition)
-            for topic in self._topics
-            for partition in sorted(self._offsets.partitions_for_topic(topic) or ())
+            TopicPartition(described["topic"], partition["partition"])
+            for described in await self._admin.describe_topics(self._topics)
+            for partition in sorted(described["partitions"], key=lambda partition: partition["partition"])
         ]
         committed = {
             tp: entry.offset

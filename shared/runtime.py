@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware import Middleware
 
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
@@ -50,6 +50,9 @@ from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+READY = Gauge("service_ready", "1 when the instance can do its work (database and Kafka reachable), else 0")
+DEPENDENCY_UP = Gauge("service_dependency_up", "1 when the dependency answers, else 0", ["dependency"])
 
 # Of a stop's grace period (`shutdown_grace_seconds`), uvicorn lets in-flight requests finish for the
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
@@ -347,18 +350,26 @@ def _operations_router() -> APIRouter:
     @router.get("/health/ready", responses={503: {"description": "a dependency is unreachable"}})
     async def ready(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> JSONResponse:
         """Database and Kafka are reachable: the instance can do its work."""
-        database = await _database_reachable(runtime.pool)
-        kafka = await runtime.producer.reachable()
-        checks = {"database": "ok" if database else "unreachable", "kafka": "ok" if kafka else "unreachable"}
-        ok = database and kafka
+        reachable = await _readiness(runtime)
+        checks = {name: "ok" if up else "unreachable" for name, up in reachable.items()}
+        ok = all(reachable.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
     @router.get("/metrics", response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics."""
+    async def metrics(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> Response:
+        """Prometheus metrics; readiness is checked as /health/ready checks it."""
+        reachable = await _readiness(runtime)
+        for name, up in reachable.items():
+            DEPENDENCY_UP.labels(name).set(up)
+        READY.set(all(reachable.values()))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _readiness(runtime: Runtime[Any]) -> dict[str, bool]:
+    """Whether each dependency answers now: the database, Kafka."""
+    return {"database": await _database_reachable(runtime.pool), "kafka": await runtime.producer.reachable()}
 
 
 # Whatever keeps `SELECT 1` from answering means the instance is not ready.

@@ -91,23 +91,27 @@ async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:
 
 async def export_endpoint_backlog(runtime: Runtime[DispatcherSettings]) -> None:
     service = WebhookService(runtime.pool, runtime.settings)
+    await run_periodically(
+        "webhook backlog metrics", lambda: export_backlog(service), runtime.settings.metrics_interval_seconds
+    )
 
-    async def export() -> None:
-        rows = await service.endpoint_backlog()
-        # Replaced whole between two scrapes (nothing awaits in between): a deleted endpoint's series go.
-        for gauge in (PENDING, OLDEST_DUE_AGE, FAILING_FOR):
-            gauge.clear()
-        for row in rows:
-            if not (row["enabled"] or row["pending"]):
-                continue  # a disabled endpoint with nothing waiting is only counted
-            endpoint = str(row["id"])
-            PENDING.labels(endpoint).set(row["pending"])
-            OLDEST_DUE_AGE.labels(endpoint).set(row["oldest_due_seconds"])
-            FAILING_FOR.labels(endpoint).set(row["failing_seconds"])
-        failing = sum(1 for row in rows if row["enabled"] and row["failing_seconds"] > 0)
-        healthy = sum(1 for row in rows if row["enabled"]) - failing
-        disabled = len(rows) - healthy - failing
-        for state, count in (("healthy", healthy), ("failing", failing), ("disabled", disabled)):
-            ENDPOINTS.labels(state).set(count)
 
-    await run_periodically("webhook backlog metrics", export, runtime.settings.metrics_interval_seconds)
+async def export_backlog(service: WebhookService) -> None:
+    """Put each endpoint's backlog, oldest due message and failing streak, and the endpoints per state,
+    on /metrics. Every instance reads the same tables, so they all report the same figures."""
+    rows = await service.endpoint_backlog()
+    # Replaced whole between two scrapes (nothing awaits in between): a deleted endpoint's series go.
+    for gauge in (PENDING, OLDEST_DUE_AGE, FAILING_FOR):
+        gauge.clear()
+    for row in rows:
+        if not (row["enabled"] or row["pending"]):
+            continue  # a disabled endpoint with nothing waiting is only counted
+        endpoint = str(row["id"])
+        PENDING.labels(endpoint).set(row["pending"])
+        OLDEST_DUE_AGE.labels(endpoint).set(row["oldest_due_seconds"])
+        FAILING_FOR.labels(endpoint).set(row["failing_seconds"])
+    failing = sum(1 for row in rows if row["enabled"] and row["failing_seconds"] > 0)
+    healthy = sum(1 for row in rows if row["enabled"]) - failing
+    disabled = len(rows) - healthy - failing
+    for state, count in (("healthy", healthy), ("failing", failing), ("disabled", disabled)):
+        ENDPOINTS.labels(state).set(count)
