@@ -26,13 +26,12 @@ ANONYMIZER_LAG: Final = (
     'sum(max by (topic, partition) (kafka_consumer_lag_messages{group="anonymizer", topic="orders.events"}))'
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus (apt-get install prometheus)")
-
 
 @pytest.fixture(scope="module")
 def prometheus(system: dict[str, ServiceProcess], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prometheus on a private port with the checked-in config, its targets moved to the test session's
     services and its intervals shortened to a second; its base URL."""
+    assert shutil.which("prometheus"), "prometheus is missing: apt-get install -y prometheus (./dev test does)"
     workdir = tmp_path_factory.mktemp("prometheus")
     config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"}
