@@ -45,6 +45,22 @@ def group_lag(group: str, topic: str) -> float:
     return sum(lag or 0 for lag in lags)
 
 
+async def consume(bootstrap: str, group: str, topic: str, count: int) -> None:
+    """Take `count` records of `topic` as a member of `group` and commit them."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        taken = 0
+        while taken < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=count - taken)
+            taken += sum(len(records) for records in batches.values())
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+
+
 async def test_consumer_lag_rises_while_nobody_consumes_and_falls_once_the_group_commits(
     stack: tuple[str, str], scratch_topic: str, producer: EventProducer
 ) -> None:
@@ -59,40 +75,11 @@ async def test_consumer_lag_rises_while_nobody_consumes_and_falls_once_the_group
         await export(lag)
         assert group_lag(group, scratch_topic) == 7  # never committed: counted from the first record
 
-        consumer = AIOKafkaConsumer(
-            scratch_topic,
-            bootstrap_servers=stack[1],
-            group_id=group,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            taken = 0
-            while taken < 4:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=4 - taken)
-                taken += sum(len(records) for records in batches.values())
-                await consumer.commit()
-        finally:
-            await consumer.stop()
+        await consume(stack[1], group, scratch_topic, 4)
         await export(lag)
         assert group_lag(group, scratch_topic) == 3
 
-        consumer = AIOKafkaConsumer(
-            scratch_topic,
-            bootstrap_servers=stack[1],
-            group_id=group,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            while taken < 7:
-                batches = await consumer.getmany(timeout_ms=1000)
-                taken += sum(len(records) for records in batches.values())
-            await consumer.commit()
-        finally:
-            await consumer.stop()
+        await consume(stack[1], group, scratch_topic, 3)
         await export(lag)
         assert group_lag(group, scratch_topic) == 0
     finally:
