@@ -8,6 +8,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from shared.dsn import password_variable
 from shared.services import REPO_ROOT, SERVICES, ServiceSpec
 from tests.support.k8s_manifests import container_env, deployment_of, only_container, settings_class, unmet
 from tests.support.kustomize import BASE, OVERLAYS, build
@@ -81,3 +82,10 @@ COMPOSE_GAPS: Final = {
 @pytest.mark.parametrize("spec", SERVICES, ids=IDS)
 def test_compose_sets_every_setting_a_deployment_must_but_the_known_gaps(spec: ServiceSpec) -> None:
     assert sorted(unmet(_required(spec), _compose_environment(spec.name))) == COMPOSE_GAPS.get(spec.name, [])
+
+
+def test_compose_provision_creates_each_role_with_the_password_its_service_gets() -> None:
+    provision = _compose_environment("provision")
+    for spec in SERVICES:
+        variable = password_variable(spec)
+        assert provision.get(variable) == _compose_environment(spec.name).get(variable), variable
