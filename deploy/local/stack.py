@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from deploy.local import kafka, postgres
 from deploy.local.base import STATE_DIR, StackError, port_open, run_sync, say
+from deploy.local.quorum import quorum_leader
 from deploy.provision import provision, provision_topics
 from shared.services import (
     LOCAL_ADMIN_DSN,
@@ -117,6 +118,8 @@ def status() -> bool:
         where = f"pids {', '.join(map(str, pids.values()))}, {cluster.bootstrap}" if pids else "not running"
         kafka_ok = port_open(LOCAL_KAFKA_PORT) and run_sync(cluster.answers())
         say(f"kafka: {where}, {'answers' if kafka_ok else 'does not answer'}")
+        if kafka_ok and cluster.brokers > 1:
+            say(f"kafka: node {run_sync(quorum_leader(cluster.bootstrap))} is the active controller")
     else:
         kafka_ok = True
         say(f"kafka: external ({bootstrap})")
