@@ -8,6 +8,7 @@ tree (deploy/local/kafka_jars.py).
 """
 
 import base64
+import concurrent.futures
 import os
 import re
 import signal
@@ -166,7 +167,7 @@ broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=3000
 """
 
-    def _configure(self, classpath: str, cluster_id: str) -> None:
+    def configure(self, classpath: str, cluster_id: str) -> None:
         """Write the configuration, and format the log dir on first use."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.server_properties.write_text(self.config())
@@ -199,7 +200,7 @@ broker.session.timeout.ms=3000
                     f"127.0.0.1:{port} is taken by a process this launcher did not start; "
                     "stop it, or set KAFKA_BOOTSTRAP_SERVERS to use that broker"
                 )
-        self._configure(classpath, cluster_id)
+        self.configure(classpath, cluster_id)
         pid = spawn_detached(
             [java(), *JVM_OPTIONS, f"-XX:ErrorFile={LOGS_DIR}/kafka-hs_err_%p.log",
              f"-Dlog4j2.configurationFile={self.cluster.log4j_properties}", "-cp", classpath,
@@ -313,13 +314,13 @@ class KafkaCluster:
         self.log4j_properties.write_text(LOG4J_CONFIG)
         cluster_id = self.cluster_id()
         running = self.running_pids()
+        stopped = [node for node in self.nodes if node.node_id not in running]
+        # Formatting is a JVM start of its own: the nodes' at once.
+        with concurrent.futures.ThreadPoolExecutor(self.brokers) as pool:
+            list(pool.map(lambda node: node.configure(classpath, cluster_id), stopped))
         # All spawned before any is waited for: a controller quorum elects a leader only with a majority.
-        spawned = {
-            node: (node.spawn(classpath, cluster_id), log_size(node.log_file))
-            for node in self.nodes
-            if node.node_id not in running
-        }
-        for node, (pid, since) in spawned.items():
+        spawned = {node: (log_size(node.log_file), node.spawn(classpath, cluster_id)) for node in stopped}
+        for node, (since, pid) in spawned.items():
             node.wait_ready(pid, since)
 
     def ensure_running(self) -> None:
@@ -370,5 +371,5 @@ def remember(cluster: KafkaCluster) -> None:
 
 
 def running_pid() -> int | None:
-    """The single local broker's pid, if it runs."""
+    """The local Kafka's first node's pid, if it runs."""
     return local().node(1).running_pid()
