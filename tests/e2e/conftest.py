@@ -22,7 +22,7 @@ from shared.auth import LOCAL_API_KEY
 from shared.order_facts import VariantFact
 from shared.services import LOCAL_KAFKA_PORT, REPO_ROOT, SERVICES
 from tests.support.order_api_facts import seed_demo_catalog
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, running_services
 from tests.support.receiver import WebhookReceiver
 from tests.support.refund_flow import OrderApiStandIn
 
@@ -101,16 +101,8 @@ def system(
 ) -> Iterator[dict[str, ServiceProcess]]:
     """All four services, started and ready (with the payments sandbox and the SMTP server the
     cancellation worker needs); tests that kill one start it again."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    processes = {spec.name: ServiceProcess(spec, stack, LOG_DIR, FAST_SETTINGS) for spec in SERVICES}
-    try:
-        for process in processes.values():
-            process.start()
+    with running_services(SERVICES, stack, LOG_DIR, FAST_SETTINGS) as processes:
         yield processes
-    finally:
-        for process in processes.values():
-            if process.running:
-                process.terminate()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from shared.services import ANONYMIZER, ORDER_API, WEBHOOK_DISPATCHER
 from shared.topics import ALL_TOPICS
 from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, running_services
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.storefront import CREATE_PATH, order_body, wait_applied_once
 from tests.support.webhooks import endpoints, order_of
@@ -62,18 +62,10 @@ async def cluster_database(stack: tuple[str, str]) -> AsyncIterator[str]:
 
 @pytest.fixture
 def cluster_services(kafka_cluster: KafkaCluster, cluster_database: str) -> Iterator[dict[str, ServiceProcess]]:
-    log_dir = LOG_DIR / "kafka-cluster"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    """The services on the test's own cluster and database, their logs in test-logs/kafka-cluster."""
     stack = (cluster_database, kafka_cluster.bootstrap)
-    processes = {spec.name: ServiceProcess(spec, stack, log_dir, FAST_SETTINGS) for spec in CLUSTER_SERVICES}
-    try:
-        for process in processes.values():
-            process.start()
+    with running_services(CLUSTER_SERVICES, stack, LOG_DIR / "kafka-cluster", FAST_SETTINGS) as processes:
         yield processes
-    finally:
-        for process in processes.values():
-            if process.running:
-                process.terminate()
 
 
 @dataclass
