@@ -132,7 +132,7 @@ def replication_factor(brokers: int) -> int:
     return int(value)
 
 
-def _topic_problem(topic: dict[str, Any], replicas: int) -> str | None:
+def _topic_problem(topic: dict[str, Any]) -> str | None:
     """Why a topic's metadata does not (yet) show a usable topic, or None."""
     if topic["error_code"]:
         return str(for_code(topic["error_code"]).__name__)
@@ -141,15 +141,23 @@ def _topic_problem(topic: dict[str, Any], replicas: int) -> str | None:
         # Not repaired here: adding partitions moves keys to other partitions and breaks per-order
         # ordering, so an operator decides.
         raise ProvisionError(f"topic {topic['topic']}: {len(partitions)} partitions, expected {PARTITIONS}")
-    if found := sorted({len(partition["replicas"]) for partition in partitions} - {replicas}):
-        # Nor this: `min.insync.replicas` follows the replication factor asked for, and a topic with
-        # fewer replicas than that would refuse every write. Reassigning replicas is an operator's move.
-        raise ProvisionError(
-            f"topic {topic['topic']}: partitions with {found} replicas, expected {replicas} "
-            f"({REPLICATION_FACTOR_VARIABLE}); reassign them (kafka-reassign-partitions) or set the variable"
-        )
     leaderless = sum(1 for partition in partitions if partition["leader"] < 0)
     return f"{leaderless} partitions without a leader" if leaderless else None
+
+
+def _replicas_held(topic: dict[str, Any], default: int) -> int:
+    """How many replicas an existing topic's partitions have; its `min.insync.replicas` follows that
+    count, not the brokers up at the moment (one may be restarting). A count other than the one
+    KAFKA_REPLICATION_FACTOR asks for is refused: reassigning replicas is an operator's move."""
+    counts = {len(partition["replicas"]) for partition in topic["partitions"]} or {default}
+    asked = os.environ.get(REPLICATION_FACTOR_VARIABLE, "").strip()
+    if len(counts) > 1 or (asked and counts != {default}):
+        raise ProvisionError(
+            f"topic {topic['topic']}: partitions with {sorted(counts)} replicas"
+            + (f", {REPLICATION_FACTOR_VARIABLE} asks for {default}" if asked else "")
+            + "; reassign them (kafka-reassign-partitions)"
+        )
+    return counts.pop()
 
 
 async def provision_topics(bootstrap: str) -> None:
@@ -161,9 +169,11 @@ async def provision_topics(bootstrap: str) -> None:
     await admin.start()
     try:
         replicas = replication_factor(len((await admin.describe_cluster())["brokers"]))
-        configs = {name: topic_configs(name, retention, replicas) for name in ALL_TOPICS}
         response = await admin.create_topics(
-            [NewTopic(name, PARTITIONS, replicas, topic_configs=configs[name]) for name in ALL_TOPICS]
+            [
+                NewTopic(name, PARTITIONS, replicas, topic_configs=topic_configs(name, retention, replicas))
+                for name in ALL_TOPICS
+            ]
         )
         created = []
         for topic, code, *rest in response.topic_errors:
@@ -172,16 +182,20 @@ async def provision_topics(bootstrap: str) -> None:
                 created.append(topic)
             elif error is not TopicAlreadyExistsError:
                 raise ProvisionError(f"creating topic {topic}: {error.__name__} {rest[0] if rest else ''}")
-        _say(f"topics: created {', '.join(created)}" if created else "topics: all exist")
-        _say(f"topics: {replicas} replicas, min.insync.replicas {configs[ALL_TOPICS[0]]['min.insync.replicas']}")
-        await _align_configs(admin, {topic: configs[topic] for topic in ALL_TOPICS if topic not in created})
+        if created:
+            _say(f"topics: created {', '.join(created)} ({replicas} replicas each)")
+        else:
+            _say("topics: all exist")
+        if existing := [name for name in ALL_TOPICS if name not in created]:
+            held = {topic["topic"]: _replicas_held(topic, replicas) for topic in await admin.describe_topics(existing)}
+            await _align_configs(admin, {name: topic_configs(name, retention, held[name]) for name in existing})
 
         deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
         while True:
             problems = {
                 topic["topic"]: problem
                 for topic in await admin.describe_topics(list(ALL_TOPICS))
-                if (problem := _topic_problem(topic, replicas)) is not None
+                if (problem := _topic_problem(topic)) is not None
             }
             if not problems:
                 return

@@ -63,7 +63,7 @@ def _other_running(cluster: kafka.KafkaCluster) -> None:
 
 def up(brokers: int | None = None) -> tuple[str, str]:
     """Start what is not running, provision everything; the (admin DSN, bootstrap) to use. The local
-    Kafka has `brokers` nodes (default: `kafka.local`'s)."""
+    Kafka has `brokers` nodes, remembered for later commands (default: `kafka.local`'s)."""
     started = time.monotonic()
     with _exclusive():
         dsn = _external_dsn()
@@ -77,7 +77,8 @@ def up(brokers: int | None = None) -> tuple[str, str]:
             cluster = kafka.local(brokers)
             _other_running(cluster)
             cluster.ensure_running()
-            kafka.remember(cluster)
+            if brokers is not None:
+                kafka.remember(cluster)
             bootstrap = cluster.bootstrap
         else:
             say(f"kafka: using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
