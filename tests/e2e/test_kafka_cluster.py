@@ -93,6 +93,7 @@ class Failover:
     killed_monotonic: float
     resumed_at: datetime
     resumed_monotonic: float
+    controller_after: int  # the active controller while the node was down
 
 
 async def _applied(conn: asyncpg.Connection, order_ids: list[int]) -> set[int]:
@@ -138,7 +139,9 @@ async def _fail_over(
     await eventually(
         lambda: _reached_both(conn, receiver, storefront.created[mark:]), lambda n: n >= RESUMED_AFTER, timeout=120
     )
-    failover = Failover(what, killed_at, killed_monotonic, datetime.now(UTC), time.monotonic())
+    resumed_at, resumed_monotonic = datetime.now(UTC), time.monotonic()
+    controller = await quorum_leader(node.cluster.bootstrap)
+    failover = Failover(what, killed_at, killed_monotonic, resumed_at, resumed_monotonic, controller)
     await asyncio.to_thread(node.start)
     await eventually(lambda: _fully_replicated(node.cluster), bool, timeout=120, interval=0.5)
     return failover
@@ -162,7 +165,8 @@ async def _report(conn: asyncpg.Connection, receiver: WebhookReceiver, failovers
         print(
             f"\n{failover.what}: longest pause in consumed order.created {anonymizer_gap:.1f} s (anonymizer), "
             f"{webhook_gap:.1f} s (webhooks); {RESUMED_AFTER} orders created after the kill had reached both "
-            f"{failover.resumed_monotonic - failover.killed_monotonic:.1f} s after it"
+            f"{failover.resumed_monotonic - failover.killed_monotonic:.1f} s after it, with node "
+            f"{failover.controller_after} the active controller"
         )
 
 
@@ -219,6 +223,7 @@ async def test_a_broker_then_the_active_controller_killed_mid_stream_lose_and_du
     await conn.close()
 
     print(f"{len(order_ids)} orders created, each consumed once by the anonymizer and delivered once")
+    assert failovers[1].controller_after != controller.node_id, "another node took over the metadata quorum"
     assert {order_id: n for order_id, n in webhooks.items() if n != 1} == {}
     assert set(webhooks) == set(order_ids)
     assert all(process.running for process in cluster_services.values())
