@@ -190,6 +190,7 @@ async def kafka_cluster() -> AsyncIterator[KafkaCluster]:
     min.insync.replicas 2): ports from LOCAL_KAFKA_PORT + 10, data under .local/test-kafka-3, thrown
     away afterwards."""
     cluster = KafkaCluster(LOCAL_KAFKA_PORT + 10, STATE_DIR / "test-kafka-3", brokers=3)
+    await asyncio.to_thread(cluster.kill)  # what an interrupted run left behind
     shutil.rmtree(cluster.directory, ignore_errors=True)
     try:
         await asyncio.to_thread(cluster.start)
