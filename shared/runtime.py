@@ -42,8 +42,10 @@ from shared.logging import (
 )
 from shared.migrations import apply_migrations
 from shared.outbox import OutboxRelay
+from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
+from shared.retention import KernelRetention
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
@@ -72,6 +74,7 @@ class Runtime(Generic[SettingsT]):
     broker: KafkaBroker
     consumer: IdempotentConsumer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)  # the topics subscribed to
 
     def subscribe(
         self,
@@ -116,6 +119,7 @@ class Runtime(Generic[SettingsT]):
         batch_records: int | None,
         types: Collection[str] | None,
     ) -> None:
+        self.consumed.update(topics)
         consumer = self.consumer
         batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
@@ -249,6 +253,13 @@ def create_app(
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
         runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
+        retention = KernelRetention(pool, settings, runtime.consumed)
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_periodically("kernel retention", retention.purge, settings.table_purge_interval_seconds),
+                name="kernel-retention",
+            )
+        )
         # What start-up loaded (modules, routes, schemas, validators) lives as long as the process; out
         # of the collector's sight, a full collection no longer walks it. It took 75-150 ms with the
         # event loop stopped, which made order_api's p99 at 300 creates/s (bench/order_create.py).

@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
     outbox_lease_seconds: float = Field(default=10.0, gt=0)
     # How long a stop (SIGTERM/SIGINT) may take, all of it: below the orchestrator's patience (Kubernetes'
     # terminationGracePeriodSeconds 30, compose's stop_grace_period 30 s, `./dev run` 25 s).
+    # Retention of the kernel tables (shared/retention.py): published outbox rows are purged this long
+    # after they were sent, parked ones this long after they were parked; a run this often, deleting
+    # this many rows per statement.
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
+    outbox_parked_retention_hours: float = Field(default=168.0, gt=0)
+    table_purge_interval_seconds: float = Field(default=600.0, gt=0)
+    table_purge_batch_rows: int = Field(default=1000, ge=1)
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
     # HTTP limits. A request body larger than `max_body_bytes` is refused with 413 while it streams
