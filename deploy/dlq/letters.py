@@ -120,19 +120,23 @@ class DeadLetter:
 async def read_dead_letters(bootstrap: str, topic: str, partition: int | None = None) -> list[DeadLetter]:
     """Every dead letter of `topic` there is now (of one partition, if named), in partition and offset order."""
     partitions = await _partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    if partition is not None:
+        if partition not in partitions:
+            raise DlqError(f"{topic} has no partition {partition} (it has {len(partitions)})")
+        partitions = [partition]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
-        if partition is not None:
-            if partition not in partitions:
-                raise DlqError(f"{topic} has no partition {partition} (it has {len(partitions)})")
-            partitions = [partition]
         assigned = [TopicPartition(topic, number) for number in partitions]
         consumer.assign(assigned)
-        ends = await consumer.end_offsets(assigned)
-        await consumer.seek_to_beginning(*assigned)
+        # Explicit offsets: a position asked for right after `assign` may race the consumer's own reset.
+        begins, ends = await consumer.beginning_offsets(assigned), await consumer.end_offsets(assigned)
+        for tp in assigned:
+            consumer.seek(tp, begins[tp])
         letters: list[DeadLetter] = []
-        waiting = {tp for tp in assigned if ends[tp] > await consumer.position(tp)}
+        waiting = {tp for tp in assigned if begins[tp] < ends[tp]}
         while waiting:
             batches = await consumer.getmany(*waiting, timeout_ms=1000)
             for tp, records in batches.items():
