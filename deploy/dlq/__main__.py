@@ -49,18 +49,17 @@ def parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace, bootstrap: str, dsn: str) -> list[str]:
     """The command's output lines."""
+    topic = dead_letter_topic(args.topic) if args.topic is not None else None  # refused before any I/O
     if args.command == "show":
         partition, offset = parse_position(args.position)
-        return [(await read_dead_letter(bootstrap, dead_letter_topic(args.topic), partition, offset)).details()]
+        return [(await read_dead_letter(bootstrap, str(topic), partition, offset)).details()]
     conn = await asyncpg.connect(dsn)
     try:
+        if topic is None:
+            return [await _count(bootstrap, conn, dlq(event_topic)) for event_topic in EVENT_TOPICS]
         if args.command == "replay":
-            topic = dead_letter_topic(args.topic)
             summary = await replay(bootstrap, conn, topic, Selection(args.event_type, args.since), dry_run=args.dry_run)
             return summary.lines(dry_run=args.dry_run)
-        if args.topic is None:
-            return [await _count(bootstrap, conn, dlq(topic)) for topic in EVENT_TOPICS]
-        topic = dead_letter_topic(args.topic)
         done = await replays.replayed(conn, topic)
         letters = await read_dead_letters(bootstrap, topic)
         return [
