@@ -37,21 +37,15 @@ class KernelRetention:
         """One run: the rows deleted per table."""
         settings, now = self._settings, datetime.now(UTC)
         batch = settings.table_purge_batch_rows
+        kept_since = {  # table: (its time column, how long a row is kept after it)
+            "outbox": ("sent_at", settings.outbox_retention_hours),
+            "outbox_dead_letters": ("parked_at", settings.outbox_parked_retention_hours),
+        }
         deleted = {
-            "outbox": await purge_in_batches(
-                self._pool,
-                "outbox",
-                "sent_at < $1",
-                now - timedelta(hours=settings.outbox_retention_hours),
-                batch_rows=batch,
-            ),
-            "outbox_dead_letters": await purge_in_batches(
-                self._pool,
-                "outbox_dead_letters",
-                "parked_at < $1",
-                now - timedelta(hours=settings.outbox_parked_retention_hours),
-                batch_rows=batch,
-            ),
+            table: await purge_in_batches(
+                self._pool, table, f"{column} < $1", now - timedelta(hours=hours), batch_rows=batch
+            )
+            for table, (column, hours) in kept_since.items()
         }
         if self._consumed:
             try:

@@ -122,16 +122,6 @@ async def demo_catalog(system: dict[str, ServiceProcess], stack: tuple[str, str]
 
 
 @pytest.fixture
-async def admin_db(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection, to look into every service's schema."""
-    conn = await asyncpg.connect(stack[0])
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def http(system: dict[str, ServiceProcess]) -> AsyncIterator[httpx.AsyncClient]:
     """A client that sends order_api the local API key (every scope) unless a request names its own."""
     order_api_port = httpx.URL(system["order_api"].url).port

@@ -4,7 +4,6 @@ headers kept, the dead-lettering's headers left out, a marker added) at most onc
 replays run at once; a dry run replays nothing."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,15 +24,6 @@ from tests.support.orders import order_created
 
 async def refuse(conn: Connection, event: Event) -> None:
     raise Unprocessable(f"there is no order {event.subject}")
-
-
-@pytest.fixture
-async def admin_conn(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack[0])
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -74,24 +64,24 @@ async def test_list_and_show_name_each_dead_letter_by_partition_and_offset(
 
 
 async def test_a_dry_run_and_the_filters_replay_nothing_they_do_not_select(
-    stack: tuple[str, str], scratch_topic: str, dead_letters: list[Event], admin_conn: asyncpg.Connection
+    stack: tuple[str, str], scratch_topic: str, dead_letters: list[Event], admin_db: asyncpg.Connection
 ) -> None:
-    dry = await replay(stack[1], admin_conn, dlq(scratch_topic), Selection("order.created"), dry_run=True)
+    dry = await replay(stack[1], admin_db, dlq(scratch_topic), Selection("order.created"), dry_run=True)
     assert (sorted(letter.key or b"" for letter in dry.replayed), dry.filtered) == ([b"71", b"72"], 1)
-    later = await replay(stack[1], admin_conn, dlq(scratch_topic), Selection(since=datetime.now(UTC) + timedelta(1)))
+    later = await replay(stack[1], admin_db, dlq(scratch_topic), Selection(since=datetime.now(UTC) + timedelta(1)))
     assert (later.replayed, later.filtered) == ([], 3)
 
     assert await read_dead_letters(stack[1], scratch_topic) == []  # nothing went back
 
-    replayed = await replay(stack[1], admin_conn, dlq(scratch_topic), Selection("order.created"))
+    replayed = await replay(stack[1], admin_db, dlq(scratch_topic), Selection("order.created"))
     assert (len(replayed.replayed), replayed.already_replayed, replayed.filtered) == (2, 0, 1)
 
 
 async def test_a_replay_puts_each_dead_letter_back_where_it_came_from_once(
-    stack: tuple[str, str], scratch_topic: str, dead_letters: list[Event], admin_conn: asyncpg.Connection
+    stack: tuple[str, str], scratch_topic: str, dead_letters: list[Event], admin_db: asyncpg.Connection
 ) -> None:
-    first = await replay(stack[1], admin_conn, dlq(scratch_topic), Selection())
-    again = await replay(stack[1], admin_conn, dlq(scratch_topic), Selection())
+    first = await replay(stack[1], admin_db, dlq(scratch_topic), Selection())
+    again = await replay(stack[1], admin_db, dlq(scratch_topic), Selection())
 
     assert (len(first.replayed), first.already_replayed) == (3, 0)
     assert (again.replayed, again.already_replayed) == ([], 3)
