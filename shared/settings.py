@@ -53,7 +53,7 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = Field(default=24.0, gt=0)
     outbox_parked_retention_hours: float = Field(default=168.0, gt=0)
     table_purge_interval_seconds: float = Field(default=600.0, gt=0)
-    table_purge_batch_rows: int = Field(default=1000, ge=1)
+    table_purge_batch_rows: int = Field(default=200, ge=1)
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
     # HTTP limits. A request body larger than `max_body_bytes` is refused with 413 while it streams
