@@ -1,10 +1,11 @@
 """The composition every service shares: pool, producer, broker, relay, HTTP app, health, metrics.
 
 A service's `__main__` declares what it has (routes, subscriptions, background workers, whether it
-publishes) and `create_app` wires the plumbing in the same order everywhere. Start-up survives Kafka
-being away (the producer and broker connect in the background; readiness says so), and SIGTERM
-drains: uvicorn finishes in-flight requests, the broker finishes the message in hand and commits,
-the relay publishes what is committed, then everything closes.
+publishes) and `create_app` wires the plumbing in the same order everywhere (tracing too, when an
+OTLP endpoint is configured: shared/tracing.py). Start-up survives Kafka being away (the producer and
+broker connect in the background; readiness says so), and SIGTERM drains: uvicorn finishes in-flight
+requests, the broker finishes the message in hand and commits, the relay publishes what is
+committed, then everything closes (buffered spans are exported last).
 """
 
 import asyncio
@@ -46,6 +47,7 @@ from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -208,6 +210,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
+        tracer_provider = configure_tracing(spec.name)
         pool = await create_pool(settings.database_url, spec.schema, max_size=settings.db_pool_size)
         async with pool.acquire() as conn:
             applied = await apply_migrations(conn, spec.schema, spec.migrations_dir)
@@ -273,6 +276,8 @@ def create_app(
             await _within(deadline, "kafka producer", producer.close())
             if not await _within(deadline, "database pool", pool.close()):
                 pool.terminate()
+            if tracer_provider is not None:  # exports the spans still buffered
+                await _within(deadline, "trace exporter", asyncio.to_thread(tracer_provider.shutdown))
             log.info("service stopped")
 
     guards = [
