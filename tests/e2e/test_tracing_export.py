@@ -1,6 +1,6 @@
 """Tracing on in a real service process: the webhook dispatcher, started with an OTLP endpoint, exports
-its spans to a collector, and a create sent with a `traceparent` through order_api (tracing off: it
-passes the context on) is one trace from the caller to the webhook request."""
+its spans to a collector (a loopback receiver), and a create sent with a `traceparent` through
+order_api (tracing off: it passes the context on) is one trace from the caller to the webhook."""
 
 import asyncio
 import json
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.support.otlp_collector import ExportedSpan, OtlpCollector
+from tests.support.otlp import ExportedSpan, exported_spans
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
@@ -24,9 +24,9 @@ async def test_a_traced_dispatcher_exports_the_spans_of_the_webhook_it_sends(
     receiver: WebhookReceiver,
     register_endpoint: Callable[[str, list[str]], Awaitable[str]],
 ) -> None:
-    with OtlpCollector() as collector:
+    with WebhookReceiver() as collector:  # answers 204 to every export, which keeps the bodies
         traced = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.url,
             "OTEL_SERVICE_NAME": "dispatcher-under-test",
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: export soon after the spans end
         }
@@ -46,7 +46,8 @@ async def test_a_traced_dispatcher_exports_the_spans_of_the_webhook_it_sends(
             [request] = await eventually(lambda: asyncio.sleep(0, for_the_order()), lambda found: len(found) == 1)
 
             def of_the_trace() -> dict[str, ExportedSpan]:
-                return {span.name: span for span in collector.spans() if span.trace_id == TRACE_ID}
+                spans = exported_spans(collector.received())
+                return {span.name: span for span in spans if span.trace_id == TRACE_ID}
 
             spans = await eventually(lambda: asyncio.sleep(0, of_the_trace()), lambda found: "POST" in found)
 

@@ -19,7 +19,7 @@ from services.webhook_dispatcher.store import UPDATABLE
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
-from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
+from shared.tracing import TRACEPARENT, TRACESTATE, TraceContext
 from tests.support.webhook_erasure_fakes import FakeErasureStore
 
 ENDPOINT_COLUMNS = (
@@ -209,12 +209,7 @@ class FakeStore:
         return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
 
     async def insert_messages(
-        self,
-        conn: Connection,
-        endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
-        payload: bytes,
-        trace: TraceContext = NO_TRACE,
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None:
         taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
         for endpoint_id in endpoint_ids:
