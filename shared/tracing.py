@@ -226,9 +226,12 @@ def client_span(traceparent: str | None, tracestate: str | None, method: str, ur
     """The context of one outgoing request for work that stored its trace context: a client span,
     that context's child (off: the stored context, passed through). Inside, `current_trace_context()`
     gives the request's trace headers."""
+    tracer = _state.tracer
+    if tracer is None and not traceparent:
+        yield
+        return
     stored = {name: value for name, value in ((TRACEPARENT, traceparent), (TRACESTATE, tracestate)) if value}
     parent = _PROPAGATOR.extract(stored) if stored else otel_context.Context()
-    tracer = _state.tracer
     if tracer is None:
         with _attached(parent):
             yield
