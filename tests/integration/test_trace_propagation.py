@@ -2,7 +2,8 @@
 tracing on into the SDK's in-memory exporter: the request's server span (the real request middleware)
 writes an event to the outbox, the real relay publishes it, the idempotent consumer processes the
 record with the dispatcher's fan-out (which also writes a follow-up event, as a consumer that
-publishes does), and a courier delivers the message to a loopback receiver."""
+publishes does), and a courier delivers the message to a loopback receiver. And a batch's records, each
+in the trace it came with."""
 
 from ipaddress import ip_network
 
@@ -21,7 +22,7 @@ from shared import outbox
 from shared.consumer import IdempotentConsumer
 from shared.db import Connection
 from shared.events import Envelope, decode_forwardable
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, OutgoingRecord
 from shared.outbox import OutboxRelay
 from shared.request_context import RequestContextMiddleware
 from shared.services import WEBHOOK_DISPATCHER
@@ -106,3 +107,40 @@ async def test_a_create_and_its_webhook_are_one_trace(
     traceparent = dict(follow_up)["traceparent"]
     assert trace_id_of(traceparent) == trace_id
     assert traceparent.split("-")[2] == format(creates[1].context.span_id, "016x")
+
+
+async def test_each_record_of_a_batch_is_processed_in_its_own_trace(
+    stack: tuple[str, str], scratch_topic: str, producer: EventProducer, scratch_pool: asyncpg.Pool
+) -> None:
+    callers = {
+        7: "00-11111111111111111111111111111111-1111111111111111-01",
+        8: "00-22222222222222222222222222222222-2222222222222222-01",
+    }
+    events = {order_id: order_event(order_id, 1) for order_id in callers}
+    await producer.send_all(
+        [
+            OutgoingRecord(
+                scratch_topic, event.key, event.body(), [*event.headers(), ("traceparent", callers[order_id].encode())]
+            )
+            for order_id, event in events.items()
+        ]
+    )
+    records = await read_records(stack[1], scratch_topic, lambda _: True, expect=2)
+
+    async def publish_on(conn: Connection, event: Envelope) -> None:
+        await outbox.enqueue(conn, scratch_topic, order_event(int(event.subject), 2, "order.updated"))
+
+    with recorded_spans() as spans:
+        await IdempotentConsumer(scratch_pool, producer, "tests").process_batch(records, publish_on, decode_forwardable)
+    rows = await scratch_pool.fetch("SELECT key, headers FROM outbox")
+
+    processes = [span for span in spans.get_finished_spans() if span.name == f"process {scratch_topic}"]
+    # One consumer span per record, each the child of the span its record's traceparent names.
+    parents = {format(span.context.trace_id, "032x"): span.parent for span in processes}
+    assert {trace_id: format(parent.span_id, "016x") for trace_id, parent in parents.items() if parent} == {
+        trace_id_of(traceparent): traceparent.split("-")[2] for traceparent in callers.values()
+    }
+    assert len(processes) == 2
+    assert {row["key"]: trace_id_of(dict(row["headers"])["traceparent"]) for row in rows} == {
+        str(order_id): trace_id_of(traceparent) for order_id, traceparent in callers.items()
+    }
