@@ -42,7 +42,7 @@ from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
-from shared.tracing import NO_TRACE, TraceContext, current_trace_context
+from shared.tracing import TraceContext, current_trace_context
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 log = get_logger(__name__)
@@ -134,12 +134,7 @@ class Store(Protocol):
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
-        self,
-        conn: Connection,
-        endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
-        payload: bytes,
-        trace: TraceContext = NO_TRACE,
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None: ...
 
 

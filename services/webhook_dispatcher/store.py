@@ -123,11 +123,7 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 
 
 async def insert_messages(
-    conn: Connection,
-    endpoint_ids: Sequence[uuid.UUID],
-    event: Received,
-    payload: bytes,
-    trace: TraceContext = NO_TRACE,
+    conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext = NO_TRACE
 ) -> None:
     await conn.execute(
         # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
