@@ -62,6 +62,8 @@ class ServiceSettings(BaseSettings):
     # How long a stop (SIGTERM/SIGINT) may take, all of it: below the orchestrator's patience (Kubernetes'
     # terminationGracePeriodSeconds 30, compose's stop_grace_period 30 s, `./dev run` 25 s).
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
+    # How often the backlog gauges on /metrics (consumer lag, outbox backlog, the dispatcher's) are read.
+    metrics_interval_seconds: float = Field(default=10.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
     # HTTP limits. A request body larger than `max_body_bytes` is refused with 413 while it streams
     # in, never buffered whole; one that has not fully arrived `http_body_timeout_seconds` after the
