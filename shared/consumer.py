@@ -49,7 +49,7 @@ from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event, Headers, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
-from shared.topics import dlq
+from shared.topics import DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_TOPIC, dlq
 from shared.tracing import consumer_span
 
 log = get_logger(__name__)
@@ -286,15 +286,15 @@ class IdempotentConsumer:
         reason = f"{type(error).__name__}: {error}"
         dlq_headers = [
             *headers,
-            ("dlq_error", _truncated(reason, DLQ_ERROR_CHARS)),
+            (DLQ_ERROR, _truncated(reason, DLQ_ERROR_CHARS)),
             ("dlq_error_type", type(error).__name__.encode()),
             ("dlq_stacktrace", _truncated("".join(traceback.format_exception(error)), DLQ_STACKTRACE_CHARS, tail=True)),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
+            (DLQ_ORIGINAL_TOPIC, record.topic.encode()),
+            (DLQ_ORIGINAL_PARTITION, str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_consumer", self._service.encode()),
             ("dlq_attempts", str(attempts).encode()),
-            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+            (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
         copy = OutgoingRecord(dlq(record.topic), record.key, record.value or b"", dlq_headers)
         try:

@@ -3,17 +3,22 @@
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 
-from shared.topics import DLQ_SUFFIX, EVENT_TOPICS, dlq
-
-# Headers the consumer adds when it dead-letters a message (and the replay marker): not the message's own.
-DLQ_HEADER_PREFIX: Final = "dlq_"
-REPLAY_MARKER: Final = "dlq_replayed_from"
+from shared.topics import (
+    DLQ_ERROR,
+    DLQ_FAILED_AT,
+    DLQ_HEADER_PREFIX,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    DLQ_SUFFIX,
+    EVENT_TOPICS,
+    dlq,
+)
 
 
 class DlqError(Exception):
@@ -70,11 +75,11 @@ class DeadLetter:
 
     @property
     def original_topic(self) -> str:
-        return self.header("dlq_original_topic") or self.topic.removesuffix(DLQ_SUFFIX)
+        return self.header(DLQ_ORIGINAL_TOPIC) or self.topic.removesuffix(DLQ_SUFFIX)
 
     @property
     def original_partition(self) -> int | None:
-        partition = self.header("dlq_original_partition")
+        partition = self.header(DLQ_ORIGINAL_PARTITION)
         return int(partition) if partition is not None and partition.isdigit() else None
 
     @property
@@ -84,7 +89,7 @@ class DeadLetter:
     @property
     def failed_at(self) -> datetime:
         """When the consumer gave up on it (the `dlq_failed_at` header, else the record's time)."""
-        failed_at = self.header("dlq_failed_at")
+        failed_at = self.header(DLQ_FAILED_AT)
         try:
             return datetime.fromisoformat(failed_at) if failed_at else self.timestamp
         except ValueError:
@@ -97,7 +102,7 @@ class DeadLetter:
 
     def summary(self) -> str:
         """One line for `list`."""
-        error = (self.header("dlq_error") or "").replace("\n", " ")
+        error = (self.header(DLQ_ERROR) or "").replace("\n", " ")
         return (
             f"{self.position:>10}  {self.failed_at.isoformat(timespec='seconds')}  {self.event_type:<28} "
             f"key={(self.key or b'').decode(errors='replace')}  {error[:100]}"

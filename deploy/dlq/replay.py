@@ -12,9 +12,9 @@ from typing import Final
 from aiokafka import AIOKafkaProducer
 
 from deploy.dlq import replays
-from deploy.dlq.letters import REPLAY_MARKER, DeadLetter, read_dead_letters
+from deploy.dlq.letters import DeadLetter, read_dead_letters
 from shared.db import Connection
-from shared.topics import MAX_DLQ_RECORD_BYTES
+from shared.topics import DLQ_REPLAYED_FROM, MAX_DLQ_RECORD_BYTES
 
 # Dead letters claimed, produced and marked together.
 CHUNK: Final = 100
@@ -52,7 +52,7 @@ def replayed_copy(letter: DeadLetter) -> tuple[str, int | None, list[tuple[str, 
     """Where a dead letter goes back to (topic, partition) and the headers it goes with: its own and the
     marker naming the dead letter it is a replay of."""
     marker = f"{letter.topic}/{letter.position}".encode()
-    return letter.original_topic, letter.original_partition, [*letter.own_headers, (REPLAY_MARKER, marker)]
+    return letter.original_topic, letter.original_partition, [*letter.own_headers, (DLQ_REPLAYED_FROM, marker)]
 
 
 def new_holder() -> str:

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from deploy.dlq.letters import REPLAY_MARKER, DlqError, read_dead_letter, read_dead_letters
+from deploy.dlq.letters import DlqError, read_dead_letter, read_dead_letters
 from deploy.dlq.replay import Selection, replay
 from shared.consumer import Unprocessable
 from shared.db import Connection
 from shared.events import Event
 from shared.kafka import EventProducer
-from shared.topics import dlq
+from shared.topics import DLQ_HEADER_PREFIX, DLQ_REPLAYED_FROM, dlq
 from tests.integration.test_idempotent_consumer import Record, consumer
 from tests.support.kafka import header, read_records
 from tests.support.orders import order_created
@@ -93,9 +93,9 @@ async def test_a_replay_puts_each_dead_letter_back_where_it_came_from_once(
         copy, letter = by_id[str(event.id)], letters[str(event.id)]
         assert (copy.partition, copy.key, copy.value) == (partition, event.key, event.body())
         names = [name for name, _ in copy.headers]
-        assert [(name, value) for name, value in copy.headers if name != REPLAY_MARKER] == event.headers()
-        assert not [name for name in names if name.startswith("dlq_") and name != REPLAY_MARKER]
-        assert header(copy, REPLAY_MARKER) == f"{dlq(scratch_topic)}/{letter.partition}:{letter.offset}"
+        assert [(name, value) for name, value in copy.headers if name != DLQ_REPLAYED_FROM] == event.headers()
+        assert not [name for name in names if name.startswith(DLQ_HEADER_PREFIX) and name != DLQ_REPLAYED_FROM]
+        assert header(copy, DLQ_REPLAYED_FROM) == f"{dlq(scratch_topic)}/{letter.partition}:{letter.offset}"
 
 
 async def test_two_replays_at_once_replay_each_dead_letter_once(
