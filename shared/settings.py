@@ -7,7 +7,7 @@ its own role's DSN from the first. `<PREFIX>DATABASE_URL` and friends override p
 import os
 from typing import Annotated, Final, Self
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.dsn import service_dsn
@@ -64,6 +64,15 @@ class ServiceSettings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     http_max_concurrency: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _heartbeats_within_the_session(self) -> Self:
+        if self.consumer_heartbeat_seconds * 3 > self.consumer_session_timeout_seconds:
+            raise ValueError(
+                "consumer_heartbeat_seconds must be at most a third of consumer_session_timeout_seconds "
+                f"({self.consumer_session_timeout_seconds}): a member must heartbeat several times per session"
+            )
+        return self
 
     @classmethod
     def load(cls, spec: ServiceSpec) -> Self:

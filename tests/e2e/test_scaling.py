@@ -191,9 +191,11 @@ async def test_consumers_scale_out_and_in_under_a_stream_without_losing_or_doubl
                 _bulk(bootstrap, bulk_orders, bulk_events, pause=1.0), _http_orders(http, proxy.url, http_orders)
             )
             await eventually(lambda: asyncio.sleep(0, len(bulk_events)), lambda n: n >= 1_000)
+            relay_leaders = set()
             for what in ("crash", "scale-in", "scale-out"):
                 rebalances[what] = await _change(fleet, groups, what)
                 print(f"rebalance after {what}: {rebalances[what]} (seconds)")
+                relay_leaders.add(await admin_db.fetchval("SELECT holder FROM order_api.outbox_leader"))
             during = len(bulk_events)
             await stream
             assert during < 2 * BULK_ORDERS, "the stream ended before the changes did"
@@ -231,6 +233,9 @@ async def test_consumers_scale_out_and_in_under_a_stream_without_losing_or_doubl
 
     print(f"order_api connections per instance: {dict(proxy.connections)}")
     assert len(proxy.connections) == 2, "both order_api instances served the address"
+    # One relay led all along (its holder names its process: host:pid:nonce), one of the two instances.
+    (leader,) = relay_leaders
+    assert int(leader.split(":")[1]) in {process.pid for process in order_apis}
     # The anonymizer logged each event once.
     audited = await admin_db.fetch(
         "SELECT event_id, count(*) AS n FROM anonymizer.audit_log WHERE event_id = ANY($1::uuid[]) GROUP BY event_id",
