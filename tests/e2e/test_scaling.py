@@ -24,7 +24,7 @@ from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, WEBHOOK_DISPATCHER, ServiceSpec
 from shared.topics import ORDERS_EVENTS
-from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
+from tests.e2e.conftest import LOG_DIR, SCALE_SETTINGS
 from tests.support.consumer_groups import ConsumerGroups
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -37,12 +37,6 @@ INSTANCES: Final = {CANCELLATION_WORKER: 3, ANONYMIZER: 2, WEBHOOK_DISPATCHER: 3
 BULK_ORDERS: Final = 2_400  # two events each, put on orders.events directly
 HTTP_ORDERS: Final = 150  # created and cancelled through the proxy: created, cancelled, refunded ...
 BULK_CHUNK: Final = 100  # orders per publish
-SETTINGS: Final = {
-    **FAST_SETTINGS,
-    "WEBHOOKS_TOTAL_TIMEOUT_SECONDS": "5",
-    # A killed dispatcher's claimed deliveries come back within a few seconds, not the production ~45 s.
-    "WEBHOOKS_LEASE_MARGIN_SECONDS": "2",
-}
 
 
 class Fleet:
@@ -56,7 +50,7 @@ class Fleet:
     def start(self, spec: ServiceSpec) -> float:
         """Start an instance of `spec`; when it was ready (monotonic clock)."""
         self._started[spec.name] += 1
-        process = ServiceProcess(spec, self._stack, LOG_DIR, SETTINGS, instance=str(self._started[spec.name]))
+        process = ServiceProcess(spec, self._stack, LOG_DIR, SCALE_SETTINGS, instance=str(self._started[spec.name]))
         process.start()
         self.instances[spec].append(process)
         return time.monotonic()
@@ -82,7 +76,8 @@ class Fleet:
 def fleet(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> Iterator[Fleet]:
     """This test's instances instead of the system's one of each, which are back afterwards."""
     for process in system.values():
-        process.terminate()
+        if process.running:
+            process.terminate()
     fleet = Fleet(stack)
     try:
         yield fleet
