@@ -1,7 +1,7 @@
 """Scaling out and in under a stream of events: 3 cancellation workers, 2 anonymizers and 3 webhook
 dispatchers share the work through their consumer groups while one instance of each is SIGKILLed, then
-one SIGTERMed (scale-in; the anonymizers' group is empty until), then a new one started (scale-out),
-each change made to the three services at once; two order_api instances serve one address
+one SIGTERMed (scale-in: the anonymizers' group is then empty for a while), then a new one started
+(scale-out), each change made to the three services at once; two order_api instances serve one address
 (a round-robin TCP proxy, as a load balancer) and one outbox relay leads. Every effect happens once.
 
 The stream (over 5,000 events on orders.events): orders created and cancelled over HTTP through the
