@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from deploy.dlq import replays
 from shared.dsn import admin_dsn, service_dsn, service_password
 from shared.migrations import apply_migrations
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, SERVICES, ServiceSpec
@@ -83,6 +84,8 @@ async def provision_database(dsn: str) -> None:
             await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
             await conn.execute(f"ALTER ROLE {role} SET search_path = {schema}")
             await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
+        # The operators' own records (python -m deploy.dlq): no service's role may use them.
+        await replays.create_table(conn)
     finally:
         await conn.close()  # also releases the session's advisory lock
 

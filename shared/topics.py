@@ -34,6 +34,16 @@ def dlq(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+# The headers a consumer adds to a message it dead-letters, and the marker a replay adds: every one
+# begins with DLQ_HEADER_PREFIX, so a replay can drop them and keep the message's own.
+DLQ_HEADER_PREFIX: Final = "dlq_"
+DLQ_ERROR: Final = "dlq_error"
+DLQ_ORIGINAL_TOPIC: Final = "dlq_original_topic"
+DLQ_ORIGINAL_PARTITION: Final = "dlq_original_partition"
+DLQ_FAILED_AT: Final = "dlq_failed_at"
+DLQ_REPLAYED_FROM: Final = "dlq_replayed_from"
+
+
 ALL_TOPICS: Final = EVENT_TOPICS + tuple(dlq(topic) for topic in EVENT_TOPICS)
 
 # The largest record (a record batch, as Kafka counts it) an event topic takes: Kafka's default

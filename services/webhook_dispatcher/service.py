@@ -42,6 +42,7 @@ from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
+from shared.tracing import TraceContext, current_trace_context
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 log = get_logger(__name__)
@@ -130,10 +131,12 @@ class Store(Protocol):
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
 
+    async def endpoint_backlog(self, conn: Connection) -> Sequence[Row]: ...
+
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None: ...
 
 
@@ -281,7 +284,8 @@ class WebhookService:
             body = forwarded_body(event.type, event.time, event.data_json)
             if event.type not in ORDER_EVENTS:
                 body = await self._erasures.masked_body(conn, event.subject, body)
-            await self._store.insert_messages(conn, endpoints, event, body)
+            # The current span is the event's consumer span: each delivery attempt is its child.
+            await self._store.insert_messages(conn, endpoints, event, body, current_trace_context())
 
     @staticmethod
     def offered_event_types() -> list[str]:
@@ -327,6 +331,13 @@ class WebhookService:
             messages, attempts = await self._store.purge(conn, timedelta(days=self._settings.retention_days))
         if messages or attempts:
             log.info("webhook history purged", messages=messages, attempts=attempts)
+
+    async def endpoint_backlog(self) -> Sequence[Row]:
+        """Per endpoint: `id`, `enabled`, `pending` messages, and in
+        seconds how long the oldest due one has been due (`oldest_due_seconds`) and how long the
+        endpoint has been failing (`failing_seconds`); 0 when none."""
+        async with self._db.acquire() as conn:
+            return await self._store.endpoint_backlog(conn)
 
     async def _after_failure(self, conn: Connection, delivery: Delivery, status: MessageStatus, answer: Answer) -> None:
         if answer.status == GONE:

@@ -19,6 +19,7 @@ from services.webhook_dispatcher.store import UPDATABLE
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
+from shared.tracing import TRACEPARENT, TRACESTATE, TraceContext
 from tests.support.webhook_erasure_fakes import FakeErasureStore
 
 ENDPOINT_COLUMNS = (
@@ -134,6 +135,8 @@ class FakeStore:
             "event_type": "order.created",
             "order_id": "42",
             "correlation_id": None,
+            "traceparent": None,
+            "tracestate": None,
             "payload": b"{}",
             "status": "pending",
             "attempts": 0,
@@ -206,7 +209,7 @@ class FakeStore:
         return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None:
         taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
         for endpoint_id in endpoint_ids:
@@ -218,6 +221,8 @@ class FakeStore:
                     order_id=event.subject,
                     correlation_id=event.correlation_id,
                     payload=payload,
+                    traceparent=trace.get(TRACEPARENT),
+                    tracestate=trace.get(TRACESTATE),
                 )
 
     async def insert_test_message(
@@ -318,6 +323,25 @@ class FakeStore:
             attempts, log[:] = attempts + len(log) - len(kept), kept
         return len(old), attempts
 
+    async def endpoint_backlog(self, conn: Connection) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        rows = []
+        for endpoint_id, endpoint in sorted(self.endpoints.items()):
+            mine = [m for m in self.messages.values() if m["endpoint_id"] == endpoint_id]
+            pending = [m for m in mine if m["status"] == "pending"]
+            due = [m["next_attempt_at"] for m in pending if m["next_attempt_at"] <= now]
+            failing_since = endpoint["failing_since"]
+            rows.append(
+                {
+                    "id": endpoint_id,
+                    "enabled": endpoint["enabled"],
+                    "pending": len(pending),
+                    "oldest_due_seconds": (now - min(due)).total_seconds() if due else 0.0,
+                    "failing_seconds": (now - failing_since).total_seconds() if failing_since else 0.0,
+                }
+            )
+        return rows
+
     # ---- the outbox ----------------------------------------------------------------------------
 
     async def enqueue(self, conn: Connection, topic: str, event: Event) -> None:
@@ -367,6 +391,8 @@ def _delivery(message: Mapping[str, Any], endpoint: Mapping[str, Any], now: date
         previous_secret=endpoint["previous_secret"] if rotating else None,
         headers=endpoint["headers"],
         rate_limit=endpoint["rate_limit"],
+        traceparent=message["traceparent"],
+        tracestate=message["tracestate"],
     )
 
 
