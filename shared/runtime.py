@@ -37,7 +37,7 @@ from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, 
 from shared.consumer_lag import report_consumer_lag
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, bootstrap_list
 from shared.logging import (
     configure_logging,
     get_logger,
@@ -230,7 +230,7 @@ def create_app(
             log.info("migrations applied", migrations=applied)
         producer = EventProducer(settings.kafka_bootstrap_servers, spec.name)
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            bootstrap_list(settings.kafka_bootstrap_servers),
             client_id=spec.name,
             consumer_only=True,
             graceful_timeout=settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP,

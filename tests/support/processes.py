@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -150,3 +150,21 @@ class ServiceProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_services(
+    specs: Iterable[ServiceSpec], stack: tuple[str, str], log_dir: Path, extra_env: dict[str, str]
+) -> Iterator[dict[str, ServiceProcess]]:
+    """A process per service of `specs`, by name, started and ready; those still running are stopped
+    (SIGTERM) afterwards."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes = {spec.name: ServiceProcess(spec, stack, log_dir, extra_env) for spec in specs}
+    try:
+        for process in processes.values():
+            process.start()
+        yield processes
+    finally:
+        for process in processes.values():
+            if process.running:
+                process.terminate()
