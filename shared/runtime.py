@@ -135,6 +135,10 @@ class Runtime(Generic[SettingsT]):
             *topics,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
+            # Dynamic membership: a member that stops leaves the group at once (a static member would
+            # not, so scaling in would wait out the session; bench/rebalance.py).
+            session_timeout_ms=round(self.settings.consumer_session_timeout_seconds * 1000),
+            heartbeat_interval_ms=round(self.settings.consumer_heartbeat_seconds * 1000),
             # Commit only after `process` returned, i.e. after the effect's transaction committed.
             ack_policy=AckPolicy.NACK_ON_ERROR,
             parser=_headers_left_raw,

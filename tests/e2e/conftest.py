@@ -69,6 +69,14 @@ FAST_SETTINGS = {
     "ANONYMIZER_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
 }
 
+# For tests that run several dispatchers and kill one.
+SCALE_SETTINGS = {
+    **FAST_SETTINGS,
+    "WEBHOOKS_TOTAL_TIMEOUT_SECONDS": "5",
+    # A killed instance's claims come back within ~7 s instead of the production ~45 s.
+    "WEBHOOKS_LEASE_MARGIN_SECONDS": "2",
+}
+
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"
 
 
