@@ -56,9 +56,9 @@ def limits_keys(settings: ApiKeySettings) -> bool:
     return any(settings.rate_limit_of(key) is not None for key in settings.api_keys)
 
 
-async def purge_ended_windows(pool: asyncpg.Pool) -> None:
+async def purge_ended_windows(pool: asyncpg.Pool, batch_rows: int) -> None:
     async with pool.acquire() as conn:
-        purged = await RateLimitWindows(conn).purge_ended()
+        purged = await RateLimitWindows(conn).purge_ended(batch_rows)
     if purged:
         log.info("ended rate-limit windows purged", windows=purged)
 

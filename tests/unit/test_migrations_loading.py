@@ -13,7 +13,8 @@ KERNEL_NAMES = [
     "kernel/0002_processed_events.sql",
     "kernel/0003_outbox_leader_and_dead_letters.sql",
     "kernel/0004_outbox_by_key.sql",
-    "kernel/0005_rate_windows.sql",
+    "kernel/0005_retention_indexes.sql",
+    "kernel/0006_rate_windows.sql",
 ]
 
 

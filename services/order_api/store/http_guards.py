@@ -1,9 +1,10 @@
 """The HTTP guards' tables: Idempotency-Key records and rate-limit windows."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from services.order_api.domain.http_guards import KeyRecord
-from shared.db import rows_affected
+from shared.purge import purge_in_batches
 from shared.rate_limits import RateLimitWindows
 
 
@@ -71,7 +72,9 @@ class HttpGuardRows(RateLimitWindows):
             "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status IS NULL", principal, key
         )
 
-    async def purge(self) -> tuple[int, int]:
-        """Delete expired Idempotency-Key records and ended rate-limit windows; how many of each."""
-        keys = await self.conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
-        return rows_affected(keys), await self.purge_ended()
+    async def purge(self, batch_rows: int) -> tuple[int, int]:
+        """Delete expired Idempotency-Key records and ended rate-limit windows, `batch_rows` per
+        statement (shared/purge.py); how many of each."""
+        now = datetime.now(UTC)
+        keys = await purge_in_batches(self.conn, "idempotency_keys", "expires_at <= $1", now, batch_rows=batch_rows)
+        return keys, await self.purge_ended(batch_rows)
