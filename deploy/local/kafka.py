@@ -23,6 +23,7 @@ from deploy.local.base import (
     LOGS_DIR,
     STATE_DIR,
     StackError,
+    cache_root,
     check_listen_port,
     is_our_process,
     log_size,
@@ -91,17 +92,13 @@ logger.state.level = WARN
 """
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "order-events"
-
-
 def jars() -> Path:
     """The directory of the broker's jars, fetched with Maven unless cached for this pom."""
     pom = POM.read_bytes()
     match = re.search(rb"<kafka.version>([^<]+)</kafka.version>", pom)
     version = match.group(1).decode() if match else "unknown"
     digest = hashlib.sha256(pom).hexdigest()
-    target = _cache_root() / f"kafka-{version}"
+    target = cache_root() / f"kafka-{version}"
     stamp = target / ".pom-sha256"
     if stamp.exists() and stamp.read_text() == digest:
         return target
