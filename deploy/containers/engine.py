@@ -48,7 +48,9 @@ def podman(*args: str, capture: bool = False, check: bool = True) -> str:
     )
     if check and result.returncode != 0:
         detail = (result.stderr or "").strip() if capture else ""
-        raise StackError(f"podman {' '.join(args[:2])} failed (exit {result.returncode}){': ' + detail if detail else ''}")
+        raise StackError(
+            f"podman {' '.join(args[:2])} failed (exit {result.returncode}){': ' + detail if detail else ''}"
+        )
     return result.stdout or ""
 
 

@@ -111,6 +111,17 @@ def stand_in_tags() -> dict[str, str]:
     return {"python": python.group(1), "postgres": services["postgres"]["image"], "kafka": services["kafka"]["image"]}
 
 
+def qualified(name: str) -> str:
+    """An image name as Docker reads it (`postgres:15` is docker.io/library/postgres:15): podman
+    alone would tag a short name localhost/…, which its Docker-compatible API does not find."""
+    first, _, rest = name.partition("/")
+    if not rest:
+        return f"docker.io/library/{name}"
+    if "." in first or ":" in first or first == "localhost":
+        return name
+    return f"docker.io/{name}"
+
+
 def _kafka_context() -> Path:
     """The Kafka stand-in's build context: images/kafka plus the broker jars in libs/."""
     context = _cache_dir() / "kafka-context"
@@ -120,13 +131,30 @@ def _kafka_context() -> Path:
     return context
 
 
-def _build_stand_in(name: str, tag: str) -> None:
-    if image_exists(tag) and not podman("image", "inspect", "--format", f'{{{{index .Labels "{STAND_IN_LABEL}"}}}}', tag, capture=True).strip():
+def _build_stand_in(name: str, short_name: str) -> None:
+    tag = qualified(short_name)
+    if (
+        image_exists(tag)
+        and not podman(
+            "image", "inspect", "--format", f'{{{{index .Labels "{STAND_IN_LABEL}"}}}}', tag, capture=True
+        ).strip()
+    ):
         say(f"containers: {tag} is not ours (a registry's?); using it as it is")
         return
     context = _kafka_context() if name == "kafka" else IMAGES_DIR / name
     started = time.monotonic()
-    podman("build", "--quiet", "--label", f"{STAND_IN_LABEL}=1", "-t", tag, "-f", str(context / "Containerfile"), str(context), capture=True)
+    podman(
+        "build",
+        "--quiet",
+        "--label",
+        f"{STAND_IN_LABEL}=1",
+        "-t",
+        tag,
+        "-f",
+        str(context / "Containerfile"),
+        str(context),
+        capture=True,
+    )
     say(f"containers: {tag} built ({time.monotonic() - started:.0f} s)")
 
 
