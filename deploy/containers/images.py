@@ -42,9 +42,9 @@ def _cache_dir() -> Path:
     return cache_root() / "containers"
 
 
-def debian_mirror() -> str:
+def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
     """The Debian mirror apt uses here (deb822 or one-line sources), else deb.debian.org."""
-    for source in APT_SOURCES:
+    for source in sources:
         if not source.exists():
             continue
         text = source.read_text()
