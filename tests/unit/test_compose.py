@@ -134,7 +134,8 @@ def test_the_consumers_run_several_replicas_and_order_api_one(compose: dict[str,
     assert all(count >= 2 for name, count in replicas.items() if name != "order_api"), replicas
     for spec in SERVICES:
         # podman-compose reads deploy.replicas only in replicated mode (Docker's default).
-        assert _as_dict(_app_service(compose, spec).get("deploy", {"mode": "replicated"}), "deploy")["mode"] == "replicated"
+        deploy = _as_dict(_app_service(compose, spec).get("deploy", {"mode": "replicated"}), "deploy")
+        assert deploy["mode"] == "replicated", spec.name
 
 
 def test_app_services_match_the_service_table(compose: dict[str, Service]) -> None:
