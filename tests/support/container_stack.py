@@ -7,16 +7,16 @@ configures them; only Kafka's listener for clients outside the engine points at 
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import asyncpg
 import yaml
 from testcontainers.core.container import DockerContainer
 
 from deploy.containers.images import COMPOSE_FILE, qualified
 from deploy.local import kafka
+from deploy.local import postgres as postgres_server
 from deploy.local.base import StackError, run_sync
 from deploy.provision import provision
 from tests.support.processes import free_port
@@ -42,16 +42,7 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {name: _interpolated(value) for name, value in service["environment"].items()}
 
 
-async def _postgres_answers(dsn: str) -> bool:
-    try:
-        conn = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await conn.close()
-    return True
-
-
-def _wait(what: str, ready: Any) -> None:
+def _wait(what: str, ready: Callable[[], Coroutine[Any, Any, bool]]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not run_sync(ready()):
         if time.monotonic() > deadline:
@@ -77,7 +68,7 @@ def container_stack() -> Iterator[tuple[str, str]]:
         password, database = postgres_env["POSTGRES_PASSWORD"], postgres_env["POSTGRES_DB"]
         dsn = f"postgresql://postgres:{password}@127.0.0.1:{postgres_port}/{database}"
         bootstrap = f"127.0.0.1:{kafka_port}"
-        _wait("postgres", lambda: _postgres_answers(dsn))
+        _wait("postgres", lambda: postgres_server.reachable(dsn))
         _wait("kafka", lambda: kafka.answers(bootstrap))
         run_sync(provision(dsn, bootstrap))
         yield dsn, bootstrap
