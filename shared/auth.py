@@ -25,14 +25,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.access_tokens import TokenSigner
 from shared.problems import Problem, problem_response
-from shared.settings import HmacKey, ServiceSettings
+from shared.settings import SET_WHEN_DEPLOYED, HmacKey, ServiceSettings
 
 LOCAL_API_KEY: Final = "dev-admin-key"
 ALL_SCOPES: Final = "*"
 
 
 class ApiKeySettings(ServiceSettings):
-    api_keys: dict[str, list[str]] = Field(default_factory=lambda: {LOCAL_API_KEY: [ALL_SCOPES]})
+    api_keys: Annotated[dict[str, list[str]], SET_WHEN_DEPLOYED] = Field(
+        default_factory=lambda: {LOCAL_API_KEY: [ALL_SCOPES]}
+    )
     # Signs access tokens. Unset, it is derived from `api_keys`, so instances with the same keys accept
     # each other's tokens and a change of keys voids them all. A service accepts another's tokens when
     # both have the token's key and the same secret.

@@ -50,6 +50,8 @@ from shared.topics import dlq
 
 log = get_logger(__name__)
 
+# Outcomes: applied, duplicate (seen before), skipped (a type the subscription does not take),
+# dead_lettered, redelivered (the database was away: the record comes again).
 CONSUMED = Counter("events_consumed_total", "Events consumed, by outcome", ["topic", "type", "outcome"])
 DEAD_LETTERED = Counter("dlq_messages_written_total", "Messages written to a dead-letter topic", ["topic"])
 
@@ -236,6 +238,7 @@ class IdempotentConsumer:
             try:
                 applied = await self._apply_once(record, event, handler)
             except TRANSIENT_DB_ERRORS as error:
+                CONSUMED.labels(record.topic, event.type, "redelivered").inc()
                 log.warning("database unavailable, message will be redelivered", error=str(error))
                 await asyncio.sleep(max(self._backoff, 1.0))
                 raise

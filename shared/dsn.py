@@ -5,19 +5,27 @@ service logs in as its own role, on the same host and database, so Postgres enfo
 """
 
 import os
+from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from shared.services import LOCAL_ADMIN_DSN, ServiceSpec
 
+ADMIN_DSN_VARIABLE: Final = "DATABASE_URL"
+
 
 def admin_dsn() -> str:
     """The administrative DSN: `DATABASE_URL`, else the local stack's superuser."""
-    return os.environ.get("DATABASE_URL") or LOCAL_ADMIN_DSN
+    return os.environ.get(ADMIN_DSN_VARIABLE) or LOCAL_ADMIN_DSN
+
+
+def password_variable(spec: ServiceSpec) -> str:
+    """The variable holding the password of a service's role: `<PREFIX>DATABASE_PASSWORD`."""
+    return f"{spec.env_prefix}DATABASE_PASSWORD"
 
 
 def service_password(spec: ServiceSpec) -> str:
     """The password of a service's role: `<PREFIX>DATABASE_PASSWORD`, else the role name (local only)."""
-    return os.environ.get(f"{spec.env_prefix}DATABASE_PASSWORD") or spec.role
+    return os.environ.get(password_variable(spec)) or spec.role
 
 
 def with_credentials(dsn: str, user: str, password: str) -> str:

@@ -27,12 +27,13 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware import Middleware
 
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
+from shared.consumer_lag import report_consumer_lag
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer
@@ -41,13 +42,17 @@ from shared.logging import (
     get_logger,
 )
 from shared.migrations import apply_migrations
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, export_backlog
+from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+READY = Gauge("service_ready", "1 when the instance can do its work (database and Kafka reachable), else 0")
+DEPENDENCY_UP = Gauge("service_dependency_up", "1 when the dependency answers, else 0", ["dependency"])
 
 # Of a stop's grace period (`shutdown_grace_seconds`), uvicorn lets in-flight requests finish for the
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
@@ -72,6 +77,7 @@ class Runtime(Generic[SettingsT]):
     broker: KafkaBroker
     consumer: IdempotentConsumer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)  # every topic its subscriptions consume
 
     def subscribe(
         self,
@@ -116,6 +122,7 @@ class Runtime(Generic[SettingsT]):
         batch_records: int | None,
         types: Collection[str] | None,
     ) -> None:
+        self.topics.update(topics)
         consumer = self.consumer
         batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
@@ -245,6 +252,7 @@ def create_app(
             else None
         )
         runtime.tasks.append(asyncio.create_task(producer.connect(), name="producer-connect"))
+        runtime.tasks.extend(_backlog_reporters(runtime, pool, publishes))
         if subscriptions is not None:
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
@@ -293,6 +301,21 @@ def create_app(
     return app
 
 
+def _backlog_reporters(runtime: Runtime[Any], pool: asyncpg.Pool, publishes: bool) -> list[asyncio.Task[None]]:
+    """The tasks that keep the backlog gauges on /metrics current: the consumer group's lag, the outbox's
+    backlog."""
+    settings = runtime.settings
+    interval = settings.metrics_interval_seconds
+    tasks = []
+    if runtime.topics:
+        lag = report_consumer_lag(settings.kafka_bootstrap_servers, settings.consumer_group, runtime.topics, interval)
+        tasks.append(asyncio.create_task(lag, name="consumer-lag"))
+    if publishes:
+        backlog = run_periodically("outbox backlog metrics", lambda: export_backlog(pool), interval)
+        tasks.append(asyncio.create_task(backlog, name="outbox-backlog"))
+    return tasks
+
+
 async def _within(deadline: float, what: str, step: Awaitable[object]) -> bool:
     """Await `step` until `deadline` (loop time); past it, cancel it and say so. Whether it finished."""
     try:
@@ -327,18 +350,26 @@ def _operations_router() -> APIRouter:
     @router.get("/health/ready", responses={503: {"description": "a dependency is unreachable"}})
     async def ready(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> JSONResponse:
         """Database and Kafka are reachable: the instance can do its work."""
-        database = await _database_reachable(runtime.pool)
-        kafka = await runtime.producer.reachable()
-        checks = {"database": "ok" if database else "unreachable", "kafka": "ok" if kafka else "unreachable"}
-        ok = database and kafka
+        reachable = await _readiness(runtime)
+        checks = {name: "ok" if up else "unreachable" for name, up in reachable.items()}
+        ok = all(reachable.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
     @router.get("/metrics", response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics."""
+    async def metrics(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> Response:
+        """Prometheus metrics; readiness is checked as /health/ready checks it."""
+        reachable = await _readiness(runtime)
+        for name, up in reachable.items():
+            DEPENDENCY_UP.labels(name).set(up)
+        READY.set(all(reachable.values()))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _readiness(runtime: Runtime[Any]) -> dict[str, bool]:
+    """Whether each dependency answers now: the database, Kafka."""
+    return {"database": await _database_reachable(runtime.pool), "kafka": await runtime.producer.reachable()}
 
 
 # Whatever keeps `SELECT 1` from answering means the instance is not ready.

@@ -10,8 +10,10 @@ from typing import Annotated, Final, Self
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.dsn import service_dsn
+from shared.dsn import ADMIN_DSN_VARIABLE, password_variable, service_dsn
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, ServiceSpec
+
+KAFKA_BOOTSTRAP_VARIABLE: Final = "KAFKA_BOOTSTRAP_SERVERS"
 
 # The shortest key an HMAC of ours is set up with (a token's signature, a hashed email or address): an
 # empty or short one would let anyone forge or reverse what it keys.
@@ -28,12 +30,24 @@ def _long_enough(key: SecretStr) -> SecretStr:
 HmacKey = Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
+class SetWhenDeployed:
+    """Field metadata: the setting's default serves local development only (a loopback address, a
+    published key), so every deployment sets it. deploy/k8s and docker-compose.yml are checked against
+    these (`ServiceSettings.deployment_variables`)."""
+
+
+SET_WHEN_DEPLOYED: Final = SetWhenDeployed()
+
+# Any one group of variables, all of that group, sets a setting.
+VariableChoices = tuple[frozenset[str], ...]
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    database_url: str = ""
-    kafka_bootstrap_servers: str = ""
-    http_host: str = "127.0.0.1"
+    database_url: Annotated[str, SET_WHEN_DEPLOYED] = ""
+    kafka_bootstrap_servers: Annotated[str, SET_WHEN_DEPLOYED] = ""
+    http_host: Annotated[str, SET_WHEN_DEPLOYED] = "127.0.0.1"
     http_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
     consumer_group: str = ""
@@ -48,6 +62,8 @@ class ServiceSettings(BaseSettings):
     # How long a stop (SIGTERM/SIGINT) may take, all of it: below the orchestrator's patience (Kubernetes'
     # terminationGracePeriodSeconds 30, compose's stop_grace_period 30 s, `./dev run` 25 s).
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
+    # How often the backlog gauges on /metrics (consumer lag, outbox backlog, the dispatcher's) are read.
+    metrics_interval_seconds: float = Field(default=10.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
     # HTTP limits. A request body larger than `max_body_bytes` is refused with 413 while it streams
     # in, never buffered whole; one that has not fully arrived `http_body_timeout_seconds` after the
@@ -66,9 +82,23 @@ class ServiceSettings(BaseSettings):
             update={
                 "database_url": settings.database_url or service_dsn(spec),
                 "kafka_bootstrap_servers": settings.kafka_bootstrap_servers
-                or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+                or os.environ.get(KAFKA_BOOTSTRAP_VARIABLE)
                 or LOCAL_KAFKA_BOOTSTRAP,
                 "http_port": settings.http_port or spec.http_port,
                 "consumer_group": settings.consumer_group or spec.name,
             }
         )
+
+    @classmethod
+    def deployment_variables(cls, spec: ServiceSpec) -> dict[str, VariableChoices]:
+        """The environment variables a deployment of `spec` sets, for each setting marked SET_WHEN_DEPLOYED:
+        its own `<PREFIX>NAME`, or the system-wide ones `load` falls back on."""
+        fallbacks = {
+            "database_url": frozenset({ADMIN_DSN_VARIABLE, password_variable(spec)}),
+            "kafka_bootstrap_servers": frozenset({KAFKA_BOOTSTRAP_VARIABLE}),
+        }
+        return {
+            name: (frozenset({spec.env_prefix + name.upper()}),) + ((fallbacks[name],) if name in fallbacks else ())
+            for name, field in cls.model_fields.items()
+            if SET_WHEN_DEPLOYED in field.metadata
+        }

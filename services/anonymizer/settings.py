@@ -1,13 +1,13 @@
 """The anonymizer's settings (env prefix ANONYMIZER_): the shared ones, its API's keys, and the
 erasure saga's: which services owe a receipt and how long they have; and the retention policy."""
 
-from typing import Final
+from typing import Annotated, Final
 
 from pydantic import Field, SecretStr, field_validator
 
 from shared.auth import ApiKeySettings
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, WEBHOOK_DISPATCHER
-from shared.settings import HmacKey
+from shared.settings import SET_WHEN_DEPLOYED, HmacKey
 
 # Every service that holds personal data of an order, so owes a receipt for its erasure.
 RECEIPT_SERVICES: Final = [ORDER_API.name, CANCELLATION_WORKER.name, WEBHOOK_DISPATCHER.name, ANONYMIZER.name]
@@ -23,7 +23,7 @@ class AnonymizerSettings(ApiKeySettings):
     overdue_batch_size: int = Field(default=100, ge=1)
     # The key of the emails' HMAC in known_orders (the email itself is never stored): set it outside
     # local development, and keep it, or earlier hashes stop matching.
-    email_hash_key: HmacKey = SecretStr("local-email-hash-key")
+    email_hash_key: Annotated[HmacKey, SET_WHEN_DEPLOYED] = SecretStr("local-email-hash-key")
     # Retention: every order is anonymized this many days (fractions allowed; 0: as soon as it is) after
     # order_api says it became eligible. Unset: off, orders are anonymized only when someone asks.
     retention_days: float | None = Field(default=None, ge=0)

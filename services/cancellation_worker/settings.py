@@ -1,18 +1,21 @@
 """The cancellation worker's settings: the shared ones, its operator API's keys, and how it mails
 customers (env prefix CANCELLATION_)."""
 
+from typing import Annotated
+
 from pydantic import Field
 
 from shared.auth import ApiKeySettings
+from shared.settings import SET_WHEN_DEPLOYED
 
 
 class CancellationSettings(ApiKeySettings):
     # An operator's request is a few hundred bytes (a reason, a company, an approval).
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # The SMTP server customers' emails go through (the local stack's sink by default).
-    smtp_host: str = "127.0.0.1"
+    smtp_host: Annotated[str, SET_WHEN_DEPLOYED] = "127.0.0.1"
     smtp_port: int = Field(default=8025, ge=1, le=65535)
-    smtp_sender: str = "orders@example.com"
+    smtp_sender: Annotated[str, SET_WHEN_DEPLOYED] = "orders@example.com"
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False

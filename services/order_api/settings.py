@@ -1,10 +1,12 @@
 """order_api's settings: the shared ones, API keys, and its HTTP limits (env prefix ORDER_API_)."""
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr
 
 from services.order_api.domain.http_guards import RateLimitBuckets
 from shared.auth import ApiKeySettings
-from shared.settings import HmacKey
+from shared.settings import SET_WHEN_DEPLOYED, HmacKey
 
 
 class OrderApiSettings(ApiKeySettings):
@@ -30,7 +32,7 @@ class OrderApiSettings(ApiKeySettings):
     token_failure_window_seconds: int = Field(default=60, ge=1)
     # The key of the HMAC that names those limits' buckets (never the client's IP itself): set it
     # outside local development. Changing it only restarts the windows in progress.
-    rate_limit_hash_key: HmacKey = SecretStr("local-rate-limit-hash-key")
+    rate_limit_hash_key: Annotated[HmacKey, SET_WHEN_DEPLOYED] = SecretStr("local-rate-limit-hash-key")
     # HTTP worker processes (ORDER_API_WORKERS): one saturates a core; the outbox relay leads in one.
     workers: int = Field(default=1, ge=1)
     # Access tokens (POST /oauth/access_token) stand for their API key this long; Elastic Path's last an hour.

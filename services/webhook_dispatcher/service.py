@@ -130,6 +130,8 @@ class Store(Protocol):
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
 
+    async def endpoint_backlog(self, conn: Connection) -> Sequence[Row]: ...
+
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
@@ -327,6 +329,13 @@ class WebhookService:
             messages, attempts = await self._store.purge(conn, timedelta(days=self._settings.retention_days))
         if messages or attempts:
             log.info("webhook history purged", messages=messages, attempts=attempts)
+
+    async def endpoint_backlog(self) -> Sequence[Row]:
+        """Per endpoint: `id`, `enabled`, `pending` messages, and in
+        seconds how long the oldest due one has been due (`oldest_due_seconds`) and how long the
+        endpoint has been failing (`failing_seconds`); 0 when none."""
+        async with self._db.acquire() as conn:
+            return await self._store.endpoint_backlog(conn)
 
     async def _after_failure(self, conn: Connection, delivery: Delivery, status: MessageStatus, answer: Answer) -> None:
         if answer.status == GONE:

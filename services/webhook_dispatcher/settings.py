@@ -1,10 +1,12 @@
 """The dispatcher's settings: the shared ones plus delivery timing and safety (env prefix WEBHOOKS_)."""
 
 from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from shared.auth import ApiKeySettings
+from shared.settings import SET_WHEN_DEPLOYED
 from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
 
 # The topics whose events subscribers may receive: every event on them that decodes is fanned out,
@@ -63,5 +65,5 @@ class DispatcherSettings(ApiKeySettings):
     retention_interval_seconds: float = Field(default=3600, gt=0)
     # SSRF: destinations in these subnets are allowed although not public. The local default allows
     # loopback for development and tests; production deployments must set this to `[]`.
-    allowed_subnets: list[IPv4Network | IPv6Network] = Field(default_factory=_loopback)
+    allowed_subnets: Annotated[list[IPv4Network | IPv6Network], SET_WHEN_DEPLOYED] = Field(default_factory=_loopback)
     require_https: bool = False

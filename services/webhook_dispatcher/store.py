@@ -311,3 +311,18 @@ async def purge(conn: Connection, older_than: timedelta) -> tuple[int, int]:
         older_than,
     )
     return messages, attempts
+
+
+async def endpoint_backlog(conn: Connection) -> list[asyncpg.Record]:
+    """Per endpoint: whether it is enabled, its pending messages, how long the oldest due one has been
+    due and how long the endpoint has been failing (seconds, 0 when none)."""
+    return await conn.fetch(
+        """SELECT e.id, e.enabled, coalesce(m.pending, 0) AS pending,
+                  coalesce(extract(epoch FROM now() - m.oldest_due), 0)::float8 AS oldest_due_seconds,
+                  coalesce(extract(epoch FROM now() - e.failing_since), 0)::float8 AS failing_seconds
+           FROM endpoints e
+           LEFT JOIN (SELECT endpoint_id, count(*) AS pending,
+                             min(next_attempt_at) FILTER (WHERE next_attempt_at <= now()) AS oldest_due
+                      FROM messages WHERE status = 'pending' GROUP BY endpoint_id) m ON m.endpoint_id = e.id
+           ORDER BY e.id"""
+    )

@@ -1,5 +1,5 @@
-"""The dispatcher's background work: the sender, on the shared work queue, and the retention purge, on
-the shared periodic job.
+"""The dispatcher's background work: the sender, on the shared work queue, and the retention purge and
+the backlog gauges, on the shared periodic job.
 
 Any number of senders (tasks or processes) share the backlog: the service's claim takes due messages
 with SKIP LOCKED under a lease (total timeout + `lease_margin_seconds`), so a message claimed by an
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 import httpx
+from prometheus_client import Gauge
 
 from services.webhook_dispatcher.delivery import Courier
 from services.webhook_dispatcher.domain import Delivery
@@ -24,6 +25,13 @@ from services.webhook_dispatcher.store import MESSAGES_CHANNEL
 from shared.periodic import run_periodically
 from shared.runtime import Runtime
 from shared.work_queue import WorkQueue
+
+PENDING = Gauge("webhook_messages_pending", "Messages not delivered yet (due or scheduled), per endpoint", ["endpoint"])
+OLDEST_DUE_AGE = Gauge(
+    "webhook_oldest_due_message_age_seconds", "How long the oldest due message has waited (0: none)", ["endpoint"]
+)
+FAILING_FOR = Gauge("webhook_endpoint_failing_seconds", "How long deliveries have been failing (0: not)", ["endpoint"])
+ENDPOINTS = Gauge("webhook_endpoints", "Endpoints by state: healthy, failing (enabled), disabled", ["state"])
 
 
 class Sender:
@@ -79,3 +87,31 @@ async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
 async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:
     service = WebhookService(runtime.pool, runtime.settings)
     await run_periodically("purge webhook history", service.purge_history, runtime.settings.retention_interval_seconds)
+
+
+async def export_endpoint_backlog(runtime: Runtime[DispatcherSettings]) -> None:
+    service = WebhookService(runtime.pool, runtime.settings)
+    await run_periodically(
+        "webhook backlog metrics", lambda: export_backlog(service), runtime.settings.metrics_interval_seconds
+    )
+
+
+async def export_backlog(service: WebhookService) -> None:
+    """Put each endpoint's backlog, oldest due message and failing streak, and the endpoints per state,
+    on /metrics. Every instance reads the same tables, so they all report the same figures."""
+    rows = await service.endpoint_backlog()
+    # Replaced whole between two scrapes (nothing awaits in between): a deleted endpoint's series go.
+    for gauge in (PENDING, OLDEST_DUE_AGE, FAILING_FOR):
+        gauge.clear()
+    for row in rows:
+        if not (row["enabled"] or row["pending"]):
+            continue  # a disabled endpoint with nothing waiting is only counted
+        endpoint = str(row["id"])
+        PENDING.labels(endpoint).set(row["pending"])
+        OLDEST_DUE_AGE.labels(endpoint).set(row["oldest_due_seconds"])
+        FAILING_FOR.labels(endpoint).set(row["failing_seconds"])
+    failing = sum(1 for row in rows if row["enabled"] and row["failing_seconds"] > 0)
+    healthy = sum(1 for row in rows if row["enabled"]) - failing
+    disabled = len(rows) - healthy - failing
+    for state, count in (("healthy", healthy), ("failing", failing), ("disabled", disabled)):
+        ENDPOINTS.labels(state).set(count)

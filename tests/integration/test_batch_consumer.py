@@ -3,6 +3,7 @@ records, the same effects once, a poison record dead-lettered alone and its neig
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.consumer import IdempotentConsumer, Unprocessable
 from shared.db import Connection
@@ -53,6 +54,12 @@ async def applied(pool: asyncpg.Pool) -> list[int]:
     return [row["order_id"] for row in await pool.fetch("SELECT order_id FROM effects ORDER BY order_id")]
 
 
+def consumed(topic: str, outcome: str) -> float | None:
+    """events_consumed_total of the test's order.created events on `topic`, as /metrics shows it."""
+    labels = {"topic": topic, "type": "order.created", "outcome": outcome}
+    return REGISTRY.get_sample_value("events_consumed_total", labels)
+
+
 async def processed(pool: asyncpg.Pool) -> int:
     count: int = await pool.fetchval("SELECT count(*) FROM processed_events")
     return count
@@ -99,6 +106,10 @@ async def test_an_unprocessable_record_is_dead_lettered_alone_and_its_neighbours
     assert header(dead, "ce_id") == str(events[1].id)
     assert header(dead, "dlq_error") == "Unprocessable: there is no order 2"
     assert (header(dead, "dlq_attempts"), header(dead, "dlq_original_offset")) == ("1", "21")
+    # /metrics counts them per event type and outcome, and the dead letter per DLQ topic.
+    assert consumed(scratch_topic, "applied") == 2
+    assert consumed(scratch_topic, "dead_lettered") == 1
+    assert REGISTRY.get_sample_value("dlq_messages_written_total", {"topic": dlq(scratch_topic)}) == 1
 
 
 async def test_a_record_that_does_not_decode_is_dead_lettered_alone(
@@ -195,3 +206,5 @@ async def test_an_unreachable_database_is_not_blamed_on_the_batch(
 
     assert effects.calls == []
     assert await read_records(stack[1], dlq(scratch_topic), lambda _: True, expect=0, timeout=2) == []
+    assert consumed(scratch_topic, "redelivered") == 1  # the first record; the partition waits on it
+    assert consumed(scratch_topic, "dead_lettered") is None

@@ -318,6 +318,25 @@ class FakeStore:
             attempts, log[:] = attempts + len(log) - len(kept), kept
         return len(old), attempts
 
+    async def endpoint_backlog(self, conn: Connection) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        rows = []
+        for endpoint_id, endpoint in sorted(self.endpoints.items()):
+            mine = [m for m in self.messages.values() if m["endpoint_id"] == endpoint_id]
+            pending = [m for m in mine if m["status"] == "pending"]
+            due = [m["next_attempt_at"] for m in pending if m["next_attempt_at"] <= now]
+            failing_since = endpoint["failing_since"]
+            rows.append(
+                {
+                    "id": endpoint_id,
+                    "enabled": endpoint["enabled"],
+                    "pending": len(pending),
+                    "oldest_due_seconds": (now - min(due)).total_seconds() if due else 0.0,
+                    "failing_seconds": (now - failing_since).total_seconds() if failing_since else 0.0,
+                }
+            )
+        return rows
+
     # ---- the outbox ----------------------------------------------------------------------------
 
     async def enqueue(self, conn: Connection, topic: str, event: Event) -> None:
