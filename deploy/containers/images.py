@@ -132,30 +132,25 @@ def _kafka_context() -> Path:
     return context
 
 
+def _foreign(tag: str) -> bool:
+    """Whether an image of that name exists and is not a stand-in (pulled from a registry, say)."""
+    if not image_exists(tag):
+        return False
+    label = podman("image", "inspect", "--format", f'{{{{index .Labels "{STAND_IN_LABEL}"}}}}', tag, capture=True)
+    return not label.strip()
+
+
 def _build_stand_in(name: str, short_name: str) -> None:
     tag = qualified(short_name)
-    if (
-        image_exists(tag)
-        and not podman(
-            "image", "inspect", "--format", f'{{{{index .Labels "{STAND_IN_LABEL}"}}}}', tag, capture=True
-        ).strip()
-    ):
-        say(f"containers: {tag} is not ours (a registry's?); using it as it is")
+    if _foreign(tag):
+        say(f"containers: {tag} is not a stand-in (a registry's?); using it as it is")
         return
     context = _kafka_context() if name == "kafka" else IMAGES_DIR / name
     started = time.monotonic()
     podman(
-        "build",
-        "--quiet",
-        "--label",
-        f"{STAND_IN_LABEL}=1",
-        "-t",
-        tag,
-        "-f",
-        str(context / "Containerfile"),
-        str(context),
-        capture=True,
-    )
+        "build", "--quiet", "--label", f"{STAND_IN_LABEL}=1", "-t", tag, "-f", str(context / "Containerfile"),
+        str(context), capture=True,
+    )  # fmt: skip
     say(f"containers: {tag} built ({time.monotonic() - started:.0f} s)")
 
 
