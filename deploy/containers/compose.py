@@ -9,11 +9,12 @@ exited (provision). So `up` starts the stages itself, each with `--no-deps`, as 
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,6 +40,8 @@ class Compose:
 
     project: str = PROJECT
     files: Sequence[Path] = (COMPOSE_FILE,)
+    # Variables the compose files read (`${NAME:-default}`), on top of this process's environment.
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     def command(self, *args: str) -> list[str]:
         files = [arg for path in self.files for arg in ("-f", str(path))]
@@ -47,7 +50,12 @@ class Compose:
 
     def run(self, *args: str) -> None:
         result = subprocess.run(
-            self.command(*args), check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True
+            self.command(*args),
+            check=False,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.variables},
         )
         if result.returncode != 0:
             raise StackError(f"podman-compose {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-4000:]}")

@@ -18,6 +18,7 @@ from deploy.containers import engine, images
 from deploy.containers.compose import Compose
 from shared.services import CANCELLATION_WORKER, WEBHOOK_DISPATCHER
 from tests.support.polling import eventually
+from tests.support.processes import free_port
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, publish
 
@@ -25,9 +26,11 @@ from tests.support.webhooks import endpoints, new_order_id, order_event, order_o
 PROJECT: Final = "order-events-e2e"
 REPLICAS: Final = {"cancellation_worker": 3, "webhook_dispatcher": 2, "anonymizer": 1}
 ORDERS: Final = 200
-# docker-compose.yml's published Postgres and Kafka (the host's side of the broker's listeners).
-ADMIN_DSN: Final = "postgresql://postgres:postgres@127.0.0.1:15432/orders"
-BOOTSTRAP: Final = "localhost:19092"
+# Postgres and Kafka published on free ports: the local stack may hold the compose file's defaults.
+POSTGRES_HOST_PORT: Final = free_port()
+KAFKA_HOST_PORT: Final = free_port()
+ADMIN_DSN: Final = f"postgresql://postgres:postgres@127.0.0.1:{POSTGRES_HOST_PORT}/orders"
+BOOTSTRAP: Final = f"localhost:{KAFKA_HOST_PORT}"
 # The receiver listens on the host's address on the project's network: a private one.
 PRIVATE_SUBNETS: Final = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
@@ -43,10 +46,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
     override.write_text(yaml.safe_dump({"services": services}))
     engine.configure()
     images.build_all()
-    compose = Compose(PROJECT, (images.COMPOSE_FILE, override))
+    ports = {"POSTGRES_HOST_PORT": str(POSTGRES_HOST_PORT), "KAFKA_HOST_PORT": str(KAFKA_HOST_PORT)}
+    compose = Compose(PROJECT, (images.COMPOSE_FILE, override), ports)
     compose.remove()  # what an interrupted run left
-    compose.up()
     try:
+        compose.up()
         yield compose
     finally:
         compose.remove()

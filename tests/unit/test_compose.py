@@ -45,12 +45,17 @@ def _command(service: Service) -> list[str]:
     return [str(part) for part in command]
 
 
+def _defaults(value: str) -> str:
+    """`value` as compose reads it when the variables it names (`${NAME:-default}`) are unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
 def _environment(service: Service) -> dict[str, str]:
     env = service.get("environment", {})
     if isinstance(env, list):
         pairs = (str(item).partition("=") for item in env)
-        return {key: value for key, _, value in pairs}
-    return {key: "" if value is None else str(value) for key, value in _as_dict(env, "environment").items()}
+        return {key: _defaults(value) for key, _, value in pairs}
+    return {key: "" if value is None else _defaults(str(value)) for key, value in _as_dict(env, "environment").items()}
 
 
 def _depends_on(service: Service) -> dict[str, str]:
@@ -74,7 +79,7 @@ def _published(service: Service) -> set[tuple[int, int]]:
         if isinstance(entry, dict):
             pairs.add((int(entry.get("published") or ANY_HOST_PORT), int(entry["target"])))
             continue
-        parts = str(entry).split("/")[0].split(":")  # an optional host ip comes first
+        parts = _defaults(str(entry)).split("/")[0].split(":")  # an optional host ip comes first
         host = parts[-2] if len(parts) >= 2 else ""
         pairs.add((int(host) if host else ANY_HOST_PORT, int(parts[-1])))
     return pairs
