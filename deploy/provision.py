@@ -6,7 +6,8 @@ database that exists) and a Kafka bootstrap address:
 
     DATABASE_URL               admin DSN (default: the local stack's superuser)
     KAFKA_BOOTSTRAP_SERVERS    default: the local stack's broker
-    KAFKA_REPLICATION_FACTOR   default: 1
+    KAFKA_REPLICATION_FACTOR   default: the number of brokers, at most 3; topics then take
+                               `min.insync.replicas` 2 from 3 replicas up, else 1
     KAFKA_PERSONAL_DATA_RETENTION_HOURS
                                how long the topics that carry personal data keep an event (whole
                                hours, 1 to 8760; default 168, 7 days): the event log's erasure window
@@ -25,14 +26,22 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from deploy.dlq import replays
 from shared.dsn import admin_dsn, service_dsn, service_password
 from shared.migrations import apply_migrations
 from shared.services import LOCAL_KAFKA_BOOTSTRAP, SERVICES, ServiceSpec
-from shared.topics import ALL_TOPICS, DEFAULT_PERSONAL_DATA_RETENTION, PARTITIONS, topic_configs
+from shared.topics import (
+    ALL_TOPICS,
+    DEFAULT_PERSONAL_DATA_RETENTION,
+    MAX_REPLICATION_FACTOR,
+    PARTITIONS,
+    topic_configs,
+)
 
 # Topic metadata can lag creation by a moment; a broker that takes longer than this is unhealthy.
 TOPICS_READY_TIMEOUT_S: Final = 60.0
 PERSONAL_DATA_RETENTION_VARIABLE: Final = "KAFKA_PERSONAL_DATA_RETENTION_HOURS"
+REPLICATION_FACTOR_VARIABLE: Final = "KAFKA_REPLICATION_FACTOR"
 # At most a year: the bound is what the README promises the people in the data.
 MAX_PERSONAL_DATA_RETENTION_HOURS: Final = 365 * 24
 # Serialises concurrent provisioning runs (several test sessions, a compose job and a launcher).
@@ -83,6 +92,8 @@ async def provision_database(dsn: str) -> None:
             await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
             await conn.execute(f"ALTER ROLE {role} SET search_path = {schema}")
             await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
+        # The operators' own records (python -m deploy.dlq): no service's role may use them.
+        await replays.create_table(conn)
     finally:
         await conn.close()  # also releases the session's advisory lock
 
@@ -110,6 +121,20 @@ def personal_data_retention() -> timedelta:
     return timedelta(hours=int(value))
 
 
+def replication_factor(brokers: int) -> int:
+    """How many brokers hold each partition: KAFKA_REPLICATION_FACTOR, else as many as there are
+    brokers, at most 3; ProvisionError, naming the variable, for anything but a count the cluster has."""
+    value = os.environ.get(REPLICATION_FACTOR_VARIABLE, "").strip()
+    if not value:
+        return min(brokers, MAX_REPLICATION_FACTOR)
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= brokers):
+        raise ProvisionError(
+            f"{REPLICATION_FACTOR_VARIABLE} must be a whole number from 1 to the cluster's {brokers} brokers; "
+            f"got {value[:40]!r}"
+        )
+    return int(value)
+
+
 def _topic_problem(topic: dict[str, Any]) -> str | None:
     """Why a topic's metadata does not (yet) show a usable topic, or None."""
     if topic["error_code"]:
@@ -123,17 +148,35 @@ def _topic_problem(topic: dict[str, Any]) -> str | None:
     return f"{leaderless} partitions without a leader" if leaderless else None
 
 
-async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
-    """Create every topic, give existing ones the configs of this version (partitions are left as they
-    are), and wait until all have leaders. The topics that carry personal data keep an event for
-    `personal_data_retention()`, existing ones included."""
+def _replicas_held(topic: dict[str, Any], default: int) -> int:
+    """How many replicas an existing topic's partitions have; its `min.insync.replicas` follows that
+    count, not the brokers up at the moment (one may be restarting). A count other than the one
+    KAFKA_REPLICATION_FACTOR asks for is refused: reassigning replicas is an operator's move."""
+    counts = {len(partition["replicas"]) for partition in topic["partitions"]} or {default}
+    asked = os.environ.get(REPLICATION_FACTOR_VARIABLE, "").strip()
+    if len(counts) > 1 or (asked and counts != {default}):
+        raise ProvisionError(
+            f"topic {topic['topic']}: partitions with {sorted(counts)} replicas"
+            + (f", {REPLICATION_FACTOR_VARIABLE} asks for {default}" if asked else "")
+            + "; reassign them (kafka-reassign-partitions)"
+        )
+    return counts.pop()
+
+
+async def provision_topics(bootstrap: str) -> None:
+    """Create every topic with `replication_factor()` replicas, give existing ones the configs of this
+    version (partitions and replicas are left as they are), and wait until all have leaders. The topics
+    that carry personal data keep an event for `personal_data_retention()`, existing ones included."""
     retention = personal_data_retention()
-    configs = {name: topic_configs(name, retention) for name in ALL_TOPICS}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="deploy.provision")
     await admin.start()
     try:
+        replicas = replication_factor(len((await admin.describe_cluster())["brokers"]))
         response = await admin.create_topics(
-            [NewTopic(name, PARTITIONS, replication_factor, topic_configs=configs[name]) for name in ALL_TOPICS]
+            [
+                NewTopic(name, PARTITIONS, replicas, topic_configs=topic_configs(name, retention, replicas))
+                for name in ALL_TOPICS
+            ]
         )
         created = []
         for topic, code, *rest in response.topic_errors:
@@ -142,8 +185,13 @@ async def provision_topics(bootstrap: str, replication_factor: int = 1) -> None:
                 created.append(topic)
             elif error is not TopicAlreadyExistsError:
                 raise ProvisionError(f"creating topic {topic}: {error.__name__} {rest[0] if rest else ''}")
-        _say(f"topics: created {', '.join(created)}" if created else "topics: all exist")
-        await _align_configs(admin, {topic: configs[topic] for topic in ALL_TOPICS if topic not in created})
+        if created:
+            _say(f"topics: created {', '.join(created)} ({replicas} replicas each)")
+        else:
+            _say("topics: all exist")
+        if existing := [name for name in ALL_TOPICS if name not in created]:
+            held = {topic["topic"]: _replicas_held(topic, replicas) for topic in await admin.describe_topics(existing)}
+            await _align_configs(admin, {name: topic_configs(name, retention, held[name]) for name in existing})
 
         deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
         while True:
@@ -175,17 +223,16 @@ async def _align_configs(admin: AIOKafkaAdminClient, configs: dict[str, dict[str
                 raise ProvisionError(f"configuring topic {name}: {for_code(code).__name__} {message or ''}")
 
 
-async def provision(admin_dsn: str, bootstrap: str, replication_factor: int = 1) -> None:
+async def provision(admin_dsn: str, bootstrap: str) -> None:
     """Provision the database, then the topics."""
     await provision_database(admin_dsn)
-    await provision_topics(bootstrap, replication_factor)
+    await provision_topics(bootstrap)
 
 
 def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or LOCAL_KAFKA_BOOTSTRAP
-    replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or "1")
     try:
-        asyncio.run(provision(admin_dsn(), bootstrap, replication_factor))
+        asyncio.run(provision(admin_dsn(), bootstrap))
     except (ProvisionError, KafkaError, OSError, asyncpg.PostgresError) as error:
         print(f"provision failed: {error}", file=sys.stderr)
         return 1

@@ -13,6 +13,9 @@ Failures are sorted by what they mean:
 - any other error is retried in place, and after `max_attempts` the message goes to the DLQ with
   the error and its original topic/partition/offset in headers, and the partition moves on.
 
+Each handler runs in its record's consumer span, a child of the trace context in the record's headers
+(shared/tracing.py), so the events it writes carry that trace on.
+
 `process_batch` does the same for the records of one poll, up to `transaction_records` of them in ONE
 transaction (every record's effect and its `processed_events` row; a duplicate, also one seen earlier
 in the same batch, is skipped), and the subscriber commits the batch's offsets once it returned. That
@@ -46,7 +49,8 @@ from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event, Headers, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
-from shared.topics import dlq
+from shared.topics import DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_TOPIC, dlq
+from shared.tracing import consumer_span
 
 log = get_logger(__name__)
 
@@ -222,11 +226,11 @@ class IdempotentConsumer:
         applied = []
         async with self._pool.acquire() as conn, conn.transaction():
             new = await _record_processed(conn, records, events)
-            for event in events:
+            for record, event in zip(records, events, strict=True):
                 first_time = event.id in new
                 new.discard(event.id)  # the same event again later in the batch is a duplicate
                 if first_time:
-                    with _bound(event):
+                    with _bound(event), _traced(record):
                         await handler(conn, event)
                 applied.append(first_time)
         return applied
@@ -266,7 +270,8 @@ class IdempotentConsumer:
         async with self._pool.acquire() as conn, conn.transaction():
             if event.id not in await _record_processed(conn, [record], [event]):
                 return False
-            await handler(conn, event)
+            with _traced(record):
+                await handler(conn, event)
             return True
 
     async def _dead_letter(
@@ -281,15 +286,15 @@ class IdempotentConsumer:
         reason = f"{type(error).__name__}: {error}"
         dlq_headers = [
             *headers,
-            ("dlq_error", _truncated(reason, DLQ_ERROR_CHARS)),
+            (DLQ_ERROR, _truncated(reason, DLQ_ERROR_CHARS)),
             ("dlq_error_type", type(error).__name__.encode()),
             ("dlq_stacktrace", _truncated("".join(traceback.format_exception(error)), DLQ_STACKTRACE_CHARS, tail=True)),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
+            (DLQ_ORIGINAL_TOPIC, record.topic.encode()),
+            (DLQ_ORIGINAL_PARTITION, str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
             ("dlq_consumer", self._service.encode()),
             ("dlq_attempts", str(attempts).encode()),
-            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+            (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
         copy = OutgoingRecord(dlq(record.topic), record.key, record.value or b"", dlq_headers)
         try:
@@ -363,6 +368,11 @@ def _bound(event: Received) -> Iterator[None]:
         yield
     finally:
         structlog.contextvars.unbind_contextvars("event_id", "order_id", "correlation_id")
+
+
+def _traced(record: KafkaRecord) -> contextlib.AbstractContextManager[None]:
+    """The record's consumer span (or its trace context, passed through), the handler's context."""
+    return consumer_span(record.topic, record.partition, record.offset, record.key, record.headers or ())
 
 
 def _truncated(text: str, limit: int, *, tail: bool = False) -> bytes:

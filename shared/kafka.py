@@ -18,6 +18,12 @@ from shared.topics import MAX_DLQ_RECORD_BYTES, max_record_bytes
 log = get_logger(__name__)
 
 
+def bootstrap_list(servers: str) -> list[str]:
+    """`host:port` addresses from a comma-separated KAFKA_BOOTSTRAP_SERVERS (a cluster's several
+    brokers). aiokafka splits such a string itself; FastStream's broker takes a string as one address."""
+    return [server.strip() for server in servers.split(",") if server.strip()]
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
     topic: str

@@ -25,6 +25,7 @@ from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
+from shared.tracing import outgoing_event_headers
 
 log = get_logger(__name__)
 
@@ -47,13 +48,16 @@ _PERMANENT_KAFKA_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, Invali
 
 
 async def enqueue(conn: Connection, topic: str, event: Event) -> None:
-    """Add `event` to the outbox in the caller's transaction."""
+    """Add `event` to the outbox in the caller's transaction, with the current trace context
+    (shared/tracing.py): the relay publishes it in the record's headers."""
+    headers = [[name, value.decode()] for name, value in event.headers()]
+    headers.extend([name, value] for name, value in outgoing_event_headers(topic, str(event.id), event.subject))
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, body) VALUES ($1, $2, $3, $4, $5)",
         event.id,
         topic,
         event.subject,
-        [[name, value.decode()] for name, value in event.headers()],
+        headers,
         event.body(),
     )
 

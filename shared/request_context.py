@@ -1,5 +1,6 @@
-"""Every request's context: its correlation id (bound to logs and events, echoed back), its metrics,
-and the 503 a middleware's database outage gets. Plain ASGI: it sits on every request's hot path."""
+"""Every request's context: its correlation id (bound to logs and events, echoed back), its trace
+context and server span (shared/tracing.py), its metrics, and the 503 a middleware's database outage
+gets. Plain ASGI: it sits on every request's hot path."""
 
 import time
 
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.logging import CORRELATION_HEADER, new_correlation_id, usable_correlation_id
 from shared.problems import unavailable_response
+from shared.tracing import describe_response, server_span
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -51,15 +53,17 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except TRANSIENT_DB_ERRORS as error:  # raised by a middleware, outside the routes' handlers
-            if status != _NOT_STARTED:
-                raise
-            await unavailable_response(error)(scope, receive, send_with_id)
-        finally:
-            route = scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
-            HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("correlation_id")
+        with server_span(scope["method"], scope["path"], scope["headers"]) as span:
+            try:
+                await self.app(scope, receive, send_with_id)
+            except TRANSIENT_DB_ERRORS as error:  # raised by a middleware, outside the routes' handlers
+                if status != _NOT_STARTED:
+                    raise
+                await unavailable_response(error)(scope, receive, send_with_id)
+            finally:
+                route = scope.get("route")
+                route_path = getattr(route, "path", "unmatched")
+                HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
+                HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
+                describe_response(span, scope["method"], getattr(route, "path", None), status or 500)
+                structlog.contextvars.unbind_contextvars("correlation_id")

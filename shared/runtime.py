@@ -1,10 +1,11 @@
 """The composition every service shares: pool, producer, broker, relay, HTTP app, health, metrics.
 
 A service's `__main__` declares what it has (routes, subscriptions, background workers, whether it
-publishes) and `create_app` wires the plumbing in the same order everywhere. Start-up survives Kafka
-being away (the producer and broker connect in the background; readiness says so), and SIGTERM
-drains: uvicorn finishes in-flight requests, the broker finishes the message in hand and commits,
-the relay publishes what is committed, then everything closes.
+publishes) and `create_app` wires the plumbing in the same order everywhere (tracing too, when an
+OTLP endpoint is configured: shared/tracing.py). Start-up survives Kafka being away (the producer and
+broker connect in the background; readiness says so), and SIGTERM drains: uvicorn finishes in-flight
+requests, the broker finishes the message in hand and commits, the relay publishes what is
+committed, then everything closes (buffered spans are exported last).
 """
 
 import asyncio
@@ -36,7 +37,7 @@ from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, 
 from shared.consumer_lag import report_consumer_lag
 from shared.db import TRANSIENT_DB_ERRORS, create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, bootstrap_list
 from shared.logging import (
     configure_logging,
     get_logger,
@@ -46,8 +47,10 @@ from shared.outbox import OutboxRelay, export_backlog
 from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
 from shared.request_context import RequestContextMiddleware
+from shared.retention import KernelRetention
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -132,6 +135,10 @@ class Runtime(Generic[SettingsT]):
             *topics,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
+            # Dynamic membership: a member that stops leaves the group at once (a static member would
+            # not, so scaling in would wait out the session; bench/rebalance.py).
+            session_timeout_ms=round(self.settings.consumer_session_timeout_seconds * 1000),
+            heartbeat_interval_ms=round(self.settings.consumer_heartbeat_seconds * 1000),
             # Commit only after `process` returned, i.e. after the effect's transaction committed.
             ack_policy=AckPolicy.NACK_ON_ERROR,
             parser=_headers_left_raw,
@@ -215,6 +222,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
+        tracer_provider = configure_tracing(spec.name)
         pool = await create_pool(settings.database_url, spec.schema, max_size=settings.db_pool_size)
         async with pool.acquire() as conn:
             applied = await apply_migrations(conn, spec.schema, spec.migrations_dir)
@@ -222,7 +230,7 @@ def create_app(
             log.info("migrations applied", migrations=applied)
         producer = EventProducer(settings.kafka_bootstrap_servers, spec.name)
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            bootstrap_list(settings.kafka_bootstrap_servers),
             client_id=spec.name,
             consumer_only=True,
             graceful_timeout=settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP,
@@ -257,6 +265,13 @@ def create_app(
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
         runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
+        retention = KernelRetention(pool, settings, runtime.topics)
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_periodically("kernel retention", retention.purge, settings.table_purge_interval_seconds),
+                name="kernel-retention",
+            )
+        )
         # What start-up loaded (modules, routes, schemas, validators) lives as long as the process; out
         # of the collector's sight, a full collection no longer walks it. It took 75-150 ms with the
         # event loop stopped, which made order_api's p99 at 300 creates/s (bench/order_create.py).
@@ -281,6 +296,8 @@ def create_app(
             await _within(deadline, "kafka producer", producer.close())
             if not await _within(deadline, "database pool", pool.close()):
                 pool.terminate()
+            if tracer_provider is not None:  # exports the spans still buffered
+                await _within(deadline, "trace exporter", asyncio.to_thread(tracer_provider.shutdown))
             log.info("service stopped")
 
     guards = [

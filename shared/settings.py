@@ -7,7 +7,7 @@ its own role's DSN from the first. `<PREFIX>DATABASE_URL` and friends override p
 import os
 from typing import Annotated, Final, Self
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.dsn import ADMIN_DSN_VARIABLE, password_variable, service_dsn
@@ -51,6 +51,13 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
     consumer_group: str = ""
+    # A consumer that stops heartbeating (a crash) is taken out of its group after this, and its
+    # partitions go to the others; members learn of a rebalance (one leaving, one joining) at their next
+    # heartbeat. Measured in bench/rebalance.py: 6 s (the broker's least by default) and 1 s took a
+    # crashed member's partitions back within ~7 s and a stopped one's within ~1 s, against ~16 s and
+    # ~3 s with aiokafka's 10 s and 3 s.
+    consumer_session_timeout_seconds: float = Field(default=6.0, gt=0)
+    consumer_heartbeat_seconds: float = Field(default=1.0, gt=0)
     # A consumed event whose handler keeps failing goes to the DLQ after this many tries.
     max_delivery_attempts: int = Field(default=5, ge=1)
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
@@ -61,6 +68,13 @@ class ServiceSettings(BaseSettings):
     outbox_lease_seconds: float = Field(default=10.0, gt=0)
     # How long a stop (SIGTERM/SIGINT) may take, all of it: below the orchestrator's patience (Kubernetes'
     # terminationGracePeriodSeconds 30, compose's stop_grace_period 30 s, `./dev run` 25 s).
+    # Retention of the kernel tables (shared/retention.py): published outbox rows are purged this long
+    # after they were sent, parked ones this long after they were parked; a run this often, deleting
+    # this many rows per statement.
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
+    outbox_parked_retention_hours: float = Field(default=168.0, gt=0)
+    table_purge_interval_seconds: float = Field(default=600.0, gt=0)
+    table_purge_batch_rows: int = Field(default=200, ge=1)
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     # How often the backlog gauges on /metrics (consumer lag, outbox backlog, the dispatcher's) are read.
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
@@ -73,6 +87,15 @@ class ServiceSettings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     http_max_concurrency: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _heartbeats_within_the_session(self) -> Self:
+        if self.consumer_heartbeat_seconds * 3 > self.consumer_session_timeout_seconds:
+            raise ValueError(
+                "consumer_heartbeat_seconds must be at most a third of consumer_session_timeout_seconds "
+                f"({self.consumer_session_timeout_seconds}): a member must heartbeat several times per session"
+            )
+        return self
 
     @classmethod
     def load(cls, spec: ServiceSpec) -> Self:

@@ -26,12 +26,33 @@ EVENT_TOPICS: Final = (
 # Keying by order id keeps an order's events in one partition; 12 lets consumer groups scale out.
 PARTITIONS: Final = 12
 
+# Production replicates every partition to 3 brokers; a write is acknowledged (`acks=all`) once all
+# in-sync replicas have it, and refused unless at least `min.insync.replicas` are in sync.
+MAX_REPLICATION_FACTOR: Final = 3
+
 DLQ_SUFFIX: Final = ".dlq"
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """How many replicas must hold a write before it is acknowledged: all but one from three
+    replicas up (a broker may be lost without losing an acknowledged write, or availability); one
+    below that, where requiring two would stop writes whenever one broker of two is down."""
+    return replication_factor - 1 if replication_factor >= MAX_REPLICATION_FACTOR else 1
 
 
 def dlq(topic: str) -> str:
     """The dead-letter topic of `topic`."""
     return topic + DLQ_SUFFIX
+
+
+# The headers a consumer adds to a message it dead-letters, and the marker a replay adds: every one
+# begins with DLQ_HEADER_PREFIX, so a replay can drop them and keep the message's own.
+DLQ_HEADER_PREFIX: Final = "dlq_"
+DLQ_ERROR: Final = "dlq_error"
+DLQ_ORIGINAL_TOPIC: Final = "dlq_original_topic"
+DLQ_ORIGINAL_PARTITION: Final = "dlq_original_partition"
+DLQ_FAILED_AT: Final = "dlq_failed_at"
+DLQ_REPLAYED_FROM: Final = "dlq_replayed_from"
 
 
 ALL_TOPICS: Final = EVENT_TOPICS + tuple(dlq(topic) for topic in EVENT_TOPICS)
@@ -76,11 +97,15 @@ def _ms(span: timedelta) -> str:
     return str(span // timedelta(milliseconds=1))
 
 
-def topic_configs(topic: str, personal_data_retention: timedelta = DEFAULT_PERSONAL_DATA_RETENTION) -> dict[str, str]:
+def topic_configs(
+    topic: str, personal_data_retention: timedelta = DEFAULT_PERSONAL_DATA_RETENTION, replication_factor: int = 1
+) -> dict[str, str]:
     """The topic-level configs provisioning sets (on existing topics too): deletion by age, never
-    compaction (which would keep an order's latest event, personal data and all, for ever)."""
+    compaction (which would keep an order's latest event, personal data and all, for ever), and the
+    in-sync replicas a write needs at `replication_factor`."""
     configs = {
         "cleanup.policy": "delete",
+        "min.insync.replicas": str(min_insync_replicas(replication_factor)),
         "retention.ms": _ms(RETENTION),
         "max.message.bytes": str(max_record_bytes(topic)),
     }

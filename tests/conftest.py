@@ -1,8 +1,9 @@
 """Fixtures shared by the test suites."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 
 from deploy.local.stack import ensure_stack
@@ -23,3 +24,13 @@ def stack() -> Iterator[tuple[str, str]]:
             yield servers
     else:
         yield ensure_stack()
+
+
+@pytest.fixture
+async def admin_db(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection, to look into every service's schema."""
+    conn = await asyncpg.connect(stack[0])
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -18,7 +18,7 @@ from typing import Final
 import yaml
 
 from deploy.containers.engine import image_exists, podman
-from deploy.local import kafka
+from deploy.local import kafka_jars
 from deploy.local.base import StackError, cache_root, require_tool, say
 from shared.services import REPO_ROOT
 
@@ -128,7 +128,7 @@ def _kafka_context() -> Path:
     context = _cache_dir() / "kafka-context"
     shutil.rmtree(context, ignore_errors=True)
     shutil.copytree(IMAGES_DIR / "kafka", context)
-    shutil.copytree(kafka.jars(), context / "libs", ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(kafka_jars.jars(), context / "libs", ignore=shutil.ignore_patterns(".*"))
     return context
 
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from deploy.demo_catalog import publish_demo_catalog
-from deploy.local import stack
+from deploy.local import kafka, stack
 from deploy.local.base import StackError, run_sync, say
 from deploy.local.run import run
 
@@ -13,7 +13,14 @@ from deploy.local.run import run
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start Postgres and Kafka unless running, then provision")
+    up = commands.add_parser("up", help="start Postgres and Kafka unless running, then provision")
+    up.add_argument(
+        "--brokers",
+        type=int,
+        choices=kafka.BROKER_COUNTS,
+        help="Kafka nodes: 1, or a KRaft cluster of 3 (topics replicated 3 times, min.insync.replicas 2); "
+        "remembered by later commands (default: LOCAL_KAFKA_BROKERS, else the last up's, else 1)",
+    )
     down = commands.add_parser("down", help="stop what the launcher started, keeping the data")
     down.add_argument("--purge", action="store_true", help="also delete the Postgres and Kafka data")
     commands.add_parser("status", help="what runs and answers (exit 1 unless Postgres and Kafka answer)")
@@ -28,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         match args.command:
             case "up":
-                stack.up()
+                stack.up(args.brokers)
             case "down":
                 stack.down(purge=args.purge)
             case "status":

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from deploy.local import kafka, postgres
 from deploy.local.base import STATE_DIR, StackError, port_open, run_sync, say
+from deploy.local.quorum import quorum_leader
 from deploy.provision import provision, provision_topics
 from shared.services import (
     LOCAL_ADMIN_DSN,
-    LOCAL_KAFKA_BOOTSTRAP,
     LOCAL_KAFKA_PORT,
     LOCAL_PG_PORT,
     SERVICES,
@@ -51,8 +51,19 @@ def _without_password(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-def up() -> tuple[str, str]:
-    """Start what is not running, provision everything; the (admin DSN, bootstrap) to use."""
+def _other_running(cluster: kafka.KafkaCluster) -> None:
+    """Refuse to start `cluster` while a local Kafka of another size holds its ports."""
+    for brokers in kafka.BROKER_COUNTS:
+        if brokers != cluster.brokers and kafka.local(brokers).running_pids():
+            raise StackError(
+                f"a local Kafka of {brokers} broker(s) runs on {kafka.local(brokers).bootstrap}; "
+                f"`./dev down` first, or `./dev up --brokers {brokers}`"
+            )
+
+
+def up(brokers: int | None = None) -> tuple[str, str]:
+    """Start what is not running, provision everything; the (admin DSN, bootstrap) to use. The local
+    Kafka has `brokers` nodes, remembered for later commands (default: `kafka.local`'s)."""
     started = time.monotonic()
     with _exclusive():
         dsn = _external_dsn()
@@ -63,12 +74,15 @@ def up() -> tuple[str, str]:
             say("postgres: using DATABASE_URL")
         bootstrap = _external_bootstrap()
         if bootstrap is None:
-            kafka.ensure_running()
-            bootstrap = LOCAL_KAFKA_BOOTSTRAP
+            cluster = kafka.local(brokers)
+            _other_running(cluster)
+            cluster.ensure_running()
+            if brokers is not None:
+                kafka.remember(cluster)
+            bootstrap = cluster.bootstrap
         else:
             say(f"kafka: using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
-        replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or "1")
-        run_sync(provision(dsn, bootstrap, replication_factor))
+        run_sync(provision(dsn, bootstrap))
     say(f"ready in {time.monotonic() - started:.1f} s:")
     say(f"  DATABASE_URL={_without_password(dsn)}")
     say(f"  KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
@@ -78,11 +92,13 @@ def up() -> tuple[str, str]:
 def down(purge: bool = False) -> None:
     """Stop the servers this launcher started; with `purge`, delete their data too."""
     with _exclusive():
-        say("kafka: stopped" if kafka.stop() else "kafka: was not running")
+        clusters = [kafka.local(brokers) for brokers in kafka.BROKER_COUNTS]
+        say("kafka: stopped" if any([cluster.stop() for cluster in clusters]) else "kafka: was not running")
         say("postgres: stopped" if postgres.stop() else "postgres: was not running")
         if purge:
-            for directory in (postgres.DATA_DIR, kafka.KAFKA_DIR):
+            for directory in (postgres.DATA_DIR, *(cluster.directory for cluster in clusters)):
                 shutil.rmtree(directory, ignore_errors=True)
+            kafka.BROKERS_FILE.unlink(missing_ok=True)
             say("purged the Postgres and Kafka data")
 
 
@@ -98,10 +114,13 @@ def status() -> bool:
         pg_ok = True  # someone else's server: not ours to check
         say("postgres: external (DATABASE_URL)")
     if bootstrap is None:
-        pid = kafka.running_pid()
-        where = f"pid {pid}, {LOCAL_KAFKA_BOOTSTRAP}" if pid else "not running"
-        kafka_ok = port_open(LOCAL_KAFKA_PORT) and run_sync(kafka.answers())
+        cluster = kafka.local()
+        pids = cluster.running_pids()
+        where = f"pids {', '.join(map(str, pids.values()))}, {cluster.bootstrap}" if pids else "not running"
+        kafka_ok = port_open(LOCAL_KAFKA_PORT) and run_sync(cluster.answers())
         say(f"kafka: {where}, {'answers' if kafka_ok else 'does not answer'}")
+        if kafka_ok and cluster.brokers > 1:
+            say(f"kafka: node {run_sync(quorum_leader(cluster.bootstrap))} is the active controller")
     else:
         kafka_ok = True
         say(f"kafka: external ({bootstrap})")
@@ -151,19 +170,20 @@ def kafka_stop() -> None:
     """Stop the local broker cleanly, keeping its data (a Kafka outage, for tests)."""
     _local_kafka_only()
     with _exclusive():
-        say("kafka: stopped" if kafka.stop() else "kafka: was not running")
+        say("kafka: stopped" if kafka.local().stop() else "kafka: was not running")
 
 
 def kafka_kill() -> None:
     """SIGKILL the local broker, as a crash would."""
     _local_kafka_only()
     with _exclusive():
-        say("kafka: killed" if kafka.kill() else "kafka: was not running")
+        say("kafka: killed" if kafka.local().kill() else "kafka: was not running")
 
 
 def kafka_start() -> None:
     """Start the local broker again; returns when it answers and every topic has its leaders."""
     _local_kafka_only()
     with _exclusive():
-        kafka.ensure_running()
-        run_sync(provision_topics(LOCAL_KAFKA_BOOTSTRAP))
+        cluster = kafka.local()
+        cluster.ensure_running()
+        run_sync(provision_topics(cluster.bootstrap))

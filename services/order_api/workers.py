@@ -1,4 +1,7 @@
-"""order_api's background loops: the periodic purge of the HTTP guards' expired records."""
+"""order_api's background loops: the periodic purge of the HTTP guards' expired records (batched, so any
+number of instances purge side by side; the kernel tables' retention is every service's, shared/retention.py)."""
+
+import functools
 
 from services.order_api.service.guards import HttpGuards
 from services.order_api.settings import OrderApiSettings
@@ -10,4 +13,5 @@ from shared.runtime import Runtime
 async def purge_http_guards(runtime: Runtime[OrderApiSettings]) -> None:
     """Delete expired Idempotency-Key records and ended rate-limit windows, every `purge_interval_seconds`."""
     guards = HttpGuards(PostgresDatabase(runtime.pool))
-    await run_periodically("purge http guards", guards.purge, runtime.settings.purge_interval_seconds)
+    purge = functools.partial(guards.purge, runtime.settings.table_purge_batch_rows)
+    await run_periodically("purge http guards", purge, runtime.settings.purge_interval_seconds)

@@ -30,6 +30,7 @@ from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.fields import is_header_value, make_storable
 from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
+from shared.tracing import client_span, current_trace_context, describe_answer
 
 log = get_logger(__name__)
 
@@ -163,10 +164,18 @@ class Courier:
 
 
 async def post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: float) -> Answer:
-    """POST the message signed; whatever keeps the request from being made is the answer's error."""
+    """POST the message signed, with the trace context it was fanned out in (its child span's, when
+    tracing); whatever keeps the request from being made is the answer's error."""
+    with client_span(delivery.traceparent, delivery.tracestate, "POST", delivery.url, delivery.attempt - 1):
+        answer = await _post(client, delivery, timeout_seconds)
+        describe_answer(answer.status, answer.error)
+    return answer
+
+
+async def _post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: float) -> Answer:
     try:
         async with asyncio.timeout(timeout_seconds):
-            headers = request_headers(delivery, int(time.time()))
+            headers = {**request_headers(delivery, int(time.time())), **current_trace_context()}
             request = client.build_request("POST", delivery.url, content=delivery.payload, headers=headers)
             # Streamed, and read only as far as the excerpt: an answer of any size costs 1 KB.
             response = await client.send(request, stream=True)

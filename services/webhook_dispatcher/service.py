@@ -42,6 +42,7 @@ from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
 from shared.services import WEBHOOK_DISPATCHER
 from shared.topics import WEBHOOKS_EVENTS
+from shared.tracing import TraceContext, current_trace_context
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 
 log = get_logger(__name__)
@@ -135,7 +136,7 @@ class Store(Protocol):
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None: ...
 
 
@@ -283,7 +284,8 @@ class WebhookService:
             body = forwarded_body(event.type, event.time, event.data_json)
             if event.type not in ORDER_EVENTS:
                 body = await self._erasures.masked_body(conn, event.subject, body)
-            await self._store.insert_messages(conn, endpoints, event, body)
+            # The current span is the event's consumer span: each delivery attempt is its child.
+            await self._store.insert_messages(conn, endpoints, event, body, current_trace_context())
 
     @staticmethod
     def offered_event_types() -> list[str]:

@@ -11,6 +11,7 @@ import asyncpg
 from services.webhook_dispatcher.domain import Delivery
 from shared.consumer import Received
 from shared.db import Connection
+from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
 
 # Senders LISTEN here; a fan-out NOTIFYs on commit, so a new message is sent without polling delay.
 MESSAGES_CHANNEL: Final = "webhooks.messages"
@@ -121,11 +122,14 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 # ---- messages ----------------------------------------------------------------------------------
 
 
-async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes) -> None:
+async def insert_messages(
+    conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext = NO_TRACE
+) -> None:
     await conn.execute(
         # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
-        """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload)
-           SELECT e.id, $2, $3, $4, $5, $6 FROM endpoints e WHERE e.id = ANY($1::uuid[])
+        """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
+                                 traceparent, tracestate)
+           SELECT e.id, $2, $3, $4, $5, $6, $7, $8 FROM endpoints e WHERE e.id = ANY($1::uuid[])
            ON CONFLICT (endpoint_id, event_id) DO NOTHING""",
         list(endpoint_ids),
         event.id,
@@ -133,6 +137,8 @@ async def insert_messages(conn: Connection, endpoint_ids: Sequence[uuid.UUID], e
         event.subject,
         event.correlation_id,
         payload,
+        trace.get(TRACEPARENT),
+        trace.get(TRACESTATE),
     )
     await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
 
@@ -249,7 +255,8 @@ async def claim_due(
            SET next_attempt_at = now() + $2::interval, attempts = m.attempts + 1
            FROM due, endpoints e
            WHERE m.id = due.id AND e.id = m.endpoint_id
-           RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.payload, m.attempts AS attempt,
+           RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.traceparent, m.tracestate,
+                     m.payload, m.attempts AS attempt,
                      m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,

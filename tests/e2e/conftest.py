@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Final
 
@@ -11,14 +12,17 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from deploy.demo_catalog import DEMO_VARIANTS
+from deploy.local.base import STATE_DIR
+from deploy.local.kafka import KafkaCluster
 from deploy.local.smtp_sink import Sink
 from deploy.local.stack import kafka_start, kafka_stop, postgres_crash, postgres_start
+from deploy.provision import provision_topics
 from deploy.sandbox.payments import SPEC as PAYMENTS_SANDBOX
 from shared.auth import LOCAL_API_KEY
 from shared.order_facts import VariantFact
-from shared.services import REPO_ROOT, SERVICES
+from shared.services import LOCAL_KAFKA_PORT, REPO_ROOT, SERVICES
 from tests.support.order_api_facts import seed_demo_catalog
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, running_services
 from tests.support.receiver import WebhookReceiver
 from tests.support.refund_flow import OrderApiStandIn
 
@@ -65,6 +69,14 @@ FAST_SETTINGS = {
     "ANONYMIZER_ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
 }
 
+# For tests that run several dispatchers and kill one.
+SCALE_SETTINGS = {
+    **FAST_SETTINGS,
+    "WEBHOOKS_TOTAL_TIMEOUT_SECONDS": "5",
+    # A killed instance's claims come back within ~7 s instead of the production ~45 s.
+    "WEBHOOKS_LEASE_MARGIN_SECONDS": "2",
+}
+
 LOG_DIR = REPO_ROOT / ".local" / "test-logs"
 
 
@@ -99,16 +111,8 @@ def system(
 ) -> Iterator[dict[str, ServiceProcess]]:
     """All four services, started and ready (with the payments sandbox and the SMTP server the
     cancellation worker needs); tests that kill one start it again."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    processes = {spec.name: ServiceProcess(spec, stack, LOG_DIR, FAST_SETTINGS) for spec in SERVICES}
-    try:
-        for process in processes.values():
-            process.start()
+    with running_services(SERVICES, stack, LOG_DIR, FAST_SETTINGS) as processes:
         yield processes
-    finally:
-        for process in processes.values():
-            if process.running:
-                process.terminate()
 
 
 @pytest.fixture(scope="session")
@@ -121,16 +125,6 @@ async def demo_catalog(system: dict[str, ServiceProcess], stack: tuple[str, str]
     finally:
         await conn.close()
     return {variant.id: variant for variant in DEMO_VARIANTS}
-
-
-@pytest.fixture
-async def admin_db(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection, to look into every service's schema."""
-    conn = await asyncpg.connect(stack[0])
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -188,6 +182,23 @@ async def register_endpoint(
 
     yield register
     await admin_db.execute("UPDATE webhooks.endpoints SET enabled = false WHERE url = ANY($1::text[])", urls)
+
+
+@pytest.fixture
+async def kafka_cluster() -> AsyncIterator[KafkaCluster]:
+    """A three-node KRaft cluster of the test's own, provisioned (12 partitions, 3 replicas,
+    min.insync.replicas 2): ports from LOCAL_KAFKA_PORT + 10, data under .local/test-kafka-3, thrown
+    away afterwards."""
+    cluster = KafkaCluster(LOCAL_KAFKA_PORT + 10, STATE_DIR / "test-kafka-3", brokers=3)
+    await asyncio.to_thread(cluster.kill)  # what an interrupted run left behind
+    shutil.rmtree(cluster.directory, ignore_errors=True)
+    try:
+        await asyncio.to_thread(cluster.start)
+        await provision_topics(cluster.bootstrap)
+        yield cluster
+    finally:
+        await asyncio.to_thread(cluster.kill)
+        shutil.rmtree(cluster.directory, ignore_errors=True)
 
 
 Outage = Callable[[], Awaitable[None]]

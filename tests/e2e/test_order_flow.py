@@ -12,6 +12,7 @@ from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import WebhookReceiver
 from tests.support.storefront import CREATE_PATH, order_body
+from tests.support.tracing import trace_id_of
 
 
 async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_consumer(
@@ -23,8 +24,12 @@ async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_con
 ) -> None:
     secret = await register_endpoint(receiver.url, ["order.*"])
 
+    # A caller that traces: its trace goes on to the webhook (the services pass it through untraced).
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     created = await http.post(
-        system["order_api"].url + CREATE_PATH, json=order_body(), headers={"x-correlation-id": "trace-e2e-1"}
+        system["order_api"].url + CREATE_PATH,
+        json=order_body(),
+        headers={"x-correlation-id": "trace-e2e-1", "traceparent": traceparent},
     )
 
     assert created.status_code == 201, created.text
@@ -55,6 +60,7 @@ async def test_an_order_created_over_http_reaches_a_signed_webhook_and_every_con
     [request] = [seen for seen in receiver.received() if json.loads(seen.body)["data"]["order_id"] == order["id"]]
     assert request.headers["webhook-event-type"] == "order.created"
     assert request.headers["x-correlation-id"] == "trace-e2e-1"
+    assert trace_id_of(request.headers["traceparent"]) == trace_id_of(traceparent)
 
     audit = await eventually(
         lambda: admin_db.fetch(

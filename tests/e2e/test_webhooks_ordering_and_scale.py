@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.services import WEBHOOK_DISPATCHER
-from tests.e2e.conftest import FAST_SETTINGS, LOG_DIR
+from tests.e2e.conftest import LOG_DIR, SCALE_SETTINGS
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
@@ -104,13 +104,6 @@ async def test_an_ordered_endpoint_gets_each_orders_events_in_sequence_while_oth
 
 
 # ---- several dispatchers -----------------------------------------------------------------------
-
-SCALE_SETTINGS = {
-    **FAST_SETTINGS,
-    "WEBHOOKS_TOTAL_TIMEOUT_SECONDS": "5",
-    # A killed instance's claims come back within ~7 s instead of the production ~45 s.
-    "WEBHOOKS_LEASE_MARGIN_SECONDS": "2",
-}
 
 
 @pytest.fixture

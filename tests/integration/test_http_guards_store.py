@@ -82,7 +82,7 @@ async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: a
         await conn.execute(
             "INSERT INTO rate_limit_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"
         )
-        assert await HttpGuardRows(conn).purge() == (1, 1)
+        assert await HttpGuardRows(conn).purge(batch_rows=1) == (1, 1)
         assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["live"]
         assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_limit_windows") == ["live-window"]
 

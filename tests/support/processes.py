@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -35,7 +35,8 @@ def free_port() -> int:
 
 class ServiceProcess:
     """One service process on a free port, with its log in a file; restartable after a kill. `module`
-    runs something other than the service of `spec` (a local stand-in such as the payments sandbox)."""
+    runs something other than the service of `spec` (a local stand-in such as the payments sandbox);
+    `instance` names one of several instances of a service (its log file's name)."""
 
     def __init__(
         self,
@@ -44,11 +45,12 @@ class ServiceProcess:
         log_dir: Path,
         extra_env: dict[str, str],
         module: str | None = None,
+        instance: str = "",
     ) -> None:
         self.spec = spec
         self.module = module or f"services.{spec.name}"
         self.port = free_port()
-        self.log_path = log_dir / f"{spec.name}.log"
+        self.log_path = log_dir / f"{spec.name}{instance and '-' + instance}.log"
         admin_dsn, bootstrap = stack
         self.env = {
             **os.environ,
@@ -148,3 +150,21 @@ class ServiceProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_services(
+    specs: Iterable[ServiceSpec], stack: tuple[str, str], log_dir: Path, extra_env: dict[str, str]
+) -> Iterator[dict[str, ServiceProcess]]:
+    """A process per service of `specs`, by name, started and ready; those still running are stopped
+    (SIGTERM) afterwards."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes = {spec.name: ServiceProcess(spec, stack, log_dir, extra_env) for spec in specs}
+    try:
+        for process in processes.values():
+            process.start()
+        yield processes
+    finally:
+        for process in processes.values():
+            if process.running:
+                process.terminate()

@@ -19,6 +19,7 @@ from services.webhook_dispatcher.store import UPDATABLE
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
+from shared.tracing import TRACEPARENT, TRACESTATE, TraceContext
 from tests.support.webhook_erasure_fakes import FakeErasureStore
 
 ENDPOINT_COLUMNS = (
@@ -134,6 +135,8 @@ class FakeStore:
             "event_type": "order.created",
             "order_id": "42",
             "correlation_id": None,
+            "traceparent": None,
+            "tracestate": None,
             "payload": b"{}",
             "status": "pending",
             "attempts": 0,
@@ -206,7 +209,7 @@ class FakeStore:
         return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes
+        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
     ) -> None:
         taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
         for endpoint_id in endpoint_ids:
@@ -218,6 +221,8 @@ class FakeStore:
                     order_id=event.subject,
                     correlation_id=event.correlation_id,
                     payload=payload,
+                    traceparent=trace.get(TRACEPARENT),
+                    tracestate=trace.get(TRACESTATE),
                 )
 
     async def insert_test_message(
@@ -386,6 +391,8 @@ def _delivery(message: Mapping[str, Any], endpoint: Mapping[str, Any], now: date
         previous_secret=endpoint["previous_secret"] if rotating else None,
         headers=endpoint["headers"],
         rate_limit=endpoint["rate_limit"],
+        traceparent=message["traceparent"],
+        tracestate=message["tracestate"],
     )
 
 

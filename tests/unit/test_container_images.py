@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deploy.containers.images import DEFAULT_MIRROR, debian_mirror, qualified, stand_in_tags
-from deploy.local.kafka import POM
+from deploy.local.kafka_jars import POM
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ async def test_purge_drops_what_has_expired_only(database: FakeDatabase, guards:
     await guards.limit_rate([("ip:1", 10)], 60)
     database.tables.http_guards.now = 100.0
 
-    await guards.purge()
+    await guards.purge(batch_rows=100)
 
     assert list(database.tables.http_guards.keys) == [("p", "new")]
     assert database.tables.http_guards.windows == {}

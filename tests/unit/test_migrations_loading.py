@@ -13,6 +13,7 @@ KERNEL_NAMES = [
     "kernel/0002_processed_events.sql",
     "kernel/0003_outbox_leader_and_dead_letters.sql",
     "kernel/0004_outbox_by_key.sql",
+    "kernel/0005_retention_indexes.sql",
 ]
 
 

@@ -11,6 +11,7 @@ from services.order_api.domain.http_guards import KeyRecord, WindowCount, order_
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.ports import Database
 from shared.logging import get_logger
+from shared.purge import completed
 
 log = get_logger(__name__)
 
@@ -71,10 +72,11 @@ class HttpGuards:
         async with self.database.connection() as tables:
             await tables.http_guards.count_hits(buckets, window_seconds)
 
-    async def purge(self) -> None:
-        """Delete expired Idempotency-Key records and ended rate-limit windows."""
+    async def purge(self, batch_rows: int) -> None:
+        """Delete expired Idempotency-Key records and ended rate-limit windows, `batch_rows` per statement."""
         async with self.database.connection() as tables:
-            keys, windows = await tables.http_guards.purge()
+            keys, windows = await tables.http_guards.purge(batch_rows)
+        completed("http guards")
         if keys or windows:
             log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
 

@@ -123,8 +123,8 @@ class HttpGuardRecords(Protocol):
     async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
         """The hits so far in each bucket's current window (those with any), counting none."""
 
-    async def purge(self) -> tuple[int, int]:
-        """Delete expired keys and ended windows; how many of each."""
+    async def purge(self, batch_rows: int) -> tuple[int, int]:
+        """Delete expired keys and ended windows, `batch_rows` per statement; how many of each."""
 
 
 class Erasures(Protocol):

@@ -1,10 +1,12 @@
 """The HTTP guards' tables: Idempotency-Key records and rate-limit windows."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 from services.order_api.domain.http_guards import KeyRecord, WindowCount
-from shared.db import Connection, rows_affected
+from shared.db import Connection
+from shared.purge import purge_in_batches
 
 # The start of the fixed window of `$2` seconds that now falls in: every limit's one rule of windows.
 _WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer)"
@@ -111,8 +113,12 @@ class HttpGuardRows:
         )
         return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
 
-    async def purge(self) -> tuple[int, int]:
-        """Delete expired Idempotency-Key records and ended rate-limit windows; how many of each."""
-        keys = await self.conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
-        windows = await self.conn.execute("DELETE FROM rate_limit_windows WHERE window_end <= now()")
-        return rows_affected(keys), rows_affected(windows)
+    async def purge(self, batch_rows: int) -> tuple[int, int]:
+        """Delete expired Idempotency-Key records and ended rate-limit windows, `batch_rows` per
+        statement (shared/purge.py); how many of each."""
+        now = datetime.now(UTC)
+        keys = await purge_in_batches(self.conn, "idempotency_keys", "expires_at <= $1", now, batch_rows=batch_rows)
+        windows = await purge_in_batches(
+            self.conn, "rate_limit_windows", "window_end <= $1", now, batch_rows=batch_rows
+        )
+        return keys, windows
