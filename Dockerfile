@@ -7,14 +7,16 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
 
 # Dependencies first, so code changes do not reinstall them. The lock pins every package.
+# pip keeps no cache in the image; `python -m deploy.containers` mounts the host's pip cache instead
+# and passes PIP_CACHE_OPTION= so a rebuild reuses the wheels.
+ARG PIP_CACHE_OPTION=--no-cache-dir
 COPY requirements.lock ./
-RUN pip install -r requirements.lock
+RUN pip install ${PIP_CACHE_OPTION} -r requirements.lock
 
 COPY pyproject.toml ./
 COPY shared/ shared/

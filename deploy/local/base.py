@@ -32,6 +32,11 @@ class MissingTool(StackError):
     exit_code = 2
 
 
+def cache_root() -> Path:
+    """Where downloads the project can fetch again are kept, outside the tree (~/.cache/order-events)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "order-events"
+
+
 def say(message: str) -> None:
     print(message, flush=True)
 

@@ -9,14 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Final
 
-from deploy.local.base import StackError, require_tool, say
+from deploy.local.base import StackError, cache_root, require_tool, say
 
 POM: Final = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 JAVA_HINT: Final = "apt-get install -y openjdk-17-jre-headless"
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "order-events"
 
 
 def jars() -> Path:
@@ -25,7 +21,7 @@ def jars() -> Path:
     match = re.search(rb"<kafka.version>([^<]+)</kafka.version>", pom)
     version = match.group(1).decode() if match else "unknown"
     digest = hashlib.sha256(pom).hexdigest()
-    target = _cache_root() / f"kafka-{version}"
+    target = cache_root() / f"kafka-{version}"
     stamp = target / ".pom-sha256"
     if stamp.exists() and stamp.read_text() == digest:
         return target

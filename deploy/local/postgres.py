@@ -177,10 +177,10 @@ def ensure_running() -> None:
         say(f"postgres: created database {LOCAL_DATABASE}")
 
 
-async def reachable() -> bool:
-    """Whether the server answers a query as the superuser."""
+async def reachable(dsn: str = MAINTENANCE_DSN) -> bool:
+    """Whether the server at `dsn` (the local one by default) answers a query as the superuser."""
     try:
-        conn = await asyncpg.connect(MAINTENANCE_DSN, timeout=3)
+        conn = await asyncpg.connect(dsn, timeout=3)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return False
     try:

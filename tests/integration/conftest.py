@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -12,7 +13,14 @@ from shared.kafka import EventProducer
 from shared.migrations import apply_migrations
 from shared.services import ORDER_API
 from shared.topics import dlq, topic_configs
+from tests.support.polling import eventually
 from tests.support.scratch import scratch_schema
+
+
+def _all_led(topics: list[dict[str, Any]]) -> bool:
+    return all(
+        not t["error_code"] and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"]) for t in topics
+    )
 
 
 @pytest.fixture
@@ -40,6 +48,8 @@ async def scratch_topic(stack: tuple[str, str]) -> str:
         await admin.create_topics(
             [NewTopic(name, 3, 1, topic_configs=topic_configs(name)) for name in (topic, dlq(topic))]
         )
+        # Created is not yet usable: a broker under load elects the partitions' leaders a moment later.
+        await eventually(lambda: admin.describe_topics([topic, dlq(topic)]), _all_led)
     finally:
         await admin.close()
     return topic

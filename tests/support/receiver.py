@@ -1,4 +1,5 @@
-"""A webhook receiver on loopback that records every request and answers as told."""
+"""A webhook receiver (on loopback unless told another address) that records every request and
+answers as told."""
 
 import threading
 import time
@@ -17,7 +18,7 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         # Decides each answer's status (and optionally headers) from the request; 204 unless a test
@@ -41,12 +42,13 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/hooks"
 
     def received(self) -> list[Received]:
         with self._lock:

@@ -45,12 +45,17 @@ def _command(service: Service) -> list[str]:
     return [str(part) for part in command]
 
 
+def _defaults(value: str) -> str:
+    """`value` as compose reads it when the variables it names (`${NAME:-default}`) are unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
 def _environment(service: Service) -> dict[str, str]:
     env = service.get("environment", {})
     if isinstance(env, list):
         pairs = (str(item).partition("=") for item in env)
-        return {key: value for key, _, value in pairs}
-    return {key: "" if value is None else str(value) for key, value in _as_dict(env, "environment").items()}
+        return {key: _defaults(value) for key, _, value in pairs}
+    return {key: "" if value is None else _defaults(str(value)) for key, value in _as_dict(env, "environment").items()}
 
 
 def _depends_on(service: Service) -> dict[str, str]:
@@ -64,17 +69,24 @@ def _depends_on(service: Service) -> dict[str, str]:
     }
 
 
+ANY_HOST_PORT: Final = 0  # published on a host port the engine picks ("[ip:]:container", "container")
+
+
 def _published(service: Service) -> set[tuple[int, int]]:
     """(host port, container port) pairs, from the short ("[ip:]host:container[/proto]") or long syntax."""
     pairs: set[tuple[int, int]] = set()
     for entry in service.get("ports", []):
         if isinstance(entry, dict):
-            pairs.add((int(entry["published"]), int(entry["target"])))
+            pairs.add((int(entry.get("published") or ANY_HOST_PORT), int(entry["target"])))
             continue
-        parts = str(entry).split("/")[0].split(":")  # an optional host ip comes first
-        if len(parts) >= 2:  # a bare container port publishes on a random host port
-            pairs.add((int(parts[-2]), int(parts[-1])))
+        parts = _defaults(str(entry)).split("/")[0].split(":")  # an optional host ip comes first
+        host = parts[-2] if len(parts) >= 2 else ""
+        pairs.add((int(host) if host else ANY_HOST_PORT, int(parts[-1])))
     return pairs
+
+
+def _replicas(service: Service) -> int:
+    return int(_as_dict(service.get("deploy", {}), "deploy").get("replicas", 1))
 
 
 def _one_shot(compose: dict[str, Service]) -> set[str]:
@@ -121,6 +133,16 @@ def test_every_published_port_binds_to_loopback_unless_told_otherwise(compose: d
             assert entry.startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name} publishes {entry} beyond loopback"
 
 
+def test_the_consumers_run_several_replicas_and_order_api_one(compose: dict[str, Service]) -> None:
+    replicas = {spec.name: _replicas(_app_service(compose, spec)) for spec in SERVICES}
+    assert replicas["order_api"] == 1, "order_api publishes the fixed port 8000"
+    assert all(count >= 2 for name, count in replicas.items() if name != "order_api"), replicas
+    for spec in SERVICES:
+        # podman-compose reads deploy.replicas only in replicated mode (Docker's default).
+        deploy = _as_dict(_app_service(compose, spec).get("deploy", {"mode": "replicated"}), "deploy")
+        assert deploy["mode"] == "replicated", spec.name
+
+
 def test_app_services_match_the_service_table(compose: dict[str, Service]) -> None:
     started = {
         " ".join(_command(service)): name
@@ -135,7 +157,9 @@ def test_app_services_match_the_service_table(compose: dict[str, Service]) -> No
 def test_app_service_listens_and_reports_health_on_its_port(compose: dict[str, Service], spec: ServiceSpec) -> None:
     service = _app_service(compose, spec)
     assert _command(service) == ["python", "-m", f"services.{spec.name}"]
-    assert (spec.http_port, spec.http_port) in _published(service)
+    # A service of several replicas cannot publish one fixed host port: each replica gets its own.
+    host_port = ANY_HOST_PORT if _replicas(service) > 1 else spec.http_port
+    assert (host_port, spec.http_port) in _published(service)
     env = _environment(service)
     assert env.get(f"{spec.env_prefix}HTTP_HOST") == "0.0.0.0", "the default 127.0.0.1 is unreachable"
     test = " ".join(str(part) for part in service["healthcheck"]["test"])
