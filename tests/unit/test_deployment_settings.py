@@ -68,20 +68,9 @@ def _compose_environment(name: str) -> dict[str, Any]:
     return dict(environment)
 
 
-# What docker-compose.yml leaves unset today (the containers' part of the work): each of these falls back
-# on its local default there (the role's name as its password, the published API key, a local HMAC key),
-# which README's "Exposing the stack" tells people to override. Empty it as compose comes to set them.
-COMPOSE_GAPS: Final = {
-    "order_api": ["api_keys", "database_url", "rate_limit_hash_key"],
-    "anonymizer": ["api_keys", "database_url", "email_hash_key"],
-    "cancellation_worker": ["api_keys", "database_url", "smtp_sender"],
-    "webhook_dispatcher": ["allowed_subnets", "api_keys", "database_url"],
-}
-
-
 @pytest.mark.parametrize("spec", SERVICES, ids=IDS)
-def test_compose_sets_every_setting_a_deployment_must_but_the_known_gaps(spec: ServiceSpec) -> None:
-    assert sorted(unmet(_required(spec), _compose_environment(spec.name))) == COMPOSE_GAPS.get(spec.name, [])
+def test_compose_sets_every_setting_a_deployment_must(spec: ServiceSpec) -> None:
+    assert unmet(_required(spec), _compose_environment(spec.name)) == {}
 
 
 def test_compose_provision_creates_each_role_with_the_password_its_service_gets() -> None:
