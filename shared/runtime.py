@@ -17,19 +17,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import asyncpg
 import uvicorn
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.middleware import Middleware
 
 from shared.api_docs import install_api_docs
@@ -37,7 +35,7 @@ from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
 from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
 from shared.consumer_lag import report_consumer_lag
-from shared.db import TRANSIENT_DB_ERRORS, create_pool
+from shared.db import create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer, bootstrap_list
 from shared.key_rate_limit import (
@@ -51,6 +49,7 @@ from shared.logging import (
     get_logger,
 )
 from shared.migrations import apply_migrations
+from shared.operations_routes import operations_router
 from shared.outbox import OutboxRelay, export_backlog
 from shared.periodic import run_periodically
 from shared.problems import EDGE_RESPONSES, install_problem_handlers
@@ -62,8 +61,6 @@ from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
-READY = Gauge("service_ready", "1 when the instance can do its work (database and Kafka reachable), else 0")
-DEPENDENCY_UP = Gauge("service_dependency_up", "1 when the dependency answers, else 0", ["dependency"])
 
 # Of a stop's grace period (`shutdown_grace_seconds`), uvicorn lets in-flight requests finish for the
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
@@ -341,7 +338,7 @@ def create_app(
     app.state.keys = keys
     install_problem_handlers(app)
     install_api_docs(app)
-    app.include_router(_operations_router())
+    app.include_router(operations_router())
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
@@ -384,52 +381,6 @@ async def _start_broker(broker: KafkaBroker, retry_seconds: float = 1.0) -> None
             log.warning("kafka not reachable for consumers yet, retrying", error=str(error))
             await broker.stop()
             await asyncio.sleep(retry_seconds)
-
-
-def _operations_router() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get("/health/live")
-    async def live() -> dict[str, str]:
-        """The process is up and its event loop answers."""
-        return {"status": "ok"}
-
-    @router.get("/health/ready", responses={503: {"description": "a dependency is unreachable"}})
-    async def ready(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> JSONResponse:
-        """Database and Kafka are reachable: the instance can do its work."""
-        reachable = await _readiness(runtime)
-        checks = {name: "ok" if up else "unreachable" for name, up in reachable.items()}
-        ok = all(reachable.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
-
-    @router.get("/metrics", response_class=Response)
-    async def metrics(runtime: Annotated[Runtime[ServiceSettings], Depends(get_runtime)]) -> Response:
-        """Prometheus metrics; readiness is checked as /health/ready checks it."""
-        reachable = await _readiness(runtime)
-        for name, up in reachable.items():
-            DEPENDENCY_UP.labels(name).set(up)
-        READY.set(all(reachable.values()))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-async def _readiness(runtime: Runtime[Any]) -> dict[str, bool]:
-    """Whether each dependency answers now: the database, Kafka."""
-    return {"database": await _database_reachable(runtime.pool), "kafka": await runtime.producer.reachable()}
-
-
-# Whatever keeps `SELECT 1` from answering means the instance is not ready.
-_NOT_READY: tuple[type[Exception], ...] = (TimeoutError, asyncpg.PostgresError, *TRANSIENT_DB_ERRORS)
-
-
-async def _database_reachable(pool: asyncpg.Pool) -> bool:
-    try:
-        async with asyncio.timeout(2.0):
-            await pool.fetchval("SELECT 1")
-    except _NOT_READY:
-        return False
-    return True
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, workers: int = 1, factory: str = "") -> None:
