@@ -21,8 +21,6 @@ from shared.rate_limits import RateLimitWindows
 log = get_logger(__name__)
 
 POLICY: Final = "api-key"
-# Ended windows are deleted this often.
-PURGE_INTERVAL_SECONDS: Final = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,6 @@ def bucket_of(principal: str) -> str:
 def limits_keys(settings: ApiKeySettings) -> bool:
     """Whether any of the service's keys is limited."""
     return any(settings.rate_limit_of(key) is not None for key in settings.api_keys)
-
-
-async def purge_ended_windows(pool: asyncpg.Pool, batch_rows: int) -> None:
-    async with pool.acquire() as conn:
-        purged = await RateLimitWindows(conn).purge_ended(batch_rows)
-    if purged:
-        log.info("ended rate-limit windows purged", windows=purged)
 
 
 class KeyRateLimitMiddleware:

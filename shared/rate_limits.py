@@ -6,11 +6,9 @@ and token failures count here, and so does every service's limit per API key (sh
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
 from shared.db import Connection
-from shared.purge import purge_in_batches
 
 
 class WindowCount(NamedTuple):
@@ -70,8 +68,3 @@ class RateLimitWindows:
             window_seconds,
         )
         return [WindowCount(row["bucket"], row["hits"], row["remaining"]) for row in rows]
-
-    async def purge_ended(self, batch_rows: int) -> int:
-        """Delete the windows that have ended, `batch_rows` per statement (shared/purge.py); how many."""
-        ended = datetime.now(UTC)
-        return await purge_in_batches(self.conn, "rate_windows", "window_end <= $1", ended, batch_rows=batch_rows)

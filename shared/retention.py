@@ -7,6 +7,7 @@ instances run it side by side without blocking each other or the service's write
   rows are the relay's and never touched. An order's erasure deletes its published rows itself, at once.
 - `outbox_dead_letters`: the rows Kafka refused for good, kept `<PREFIX>OUTBOX_PARKED_RETENTION_HOURS`
   after they were parked for an operator to look at, then purged (their bodies hold personal data).
+- `rate_windows`: a rate-limit window is purged once it has ended (shared/rate_limits.py).
 - `processed_events`: a row is purged once its event can no longer be redelivered from any topic the
   service consumes (shared/redelivery.py); while the broker cannot say how long that is, nothing is.
 """
@@ -47,6 +48,9 @@ class KernelRetention:
             )
             for table, (column, hours) in kept_since.items()
         }
+        deleted["rate_windows"] = await purge_in_batches(
+            self._pool, "rate_windows", "window_end <= $1", now, batch_rows=batch
+        )
         if self._consumed:
             try:
                 horizon = await redelivery_horizon(settings.kafka_bootstrap_servers, self._consumed)

@@ -11,7 +11,6 @@ committed, then everything closes (buffered spans are exported last).
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import gc
 import logging
 import signal
@@ -39,10 +38,8 @@ from shared.db import create_pool
 from shared.events import Envelope, decode_event, decode_forwardable
 from shared.kafka import EventProducer, bootstrap_list
 from shared.key_rate_limit import (
-    PURGE_INTERVAL_SECONDS,
     KeyRateLimitMiddleware,
     limits_keys,
-    purge_ended_windows,
 )
 from shared.logging import (
     configure_logging,
@@ -224,7 +221,8 @@ def create_app(
     `api_keys`, which accepts access tokens for them too; paths under `public_prefixes` are open) and
     the body limit, outermost first."""
 
-    # Whether any API key is rate limited (ApiKeySettings): its windows are then counted and purged.
+    # Whether any API key is rate limited (ApiKeySettings): its requests are then counted (the ended
+    # windows are purged by the kernel retention).
     limited = isinstance(settings, ApiKeySettings) and limits_keys(settings)
 
     @contextlib.asynccontextmanager
@@ -273,13 +271,6 @@ def create_app(
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
         runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
-        if limited:
-            purge = functools.partial(purge_ended_windows, pool, settings.table_purge_batch_rows)
-            runtime.tasks.append(
-                asyncio.create_task(
-                    run_periodically("purge rate-limit windows", purge, PURGE_INTERVAL_SECONDS), name="purge-windows"
-                )
-            )
         retention = KernelRetention(pool, settings, runtime.topics)
         runtime.tasks.append(
             asyncio.create_task(

@@ -11,7 +11,7 @@ from shared.runtime import Runtime
 
 
 async def purge_http_guards(runtime: Runtime[OrderApiSettings]) -> None:
-    """Delete expired Idempotency-Key records and ended rate-limit windows, every `purge_interval_seconds`."""
+    """Delete expired Idempotency-Key records every `purge_interval_seconds`."""
     guards = HttpGuards(PostgresDatabase(runtime.pool))
     purge = functools.partial(guards.purge, runtime.settings.table_purge_batch_rows)
     await run_periodically("purge http guards", purge, runtime.settings.purge_interval_seconds)

@@ -75,17 +75,12 @@ async def test_concurrent_hits_on_a_bucket_are_all_counted(order_api_pool: async
     assert all(0 < remaining <= 3600 for result in counted for _, _, remaining in result)
 
 
-async def test_purge_drops_expired_keys_and_ended_windows_only(order_api_pool: asyncpg.Pool) -> None:
+async def test_purge_drops_expired_keys_only(order_api_pool: asyncpg.Pool) -> None:
     await claim(order_api_pool, "expired", ttl=0)
     await claim(order_api_pool, "live")
     async with order_api_pool.acquire() as conn:
-        await HttpGuardRows(conn).count_hits(["live-window"], 3600)
-        await conn.execute(
-            "INSERT INTO rate_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3)"
-        )
-        assert await HttpGuardRows(conn).purge(batch_rows=1) == (1, 1)
+        assert await HttpGuardRows(conn).purge(batch_rows=1) == 1
         assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["live"]
-        assert await conn.fetchval("SELECT array_agg(bucket) FROM rate_windows") == ["live-window"]
 
 
 async def test_peeking_at_a_bucket_counts_nothing(order_api_pool: asyncpg.Pool) -> None:

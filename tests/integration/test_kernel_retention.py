@@ -1,7 +1,7 @@
 """The kernel tables' retention on the real stack: published outbox rows past OUTBOX_RETENTION_HOURS,
 parked ones past theirs, and processed events past the redelivery horizon read from the broker (a row
 just inside it is kept, one just past it deleted); unsent rows are never touched, and a row a writer
-holds is skipped, not waited for."""
+holds is skipped, not waited for; ended rate-limit windows are purged, current ones kept."""
 
 import asyncio
 import time
@@ -97,7 +97,7 @@ async def test_a_topic_kept_for_ever_prunes_nothing(scratch_pool: asyncpg.Pool, 
     assert await scratch_pool.fetchval("SELECT event_id FROM processed_events") == ancient
 
 
-async def test_published_and_parked_outbox_rows_are_purged_after_their_retention_unsent_ones_never(
+async def test_published_and_parked_outbox_rows_and_ended_windows_are_purged_unsent_rows_never(
     scratch_pool: asyncpg.Pool, stack: tuple[str, str]
 ) -> None:
     old_sent = [await add_outbox(scratch_pool, timedelta(hours=25)) for _ in range(3)]
@@ -108,16 +108,21 @@ async def test_published_and_parked_outbox_rows_are_purged_after_their_retention
            VALUES (1, gen_random_uuid(), 't', 'k', '[]', '', now(), now() - interval '8 days', 'too large'),
                   (2, gen_random_uuid(), 't', 'k', '[]', '', now(), now() - interval '6 days', 'too large')"""
     )
+    await scratch_pool.execute(
+        """INSERT INTO rate_windows VALUES ('ended', now() - interval '2 min', now() - interval '1 min', 3),
+                                           ('current', now() - interval '1 min', now() + interval '1 min', 1)"""
+    )
 
     settings = ServiceSettings(kafka_bootstrap_servers=stack[1], table_purge_batch_rows=2)
     started = time.time()
     deleted = await KernelRetention(scratch_pool, settings, set()).purge()
 
-    assert deleted == {"outbox": 3, "outbox_dead_letters": 1}
+    assert deleted == {"outbox": 3, "outbox_dead_letters": 1, "rate_windows": 1}
     left = {row["event_id"] for row in await scratch_pool.fetch("SELECT event_id FROM outbox")}
     assert left == {recent, unsent}
     assert not left & set(old_sent)
     assert await scratch_pool.fetchval("SELECT array_agg(id) FROM outbox_dead_letters") == [2]
+    assert await scratch_pool.fetchval("SELECT array_agg(bucket) FROM rate_windows") == ["current"]
     last_run = REGISTRY.get_sample_value("retention_last_run_timestamp_seconds", {"job": "kernel tables"})
     assert last_run is not None
     assert last_run >= started

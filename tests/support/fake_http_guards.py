@@ -71,11 +71,8 @@ class FakeHttpGuardRecords:
         held = [(bucket, self.windows.get((bucket, start))) for bucket in buckets]
         return [WindowCount(bucket, window[0], window[1] - self.now) for bucket, window in held if window is not None]
 
-    async def purge(self, batch_rows: int) -> tuple[int, int]:
+    async def purge(self, batch_rows: int) -> int:
         keys = [name for name, held in self.keys.items() if held.expires_at <= self.now]
-        windows = [name for name, (_, end) in self.windows.items() if end <= self.now]
         for name in keys:
             del self.keys[name]
-        for window in windows:
-            del self.windows[window]
-        return len(keys), len(windows)
+        return len(keys)

@@ -74,12 +74,12 @@ class HttpGuards:
             await tables.http_guards.count_hits(buckets, window_seconds)
 
     async def purge(self, batch_rows: int) -> None:
-        """Delete expired Idempotency-Key records and ended rate-limit windows, `batch_rows` per statement."""
+        """Delete expired Idempotency-Key records, `batch_rows` per statement."""
         async with self.database.connection() as tables:
-            keys, windows = await tables.http_guards.purge(batch_rows)
+            keys = await tables.http_guards.purge(batch_rows)
         completed("http guards")
-        if keys or windows:
-            log.info("expired idempotency keys and rate-limit windows purged", keys=keys, windows=windows)
+        if keys:
+            log.info("expired idempotency keys purged", keys=keys)
 
 
 def _refuse_over(limits: Sequence[tuple[str, int]], counted: Sequence[WindowCount]) -> None:

@@ -124,8 +124,8 @@ class HttpGuardRecords(Protocol):
     async def peek_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:
         """The hits so far in each bucket's current window (those with any), counting none."""
 
-    async def purge(self, batch_rows: int) -> tuple[int, int]:
-        """Delete expired keys and ended windows, `batch_rows` per statement; how many of each."""
+    async def purge(self, batch_rows: int) -> int:
+        """Delete expired Idempotency-Key records, `batch_rows` per statement; how many."""
 
 
 class Erasures(Protocol):

@@ -72,9 +72,8 @@ class HttpGuardRows(RateLimitWindows):
             "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status IS NULL", principal, key
         )
 
-    async def purge(self, batch_rows: int) -> tuple[int, int]:
-        """Delete expired Idempotency-Key records and ended rate-limit windows, `batch_rows` per
-        statement (shared/purge.py); how many of each."""
+    async def purge(self, batch_rows: int) -> int:
+        """Delete expired Idempotency-Key records, `batch_rows` per statement (shared/purge.py); how many.
+        Ended rate-limit windows are every service's kernel retention's (shared/retention.py)."""
         now = datetime.now(UTC)
-        keys = await purge_in_batches(self.conn, "idempotency_keys", "expires_at <= $1", now, batch_rows=batch_rows)
-        return keys, await self.purge_ended(batch_rows)
+        return await purge_in_batches(self.conn, "idempotency_keys", "expires_at <= $1", now, batch_rows=batch_rows)
