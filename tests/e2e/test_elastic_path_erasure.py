@@ -20,7 +20,7 @@ from tests.e2e.conftest import EVERY_RECEIPT
 from tests.support.order_api_facts import apply_facts, fact
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
-from tests.support.storefront import CREATE_PATH, order_body
+from tests.support.storefront import CREATE_PATH, addressed_order_body, order_body
 
 ANONYMIZER_KEY = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 
@@ -31,15 +31,8 @@ def anonymizer(system: dict[str, ServiceProcess]) -> ServiceProcess:
 
 
 def created_order(email: str) -> dict[str, Any]:
-    body = order_body(email=email)
     address = {"first_name": "Erin", "last_name": "Eraseme", "address1": "1 Secret Lane", "city": "Hiddenville"}
-    body["order"] |= {
-        "customer": {"first_name": "Erin", "last_name": "Eraseme", "email": email},
-        "billing_address": address,
-        "shipping_address": address,
-        "phone": "+15550123",
-    }
-    return body
+    return addressed_order_body(email, address, phone="+15550123")
 
 
 async def test_an_order_anonymized_through_elastic_path_is_masked_erased_and_receipted(

@@ -23,7 +23,7 @@ from shared.auth import LOCAL_API_KEY
 from shared.services import REPO_ROOT
 from tests.e2e.conftest import READ_ONLY_KEY
 from tests.support.processes import ServiceProcess
-from tests.support.storefront import CREATE_PATH, order_body
+from tests.support.storefront import CREATE_PATH, addressed_order_body
 
 SOURCE: Final = Path(__file__).parent / "elastic_path_sdk"
 INSTALLED: Final = REPO_ROOT / ".local" / "elastic_path_sdk"
@@ -73,14 +73,8 @@ async def sdk(directory: Path, api: str, command: str, *ids: str, secret: str = 
 
 
 async def create_order(http: httpx.AsyncClient, api: str, email: str) -> str:
-    body = order_body(email=email)
     address = {"first_name": "Sidney", "last_name": "Sdkuser", "address1": "7 Token Street", "zip": "10001"}
-    body["order"] |= {
-        "customer": {"first_name": "Sidney", "last_name": "Sdkuser", "email": email},
-        "billing_address": address,
-        "shipping_address": address,
-    }
-    created = await http.post(api + CREATE_PATH, json=body)
+    created = await http.post(api + CREATE_PATH, json=addressed_order_body(email, address))
     assert created.status_code == 201, created.text
     return str(created.json()["order"]["id"])
 

@@ -26,7 +26,7 @@ from tests.support.kafka import header, read_records
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
-from tests.support.storefront import CREATE_PATH, order_body
+from tests.support.storefront import CREATE_PATH, addressed_order_body
 from tests.support.webhooks import order_of, verified
 
 ANONYMIZER_KEY: Final = {"authorization": f"Bearer {LOCAL_API_KEY}"}
@@ -72,15 +72,8 @@ def erasure_of(
 
 
 async def _cancelled_order(http: httpx.AsyncClient, api: str, email: str) -> int:
-    body = order_body(email=email)
     address = {"first_name": "Grace", "last_name": "Hopperson", "address1": "7 Compiler Court", "city": "Arlington"}
-    body["order"] |= {
-        "customer": {"first_name": "Grace", "last_name": "Hopperson", "email": email},
-        "billing_address": address,
-        "shipping_address": address,
-        "financial_status": "pending",
-    }
-    created = await http.post(api + CREATE_PATH, json=body)
+    created = await http.post(api + CREATE_PATH, json=addressed_order_body(email, address, financial_status="pending"))
     assert created.status_code == 201, created.text
     order_id: int = created.json()["order"]["id"]
     cancelled = await http.post(f"{api}/com/orders/{order_id}/cancel.json", json={})

@@ -13,7 +13,7 @@ import httpx
 from shared.log_privacy import MASK
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
-from tests.support.storefront import CREATE_PATH, order_body
+from tests.support.storefront import CREATE_PATH, addressed_order_body
 
 CONSUMERS = ("cancellation_worker", "anonymizer", "webhook_dispatcher")
 
@@ -57,7 +57,6 @@ async def test_an_orders_personal_data_never_reaches_a_log_line_above_debug(
         "correlation id": correlation_id,
         "browser IP": browser_ip,
     }
-    body = order_body(email=email)
     address = {
         "first_name": personal["first name"],
         "last_name": personal["last name"],
@@ -65,13 +64,7 @@ async def test_an_orders_personal_data_never_reaches_a_log_line_above_debug(
         "city": personal["city"],
         "phone": personal["phone"],
     }
-    body["order"] |= {
-        "customer": {"first_name": personal["first name"], "last_name": personal["last name"], "email": email},
-        "billing_address": address,
-        "shipping_address": address,
-        "phone": personal["phone"],
-        "browser_ip": browser_ip,
-    }
+    body = addressed_order_body(email, address, phone=personal["phone"], browser_ip=browser_ip)
     sizes = log_sizes(system)
 
     created = await http.post(api + CREATE_PATH, json=body, headers={"x-correlation-id": correlation_id})

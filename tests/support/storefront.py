@@ -26,6 +26,20 @@ def order_body(email: str = "jane@example.com", price: str = "199.00", quantity:
     }
 
 
+def addressed_order_body(email: str, address: dict[str, str], **order_fields: Any) -> dict[str, Any]:
+    """`order_body` with a customer named as `address` names its person, billed and shipped to that
+    address, and `order_fields` besides (a phone, a browser IP, a financial status)."""
+    body = order_body(email=email)
+    customer = {"first_name": address["first_name"], "last_name": address["last_name"], "email": email}
+    body["order"] |= {
+        "customer": customer,
+        "billing_address": address,
+        "shipping_address": address,
+        **order_fields,
+    }
+    return body
+
+
 async def create_orders(http: httpx.AsyncClient, api_url: str, count: int, concurrency: int = 16) -> list[int]:
     """Create `count` orders over HTTP; every answer must be 201. Returns their ids in creation order."""
     slots = asyncio.Semaphore(concurrency)
