@@ -116,6 +116,30 @@ def test_prefixed_consumer_group_and_tuning(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.log_level == "DEBUG"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "outbox_retention_hours",
+        "outbox_parked_retention_hours",
+        "table_purge_interval_seconds",
+        "table_purge_batch_rows",
+        "metrics_interval_seconds",
+        "consumer_session_timeout_seconds",
+        "consumer_heartbeat_seconds",
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_retention_metrics_or_membership_setting_not_above_zero_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"ORDER_API_{name.upper()}", value)
+
+    with pytest.raises(ValidationError) as caught:
+        ServiceSettings.load(ORDER_API)
+
+    assert [error["loc"] for error in caught.value.errors()] == [(name,)]
+
+
 @pytest.mark.parametrize("value", ["abc", "70000", "-1", "80.5"])
 def test_invalid_http_port_fails(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ORDER_API_HTTP_PORT", value)
