@@ -56,7 +56,7 @@ class FakeConnection:
     """Stands in for a connection: the fakes hold no uncommitted state, so a transaction is a no-op."""
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, **options: object) -> AsyncIterator[None]:  # isolation, readonly: moot here
         yield
 
 

@@ -143,7 +143,9 @@ class ErasureRequestService:
             log.warning("customer record receipt names unknown requests", customer_id=data.customer_id, unknown=unknown)
 
     async def get(self, request_id: uuid.UUID) -> RequestView:
-        async with self._ports.db.acquire() as conn:
+        # One snapshot for the request's four reads: read apart, a receipt committed between them gave a
+        # view whose status still said `erasing` while its orders said complete.
+        async with self._ports.db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             return await self._view(conn, request_id)
 
     async def list(self, query: RequestQuery) -> list[ErasureRequest]:
