@@ -16,6 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from typing import Final
 
 import asyncpg
 from aiokafka.errors import InvalidTopicError, KafkaError, MessageSizeTooLargeError, RecordTooLargeError
@@ -47,18 +48,23 @@ LINGER_SECONDS = 0.02
 _PERMANENT_KAFKA_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, InvalidTopicError)
 
 
-async def enqueue(conn: Connection, topic: str, event: Event) -> None:
-    """Add `event` to the outbox in the caller's transaction, with the current trace context
-    (shared/tracing.py): the relay publishes it in the record's headers."""
+# An outbox row's columns, in the order `outbox_values` gives them.
+OUTBOX_COLUMNS: Final = "event_id, topic, key, headers, body"
+
+
+def outbox_values(topic: str, event: Event) -> tuple[uuid.UUID, str, str, list[list[str]], bytes]:
+    """The outbox row of `event` (OUTBOX_COLUMNS), with the current trace context (shared/tracing.py):
+    the relay publishes it in the record's headers. For a store that writes the row in a statement of
+    its own making (order_api's order and its event, in one round trip)."""
     headers = [[name, value.decode()] for name, value in event.headers()]
     headers.extend([name, value] for name, value in outgoing_event_headers(topic, str(event.id), event.subject))
+    return event.id, topic, event.subject, headers, event.body()
+
+
+async def enqueue(conn: Connection, topic: str, event: Event) -> None:
+    """Add `event` to the outbox in the caller's transaction."""
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, body) VALUES ($1, $2, $3, $4, $5)",
-        event.id,
-        topic,
-        event.subject,
-        headers,
-        event.body(),
+        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5)", *outbox_values(topic, event)
     )
 
 
