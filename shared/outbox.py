@@ -7,10 +7,11 @@ others stand by and take over once the lease runs out (at once when the leader s
 
 A row Kafka refuses for good (over the topic's size limit, say) is parked in `outbox_dead_letters`
 with the error, counted and logged, so it never blocks the rows behind it; every other row of a batch
-is marked sent exactly when the broker acknowledged it.
+is marked sent when the broker acknowledged it and no row before it failed for a passing reason.
 """
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -240,8 +241,10 @@ class OutboxRelay:
 
     async def publish_pending(self, conn: Connection) -> int:
         """Publish one batch of unsent rows in id order; mark sent those the broker acknowledged, park
-        those it can never take; return how many were settled. A passing failure is raised after
-        the rows before it are settled, so the next pass starts with the row that failed."""
+        those it can never take; return how many were settled. A passing failure (Kafka away, a timeout)
+        settles only the rows before it and is then raised: the next pass starts with the row that
+        failed and sends every row after it again, acknowledged or not (consumers drop the copies by
+        event id), so the last copy of each row on the topic comes after its predecessors' again."""
         rows = await conn.fetch(
             "SELECT id, topic, key, headers, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
             self._batch_size,
@@ -249,13 +252,14 @@ class OutboxRelay:
         if not rows:
             return 0
         outcomes = await self._send(rows)
-        sent = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
-        parked = [
-            (row, outcome)
-            for row, outcome in zip(rows, outcomes, strict=True)
-            if outcome is not None and is_permanent(outcome)
-        ]
-        passing = next((outcome for outcome in outcomes if outcome is not None and not is_permanent(outcome)), None)
+        settled = len(rows)
+        passing: Exception | None = None
+        for index, outcome in enumerate(outcomes):
+            if outcome is not None and not is_permanent(outcome):
+                settled, passing = index, outcome
+                break
+        sent = [row for row, outcome in zip(rows[:settled], outcomes, strict=False) if outcome is None]
+        parked = [(row, outcome) for row, outcome in zip(rows[:settled], outcomes, strict=False) if outcome is not None]
         # A crash before this commits re-sends these rows: consumers drop them by event id. Without rows
         # to park, the one UPDATE is a transaction of its own (no BEGIN and COMMIT round trips per pass).
         async with conn.transaction() if parked else contextlib.nullcontext():
@@ -265,8 +269,8 @@ class OutboxRelay:
                 )
             for row, error in parked:
                 await _park(conn, row["id"], f"{type(error).__name__}: {error}")
-        for row in sent:
-            PUBLISHED.labels(row["topic"]).inc()
+        for topic, count in collections.Counter(row["topic"] for row in sent).items():
+            PUBLISHED.labels(topic).inc(count)
         for row, error in parked:
             PARKED.labels(row["topic"]).inc()
             log.error(
