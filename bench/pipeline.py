@@ -36,20 +36,25 @@ from typing import Final
 import asyncpg
 import httpx
 
-from bench.anonymization import cpu_rows, order_body, start_services, stop_services, subscribe_receiver, wait_consumed
+from bench.anonymization import (
+    cpu_rows,
+    cpu_summary,
+    order_body,
+    stop_services,
+    subscribe_receiver,
+    wait_consumed,
+    whole_system,
+)
 from bench.support import (
     CLIENT,
     HttpConnection,
-    bench_database,
     cpu_by_process,
     fixed_rate,
     http_connections,
-    local_stack_pids,
     percentile,
     table,
 )
 from bench.webhook_dispatch import Receiver
-from deploy.local.stack import ensure_stack
 from shared.auth import LOCAL_API_KEY
 from shared.services import ORDER_API, WEBHOOK_DISPATCHER
 
@@ -130,14 +135,7 @@ async def run_orders(
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin_dsn, bootstrap = ensure_stack()
-    dsn = await bench_database(admin_dsn)
-    admin = await asyncpg.connect(dsn)
-    # Endpoints an interrupted run left behind would take their share of every event.
-    await admin.execute("TRUNCATE webhooks.endpoints, webhooks.messages, webhooks.attempts")
-    receiver = Receiver()
-    processes = start_services(dsn, bootstrap, argparse.Namespace(deadline=600.0))
-    pids = {name: process.pid for name, process in processes.items()} | local_stack_pids()
+    admin, receiver, processes, pids = await whole_system(argparse.Namespace(deadline=600.0))
     creates = Creates(processes[ORDER_API.name].url, args.api_key, args.slots)
     try:
         await subscribe_receiver(processes[WEBHOOK_DISPATCHER.name].url, args.api_key, receiver)
@@ -163,13 +161,10 @@ async def main(args: argparse.Namespace) -> None:
         "order consumed everywhere"
     )
     print()
-    print(table(["process", "CPU s", "CPU ms/order", "of one core"], cpu_rows(cpu, count, seconds)))
+    print(cpu_summary(cpu, count, seconds))
+    print()
     print(table(["not counted", "CPU s", "CPU ms/order", "of one core"], cpu_rows(client, count, seconds)))
     print()
-    print(
-        f"pipeline: {sum(cpu.values()) / count * 1000:.2f} ms of CPU per order "
-        f"({sum(cpu.values()) / seconds:.2f} cores busy)"
-    )
     print(
         f"create-to-receipt ({len(to_receipt):,} webhooks): p50 {percentile(to_receipt, 0.5) * 1000:.1f} ms, "
         f"p99 {percentile(to_receipt, 0.99) * 1000:.1f} ms, max {to_receipt[-1] * 1000:.1f} ms; "
