@@ -1,5 +1,6 @@
 """The orders table: each order stored whole as its snapshot (`document`), with the fields lists filter
-on copied into indexed columns."""
+on copied into indexed columns. A new order's first event goes into the outbox in the order's own
+INSERT statement (one round trip), written as `shared.outbox` writes every row."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
