@@ -18,7 +18,7 @@ from typing import Any, Final
 from pydantic.json_schema import models_json_schema
 
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES
-from shared.events import CONTENT_TYPE, SPECVERSION
+from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION
 from shared.services import REPO_ROOT
 from shared.topics import PARTITIONS, dlq, topic_configs
 
@@ -48,6 +48,12 @@ _HEADERS: Final[dict[str, Any]] = {
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_sequence": {"type": "string", "pattern": "^[0-9]+$", "description": "the order's version, when set"},
         "ce_correlationid": {"type": "string", "description": "the request that caused it, when known"},
+        CHANNELS_HEADER: {
+            "type": "string",
+            "contentMediaType": CONTENT_TYPE,
+            "description": "the event's channels as a JSON array of strings (an order's: `source:<source_name>`), "
+            "which webhook endpoints may filter by; absent when it has none",
+        },
         "content-type": {"type": "string", "const": CONTENT_TYPE},
     },
 }

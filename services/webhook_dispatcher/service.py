@@ -5,8 +5,8 @@ retention's.
 Each use case opens its connection or transaction, applies the domain's rules, calls the store and
 writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
 pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
-Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`);
-the API words them.
+Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`,
+`UnknownEventTypes`, `EventTypeNotFound`); the API words them.
 """
 
 import contextlib
@@ -16,14 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol, TypedDict, Unpack
 
 from services.webhook_dispatcher import store as postgres_store
+from services.webhook_dispatcher.catalogue import EventTypeEntry, catalogue, unknown_filters
 from services.webhook_dispatcher.domain import (
     GONE,
     Answer,
     Delivery,
     EndpointNotFound,
+    EventTypeNotFound,
     MessageNotFound,
     MessageStatus,
     Settlement,
+    UnknownEventTypes,
     forwarded_body,
     generate_secret,
     matches,
@@ -171,7 +174,9 @@ class WebhookService:
     # ---- endpoints -----------------------------------------------------------------------------
 
     async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str]:
-        """Register an endpoint at a URL the dispatcher may send to; with its new signing secret."""
+        """Register an endpoint at a URL the dispatcher may send to, for event types subscribers can
+        receive; with its new signing secret."""
+        _check_filters(fields["event_types"])
         await self._destinations.vet_url(fields["url"])
         secret = generate_secret()
         async with self._db.acquire() as conn:
@@ -186,7 +191,11 @@ class WebhookService:
             return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
 
     async def update_endpoint(self, endpoint_id: uuid.UUID, changes: Mapping[str, Any]) -> Row:
-        """Change the given settings; a new URL is vetted like a new endpoint's."""
+        """Change the given settings; a new URL is vetted like a new endpoint's, new filters too. (An
+        endpoint whose filters named a type before the catalogue refused unknown ones keeps them until
+        they are changed.)"""
+        if "event_types" in changes:
+            _check_filters(changes["event_types"])
         if "url" in changes:
             await self._destinations.vet_url(changes["url"])
         async with self._db.acquire() as conn:
@@ -278,7 +287,7 @@ class WebhookService:
         endpoints = [
             row["id"]
             for row in await self._store.enabled_endpoint_filters(conn)
-            if matches(row["event_types"], event.type)
+            if matches(row["event_types"], row["channels"], event.type, event.channels)
         ]
         if endpoints:
             body = forwarded_body(event.type, event.time, event.data_json)
@@ -291,6 +300,18 @@ class WebhookService:
     def offered_event_types() -> list[str]:
         """The event types endpoints can subscribe to: the customer-facing families of the contract."""
         return offered_event_types(SUBSCRIBABLE)
+
+    @classmethod
+    def event_types(cls) -> Sequence[EventTypeEntry]:
+        """The catalogue: every type endpoints can subscribe to, its schema and an example."""
+        return catalogue(tuple(cls.offered_event_types()))
+
+    @classmethod
+    def event_type(cls, name: str) -> EventTypeEntry:
+        for entry in cls.event_types():
+            if entry.name == name:
+                return entry
+        raise EventTypeNotFound(name)
 
     # ---- delivery ------------------------------------------------------------------------------
 
@@ -373,6 +394,12 @@ class WebhookService:
         )
         event = Event.new("webhook.endpoint.disabled", WEBHOOK_DISPATCHER.name, str(endpoint["id"]), data)
         await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
+
+
+def _check_filters(event_types: Sequence[str]) -> None:
+    unknown = unknown_filters(event_types, WebhookService.offered_event_types())
+    if unknown:
+        raise UnknownEventTypes(unknown)
 
 
 def _found(row: Row | None, endpoint_id: uuid.UUID) -> Row:

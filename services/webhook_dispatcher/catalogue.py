@@ -1,0 +1,91 @@
+"""The event type catalogue (`GET /event-types`), as Svix serves its own: every type an endpoint can
+subscribe to, with its family, a description, the JSON Schema of the body a subscriber receives and
+an example of that body; and which of an endpoint's filters name no such type.
+
+All of it is made from the contract registry (shared/event_types.py: the types and their pydantic
+models; shared/event_catalogue.py: descriptions and examples), so a type added to the contract is in
+the catalogue, and may be subscribed to, without a line here.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from services.webhook_dispatcher.domain import forwarded_body, matches
+from shared.event_catalogue import DESCRIPTIONS, EXAMPLE_TIME, EXAMPLES, family_of
+from shared.event_types import EVENT_DATA_MODELS
+from shared.orders import Snapshot
+
+JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+ANY_TYPE: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class EventTypeEntry:
+    name: str
+    family: str
+    description: str
+    schema: dict[str, Any]
+    example: dict[str, Any] | None  # None only for a type whose model has no example yet
+
+
+def body_schema(event_type: str, model: type[Snapshot], description: str) -> dict[str, Any]:
+    """The JSON Schema of a webhook body of `event_type` (domain.forwarded_body): the type, the
+    event's time, and the data as the model serializes it."""
+    data = model.model_json_schema(mode="serialization")
+    definitions = data.pop("$defs", {})
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": event_type,
+        "description": description,
+        "type": "object",
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"const": event_type},
+            "timestamp": {"type": "string", "format": "date-time", "description": "when the event happened"},
+            "data": data,
+        },
+    }
+    if definitions:
+        schema["$defs"] = definitions  # the data's `#/$defs/...` references resolve at the root
+    return schema
+
+
+def example_body(event_type: str, model: type[Snapshot]) -> dict[str, Any] | None:
+    """A body of `event_type` exactly as a subscriber would receive it, around the model's example."""
+    example = EXAMPLES.get(model)
+    if example is None:
+        return None
+    body: dict[str, Any] = json.loads(forwarded_body(event_type, EXAMPLE_TIME, example.model_dump_json().encode()))
+    return body
+
+
+def _entry(event_type: str) -> EventTypeEntry:
+    model = EVENT_DATA_MODELS[event_type]
+    description = DESCRIPTIONS.get(event_type) or (model.__doc__ or event_type).strip().split("\n\n")[0]
+    return EventTypeEntry(
+        name=event_type,
+        family=family_of(event_type),
+        description=description,
+        schema=body_schema(event_type, model, description),
+        example=example_body(event_type, model),
+    )
+
+
+@cache
+def catalogue(offered: tuple[str, ...]) -> tuple[EventTypeEntry, ...]:
+    """The catalogue of the `offered` types, in their order (made once: the contract is fixed)."""
+    return tuple(_entry(event_type) for event_type in offered)
+
+
+def unknown_filters(filters: Sequence[str], offered: Iterable[str]) -> list[str]:
+    """The filters that take none of the `offered` types: an exact name not offered, or a family
+    (`order.*`) with no offered type in it. `*` takes every type."""
+    offered = list(offered)
+    return [
+        pattern
+        for pattern in filters
+        if pattern != ANY_TYPE and not any(matches([pattern], (), event_type, ()) for event_type in offered)
+    ]
