@@ -11,7 +11,6 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.webhook_dispatcher.catalogue import EventTypeEntry
 from services.webhook_dispatcher.domain import (
     EndpointNotFound,
     EventTypeNotFound,
@@ -344,7 +343,7 @@ async def recover(endpoint_id: uuid.UUID, body: RecoverIn, service: ServiceDep) 
 
 
 class EventTypeOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(from_attributes=True)
 
     name: str
     family: str = Field(description="what the type's name starts with; `family.*` subscribes to all of them")
@@ -354,23 +353,13 @@ class EventTypeOut(BaseModel):
     )
     example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
 
-    @classmethod
-    def from_entry(cls, entry: EventTypeEntry) -> "EventTypeOut":
-        return cls(
-            name=entry.name,
-            family=entry.family,
-            description=entry.description,
-            json_schema=entry.schema,
-            example=entry.example,
-        )
-
 
 @router.get("/event-types", response_model=list[EventTypeOut])
 async def list_event_types() -> list[EventTypeOut]:
     """The catalogue of the event types endpoints can subscribe to (filters also take `family.*` and
     `*`), each with the JSON Schema of its body and an example: the contract's types, less the facts
     other services send order_api and the dispatcher's own."""
-    return [EventTypeOut.from_entry(entry) for entry in WebhookService.event_types()]
+    return [EventTypeOut.model_validate(entry) for entry in WebhookService.event_types()]
 
 
 @router.get(
@@ -378,4 +367,4 @@ async def list_event_types() -> list[EventTypeOut]:
 )
 async def get_event_type(name: str) -> EventTypeOut:
     with _refusals():
-        return EventTypeOut.from_entry(WebhookService.event_type(name))
+        return EventTypeOut.model_validate(WebhookService.event_type(name))

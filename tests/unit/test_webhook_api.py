@@ -147,3 +147,14 @@ async def test_the_catalogue_is_served_whole_and_by_name(api: httpx.AsyncClient)
     assert set(one.json()) == {"name", "family", "description", "schema", "example"}
     assert one.json()["schema"]["properties"]["type"] == {"const": "order.created"}
     _problem(missing, 404, "event_type_not_found")
+
+
+async def test_an_endpoint_subscribed_before_the_catalogue_to_an_unknown_type_keeps_it_until_changed(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    endpoint = store.add_endpoint(url=URL, event_types=["order.shipped"])
+
+    renamed = await api.patch(f"/webhooks/{endpoint['id']}", json={"description": "legacy"})
+
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["event_types"], renamed.json()["description"]) == (["order.shipped"], "legacy")
