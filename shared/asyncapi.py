@@ -17,8 +17,10 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
+from shared.event_catalogue import DESCRIPTIONS, EXAMPLES
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES
 from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION
+from shared.orders import Snapshot
 from shared.services import REPO_ROOT
 from shared.topics import PARTITIONS, dlq, topic_configs
 
@@ -103,10 +105,21 @@ def _messages() -> tuple[dict[str, Any], dict[str, Any]]:
             "payload": refs[(model, "serialization")],
             "correlationId": {"location": "$message.header#/ce_correlationid"},
             "bindings": {"kafka": {"key": _KEY, "bindingVersion": KAFKA_BINDING_VERSION}},
+            **_described(event_type, model),
         }
         for event_type, model in sorted(EVENT_DATA_MODELS.items())
     }
     return messages, schemas
+
+
+def _described(event_type: str, model: type[Snapshot]) -> dict[str, Any]:
+    """The message's summary and example data, where the catalogue (shared/event_catalogue.py) has them."""
+    described: dict[str, Any] = {}
+    if event_type in DESCRIPTIONS:
+        described["summary"] = DESCRIPTIONS[event_type]
+    if model in EXAMPLES:
+        described["examples"] = [{"name": "example", "payload": EXAMPLES[model].model_dump(mode="json")}]
+    return described
 
 
 def _channel(topic: str, family: Mapping[str, object], description: str) -> dict[str, Any]:
