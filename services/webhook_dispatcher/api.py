@@ -207,7 +207,7 @@ def _refusals() -> Iterator[None]:
         raise Problem(
             422,
             "unknown_event_types",
-            f"{error} Subscribe to types or families GET /event-types lists.",
+            f"{error} Subscribe to types or families GET /event-types lists (not the operational ones).",
             errors=[
                 {"field": "event_types", "message": f"{name!r} names no event type", "type": "unknown_event_types"}
                 for name in error.filters
@@ -352,13 +352,16 @@ class EventTypeOut(BaseModel):
         alias="schema", description="JSON Schema (2020-12) of the webhook body a subscriber receives"
     )
     example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
+    operational: bool = Field(
+        description="the dispatcher's own event, for operators' endpoints; not a filter of other endpoints"
+    )
 
 
 @router.get("/event-types", response_model=list[EventTypeOut])
 async def list_event_types() -> list[EventTypeOut]:
     """The catalogue of the event types endpoints can subscribe to (filters also take `family.*` and
-    `*`), each with the JSON Schema of its body and an example: the contract's types, less the facts
-    other services send order_api and the dispatcher's own."""
+    `*`): the contract's types, less the facts other services send order_api; then the dispatcher's
+    own operational types (`operational: true`). Each with the JSON Schema of its body and an example."""
     return [EventTypeOut.model_validate(entry) for entry in WebhookService.event_types()]
 
 

@@ -1,6 +1,7 @@
 """The event type catalogue (`GET /event-types`), as Svix serves its own: every type an endpoint can
-subscribe to, with its family, a description, the JSON Schema of the body a subscriber receives and
-an example of that body; and which of an endpoint's filters name no such type.
+subscribe to, and the dispatcher's operational types (for operators' endpoints), each with its family,
+a description, the JSON Schema of the body a subscriber receives and an example of that body; and
+which of an endpoint's filters name no type it can subscribe to.
 
 All of it is made from the contract registry (shared/event_types.py: the types and their pydantic
 models; shared/event_catalogue.py: descriptions and examples), so a type added to the contract is in
@@ -29,6 +30,7 @@ class EventTypeEntry:
     description: str
     schema: dict[str, Any]
     example: dict[str, Any] | None  # None only for a type whose model has no example yet
+    operational: bool  # the dispatcher's own (webhook.*), for operators: no filter of a subscriber's
 
 
 @cache
@@ -69,7 +71,7 @@ def example_body(event_type: str, model: type[Snapshot]) -> dict[str, Any] | Non
     return body
 
 
-def _entry(event_type: str) -> EventTypeEntry:
+def _entry(event_type: str, *, operational: bool) -> EventTypeEntry:
     model = EVENT_DATA_MODELS[event_type]
     description = DESCRIPTIONS.get(event_type) or (model.__doc__ or event_type).strip().split("\n\n")[0]
     return EventTypeEntry(
@@ -78,13 +80,18 @@ def _entry(event_type: str) -> EventTypeEntry:
         description=description,
         schema=body_schema(event_type, model, description),
         example=example_body(event_type, model),
+        operational=operational,
     )
 
 
 @cache
-def catalogue(offered: tuple[str, ...]) -> tuple[EventTypeEntry, ...]:
-    """The catalogue of the `offered` types, in their order (made once: the contract is fixed)."""
-    return tuple(_entry(event_type) for event_type in offered)
+def catalogue(offered: tuple[str, ...], operational: tuple[str, ...]) -> tuple[EventTypeEntry, ...]:
+    """The catalogue of the `offered` types, then the `operational` ones, in their order (made once:
+    the contract is fixed)."""
+    return tuple(
+        [_entry(event_type, operational=False) for event_type in offered]
+        + [_entry(event_type, operational=True) for event_type in operational]
+    )
 
 
 def unknown_filters(filters: Sequence[str], offered: Iterable[str]) -> list[str]:

@@ -39,7 +39,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
-from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE
+from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE, WEBHOOK_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
@@ -303,8 +303,9 @@ class WebhookService:
 
     @classmethod
     def event_types(cls) -> Sequence[EventTypeEntry]:
-        """The catalogue: every type endpoints can subscribe to, its schema and an example."""
-        return catalogue(tuple(cls.offered_event_types()))
+        """The catalogue: every type endpoints can subscribe to, then the dispatcher's operational
+        ones, each with its schema and an example."""
+        return catalogue(tuple(cls.offered_event_types()), tuple(sorted(WEBHOOK_EVENTS)))
 
     @classmethod
     def event_type(cls, name: str) -> EventTypeEntry:

@@ -144,7 +144,11 @@ async def test_the_catalogue_is_served_whole_and_by_name(api: httpx.AsyncClient)
     assert "order.created" in names
     assert "payment.captured" not in names
     assert one.json() == next(entry for entry in listed.json() if entry["name"] == "order.created")
-    assert set(one.json()) == {"name", "family", "description", "schema", "example"}
+    assert set(one.json()) == {"name", "family", "description", "schema", "example", "operational"}
+    assert not one.json()["operational"]
+    operational = {entry["name"] for entry in listed.json() if entry["operational"]}
+    assert "webhook.endpoint.disabled" in operational
+    assert all(name.startswith("webhook.") for name in operational)
     assert one.json()["schema"]["properties"]["type"] == {"const": "order.created"}
     _problem(missing, 404, "event_type_not_found")
 
