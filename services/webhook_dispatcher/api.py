@@ -353,7 +353,7 @@ class EventTypeOut(BaseModel):
     )
     example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
     operational: bool = Field(
-        description="the dispatcher's own event, for operators' endpoints; not a filter of other endpoints"
+        description="the dispatcher's own event, for operators; not a filter of subscribers' endpoints"
     )
 
 

@@ -1,5 +1,5 @@
 """The event type catalogue (`GET /event-types`), as Svix serves its own: every type an endpoint can
-subscribe to, and the dispatcher's operational types (for operators' endpoints), each with its family,
+subscribe to, and the dispatcher's operational types (for operators), each with its family,
 a description, the JSON Schema of the body a subscriber receives and an example of that body; and
 which of an endpoint's filters name no type it can subscribe to.
 
