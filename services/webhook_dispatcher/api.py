@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from services.webhook_dispatcher.catalogue import catalogue, entry_named
 from services.webhook_dispatcher.domain import (
     EndpointNotFound,
     EventTypeNotFound,
@@ -362,7 +363,7 @@ async def list_event_types() -> list[EventTypeOut]:
     """The catalogue of the event types endpoints can subscribe to (filters also take `family.*` and
     `*`): the contract's types, less the facts other services send order_api; then the dispatcher's
     own operational types (`operational: true`). Each with the JSON Schema of its body and an example."""
-    return [EventTypeOut.model_validate(entry) for entry in WebhookService.event_types()]
+    return [EventTypeOut.model_validate(entry) for entry in catalogue()]
 
 
 @router.get(
@@ -370,4 +371,4 @@ async def list_event_types() -> list[EventTypeOut]:
 )
 async def get_event_type(name: str) -> EventTypeOut:
     with _refusals():
-        return EventTypeOut.model_validate(WebhookService.event_type(name))
+        return EventTypeOut.model_validate(entry_named(name))

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-from services.webhook_dispatcher.domain import forwarded_body, matches
+from services.webhook_dispatcher.domain import (
+    EventTypeNotFound,
+    UnknownEventTypes,
+    forwarded_body,
+    matches,
+    offered_event_types,
+)
 from shared.event_catalogue import DESCRIPTIONS, EXAMPLE_TIME, EXAMPLES, family_of
-from shared.event_types import EVENT_DATA_MODELS
+from shared.event_types import EVENT_DATA_MODELS, SUBSCRIBABLE, WEBHOOK_EVENTS
 from shared.orders import Snapshot
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -84,14 +90,25 @@ def _entry(event_type: str, *, operational: bool) -> EventTypeEntry:
     )
 
 
+def subscriber_types() -> list[str]:
+    """The event types endpoints can subscribe to: the customer-facing families of the contract."""
+    return offered_event_types(SUBSCRIBABLE)
+
+
 @cache
-def catalogue(offered: tuple[str, ...], operational: tuple[str, ...]) -> tuple[EventTypeEntry, ...]:
-    """The catalogue of the `offered` types, then the `operational` ones, in their order (made once:
-    the contract is fixed)."""
+def catalogue() -> tuple[EventTypeEntry, ...]:
+    """The subscribers' types, then the operational ones (made once: the contract is fixed)."""
     return tuple(
-        [_entry(event_type, operational=False) for event_type in offered]
-        + [_entry(event_type, operational=True) for event_type in operational]
+        [_entry(event_type, operational=False) for event_type in subscriber_types()]
+        + [_entry(event_type, operational=True) for event_type in sorted(WEBHOOK_EVENTS)]
     )
+
+
+def entry_named(name: str) -> EventTypeEntry:
+    for entry in catalogue():
+        if entry.name == name:
+            return entry
+    raise EventTypeNotFound(name)
 
 
 def unknown_filters(filters: Sequence[str], offered: Iterable[str]) -> list[str]:
@@ -103,3 +120,10 @@ def unknown_filters(filters: Sequence[str], offered: Iterable[str]) -> list[str]
         for pattern in filters
         if pattern != ANY_TYPE and not any(matches([pattern], (), event_type, ()) for event_type in offered)
     ]
+
+
+def check_filters(filters: Sequence[str]) -> None:
+    """Refuse (UnknownEventTypes) filters that take no type a subscriber can receive."""
+    unknown = unknown_filters(filters, subscriber_types())
+    if unknown:
+        raise UnknownEventTypes(unknown)

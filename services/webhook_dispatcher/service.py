@@ -6,7 +6,7 @@ Each use case opens its connection or transaction, applies the domain's rules, c
 writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
 pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
 Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`,
-`UnknownEventTypes`, `EventTypeNotFound`); the API words them.
+`UnknownEventTypes`); the API words them.
 """
 
 import contextlib
@@ -16,21 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol, TypedDict, Unpack
 
 from services.webhook_dispatcher import store as postgres_store
-from services.webhook_dispatcher.catalogue import EventTypeEntry, catalogue, unknown_filters
+from services.webhook_dispatcher.catalogue import check_filters, subscriber_types
 from services.webhook_dispatcher.domain import (
     GONE,
     Answer,
     Delivery,
     EndpointNotFound,
-    EventTypeNotFound,
     MessageNotFound,
     MessageStatus,
     Settlement,
-    UnknownEventTypes,
     forwarded_body,
     generate_secret,
     matches,
-    offered_event_types,
     webhook_body,
 )
 from services.webhook_dispatcher.erasure import ErasureService
@@ -39,7 +36,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
-from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE, WEBHOOK_EVENTS
+from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
@@ -176,7 +173,7 @@ class WebhookService:
     async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str]:
         """Register an endpoint at a URL the dispatcher may send to, for event types subscribers can
         receive; with its new signing secret."""
-        _check_filters(fields["event_types"])
+        check_filters(fields["event_types"])
         await self._destinations.vet_url(fields["url"])
         secret = generate_secret()
         async with self._db.acquire() as conn:
@@ -195,7 +192,7 @@ class WebhookService:
         endpoint whose filters named a type before the catalogue refused unknown ones keeps them until
         they are changed.)"""
         if "event_types" in changes:
-            _check_filters(changes["event_types"])
+            check_filters(changes["event_types"])
         if "url" in changes:
             await self._destinations.vet_url(changes["url"])
         async with self._db.acquire() as conn:
@@ -299,20 +296,7 @@ class WebhookService:
     @staticmethod
     def offered_event_types() -> list[str]:
         """The event types endpoints can subscribe to: the customer-facing families of the contract."""
-        return offered_event_types(SUBSCRIBABLE)
-
-    @classmethod
-    def event_types(cls) -> Sequence[EventTypeEntry]:
-        """The catalogue: every type endpoints can subscribe to, then the dispatcher's operational
-        ones, each with its schema and an example."""
-        return catalogue(tuple(cls.offered_event_types()), tuple(sorted(WEBHOOK_EVENTS)))
-
-    @classmethod
-    def event_type(cls, name: str) -> EventTypeEntry:
-        for entry in cls.event_types():
-            if entry.name == name:
-                return entry
-        raise EventTypeNotFound(name)
+        return subscriber_types()
 
     # ---- delivery ------------------------------------------------------------------------------
 
@@ -395,12 +379,6 @@ class WebhookService:
         )
         event = Event.new("webhook.endpoint.disabled", WEBHOOK_DISPATCHER.name, str(endpoint["id"]), data)
         await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
-
-
-def _check_filters(event_types: Sequence[str]) -> None:
-    unknown = unknown_filters(event_types, WebhookService.offered_event_types())
-    if unknown:
-        raise UnknownEventTypes(unknown)
 
 
 def _found(row: Row | None, endpoint_id: uuid.UUID) -> Row:
