@@ -2,7 +2,7 @@
 the problems a route documents, and the use cases and settings routes receive."""
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from pydantic_core import to_json
@@ -85,35 +85,33 @@ OrderSettings = Annotated[OrderApiSettings, Depends(order_settings)]
 
 # The use cases read the runtime themselves, not through a `RuntimeDep`: each dependency costs FastAPI
 # ~10 us of CPU per request to solve, on every order route.
-async def _database(request: Request) -> tuple[PostgresDatabase, int]:
-    """The service's database, and the largest event its settings allow."""
+UseCaseT = TypeVar("UseCaseT", OrderService, RefundService, GuestRequests, AnonymizationService)
+
+
+async def _use_case(request: Request, kind: type[UseCaseT]) -> UseCaseT:
     runtime: Runtime[OrderApiSettings] = await get_runtime(request)
-    return PostgresDatabase(runtime.pool), runtime.settings.max_event_bytes
+    return kind(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
 
 
 async def order_service(request: Request) -> OrderService:
-    database, max_event_bytes = await _database(request)
-    return OrderService(database, max_event_bytes=max_event_bytes)
+    return await _use_case(request, OrderService)
 
 
 async def refund_service(request: Request) -> RefundService:
-    database, max_event_bytes = await _database(request)
-    return RefundService(database, max_event_bytes=max_event_bytes)
+    return await _use_case(request, RefundService)
 
 
 async def guest_requests(request: Request) -> GuestRequests:
-    database, max_event_bytes = await _database(request)
-    return GuestRequests(database, max_event_bytes=max_event_bytes)
+    return await _use_case(request, GuestRequests)
 
 
 async def anonymization_service(request: Request) -> AnonymizationService:
-    database, max_event_bytes = await _database(request)
-    return AnonymizationService(database, max_event_bytes=max_event_bytes)
+    return await _use_case(request, AnonymizationService)
 
 
 async def http_guards(request: Request) -> HttpGuards:
-    database, _ = await _database(request)
-    return HttpGuards(database)
+    runtime: Runtime[OrderApiSettings] = await get_runtime(request)
+    return HttpGuards(PostgresDatabase(runtime.pool))
 
 
 # A route's way in: the use cases on orders, their refunds, guests' requests and anonymization, and the
