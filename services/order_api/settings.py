@@ -39,6 +39,9 @@ class OrderApiSettings(ApiKeySettings):
     access_token_ttl_seconds: int = Field(default=3600, ge=1, le=24 * 3600)
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
+    # The order changes recorded for the counts by status are folded into them this often: a count reads
+    # the changes not folded yet too, so the longer the interval the more it reads (never a wrong count).
+    count_fold_interval_seconds: float = Field(default=1.0, gt=0)
 
     def rate_limit_buckets(self) -> RateLimitBuckets:
         """The rate-limit buckets' names (guest attempts, failed token requests) under this instance's key."""

@@ -139,6 +139,12 @@ class OrderService:
         async with self.database.connection() as tables:
             return await tables.orders.count(query)
 
+    async def fold_counts(self) -> int:
+        """Fold the order changes recorded since the last fold into the counts by status (workers.py),
+        which keeps those counts fast; how many changes."""
+        async with self.database.transaction() as tables:
+            return await tables.orders.fold_counts()
+
     # ---- changes ----------------------------------------------------------------------------------
 
     async def update_order(

@@ -64,6 +64,9 @@ class Orders(Protocol):
 
     async def count(self, query: OrderQuery) -> int: ...
 
+    async def fold_counts(self) -> int:
+        """Fold the changes recorded since into the counts by status (in a transaction); how many."""
+
 
 class Catalog(Protocol):
     async def fetch_variants(self, ids: Sequence[int]) -> dict[int, VariantFact]: ...
