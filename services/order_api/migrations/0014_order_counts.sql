@@ -47,7 +47,7 @@ END
 $$;
 
 -- No concurrent change may fall between the counters' first values and their first change: orders is
--- locked against writes (reads go on) until this migration commits, a pause of about a second at a
+-- locked against writes (reads go on) until this migration commits, a pause of a second or two at a
 -- million orders, so the counts below and the changes the triggers record after them add up exactly.
 LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE;
 
