@@ -1,0 +1,245 @@
+"""How fast each consumer of `orders.events` works through a backlog (issue 12, "The create path and the
+whole pipeline": every consumer keeps up with what order_api can create).
+
+    .venv/bin/python -m bench.consumers [--orders 20000] [--consumers cancellation_worker anonymizer]
+
+Starts the local stack if needed and provisions the scratch database `orders_bench`. Each consumer gets
+a consumer group of its own for the run (`<service>_bench_<run>`), positioned at the end of every topic
+the service reads, so it takes exactly the run's events. Then:
+
+- seeding (not timed): `python -m services.order_api` creates `--orders` orders over HTTP (bench/
+  anonymization.py's body: an email, a customer, both addresses, a line item), so `orders.events` gets
+  as many `order.created` records as its outbox relay publishes them; the bench waits until they are
+  all on the topic, then stops order_api.
+- measured, one consumer at a time: `python -m services.<name>` is started and works through the
+  backlog. The clock starts at the first commit of its group seen to move (the process's start-up is
+  not counted) and stops when its group has committed every record; the group's lag is read from the
+  broker every 50 ms, so the figure is that precise.
+
+Printed per consumer: events/s through the backlog, and CPU milliseconds per event of the service's
+process, Postgres (its backends) and the Kafka broker (`/proc`, the latter two when the local launcher
+runs them), over the same interval; with Postgres' transactions committed per event. Logs are in
+`.local/bench-logs/`.
+"""
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.anonymization import CREATE_PATH, LOG_DIR, order_body
+from bench.support import bench_database, closed_loop, cpu_by_process, http_connections, local_stack_pids, table
+from deploy.local.stack import ensure_stack
+from shared.auth import LOCAL_API_KEY
+from shared.consumer_lag import ConsumerLag
+from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, ServiceSpec
+from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST, PARTITIONS
+from tests.support.processes import ServiceProcess, free_port
+
+# Every topic each measured service consumes: its group is positioned at their ends before the seeding.
+CONSUMERS: Final = {
+    CANCELLATION_WORKER.name: (
+        CANCELLATION_WORKER,
+        (ORDERS_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_INGEST, ANONYMIZATION_EVENTS),
+    ),
+    ANONYMIZER.name: (ANONYMIZER, (ORDERS_EVENTS, ANONYMIZATION_EVENTS)),
+}
+POLL_SECONDS: Final = 0.05
+# Give up after this long without progress (seeding published, or a consumer's commits).
+STALL_SECONDS: Final = 120.0
+
+
+@dataclass(frozen=True)
+class Measured:
+    name: str
+    events: int
+    seconds: float
+    cpu: dict[str, float]  # CPU seconds by process over the interval
+    transactions: int
+
+    def row(self) -> list[object]:
+        per_event = {name: used / self.events * 1000 for name, used in self.cpu.items()}
+        return [
+            self.name,
+            self.events,
+            f"{self.seconds:.1f}",
+            f"{self.events / self.seconds:,.0f}",
+            f"{per_event['service']:.3f}",
+            f"{per_event.get('postgres', 0):.3f}",
+            f"{per_event.get('kafka', 0):.3f}",
+            f"{self.cpu['service'] / self.seconds:.0%}",
+            f"{self.transactions / self.events:.3f}",
+        ]
+
+
+async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, partition) for topic in topics for partition in range(PARTITIONS)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def position_group(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit the group's offsets at the topics' current ends: it starts with what comes next."""
+    ends = await end_offsets(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def seed(dsn: str, bootstrap: str, args: argparse.Namespace) -> None:
+    """Create the orders through order_api and wait until all their events are on orders.events."""
+    before = sum((await end_offsets(bootstrap, [ORDERS_EVENTS])).values())
+    process = ServiceProcess(ORDER_API, (dsn, bootstrap), LOG_DIR, {"ORDER_API_CONSUMER_GROUP": "order_api_bench"})
+    await asyncio.to_thread(process.start)
+    run = uuid.uuid4().hex[:8]
+    bodies = [order_body(f"buyer-{run}-{number}@example.com", f"Buyer{number}") for number in range(args.orders)]
+    connections = http_connections(process.url, args.api_key, args.concurrency)
+
+    async def create(index: int) -> bool:
+        status, answer = await connections[index].request("POST", CREATE_PATH, bodies.pop())
+        if status != 201:
+            raise RuntimeError(f"create answered {status}: {answer[:300]!r}")
+        return True
+
+    started = time.monotonic()
+    try:
+        await closed_loop("seed", create, args.concurrency, limit=args.orders)
+        published, last_news = 0, time.monotonic()
+        while published < args.orders:
+            now = sum((await end_offsets(bootstrap, [ORDERS_EVENTS])).values()) - before
+            if now != published:
+                published, last_news = now, time.monotonic()
+            elif time.monotonic() - last_news > STALL_SECONDS:
+                raise TimeoutError(f"{published} of {args.orders} events published, none more for {STALL_SECONDS} s")
+            await asyncio.sleep(0.5)
+    finally:
+        for connection in connections:
+            await connection.close()
+        process.terminate()
+    print(f"seeded {args.orders:,} orders in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
+async def backlog(lag: ConsumerLag) -> int:
+    return sum(one.messages for one in await lag.read() if one.topic == ORDERS_EVENTS)
+
+
+async def measure(
+    spec: ServiceSpec, group: str, stack: tuple[str, str], admin: asyncpg.Connection, args: argparse.Namespace
+) -> Measured:
+    """Start the service on its positioned group; time and CPU from its first commit to its last."""
+    env = {
+        f"{spec.env_prefix}CONSUMER_GROUP": group,
+        f"{spec.env_prefix}LOG_LEVEL": args.log_level,
+        # Nothing is mailed (no cancellation); should anything be, it fails here instead of reaching a sink.
+        "CANCELLATION_SMTP_PORT": str(free_port()),
+    }
+    process = ServiceProcess(spec, stack, LOG_DIR, env)
+    lag = ConsumerLag(stack[1], group, [ORDERS_EVENTS])
+    await lag.start()
+    starting = asyncio.create_task(asyncio.to_thread(process.start))
+    try:
+        total = await backlog(lag)
+        left, last_news = total, time.monotonic()
+        while left == total:
+            if starting.done() and starting.exception() is not None:
+                raise RuntimeError(f"{spec.name} did not start") from starting.exception()
+            if time.monotonic() - last_news > STALL_SECONDS:
+                raise TimeoutError(f"{spec.name} committed nothing in {STALL_SECONDS} s; log: {process.log_path}")
+            await asyncio.sleep(POLL_SECONDS)
+            left = await backlog(lag)
+        pids = {"service": process.pid} | local_stack_pids()
+        cpu_before, xacts_before, started = cpu_by_process(pids), await committed(admin), time.monotonic()
+        counted, last_news = left, started
+        while left:
+            await asyncio.sleep(POLL_SECONDS)
+            now = await backlog(lag)
+            if now != left:
+                left, last_news = now, time.monotonic()
+            elif time.monotonic() - last_news > STALL_SECONDS:
+                raise TimeoutError(f"{spec.name}: {left} events left, none more for {STALL_SECONDS} s")
+        seconds = time.monotonic() - started
+        cpu = {name: used - cpu_before[name] for name, used in cpu_by_process(pids).items()}
+        xacts = await committed(admin) - xacts_before
+        await starting
+    finally:
+        await lag.close()
+        if process.running:
+            code = process.terminate()
+            if code not in (0, -signal.SIGTERM):
+                print(f"{spec.name} exited with {code}; log: {process.log_path}", file=sys.stderr)
+    return Measured(spec.name, counted, seconds, cpu, xacts)
+
+
+async def committed(admin: asyncpg.Connection) -> int:
+    count: int = await admin.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    return count
+
+
+async def main(args: argparse.Namespace) -> None:
+    admin_dsn, bootstrap = ensure_stack()
+    dsn = await bench_database(admin_dsn)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:8]
+    groups = {name: f"{name}_bench_{run}" for name in args.consumers}
+    for name, group in groups.items():
+        await position_group(bootstrap, group, CONSUMERS[name][1])
+    await seed(dsn, bootstrap, args)
+    admin = await asyncpg.connect(dsn)
+    try:
+        results = [
+            await measure(CONSUMERS[name][0], group, (dsn, bootstrap), admin, args) for name, group in groups.items()
+        ]
+    finally:
+        await admin.close()
+    print()
+    print(
+        table(
+            [
+                "consumer",
+                "events",
+                "s",
+                "events/s",
+                "CPU ms/event: service",
+                "Postgres",
+                "Kafka",
+                "service busy",
+                "transactions/event",
+            ],
+            [result.row() for result in results],
+        )
+    )
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--orders", type=int, default=20_000, help="orders created: order.created events in the backlog"
+    )
+    parser.add_argument(
+        "--consumers", nargs="+", choices=sorted(CONSUMERS), default=list(CONSUMERS), help="measured, in this order"
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="creates in flight while seeding")
+    parser.add_argument("--log-level", default="INFO", help="the measured services' LOG_LEVEL")
+    parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
