@@ -7,10 +7,12 @@ Starts the local stack if needed and provisions the scratch database `orders_ben
 a consumer group of its own for the run (`<service>_bench_<run>`), positioned at the end of every topic
 the service reads, so it takes exactly the run's events. Then:
 
-- seeding (not timed): `python -m services.order_api` creates `--orders` orders over HTTP (bench/
-  anonymization.py's body: an email, a customer, both addresses, a line item), so `orders.events` gets
-  as many `order.created` records as its outbox relay publishes them; the bench waits until they are
-  all on the topic, then stops order_api.
+- seeding (not timed): `python -m services.order_api` creates `--templates` (20) orders over HTTP
+  (bench/anonymization.py's body: an email, a customer, both addresses, a line item), and their
+  `order.created` events, as order_api wrote them, are cloned `--orders` times, each clone for an order
+  id of its own (drawn from order_api's sequence) and a buyer's email of its own, and published to
+  `orders.events` keyed by order id with the headers order_api's relay gives them. (Creating 20,000
+  orders over HTTP on this loaded box took ~5 minutes; the consumers see the same records either way.)
 - measured, one consumer at a time: `python -m services.<name>` is started and works through the
   backlog. The clock starts at the first commit of its group seen to move (the process's start-up is
   not counted) and stops when its group has committed every record; the group's lag is read from the
@@ -24,6 +26,7 @@ runs them), over the same interval; with Postgres' transactions committed per ev
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import time
@@ -36,10 +39,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.anonymization import CREATE_PATH, LOG_DIR, order_body
-from bench.support import bench_database, closed_loop, cpu_by_process, http_connections, local_stack_pids, table
+from bench.support import bench_database, cpu_by_process, http_connections, local_stack_pids, table
 from deploy.local.stack import ensure_stack
 from shared.auth import LOCAL_API_KEY
 from shared.consumer_lag import ConsumerLag
+from shared.events import Event
+from shared.kafka import EventProducer, OutgoingRecord
+from shared.orders import OrderLifecycleData
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, ServiceSpec
 from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST, PARTITIONS
 from tests.support.processes import ServiceProcess, free_port
@@ -53,6 +59,7 @@ CONSUMERS: Final = {
     ANONYMIZER.name: (ANONYMIZER, (ORDERS_EVENTS, ANONYMIZATION_EVENTS)),
 }
 POLL_SECONDS: Final = 0.05
+PUBLISH_CHUNK: Final = 1000
 # Give up after this long without progress (seeding published, or a consumer's commits).
 STALL_SECONDS: Final = 120.0
 
@@ -103,37 +110,86 @@ async def position_group(bootstrap: str, group: str, topics: Sequence[str]) -> N
         await consumer.stop()
 
 
-async def seed(dsn: str, bootstrap: str, args: argparse.Namespace) -> None:
-    """Create the orders through order_api and wait until all their events are on orders.events."""
-    before = sum((await end_offsets(bootstrap, [ORDERS_EVENTS])).values())
+async def templates(dsn: str, bootstrap: str, args: argparse.Namespace) -> list[Event]:
+    """`--templates` orders created through order_api over HTTP; their `order.created` events as
+    order_api wrote them to its outbox."""
     process = ServiceProcess(ORDER_API, (dsn, bootstrap), LOG_DIR, {"ORDER_API_CONSUMER_GROUP": "order_api_bench"})
     await asyncio.to_thread(process.start)
     run = uuid.uuid4().hex[:8]
-    bodies = [order_body(f"buyer-{run}-{number}@example.com", f"Buyer{number}") for number in range(args.orders)]
-    connections = http_connections(process.url, args.api_key, args.concurrency)
-
-    async def create(index: int) -> bool:
-        status, answer = await connections[index].request("POST", CREATE_PATH, bodies.pop())
-        if status != 201:
-            raise RuntimeError(f"create answered {status}: {answer[:300]!r}")
-        return True
-
-    started = time.monotonic()
+    [connection] = http_connections(process.url, args.api_key, 1)
+    created = []
     try:
-        await closed_loop("seed", create, args.concurrency, limit=args.orders)
-        published, last_news = 0, time.monotonic()
-        while published < args.orders:
-            now = sum((await end_offsets(bootstrap, [ORDERS_EVENTS])).values()) - before
-            if now != published:
-                published, last_news = now, time.monotonic()
-            elif time.monotonic() - last_news > STALL_SECONDS:
-                raise TimeoutError(f"{published} of {args.orders} events published, none more for {STALL_SECONDS} s")
-            await asyncio.sleep(0.5)
+        for number in range(args.templates):
+            status, answer = await connection.request(
+                "POST", CREATE_PATH, order_body(f"template-{run}-{number}@example.com", f"Buyer{number}")
+            )
+            if status != 201:
+                raise RuntimeError(f"create answered {status}: {answer[:300]!r}")
+            created.append(str(json.loads(answer)["order"]["id"]))
     finally:
-        for connection in connections:
-            await connection.close()
+        await connection.close()
         process.terminate()
-    print(f"seeded {args.orders:,} orders in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    admin = await asyncpg.connect(dsn)
+    try:
+        rows = await admin.fetch(
+            """SELECT key, body FROM order_api.outbox
+               WHERE topic = $1 AND key = ANY($2::text[]) AND headers @> '[["ce_type", "order.created"]]'""",
+            ORDERS_EVENTS,
+            created,
+        )
+    finally:
+        await admin.close()
+    return [
+        Event.new(
+            "order.created", ORDER_API.name, row["key"], OrderLifecycleData.model_validate_json(row["body"]), sequence=1
+        )
+        for row in rows
+    ]
+
+
+def clone(template: Event, order_id: int, email: str) -> Event:
+    """The template's event for another order of another buyer (new ids, the rest as order_api made it)."""
+    data = template.data
+    assert isinstance(data, OrderLifecycleData)
+    customer = data.order.customer
+    order = data.order.model_copy(
+        update={
+            "id": order_id,
+            "email": email,
+            "customer": customer.model_copy(update={"email": email}) if customer is not None else None,
+        }
+    )
+    copy = data.model_copy(update={"order_id": order_id, "order": order})
+    return Event.new(template.type, template.source, str(order_id), copy, sequence=1, correlation_id=uuid.uuid4().hex)
+
+
+async def seed(dsn: str, bootstrap: str, args: argparse.Namespace) -> None:
+    """`--orders` order.created events on orders.events: clones of the templates' events, each for an
+    order id of its own drawn from order_api's sequence (so no run's order meets another's)."""
+    started = time.monotonic()
+    made = await templates(dsn, bootstrap, args)
+    admin = await asyncpg.connect(dsn)
+    try:
+        first: int = await admin.fetchval(
+            "SELECT setval('order_api.order_id_seq', nextval('order_api.order_id_seq') + $1) - $1", args.orders
+        )
+    finally:
+        await admin.close()
+    run = uuid.uuid4().hex[:8]
+    producer = EventProducer(bootstrap, "bench-consumers")
+    await producer.connect()
+    try:
+        for at in range(0, args.orders, PUBLISH_CHUNK):
+            events = [
+                clone(made[number % len(made)], first + number, f"buyer-{run}-{number}@example.com")
+                for number in range(at, min(at + PUBLISH_CHUNK, args.orders))
+            ]
+            await producer.send_all(
+                [OutgoingRecord(ORDERS_EVENTS, event.key, event.body(), event.headers()) for event in events]
+            )
+    finally:
+        await producer.close()
+    print(f"seeded {args.orders:,} order.created events in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
 async def backlog(lag: ConsumerLag) -> int:
@@ -235,7 +291,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--consumers", nargs="+", choices=sorted(CONSUMERS), default=list(CONSUMERS), help="measured, in this order"
     )
-    parser.add_argument("--concurrency", type=int, default=32, help="creates in flight while seeding")
+    parser.add_argument("--templates", type=int, default=20, help="orders created over HTTP, cloned for the backlog")
     parser.add_argument("--log-level", default="INFO", help="the measured services' LOG_LEVEL")
     parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write")
     return parser.parse_args(argv)

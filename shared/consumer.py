@@ -201,8 +201,9 @@ class IdempotentConsumer:
                 CONSUMED.labels(record.topic, "<not taken>", "skipped").inc()
             else:
                 taken.append(record)
-        for start in range(0, len(taken), self._transaction_records):
-            part = taken[start : start + self._transaction_records]
+        size = handler.transaction_records if isinstance(handler, BatchHandler) else self._transaction_records
+        for start in range(0, len(taken), size):
+            part = taken[start : start + size]
             if len(part) == 1:
                 await self.process(part[0], handler, decode)
                 continue
