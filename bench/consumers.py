@@ -31,12 +31,10 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.anonymization import CREATE_PATH, LOG_DIR, order_body
 from bench.support import bench_database, cpu_by_process, http_connections, local_stack_pids, table
@@ -47,7 +45,8 @@ from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.orders import OrderLifecycleData
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, ServiceSpec
-from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST, PARTITIONS
+from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST
+from tests.support.consumer_groups import start_at_end
 from tests.support.processes import ServiceProcess, free_port
 
 # Every topic each measured service consumes: its group is positioned at their ends before the seeding.
@@ -85,29 +84,6 @@ class Measured:
             f"{self.cpu['service'] / self.seconds:.0%}",
             f"{self.transactions / self.events:.3f}",
         ]
-
-
-async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, partition) for topic in topics for partition in range(PARTITIONS)]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-
-
-async def position_group(bootstrap: str, group: str, topics: Sequence[str]) -> None:
-    """Commit the group's offsets at the topics' current ends: it starts with what comes next."""
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 async def templates(dsn: str, bootstrap: str, args: argparse.Namespace) -> list[Event]:
@@ -255,7 +231,7 @@ async def main(args: argparse.Namespace) -> None:
     run = uuid.uuid4().hex[:8]
     groups = {name: f"{name}_bench_{run}" for name in args.consumers}
     for name, group in groups.items():
-        await position_group(bootstrap, group, CONSUMERS[name][1])
+        await start_at_end(bootstrap, group, CONSUMERS[name][1])
     await seed(dsn, bootstrap, args)
     admin = await asyncpg.connect(dsn)
     try:
