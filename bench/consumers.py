@@ -2,6 +2,7 @@
 whole pipeline": every consumer keeps up with what order_api can create).
 
     .venv/bin/python -m bench.consumers [--orders 20000] [--consumers cancellation_worker anonymizer]
+                                        [--baseline /tmp/base] [--log-level INFO]
 
 Starts the local stack if needed and provisions the scratch database `orders_bench`. Each consumer gets
 a consumer group of its own for the run (`<service>_bench_<run>`), positioned at the end of every topic
@@ -18,6 +19,10 @@ the service reads, so it takes exactly the run's events. Then:
   not counted) and stops when its group has committed every record; the group's lag is read from the
   broker every 50 ms, so the figure is that precise.
 
+With `--baseline DIR` (another checkout, e.g. `git worktree add /tmp/base main`), each consumer is
+measured twice on the same backlog, first running DIR's code and then this checkout's, each in a group
+of its own: a before/after comparison under the same load.
+
 Printed per consumer: events/s through the backlog, and CPU milliseconds per event of the service's
 process, Postgres (its backends) and the Kafka broker (`/proc`, the latter two when the local launcher
 runs them), over the same interval; with Postgres' transactions committed per event. Logs are in
@@ -32,6 +37,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import asyncpg
@@ -45,18 +51,11 @@ from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.orders import OrderLifecycleData
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, ServiceSpec
-from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_EVENTS, ORDERS_INGEST
+from shared.topics import ORDERS_EVENTS
 from tests.support.consumer_groups import start_at_end
 from tests.support.processes import ServiceProcess, free_port
 
-# Every topic each measured service consumes: its group is positioned at their ends before the seeding.
-CONSUMERS: Final = {
-    CANCELLATION_WORKER.name: (
-        CANCELLATION_WORKER,
-        (ORDERS_EVENTS, CANCELLATIONS_REQUESTS, ORDERS_INGEST, ANONYMIZATION_EVENTS),
-    ),
-    ANONYMIZER.name: (ANONYMIZER, (ORDERS_EVENTS, ANONYMIZATION_EVENTS)),
-}
+CONSUMERS: Final = {spec.name: spec for spec in (CANCELLATION_WORKER, ANONYMIZER)}
 POLL_SECONDS: Final = 0.05
 PUBLISH_CHUNK: Final = 1000
 # Give up after this long without progress (seeding published, or a consumer's commits).
@@ -172,17 +171,34 @@ async def backlog(lag: ConsumerLag) -> int:
     return sum(one.messages for one in await lag.read() if one.topic == ORDERS_EVENTS)
 
 
-async def measure(
-    spec: ServiceSpec, group: str, stack: tuple[str, str], admin: asyncpg.Connection, args: argparse.Namespace
-) -> Measured:
+@dataclass(frozen=True)
+class Run:
+    """One consumer measured: a service, from this checkout or another (`--baseline`), in a group of
+    its own."""
+
+    spec: ServiceSpec
+    group: str
+    source: Path | None  # another checkout's code, or None for this one's
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.source is None else f"{self.spec.name} (baseline)"
+
+
+async def measure(run: Run, stack: tuple[str, str], admin: asyncpg.Connection, args: argparse.Namespace) -> Measured:
     """Start the service on its positioned group; time and CPU from its first commit to its last."""
+    spec, group = run.spec, run.group
     env = {
         f"{spec.env_prefix}CONSUMER_GROUP": group,
         f"{spec.env_prefix}LOG_LEVEL": args.log_level,
         # Nothing is mailed (no cancellation); should anything be, it fails here instead of reaching a sink.
         "CANCELLATION_SMTP_PORT": str(free_port()),
     }
-    process = ServiceProcess(spec, stack, LOG_DIR, env)
+    if run.source is not None:
+        # The service's modules from the other checkout: not this one's (the working directory, which
+        # PYTHONSAFEPATH keeps off sys.path), the same interpreter and packages.
+        env |= {"PYTHONSAFEPATH": "1", "PYTHONPATH": str(run.source)}
+    process = ServiceProcess(spec, stack, LOG_DIR, env, instance="" if run.source is None else "baseline")
     lag = ConsumerLag(stack[1], group, [ORDERS_EVENTS])
     await lag.start()
     starting = asyncio.create_task(asyncio.to_thread(process.start))
@@ -216,7 +232,7 @@ async def measure(
             code = process.terminate()
             if code not in (0, -signal.SIGTERM):
                 print(f"{spec.name} exited with {code}; log: {process.log_path}", file=sys.stderr)
-    return Measured(spec.name, counted, seconds, cpu, xacts)
+    return Measured(run.name, counted, seconds, cpu, xacts)
 
 
 async def committed(admin: asyncpg.Connection) -> int:
@@ -228,16 +244,19 @@ async def main(args: argparse.Namespace) -> None:
     admin_dsn, bootstrap = ensure_stack()
     dsn = await bench_database(admin_dsn)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    run = uuid.uuid4().hex[:8]
-    groups = {name: f"{name}_bench_{run}" for name in args.consumers}
-    for name, group in groups.items():
-        await start_at_end(bootstrap, group, CONSUMERS[name][1])
+    tag = uuid.uuid4().hex[:8]
+    sources = [None] if args.baseline is None else [args.baseline, None]
+    runs = [
+        Run(CONSUMERS[name], f"{name}_bench_{tag}_{number}", source)
+        for name in args.consumers
+        for number, source in enumerate(sources)
+    ]
+    for run in runs:
+        await start_at_end(bootstrap, run.group)
     await seed(dsn, bootstrap, args)
     admin = await asyncpg.connect(dsn)
     try:
-        results = [
-            await measure(CONSUMERS[name][0], group, (dsn, bootstrap), admin, args) for name, group in groups.items()
-        ]
+        results = [await measure(run, (dsn, bootstrap), admin, args) for run in runs]
     finally:
         await admin.close()
     print()
@@ -268,6 +287,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--consumers", nargs="+", choices=sorted(CONSUMERS), default=list(CONSUMERS), help="measured, in this order"
     )
     parser.add_argument("--templates", type=int, default=20, help="orders created over HTTP, cloned for the backlog")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git worktree add /tmp/base main`): each consumer measured from its code "
+        "first, then from this one's, on the same backlog",
+    )
     parser.add_argument("--log-level", default="INFO", help="the measured services' LOG_LEVEL")
     parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write")
     return parser.parse_args(argv)
