@@ -30,6 +30,10 @@ cost two round trips more per record, and a transaction with more than 64 subtra
 overflows Postgres' per-backend subtransaction cache, which slows every other session's snapshots.
 Row locks a handler takes are held until its batch's transaction commits, so the batches stay modest;
 and `now()` in a handler's SQL is its batch transaction's start, shared by the batch's records.
+
+A handler may be a `BatchHandler` (shared/consumer_handlers.py): its `bulk` gets all of a transaction's
+new events at once and applies what it can set-based, its per-event handler the rest, in order. Its
+transactions take up to its `transaction_records` (500): a few statements each, not a few per record.
 """
 
 import asyncio

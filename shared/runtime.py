@@ -95,6 +95,7 @@ class Runtime(Generic[SettingsT]):
         """Consume `topics` in the service's group through the idempotent consumer: each record is an
         Event of a known type with valid data (else it is dead-lettered).
 
+        `handler` applies one event, or is a BatchHandler (a transaction's events at once, set-based).
         With `batch_records`, up to that many records are taken per poll and processed in order, many
         in one transaction (`IdempotentConsumer.process_batch`; a batch that fails is processed again
         record by record), and the batch's offsets are committed after the last one: an error rewinds
