@@ -43,7 +43,7 @@ from typing import Final
 import asyncpg
 
 from bench.anonymization import CREATE_PATH, LOG_DIR, order_body
-from bench.support import bench_database, cpu_by_process, http_connections, local_stack_pids, table
+from bench.support import bench_database, cpu_seconds, http_connections, local_stack_pids, table
 from deploy.local.stack import ensure_stack
 from shared.auth import LOCAL_API_KEY
 from shared.consumer_lag import ConsumerLag
@@ -213,7 +213,7 @@ async def measure(run: Run, stack: tuple[str, str], admin: asyncpg.Connection, a
             await asyncio.sleep(POLL_SECONDS)
             left = await backlog(lag)
         pids = {"service": process.pid} | local_stack_pids()
-        cpu_before, xacts_before, started = cpu_by_process(pids), await committed(admin), time.monotonic()
+        cpu_before, xacts_before, started = cpu_by_child(pids), await committed(admin), time.monotonic()
         counted, last_news = left, started
         while left:
             await asyncio.sleep(POLL_SECONDS)
@@ -223,7 +223,7 @@ async def measure(run: Run, stack: tuple[str, str], admin: asyncpg.Connection, a
             elif time.monotonic() - last_news > STALL_SECONDS:
                 raise TimeoutError(f"{spec.name}: {left} events left, none more for {STALL_SECONDS} s")
         seconds = time.monotonic() - started
-        cpu = {name: used - cpu_before[name] for name, used in cpu_by_process(pids).items()}
+        cpu = used_since(cpu_before, cpu_by_child(pids))
         xacts = await committed(admin) - xacts_before
         await starting
     finally:
@@ -233,6 +233,32 @@ async def measure(run: Run, stack: tuple[str, str], admin: asyncpg.Connection, a
             if code not in (0, -signal.SIGTERM):
                 print(f"{spec.name} exited with {code}; log: {process.log_path}", file=sys.stderr)
     return Measured(run.name, counted, seconds, cpu, xacts)
+
+
+# CPU seconds so far per process: (name, pid) for each process named and each of its child processes.
+CpuByChild = dict[tuple[str, int], float]
+
+
+def cpu_by_child(pids: dict[str, int]) -> CpuByChild:
+    """Each named process's own CPU time and each of its children's (with theirs), apart: Postgres'
+    backends come and go (the previous run's, closing as this one starts), and a sum over the live
+    ones would count their going as negative time."""
+    found: CpuByChild = {}
+    for name, pid in pids.items():
+        tasks = Path(f"/proc/{pid}/task")
+        children = [int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()]
+        found[name, pid] = cpu_seconds(pid) - sum(cpu_seconds(child) for child in children)
+        found.update({(name, child): cpu_seconds(child) for child in children})
+    return found
+
+
+def used_since(before: CpuByChild, after: CpuByChild) -> dict[str, float]:
+    """CPU seconds per name between the readings: a process there at the second reading counts from
+    the first (from 0 if it started meanwhile); one gone by then is left out."""
+    used: dict[str, float] = {}
+    for (name, pid), seconds in after.items():
+        used[name] = used.get(name, 0.0) + seconds - before.get((name, pid), 0.0)
+    return used
 
 
 async def committed(admin: asyncpg.Connection) -> int:
