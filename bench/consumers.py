@@ -20,8 +20,8 @@ the service reads, so it takes exactly the run's events. Then:
   broker every 50 ms, so the figure is that precise.
 
 With `--baseline DIR` (another checkout, e.g. `git worktree add /tmp/base main`), each consumer is
-measured twice on the same backlog, first running DIR's code and then this checkout's, each in a group
-of its own: a before/after comparison under the same load.
+measured twice, first running DIR's code and then this checkout's, each on a backlog of its own made
+the same way (in a group of its own): a before/after comparison under about the same load.
 
 Printed per consumer: events/s through the backlog, and CPU milliseconds per event of the service's
 process, Postgres (its backends) and the Kafka broker (`/proc`, the latter two when the local launcher
@@ -277,12 +277,15 @@ async def main(args: argparse.Namespace) -> None:
         for name in args.consumers
         for number, source in enumerate(sources)
     ]
-    for run in runs:
-        await start_at_end(bootstrap, run.group)
-    await seed(dsn, bootstrap, args)
     admin = await asyncpg.connect(dsn)
+    results = []
     try:
-        results = [await measure(run, (dsn, bootstrap), admin, args) for run in runs]
+        for run in runs:
+            # A backlog of its own: the services record what they processed in their schema, so a run
+            # on events another run applied would find every one a duplicate.
+            await start_at_end(bootstrap, run.group)
+            await seed(dsn, bootstrap, args)
+            results.append(await measure(run, (dsn, bootstrap), admin, args))
     finally:
         await admin.close()
     print()
@@ -317,7 +320,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--baseline",
         type=Path,
         help="another checkout (e.g. `git worktree add /tmp/base main`): each consumer measured from its code "
-        "first, then from this one's, on the same backlog",
+        "first, then from this one's, each on a backlog of its own",
     )
     parser.add_argument("--log-level", default="INFO", help="the measured services' LOG_LEVEL")
     parser.add_argument("--api-key", default=LOCAL_API_KEY, help="a key with orders:write")
