@@ -20,32 +20,35 @@ _SUCCEEDED = "coalesce(a.response_status BETWEEN 200 AND 299, false)"
 async def endpoint_stats(conn: Connection, endpoint_id: uuid.UUID, since: datetime, until: datetime) -> asyncpg.Record:
     """The window, and the endpoint's messages created in it, [since, until): how many are delivered,
     failed and pending; the last delivery among them (time, answer status) and the last failed attempt
-    (time, status, error). The counts come from messages_endpoint_stats alone; only messages that had a failure (more
-    than one try, or not delivered) are looked up in `attempts`."""
+    (time, status, error). Each part reads the window's range of messages_endpoint_stats (the counts
+    from the index alone); only the last success's message, and the messages that had a failure (more
+    than one try, or not delivered), are looked up in `attempts`."""
     row = await conn.fetchrow(
-        f"""WITH window_messages AS (
-               SELECT id, status, delivered_at, attempts FROM messages
-               WHERE endpoint_id = $1 AND created_at >= $2 AND created_at < $3),
-           counts AS (
+        f"""WITH counts AS (
                SELECT count(*) FILTER (WHERE status = 'delivered') AS delivered,
                       count(*) FILTER (WHERE status = 'failed') AS failed,
-                      count(*) FILTER (WHERE status = 'pending') AS pending
-               FROM window_messages),
-           last_delivered AS (
-               SELECT id, delivered_at FROM window_messages WHERE status = 'delivered'
-               ORDER BY delivered_at DESC LIMIT 1),
+                      count(*) FILTER (WHERE status = 'pending') AS pending,
+                      max(delivered_at) FILTER (WHERE status = 'delivered') AS last_success_at
+               FROM messages WHERE endpoint_id = $1 AND created_at >= $2 AND created_at < $3),
+           last_success AS (
+               SELECT (SELECT a.response_status FROM attempts a WHERE a.message_id = m.id
+                       ORDER BY a.id DESC LIMIT 1) AS response_status
+               FROM counts c JOIN messages m ON m.delivered_at = c.last_success_at
+               WHERE m.endpoint_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND m.status = 'delivered'
+               LIMIT 1),
            last_failure AS (
-               SELECT a.attempted_at, a.response_status, a.error
-               FROM window_messages m JOIN attempts a ON a.message_id = m.id
-               WHERE (m.attempts > 1 OR m.status <> 'delivered') AND NOT {_SUCCEEDED}
-               ORDER BY a.attempted_at DESC, a.id DESC LIMIT 1)
+               SELECT f.attempted_at, f.response_status, f.error
+               FROM messages m CROSS JOIN LATERAL (
+                   SELECT a.id, a.attempted_at, a.response_status, a.error FROM attempts a
+                   WHERE a.message_id = m.id AND NOT {_SUCCEEDED} ORDER BY a.id DESC LIMIT 1) f
+               WHERE m.endpoint_id = $1 AND m.created_at >= $2 AND m.created_at < $3
+                 AND (m.attempts > 1 OR m.status <> 'delivered')
+               ORDER BY f.attempted_at DESC, f.id DESC LIMIT 1)
            SELECT $2::timestamptz AS since, $3::timestamptz AS until, c.delivered, c.failed, c.pending,
-                  d.delivered_at AS last_success_at,
-                  (SELECT a.response_status FROM attempts a WHERE a.message_id = d.id
-                   ORDER BY a.id DESC LIMIT 1) AS last_success_status,
+                  c.last_success_at, s.response_status AS last_success_status,
                   f.attempted_at AS last_failure_at, f.response_status AS last_failure_status,
                   f.error AS last_failure_error
-           FROM counts c LEFT JOIN last_delivered d ON true LEFT JOIN last_failure f ON true""",
+           FROM counts c LEFT JOIN last_success s ON true LEFT JOIN last_failure f ON true""",
         endpoint_id,
         since,
         until,

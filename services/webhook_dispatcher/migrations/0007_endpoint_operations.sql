@@ -1,9 +1,10 @@
 -- Endpoint operations (issue 12): statistics, Idempotency-Key on the admin API's POSTs, payload expunge.
 
--- Statistics: an endpoint's messages over a window, counted by status from the index alone where the
--- visibility map allows. It replaces messages_endpoint_created (same keys, which the delivery log
--- reads), so the table keeps as many indexes as before: no extra index write per message.
-CREATE INDEX messages_endpoint_stats ON messages (endpoint_id, created_at) INCLUDE (status, delivered_at, attempts);
+-- Statistics: an endpoint's messages over a window, counted by status and searched for the last success
+-- and failure from the index alone where the visibility map allows (stats_store.py). It replaces
+-- messages_endpoint_created (same keys, which the delivery log reads), so the table keeps as many
+-- indexes as before: no extra index write per message.
+CREATE INDEX messages_endpoint_stats ON messages (endpoint_id, created_at) INCLUDE (status, delivered_at, attempts, id);
 DROP INDEX IF EXISTS messages_endpoint_created;
 
 -- Idempotency-Key records of the admin API's POSTs (shared/idempotency_keys.py): one row per
