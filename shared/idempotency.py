@@ -1,5 +1,5 @@
 """`Idempotency-Key` on POSTs: a retried request gets the first one's answer, not a second effect.
-Every keyed service's (order_api, the webhook dispatcher), each keeping its keys in its own schema
+order_api and the webhook dispatcher take it, each keeping its keys in a table of its own schema
 (shared/idempotency_keys.py).
 
 Keys belong to the API key that sent them, directly or through an access token issued for it (two

@@ -33,6 +33,8 @@ class StatsStore(Protocol):
 
     async def last_attempt_id(self, conn: Connection) -> int: ...
 
+    async def endpoint_ids(self, conn: Connection) -> set[uuid.UUID]: ...
+
     async def attempts_after(self, conn: Connection, after_id: int, settle: timedelta) -> Sequence[Row]: ...
 
 
@@ -59,15 +61,16 @@ class EndpointStats:
                 raise EndpointNotFound(endpoint_id)
             return await self._store.endpoint_stats(conn, endpoint_id, since, until)
 
-    async def new_attempts(self) -> Sequence[Row]:
+    async def new_attempts(self) -> tuple[Sequence[Row], set[uuid.UUID]]:
         """Per endpoint, the attempts written since the previous call (at least SETTLE_DELAY ago): how
-        many succeeded and failed, the last success and failure. The first call only marks where the
-        tally starts, and returns nothing."""
+        many succeeded and failed, the last success and failure; and the endpoints there are now. The
+        first call only marks where the tally starts, and returns no attempts."""
         async with self._db.acquire() as conn:
+            endpoints = await self._store.endpoint_ids(conn)
             if self._after is None:
                 self._after = await self._store.last_attempt_id(conn)
-                return []
+                return [], endpoints
             rows = await self._store.attempts_after(conn, self._after, SETTLE_DELAY)
         if rows:
             self._after = max(row["last_id"] for row in rows)
-        return rows
+        return rows, endpoints

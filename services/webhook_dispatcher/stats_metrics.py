@@ -3,6 +3,7 @@ outcome as counters (delivered and failed over any window are `increase()` of th
 success and failure as timestamps. Every instance tallies the same attempt rows from the database
 (stats.py), so aggregate across instances with `max`, as the backlog gauges."""
 
+import contextlib
 from typing import Final
 
 from prometheus_client import Counter, Gauge
@@ -29,11 +30,28 @@ LAST_FAILURE_STATUS: Final = Gauge(
 )
 
 
+# The endpoints this process has series of.
+_SHOWN: Final[set[str]] = set()
+
+
 async def export_endpoint_stats(stats: EndpointStats) -> None:
-    """Count the attempts written since the last run. Only endpoints with attempts get series; a
-    deleted endpoint's stay until the process restarts (as counters do)."""
-    for row in await stats.new_attempts():
+    """Count the attempts written since the last run. An endpoint gets series with its first attempt
+    counted; a deleted endpoint's go."""
+    rows, endpoints = await stats.new_attempts()
+    for gone in _SHOWN - {str(endpoint) for endpoint in endpoints}:
+        for metric, labels in (
+            (ATTEMPTS, (gone, "succeeded")),
+            (ATTEMPTS, (gone, "failed")),
+            (LAST_SUCCESS, (gone,)),
+            (LAST_FAILURE, (gone,)),
+            (LAST_FAILURE_STATUS, (gone,)),
+        ):
+            with contextlib.suppress(KeyError):  # a series it never had
+                metric.remove(*labels)
+        _SHOWN.discard(gone)
+    for row in rows:
         endpoint = str(row["endpoint_id"])
+        _SHOWN.add(endpoint)
         ATTEMPTS.labels(endpoint, "succeeded").inc(row["succeeded"])
         ATTEMPTS.labels(endpoint, "failed").inc(row["failed"])
         if row["last_success_at"] is not None:

@@ -63,6 +63,10 @@ async def last_attempt_id(conn: Connection) -> int:
     return newest or 0
 
 
+async def endpoint_ids(conn: Connection) -> set[uuid.UUID]:
+    return {row["id"] for row in await conn.fetch("SELECT id FROM endpoints")}
+
+
 async def attempts_after(conn: Connection, after_id: int, settle: timedelta) -> list[asyncpg.Record]:
     """Per endpoint, the attempts numbered after `after_id` and written at least `settle` ago (so that a
     transaction still writing a lower number is not skipped for good): how many succeeded and failed,

@@ -1,6 +1,6 @@
 """The dispatcher's endpoint operations against real Postgres, on a scratch schema with its migrations:
 the statistics read from the message and attempt rows (a window's counts, the last success and failure,
-the metrics' tally of new attempts), and the admin API's Idempotency-Keys' expiry."""
+the metrics' tally of new attempts on /metrics), and the admin API's Idempotency-Keys' expiry."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.request_keys import RequestKeys
 from services.webhook_dispatcher.stats import EndpointStats
+from services.webhook_dispatcher.stats_metrics import export_endpoint_stats
 from shared.services import WEBHOOK_DISPATCHER
 from tests.support.scratch import scratch_schema
 from tests.support.webhooks import order_event
@@ -89,12 +91,19 @@ async def test_the_statistics_count_a_windows_messages_and_name_its_last_success
     assert whole["delivered"] == 3
 
 
-async def test_the_metrics_tally_counts_each_settled_attempt_once_per_endpoint(pool: asyncpg.Pool) -> None:
+def sample(name: str, endpoint: uuid.UUID, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"endpoint": str(endpoint), **labels})
+
+
+async def test_the_metrics_count_each_settled_attempt_once_per_endpoint_until_it_is_deleted(
+    pool: asyncpg.Pool,
+) -> None:
     stats = EndpointStats(pool)
     async with pool.acquire() as conn:
         endpoint = await _endpoint(conn)
         await _message(conn, endpoint, "delivered", [200])  # before the tally starts: not counted
-    assert await stats.new_attempts() == []
+    await export_endpoint_stats(stats)
+    assert sample("webhook_endpoint_attempts_total", endpoint, outcome="succeeded") is None
 
     async with pool.acquire() as conn:
         await _message(conn, endpoint, "delivered", [500, 204])
@@ -102,18 +111,28 @@ async def test_the_metrics_tally_counts_each_settled_attempt_once_per_endpoint(p
         recent = await _message(conn, endpoint, "delivered", [200])
         # Written just now: a transaction that took a lower number may still be open, so it waits.
         await conn.execute("UPDATE attempts SET attempted_at = now() WHERE message_id = $1", recent)
+    await export_endpoint_stats(stats)
 
-    [tally] = await stats.new_attempts()
-    assert (tally["endpoint_id"], tally["succeeded"], tally["failed"]) == (endpoint, 1, 2)
-    assert tally["last_failure_status"] == 502
+    assert sample("webhook_endpoint_attempts_total", endpoint, outcome="succeeded") == 1
+    assert sample("webhook_endpoint_attempts_total", endpoint, outcome="failed") == 2
+    assert sample("webhook_endpoint_last_failure_status", endpoint) == 502
+    last_success = sample("webhook_endpoint_last_success_timestamp_seconds", endpoint)
+    assert last_success is not None
+    assert last_success < datetime.now(UTC).timestamp()
 
     async with pool.acquire() as conn:
         await conn.execute(
-            "UPDATE attempts SET attempted_at = now() - interval '1 minute' WHERE message_id = $1", recent
+            "UPDATE attempts SET attempted_at = attempted_at - interval '1 minute' WHERE message_id = $1", recent
         )
-    [later] = await stats.new_attempts()
-    assert (later["succeeded"], later["failed"]) == (1, 0)
-    assert await stats.new_attempts() == []
+    await export_endpoint_stats(stats)
+    await export_endpoint_stats(stats)  # nothing new: nothing counted twice
+    assert sample("webhook_endpoint_attempts_total", endpoint, outcome="succeeded") == 2
+
+    async with pool.acquire() as conn:
+        await store.delete_endpoint(conn, endpoint)
+    await export_endpoint_stats(stats)
+    assert sample("webhook_endpoint_attempts_total", endpoint, outcome="succeeded") is None
+    assert sample("webhook_endpoint_last_failure_status", endpoint) is None
 
 
 async def test_expired_idempotency_keys_are_purged_and_live_ones_kept(pool: asyncpg.Pool) -> None:
