@@ -108,6 +108,14 @@ class Answer:
     retry_after: timedelta | None = None
 
 
+class DeliveredAttempt(NamedTuple):
+    """A delivered attempt, recorded with others in one statement (settling.py)."""
+
+    delivery: Delivery
+    answer: Answer
+    latency_ms: int
+
+
 MessageStatus = Literal["pending", "delivered", "failed"]
 
 

@@ -19,6 +19,7 @@ from services.webhook_dispatcher import store as postgres_store
 from services.webhook_dispatcher.domain import (
     GONE,
     Answer,
+    DeliveredAttempt,
     Delivery,
     EndpointNotFound,
     MessageNotFound,
@@ -128,6 +129,8 @@ class Store(Protocol):
     ) -> Sequence[Delivery]: ...
 
     async def record_attempt(self, conn: Connection, delivery: Delivery, **attempt: Unpack[AttemptLog]) -> None: ...
+
+    async def record_deliveries(self, conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None: ...
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
 
@@ -301,6 +304,12 @@ class WebhookService:
             return await self._store.claim_due(
                 conn, limit, self._lease, in_flight=in_flight, per_endpoint=self._settings.endpoint_concurrency
             )
+
+    async def record_deliveries(self, delivered: Sequence[DeliveredAttempt]) -> None:
+        """Log delivered attempts and settle their messages delivered (ending their endpoints' failing
+        streaks), all in one statement: what `record_attempt` does for one delivered attempt."""
+        async with self._db.acquire() as conn:
+            await self._store.record_deliveries(conn, delivered)
 
     async def record_attempt(
         self, delivery: Delivery, answer: Answer, settlement: Settlement, *, latency_ms: int

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery
 from shared.consumer import Received
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
@@ -301,6 +301,29 @@ async def record_attempt(
         error,
         response_excerpt,
         delivery.endpoint_id,
+    )
+
+
+async def record_deliveries(conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+    """`record_attempt` for many delivered attempts in one statement. A message deleted meanwhile (its
+    endpoint was) is skipped, not an error for the others."""
+    await conn.execute(
+        """WITH done AS (
+               SELECT d.*, m.endpoint_id FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[])
+                   AS d (message_id, response_status, latency_ms, response_excerpt)
+               JOIN messages m ON m.id = d.message_id),
+           attempt AS (
+               INSERT INTO attempts (message_id, response_status, latency_ms, response_excerpt)
+               SELECT message_id, response_status, latency_ms, response_excerpt FROM done),
+           message AS (
+               UPDATE messages m SET status = 'delivered', delivered_at = now()
+               FROM done WHERE m.id = done.message_id)
+           UPDATE endpoints SET failing_since = NULL
+           WHERE id IN (SELECT endpoint_id FROM done) AND failing_since IS NOT NULL""",
+        [attempt.delivery.message_id for attempt in delivered],
+        [attempt.answer.status for attempt in delivered],
+        [attempt.latency_ms for attempt in delivered],
+        [attempt.answer.excerpt for attempt in delivered],
     )
 
 

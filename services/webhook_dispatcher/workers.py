@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import asyncpg
-import httpx
 from prometheus_client import Gauge
 
-from services.webhook_dispatcher.delivery import Courier
+from services.webhook_dispatcher.delivery import Courier, HttpClient
 from services.webhook_dispatcher.domain import Delivery
-from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.http_client import ConnectionPool
+from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.store import MESSAGES_CHANNEL
@@ -37,9 +37,7 @@ ENDPOINTS = Gauge("webhook_endpoints", "Endpoints by state: healthy, failing (en
 class Sender:
     """Claims due messages and hands each to the courier, until cancelled."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: DispatcherSettings, new_client: Callable[[], HttpClient]) -> None:
         self._service = WebhookService(pool, settings)
         self._courier = Courier(self._service, settings, new_client)
         self._idle_seconds = settings.endpoint_idle_seconds
@@ -76,10 +74,11 @@ class Sender:
 async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
     settings = runtime.settings
     destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
-    timeout = httpx.Timeout(settings.total_timeout_seconds, connect=settings.connect_timeout_seconds)
 
-    def new_client() -> httpx.AsyncClient:
-        return safe_client(destinations, timeout=timeout, max_connections=settings.endpoint_concurrency)
+    def new_client() -> HttpClient:
+        return ConnectionPool(
+            destinations, connect_timeout=settings.connect_timeout_seconds, max_idle=settings.endpoint_concurrency
+        )
 
     await Sender(runtime.pool, settings, new_client).run()
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any, Unpack, cast
 
-from services.webhook_dispatcher.domain import Delivery, UnsafeDestination
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
@@ -307,6 +307,19 @@ class FakeStore:
             self.attempt_logs[message["id"]].append({name: logged[name] for name in ATTEMPT_COLUMNS})
         if fields["outcome"] == "delivered" and delivery.endpoint_id in self.endpoints:
             self.endpoints[delivery.endpoint_id]["failing_since"] = None
+
+    async def record_deliveries(self, conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+        for delivery, answer, latency_ms in delivered:
+            await self.record_attempt(
+                conn,
+                delivery,
+                response_status=answer.status,
+                latency_ms=latency_ms,
+                error=None,
+                response_excerpt=answer.excerpt,
+                outcome="delivered",
+                retry_in=None,
+            )
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]:
         cutoff = datetime.now(UTC) - older_than
