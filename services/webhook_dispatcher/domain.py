@@ -108,6 +108,15 @@ class Answer:
     retry_after: timedelta | None = None
 
 
+class Written(NamedTuple):
+    """What one fan-out wrote: how many messages, those of them it leased to this instance's sender
+    (handoff.py), and its transaction's id, as the NOTIFY on its commit names it."""
+
+    transaction: str
+    inserted: int
+    leased: list[Delivery]
+
+
 class DeliveredAttempt(NamedTuple):
     """A delivered attempt, recorded with others in one statement (settling.py)."""
 

@@ -25,6 +25,7 @@ from services.webhook_dispatcher.domain import (
     MessageNotFound,
     MessageStatus,
     Settlement,
+    Written,
     forwarded_body,
     generate_secret,
     matches,
@@ -32,6 +33,7 @@ from services.webhook_dispatcher.domain import (
     webhook_body,
 )
 from services.webhook_dispatcher.erasure import ErasureService
+from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
@@ -139,8 +141,16 @@ class Store(Protocol):
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
-    ) -> None: ...
+        self,
+        conn: Connection,
+        endpoint_ids: Sequence[uuid.UUID],
+        event: Received,
+        payload: bytes,
+        trace: TraceContext,
+        *,
+        leased: Sequence[uuid.UUID],
+        lease: timedelta,
+    ) -> Written: ...
 
 
 class Outbox(Protocol):
@@ -159,12 +169,14 @@ class WebhookService:
         outbox: Outbox = postgres_outbox,
         destinations: Destinations | None = None,
         erasures: ErasureService | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._store = store
         self._outbox = outbox
         self._erasures = erasures or ErasureService(outbox=outbox)
+        self._handoff = handoff
         self._destinations = destinations or Destinations(
             settings.allowed_subnets, require_https=settings.require_https
         )
@@ -287,8 +299,14 @@ class WebhookService:
             body = forwarded_body(event.type, event.time, event.data_json)
             if event.type not in ORDER_EVENTS:
                 body = await self._erasures.masked_body(conn, event.subject, body)
+            # This instance's sender takes what it has room for at once, when the transaction commits.
+            leased = self._handoff.room(endpoints) if self._handoff is not None else []
             # The current span is the event's consumer span: each delivery attempt is its child.
-            await self._store.insert_messages(conn, endpoints, event, body, current_trace_context())
+            written = await self._store.insert_messages(
+                conn, endpoints, event, body, current_trace_context(), leased=leased, lease=self._lease
+            )
+            if self._handoff is not None:
+                self._handoff.written(written)
 
     @staticmethod
     def offered_event_types() -> list[str]:

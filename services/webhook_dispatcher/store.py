@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, Written
 from shared.consumer import Received
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
@@ -123,14 +123,34 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 
 
 async def insert_messages(
-    conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext = NO_TRACE
-) -> None:
-    await conn.execute(
-        # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
-        """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
-                                 traceparent, tracestate)
-           SELECT e.id, $2, $3, $4, $5, $6, $7, $8 FROM endpoints e WHERE e.id = ANY($1::uuid[])
-           ON CONFLICT (endpoint_id, event_id) DO NOTHING""",
+    conn: Connection,
+    endpoint_ids: Sequence[uuid.UUID],
+    event: Received,
+    payload: bytes,
+    trace: TraceContext = NO_TRACE,
+    *,
+    leased: Sequence[uuid.UUID] = (),
+    lease: timedelta = timedelta(0),
+) -> Written:
+    """One message of the event per endpoint (one deleted since the filters were read is skipped, one
+    that has it already keeps its own). Those for the `leased` endpoints that keep no order are written
+    claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The commit
+    NOTIFYs the transaction's id, which the returned `Written` names."""
+    rows = await conn.fetch(
+        """WITH inserted AS (
+               INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
+                                     traceparent, tracestate, attempts, next_attempt_at)
+               SELECT e.id, $2, $3, $4, $5, $6, $7, $8, l.leased::int,
+                      CASE WHEN l.leased THEN now() + $10::interval ELSE now() END
+               FROM endpoints e CROSS JOIN LATERAL (SELECT e.id = ANY($9::uuid[]) AND NOT e.ordered AS leased) l
+               WHERE e.id = ANY($1::uuid[])
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id, endpoint_id, attempts)
+           SELECT i.id AS message_id, i.attempts AS attempt, e.id AS endpoint_id, e.url, e.secret, e.headers,
+                  e.rate_limit,
+                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                  txid_current()::text AS transaction, pg_notify($11, txid_current()::text) AS notified
+           FROM inserted i JOIN endpoints e ON e.id = i.endpoint_id""",
         list(endpoint_ids),
         event.id,
         event.type,
@@ -139,8 +159,32 @@ async def insert_messages(
         payload,
         trace.get(TRACEPARENT),
         trace.get(TRACESTATE),
+        list(leased),
+        lease,
+        MESSAGES_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    leased_deliveries = [
+        Delivery(
+            message_id=row["message_id"],
+            event_id=event.id,
+            event_type=event.type,
+            correlation_id=event.correlation_id,
+            payload=payload,
+            attempt=row["attempt"],
+            endpoint_id=row["endpoint_id"],
+            url=row["url"],
+            secret=row["secret"],
+            order_id=event.subject,
+            previous_secret=row["previous_secret"],
+            headers=row["headers"],
+            rate_limit=row["rate_limit"],
+            traceparent=trace.get(TRACEPARENT),
+            tracestate=trace.get(TRACESTATE),
+        )
+        for row in rows
+        if row["attempt"]
+    ]
+    return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries)
 
 
 async def insert_test_message(

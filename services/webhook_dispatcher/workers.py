@@ -6,6 +6,8 @@ with SKIP LOCKED under a lease (total timeout + `lease_margin_seconds`), so a me
 instance that died is sent again once the lease has run out. The claim loop never waits for a send:
 each claimed message is sent by a task of its own (`Courier.send`), at most `sender_concurrency` at
 once, and per endpoint no more than its own connection pool takes (none while its breaker rests it).
+What this instance's fan-out wrote claimed for it (handoff.py) is sent the same way as soon as its
+transaction commits, without a claim.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from prometheus_client import Gauge
 
 from services.webhook_dispatcher.delivery import Courier, HttpClient
 from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.http_client import ConnectionPool
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import WebhookService
@@ -35,12 +38,21 @@ ENDPOINTS = Gauge("webhook_endpoints", "Endpoints by state: healthy, failing (en
 
 
 class Sender:
-    """Claims due messages and hands each to the courier, until cancelled."""
+    """Claims due messages, and takes those the fan-out handed over, and has the courier send each,
+    until cancelled."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: DispatcherSettings, new_client: Callable[[], HttpClient]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: DispatcherSettings,
+        new_client: Callable[[], HttpClient],
+        handoff: Handoff | None = None,
+    ) -> None:
         self._service = WebhookService(pool, settings)
         self._courier = Courier(self._service, settings, new_client)
         self._idle_seconds = settings.endpoint_idle_seconds
+        self._concurrency = settings.sender_concurrency
+        self._handoff = handoff or Handoff(settings.endpoint_concurrency)
         self._queue = WorkQueue(
             pool,
             name="webhooks",
@@ -51,10 +63,16 @@ class Sender:
             batch_size=settings.sender_batch_size,
             poll_interval=settings.sender_poll_interval_seconds,
             describe=lambda delivery: {"message_id": delivery.message_id},
+            notified=self._handoff.committed,
         )
 
     async def run(self) -> None:
         endpoints = self._courier.endpoints
+        self._handoff.attach(
+            lambda: endpoints.in_flight(time.monotonic()),
+            lambda: self._concurrency - self._queue.in_flight,
+            self._queue.add,
+        )
         sweeping = asyncio.create_task(
             run_periodically(
                 "free idle webhook endpoints", lambda: endpoints.evict_idle(time.monotonic()), self._idle_seconds / 2
@@ -63,15 +81,17 @@ class Sender:
         try:
             await self._queue.run()
         finally:
+            self._handoff.detach()
             sweeping.cancel()
             await asyncio.gather(sweeping, return_exceptions=True)
             await endpoints.close()
 
     async def _claim(self, limit: int) -> Sequence[Delivery]:
-        return await self._service.claim_due(limit, self._courier.endpoints.in_flight(time.monotonic()))
+        in_flight = self._handoff.in_flight(self._courier.endpoints.in_flight(time.monotonic()))
+        return await self._service.claim_due(limit, in_flight)
 
 
-async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
+async def send_webhooks(runtime: Runtime[DispatcherSettings], handoff: Handoff | None = None) -> None:
     settings = runtime.settings
     destinations = Destinations(settings.allowed_subnets, require_https=settings.require_https)
 
@@ -80,7 +100,7 @@ async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
             destinations, connect_timeout=settings.connect_timeout_seconds, max_idle=settings.endpoint_concurrency
         )
 
-    await Sender(runtime.pool, settings, new_client).run()
+    await Sender(runtime.pool, settings, new_client, handoff).run()
 
 
 async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any, Unpack, cast
 
-from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination, Written
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
@@ -50,6 +50,8 @@ MESSAGE_COLUMNS = (
 ATTEMPT_COLUMNS = ("attempted_at", "response_status", "latency_ms", "error", "response_excerpt")
 # What the fake DNS answers by default: a public address, which the dispatcher may send to.
 PUBLIC_HOSTS = {"subscriber.example": ["93.184.216.34"]}
+# The transaction every fan-out on the fake store writes in, as its commit's NOTIFY would name it.
+FAKE_TRANSACTION = "1"
 
 
 class FakeConnection:
@@ -209,21 +211,40 @@ class FakeStore:
         return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
-    ) -> None:
+        self,
+        conn: Connection,
+        endpoint_ids: Sequence[uuid.UUID],
+        event: Received,
+        payload: bytes,
+        trace: TraceContext,
+        *,
+        leased: Sequence[uuid.UUID],
+        lease: timedelta,
+    ) -> Written:
         taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
+        now = datetime.now(UTC)
+        inserted, handed = 0, []
         for endpoint_id in endpoint_ids:
-            if endpoint_id in self.endpoints and (endpoint_id, event.id) not in taken:
-                self.add_message(
-                    endpoint_id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    order_id=event.subject,
-                    correlation_id=event.correlation_id,
-                    payload=payload,
-                    traceparent=trace.get(TRACEPARENT),
-                    tracestate=trace.get(TRACESTATE),
-                )
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None or (endpoint_id, event.id) in taken:
+                continue
+            claimed = endpoint_id in leased and not endpoint["ordered"]
+            message_id = self.add_message(
+                endpoint_id,
+                event_id=event.id,
+                event_type=event.type,
+                order_id=event.subject,
+                correlation_id=event.correlation_id,
+                payload=payload,
+                traceparent=trace.get(TRACEPARENT),
+                tracestate=trace.get(TRACESTATE),
+                attempts=int(claimed),
+                next_attempt_at=now + lease if claimed else now,
+            )
+            inserted += 1
+            if claimed:
+                handed.append(_delivery(self.messages[message_id], endpoint, now))
+        return Written(FAKE_TRANSACTION, inserted, handed)
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes

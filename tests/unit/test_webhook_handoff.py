@@ -1,0 +1,86 @@
+"""What the fan-out hands straight to this instance's sender (services/webhook_dispatcher/handoff.py):
+only what the sender has room for, only once its transaction committed, and never what rolled back."""
+
+import uuid
+
+from services.webhook_dispatcher.domain import Delivery, Written
+from services.webhook_dispatcher.handoff import FORGET_SECONDS, Handoff
+
+A, B, C = (uuid.UUID(int=number) for number in (1, 2, 3))
+
+
+def _delivery(endpoint_id: uuid.UUID, message_id: int = 1) -> Delivery:
+    return Delivery(message_id, uuid.uuid4(), "order.created", None, b"{}", 1, endpoint_id, "https://x.example/", "s")
+
+
+class _Sender:
+    def __init__(self, busy: dict[uuid.UUID, int] | None = None, free: int = 50) -> None:
+        self.busy = busy or {}
+        self.free = free
+        self.sent: list[Delivery] = []
+
+
+def _attached(sender: _Sender, per_endpoint: int = 2, clock: list[float] | None = None) -> Handoff:
+    times = clock if clock is not None else [0.0]
+    handoff = Handoff(per_endpoint, clock=lambda: times[0])
+    handoff.attach(lambda: sender.busy, lambda: sender.free, sender.sent.append)
+    return handoff
+
+
+def test_room_is_what_each_endpoint_and_the_sender_have_left_counting_what_was_handed_over() -> None:
+    sender = _Sender(busy={A: 2, B: 1}, free=3)
+    handoff = _attached(sender)
+
+    assert handoff.room([A, B, C]) == [B, C]  # A is full (a resting endpoint is reported full too)
+    handoff.written(Written("7", 2, [_delivery(B), _delivery(C)]))
+    assert handoff.room([A, B, C]) == [C]  # B is full now; one slot of the sender's is left
+    assert handoff.in_flight(sender.busy) == {A: 2, B: 2, C: 1}  # what the claim leaves out
+    sender.free = 2
+    assert handoff.room([C]) == []
+
+
+def test_nothing_is_handed_over_while_the_sender_is_not_running() -> None:
+    handoff = Handoff(10)
+    assert handoff.room([A]) == []
+    sender = _Sender()
+    handoff = _attached(sender)
+    handoff.detach()
+    assert handoff.room([A]) == []
+
+
+def test_a_transactions_messages_go_to_the_sender_on_its_commit_and_no_claim_is_needed_for_them() -> None:
+    sender = _Sender()
+    handoff = _attached(sender)
+    first, second = _delivery(A, 1), _delivery(B, 2)
+    handoff.written(Written("7", 1, [first]))
+    handoff.written(Written("7", 1, [second]))  # the next event in the same transaction
+
+    assert sender.sent == []  # not before the commit
+    assert handoff.committed("7") is False
+    assert sender.sent == [first, second]
+    assert handoff.in_flight({}) == {}  # the sender counts them from now on
+    assert handoff.committed("7") is True  # heard again, or another instance's: a claim decides
+
+
+def test_a_transaction_that_also_left_messages_to_the_claim_calls_for_one() -> None:
+    sender = _Sender()
+    handoff = _attached(sender)
+    handoff.written(Written("8", 3, [_delivery(A)]))
+
+    assert handoff.committed("8") is True
+    assert len(sender.sent) == 1
+
+
+def test_a_transaction_never_heard_to_commit_is_forgotten_with_the_room_it_held() -> None:
+    sender = _Sender()
+    clock = [100.0]
+    handoff = _attached(sender, per_endpoint=1, clock=clock)
+    handoff.written(Written("9", 1, [_delivery(A)]))  # rolled back: no NOTIFY ever comes
+    assert handoff.room([A]) == []
+
+    clock[0] += FORGET_SECONDS + 1
+    handoff.written(Written("10", 1, [_delivery(B)]))
+
+    assert handoff.room([A]) == [A]
+    assert handoff.committed("9") is True
+    assert sender.sent == []
