@@ -10,7 +10,8 @@ recorded, the lease runs out and any instance's claim takes the message, as for 
 
 A fan-out's transaction NOTIFYs its own id on commit (store.insert_messages); on that notification
 the sender takes the transaction's messages. One that rolled back never notifies: its messages were
-never written, and are forgotten after `FORGET_SECONDS` with the room they held.
+never written, and are forgotten with the room they held. So is one whose commit is heard only after
+half the lease: its messages are left to the claim once their lease runs out (late, never twice).
 """
 
 import time
@@ -18,13 +19,13 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
 from services.webhook_dispatcher.domain import Delivery, Written
 
-# A transaction whose commit was not heard of by then is taken to have rolled back. (Were it heard
-# later, its messages wait for their lease to run out and are claimed then: late, never lost.)
-FORGET_SECONDS: Final = 10.0
+# Of the lease, how much may have passed between a message's write and its hand-over.
+HAND_OVER_WITHIN: Final = 0.5
 
 
 @dataclass
@@ -38,8 +39,9 @@ class Handoff:
     """Between this instance's fan-out and its sender: which endpoints may be handed messages, and the
     messages waiting for their transaction's commit."""
 
-    def __init__(self, per_endpoint: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_endpoint: int, lease: timedelta, clock: Callable[[], float] = time.monotonic) -> None:
         self._per_endpoint = per_endpoint
+        self._within = lease.total_seconds() * HAND_OVER_WITHIN
         self._clock = clock
         self._waiting: dict[str, _Waiting] = {}
         self._reserved: Counter[uuid.UUID] = Counter()
@@ -80,7 +82,7 @@ class Handoff:
     def written(self, written: Written) -> None:
         """Note what a fan-out wrote, in a transaction not yet committed."""
         now = self._clock()
-        self._forget_older_than(now - FORGET_SECONDS)
+        self._forget_older_than(now - self._within)
         waiting = self._waiting.setdefault(written.transaction, _Waiting(now))
         waiting.deliveries.extend(written.leased)
         waiting.claim_too |= written.inserted > len(written.leased)
@@ -89,6 +91,7 @@ class Handoff:
     def committed(self, transaction: str) -> bool:
         """`transaction` committed: hand its messages to the sender. Whether a claim is still called
         for (a transaction not of this fan-out's, or one that left messages to the claim)."""
+        self._forget_older_than(self._clock() - self._within)
         waiting = self._waiting.pop(transaction, None)
         if waiting is None:
             return True

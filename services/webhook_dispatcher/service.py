@@ -181,7 +181,7 @@ class WebhookService:
             settings.allowed_subnets, require_https=settings.require_https
         )
         # A claimed message is claimed again once its request can no longer be running.
-        self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
+        self._lease = settings.lease
 
     # ---- endpoints -----------------------------------------------------------------------------
 

@@ -141,7 +141,7 @@ async def insert_messages(
                INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
                                      traceparent, tracestate, attempts, next_attempt_at)
                SELECT e.id, $2, $3, $4, $5, $6, $7, $8, l.leased::int,
-                      CASE WHEN l.leased THEN now() + $10::interval ELSE now() END
+                      CASE WHEN l.leased THEN clock_timestamp() + $10::interval ELSE now() END
                FROM endpoints e CROSS JOIN LATERAL (SELECT e.id = ANY($9::uuid[]) AND NOT e.ordered AS leased) l
                WHERE e.id = ANY($1::uuid[])
                ON CONFLICT (endpoint_id, event_id) DO NOTHING

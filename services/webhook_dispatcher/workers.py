@@ -52,7 +52,7 @@ class Sender:
         self._courier = Courier(self._service, settings, new_client)
         self._idle_seconds = settings.endpoint_idle_seconds
         self._concurrency = settings.sender_concurrency
-        self._handoff = handoff or Handoff(settings.endpoint_concurrency)
+        self._handoff = handoff or Handoff(settings.endpoint_concurrency, settings.lease)
         self._queue = WorkQueue(
             pool,
             name="webhooks",

@@ -2,11 +2,13 @@
 only what the sender has room for, only once its transaction committed, and never what rolled back."""
 
 import uuid
+from datetime import timedelta
 
 from services.webhook_dispatcher.domain import Delivery, Written
-from services.webhook_dispatcher.handoff import FORGET_SECONDS, Handoff
+from services.webhook_dispatcher.handoff import Handoff
 
 A, B, C = (uuid.UUID(int=number) for number in (1, 2, 3))
+LEASE = timedelta(seconds=40)  # a transaction's messages are handed over within 20 s of their write
 
 
 def _delivery(endpoint_id: uuid.UUID, message_id: int = 1) -> Delivery:
@@ -22,7 +24,7 @@ class _Sender:
 
 def _attached(sender: _Sender, per_endpoint: int = 2, clock: list[float] | None = None) -> Handoff:
     times = clock if clock is not None else [0.0]
-    handoff = Handoff(per_endpoint, clock=lambda: times[0])
+    handoff = Handoff(per_endpoint, LEASE, clock=lambda: times[0])
     handoff.attach(lambda: sender.busy, lambda: sender.free, sender.sent.append)
     return handoff
 
@@ -40,7 +42,7 @@ def test_room_is_what_each_endpoint_and_the_sender_have_left_counting_what_was_h
 
 
 def test_nothing_is_handed_over_while_the_sender_is_not_running() -> None:
-    handoff = Handoff(10)
+    handoff = Handoff(10, LEASE)
     assert handoff.room([A]) == []
     sender = _Sender()
     handoff = _attached(sender)
@@ -71,16 +73,27 @@ def test_a_transaction_that_also_left_messages_to_the_claim_calls_for_one() -> N
     assert len(sender.sent) == 1
 
 
-def test_a_transaction_never_heard_to_commit_is_forgotten_with_the_room_it_held() -> None:
+def test_a_transaction_not_heard_to_commit_within_half_the_lease_is_left_to_the_claim() -> None:
     sender = _Sender()
     clock = [100.0]
     handoff = _attached(sender, per_endpoint=1, clock=clock)
-    handoff.written(Written("9", 1, [_delivery(A)]))  # rolled back: no NOTIFY ever comes
+    handoff.written(Written("9", 1, [_delivery(A)]))  # rolled back, or its commit heard too late
     assert handoff.room([A]) == []
 
-    clock[0] += FORGET_SECONDS + 1
+    clock[0] += 21
     handoff.written(Written("10", 1, [_delivery(B)]))
 
-    assert handoff.room([A]) == [A]
-    assert handoff.committed("9") is True
+    assert handoff.room([A]) == [A]  # the room it held is free again
+    assert handoff.committed("9") is True  # heard at last: its message waits for its lease and a claim
+    assert sender.sent == []
+
+
+def test_a_commit_heard_late_hands_nothing_over() -> None:
+    sender = _Sender()
+    clock = [100.0]
+    handoff = _attached(sender, clock=clock)
+    handoff.written(Written("11", 1, [_delivery(A)]))
+
+    clock[0] += 21
+    assert handoff.committed("11") is True
     assert sender.sent == []
