@@ -8,7 +8,8 @@ next):
 - **Wake.** The claim loop sleeps until a NOTIFY on the queue's channel (a new or requeued item), a
   finished item, or the poll interval, whichever comes first; a dropped LISTEN connection is
   re-opened. A service that hands items to its own queue as it writes them (`add`) can say which
-  NOTIFYs announce only those (`notified`), so they cost no claim.
+  NOTIFYs announce only those (`notified`), and after which finished items no claim can find more
+  (`finished`), so they cost no claim.
 - **Process.** Each claimed item is processed by a task of its own, at most `concurrency` at once;
   the loop never waits for one, so a slow item holds up only itself.
 - **Settle.** Processing ends in an `Outcome`: done, failed for good, or pending again after a delay.
@@ -51,7 +52,7 @@ def _no_fields(_: object) -> Mapping[str, object]:
     return {}
 
 
-def _always(_: str) -> bool:
+def _always(_: object) -> bool:
     return True
 
 
@@ -78,8 +79,10 @@ class WorkQueue(Generic[ItemT]):
     batch_size: int
     poll_interval: float
     describe: Callable[[ItemT], Mapping[str, object]] = _no_fields
-    # Told each NOTIFY's payload; whether it calls for a claim (every one does, unless it says not).
+    # Told each NOTIFY's payload, and each item processed: whether it calls for a claim (each does,
+    # unless these say not).
     notified: Callable[[str], bool] = _always
+    finished: Callable[[ItemT], bool] = _always
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
@@ -139,7 +142,8 @@ class WorkQueue(Generic[ItemT]):
         except Exception:  # a bug must not stop the queue; the lease brings the item back
             log.exception("work item crashed; its lease brings it back", queue=self.name, **self.describe(item))
         finally:
-            self._wake.set()
+            if self.finished(item):
+                self._wake.set()
 
     async def _listen(self) -> None:
         """Wake the claim loop on every NOTIFY; open the connection again when it drops."""

@@ -14,7 +14,7 @@ from shared.services import WEBHOOK_DISPATCHER
 def build() -> tuple[FastAPI, DispatcherSettings]:
     settings = DispatcherSettings.load(WEBHOOK_DISPATCHER)
     # What the fan-out writes for this instance's sender goes to it directly (handoff.py).
-    handoff = Handoff(settings.endpoint_concurrency, settings.lease)
+    handoff = Handoff(settings.lease)
 
     def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
         handlers.subscribe(runtime, handoff)

@@ -62,7 +62,8 @@ class EndpointState:
 
     client: HttpClient
     breaker: CircuitBreaker
-    in_flight: int = 0
+    slots: asyncio.Semaphore  # `endpoint_concurrency` requests at once; more messages wait their turn
+    in_flight: int = 0  # messages in hand: being sent, or waiting for a slot
     bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)  # when its last request ended
@@ -101,6 +102,7 @@ class Endpoints:
             state = EndpointState(
                 self._new_client(),
                 CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds),
+                asyncio.Semaphore(self._settings.endpoint_concurrency),
             )
             self._states[endpoint_id] = state
         return state
@@ -114,6 +116,16 @@ class Endpoints:
             for endpoint_id, state in self._states.items()
             if state.in_flight or state.breaker.is_open(now)
         }
+
+    def room(self, endpoint_id: uuid.UUID, now: float, queued: int) -> int:
+        """How many more messages the endpoint takes now: its requests at once and `queued` more
+        waiting for a slot, less those in hand; none while its breaker rests it."""
+        state = self._states.get(endpoint_id)
+        if state is None:
+            return self._settings.endpoint_concurrency + queued
+        if state.breaker.is_open(now):
+            return 0
+        return self._settings.endpoint_concurrency + queued - state.in_flight
 
     async def evict_idle(self, now: float) -> None:
         """Free the state and connections of endpoints idle for `endpoint_idle_seconds`: among them
@@ -144,12 +156,14 @@ class Courier:
         self._delivered = DeliveredAttempts(service)
 
     async def send(self, delivery: Delivery) -> None:
-        """Deliver a claimed message as one of its endpoint's requests in flight, paced."""
+        """Deliver a claimed message as one of its endpoint's requests in flight (waiting for a slot
+        when they are all taken), paced."""
         state = self.endpoints.state(delivery.endpoint_id)
         state.in_flight += 1
         try:
-            await state.pace(delivery.rate_limit)
-            await self.deliver(delivery)
+            async with state.slots:
+                await state.pace(delivery.rate_limit)
+                await self.deliver(delivery)
         finally:
             state.in_flight -= 1
             state.last_used = time.monotonic()

@@ -92,6 +92,7 @@ class Delivery:
     previous_secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     rate_limit: int | None = None
+    ordered: bool = False  # its endpoint's: the next message of its order waits for it
     # The trace context the message was fanned out in (shared/tracing.py), sent on with each attempt.
     traceparent: str | None = None
     tracestate: str | None = None

@@ -301,7 +301,7 @@ async def claim_due(
            WHERE m.id = due.id AND e.id = m.endpoint_id
            RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.traceparent, m.tracestate,
                      m.payload, m.attempts AS attempt,
-                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
+                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit, e.ordered,
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,

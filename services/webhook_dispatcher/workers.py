@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import asyncpg
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from services.webhook_dispatcher.delivery import Courier, HttpClient
 from services.webhook_dispatcher.domain import Delivery
@@ -34,6 +34,7 @@ OLDEST_DUE_AGE = Gauge(
     "webhook_oldest_due_message_age_seconds", "How long the oldest due message has waited (0: none)", ["endpoint"]
 )
 FAILING_FOR = Gauge("webhook_endpoint_failing_seconds", "How long deliveries have been failing (0: not)", ["endpoint"])
+CLAIMED = Counter("webhook_messages_claimed_total", "Messages this sender claimed (first attempts and retries)")
 ENDPOINTS = Gauge("webhook_endpoints", "Endpoints by state: healthy, failing (enabled), disabled", ["state"])
 
 
@@ -52,7 +53,13 @@ class Sender:
         self._courier = Courier(self._service, settings, new_client)
         self._idle_seconds = settings.endpoint_idle_seconds
         self._concurrency = settings.sender_concurrency
-        self._handoff = handoff or Handoff(settings.endpoint_concurrency, settings.lease)
+        self._endpoint_concurrency = settings.endpoint_concurrency
+        self._handoff = handoff or Handoff(settings.lease)
+        # Messages handed over may wait for a slot behind a full endpoint's requests (each done within
+        # the total timeout) when the lease leaves that long on top of their own request.
+        self._queued = (
+            settings.endpoint_concurrency if settings.lease_margin_seconds >= settings.total_timeout_seconds else 0
+        )
         self._queue = WorkQueue(
             pool,
             name="webhooks",
@@ -64,12 +71,14 @@ class Sender:
             poll_interval=settings.sender_poll_interval_seconds,
             describe=lambda delivery: {"message_id": delivery.message_id},
             notified=self._handoff.committed,
+            finished=self._may_free_claims,
         )
+        self._claimed_last = False  # whether the last claim found any message
 
     async def run(self) -> None:
         endpoints = self._courier.endpoints
         self._handoff.attach(
-            lambda: endpoints.in_flight(time.monotonic()),
+            lambda endpoint_id: endpoints.room(endpoint_id, time.monotonic(), self._queued),
             lambda: self._concurrency - self._queue.in_flight,
             self._queue.add,
         )
@@ -88,7 +97,19 @@ class Sender:
 
     async def _claim(self, limit: int) -> Sequence[Delivery]:
         in_flight = self._handoff.in_flight(self._courier.endpoints.in_flight(time.monotonic()))
-        return await self._service.claim_due(limit, in_flight)
+        claimed = await self._service.claim_due(limit, in_flight)
+        CLAIMED.inc(len(claimed))
+        self._claimed_last = bool(claimed)
+        return claimed
+
+    def _may_free_claims(self, delivery: Delivery) -> bool:
+        """Whether a claim may find more now that `delivery` is done: when the last one found any (it
+        may have taken no more than a cap allowed), when the next of an order was waiting for it, or
+        when its endpoint was full. Otherwise its slot waits for a NOTIFY or the poll."""
+        if self._claimed_last or delivery.ordered:
+            return True
+        in_hand = self._handoff.in_flight(self._courier.endpoints.in_flight(time.monotonic()))
+        return in_hand.get(delivery.endpoint_id, 0) + 1 >= self._endpoint_concurrency
 
 
 async def send_webhooks(runtime: Runtime[DispatcherSettings], handoff: Handoff | None = None) -> None:

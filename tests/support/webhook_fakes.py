@@ -425,6 +425,7 @@ def _delivery(message: Mapping[str, Any], endpoint: Mapping[str, Any], now: date
         previous_secret=endpoint["previous_secret"] if rotating else None,
         headers=endpoint["headers"],
         rate_limit=endpoint["rate_limit"],
+        ordered=endpoint["ordered"],
         traceparent=message["traceparent"],
         tracestate=message["tracestate"],
     )
