@@ -19,6 +19,7 @@ this client writes the request in one piece and reads the answer with a handful 
 """
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -42,6 +43,10 @@ KEEPALIVE_SECONDS: Final = 5.0
 DRAIN_BYTES: Final = 64 * 1024
 # An answer's status line and headers may take this much (asyncio's stream limit).
 HEAD_BYTES: Final = 64 * 1024
+
+
+# What a header line may not hold: a line break would end it and start another (header injection).
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class ConnectError(OSError):
@@ -212,6 +217,9 @@ class _ClosedBeforeAnswer(Exception):
 
 
 def _request(where: Target, headers: Mapping[str, str], body: bytes) -> bytes:
+    for name, value in headers.items():
+        if _CONTROL.search(name) or _CONTROL.search(value) or ":" in name:
+            raise ValueError(f"the header {name[:100]!r} cannot be sent: it holds a control character or a colon")
     lines = [f"POST {where.path} HTTP/1.1", f"host: {where.host_header}", f"content-length: {len(body)}"]
     if not any(name.lower() == "user-agent" for name in headers):
         lines.append(f"user-agent: {USER_AGENT}")

@@ -178,3 +178,12 @@ async def test_interim_answers_are_skipped_and_a_non_http_answer_is_an_error(
             await client.post(server.url, {}, b"{}", 1024)
 
     assert answer.status == 204
+
+
+async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(serve: Serve) -> None:
+    server = await serve(lambda _: NO_CONTENT)
+    async with _pool() as client:
+        with pytest.raises(ValueError, match="webhook-event-type"):
+            await client.post(server.url, {"webhook-event-type": "order.created\r\nx-injected: 1"}, b"{}", 1024)
+
+    assert server.requests == []
