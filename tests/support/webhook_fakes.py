@@ -27,6 +27,7 @@ ENDPOINT_COLUMNS = (
     "url",
     "description",
     "event_types",
+    "channels",
     "rate_limit",
     "ordered",
     "headers",
@@ -110,6 +111,7 @@ class FakeStore:
             "url": "https://subscriber.example/hooks",
             "description": "",
             "event_types": [],
+            "channels": [],
             "rate_limit": None,
             "ordered": False,
             "headers": {},
@@ -153,7 +155,7 @@ class FakeStore:
     # ---- endpoints -----------------------------------------------------------------------------
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> dict[str, Any]:
-        return self.add_endpoint(**{name: fields[name] for name in UPDATABLE}, secret=secret)
+        return self.add_endpoint(**{name: fields[name] for name in UPDATABLE if name in fields}, secret=secret)
 
     async def fetch_endpoint(self, conn: Connection, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
         endpoint = self.endpoints.get(endpoint_id)
@@ -208,7 +210,11 @@ class FakeStore:
     # ---- messages ------------------------------------------------------------------------------
 
     async def enabled_endpoint_filters(self, conn: Connection) -> list[dict[str, Any]]:
-        return [{"id": e["id"], "event_types": e["event_types"]} for e in self.endpoints.values() if e["enabled"]]
+        return [
+            {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
+            for e in self.endpoints.values()
+            if e["enabled"]
+        ]
 
     async def insert_messages(
         self,
