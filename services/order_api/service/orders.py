@@ -28,7 +28,6 @@ from services.order_api.service.lifecycle import (
     enqueue_event,
     insert_order,
     lock_order,
-    publish_change,
     save_change,
     utc_now,
 )
@@ -95,11 +94,10 @@ class OrderService:
                     raise UpstreamConflict(draft.upstream_id, stored.order.id)
             order = await self._build(tables, draft)
             try:
-                stored = await insert_order(tables, order, digest)
+                # Anonymized at once when created eligible by a customer who asked to be forgotten.
+                stored = await insert_order(tables, order, digest, self.max_event_bytes)
             except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
                 raise UpstreamConflict(draft.upstream_id or "", 0) from taken
-            # Anonymized at once when created eligible by a customer who asked to be forgotten.
-            stored = await publish_change(tables, "order.created", stored, self.max_event_bytes)
         return PlacedOrder(stored, created=True)
 
     async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:

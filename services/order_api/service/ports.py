@@ -6,7 +6,7 @@ so a use case's changes and its outbox event commit together or not at all.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -32,9 +32,13 @@ class Orders(Protocol):
     async def next_object_id(self) -> int:
         """A new id for an object inside an order (a transaction, a fulfillment)."""
 
-    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
-        """Store a new order (version 1), remembering the fingerprint of the request that made it;
-        UpstreamIdTaken when its upstream id names another order."""
+    async def insert(
+        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
+    ) -> StoredOrder:
+        """Store a new order (version 1), remembering the fingerprint of the request that made it, and with
+        `event` add the event it makes of the order as stored to the outbox (orders.events) in the same
+        round trip (an exception it raises stores nothing); UpstreamIdTaken when its upstream id names
+        another order."""
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         """Store a changed order as its next version; UpstreamIdTaken when its upstream id names another order."""
