@@ -98,6 +98,7 @@ class Delivery:
     previous_secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     rate_limit: int | None = None
+    ordered: bool = False  # its endpoint's: the next message of its order waits for it
     # The trace context the message was fanned out in (shared/tracing.py), sent on with each attempt.
     traceparent: str | None = None
     tracestate: str | None = None
@@ -112,6 +113,23 @@ class Answer:
     error: str | None = None
     excerpt: str | None = None
     retry_after: timedelta | None = None
+
+
+class Written(NamedTuple):
+    """What one fan-out wrote: how many messages, those of them it leased to this instance's sender
+    (handoff.py), and its transaction's id, as the NOTIFY on its commit names it."""
+
+    transaction: str
+    inserted: int
+    leased: list[Delivery]
+
+
+class DeliveredAttempt(NamedTuple):
+    """A delivered attempt, recorded with others in one statement (settling.py)."""
+
+    delivery: Delivery
+    answer: Answer
+    latency_ms: int
 
 
 MessageStatus = Literal["pending", "delivered", "failed"]
@@ -186,6 +204,23 @@ class MessageNotFound(LookupError):
         super().__init__(f"Endpoint {endpoint_id} has no message {message_id}.")
         self.endpoint_id = endpoint_id
         self.message_id = message_id
+
+
+class MessagePending(RuntimeError):
+    """A message still to be sent (or being sent) keeps its payload: it cannot be expunged."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(
+            f"Message {message_id} is still pending delivery (due, being sent or waiting for a retry); its payload "
+            "can be expunged once it is delivered or has failed."
+        )
+
+
+class PayloadExpunged(RuntimeError):
+    """A message whose payload was expunged has nothing left to send."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"Message {message_id}'s payload was expunged; it cannot be sent again.")
 
 
 # ---- event types -------------------------------------------------------------------------------

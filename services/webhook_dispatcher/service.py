@@ -5,8 +5,9 @@ retention's.
 Each use case opens its connection or transaction, applies the domain's rules, calls the store and
 writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
 pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
-Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`,
-`UnknownEventTypes`); the API words them.
+Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `PayloadExpunged`,
+`UnsafeDestination`, `UnknownEventTypes`); the API words them. The statistics (stats.py), the payload
+expunge (expunge.py) and the admin API's Idempotency-Keys (request_keys.py) are use cases of their own.
 """
 
 import contextlib
@@ -20,17 +21,21 @@ from services.webhook_dispatcher.catalogue import check_filters, subscriber_type
 from services.webhook_dispatcher.domain import (
     GONE,
     Answer,
+    DeliveredAttempt,
     Delivery,
     EndpointNotFound,
     MessageNotFound,
     MessageStatus,
+    PayloadExpunged,
     Settlement,
+    Written,
     forwarded_body,
     generate_secret,
     matches,
     webhook_body,
 )
 from services.webhook_dispatcher.erasure import ErasureService
+from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
@@ -121,6 +126,8 @@ class Store(Protocol):
 
     async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> Row | None: ...
 
+    async def payload_expunged(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> bool: ...
+
     async def recover(self, conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int: ...
 
     async def claim_due(
@@ -129,6 +136,8 @@ class Store(Protocol):
 
     async def record_attempt(self, conn: Connection, delivery: Delivery, **attempt: Unpack[AttemptLog]) -> None: ...
 
+    async def record_deliveries(self, conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None: ...
+
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]: ...
 
     async def endpoint_backlog(self, conn: Connection) -> Sequence[Row]: ...
@@ -136,8 +145,16 @@ class Store(Protocol):
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
-    ) -> None: ...
+        self,
+        conn: Connection,
+        endpoint_ids: Sequence[uuid.UUID],
+        event: Received,
+        payload: bytes,
+        trace: TraceContext,
+        *,
+        leased: Sequence[uuid.UUID],
+        lease: timedelta,
+    ) -> Written: ...
 
 
 class Outbox(Protocol):
@@ -156,17 +173,19 @@ class WebhookService:
         outbox: Outbox = postgres_outbox,
         destinations: Destinations | None = None,
         erasures: ErasureService | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._store = store
         self._outbox = outbox
         self._erasures = erasures or ErasureService(outbox=outbox)
+        self._handoff = handoff
         self._destinations = destinations or Destinations(
             settings.allowed_subnets, require_https=settings.require_https
         )
         # A claimed message is claimed again once its request can no longer be running.
-        self._lease = timedelta(seconds=settings.total_timeout_seconds + settings.lease_margin_seconds)
+        self._lease = settings.lease
 
     # ---- endpoints -----------------------------------------------------------------------------
 
@@ -257,9 +276,12 @@ class WebhookService:
             return await self._store.list_messages(conn, event_id=event_id, status=status)
 
     async def retry_message(self, endpoint_id: uuid.UUID, message_id: int) -> Row:
-        """Send the message again now (one more attempt), whatever its status."""
+        """Send the message again now (one more attempt), whatever its status; not one whose payload was
+        expunged."""
         async with self._db.acquire() as conn:
             row = await self._store.retry_message(conn, endpoint_id, message_id)
+            if row is None and await self._store.payload_expunged(conn, endpoint_id, message_id):
+                raise PayloadExpunged(message_id)
         if row is None:
             raise MessageNotFound(endpoint_id, message_id)
         return row
@@ -290,8 +312,14 @@ class WebhookService:
             body = forwarded_body(event.type, event.time, event.data_json)
             if event.type not in ORDER_EVENTS:
                 body = await self._erasures.masked_body(conn, event.subject, body)
+            # This instance's sender takes what it has room for at once, when the transaction commits.
+            leased = self._handoff.room(endpoints) if self._handoff is not None else []
             # The current span is the event's consumer span: each delivery attempt is its child.
-            await self._store.insert_messages(conn, endpoints, event, body, current_trace_context())
+            written = await self._store.insert_messages(
+                conn, endpoints, event, body, current_trace_context(), leased=leased, lease=self._lease
+            )
+            if self._handoff is not None:
+                self._handoff.written(written)
 
     @staticmethod
     def offered_event_types() -> list[str]:
@@ -307,6 +335,12 @@ class WebhookService:
             return await self._store.claim_due(
                 conn, limit, self._lease, in_flight=in_flight, per_endpoint=self._settings.endpoint_concurrency
             )
+
+    async def record_deliveries(self, delivered: Sequence[DeliveredAttempt]) -> None:
+        """Log delivered attempts and settle their messages delivered (ending their endpoints' failing
+        streaks), all in one statement: what `record_attempt` does for one delivered attempt."""
+        async with self._db.acquire() as conn:
+            await self._store.record_deliveries(conn, delivered)
 
     async def record_attempt(
         self, delivery: Delivery, answer: Answer, settlement: Settlement, *, latency_ms: int

@@ -1,11 +1,12 @@
 """The dispatcher's settings: the shared ones plus delivery timing and safety (env prefix WEBHOOKS_)."""
 
+from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from shared.auth import ApiKeySettings
+from shared.idempotency import IdempotencySettings
 from shared.settings import SET_WHEN_DEPLOYED
 from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
 
@@ -20,7 +21,7 @@ def _loopback() -> list[IPv4Network | IPv6Network]:
     return [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
 
 
-class DispatcherSettings(ApiKeySettings):
+class DispatcherSettings(IdempotencySettings):  # API keys, and Idempotency-Keys' lifetime
     # An endpoint's registration is a few KB at most (20 headers of 1,000 characters, 100 filters).
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # What the fan-out consumes; only a benchmark or a staging copy has reason to change it.
@@ -44,6 +45,12 @@ class DispatcherSettings(ApiKeySettings):
     # this margin (pacing for a rate limit, recording the attempt), so an instance killed mid-send
     # delays its messages by about that much.
     lease_margin_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed message is this instance's: until its request can no longer be running."""
+        return timedelta(seconds=self.total_timeout_seconds + self.lease_margin_seconds)
+
     # Senders settle attempts concurrently, each in a transaction of its own.
     db_pool_size: int = Field(default=20, ge=2)
     # At most this many requests in flight to one endpoint per instance, so a slow one cannot take

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, Written
 from shared.consumer import Received
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
@@ -125,14 +125,34 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 
 
 async def insert_messages(
-    conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext = NO_TRACE
-) -> None:
-    await conn.execute(
-        # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
-        """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
-                                 traceparent, tracestate)
-           SELECT e.id, $2, $3, $4, $5, $6, $7, $8 FROM endpoints e WHERE e.id = ANY($1::uuid[])
-           ON CONFLICT (endpoint_id, event_id) DO NOTHING""",
+    conn: Connection,
+    endpoint_ids: Sequence[uuid.UUID],
+    event: Received,
+    payload: bytes,
+    trace: TraceContext = NO_TRACE,
+    *,
+    leased: Sequence[uuid.UUID] = (),
+    lease: timedelta = timedelta(0),
+) -> Written:
+    """One message of the event per endpoint (one deleted since the filters were read is skipped, one
+    that has it already keeps its own). Those for the `leased` endpoints that keep no order are written
+    claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The commit
+    NOTIFYs the transaction's id, which the returned `Written` names."""
+    rows = await conn.fetch(
+        """WITH inserted AS (
+               INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
+                                     traceparent, tracestate, attempts, next_attempt_at)
+               SELECT e.id, $2, $3, $4, $5, $6, $7, $8, l.leased::int,
+                      CASE WHEN l.leased THEN clock_timestamp() + $10::interval ELSE now() END
+               FROM endpoints e CROSS JOIN LATERAL (SELECT e.id = ANY($9::uuid[]) AND NOT e.ordered AS leased) l
+               WHERE e.id = ANY($1::uuid[])
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id, endpoint_id, attempts)
+           SELECT i.id AS message_id, i.attempts AS attempt, e.id AS endpoint_id, e.url, e.secret, e.headers,
+                  e.rate_limit,
+                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                  txid_current()::text AS transaction, pg_notify($11, txid_current()::text) AS notified
+           FROM inserted i JOIN endpoints e ON e.id = i.endpoint_id""",
         list(endpoint_ids),
         event.id,
         event.type,
@@ -141,8 +161,32 @@ async def insert_messages(
         payload,
         trace.get(TRACEPARENT),
         trace.get(TRACESTATE),
+        list(leased),
+        lease,
+        MESSAGES_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    leased_deliveries = [
+        Delivery(
+            message_id=row["message_id"],
+            event_id=event.id,
+            event_type=event.type,
+            correlation_id=event.correlation_id,
+            payload=payload,
+            attempt=row["attempt"],
+            endpoint_id=row["endpoint_id"],
+            url=row["url"],
+            secret=row["secret"],
+            order_id=event.subject,
+            previous_secret=row["previous_secret"],
+            headers=row["headers"],
+            rate_limit=row["rate_limit"],
+            traceparent=trace.get(TRACEPARENT),
+            tracestate=trace.get(TRACESTATE),
+        )
+        for row in rows
+        if row["attempt"]
+    ]
+    return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries)
 
 
 async def insert_test_message(
@@ -150,7 +194,7 @@ async def insert_test_message(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""INSERT INTO messages (endpoint_id, event_id, event_type, order_id, payload)
-            VALUES ($1, $2, $3, '', $4) RETURNING {_MESSAGE_COLUMNS}""",
+            VALUES ($1, $2, $3, '', $4) RETURNING {MESSAGE_COLUMNS}""",
         endpoint_id,
         event_id,
         event_type,
@@ -161,9 +205,16 @@ async def insert_test_message(
     return row
 
 
-_MESSAGE_COLUMNS = (
-    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at"
+MESSAGE_COLUMNS: Final = (
+    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at, "
+    "payload_expunged_at"
 )
+# A message's attempts, oldest first, as a JSON array (the message is `m`).
+ATTEMPT_LOG: Final = """coalesce((SELECT json_agg(json_build_object(
+                                 'attempted_at', a.attempted_at, 'response_status', a.response_status,
+                                 'latency_ms', a.latency_ms, 'error', a.error,
+                                 'response_excerpt', a.response_excerpt) ORDER BY a.id)
+                             FROM attempts a WHERE a.message_id = m.id), '[]') AS attempt_log"""
 
 
 async def list_messages(
@@ -178,12 +229,7 @@ async def list_messages(
 ) -> list[asyncpg.Record]:
     """Messages, newest first, each with its attempts (oldest first) as a JSON array."""
     return await conn.fetch(
-        f"""SELECT {", ".join("m." + column for column in _MESSAGE_COLUMNS.split(", "))},
-                   coalesce((SELECT json_agg(json_build_object(
-                                 'attempted_at', a.attempted_at, 'response_status', a.response_status,
-                                 'latency_ms', a.latency_ms, 'error', a.error,
-                                 'response_excerpt', a.response_excerpt) ORDER BY a.id)
-                             FROM attempts a WHERE a.message_id = m.id), '[]') AS attempt_log
+        f"""SELECT {", ".join("m." + column for column in MESSAGE_COLUMNS.split(", "))}, {ATTEMPT_LOG}
             FROM messages m
             WHERE ($1::uuid IS NULL OR m.endpoint_id = $1) AND ($2::uuid IS NULL OR m.event_id = $2)
               AND ($3::text IS NULL OR m.status = $3)
@@ -199,10 +245,11 @@ async def list_messages(
 
 
 async def retry_message(conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> asyncpg.Record | None:
-    """Send a message again now, whatever its status; one more attempt (failed again if it fails)."""
+    """Send a message again now, whatever its status; one more attempt (failed again if it fails). None
+    when the endpoint has no such message, or its payload was expunged."""
     row = await conn.fetchrow(
         f"""UPDATE messages SET status = 'pending', next_attempt_at = now()
-            WHERE id = $1 AND endpoint_id = $2 RETURNING {_MESSAGE_COLUMNS}""",
+            WHERE id = $1 AND endpoint_id = $2 AND payload_expunged_at IS NULL RETURNING {MESSAGE_COLUMNS}""",
         message_id,
         endpoint_id,
     )
@@ -210,12 +257,24 @@ async def retry_message(conn: Connection, endpoint_id: uuid.UUID, message_id: in
     return row
 
 
+async def payload_expunged(conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> bool:
+    """Whether the endpoint's message had its payload expunged."""
+    found = await conn.fetchval(
+        "SELECT payload_expunged_at IS NOT NULL FROM messages WHERE id = $1 AND endpoint_id = $2",
+        message_id,
+        endpoint_id,
+    )
+    return bool(found)
+
+
 async def recover(conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int:
-    """Re-send every failed message of the endpoint created since `since`; how many."""
+    """Re-send every failed message of the endpoint created since `since` (not those whose payload was
+    expunged); how many."""
     count: int = await conn.fetchval(
         """WITH requeued AS (
                UPDATE messages SET status = 'pending', next_attempt_at = now()
-               WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 RETURNING 1)
+               WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 AND payload_expunged_at IS NULL
+               RETURNING 1)
            SELECT count(*) FROM requeued""",
         endpoint_id,
         since,
@@ -259,7 +318,7 @@ async def claim_due(
            WHERE m.id = due.id AND e.id = m.endpoint_id
            RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.traceparent, m.tracestate,
                      m.payload, m.attempts AS attempt,
-                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
+                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit, e.ordered,
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,
@@ -303,6 +362,29 @@ async def record_attempt(
         error,
         response_excerpt,
         delivery.endpoint_id,
+    )
+
+
+async def record_deliveries(conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+    """`record_attempt` for many delivered attempts in one statement. A message deleted meanwhile (its
+    endpoint was) is skipped, not an error for the others."""
+    await conn.execute(
+        """WITH done AS (
+               SELECT d.*, m.endpoint_id FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[])
+                   AS d (message_id, response_status, latency_ms, response_excerpt)
+               JOIN messages m ON m.id = d.message_id),
+           attempt AS (
+               INSERT INTO attempts (message_id, response_status, latency_ms, response_excerpt)
+               SELECT message_id, response_status, latency_ms, response_excerpt FROM done),
+           message AS (
+               UPDATE messages m SET status = 'delivered', delivered_at = now()
+               FROM done WHERE m.id = done.message_id)
+           UPDATE endpoints SET failing_since = NULL
+           WHERE id IN (SELECT endpoint_id FROM done) AND failing_since IS NOT NULL""",
+        [attempt.delivery.message_id for attempt in delivered],
+        [attempt.answer.status for attempt in delivered],
+        [attempt.latency_ms for attempt in delivered],
+        [attempt.answer.excerpt for attempt in delivered],
     )
 
 

@@ -134,6 +134,9 @@ class FakeOrders:
     async def count(self, query: OrderQuery) -> int:
         return sum(_matches(row.order, query) for row in self.rows.values())
 
+    async def fold_counts(self) -> int:
+        return 0  # its counts are counted afresh each time: no changes are recorded to fold
+
 
 # The filters the use cases' tests use, each as what it reads of an order; any other is refused, not
 # silently ignored.

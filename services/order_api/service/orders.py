@@ -19,7 +19,6 @@ from services.order_api.domain.building import NewOrderIds, build_order, object_
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
 from services.order_api.domain.customers import with_counted_customer
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
-from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
@@ -32,6 +31,7 @@ from services.order_api.service.lifecycle import (
     utc_now,
 )
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
+from shared.fingerprints import fingerprint
 from shared.order_facts import CustomerDraft, OrderDraft
 from shared.orders import CustomerSnapshot, OrderSnapshot
 
@@ -140,6 +140,12 @@ class OrderService:
     async def count_orders(self, query: OrderQuery) -> int:
         async with self.database.connection() as tables:
             return await tables.orders.count(query)
+
+    async def fold_counts(self) -> int:
+        """Fold the order changes recorded since the last fold into the counts by status (workers.py),
+        which keeps those counts fast; how many changes."""
+        async with self.database.transaction() as tables:
+            return await tables.orders.fold_counts()
 
     # ---- changes ----------------------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from services.order_api.domain.http_guards import KeyRecord
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
+from shared.idempotency import KeyRecord
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot, OrderSnapshot
 from shared.rate_limits import WindowCount
@@ -67,6 +67,9 @@ class Orders(Protocol):
         """The page of the orders matching `query`."""
 
     async def count(self, query: OrderQuery) -> int: ...
+
+    async def fold_counts(self) -> int:
+        """Fold the changes recorded since into the counts by status (in a transaction); how many."""
 
 
 class Catalog(Protocol):
