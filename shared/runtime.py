@@ -286,7 +286,7 @@ def create_app(
         # event loop stopped, which made order_api's p99 at 300 creates/s (bench/order_create.py).
         gc.freeze()
         # A young collection every 700 allocations (Python's default) walked the objects of every request
-        # in flight, ~5 % of order_api's CPU per create; every 20,000 it costs a tenth of that.
+        # in flight: ~5 % of order_api's CPU over a run of creates (bench/README.md), ~1.5 % every 20,000.
         gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS)
         log.info("service started", port=settings.http_port)
         try:
