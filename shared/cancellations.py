@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AwareDatetime
 
 from shared import orders
+from shared.channels import OrderSourced
 from shared.order_facts import PaymentFact
 from shared.orders import Snapshot
 
@@ -99,7 +100,7 @@ class ShippingCompany(Snapshot):
 # ---- cancellations.events: what the worker did, for anyone (webhooks too) ------------------------
 
 
-class CancellationRequestData(Snapshot):
+class CancellationRequestData(OrderSourced):
     """`cancellation.requested`, `.approved`, `.rejected`, `.completed`: a guest request and its status."""
 
     request_id: int
@@ -116,7 +117,7 @@ class CancellationRequestData(Snapshot):
     updated_at: AwareDatetime
 
 
-class RefundData(Snapshot):
+class RefundData(OrderSourced):
     """One ledger entry of a refund (or a void): `refund.requested`, `refund.succeeded`, `refund.failed`
     on cancellations.events, and, as a command to the payment service on payments.commands,
     `refund.requested` / `void.requested`, where `ledger_entry_id` is the idempotency key (a retry of a
@@ -151,7 +152,7 @@ def payment_answer(command: RefundData, gateway: str | None, error: str | None =
     )
 
 
-class LoyaltyCreditedData(Snapshot):
+class LoyaltyCreditedData(OrderSourced):
     """`loyalty.credited`: money credited to a customer's loyalty balance instead of paid back."""
 
     order_id: int
@@ -162,7 +163,7 @@ class LoyaltyCreditedData(Snapshot):
     balance: Decimal
 
 
-class RestockRequestedData(Snapshot):
+class RestockRequestedData(OrderSourced):
     """`inventory.restock_requested`: units an inventory service may sell again."""
 
     order_id: int

@@ -4,7 +4,9 @@ channels and then receives only the events that carry at least one of them (Svix
 The one rule of which channels an event carries is here, applied by `Event.new` to every event any
 service builds, so no producer names them itself. An order's events carry the order's sales channel
 as `source:<source_name>` (`source:web`, `source:pos`, Haravan's app id `source:755357713`; `source:api`
-when the order did not say). Other events carry none, and so go only to endpoints without channels.
+when the order did not say): its lifecycle events from their snapshot, and the events other services
+publish about it (the cancellation worker's) from the `source_name` their data copies from the order.
+Other events carry none, and so go only to endpoints without channels.
 """
 
 from typing import Final
@@ -16,8 +18,18 @@ SOURCE_PREFIX: Final = "source:"
 MAX_CHANNEL_LENGTH: Final = 128
 
 
+class OrderSourced(Snapshot):
+    """Data about an order that names the order's sales channel, so that its event carries the order's
+    channel. None when the publisher did not know it (an event from before the field existed, or one
+    about an order the publisher had no copy of yet): the event then carries no channel."""
+
+    source_name: str | None = None
+
+
 def event_channels(data: Snapshot) -> tuple[str, ...]:
     """The channels an event with `data` is published on."""
     if isinstance(data, OrderLifecycleData):
         return (SOURCE_PREFIX + data.order.source_name,)
+    if isinstance(data, OrderSourced) and data.source_name is not None:
+        return (SOURCE_PREFIX + data.source_name,)
     return ()

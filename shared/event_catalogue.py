@@ -151,6 +151,7 @@ EXAMPLES: Final[Mapping[type[Snapshot], Snapshot]] = MappingProxyType(
     {
         OrderLifecycleData: OrderLifecycleData(order_id=_ORDER_ID, sequence=2, order=_ORDER),
         CancellationRequestData: CancellationRequestData(
+            source_name="web",
             request_id=1042,
             order_id=_ORDER_ID,
             line_item_id=466157049,
@@ -165,6 +166,7 @@ EXAMPLES: Final[Mapping[type[Snapshot], Snapshot]] = MappingProxyType(
             updated_at=EXAMPLE_TIME,
         ),
         RefundData: RefundData(
+            source_name="web",
             order_id=_ORDER_ID,
             refund_id=509562969,
             ledger_entry_id=_LEDGER_ENTRY,
@@ -175,6 +177,7 @@ EXAMPLES: Final[Mapping[type[Snapshot], Snapshot]] = MappingProxyType(
             status="succeeded",
         ),
         LoyaltyCreditedData: LoyaltyCreditedData(
+            source_name="web",
             order_id=_ORDER_ID,
             customer_id=207119551,
             ledger_entry_id=_LEDGER_ENTRY,
@@ -183,6 +186,7 @@ EXAMPLES: Final[Mapping[type[Snapshot], Snapshot]] = MappingProxyType(
             balance=Decimal("249.00"),
         ),
         RestockRequestedData: RestockRequestedData(
+            source_name="web",
             order_id=_ORDER_ID,
             line_item_id=466157049,
             variant_id=39072856,

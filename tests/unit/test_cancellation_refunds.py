@@ -76,7 +76,7 @@ async def test_a_pending_refund_is_asked_of_the_payment_service_once_by_its_ledg
     assert worker.outbox.types(CANCELLATIONS_EVENTS) == ["refund.requested", "inventory.restock_requested"]
     [restock] = worker.outbox.on(CANCELLATIONS_EVENTS, "inventory.restock_requested")
     assert restock == RestockRequestedData(
-        order_id=ORDER, line_item_id=TEA, variant_id=7001, sku="TEA-1", quantity=2, reason="cancel"
+        order_id=ORDER, line_item_id=TEA, variant_id=7001, sku="TEA-1", quantity=2, reason="cancel", source_name="api"
     )
 
 
@@ -153,6 +153,25 @@ async def test_loyalty_money_is_credited_and_answered_to_order_api_without_a_pay
         entry.idempotency_key,
         str(entry.idempotency_key),
     )
+
+
+async def test_every_event_about_an_order_carries_the_orders_channel(worker: Worker) -> None:
+    pos = paid_order(ORDER, customer_id=88).model_copy(update={"source_name": "pos"})
+    await worker.order(pos, "order.created")
+    await worker.submit(submission(ORDER, (TEA, 2, "cancel"), loyalty=True, first_request_id=500))
+    await worker.order(with_refunds(pos, refund(1, "20.00", request_id=500)))  # credited at once
+    returned = with_refunds(pos, refund(2, "30.00", lines=[(POT, 1, "return")]))
+    await worker.order(returned)  # a command and a restock, then the command's answer
+    [command] = worker.commands()
+    await worker.order(answered(returned, 2, command.ledger_entry_id, "30.00"))
+
+    published = [(event.type, event.channels) for topic, event in worker.outbox.events if topic == CANCELLATIONS_EVENTS]
+    assert {event_type for event_type, _ in published} == {
+        "cancellation.requested", "cancellation.approved", "refund.requested",
+        "refund.succeeded", "loyalty.credited", "inventory.restock_requested",
+    }  # fmt: skip
+    assert {channels for _, channels in published} == {("source:pos",)}
+    assert command.source_name == "pos"
 
 
 async def test_a_cancelled_order_only_authorized_is_voided_and_its_customer_told(worker: Worker) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from services.order_api.service.lifecycle import lifecycle_body
 from shared.cancellations import RefundData
-from shared.event_types import EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
+from shared.channels import event_channels
+from shared.event_catalogue import EXAMPLES
+from shared.event_types import CANCELLATION_EVENTS, EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
 from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_envelope, decode_event
 from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
 
@@ -171,6 +173,20 @@ def test_an_orders_events_carry_its_sales_channel_and_others_none_as_consumers_r
     assert refund_event.channels == ()
     assert CHANNELS_HEADER not in dict(refund_event.headers())  # as events were before channels
     assert decode_envelope(refund_event.headers(), refund_event.body()).channels == ()
+
+
+@pytest.mark.parametrize("event_type", sorted(CANCELLATION_EVENTS))
+def test_the_cancellation_workers_events_carry_the_channel_their_data_names_and_old_ones_none(event_type: str) -> None:
+    example = EXAMPLES[EVENT_DATA_MODELS[event_type]]
+    pos = example.model_copy(update={"source_name": "pos"})
+    old_body = json.dumps({k: v for k, v in example.model_dump(mode="json").items() if k != "source_name"})
+
+    published = Event.new(event_type, "cancellation_worker", "42", pos)
+    old = decode_event(_headers(ce_type=event_type), old_body.encode())  # published before the field
+
+    assert decode_event(published.headers(), published.body()).channels == ("source:pos",)
+    assert old.data == example.model_copy(update={"source_name": None})
+    assert (old.channels, event_channels(old.data)) == ((), ())
 
 
 @pytest.mark.parametrize("header", ['"source:web"', "[1]", "[source:web]", '{"a": 1}'])

@@ -1,6 +1,7 @@
 """What the worker publishes, always through the outbox in the caller's transaction: its events on
 cancellations.events (PII-free), its commands on payments.commands, its facts on orders.ingest, and
-the emails it queues."""
+the emails it queues. What it publishes about an order names the order's `source_name` (from its copy
+of the order; None while it has none), so that the event carries the order's channel."""
 
 import dataclasses
 
@@ -20,9 +21,11 @@ SOURCE = CANCELLATION_WORKER.name
 log = get_logger(__name__)
 
 
-def refund_data(entry: LedgerEntry, account: BankAccount | None = None) -> RefundData:
-    """A ledger entry as the contract shows it; only a bank-transfer command carries `account`."""
+def refund_data(entry: LedgerEntry, source_name: str | None, account: BankAccount | None = None) -> RefundData:
+    """A ledger entry of an order from `source_name` as the contract shows it; only a bank-transfer
+    command carries `account`."""
     return RefundData(
+        source_name=source_name,
         order_id=entry.order_id,
         refund_id=entry.refund_id,
         ledger_entry_id=entry.idempotency_key,
@@ -36,9 +39,10 @@ def refund_data(entry: LedgerEntry, account: BankAccount | None = None) -> Refun
     )
 
 
-def request_data(request: CancellationRequest) -> CancellationRequestData:
-    """A request as the contract shows it: its fields, less the bank account's (only the last 4 shown)."""
-    return CancellationRequestData.model_validate(dataclasses.asdict(request))
+def request_data(request: CancellationRequest, source_name: str | None) -> CancellationRequestData:
+    """A request of an order from `source_name` as the contract shows it: its fields, less the bank
+    account's (only the last 4 shown)."""
+    return CancellationRequestData.model_validate({**dataclasses.asdict(request), "source_name": source_name})
 
 
 class Publisher:
@@ -57,11 +61,13 @@ class Publisher:
         """A command for the payment service on payments.commands."""
         await self._send(conn, PAYMENTS_COMMANDS, event_type, data.order_id, data)
 
-    async def request(self, conn: Connection, event_type: str, request: CancellationRequest) -> None:
-        await self.event(conn, event_type, request.order_id, request_data(request))
+    async def request(
+        self, conn: Connection, event_type: str, request: CancellationRequest, source_name: str | None
+    ) -> None:
+        await self.event(conn, event_type, request.order_id, request_data(request, source_name))
 
-    async def ledger(self, conn: Connection, event_type: str, entry: LedgerEntry) -> None:
-        await self.event(conn, event_type, entry.order_id, refund_data(entry))
+    async def ledger(self, conn: Connection, event_type: str, entry: LedgerEntry, source_name: str | None) -> None:
+        await self.event(conn, event_type, entry.order_id, refund_data(entry, source_name))
 
     async def email(self, conn: Connection, notice: Notice | None) -> None:
         """Queue the email (once per Message-ID); nothing when there is no address to send it to."""

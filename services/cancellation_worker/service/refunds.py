@@ -94,7 +94,9 @@ class RefundService:
         for payment in plan.payments:
             await self._start(conn, order, payment)
         for restock in plan.restocks:
-            units = RestockRequestedData(order_id=order.id, **dataclasses.asdict(restock))
+            units = RestockRequestedData(
+                order_id=order.id, source_name=order.source_name, **dataclasses.asdict(restock)
+            )
             await self._publish.event(conn, "inventory.restock_requested", order.id, units)
 
     # ---- the operator's -----------------------------------------------------------------------
@@ -139,9 +141,9 @@ class RefundService:
             order.currency, None, datetime.now(UTC),
         )  # fmt: skip
         await self._store.append_entry(conn, entry)
-        await self._publish.ledger(conn, "refund.requested", entry)
+        await self._publish.ledger(conn, "refund.requested", entry, order.source_name)
         if payment.refusal is not None:
-            await self._refuse(conn, entry, payment.refusal.message)
+            await self._refuse(conn, order, entry, payment.refusal.message)
         elif payment.method == "loyalty_money":
             await self._credit_loyalty(conn, order, entry)
         elif payment.method == "bank_transfer":
@@ -149,22 +151,23 @@ class RefundService:
             if payment.request is not None:
                 account = await self._store.bank_account_of(conn, payment.request.request_id)
             if account is not None:
-                await self._publish.command(conn, "refund.requested", refund_data(entry, account))
+                await self._publish.command(conn, "refund.requested", refund_data(entry, order.source_name, account))
             else:
-                await self._refuse(conn, entry, "no bank account to transfer the refund to")
+                await self._refuse(conn, order, entry, "no bank account to transfer the refund to")
         else:
-            await self._publish.command(conn, f"{payment.kind}.requested", refund_data(entry))
+            await self._publish.command(conn, f"{payment.kind}.requested", refund_data(entry, order.source_name))
         return entry
 
     async def _credit_loyalty(self, conn: Connection, order: OrderSnapshot, entry: LedgerEntry) -> None:
         """Loyalty money needs no payment service: credit the customer, and answer order_api as the
         payment service would."""
         if order.customer is None:
-            await self._refuse(conn, entry, "the order has no customer to credit loyalty money to")
+            await self._refuse(conn, order, entry, "the order has no customer to credit loyalty money to")
             return
         customer_id = order.customer.id
         balance = await self._store.credit_loyalty(conn, entry, customer_id)
         credited = LoyaltyCreditedData(
+            source_name=order.source_name,
             order_id=order.id,
             customer_id=customer_id,
             ledger_entry_id=entry.idempotency_key,
@@ -175,11 +178,11 @@ class RefundService:
         await self._publish.event(conn, "loyalty.credited", order.id, credited)
         await self._publish.fact(conn, "payment.refunded", order.id, _answer(entry, LOYALTY_GATEWAY, None))
 
-    async def _refuse(self, conn: Connection, entry: LedgerEntry, reason: str) -> None:
+    async def _refuse(self, conn: Connection, order: OrderSnapshot, entry: LedgerEntry, reason: str) -> None:
         """A payment the ledger may not make: settled as failed now, and order_api told so."""
         failed = dataclasses.replace(entry, entry_id=uuid.uuid4(), entry_type="failed", error=reason)
         await self._store.append_entry(conn, failed)
-        await self._publish.ledger(conn, "refund.failed", failed)
+        await self._publish.ledger(conn, "refund.failed", failed, order.source_name)
         await self._publish.fact(conn, "payment.refund_failed", entry.order_id, _answer(entry, None, reason))
 
     async def _settle(self, conn: Connection, order: OrderSnapshot, settlement: Settlement) -> None:
@@ -194,7 +197,7 @@ class RefundService:
             created_at=datetime.now(UTC),
         )
         await self._store.append_entry(conn, entry)
-        await self._publish.ledger(conn, f"refund.{settlement.outcome}", entry)
+        await self._publish.ledger(conn, f"refund.{settlement.outcome}", entry, order.source_name)
         refund = next((refund for refund in order.refunds if refund.id == requested.refund_id), None)
         if settlement.outcome != "succeeded" or refund is None:
             return
@@ -212,4 +215,4 @@ class RefundService:
 
 def _answer(entry: LedgerEntry, gateway: str | None, error: str | None) -> PaymentFact:
     """The payment service's answer to `entry`, when the worker gives it itself."""
-    return payment_answer(refund_data(entry), gateway, error)
+    return payment_answer(refund_data(entry, None), gateway, error)  # the fact names no channel

@@ -53,7 +53,7 @@ class RequestService:
             raise Unprocessable(f"request id(s) {ids} exist already")
         order = await self._store.fetch_order(conn, submitted.order_id)
         for request in requests:
-            await self._publish.request(conn, "cancellation.requested", request)
+            await self._publish.request(conn, "cancellation.requested", request, order.source_name if order else None)
             if request.cancellation_type == "cancel" and order is not None:
                 await self._approve(conn, request, order)
 
@@ -148,7 +148,7 @@ class RequestService:
     ) -> CancellationRequest:
         moved = request.moved_to(status, datetime.now(UTC))
         await self._store.save_request(conn, moved)
-        await self._publish.request(conn, f"cancellation.{status}", moved)
+        await self._publish.request(conn, f"cancellation.{status}", moved, order.source_name if order else None)
         if order is not None:
             await self._publish.email(conn, request_notice(order, moved, self._ports.settings.message_id_domain))
         return moved
