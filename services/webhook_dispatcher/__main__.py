@@ -5,7 +5,12 @@ from fastapi import FastAPI
 from services.webhook_dispatcher.api import router
 from services.webhook_dispatcher.handlers import subscribe
 from services.webhook_dispatcher.settings import DispatcherSettings
-from services.webhook_dispatcher.workers import export_endpoint_backlog, purge_old_history, send_webhooks
+from services.webhook_dispatcher.workers import (
+    announce_recoveries,
+    export_endpoint_backlog,
+    purge_old_history,
+    send_webhooks,
+)
 from shared.runtime import create_app, serve
 from shared.services import WEBHOOK_DISPATCHER
 
@@ -19,7 +24,7 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
         routers=[router],
         subscriptions=subscribe,
         publishes=True,
-        workers=[send_webhooks, purge_old_history, export_endpoint_backlog],
+        workers=[send_webhooks, purge_old_history, export_endpoint_backlog, announce_recoveries],
     )
     return app, settings
 
