@@ -40,7 +40,7 @@ async def insert_endpoint(conn: Connection, fields: Mapping[str, Any], secret: s
         fields["ordered"],
         dict(fields["headers"]),
         secret,
-        fields["public_key"],
+        fields.get("public_key"),  # none: an HMAC endpoint
         fields.get("operational", False),
     )
     assert row is not None

@@ -160,7 +160,7 @@ class FakeStore:
         return self.add_endpoint(
             **{name: fields[name] for name in UPDATABLE},
             secret=secret,
-            public_key=fields["public_key"],
+            public_key=fields.get("public_key"),
             operational=fields.get("operational", False),
         )
 
