@@ -20,6 +20,7 @@ from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import (
     endpoints,
     event_ids,
+    for_order,
     new_order_id,
     order_event,
     order_of,
@@ -34,10 +35,6 @@ async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -
     await wait_caught_up(stack)
 
 
-def _for_order(receiver: WebhookReceiver, order_id: int) -> list[Received]:
-    return [request for request in receiver.received() if order_of(request) == order_id]
-
-
 async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secret_rotation(
     system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
@@ -46,7 +43,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secre
         endpoint = await api.register(receiver.url, ["order.*"])
         old_secret = endpoint["secret"]
         await publish(stack[1], [order_event(order_id, 1)])
-        await eventually(lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 1)
+        await eventually(lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 1)
 
         rotated = await api.call("POST", f"/webhooks/{endpoint['id']}/rotate-secret")
         assert rotated.status_code == 200, rotated.text
@@ -55,7 +52,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secre
         assert datetime.fromisoformat(rotated.json()["previous_secret_expires_at"]) > datetime.now(UTC)
         await publish(stack[1], [order_event(order_id, 2, "order.updated")])
         requests = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 2
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 2
         )
 
     before, during = requests
@@ -80,11 +77,11 @@ async def test_three_endpoints_with_different_filters_each_get_exactly_what_they
                 "money": (await api.register(money.url, ["order.paid", "order.closed", "refund.*"]))["secret"],
             }
             await publish(stack[1], [order_event(order_id, n, t) for n, t in enumerate(types, start=1)])
-            await eventually(lambda: asyncio.sleep(0, _for_order(every_order, order_id)), lambda r: len(r) == 4)
+            await eventually(lambda: asyncio.sleep(0, for_order(every_order, order_id)), lambda r: len(r) == 4)
             await asyncio.sleep(1.0)  # anything misrouted would have arrived by now
 
             got = {  # in any order: only ordered endpoints promise one
-                name: sorted(p["type"] for p in verified(secrets[name], _for_order(receiver, order_id)))
+                name: sorted(p["type"] for p in verified(secrets[name], for_order(receiver, order_id)))
                 for name, receiver in (("created_only", created_only), ("every_order", every_order), ("money", money))
             }
 
@@ -105,7 +102,7 @@ async def test_a_receiver_failing_twice_gets_the_message_three_times_with_the_sa
     async with endpoints(http, system["webhook_dispatcher"].url) as api:
         endpoint = await api.register(receiver.url, ["order.created"])
         await publish(stack[1], [event])
-        requests = await eventually(lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda r: len(r) == 3)
+        requests = await eventually(lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda r: len(r) == 3)
         messages = await eventually(
             lambda: api.get(f"/webhooks/{endpoint['id']}/messages?status=delivered"), lambda found: len(found) == 1
         )
@@ -128,7 +125,7 @@ async def test_429_with_retry_after_is_honoured(
         await api.register(receiver.url, ["order.created"])
         await publish(stack[1], [order_event(order_id, 1)])
         first, second = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda r: len(r) == 2, timeout=30
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda r: len(r) == 2, timeout=30
         )
 
     # The schedule would have retried after 0.5 s; the subscriber asked for 3.
@@ -152,7 +149,7 @@ async def test_410_disables_the_endpoint_and_says_so_on_webhooks_events(
         await asyncio.sleep(1.0)
 
     assert state["disabled_reason"] == "gone"
-    assert len(_for_order(receiver, order_id)) == 1  # nothing more once it said "gone"
+    assert len(for_order(receiver, order_id)) == 1  # nothing more once it said "gone"
     assert [header(record, "ce_type") for record in records] == ["webhook.endpoint.disabled"]
 
 
@@ -187,7 +184,7 @@ async def test_an_always_failing_receiver_exhausts_the_schedule_then_recover_res
     assert [message["id"] for message in by_event if message["endpoint_id"] == endpoint["id"]] == [failed["id"]]
     assert recovered.json() == {"requeued": 1}
     assert delivered[0]["id"] == failed["id"]
-    assert event_ids(_for_order(receiver, order_id)) == [event.id] * 5
+    assert event_ids(for_order(receiver, order_id)) == [event.id] * 5
 
 
 async def test_a_slow_receiver_does_not_delay_another_endpoints_deliveries(

@@ -20,9 +20,9 @@ from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import (
     endpoints,
+    for_order,
     new_order_id,
     order_event,
-    order_of,
     payload,
     publish,
     verified,
@@ -30,31 +30,28 @@ from tests.support.webhooks import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> None:
-    await wait_caught_up(stack)
-
-
-def _for_order(receiver: WebhookReceiver, order_id: int) -> list[Received]:
-    return [request for request in receiver.received() if order_of(request) == order_id]
+def _about(receiver: WebhookReceiver, endpoint_id: str) -> list[Received]:
+    """The operational webhooks a receiver got about one endpoint."""
+    return [r for r in receiver.received() if payload(r)["data"].get("endpoint_id") == endpoint_id]
 
 
 async def test_an_ed25519_endpoints_deliveries_verify_with_the_served_public_key_and_no_other(
     system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
+    await wait_caught_up(stack)  # a backlog left on the shared stack would eat the test's patience
     order_id = new_order_id()
     async with endpoints(http, system["webhook_dispatcher"].url) as api:
         created = await api.register(receiver.url, ["order.*"], signing="ed25519")
         served = await api.get(f"/webhooks/{created['id']}")
         await publish(stack[1], [order_event(order_id, 1)])
-        await eventually(lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 1)
+        await eventually(lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 1)
 
         rotated = await api.call("POST", f"/webhooks/{created['id']}/rotate-secret")
         assert rotated.status_code == 200, rotated.text
         served_after = await api.get(f"/webhooks/{created['id']}")
         await publish(stack[1], [order_event(order_id, 2, "order.updated")])
         before, during = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 2
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 2
         )
 
     old_key, new_key = served["public_key"], rotated.json()["public_key"]
@@ -76,17 +73,13 @@ async def test_an_ed25519_endpoints_deliveries_verify_with_the_served_public_key
     assert len(during.headers["webhook-signature"].split()) == 2
 
 
-def _about(receiver: WebhookReceiver, endpoint_id: str) -> list[Received]:
-    """The operational webhooks a receiver got about one endpoint."""
-    return [r for r in receiver.received() if payload(r)["data"].get("endpoint_id") == endpoint_id]
-
-
 async def test_an_operator_endpoint_is_told_of_a_subscribers_exhausted_message_disabling_and_recovery(
     system: dict[str, ServiceProcess],
     stack: tuple[str, str],
     http: httpx.AsyncClient,
     admin_db: asyncpg.Connection,
 ) -> None:
+    await wait_caught_up(stack)  # a backlog left on the shared stack would eat the test's patience
     order_id = new_order_id()
     with (
         WebhookReceiver() as operator,
@@ -147,7 +140,7 @@ async def test_an_operator_endpoint_is_told_of_a_subscribers_exhausted_message_d
     )
     assert (disabled_data["url"], disabled_data["reason"]) == (failing.url, "failing")
     assert recovered_data["url"] == failing.url
-    assert (len(_for_order(exhausting, order_id)), len(_for_order(failing, order_id))) == (4, 2)
+    assert (len(for_order(exhausting, order_id)), len(for_order(failing, order_id))) == (4, 2)
     # Nothing about the broken operator endpoint went to an operator endpoint: no loop.
     assert [header(record, "ce_type") for record in records] == ["webhook.endpoint.disabled"]
     assert [m for m in sent_to_ops if m["order_id"] == broken["id"]] == []
