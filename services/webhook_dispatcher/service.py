@@ -168,7 +168,6 @@ class WebhookService:
         self._db = db
         self._settings = settings
         self._store = store
-        self._outbox = outbox
         self._erasures = erasures or ErasureService(outbox=outbox)
         self._operational = operational or OperationalEvents(outbox=outbox)
         self._destinations = destinations or Destinations(
