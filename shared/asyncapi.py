@@ -17,8 +17,10 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
+from shared.event_catalogue import DESCRIPTIONS, EXAMPLES
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES
-from shared.events import CONTENT_TYPE, SPECVERSION
+from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION
+from shared.orders import Snapshot
 from shared.services import REPO_ROOT
 from shared.topics import PARTITIONS, dlq, topic_configs
 
@@ -48,6 +50,12 @@ _HEADERS: Final[dict[str, Any]] = {
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_sequence": {"type": "string", "pattern": "^[0-9]+$", "description": "the order's version, when set"},
         "ce_correlationid": {"type": "string", "description": "the request that caused it, when known"},
+        CHANNELS_HEADER: {
+            "type": "string",
+            "contentMediaType": CONTENT_TYPE,
+            "description": "the event's channels as a JSON array of strings (an order's: `source:<source_name>`), "
+            "which webhook endpoints may filter by; absent when it has none",
+        },
         "content-type": {"type": "string", "const": CONTENT_TYPE},
     },
 }
@@ -97,10 +105,21 @@ def _messages() -> tuple[dict[str, Any], dict[str, Any]]:
             "payload": refs[(model, "serialization")],
             "correlationId": {"location": "$message.header#/ce_correlationid"},
             "bindings": {"kafka": {"key": _KEY, "bindingVersion": KAFKA_BINDING_VERSION}},
+            **_described(event_type, model),
         }
         for event_type, model in sorted(EVENT_DATA_MODELS.items())
     }
     return messages, schemas
+
+
+def _described(event_type: str, model: type[Snapshot]) -> dict[str, Any]:
+    """The message's summary and example data, where the catalogue (shared/event_catalogue.py) has them."""
+    described: dict[str, Any] = {}
+    if event_type in DESCRIPTIONS:
+        described["summary"] = DESCRIPTIONS[event_type]
+    if model in EXAMPLES:
+        described["examples"] = [{"name": "example", "payload": EXAMPLES[model].model_dump(mode="json")}]
+    return described
 
 
 def _channel(topic: str, family: Mapping[str, object], description: str) -> dict[str, Any]:

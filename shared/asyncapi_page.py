@@ -1,8 +1,8 @@
 """The AsyncAPI document as a page for people, rendered here as plain HTML: it needs no script and
 nothing from the internet (AsyncAPI's own viewers load theirs from a CDN).
 
-Channels list their messages; a message shows its headers and payload model; a model shows its
-fields, each type linking to the model it names.
+Channels list their messages; a message shows its summary, headers and payload model; a
+model shows its fields, each type linking to the model it names.
 """
 
 import json
@@ -77,6 +77,7 @@ def _channel(channel: Mapping[str, Any]) -> str:
 def _message(name: str, message: Mapping[str, Any]) -> str:
     return (
         f'<section id="{escape(_anchor("message", name))}"><h3>{escape(name)}</h3>'
+        f"<p>{escape(str(message.get('summary', '')))}</p>"
         f"<p>Payload ({escape(str(message.get('contentType', '')))}): {_type_of(message['payload'])}</p>"
         f"<details><summary>Headers</summary>{_fields(message.get('headers', {}))}</details></section>"
     )

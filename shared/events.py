@@ -14,14 +14,18 @@ from datetime import UTC, datetime
 from typing import Final, TypeVar
 
 from pydantic import ValidationError
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
+from shared.channels import event_channels
 from shared.event_types import EVENT_DATA_MODELS
 from shared.logging import usable_correlation_id
 from shared.orders import Snapshot
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE: Final = "application/json"
+# A CloudEvents extension attribute: the event's channels (shared/channels.py) as a JSON array of
+# strings; absent when it has none.
+CHANNELS_HEADER: Final = "ce_channels"
 
 Headers = Sequence[tuple[str, bytes]]
 T = TypeVar("T")
@@ -46,6 +50,7 @@ class Event:
     data: Snapshot
     sequence: int | None = None
     correlation_id: str | None = None
+    channels: tuple[str, ...] = ()  # shared/channels.py: set by `new` from the data
     # The body, serialized on first use and kept, so that a producer checking its size and the outbox
     # storing it work from the same bytes, made once.
     _body: bytes | None = field(default=None, init=False, repr=False, compare=False)
@@ -67,7 +72,17 @@ class Event:
         expected = EVENT_DATA_MODELS.get(type_)
         if expected is None or not isinstance(data, expected):
             raise TypeError(f"{type_!r} carries {expected!r}, not {type(data)!r}")
-        event = cls(uuid.uuid4(), type_, source, subject, datetime.now(UTC), data, sequence, correlation_id)
+        event = cls(
+            uuid.uuid4(),
+            type_,
+            source,
+            subject,
+            datetime.now(UTC),
+            data,
+            sequence,
+            correlation_id,
+            event_channels(data),
+        )
         if body is not None:
             object.__setattr__(event, "_body", body)  # frozen: set once, as body() would
         return event
@@ -90,6 +105,8 @@ class Event:
             pairs.append(("ce_sequence", str(self.sequence)))
         if self.correlation_id:
             pairs.append(("ce_correlationid", self.correlation_id))
+        if self.channels:
+            pairs.append((CHANNELS_HEADER, to_json(self.channels).decode()))
         return [(name, value.encode()) for name, value in pairs]
 
     def body(self) -> bytes:
@@ -120,6 +137,7 @@ class Envelope:
     sequence: int | None
     correlation_id: str | None
     data_json: bytes
+    channels: tuple[str, ...] = ()
 
 
 def decode_envelope(headers: Headers, value: bytes | None) -> Envelope:
@@ -152,6 +170,7 @@ def decode_envelope(headers: Headers, value: bytes | None) -> Envelope:
         # Another service's id that could not travel on (into our events, to subscribers) is dropped.
         usable_correlation_id(attributes.get("ce_correlationid")),
         value,
+        _channels(attributes.get(CHANNELS_HEADER)),
     )
 
 
@@ -175,6 +194,7 @@ def decode_event(headers: Headers, value: bytes | None) -> Event:
         data,
         envelope.sequence,
         envelope.correlation_id,
+        envelope.channels,
     )
 
 
@@ -189,6 +209,19 @@ def decode_forwardable(headers: Headers, value: bytes | None) -> Envelope:
     if not isinstance(parsed, dict):
         raise InvalidEvent(f"{envelope.type} data is not a JSON object")
     return envelope
+
+
+def _channels(header: str | None) -> tuple[str, ...]:
+    """The channels a `ce_channels` header names (none when it is absent, as before channels were)."""
+    if header is None:
+        return ()
+    try:
+        channels = from_json(header)
+    except ValueError as error:
+        raise InvalidEvent(f"malformed {CHANNELS_HEADER} {header!r}: {error}") from error
+    if not isinstance(channels, list) or not all(isinstance(channel, str) for channel in channels):
+        raise InvalidEvent(f"malformed {CHANNELS_HEADER} {header!r}: not a JSON array of strings")
+    return tuple(channels)
 
 
 def _parse_attribute(attributes: dict[str, str], name: str, parse: Callable[[str], T]) -> T:

@@ -1,4 +1,5 @@
-"""The dispatcher's HTTP routes (scope `webhooks:admin`): endpoints, their deliveries, event types."""
+"""The dispatcher's HTTP routes (scope `webhooks:admin`): endpoints, their deliveries, the event type
+catalogue."""
 
 import contextlib
 import re
@@ -10,16 +11,20 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from services.webhook_dispatcher.catalogue import catalogue, entry_named
 from services.webhook_dispatcher.domain import (
     EndpointNotFound,
+    EventTypeNotFound,
     MessageNotFound,
     MessageStatus,
     Signing,
+    UnknownEventTypes,
     UnsafeDestination,
     signing_of,
 )
 from services.webhook_dispatcher.service import Row, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.channels import MAX_CHANNEL_LENGTH
 from shared.fields import BigintId, HeaderValue, StorableText, UtcDatetime
 from shared.logging import CORRELATION_HEADER
 from shared.problems import Problem, problem_responses
@@ -31,7 +36,10 @@ router = scoped_router("webhooks", SCOPE)
 
 _NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
 _REFUSED: Final = problem_responses(
-    {422: "Invalid or missing fields, or a URL the dispatcher refuses to send to (`url_not_allowed`)"}
+    {
+        422: "Invalid or missing fields, a URL the dispatcher refuses to send to (`url_not_allowed`), or event "
+        "types no subscriber can receive (`unknown_event_types`: see GET /event-types)"
+    }
 )
 
 EventTypeFilter = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$", max_length=100)]
@@ -60,6 +68,15 @@ def _not_the_mask(value: str) -> str:
 Url = Annotated[StorableText, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 Description = Annotated[StorableText, StringConstraints(max_length=500)]
 EventTypes = Annotated[list[EventTypeFilter], Field(max_length=100)]
+Channel = Annotated[StorableText, StringConstraints(min_length=1, max_length=MAX_CHANNEL_LENGTH)]
+Channels = Annotated[
+    list[Channel],
+    Field(
+        max_length=10,
+        description="receive only events carrying at least one of these channels (an order's: `source:` and its "
+        "`source_name`, e.g. `source:web`); empty: every event of the endpoint's types",
+    ),
+]
 RateLimit = Annotated[int, Field(ge=1, le=10_000, description="requests per second, per dispatcher instance")]
 CustomHeaders = Annotated[
     dict[str, Annotated[HeaderValue, StringConstraints(max_length=1000), AfterValidator(_not_the_mask)]],
@@ -73,7 +90,10 @@ class EndpointIn(BaseModel):
 
     url: Url = Field(description="http(s) URL the events are POSTed to")
     description: Description = ""
-    event_types: EventTypes = Field(default_factory=list, description="e.g. order.created or order.*; empty: all")
+    event_types: EventTypes = Field(
+        default_factory=list, description="types from GET /event-types, or families (order.*); empty: all"
+    )
+    channels: Channels = Field(default_factory=list)
     rate_limit: RateLimit | None = None
     ordered: bool = Field(default=False, description="deliver each order's events one after another, in order")
     headers: CustomHeaders = Field(
@@ -100,6 +120,7 @@ class EndpointPatch(BaseModel):
     url: Url | None = None
     description: Description | None = None
     event_types: EventTypes | None = None
+    channels: Channels | None = None
     rate_limit: RateLimit | None = None
     ordered: bool | None = None
     headers: CustomHeaders | None = Field(default=None, description="replaces every custom header, values included")
@@ -110,6 +131,7 @@ class EndpointOut(BaseModel):
     url: str
     description: str
     event_types: list[str]
+    channels: list[str]
     rate_limit: int | None
     ordered: bool
     headers: dict[str, str] = Field(description=f"the custom headers' names, each value shown as {MASKED_VALUE!r}")
@@ -203,8 +225,20 @@ def _refusals() -> Iterator[None]:
             f"Webhooks cannot be sent to this URL: {error}.",
             errors=[{"field": "url", "message": str(error), "type": "url_not_allowed"}],
         ) from error
+    except UnknownEventTypes as error:
+        raise Problem(
+            422,
+            "unknown_event_types",
+            f"{error} Subscribe to types or families GET /event-types lists (not the operational ones).",
+            errors=[
+                {"field": "event_types", "message": f"{name!r} names no event type", "type": "unknown_event_types"}
+                for name in error.filters
+            ],
+        ) from error
     except EndpointNotFound as error:
         raise Problem(404, "endpoint_not_found", str(error)) from error
+    except EventTypeNotFound as error:
+        raise Problem(404, "event_type_not_found", str(error)) from error
     except MessageNotFound as error:
         raise Problem(404, "message_not_found", str(error)) from error
 
@@ -237,7 +271,7 @@ async def get_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointO
 async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, service: ServiceDep) -> EndpointOut:
     """Change some of an endpoint's settings; a new URL is vetted like a new endpoint's."""
     changes = body.model_dump(exclude_unset=True)
-    for name in ("url", "description", "event_types", "ordered", "headers"):
+    for name in ("url", "description", "event_types", "channels", "ordered", "headers"):
         if name in changes and changes[name] is None:
             raise Problem(422, "validation_error", f"{name} cannot be null.", errors=[{"field": name}])
     with _refusals():
@@ -334,11 +368,31 @@ async def recover(endpoint_id: uuid.UUID, body: RecoverIn, service: ServiceDep) 
 
 
 class EventTypeOut(BaseModel):
-    type: str
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    family: str = Field(description="what the type's name starts with; `family.*` subscribes to all of them")
+    description: str
+    json_schema: dict[str, Any] = Field(
+        alias="schema", description="JSON Schema (2020-12) of the webhook body a subscriber receives"
+    )
+    example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
+    operational: bool = Field(
+        description="the dispatcher's own event, for operators; not a filter of subscribers' endpoints"
+    )
 
 
 @router.get("/event-types", response_model=list[EventTypeOut])
 async def list_event_types() -> list[EventTypeOut]:
-    """The event types endpoints can subscribe to (filters also take `family.*` and `*`): the
-    contract's types, less the facts other services send order_api and the dispatcher's own."""
-    return [EventTypeOut(type=name) for name in WebhookService.offered_event_types()]
+    """The catalogue of the event types endpoints can subscribe to (filters also take `family.*` and
+    `*`): the contract's types, less the facts other services send order_api; then the dispatcher's
+    own operational types (`operational: true`). Each with the JSON Schema of its body and an example."""
+    return [EventTypeOut.model_validate(entry) for entry in catalogue()]
+
+
+@router.get(
+    "/event-types/{name}", response_model=EventTypeOut, responses=problem_responses({404: "No such event type"})
+)
+async def get_event_type(name: str) -> EventTypeOut:
+    with _refusals():
+        return EventTypeOut.model_validate(entry_named(name))

@@ -66,8 +66,14 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def matches(event_types: Sequence[str], event_type: str) -> bool:
-    """Whether an endpoint's filter takes `event_type`: empty takes all; `order.*` takes a family."""
+def matches(
+    event_types: Sequence[str], channels: Sequence[str], event_type: str, event_channels: Sequence[str]
+) -> bool:
+    """Whether an endpoint's filter takes an event of `event_type` carrying `event_channels`. Its types:
+    empty takes all, `order.*` takes a family. Its channels: empty takes any event (with channels or
+    none), otherwise only an event carrying at least one of them."""
+    if channels and not any(channel in event_channels for channel in channels):
+        return False
     if not event_types:
         return True
     for pattern in event_types:
@@ -190,6 +196,20 @@ class EndpointNotFound(LookupError):
     def __init__(self, endpoint_id: uuid.UUID) -> None:
         super().__init__(f"There is no webhook endpoint {endpoint_id}.")
         self.endpoint_id = endpoint_id
+
+
+class UnknownEventTypes(ValueError):
+    """An endpoint's filter names event types, or families, that no subscriber can receive."""
+
+    def __init__(self, filters: Sequence[str]) -> None:
+        super().__init__(f"No event type is named by {', '.join(filters)}.")
+        self.filters = list(filters)
+
+
+class EventTypeNotFound(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"There is no event type {name!r} to subscribe to.")
+        self.name = name
 
 
 class MessageNotFound(LookupError):

@@ -63,7 +63,7 @@ class OperationalEvents:
         operators = [
             row["id"]
             for row in await self._store.operator_filters(conn, endpoint_id)
-            if matches(row["event_types"], event_type)
+            if matches(row["event_types"], row["channels"], event_type, event.channels)
         ]
         if operators:
             body = forwarded_body(event_type, event.time, event.body())

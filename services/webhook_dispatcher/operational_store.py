@@ -13,10 +13,10 @@ __all__ = ["insert_messages", "note_failure_reported", "operator_filters", "take
 
 
 async def operator_filters(conn: Connection, about: uuid.UUID) -> list[asyncpg.Record]:
-    """The enabled operator endpoints' filters (id, event_types); none for an event about an operator
-    endpoint itself, so an operator endpoint's failures never feed themselves."""
+    """The enabled operator endpoints' filters (id, event_types, channels); none for an event about an
+    operator endpoint itself, so an operator endpoint's failures never feed themselves."""
     return await conn.fetch(
-        """SELECT id, event_types FROM endpoints
+        """SELECT id, event_types, channels FROM endpoints
            WHERE operational AND enabled
              AND NOT EXISTS (SELECT 1 FROM endpoints about WHERE about.id = $1 AND about.operational)""",
         about,

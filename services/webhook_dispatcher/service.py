@@ -5,8 +5,8 @@ retention's.
 Each use case opens its connection or transaction, applies the domain's rules, calls the store and
 writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
 pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
-Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`);
-the API words them.
+Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`,
+`UnknownEventTypes`); the API words them.
 """
 
 import contextlib
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol, TypedDict, Unpack
 
 from services.webhook_dispatcher import store as postgres_store
+from services.webhook_dispatcher.catalogue import check_filters, subscriber_types
 from services.webhook_dispatcher.domain import (
     GONE,
     Answer,
@@ -27,7 +28,6 @@ from services.webhook_dispatcher.domain import (
     forwarded_body,
     matches,
     new_signing_key,
-    offered_event_types,
     public_key_of,
     shown_secret,
     signing_of,
@@ -40,7 +40,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
-from shared.event_types import ORDER_EVENTS, SUBSCRIBABLE
+from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
@@ -179,9 +179,11 @@ class WebhookService:
     # ---- endpoints -----------------------------------------------------------------------------
 
     async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str | None]:
-        """Register an endpoint at a URL the dispatcher may send to, signed as `fields["signing"]` says
-        (HMAC unless given); with its new HMAC secret to show (None for ed25519: the row has the public
-        key, and the secret key never leaves the dispatcher)."""
+        """Register an endpoint at a URL the dispatcher may send to, for event types it can receive (an
+        operator endpoint: operational ones), signed as `fields["signing"]` says (HMAC unless given);
+        with its new HMAC secret to show (None for ed25519: the row has the public key, and the secret
+        key never leaves the dispatcher)."""
+        check_filters(fields["event_types"], operational=fields.get("operational", False))
         await self._destinations.vet_url(fields["url"])
         secret = new_signing_key(fields.get("signing", "hmac-sha256"))
         async with self._db.acquire() as conn:
@@ -197,12 +199,17 @@ class WebhookService:
             return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
 
     async def update_endpoint(self, endpoint_id: uuid.UUID, changes: Mapping[str, Any]) -> Row:
-        """Change the given settings; a new URL is vetted like a new endpoint's."""
+        """Change the given settings; a new URL is vetted like a new endpoint's, new filters too. (An
+        endpoint whose filters named a type before the catalogue refused unknown ones keeps them until
+        they are changed.)"""
         if "url" in changes:
             await self._destinations.vet_url(changes["url"])
         async with self._db.acquire() as conn:
+            endpoint = _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            if "event_types" in changes:
+                check_filters(changes["event_types"], operational=endpoint["operational"])
             if not changes:
-                return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+                return endpoint
             return _found(await self._store.update_endpoint(conn, endpoint_id, changes), endpoint_id)
 
     async def delete_endpoint(self, endpoint_id: uuid.UUID) -> None:
@@ -292,7 +299,7 @@ class WebhookService:
         endpoints = [
             row["id"]
             for row in await self._store.enabled_endpoint_filters(conn)
-            if matches(row["event_types"], event.type)
+            if matches(row["event_types"], row["channels"], event.type, event.channels)
         ]
         if endpoints:
             body = forwarded_body(event.type, event.time, event.data_json)
@@ -304,7 +311,7 @@ class WebhookService:
     @staticmethod
     def offered_event_types() -> list[str]:
         """The event types endpoints can subscribe to: the customer-facing families of the contract."""
-        return offered_event_types(SUBSCRIBABLE)
+        return subscriber_types()
 
     # ---- delivery ------------------------------------------------------------------------------
 

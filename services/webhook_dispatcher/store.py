@@ -17,11 +17,11 @@ from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
 MESSAGES_CHANNEL: Final = "webhooks.messages"
 
 _ENDPOINT_COLUMNS = (
-    "id, url, description, event_types, rate_limit, ordered, headers, enabled, disabled_reason, created_at, updated_at,"
-    " public_key, operational"
+    "id, url, description, event_types, channels, rate_limit, ordered, headers, enabled, disabled_reason, created_at,"
+    " updated_at, public_key, operational"
 )
 # Columns an update may change (the API validates the values).
-UPDATABLE: Final = frozenset({"url", "description", "event_types", "rate_limit", "ordered", "headers"})
+UPDATABLE: Final = frozenset({"url", "description", "event_types", "channels", "rate_limit", "ordered", "headers"})
 
 
 # ---- endpoints ---------------------------------------------------------------------------------
@@ -29,13 +29,14 @@ UPDATABLE: Final = frozenset({"url", "description", "event_types", "rate_limit",
 
 async def insert_endpoint(conn: Connection, fields: Mapping[str, Any], secret: str) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO endpoints (id, url, description, event_types, rate_limit, ordered, headers, secret,
+        f"""INSERT INTO endpoints (id, url, description, event_types, channels, rate_limit, ordered, headers, secret,
                                    public_key, operational)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_ENDPOINT_COLUMNS}""",
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_ENDPOINT_COLUMNS}""",
         uuid.uuid4(),
         fields["url"],
         fields["description"],
         list(fields["event_types"]),
+        list(fields.get("channels", ())),
         fields["rate_limit"],
         fields["ordered"],
         dict(fields["headers"]),
@@ -123,7 +124,7 @@ async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_afte
 
 async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
     """The subscribers' endpoints' filters: operator endpoints take only operational events."""
-    return await conn.fetch("SELECT id, event_types FROM endpoints WHERE enabled AND NOT operational")
+    return await conn.fetch("SELECT id, event_types, channels FROM endpoints WHERE enabled AND NOT operational")
 
 
 # ---- messages ----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ ENDPOINT_COLUMNS = (
     "url",
     "description",
     "event_types",
+    "channels",
     "rate_limit",
     "ordered",
     "headers",
@@ -111,6 +112,7 @@ class FakeStore:
             "url": "https://subscriber.example/hooks",
             "description": "",
             "event_types": [],
+            "channels": [],
             "rate_limit": None,
             "ordered": False,
             "headers": {},
@@ -158,7 +160,7 @@ class FakeStore:
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> dict[str, Any]:
         return self.add_endpoint(
-            **{name: fields[name] for name in UPDATABLE},
+            **{name: fields[name] for name in UPDATABLE if name in fields},
             secret=secret,
             public_key=fields.get("public_key"),
             operational=fields.get("operational", False),
@@ -223,7 +225,7 @@ class FakeStore:
 
     async def enabled_endpoint_filters(self, conn: Connection) -> list[dict[str, Any]]:
         return [
-            {"id": e["id"], "event_types": e["event_types"]}
+            {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
             for e in self.endpoints.values()
             if e["enabled"] and not e["operational"]
         ]
@@ -368,7 +370,7 @@ class FakeStore:
         if about in self.endpoints and self.endpoints[about]["operational"]:
             return []
         return [
-            {"id": e["id"], "event_types": e["event_types"]}
+            {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
             for e in self.endpoints.values()
             if e["enabled"] and e["operational"]
         ]

@@ -13,7 +13,7 @@ import jsonschema_rs
 import pytest
 
 from shared.asyncapi import asyncapi_document, channel_id
-from shared.event_types import EVENT_DATA_MODELS, FAMILIES
+from shared.event_types import EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
 from shared.services import REPO_ROOT, SERVICES
 from shared.topics import ALL_TOPICS, dlq
 from tests.support.orders import order_created
@@ -73,6 +73,19 @@ def test_every_event_type_is_a_message_with_its_models_json_schema() -> None:
         documented = _inlined(message["payload"], components["schemas"], "#/components/schemas/")
         own = model.model_json_schema(mode="serialization")
         assert documented == _inlined(own, own.get("$defs", {}), "#/$defs/"), event_type
+
+
+def test_every_example_is_valid_by_its_messages_payload_schema() -> None:
+    document = asyncapi_document()
+    examples = 0
+    for name, message in document["components"]["messages"].items():
+        payload = jsonschema_rs.validator_for({**message["payload"], "components": document["components"]})
+        for example in message.get("examples", []):
+            assert [error.message for error in payload.iter_errors(example["payload"])] == [], name
+            examples += 1
+    assert document["components"]["messages"]["order.created"]["examples"]
+    assert document["components"]["messages"]["order.created"]["summary"].startswith("An order was created")
+    assert examples >= len(SUBSCRIBABLE)
 
 
 def test_a_real_events_body_and_headers_are_valid_by_the_document() -> None:

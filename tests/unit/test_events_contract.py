@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from services.order_api.service.lifecycle import lifecycle_body
+from shared.cancellations import RefundData
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
-from shared.events import CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_event
+from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_envelope, decode_event
 from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
 
 CREATED_AT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
@@ -130,6 +131,7 @@ def test_headers_carry_every_cloudevents_attribute() -> None:
         "content-type": CONTENT_TYPE.encode(),
         "ce_sequence": b"3",
         "ce_correlationid": b"corr-1",
+        "ce_channels": b'["source:api"]',
     }
 
 
@@ -150,6 +152,31 @@ def test_a_correlation_id_that_cannot_travel_in_headers_is_dropped_not_the_event
     event = Event.new("order.created", "order_api", "42", _order_data(), correlation_id=unusable)
 
     assert decode_event(event.headers(), event.body()).correlation_id is None
+
+
+def test_an_orders_events_carry_its_sales_channel_and_others_none_as_consumers_read_them() -> None:
+    data = _order_data()
+    pos = data.model_copy(update={"order": data.order.model_copy(update={"source_name": "Point of sale"})})
+    refund = RefundData(
+        order_id=42, refund_id=1, ledger_entry_id=uuid.uuid4(), kind="refund", method="original",
+        amount=Decimal("1.00"), currency="USD", status="succeeded",
+    )  # fmt: skip
+
+    order_event = Event.new("order.paid", "order_api", "42", pos)
+    refund_event = Event.new("refund.succeeded", "cancellation_worker", "42", refund)
+
+    assert order_event.channels == ("source:Point of sale",)
+    assert decode_event(order_event.headers(), order_event.body()).channels == ("source:Point of sale",)
+    assert decode_envelope(order_event.headers(), order_event.body()).channels == ("source:Point of sale",)
+    assert refund_event.channels == ()
+    assert CHANNELS_HEADER not in dict(refund_event.headers())  # as events were before channels
+    assert decode_envelope(refund_event.headers(), refund_event.body()).channels == ()
+
+
+@pytest.mark.parametrize("header", ['"source:web"', "[1]", "[source:web]", '{"a": 1}'])
+def test_a_malformed_channels_header_is_refused_saying_so(header: str) -> None:
+    with pytest.raises(InvalidEvent, match="malformed ce_channels"):
+        decode_envelope(_headers(ce_channels=header), _body())
 
 
 def test_sequence_zero_is_kept() -> None:

@@ -110,3 +110,55 @@ async def test_a_settled_message_is_listed_with_its_attempts_and_no_next_attempt
     assert listed[0]["next_attempt_at"] is None
     assert listed[1]["next_attempt_at"] is not None
     assert [message["attempts"] for message in listed] == [[], []]
+
+
+async def test_event_types_outside_the_catalogue_are_refused_naming_each(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    url = "http://127.0.0.1:9000/hook"
+    refused = await api.post("/webhooks", json={"url": url, "event_types": ["order.*", "order.shiped", "payment.*"]})
+    created = await api.post("/webhooks", json={"url": url, "event_types": ["order.*"], "channels": ["source:pos"]})
+    patched = await api.patch(f"/webhooks/{created.json()['id']}", json={"event_types": ["refund.*", "webhook.*"]})
+
+    body = _problem(refused, 422, "unknown_event_types")
+    assert [error["message"] for error in body["errors"]] == [
+        "'order.shiped' names no event type",
+        "'payment.*' names no event type",
+    ]
+    assert "order.shiped, payment.*" in body["detail"]
+    assert [error["message"] for error in _problem(patched, 422, "unknown_event_types")["errors"]] == [
+        "'webhook.*' names no event type"
+    ]
+    assert len(store.endpoints) == 1
+    kept = (await api.get(f"/webhooks/{created.json()['id']}")).json()
+    assert (kept["event_types"], kept["channels"]) == (["order.*"], ["source:pos"])
+
+
+async def test_the_catalogue_is_served_whole_and_by_name(api: httpx.AsyncClient) -> None:
+    listed = await api.get("/event-types")
+    one = await api.get("/event-types/order.created")
+    missing = await api.get("/event-types/order.shiped")
+
+    assert listed.status_code == 200
+    names = [entry["name"] for entry in listed.json()]
+    assert "order.created" in names
+    assert "payment.captured" not in names
+    assert one.json() == next(entry for entry in listed.json() if entry["name"] == "order.created")
+    assert set(one.json()) == {"name", "family", "description", "schema", "example", "operational"}
+    assert not one.json()["operational"]
+    operational = {entry["name"] for entry in listed.json() if entry["operational"]}
+    assert "webhook.endpoint.disabled" in operational
+    assert all(name.startswith("webhook.") for name in operational)
+    assert one.json()["schema"]["properties"]["type"] == {"const": "order.created"}
+    _problem(missing, 404, "event_type_not_found")
+
+
+async def test_an_endpoint_subscribed_before_the_catalogue_to_an_unknown_type_keeps_it_until_changed(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    endpoint = store.add_endpoint(url=URL, event_types=["order.shipped"])
+
+    renamed = await api.patch(f"/webhooks/{endpoint['id']}", json={"description": "legacy"})
+
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["event_types"], renamed.json()["description"]) == (["order.shipped"], "legacy")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.webhook_dispatcher.domain import Answer, settle
+from services.webhook_dispatcher.domain import Answer, UnknownEventTypes, settle
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.events import Envelope
@@ -106,3 +106,32 @@ async def test_a_recovery_is_announced_once_after_a_delivery_that_follows_the_fa
     assert types == ["webhook.message.exhausted", "webhook.endpoint.recovered"]
     recovered = _operator_messages(store, operator)[1]["data"]
     assert recovered["endpoint_id"] == str(subscriber["id"])
+
+
+def _fields(event_types: list[str], *, operational: bool) -> dict[str, Any]:
+    return {
+        "url": "https://subscriber.example/hooks",
+        "description": "",
+        "event_types": event_types,
+        "rate_limit": None,
+        "ordered": False,
+        "headers": {},
+        "operational": operational,
+    }
+
+
+async def test_an_operator_endpoint_filters_operational_types_and_a_subscriber_cannot_ask_for_them(
+    service: WebhookService,
+) -> None:
+    operator, _ = await service.create_endpoint(_fields(["webhook.endpoint.*"], operational=True))
+    patched = await service.update_endpoint(operator["id"], {"event_types": ["webhook.message.exhausted"]})
+
+    assert (operator["operational"], patched["event_types"]) == (True, ["webhook.message.exhausted"])
+    with pytest.raises(UnknownEventTypes) as for_operator:
+        await service.create_endpoint(_fields(["order.created"], operational=True))
+    with pytest.raises(UnknownEventTypes) as for_subscriber:
+        await service.create_endpoint(_fields(["webhook.endpoint.disabled"], operational=False))
+    assert (for_operator.value.filters, for_subscriber.value.filters) == (
+        ["order.created"],
+        ["webhook.endpoint.disabled"],
+    )

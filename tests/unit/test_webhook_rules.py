@@ -137,7 +137,7 @@ def test_stale_timestamp_fails_verification() -> None:
     ],
 )
 def test_filter_takes(filters: list[str], event_type: str) -> None:
-    assert matches(filters, event_type) is True
+    assert matches(filters, (), event_type, ()) is True
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_filter_takes(filters: list[str], event_type: str) -> None:
     ],
 )
 def test_filter_refuses(filters: list[str], event_type: str) -> None:
-    assert matches(filters, event_type) is False
+    assert matches(filters, (), event_type, ()) is False
 
 
 # ---- retry schedule ----------------------------------------------------------------------------
