@@ -303,6 +303,16 @@ def cpu_rows(cpu: dict[str, float], count: int, seconds: float) -> list[list[obj
     ]
 
 
+def cpu_summary(cpu: dict[str, float], count: int, seconds: float) -> str:
+    """The table of `cpu_rows`, then all the processes' CPU time per order and the cores they kept busy."""
+    total = sum(cpu.values())
+    return (
+        table(["process", "CPU s", "CPU ms/order", "of one core"], cpu_rows(cpu, count, seconds))
+        + f"\n\nall processes: {total / max(count, 1) * 1000:.2f} ms of CPU per order "
+        f"({total / seconds:.2f} cores busy)"
+    )
+
+
 def start_services(dsn: str, bootstrap: str, args: argparse.Namespace) -> dict[str, ServiceProcess]:
     """The four services, each consuming in a group of its own, so other instances of them on the same
     broker keep theirs."""
@@ -350,7 +360,11 @@ async def subscribe_receiver(dispatcher: str, api_key: str, receiver: Receiver) 
         return endpoint_id
 
 
-async def main(args: argparse.Namespace) -> None:
+async def whole_system(
+    args: argparse.Namespace,
+) -> tuple[asyncpg.Connection, Receiver, dict[str, ServiceProcess], dict[str, int]]:
+    """On the scratch database: a connection as its admin (the webhook tables emptied), the receiver, the
+    four services started (`start_services`), and the pid of every process to measure by name."""
     admin_dsn, bootstrap = ensure_stack()
     dsn = await bench_database(admin_dsn)
     admin = await asyncpg.connect(dsn)
@@ -358,7 +372,11 @@ async def main(args: argparse.Namespace) -> None:
     await admin.execute("TRUNCATE webhooks.endpoints, webhooks.messages, webhooks.attempts")
     receiver = Receiver()
     processes = start_services(dsn, bootstrap, args)
-    pids = {name: process.pid for name, process in processes.items()} | local_stack_pids()
+    return admin, receiver, processes, {name: process.pid for name, process in processes.items()} | local_stack_pids()
+
+
+async def main(args: argparse.Namespace) -> None:
+    admin, receiver, processes, pids = await whole_system(args)
     order_api, anonymizer = processes[ORDER_API.name].url, processes[ANONYMIZER.name].url
     try:
         await subscribe_receiver(processes[WEBHOOK_DISPATCHER.name].url, args.api_key, receiver)
@@ -412,12 +430,8 @@ async def main(args: argparse.Namespace) -> None:
         )
     )
     print()
-    print(table(["process", "CPU s", "CPU ms/order", "of one core"], cpu_rows(cpu, count, seconds)))
-    print()
-    print(
-        f"all processes: {sum(cpu.values()) / count * 1000:.2f} ms of CPU per order "
-        f"({sum(cpu.values()) / seconds:.2f} cores busy); Postgres transactions committed: {xacts - xacts_before:,}"
-    )
+    print(cpu_summary(cpu, count, seconds))
+    print(f"Postgres transactions committed: {xacts - xacts_before:,}")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -41,6 +41,7 @@ from services.order_api.store.orders import OrderRows
 from shared.auth import LOCAL_API_KEY
 from shared.db import create_pool
 from shared.dsn import service_dsn
+from shared.outbox import OUTBOX_COLUMNS
 from shared.services import ORDER_API, REPO_ROOT
 from shared.settings import ServiceSettings
 from tests.support.processes import ServiceProcess
@@ -120,9 +121,13 @@ async def run_ceiling(
     service stored it, insert its outbox row; as order_api's role, with a pool of the service's size."""
     order, outbox = template
     fixed = [name for name in dict(order) if name not in ("id", "order_number", "token", "document", "document_text")]
-    insert_order = (
-        f"INSERT INTO orders (id, order_number, token, document, {', '.join(fixed)}) "
-        f"VALUES ($1, $2, $3, $4::text::jsonb, {', '.join(f'${n}' for n in range(5, 5 + len(fixed)))})"
+    outbox_at = 5 + len(fixed)
+    # The order row and its outbox row in one statement, as the service writes them.
+    insert_order_and_event = (
+        f"WITH new_order AS (INSERT INTO orders (id, order_number, token, document, {', '.join(fixed)}) "
+        f"VALUES ($1, $2, $3, $4::text::jsonb, {', '.join(f'${n}' for n in range(5, outbox_at))})) "
+        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) "
+        f"VALUES (${outbox_at}, ${outbox_at + 1}, ${outbox_at + 2}, ${outbox_at + 3}::text::jsonb, ${outbox_at + 4})"
     )
     values = [order[name] for name in fixed]
     event_ids: list[uuid.UUID] = []
@@ -133,9 +138,13 @@ async def run_ceiling(
         event_id = uuid.uuid4()
         async with pool.acquire() as conn, conn.transaction():
             order_id, number, _ids = await OrderRows(conn).allocate_ids(1)
-            await conn.execute(insert_order, order_id, number, uuid.uuid4().hex, order["document_text"], *values)
             await conn.execute(
-                "INSERT INTO outbox (event_id, topic, key, headers, body) VALUES ($1, $2, $3, $4::text::jsonb, $5)",
+                insert_order_and_event,
+                order_id,
+                number,
+                uuid.uuid4().hex,
+                order["document_text"],
+                *values,
                 event_id,
                 outbox["topic"],
                 str(order_id),

@@ -10,7 +10,9 @@ together over two years; status 37 % open, 60 % closed, 3 % cancelled; financial
 one email per ~5 orders (30 % guests); one or two SKUs per order from 5,000, skewed so a few are in
 many orders. Then each query runs `--repeat` times through the store's `OrderRows.list` / `OrderRows.count`
 as order_api's role, with parameters drawn afresh each time (emails, SKUs, cursors, days), and the
-table shows p50/p99 in milliseconds, including parsing the page's documents as the service does.
+table shows p50/p99 in milliseconds, including parsing the page's documents as the service does. The
+counts by status, which read counters (store/order_counts.py), are also counted in the index
+(`OrderRows.count_matching`, as before the counters) in the same run.
 """
 
 import argparse
@@ -226,6 +228,14 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
 
         return run
 
+    def scanning(query: Callable[[random.Random], OrderQuery]) -> Query:
+        """The count in the orders' index, as every count was before the counters (migration 0014)."""
+
+        async def run(conn: Connection, rng: random.Random) -> Any:
+            return await OrderRows(conn).count_matching(query(rng))
+
+        return run
+
     def middle_id(rng: random.Random) -> int:
         return rng.randint(s.first_id, s.last_id)
 
@@ -240,6 +250,9 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
     is_open = lambda _: OrderQuery(statuses=["open"])  # noqa: E731
     open_paid = lambda _: OrderQuery(statuses=["open"], financial_statuses=["paid"])  # noqa: E731
     open_refunded = lambda _: OrderQuery(statuses=["open"], financial_statuses=["refunded"])  # noqa: E731
+    open_paid_unfulfilled = lambda _: OrderQuery(  # noqa: E731
+        statuses=["open"], financial_statuses=["paid"], fulfillment_statuses=[None]
+    )
     return [
         ("first page, any status", listing(every)),
         ("first page, status=open (Haravan default)", listing(is_open)),
@@ -267,7 +280,13 @@ def queries(s: Samples) -> list[tuple[str, Query]]:
             listing(lambda rng: OrderQuery(upstream_ids=[f"up-{rng.randrange(1, 1_000_000)}" for _ in range(10)])),
         ),
         ("count, status=open", counting(is_open)),
+        ("count, status=open, in the index (no counters)", scanning(is_open)),
         ("count, open + paid", counting(open_paid)),
+        ("count, open + paid, in the index (no counters)", scanning(open_paid)),
+        ("count, open + paid + unfulfilled", counting(open_paid_unfulfilled)),
+        ("count, open + paid + unfulfilled, in the index", scanning(open_paid_unfulfilled)),
+        ("count, any status", counting(every)),
+        ("count, any status, in the index (no counters)", scanning(every)),
         ("count, email", counting(lambda rng: OrderQuery(email=rng.choice(s.emails)))),
         ("count, one-day range", counting(day)),
     ]
@@ -306,6 +325,9 @@ async def main(args: argparse.Namespace) -> None:
     rng = random.Random(42)  # noqa: S311 - query parameters, not secrets
     rows: list[list[object]] = []
     try:
+        async with pool.acquire() as conn, conn.transaction():  # as the service's loop does every second
+            folded = await OrderRows(conn).fold_counts()
+        print(f"folded {folded:,} order changes into the counts by status")
         async with pool.acquire() as conn:
             for name, run in queries(found):
                 await run(conn, rng)  # warm: prepared statement, cache

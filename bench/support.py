@@ -205,15 +205,17 @@ async def fixed_rate(name: str, operation: Operation, rate: float, seconds: floa
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its live descendants (uvicorn's workers, Postgres'
-    backends); 0 for a process that is gone."""
+    """User and system CPU time of a process and its descendants, live (uvicorn's workers, Postgres'
+    backends) and ended (a backend whose connection closed, an autovacuum worker); 0 for a process that
+    is gone."""
     try:
         task_dir = Path(f"/proc/{pid}/task")
         children = [int(child) for task in task_dir.iterdir() for child in (task / "children").read_text().split()]
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # utime, stime, and cutime, cstime: the children it has waited for.
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return own + sum(cpu_seconds(child) for child in children)
 
 

@@ -30,27 +30,48 @@ cost two round trips more per record, and a transaction with more than 64 subtra
 overflows Postgres' per-backend subtransaction cache, which slows every other session's snapshots.
 Row locks a handler takes are held until its batch's transaction commits, so the batches stay modest;
 and `now()` in a handler's SQL is its batch transaction's start, shared by the batch's records.
+
+A handler may be a `BatchHandler` (shared/consumer_handlers.py): its `bulk` gets all of a transaction's
+new events at once and applies what it can set-based, its per-event handler the rest, in order. Its
+transactions take up to its `transaction_records` (500): a few statements each, not a few per record.
 """
 
 import asyncio
 import contextlib
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, overload
 
 import asyncpg
 import structlog
 from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
 
+from shared.consumer_handlers import BatchHandler, Handler, Received, ReceivedT
 from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event, Headers, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
 from shared.topics import DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_TOPIC, dlq
 from shared.tracing import consumer_span
+
+# The handler types are shared/consumer_handlers.py's; importers of this module find them here too.
+__all__ = [
+    "BATCH_RECORDS",
+    "Applier",
+    "BatchHandler",
+    "Decoder",
+    "EventHandler",
+    "Handler",
+    "IdempotentConsumer",
+    "KafkaRecord",
+    "Received",
+    "ReceivedT",
+    "TypeFilter",
+    "Unprocessable",
+]
 
 log = get_logger(__name__)
 
@@ -75,25 +96,10 @@ BATCH_RECORDS = 100
 DLQ_RETRY_MAX_SECONDS = 30.0
 
 
-class Received(Protocol):
-    """What the consumer reads of whatever a record decodes to (an Event, or an Envelope)."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def sequence(self) -> int | None: ...
-    @property
-    def correlation_id(self) -> str | None: ...
-
-
-ReceivedT = TypeVar("ReceivedT", bound=Received)
-Handler = Callable[[Connection, ReceivedT], Awaitable[None]]
 Decoder = Callable[[Headers, bytes | None], ReceivedT]
 EventHandler = Handler[Event]
+# What `process` and `process_batch` apply events with: a handler per event, or a BatchHandler.
+Applier = Handler[ReceivedT] | BatchHandler[ReceivedT]
 
 
 class Unprocessable(Exception):
@@ -148,12 +154,14 @@ class IdempotentConsumer:
         self._transaction_records = transaction_records
 
     @overload
-    async def process(self, record: KafkaRecord, handler: EventHandler, *, only: TypeFilter | None = None) -> None: ...
+    async def process(
+        self, record: KafkaRecord, handler: Applier[Event], *, only: TypeFilter | None = None
+    ) -> None: ...
     @overload
     async def process(
         self,
         record: KafkaRecord,
-        handler: Handler[ReceivedT],
+        handler: Applier[ReceivedT],
         decode: Decoder[ReceivedT],
         *,
         only: TypeFilter | None = None,
@@ -162,7 +170,7 @@ class IdempotentConsumer:
     async def process(
         self,
         record: KafkaRecord,
-        handler: Handler[Any],
+        handler: Applier[Any],
         decode: Decoder[Any] = decode_event,
         *,
         only: TypeFilter | None = None,
@@ -184,7 +192,7 @@ class IdempotentConsumer:
     async def process_batch(
         self,
         records: Sequence[KafkaRecord],
-        handler: Handler[Any],
+        handler: Applier[Any],
         decode: Decoder[Any] = decode_event,
         *,
         only: TypeFilter | None = None,
@@ -197,8 +205,9 @@ class IdempotentConsumer:
                 CONSUMED.labels(record.topic, "<not taken>", "skipped").inc()
             else:
                 taken.append(record)
-        for start in range(0, len(taken), self._transaction_records):
-            part = taken[start : start + self._transaction_records]
+        size = handler.transaction_records if isinstance(handler, BatchHandler) else self._transaction_records
+        for start in range(0, len(taken), size):
+            part = taken[start : start + size]
             if len(part) == 1:
                 await self.process(part[0], handler, decode)
                 continue
@@ -216,27 +225,25 @@ class IdempotentConsumer:
             for record, event, first_time in zip(part, events, applied, strict=True):
                 outcome = "applied" if first_time else "duplicate"
                 CONSUMED.labels(record.topic, event.type, outcome).inc()
-                with _bound(event):
-                    log.info("event " + outcome, event_type=event.type, sequence=event.sequence)
+                # The event's ids as `_bound` gives them, without binding and unbinding per event.
+                log.info("event " + outcome, event_type=event.type, sequence=event.sequence, **_ids(event))
 
     async def _apply_all(
-        self, records: Sequence[KafkaRecord], events: Sequence[ReceivedT], handler: Handler[ReceivedT]
+        self, records: Sequence[KafkaRecord], events: Sequence[ReceivedT], handler: Applier[ReceivedT]
     ) -> list[bool]:
         """Apply each event not seen before, all in one transaction; for each, whether it was applied."""
         applied = []
         async with self._pool.acquire() as conn, conn.transaction():
             new = await _record_processed(conn, records, events)
-            for record, event in zip(records, events, strict=True):
-                first_time = event.id in new
+            for event in events:
+                applied.append(event.id in new)
                 new.discard(event.id)  # the same event again later in the batch is a duplicate
-                if first_time:
-                    with _bound(event), _traced(record):
-                        await handler(conn, event)
-                applied.append(first_time)
+            received = zip(records, events, applied, strict=True)
+            await _apply(conn, [(record, event) for record, event, first_time in received if first_time], handler)
         return applied
 
     async def _process_event(
-        self, record: KafkaRecord, headers: list[tuple[str, bytes]], event: ReceivedT, handler: Handler[ReceivedT]
+        self, record: KafkaRecord, headers: list[tuple[str, bytes]], event: ReceivedT, handler: Applier[ReceivedT]
     ) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -266,12 +273,11 @@ class IdempotentConsumer:
             log.info("event " + outcome, event_type=event.type, sequence=event.sequence)
             return
 
-    async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Handler[ReceivedT]) -> bool:
+    async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Applier[ReceivedT]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             if event.id not in await _record_processed(conn, [record], [event]):
                 return False
-            with _traced(record):
-                await handler(conn, event)
+            await _apply(conn, [(record, event)], handler)
             return True
 
     async def _dead_letter(
@@ -339,6 +345,20 @@ class IdempotentConsumer:
             )
 
 
+async def _apply(
+    conn: Connection, received: Sequence[tuple[KafkaRecord, ReceivedT]], handler: Applier[ReceivedT]
+) -> None:
+    """Apply new events in order in the caller's transaction: a BatchHandler's `bulk` with them all,
+    then its `each` (or the handler) per event left, in the event's record's span."""
+    if isinstance(handler, BatchHandler):
+        left = {event.id for event in await handler.bulk(conn, [event for _, event in received])}
+        received = [(record, event) for record, event in received if event.id in left]
+        handler = handler.each
+    for record, event in received:
+        with _bound(event), _traced(record):
+            await handler(conn, event)
+
+
 async def _record_processed(
     conn: Connection, records: Sequence[KafkaRecord], events: Sequence[Received]
 ) -> set[uuid.UUID]:
@@ -358,16 +378,14 @@ async def _record_processed(
     return {row["event_id"] for row in rows}
 
 
-@contextlib.contextmanager
-def _bound(event: Received) -> Iterator[None]:
-    """The event's ids in every log line written meanwhile."""
-    structlog.contextvars.bind_contextvars(
-        event_id=str(event.id), order_id=event.subject, correlation_id=event.correlation_id
-    )
-    try:
-        yield
-    finally:
-        structlog.contextvars.unbind_contextvars("event_id", "order_id", "correlation_id")
+def _ids(event: Received) -> dict[str, str | None]:
+    """The ids a log line about the event carries."""
+    return {"event_id": str(event.id), "order_id": event.subject, "correlation_id": event.correlation_id}
+
+
+def _bound(event: Received) -> contextlib.AbstractContextManager[None]:
+    """The event's ids in every log line written meanwhile (those bound before are restored after)."""
+    return structlog.contextvars.bound_contextvars(**_ids(event))
 
 
 def _traced(record: KafkaRecord) -> contextlib.AbstractContextManager[None]:

@@ -32,10 +32,10 @@ from starlette.middleware import Middleware
 from shared.api_docs import install_api_docs
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import Decoder, EventHandler, Handler, IdempotentConsumer, ReceivedT, TypeFilter
+from shared.consumer import Applier, Decoder, IdempotentConsumer, ReceivedT, TypeFilter
 from shared.consumer_lag import report_consumer_lag
 from shared.db import create_pool
-from shared.events import Envelope, decode_event, decode_forwardable
+from shared.events import Envelope, Event, decode_event, decode_forwardable
 from shared.kafka import EventProducer, bootstrap_list
 from shared.key_rate_limit import (
     KeyRateLimitMiddleware,
@@ -87,7 +87,7 @@ class Runtime(Generic[SettingsT]):
     def subscribe(
         self,
         topics: Sequence[str],
-        handler: EventHandler,
+        handler: Applier[Event],
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
@@ -95,6 +95,7 @@ class Runtime(Generic[SettingsT]):
         """Consume `topics` in the service's group through the idempotent consumer: each record is an
         Event of a known type with valid data (else it is dead-lettered).
 
+        `handler` applies one event, or is a BatchHandler (a transaction's events at once, set-based).
         With `batch_records`, up to that many records are taken per poll and processed in order, many
         in one transaction (`IdempotentConsumer.process_batch`; a batch that fails is processed again
         record by record), and the batch's offsets are committed after the last one: an error rewinds
@@ -110,7 +111,7 @@ class Runtime(Generic[SettingsT]):
     def subscribe_forwarding(
         self,
         topics: Sequence[str],
-        handler: Handler[Envelope],
+        handler: Applier[Envelope],
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
@@ -122,7 +123,7 @@ class Runtime(Generic[SettingsT]):
     def _subscribe(
         self,
         topics: Sequence[str],
-        handler: Handler[ReceivedT],
+        handler: Applier[ReceivedT],
         decode: Decoder[ReceivedT],
         batch_records: int | None,
         types: Collection[str] | None,

@@ -9,7 +9,7 @@ from services.order_api.api.elastic_path import errors as elastic_path
 from services.order_api.api.haravan import errors as haravan
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
-from services.order_api.workers import purge_http_guards
+from services.order_api.workers import fold_order_counts, purge_http_guards
 from shared.runtime import create_app, serve
 from shared.services import ORDER_API
 
@@ -24,7 +24,7 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         routers=ROUTERS,
         subscriptions=subscribe,
         publishes=True,
-        workers=[purge_http_guards],
+        workers=[purge_http_guards, fold_order_counts],
         # Inside the shared body limit: the idempotency middleware reads bodies, and sees bounded ones.
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,

@@ -5,20 +5,15 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 
 from services.order_api.domain.http_guards import RateLimitBuckets
-from shared.auth import ApiKeySettings
+from shared.idempotency import IdempotencySettings
 from shared.settings import SET_WHEN_DEPLOYED, HmacKey
 
 
-class OrderApiSettings(ApiKeySettings):
+class OrderApiSettings(IdempotencySettings):  # API keys, and Idempotency-Keys' lifetime
     # A change whose event (the whole order as JSON) would be larger than this is refused (422
     # order_too_large). Below the topic's max.message.bytes (1 MiB by default) with room for the
     # record's key, headers and overhead, so that every event order_api accepts can be published.
     max_event_bytes: int = Field(default=1_000_000, ge=1)
-    # A POST's Idempotency-Key is remembered this long; the same key later is a new request.
-    idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
-    # A request holding a key counts as in flight this long at most, so a key whose instance died
-    # mid-request is usable again afterwards instead of answering 409 for a day.
-    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
     # Guest (Akinon) lookups: at most this many attempts per client IP, and per order number from one
     # client IP, in each window; the limits hold across instances (counted in Postgres). The number's
     # count is per client so that nobody can lock a customer out of their own order's lookup.
@@ -39,6 +34,9 @@ class OrderApiSettings(ApiKeySettings):
     access_token_ttl_seconds: int = Field(default=3600, ge=1, le=24 * 3600)
     # Expired idempotency keys and finished rate-limit windows are deleted this often.
     purge_interval_seconds: float = Field(default=3600.0, gt=0)
+    # The order changes recorded for the counts by status are folded into them this often: a count reads
+    # the changes not folded yet too, so the longer the interval the more it reads (never a wrong count).
+    count_fold_interval_seconds: float = Field(default=1.0, gt=0)
 
     def rate_limit_buckets(self) -> RateLimitBuckets:
         """The rate-limit buckets' names (guest attempts, failed token requests) under this instance's key."""

@@ -16,7 +16,9 @@ from services.webhook_dispatcher.domain import (
     EndpointNotFound,
     EventTypeNotFound,
     MessageNotFound,
+    MessagePending,
     MessageStatus,
+    PayloadExpunged,
     Signing,
     UnknownEventTypes,
     UnsafeDestination,
@@ -184,6 +186,7 @@ class MessageOut(BaseModel):
     next_attempt_at: datetime | None
     created_at: datetime
     delivered_at: datetime | None
+    payload_expunged_at: datetime | None = Field(description="when an operator deleted the payload; null: kept")
 
     @classmethod
     def from_row(cls, row: Row) -> "MessageOut":
@@ -214,7 +217,7 @@ ServiceDep = Annotated[WebhookService, Depends(get_service)]
 
 
 @contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def refusals() -> Iterator[None]:
     """The service's refusals, as the API answers them."""
     try:
         yield
@@ -241,6 +244,10 @@ def _refusals() -> Iterator[None]:
         raise Problem(404, "event_type_not_found", str(error)) from error
     except MessageNotFound as error:
         raise Problem(404, "message_not_found", str(error)) from error
+    except MessagePending as error:
+        raise Problem(409, "message_pending", str(error)) from error
+    except PayloadExpunged as error:
+        raise Problem(409, "payload_expunged", str(error)) from error
 
 
 # ---- endpoints ---------------------------------------------------------------------------------
@@ -250,7 +257,7 @@ def _refusals() -> Iterator[None]:
 async def create_endpoint(body: EndpointIn, service: ServiceDep, response: Response) -> EndpointCreated:
     """Register an endpoint; the answer carries its HMAC signing secret, which is never shown again (an
     ed25519 endpoint's `public_key` instead, which always is)."""
-    with _refusals():
+    with refusals():
         row, secret = await service.create_endpoint(body.model_dump())
     response.headers["Location"] = f"/webhooks/{row['id']}"
     return EndpointCreated(**EndpointOut.from_row(row).model_dump(), secret=secret)
@@ -263,7 +270,7 @@ async def list_endpoints(service: ServiceDep) -> list[EndpointOut]:
 
 @router.get("/webhooks/{endpoint_id}", response_model=EndpointOut, responses=_NOT_FOUND)
 async def get_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
-    with _refusals():
+    with refusals():
         return EndpointOut.from_row(await service.get_endpoint(endpoint_id))
 
 
@@ -274,14 +281,14 @@ async def update_endpoint(endpoint_id: uuid.UUID, body: EndpointPatch, service: 
     for name in ("url", "description", "event_types", "channels", "ordered", "headers"):
         if name in changes and changes[name] is None:
             raise Problem(422, "validation_error", f"{name} cannot be null.", errors=[{"field": name}])
-    with _refusals():
+    with refusals():
         return EndpointOut.from_row(await service.update_endpoint(endpoint_id, changes))
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204, responses=_NOT_FOUND)
 async def delete_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> Response:
     """Delete an endpoint with its messages and their attempts."""
-    with _refusals():
+    with refusals():
         await service.delete_endpoint(endpoint_id)
     return Response(status_code=204)
 
@@ -289,14 +296,14 @@ async def delete_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> Respon
 @router.post("/webhooks/{endpoint_id}/disable", response_model=EndpointOut, responses=_NOT_FOUND)
 async def disable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
     """Stop delivering to the endpoint (its messages wait); publishes `webhook.endpoint.disabled`."""
-    with _refusals():
+    with refusals():
         return EndpointOut.from_row(await service.disable_endpoint(endpoint_id))
 
 
 @router.post("/webhooks/{endpoint_id}/enable", response_model=EndpointOut, responses=_NOT_FOUND)
 async def enable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> EndpointOut:
     """Deliver to the endpoint again, starting with the messages that waited."""
-    with _refusals():
+    with refusals():
         return EndpointOut.from_row(await service.enable_endpoint(endpoint_id))
 
 
@@ -304,7 +311,7 @@ async def enable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> Endpoi
 async def rotate_secret(endpoint_id: uuid.UUID, service: ServiceDep) -> SecretRotated:
     """A new signing key of the endpoint's kind (an HMAC secret, or an ed25519 key pair); the current one
     stays valid for the grace period, during which every delivery carries a signature by each."""
-    with _refusals():
+    with refusals():
         row, secret = await service.rotate_secret(endpoint_id)
     return SecretRotated(
         secret=secret, public_key=row["public_key"], previous_secret_expires_at=row["previous_secret_expires_at"]
@@ -314,7 +321,7 @@ async def rotate_secret(endpoint_id: uuid.UUID, service: ServiceDep) -> SecretRo
 @router.post("/webhooks/{endpoint_id}/test", status_code=202, response_model=MessageOut, responses=_NOT_FOUND)
 async def send_test_event(endpoint_id: uuid.UUID, service: ServiceDep) -> MessageOut:
     """Queue a `webhook.test` message for the endpoint, whatever its filter."""
-    with _refusals():
+    with refusals():
         return MessageOut.from_row(await service.send_test_message(endpoint_id))
 
 
@@ -332,7 +339,7 @@ async def list_endpoint_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     """The endpoint's messages, newest first, each with its attempts."""
-    with _refusals():
+    with refusals():
         rows = await service.list_endpoint_messages(endpoint_id, status=status, since=since, until=until, limit=limit)
     return [MessageOut.from_row(row) for row in rows]
 
@@ -349,18 +356,21 @@ async def list_event_messages(
     "/webhooks/{endpoint_id}/messages/{message_id}/retry",
     status_code=202,
     response_model=MessageOut,
-    responses=problem_responses({404: "No such message for this endpoint"}),
+    responses=problem_responses(
+        {404: "No such message for this endpoint", 409: "Its payload was expunged (`payload_expunged`)"}
+    ),
 )
 async def retry_message(endpoint_id: uuid.UUID, message_id: BigintId, service: ServiceDep) -> MessageOut:
-    """Send the message again now (one attempt), whatever its status."""
-    with _refusals():
+    """Send the message again now (one attempt), whatever its status, unless its payload was expunged."""
+    with refusals():
         return MessageOut.from_row(await service.retry_message(endpoint_id, message_id))
 
 
 @router.post("/webhooks/{endpoint_id}/recover", status_code=202, response_model=Recovered, responses=_NOT_FOUND)
 async def recover(endpoint_id: uuid.UUID, body: RecoverIn, service: ServiceDep) -> Recovered:
-    """Re-send every failed message of the endpoint created since the given time."""
-    with _refusals():
+    """Re-send every failed message of the endpoint created since the given time (not those whose payload
+    was expunged)."""
+    with refusals():
         return Recovered(requeued=await service.recover(endpoint_id, body.since))
 
 
@@ -394,5 +404,5 @@ async def list_event_types() -> list[EventTypeOut]:
     "/event-types/{name}", response_model=EventTypeOut, responses=problem_responses({404: "No such event type"})
 )
 async def get_event_type(name: str) -> EventTypeOut:
-    with _refusals():
+    with refusals():
         return EventTypeOut.model_validate(entry_named(name))

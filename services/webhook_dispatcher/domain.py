@@ -219,6 +219,23 @@ class MessageNotFound(LookupError):
         self.message_id = message_id
 
 
+class MessagePending(RuntimeError):
+    """A message still to be sent (or being sent) keeps its payload: it cannot be expunged."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(
+            f"Message {message_id} is still pending delivery (due, being sent or waiting for a retry); its payload "
+            "can be expunged once it is delivered or has failed."
+        )
+
+
+class PayloadExpunged(RuntimeError):
+    """A message whose payload was expunged has nothing left to send."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(f"Message {message_id}'s payload was expunged; it cannot be sent again.")
+
+
 # ---- event types -------------------------------------------------------------------------------
 
 # The dispatcher's own operational events are for operators, not for subscribers.

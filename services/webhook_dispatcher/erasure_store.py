@@ -56,10 +56,13 @@ async def take_waiting(conn: Connection, order_id: str) -> dict[str, Any] | None
 
 
 async def order_messages(conn: Connection, order_id: str) -> list[tuple[int, bytes]]:
-    """Every stored message of the order (id, payload), locked until the transaction ends: a sender's
-    claim skips them meanwhile and sends what this transaction leaves (one already claimed is in flight
-    with what it had)."""
-    rows = await conn.fetch("SELECT id, payload FROM messages WHERE order_id = $1 ORDER BY id FOR UPDATE", order_id)
+    """Every stored message of the order (id, payload) but those whose payload was expunged (nothing
+    left to erase), locked until the transaction ends: a sender's claim skips them meanwhile and sends
+    what this transaction leaves (one already claimed is in flight with what it had)."""
+    rows = await conn.fetch(
+        "SELECT id, payload FROM messages WHERE order_id = $1 AND payload_expunged_at IS NULL ORDER BY id FOR UPDATE",
+        order_id,
+    )
     return [(row["id"], bytes(row["payload"])) for row in rows]
 
 

@@ -5,8 +5,9 @@ retention's.
 Each use case opens its connection or transaction, applies the domain's rules, calls the store and
 writes operational events to the outbox. What it needs from outside is a Protocol: `Database` (the
 pool), `Store` (store.py), `Outbox` (shared/outbox.py), so unit tests run it on in-memory fakes.
-Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `UnsafeDestination`,
-`UnknownEventTypes`); the API words them.
+Refusals are the domain's exceptions (`EndpointNotFound`, `MessageNotFound`, `PayloadExpunged`,
+`UnsafeDestination`, `UnknownEventTypes`); the API words them. The statistics (stats.py), the payload
+expunge (expunge.py) and the admin API's Idempotency-Keys (request_keys.py) are use cases of their own.
 """
 
 import contextlib
@@ -24,6 +25,7 @@ from services.webhook_dispatcher.domain import (
     EndpointNotFound,
     MessageNotFound,
     MessageStatus,
+    PayloadExpunged,
     Settlement,
     forwarded_body,
     matches,
@@ -127,6 +129,8 @@ class Store(Protocol):
     async def list_messages(self, conn: Connection, **query: Unpack[MessageQuery]) -> Sequence[Row]: ...
 
     async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> Row | None: ...
+
+    async def payload_expunged(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> bool: ...
 
     async def recover(self, conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int: ...
 
@@ -272,9 +276,12 @@ class WebhookService:
             return await self._store.list_messages(conn, event_id=event_id, status=status)
 
     async def retry_message(self, endpoint_id: uuid.UUID, message_id: int) -> Row:
-        """Send the message again now (one more attempt), whatever its status."""
+        """Send the message again now (one more attempt), whatever its status; not one whose payload was
+        expunged."""
         async with self._db.acquire() as conn:
             row = await self._store.retry_message(conn, endpoint_id, message_id)
+            if row is None and await self._store.payload_expunged(conn, endpoint_id, message_id):
+                raise PayloadExpunged(message_id)
         if row is None:
             raise MessageNotFound(endpoint_id, message_id)
         return row

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from shared.auth import ApiKeySettings
+from shared.idempotency import IdempotencySettings
 from shared.settings import SET_WHEN_DEPLOYED
 from shared.topics import ANONYMIZATION_EVENTS, CANCELLATIONS_EVENTS, ORDERS_EVENTS
 
@@ -20,7 +20,7 @@ def _loopback() -> list[IPv4Network | IPv6Network]:
     return [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
 
 
-class DispatcherSettings(ApiKeySettings):
+class DispatcherSettings(IdempotencySettings):  # API keys, and Idempotency-Keys' lifetime
     # An endpoint's registration is a few KB at most (20 headers of 1,000 characters, 100 filters).
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # What the fan-out consumes; only a benchmark or a staging copy has reason to change it.

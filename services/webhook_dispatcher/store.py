@@ -156,7 +156,7 @@ async def insert_test_message(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""INSERT INTO messages (endpoint_id, event_id, event_type, order_id, payload)
-            VALUES ($1, $2, $3, '', $4) RETURNING {_MESSAGE_COLUMNS}""",
+            VALUES ($1, $2, $3, '', $4) RETURNING {MESSAGE_COLUMNS}""",
         endpoint_id,
         event_id,
         event_type,
@@ -167,9 +167,16 @@ async def insert_test_message(
     return row
 
 
-_MESSAGE_COLUMNS = (
-    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at"
+MESSAGE_COLUMNS: Final = (
+    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at, "
+    "payload_expunged_at"
 )
+# A message's attempts, oldest first, as a JSON array (the message is `m`).
+ATTEMPT_LOG: Final = """coalesce((SELECT json_agg(json_build_object(
+                                 'attempted_at', a.attempted_at, 'response_status', a.response_status,
+                                 'latency_ms', a.latency_ms, 'error', a.error,
+                                 'response_excerpt', a.response_excerpt) ORDER BY a.id)
+                             FROM attempts a WHERE a.message_id = m.id), '[]') AS attempt_log"""
 
 
 async def list_messages(
@@ -184,12 +191,7 @@ async def list_messages(
 ) -> list[asyncpg.Record]:
     """Messages, newest first, each with its attempts (oldest first) as a JSON array."""
     return await conn.fetch(
-        f"""SELECT {", ".join("m." + column for column in _MESSAGE_COLUMNS.split(", "))},
-                   coalesce((SELECT json_agg(json_build_object(
-                                 'attempted_at', a.attempted_at, 'response_status', a.response_status,
-                                 'latency_ms', a.latency_ms, 'error', a.error,
-                                 'response_excerpt', a.response_excerpt) ORDER BY a.id)
-                             FROM attempts a WHERE a.message_id = m.id), '[]') AS attempt_log
+        f"""SELECT {", ".join("m." + column for column in MESSAGE_COLUMNS.split(", "))}, {ATTEMPT_LOG}
             FROM messages m
             WHERE ($1::uuid IS NULL OR m.endpoint_id = $1) AND ($2::uuid IS NULL OR m.event_id = $2)
               AND ($3::text IS NULL OR m.status = $3)
@@ -205,10 +207,11 @@ async def list_messages(
 
 
 async def retry_message(conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> asyncpg.Record | None:
-    """Send a message again now, whatever its status; one more attempt (failed again if it fails)."""
+    """Send a message again now, whatever its status; one more attempt (failed again if it fails). None
+    when the endpoint has no such message, or its payload was expunged."""
     row = await conn.fetchrow(
         f"""UPDATE messages SET status = 'pending', next_attempt_at = now()
-            WHERE id = $1 AND endpoint_id = $2 RETURNING {_MESSAGE_COLUMNS}""",
+            WHERE id = $1 AND endpoint_id = $2 AND payload_expunged_at IS NULL RETURNING {MESSAGE_COLUMNS}""",
         message_id,
         endpoint_id,
     )
@@ -216,12 +219,24 @@ async def retry_message(conn: Connection, endpoint_id: uuid.UUID, message_id: in
     return row
 
 
+async def payload_expunged(conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> bool:
+    """Whether the endpoint's message had its payload expunged."""
+    found = await conn.fetchval(
+        "SELECT payload_expunged_at IS NOT NULL FROM messages WHERE id = $1 AND endpoint_id = $2",
+        message_id,
+        endpoint_id,
+    )
+    return bool(found)
+
+
 async def recover(conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int:
-    """Re-send every failed message of the endpoint created since `since`; how many."""
+    """Re-send every failed message of the endpoint created since `since` (not those whose payload was
+    expunged); how many."""
     count: int = await conn.fetchval(
         """WITH requeued AS (
                UPDATE messages SET status = 'pending', next_attempt_at = now()
-               WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 RETURNING 1)
+               WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2 AND payload_expunged_at IS NULL
+               RETURNING 1)
            SELECT count(*) FROM requeued""",
         endpoint_id,
         since,

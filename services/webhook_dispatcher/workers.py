@@ -1,5 +1,6 @@
-"""The dispatcher's background work: the sender, on the shared work queue, and the retention purge, the
-backlog gauges and the recoveries' announcements (operational.py), on the shared periodic job.
+"""The dispatcher's background work: the sender, on the shared work queue, and the retention purges
+(history, Idempotency-Keys), the backlog gauges, the endpoint statistics' metrics and the recoveries'
+announcements (operational.py), on the shared periodic job.
 
 Any number of senders (tasks or processes) share the backlog: the service's claim takes due messages
 with SKIP LOCKED under a lease (total timeout + `lease_margin_seconds`), so a message claimed by an
@@ -18,9 +19,12 @@ from prometheus_client import Gauge
 
 from services.webhook_dispatcher.delivery import Courier
 from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.request_keys import RequestKeys
 from services.webhook_dispatcher.safe_http import Destinations, safe_client
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
+from services.webhook_dispatcher.stats import EndpointStats
+from services.webhook_dispatcher.stats_metrics import export_endpoint_stats
 from services.webhook_dispatcher.store import MESSAGES_CHANNEL
 from shared.periodic import run_periodically
 from shared.runtime import Runtime
@@ -95,6 +99,23 @@ async def announce_recoveries(runtime: Runtime[DispatcherSettings]) -> None:
         "announce webhook endpoint recoveries",
         service.announce_recoveries,
         runtime.settings.recovery_check_interval_seconds,
+    )
+
+
+async def purge_expired_request_keys(runtime: Runtime[DispatcherSettings]) -> None:
+    """The admin API's expired Idempotency-Keys, as often as the kernel tables are purged."""
+    keys, settings = RequestKeys(runtime.pool), runtime.settings
+    await run_periodically(
+        "purge webhook idempotency keys",
+        lambda: keys.purge(settings.table_purge_batch_rows),
+        settings.table_purge_interval_seconds,
+    )
+
+
+async def export_endpoint_statistics(runtime: Runtime[DispatcherSettings]) -> None:
+    stats = EndpointStats(runtime.pool)
+    await run_periodically(
+        "webhook endpoint metrics", lambda: export_endpoint_stats(stats), runtime.settings.metrics_interval_seconds
     )
 
 

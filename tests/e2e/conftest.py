@@ -52,6 +52,8 @@ FAST_SETTINGS = {
     "PAYMENTS_SANDBOX_DELAY_SECONDS": "0.1",
     # The anonymizer's backlog gauges (its consumer lag) are read every second, for test_prometheus.
     "ANONYMIZER_METRICS_INTERVAL_SECONDS": "1",
+    # The dispatcher's per-endpoint figures likewise, for test_webhooks_endpoint_operations.
+    "WEBHOOKS_METRICS_INTERVAL_SECONDS": "1",
     # A stalled request body is refused (408) within a test's patience.
     "ORDER_API_HTTP_BODY_TIMEOUT_SECONDS": "2",
     "WEBHOOKS_HTTP_BODY_TIMEOUT_SECONDS": "2",

@@ -13,6 +13,7 @@ import pytest
 
 from shared.order_facts import FulfillmentCreatedFact, FulfillmentLineFact
 from tests.support.order_api_facts import AUTH, apply_facts, create_order, fact, get_order
+from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 
 ORDERS: Final = 24
@@ -217,3 +218,38 @@ async def test_created_and_updated_at_ranges_in_other_time_zones(
     assert before == newest_first(data_set, lambda order: at(order, "created_at") <= pivot)
     assert closed_after == newest_first(data_set, lambda order: at(order, "updated_at") >= pivot)
     assert set(after) & set(before) == {middle["id"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"status": "any"}, "true"),
+        ({}, "status = 'open'"),
+        ({"status": "closed", "financial_status": "pending"}, "status = 'closed' AND financial_status = 'pending'"),
+        (
+            {"financial_status": "authorized", "fulfillment_status": "unshipped"},
+            "status = 'open' AND financial_status = 'authorized' AND fulfillment_status IS NULL",
+        ),
+        ({"status": "any", "fulfillment_status": "partial"}, "fulfillment_status = 'partial'"),
+    ],
+)
+async def test_a_count_by_status_alone_is_the_whole_tables_and_the_service_folds_its_changes(
+    lister: Lister, stack: tuple[str, str], params: dict[str, str], where: str
+) -> None:
+    """Without `ids` a count by statuses reads the counters (store/order_counts.py): it agrees with a
+    COUNT(*) over the shared table (once the other tests' services are quiet), and the changes recorded
+    for it are folded by the service's background loop."""
+    admin = await asyncpg.connect(stack[0])
+    try:
+
+        async def counted_and_truth() -> tuple[Any, int]:
+            counted = await lister.http.get(f"{lister.api}/com/orders/count.json", params=params, headers=AUTH)
+            truth = await admin.fetchval(f"SELECT count(*) FROM order_api.orders WHERE {where}")
+            return counted.json(), truth
+
+        await eventually(counted_and_truth, lambda both: both[0] == {"count": both[1]}, timeout=30)
+        await eventually(
+            lambda: admin.fetchval("SELECT count(*) FROM order_api.order_count_changes"), lambda left: left == 0
+        )
+    finally:
+        await admin.close()

@@ -19,6 +19,9 @@ from tests.support.processes import ServiceProcess
 from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import endpoints, new_order_id, order_event, order_of, publish, wait_caught_up
 
+# A channel no event carries: an endpoint filtered by it gets only the messages a test stores or queues.
+NO_EVENT_CARRIES = "test:unsendable"
+
 
 @pytest.fixture(scope="module", autouse=True)
 async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -> None:
@@ -69,7 +72,7 @@ async def test_a_stored_message_whose_correlation_id_cannot_travel_is_delivered_
     system: dict[str, ServiceProcess], http: httpx.AsyncClient, receiver: WebhookReceiver, admin_db: asyncpg.Connection
 ) -> None:
     async with endpoints(http, system["webhook_dispatcher"].url) as api:
-        endpoint = await api.register(receiver.url, ["no.such_event"])
+        endpoint = await api.register(receiver.url, ["order.created"], channels=[NO_EVENT_CARRIES])
         event_id = await _stored_message(admin_db, endpoint["id"], "café-2")
         [request] = await eventually(
             lambda: asyncio.sleep(0, _with_webhook_id(receiver, event_id)), lambda found: len(found) == 1, timeout=30
@@ -95,7 +98,7 @@ async def test_an_endpoint_whose_stored_url_or_header_cannot_be_sent_gets_failed
     says: str,
 ) -> None:
     async with endpoints(http, system["webhook_dispatcher"].url) as api:
-        endpoint = await api.register(receiver.url, ["no.such_event"])
+        endpoint = await api.register(receiver.url, ["order.created"], channels=[NO_EVENT_CARRIES])
         cast = "::jsonb" if column == "headers" else ""
         await admin_db.execute(
             f"UPDATE webhooks.endpoints SET {column} = $2{cast} WHERE id = $1", endpoint["id"], stored

@@ -5,8 +5,8 @@ import asyncio
 
 import asyncpg
 
-from services.order_api.domain.http_guards import KeyRecord
 from services.order_api.store.http_guards import HttpGuardRows
+from shared.idempotency import KeyRecord
 from shared.rate_limits import WindowCount
 
 DAY = 24 * 3600.0

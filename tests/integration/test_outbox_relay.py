@@ -4,14 +4,16 @@ import asyncio
 import contextlib
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
 
 from shared.dsn import service_dsn
 from shared.events import Event
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, OutgoingRecord
 from shared.outbox import OutboxRelay, enqueue
 from shared.services import ANONYMIZER
 from shared.topics import MAX_EVENT_RECORD_BYTES
@@ -178,3 +180,45 @@ async def _schema(pool: asyncpg.Pool) -> str:
 async def _unsent(pool: asyncpg.Pool) -> int:
     count: int = await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
     return count
+
+
+class _OneTimeout(EventProducer):
+    """The real producer, except that its first batch reports one record as timed out (a passing
+    failure: the broker may or may not have it), as a broker that stalls mid-batch does."""
+
+    def __init__(self, bootstrap: str, record: int) -> None:
+        super().__init__(bootstrap, "test-outbox-timeout")
+        self._record: int | None = record
+
+    async def send_each(self, records: Sequence[OutgoingRecord]) -> list[Exception | None]:
+        outcomes = await super().send_each(records)
+        if self._record is not None:
+            outcomes[self._record], self._record = KafkaTimeoutError("stalled"), None
+        return outcomes
+
+
+async def test_after_a_passing_failure_mid_batch_the_rows_after_it_are_sent_again(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, stack: tuple[str, str]
+) -> None:
+    events = [order_created(9, sequence) for sequence in (1, 2, 3)]
+    async with scratch_pool.acquire() as conn:
+        for event in events:
+            await enqueue(conn, scratch_topic, event)
+    producer = _OneTimeout(stack[1], record=1)
+    await producer.connect()
+    relay = OutboxRelay(scratch_pool, await _schema(scratch_pool), producer)
+    try:
+        async with scratch_pool.acquire() as conn:
+            with pytest.raises(KafkaTimeoutError):
+                await relay.publish_pending(conn)
+            unsent = await conn.fetch("SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY id")
+            assert [row["event_id"] for row in unsent] == [events[1].id, events[2].id]
+            assert await relay.publish_pending(conn) == 2
+        records = await read_records(stack[1], scratch_topic, lambda _: True, expect=5)
+    finally:
+        await producer.close()
+
+    # The last copy of each event on the topic comes in the order the events were made.
+    last = {header(record, "ce_sequence"): index for index, record in enumerate(records)}
+    assert sorted(last, key=last.__getitem__) == ["1", "2", "3"]
+    assert await _unsent(scratch_pool) == 0

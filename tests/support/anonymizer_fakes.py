@@ -61,6 +61,10 @@ class FakeStore:
             self.known[order.order_id] = order
         self.audit.append((order.order_id, event.id, event.type, order.sequence))
 
+    async def record_orders(self, conn: Connection, seen: Sequence[tuple[Event, KnownOrder]]) -> None:
+        for event, order in seen:
+            await self.record_order(conn, event, order)
+
     async def forget_order(self, conn: Connection, order_id: int) -> int:
         kept = self.known.get(order_id)
         if kept is None or (kept.email_hash is None and kept.customer_id is None):

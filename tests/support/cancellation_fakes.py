@@ -59,6 +59,9 @@ class FakeStore:
         self.orders[data.order_id] = (data.sequence, data.order)
         return True
 
+    async def upsert_orders(self, conn: Connection, views: Sequence[OrderLifecycleData]) -> set[int]:
+        return {data.order_id for data in views if await self.upsert_order(conn, data)}
+
     async def fetch_order(self, conn: Connection, order_id: int, *, lock: bool = False) -> OrderSnapshot | None:
         known = self.orders.get(order_id)
         return known[1] if known else None
@@ -117,6 +120,9 @@ class FakeStore:
 
     async def ledger_of(self, conn: Connection, order_id: int) -> list[LedgerEntry]:
         return [entry for entry in self.entries if entry.order_id == order_id]
+
+    async def orders_with_entries(self, conn: Connection, order_ids: Sequence[int]) -> set[int]:
+        return {entry.order_id for entry in self.entries if entry.order_id in order_ids}
 
     async def append_entry(self, conn: Connection, entry: LedgerEntry) -> None:
         """As the table's unique indexes: one request and one settlement per key."""

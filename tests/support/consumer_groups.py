@@ -5,11 +5,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
-from shared.topics import PARTITIONS
+from shared.topics import EVENT_TOPICS, PARTITIONS
 
 # How often a rebalance's end is looked for: the figures are this precise.
 POLL_SECONDS = 0.05
@@ -97,3 +98,18 @@ class ConsumerGroups:
         if instances == 0:
             return await self.wait_for(group, lambda found: found.state == "Empty", timeout)
         return await self.wait_for(group, lambda found: found.at_work and found.instances() == instances, timeout)
+
+
+async def start_at_end(bootstrap: str, group: str) -> None:
+    """Commit `group`'s offsets at the current end of every partition of every event topic: a service
+    started in that group takes exactly what is published from now on, none of the topics' history."""
+    offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await offsets.start()
+    try:
+        ends = await offsets.end_offsets(
+            [TopicPartition(topic, p) for topic in EVENT_TOPICS for p in range(PARTITIONS)]
+        )
+        offsets.assign(list(ends))
+        await offsets.commit(dict(ends))
+    finally:
+        await offsets.stop()

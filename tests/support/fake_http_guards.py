@@ -4,7 +4,7 @@ clock the test moves."""
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.order_api.domain.http_guards import KeyRecord
+from shared.idempotency import KeyRecord
 from shared.rate_limits import WindowCount
 
 

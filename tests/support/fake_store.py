@@ -26,6 +26,7 @@ from shared.db import Connection
 from shared.events import Event
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot, OrderSnapshot
+from shared.topics import ORDERS_EVENTS
 from tests.support.fake_erasures import FakeCustomerErasures, FakeErasures
 from tests.support.fake_http_guards import FakeHttpGuardRecords
 from tests.support.order_rules import LATER, NOW
@@ -39,7 +40,8 @@ class _Row:
 
 
 class FakeOrders:
-    def __init__(self) -> None:
+    def __init__(self, outbox: "FakeOutbox") -> None:
+        self.outbox = outbox  # where a new order's first event goes, as the same statement writes it
         self.rows: dict[int, _Row] = {}
         self.ids = itertools.count(1_000_000_001)
         self.numbers = itertools.count(1001)
@@ -53,12 +55,18 @@ class FakeOrders:
     async def next_object_id(self) -> int:
         return next(self.object_ids)
 
-    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+    async def insert(
+        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
+    ) -> StoredOrder:
+        first = StoredOrder(order, 1, order.model_dump_json())
+        outgoing = event(first) if event is not None else None
         if self.before_insert is not None:
             self.before_insert(order)
         self._check_upstream_id(order)
         self.rows[order.id] = _Row(order, 1, fingerprint)
-        return StoredOrder(order, 1)
+        if outgoing is not None:
+            await self.outbox.enqueue(ORDERS_EVENTS, outgoing)
+        return first
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         self._check_upstream_id(order)
@@ -125,6 +133,9 @@ class FakeOrders:
 
     async def count(self, query: OrderQuery) -> int:
         return sum(_matches(row.order, query) for row in self.rows.values())
+
+    async def fold_counts(self) -> int:
+        return 0  # its counts are counted afresh each time: no changes are recorded to fold
 
 
 # The filters the use cases' tests use, each as what it reads of an order; any other is refused, not
@@ -263,12 +274,12 @@ class FakeOutbox:
 
 class FakeTables:
     def __init__(self) -> None:
-        self.orders = FakeOrders()
+        self.outbox = FakeOutbox()
+        self.orders = FakeOrders(self.outbox)
         self.catalog = FakeCatalog()
         self.customers = FakeCustomers()
         self.http_guards = FakeHttpGuardRecords()
         self.reference_data = FakeReferenceData()
-        self.outbox = FakeOutbox()
         self.erasures = FakeErasures(self.http_guards, self.outbox)
         self.customer_erasures = FakeCustomerErasures(self.customers, self.orders)
 

@@ -50,6 +50,7 @@ MESSAGE_COLUMNS = (
     "next_attempt_at",
     "created_at",
     "delivered_at",
+    "payload_expunged_at",
 )
 ATTEMPT_COLUMNS = ("attempted_at", "response_status", "latency_ms", "error", "response_excerpt")
 # What the fake DNS answers by default: a public address, which the dispatcher may send to.
@@ -151,6 +152,7 @@ class FakeStore:
             "next_attempt_at": now,
             "created_at": now,
             "delivered_at": None,
+            "payload_expunged_at": None,
             **fields,
         }
         self.attempt_logs[message_id] = []
@@ -275,10 +277,16 @@ class FakeStore:
 
     async def retry_message(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> dict[str, Any] | None:
         message = self.messages.get(message_id)
-        if message is None or message["endpoint_id"] != endpoint_id:
+        if message is None or message["endpoint_id"] != endpoint_id or message["payload_expunged_at"] is not None:
             return None
         message.update(status="pending", next_attempt_at=datetime.now(UTC))
         return _columns(message, MESSAGE_COLUMNS)
+
+    async def payload_expunged(self, conn: Connection, endpoint_id: uuid.UUID, message_id: int) -> bool:
+        message = self.messages.get(message_id)
+        return (
+            message is not None and message["endpoint_id"] == endpoint_id and message["payload_expunged_at"] is not None
+        )
 
     async def recover(self, conn: Connection, endpoint_id: uuid.UUID, since: datetime) -> int:
         failed = [
@@ -287,6 +295,7 @@ class FakeStore:
             if message["endpoint_id"] == endpoint_id
             and message["status"] == "failed"
             and message["created_at"] >= since
+            and message["payload_expunged_at"] is None
         ]
         for message in failed:
             message.update(status="pending", next_attempt_at=datetime.now(UTC))

@@ -84,7 +84,7 @@ async def test_a_customer_erasure_answers_202_with_its_orders_waiting_and_never_
         (7501, "waiting", [], []),
         (7502, "waiting", [], []),
     ]
-    assert "ada" not in created.text.lower()
+    assert "ada@" not in created.text.lower()  # a uuid may hold "ada"; the address may not, in any case
     assert (await api.get(f"/erasures/{body['id']}")).json() == body
 
 

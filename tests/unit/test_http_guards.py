@@ -16,6 +16,7 @@ from services.order_api.api.contract import negotiate
 from services.order_api.settings import OrderApiSettings
 from shared.auth import AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
+from shared.idempotency import request_fingerprint
 from shared.orders import (
     Fulfillment,
     FulfillmentLine,
@@ -207,16 +208,14 @@ async def test_keys_are_not_kept_for_reads_or_for_requests_without_an_authentica
 
 def test_requests_are_the_same_when_only_their_json_spacing_or_key_order_differs() -> None:
     scope = http_scope()
-    first = idempotency.request_fingerprint(scope, b'{"order": {"email": "a@example.com", "price": 1.50}}')
-    assert idempotency.request_fingerprint(scope, b'{ "order":{"price":1.50 ,"email":"a@example.com"} }') == first
-    assert idempotency.request_fingerprint(scope, b'{"order": {"email": "b@example.com", "price": 1.50}}') != first
+    first = request_fingerprint(scope, b'{"order": {"email": "a@example.com", "price": 1.50}}')
+    assert request_fingerprint(scope, b'{ "order":{"price":1.50 ,"email":"a@example.com"} }') == first
+    assert request_fingerprint(scope, b'{"order": {"email": "b@example.com", "price": 1.50}}') != first
     assert (
-        idempotency.request_fingerprint(
-            http_scope(path="/orders"), b'{"order": {"email": "a@example.com", "price": 1.50}}'
-        )
+        request_fingerprint(http_scope(path="/orders"), b'{"order": {"email": "a@example.com", "price": 1.50}}')
         != first
     )
-    assert idempotency.request_fingerprint(scope, b"not json") != idempotency.request_fingerprint(scope, b"not json!")
+    assert request_fingerprint(scope, b"not json") != request_fingerprint(scope, b"not json!")
 
 
 # ---- Akinon translation ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from services.anonymizer.store.erasures import (
     save_erasure,
     wait_for,
 )
-from services.anonymizer.store.orders import forget_order, record_order
+from services.anonymizer.store.orders import forget_order, record_order, record_orders
 from services.anonymizer.store.request_customers import customer_erased, insert_request_customers, request_customers
 from services.anonymizer.store.requests import (
     customers_of_person,
@@ -46,6 +46,7 @@ __all__ = [
     "orders_of_person",
     "receipts_of",
     "record_order",
+    "record_orders",
     "refresh_request",
     "refresh_requests",
     "request_customers",

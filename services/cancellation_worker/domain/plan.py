@@ -158,6 +158,16 @@ def plan_order(
     return plan
 
 
+def asks_nothing(order: OrderSnapshot) -> bool:
+    """Whether an order the ledger holds no entry of asks nothing of it: no payment to start, no units
+    to restock, no refund paying back a request (the worker's copy of it is all its event changes)."""
+    try:
+        plan = plan_order(order, [], {})
+    except UnknownRequest:
+        return False
+    return not (plan.settlements or plan.payments or plan.restocks)
+
+
 def _placeholder(order: OrderSnapshot, refund: Refund) -> Attempt:
     """An outstanding attempt standing for a payment just planned, so the next one is capped with it."""
     entry = LedgerEntry(

@@ -6,6 +6,7 @@ crash can re-send a command but never make a second one for the same money."""
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.cancellation_worker.domain.ledger import (
@@ -17,18 +18,23 @@ from services.cancellation_worker.domain.ledger import (
     check_retry,
 )
 from services.cancellation_worker.domain.notices import refund_notice, void_notice
-from services.cancellation_worker.domain.plan import Payment, Settlement, UnknownRequest, plan_order
+from services.cancellation_worker.domain.plan import Payment, Settlement, UnknownRequest, asks_nothing, plan_order
 from services.cancellation_worker.service.ports import Ports
 from services.cancellation_worker.service.publishing import Publisher, refund_data
 from services.cancellation_worker.service.requests import RequestService
 from shared.cancellations import LoyaltyCreditedData, RestockRequestedData, payment_answer
 from shared.consumer import Unprocessable
+from shared.consumer_handlers import split_by_subject
 from shared.db import Connection
 from shared.events import Event
 from shared.order_facts import PaymentFact
 from shared.orders import OrderLifecycleData, OrderSnapshot
 
 LOYALTY_GATEWAY = "loyalty_money"
+RETURN_RECEIVED = "order.return_received"
+CANCELLATION_REQUESTED = "order.cancellation_requested"
+# The order events that also move the order's guest requests.
+_REQUEST_EVENTS = frozenset({RETURN_RECEIVED, CANCELLATION_REQUESTED})
 
 
 class OrderNotFound(LookupError):
@@ -45,14 +51,37 @@ class RefundService:
 
     # ---- from orders.events -------------------------------------------------------------------
 
+    async def orders_changed(self, conn: Connection, events: Sequence[Event]) -> Sequence[Event]:
+        """The consumer transaction's events at once: the orders' copies kept in one statement for the
+        events that change nothing else (of an order with no ledger entry, asking nothing of it; most
+        events: an order created, paid, fulfilled); the others are returned, for `order_changed` one
+        by one (every event of their order, so an order's events are applied in order)."""
+        orders = [event.data.order_id for event in events if isinstance(event.data, OrderLifecycleData)]
+        with_entries = await self._store.orders_with_entries(conn, orders) if orders else set()
+
+        def copy_only(event: Event) -> bool:
+            data = event.data
+            return (
+                isinstance(data, OrderLifecycleData)
+                and event.type not in _REQUEST_EVENTS
+                and data.order_id not in with_entries
+                and asks_nothing(data.order)
+            )
+
+        plain, rest = split_by_subject(events, copy_only)
+        views = [event.data for event in plain if isinstance(event.data, OrderLifecycleData)]
+        if views:
+            await self._store.upsert_orders(conn, views)
+        return rest
+
     async def order_changed(self, conn: Connection, event: Event, data: OrderLifecycleData) -> None:
         """Keep the order's copy and do what its newest state asks; an older event changes nothing."""
         if not await self._store.upsert_order(conn, data):
             return
         order = data.order
-        if event.type == "order.return_received":
+        if event.type == RETURN_RECEIVED:
             await self._requests.return_received(conn, order)
-        elif event.type == "order.cancellation_requested":
+        elif event.type == CANCELLATION_REQUESTED:
             await self._requests.order_known(conn, order)
         history = attempts(await self._store.ledger_of(conn, order.id))
         requests = {request.request_id: request for request in await self._store.requests_of_order(conn, order.id)}

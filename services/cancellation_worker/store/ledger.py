@@ -1,6 +1,7 @@
 """The refund ledger (append-only: the table refuses updates and deletes) and the loyalty-money
 ledger per customer."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from services.cancellation_worker.domain.ledger import LedgerEntry, LoyaltyCredit
@@ -17,6 +18,14 @@ async def ledger_of(conn: Connection, order_id: int) -> list[LedgerEntry]:
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM ledger_entries WHERE order_id = $1 ORDER BY position", order_id)
     # The columns are named as its fields; amounts at the currency's precision (the column keeps 4).
     return [LedgerEntry(**{**row, "amount": _money(row["amount"], row["currency"])}) for row in rows]
+
+
+async def orders_with_entries(conn: Connection, order_ids: Sequence[int]) -> set[int]:
+    """Those of the orders whose ledger holds an entry."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT order_id FROM ledger_entries WHERE order_id = ANY($1::bigint[])", order_ids
+    )
+    return {row["order_id"] for row in rows}
 
 
 def _money(amount: Decimal, currency: str) -> Decimal:

@@ -2,8 +2,7 @@
 an order from a draft (`building`, `tags`, `customers`), payments (`payments`), fulfilments
 (`fulfillments`), changes after creation (`changes`), refunds on the one refund math of
 shared/refund_math.py (`refunds`), cancelling orders and units (`cancellation`), guests' cancellation
-requests (`guest_requests`), tax allocation (`taxes`), how a request is told
-from a retry (`fingerprints`), and the value types the service and the store exchange (`stored`,
+requests (`guest_requests`), tax allocation (`taxes`), and the value types the service and the store exchange (`stored`,
 `queries`, `http_guards`); `errors` says how a rule refuses.
 
 No I/O and no framework: what the rules need from storage (catalog variants, the customer, fresh

@@ -1,5 +1,5 @@
-"""What the HTTP guards keep: an Idempotency-Key's record, and the names of rate-limit buckets (counted in
-shared/rate_limits.py)."""
+"""What the HTTP guards keep: the order an Idempotency-Key's answer is about (the record itself is
+shared/idempotency.py's), and the names of rate-limit buckets (counted in shared/rate_limits.py)."""
 
 import hashlib
 import hmac
@@ -10,16 +10,6 @@ from typing import Final
 # An order's own URL, as a request's path or an answer's Location has it: Digital River's `/orders/{id}`,
 # Haravan's `/com/orders/{id}.json` and `/com/orders/{id}/...`.
 _ORDER_PATH: Final = re.compile(r"^(?:/com)?/orders/(\d{1,18})(?:[/.]|$)")
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """What an Idempotency-Key holds: the first request's fingerprint and, once it finished, its answer."""
-
-    fingerprint: str
-    status: int | None  # None while the first request is still in flight
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 def order_of_answer(path: str, location: str | None) -> int | None:

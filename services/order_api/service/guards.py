@@ -7,9 +7,10 @@ at most twice the limit through around its edge, which is fine for slowing guess
 
 from collections.abc import Sequence
 
-from services.order_api.domain.http_guards import KeyRecord, order_of_answer
+from services.order_api.domain.http_guards import order_of_answer
 from services.order_api.service.errors import RateLimited
 from services.order_api.service.ports import Database
+from shared.idempotency import KeyRecord
 from shared.logging import get_logger
 from shared.purge import completed
 from shared.rate_limits import WindowCount, retry_after

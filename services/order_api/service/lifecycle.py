@@ -66,9 +66,23 @@ async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None
     return stored, object_id
 
 
-async def insert_order(tables: Tables, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
-    """Store a new order (its first version), eligible since its creation when it is created so."""
-    return await tables.orders.insert(with_eligible_since(order), fingerprint)
+async def insert_order(
+    tables: Tables, order: OrderSnapshot, fingerprint: str | None, max_event_bytes: int
+) -> StoredOrder:
+    """Store a new order (its first version, eligible since its creation when it is created so) with its
+    `order.created` event, or refuse it when that event would be too large to publish; then anonymize
+    it if its customer asked to be forgotten and it is eligible already (as `publish_change`)."""
+    order = with_eligible_since(order)
+    if order.anonymized:
+        check_still_masked(order)
+
+    def created(first: StoredOrder) -> Event:
+        return order_event("order.created", first, max_event_bytes)
+
+    first = await tables.orders.insert(order, fingerprint, created)
+    if not to_forget_now(order):
+        return first
+    return await anonymize(tables, first, order.updated_at, max_event_bytes)
 
 
 async def save_change(tables: Tables, event_type: str, order: OrderSnapshot, max_event_bytes: int) -> StoredOrder:
@@ -107,6 +121,11 @@ async def anonymize(tables: Tables, stored: StoredOrder, now: datetime, max_even
 
 async def enqueue_event(tables: Tables, event_type: str, stored: StoredOrder, max_event_bytes: int) -> None:
     """Add the order's event to the outbox, or refuse the change when it would be too large to publish."""
+    await tables.outbox.enqueue(ORDERS_EVENTS, order_event(event_type, stored, max_event_bytes))
+
+
+def order_event(event_type: str, stored: StoredOrder, max_event_bytes: int) -> Event:
+    """The order's lifecycle event, refused (422 order_too_large) when it would be too large to publish."""
     order: OrderSnapshot = stored.order
     event = Event.new(
         event_type,
@@ -120,4 +139,4 @@ async def enqueue_event(tables: Tables, event_type: str, stored: StoredOrder, ma
     )
     # Measured on the bytes the outbox stores and the relay publishes (Event.body serializes once).
     check_event_size(len(event.body()), max_event_bytes)
-    await tables.outbox.enqueue(ORDERS_EVENTS, event)
+    return event

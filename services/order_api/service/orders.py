@@ -19,7 +19,6 @@ from services.order_api.domain.building import NewOrderIds, build_order, object_
 from services.order_api.domain.changes import OrderChanges, check_deletable, close, reopen, update
 from services.order_api.domain.customers import with_counted_customer
 from services.order_api.domain.errors import OrderRuleError, ReadAccessRequired
-from services.order_api.domain.fingerprints import fingerprint
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import OrderNotFound, UpstreamConflict
@@ -28,11 +27,11 @@ from services.order_api.service.lifecycle import (
     enqueue_event,
     insert_order,
     lock_order,
-    publish_change,
     save_change,
     utc_now,
 )
 from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
+from shared.fingerprints import fingerprint
 from shared.order_facts import OrderDraft
 from shared.orders import CustomerSnapshot, OrderSnapshot
 
@@ -95,11 +94,10 @@ class OrderService:
                     raise UpstreamConflict(draft.upstream_id, stored.order.id)
             order = await self._build(tables, draft)
             try:
-                stored = await insert_order(tables, order, digest)
+                # Anonymized at once when created eligible by a customer who asked to be forgotten.
+                stored = await insert_order(tables, order, digest, self.max_event_bytes)
             except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
                 raise UpstreamConflict(draft.upstream_id or "", 0) from taken
-            # Anonymized at once when created eligible by a customer who asked to be forgotten.
-            stored = await publish_change(tables, "order.created", stored, self.max_event_bytes)
         return PlacedOrder(stored, created=True)
 
     async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:
@@ -138,6 +136,12 @@ class OrderService:
     async def count_orders(self, query: OrderQuery) -> int:
         async with self.database.connection() as tables:
             return await tables.orders.count(query)
+
+    async def fold_counts(self) -> int:
+        """Fold the order changes recorded since the last fold into the counts by status (workers.py),
+        which keeps those counts fast; how many changes."""
+        async with self.database.transaction() as tables:
+            return await tables.orders.fold_counts()
 
     # ---- changes ----------------------------------------------------------------------------------
 

@@ -6,16 +6,16 @@ so a use case's changes and its outbox event commit together or not at all.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from services.order_api.domain.http_guards import KeyRecord
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.events import Event
+from shared.idempotency import KeyRecord
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot, OrderSnapshot
 from shared.rate_limits import WindowCount
@@ -32,9 +32,13 @@ class Orders(Protocol):
     async def next_object_id(self) -> int:
         """A new id for an object inside an order (a transaction, a fulfillment)."""
 
-    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
-        """Store a new order (version 1), remembering the fingerprint of the request that made it;
-        UpstreamIdTaken when its upstream id names another order."""
+    async def insert(
+        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
+    ) -> StoredOrder:
+        """Store a new order (version 1), remembering the fingerprint of the request that made it, and with
+        `event` add the event it makes of the order as stored to the outbox (orders.events) in the same
+        round trip (an exception it raises stores nothing); UpstreamIdTaken when its upstream id names
+        another order."""
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         """Store a changed order as its next version; UpstreamIdTaken when its upstream id names another order."""
@@ -63,6 +67,9 @@ class Orders(Protocol):
         """The page of the orders matching `query`."""
 
     async def count(self, query: OrderQuery) -> int: ...
+
+    async def fold_counts(self) -> int:
+        """Fold the changes recorded since into the counts by status (in a transaction); how many."""
 
 
 class Catalog(Protocol):

@@ -1,7 +1,8 @@
-"""order_api's SQL, one module per table family: orders (`orders`, `order_filters`), the catalog and
-customers (`catalog`), the HTTP guards (`http_guards`), the cancellation reference data
-(`reference_data`), an anonymized order's copies elsewhere (`erasure`), a customer's erasure
-(`customer_erasure`). Nothing else touches these tables; each returns domain types and decides no rule.
+"""order_api's SQL, one module per table family: orders (`orders`, `order_filters`, their counts by
+status `order_counts`), the catalog and customers (`catalog`), the HTTP guards (`http_guards`), the
+cancellation reference data (`reference_data`), an anonymized order's copies elsewhere (`erasure`), a
+customer's erasure (`customer_erasure`). Nothing else touches these tables; each returns domain types
+and decides no rule.
 
 `PostgresDatabase` opens them for the use cases (service/), as service/ports.py describes;
 `InTransaction` hands the use cases a transaction already open (the ingest consumer's).

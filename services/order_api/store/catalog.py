@@ -52,6 +52,17 @@ class VariantRows:
         return {row["id"]: VariantFact.model_validate(dict(row)) for row in rows}
 
 
+# A checkout record of an order's new-customer details ($1 to $6: `_record`), as INSERT ... SELECT so a
+# WHERE can make it conditional.
+_INSERT_RECORD: Final = """INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, state,
+        created_at, updated_at)
+    SELECT nextval('customer_id_seq'), $1, $2, $3, $4, $5, 'disabled', $6::timestamptz, $6::timestamptz"""
+
+
+def _record(draft: CustomerDraft, now: datetime) -> tuple[object, ...]:
+    return draft.email, draft.first_name, draft.last_name, draft.phone, bool(draft.accepts_marketing), now
+
+
 CUSTOMER_COLUMNS: Final = """id, email, first_name, last_name, phone, accepts_marketing, state, note, tags,
     orders_count, total_spent, last_order_id, last_order_name, created_at, updated_at"""
 
@@ -94,27 +105,20 @@ class CustomerRows:
 
     async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
         """The checkout record an order's new-customer details describe: the one with that email, else a
-        new one (a record, not an account: `disabled`). Registered accounts are never found here."""
-        if draft.email:
-            row = await self.conn.fetchrow(
-                f"""SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
-                    ORDER BY id LIMIT 1""",
-                draft.email,
+        new one (a record, not an account: `disabled`). Registered accounts are never found here. One
+        round trip: the lookup and the insert it may need are one statement."""
+        if not draft.email:
+            return customer_of(
+                await self.conn.fetchrow(f"{_INSERT_RECORD} RETURNING {CUSTOMER_COLUMNS}", *_record(draft, now))
             )
-            if row is not None:
-                return customer_of(row)
         return customer_of(
             await self.conn.fetchrow(
-                f"""INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, state,
-                        created_at, updated_at)
-                    VALUES (nextval('customer_id_seq'), $1, $2, $3, $4, $5, 'disabled', $6, $6)
-                    RETURNING {CUSTOMER_COLUMNS}""",
-                draft.email,
-                draft.first_name,
-                draft.last_name,
-                draft.phone,
-                bool(draft.accepts_marketing),
-                now,
+                f"""WITH found AS (
+                        SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
+                        ORDER BY id LIMIT 1),
+                    made AS ({_INSERT_RECORD} WHERE NOT EXISTS (SELECT FROM found) RETURNING {CUSTOMER_COLUMNS})
+                    SELECT * FROM found UNION ALL SELECT * FROM made""",
+                *_record(draft, now),
             )
         )
 

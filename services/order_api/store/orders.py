@@ -1,7 +1,8 @@
 """The orders table: each order stored whole as its snapshot (`document`), with the fields lists filter
-on copied into indexed columns."""
+on copied into indexed columns. A new order's first event goes into the outbox in the order's own
+INSERT statement (one round trip), written as `shared.outbox` writes every row."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
 import asyncpg
@@ -10,9 +11,13 @@ from services.order_api.domain.payments import refunded_amount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.store.order_counts import OrderCountRows, counted
 from services.order_api.store.order_filters import where
 from shared.db import Connection
+from shared.events import Event
 from shared.orders import OrderSnapshot
+from shared.outbox import OUTBOX_COLUMNS, outbox_values
+from shared.topics import ORDERS_EVENTS
 
 # The columns every change rewrites, in the order `_values` gives them. `state` (Digital River's view
 # of the status) is computed by Postgres from these (migration 0008).
@@ -61,10 +66,16 @@ def _placeholder(name: str, number: int) -> str:
 
 # $1 is the order's id; the columns follow.
 _SET: Final = ", ".join(f"{name} = {_placeholder(name, n)}" for n, name in enumerate(_COLUMNS, start=2))
-_INSERT: Final = (
+_INSERT_ORDER: Final = (
     f"INSERT INTO orders (id, {', '.join(_COLUMNS)}, order_number, token, created_at, sequence, create_fingerprint) "
     f"VALUES ($1, {', '.join(_placeholder(name, n) for n, name in enumerate(_COLUMNS, start=2))}, "
     f"${len(_COLUMNS) + 2}, ${len(_COLUMNS) + 3}, ${len(_COLUMNS) + 4}, 1, ${len(_COLUMNS) + 5})"
+)
+# The new order and its first event's outbox row in one statement: one round trip, not two.
+_FIRST_OUTBOX_PARAMETER: Final = len(_COLUMNS) + 6
+_INSERT_ORDER_AND_EVENT: Final = (
+    f"WITH new_order AS ({_INSERT_ORDER}) INSERT INTO outbox ({OUTBOX_COLUMNS}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))})"
 )
 
 
@@ -92,21 +103,20 @@ class OrderRows:
         value: int = await self.conn.fetchval("SELECT nextval('object_id_seq')")
         return value
 
-    async def insert(self, order: OrderSnapshot, fingerprint: str | None) -> StoredOrder:
+    async def insert(
+        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
+    ) -> StoredOrder:
         document = order.model_dump_json()
+        first = StoredOrder(order, 1, document)
+        row = [order.id, *_values(order, document), order.order_number, order.token, order.created_at, fingerprint]
         try:
-            await self.conn.execute(
-                _INSERT,
-                order.id,
-                *_values(order, document),
-                order.order_number,
-                order.token,
-                order.created_at,
-                fingerprint,
-            )
+            if event is None:
+                await self.conn.execute(_INSERT_ORDER, *row)
+            else:
+                await self.conn.execute(_INSERT_ORDER_AND_EVENT, *row, *outbox_values(ORDERS_EVENTS, event(first)))
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
-        return StoredOrder(order, 1, document)
+        return first
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         document = order.model_dump_json()
@@ -195,9 +205,21 @@ class OrderRows:
         return [_stored(row).order for row in rows]
 
     async def count(self, query: OrderQuery) -> int:
+        """By status, financial and fulfillment status alone: the sum of the counters' buckets; by any
+        other filter, counted in the filter's index."""
+        if counted(query):
+            return await OrderCountRows(self.conn).count(query)
+        return await self.count_matching(query)
+
+    async def count_matching(self, query: OrderQuery) -> int:
+        """How many orders match `query`, counted in the orders themselves (the filter's index): `count`
+        for a filter the counters do not cover (and bench/order_list.py's figure beside the counters')."""
         clauses, args = where(query)
         count: int = await self.conn.fetchval(f"SELECT count(*) FROM orders WHERE {clauses}", *args)
         return count
+
+    async def fold_counts(self) -> int:
+        return await OrderCountRows(self.conn).fold()
 
 
 def _raise_taken(error: asyncpg.UniqueViolationError) -> NoReturn:

@@ -1,4 +1,5 @@
-"""Whether two requests are the same one: a digest of their content."""
+"""Whether two requests are the same one (an order's create, an Idempotency-Key's retry): a digest of
+their content."""
 
 import hashlib
 import json
