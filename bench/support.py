@@ -219,6 +219,14 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(child) for child in children)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (every core, every process: not idle, not waiting
+    for I/O), from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def measured(run: Awaitable[Result], pid: int) -> Result:
     """The run's result with the CPU time process `pid` (and its descendants) used meanwhile."""
     before = cpu_seconds(pid)

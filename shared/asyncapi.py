@@ -10,7 +10,6 @@ FastStream's own generator documents a broker's subscribers and publishers: ours
 types nor their models; the registry does.
 """
 
-import tomllib
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
@@ -21,7 +20,7 @@ from shared.event_catalogue import DESCRIPTIONS, EXAMPLES
 from shared.event_types import EVENT_DATA_MODELS, FAMILIES
 from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION
 from shared.orders import Snapshot
-from shared.services import REPO_ROOT
+from shared.services import project_version
 from shared.topics import PARTITIONS, dlq, topic_configs
 
 ASYNCAPI_VERSION: Final = "3.0.0"
@@ -67,12 +66,6 @@ _KEY: Final = {"type": "string", "description": "the order id (the event's ce_su
 def channel_id(topic: str) -> str:
     """A topic's channel key in the document (`orders.events` -> `orders-events`)."""
     return topic.replace(".", "-")
-
-
-def _project_version() -> str:
-    with (REPO_ROOT / "pyproject.toml").open("rb") as pyproject:
-        version: str = tomllib.load(pyproject)["project"]["version"]
-    return version
 
 
 def _kafka_binding(topic: str) -> dict[str, Any]:
@@ -148,7 +141,7 @@ def asyncapi_document() -> dict[str, Any]:
         )
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "info": {"title": "Order events platform", "version": _project_version(), "description": _DESCRIPTION},
+        "info": {"title": "Order events platform", "version": project_version(), "description": _DESCRIPTION},
         "defaultContentType": CONTENT_TYPE,
         "channels": channels,
         "components": {"messages": messages, "schemas": schemas},

@@ -4,11 +4,21 @@ The launcher, the provisioning job and the settings all read this table, so a se
 """
 
 import os
+import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Final
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+@cache
+def project_version() -> str:
+    """The platform's version, as pyproject.toml names it."""
+    with (REPO_ROOT / "pyproject.toml").open("rb") as pyproject:
+        version: str = tomllib.load(pyproject)["project"]["version"]
+    return version
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ next):
   item claimed by an instance that died is claimed again once its lease has run out.
 - **Wake.** The claim loop sleeps until a NOTIFY on the queue's channel (a new or requeued item), a
   finished item, or the poll interval, whichever comes first; a dropped LISTEN connection is
-  re-opened.
+  re-opened. A service that hands items to its own queue as it writes them (`add`) can say which
+  NOTIFYs announce only those (`notified`), and after which finished items no claim can find more
+  (`finished`), so they cost no claim.
 - **Process.** Each claimed item is processed by a task of its own, at most `concurrency` at once;
   the loop never waits for one, so a slow item holds up only itself.
 - **Settle.** Processing ends in an `Outcome`: done, failed for good, or pending again after a delay.
@@ -50,6 +52,10 @@ def _no_fields(_: object) -> Mapping[str, object]:
     return {}
 
 
+def _always(_: object) -> bool:
+    return True
+
+
 @dataclass(eq=False)
 class WorkQueue(Generic[ItemT]):
     """Claims items with `claim(limit)` and processes each with `process(item)`, which settles it.
@@ -73,6 +79,10 @@ class WorkQueue(Generic[ItemT]):
     batch_size: int
     poll_interval: float
     describe: Callable[[ItemT], Mapping[str, object]] = _no_fields
+    # Told each NOTIFY's payload, and each item processed: whether it calls for a claim (each does,
+    # unless these say not).
+    notified: Callable[[str], bool] = _always
+    finished: Callable[[ItemT], bool] = _always
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
@@ -85,6 +95,12 @@ class WorkQueue(Generic[ItemT]):
         """Claim again now (something made items due that no NOTIFY announces)."""
         self._wake.set()
 
+    def add(self, item: ItemT) -> None:
+        """Process an item claimed some other way (leased already), as one `claim` returned."""
+        task = asyncio.create_task(self._process_safely(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name=f"{self.name}-notifications")
         try:
@@ -93,9 +109,7 @@ class WorkQueue(Generic[ItemT]):
                 room = min(self.concurrency - len(self._tasks), self.batch_size)
                 claimed = await self._claim_safely(room) if room > 0 else []
                 for item in claimed:
-                    task = asyncio.create_task(self._process_safely(item))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self.add(item)
                 if len(claimed) < room or room <= 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -128,7 +142,8 @@ class WorkQueue(Generic[ItemT]):
         except Exception:  # a bug must not stop the queue; the lease brings the item back
             log.exception("work item crashed; its lease brings it back", queue=self.name, **self.describe(item))
         finally:
-            self._wake.set()
+            if self.finished(item):
+                self._wake.set()
 
     async def _listen(self) -> None:
         """Wake the claim loop on every NOTIFY; open the connection again when it drops."""
@@ -142,8 +157,9 @@ class WorkQueue(Generic[ItemT]):
             await asyncio.sleep(RELISTEN_SECONDS)
 
     async def _listen_once(self) -> None:
-        def wake(*_: object) -> None:
-            self._wake.set()
+        def wake(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            if self.notified(str(payload)):
+                self._wake.set()
 
         lost = asyncio.Event()
         async with self.pool.acquire() as conn:

@@ -4,8 +4,9 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import Scope
 
+from services.webhook_dispatcher import handlers, workers
 from services.webhook_dispatcher.api import router
-from services.webhook_dispatcher.handlers import subscribe
+from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.operations_api import router as operations_router
 from services.webhook_dispatcher.request_keys import RequestKeys
 from services.webhook_dispatcher.settings import DispatcherSettings
@@ -15,7 +16,6 @@ from services.webhook_dispatcher.workers import (
     export_endpoint_statistics,
     purge_expired_request_keys,
     purge_old_history,
-    send_webhooks,
 )
 from shared import idempotency
 from shared.problems import problem_responses
@@ -32,6 +32,15 @@ def request_keys(scope: Scope) -> RequestKeys:
 
 def build() -> tuple[FastAPI, DispatcherSettings]:
     settings = DispatcherSettings.load(WEBHOOK_DISPATCHER)
+    # What the fan-out writes for this instance's sender goes to it directly (handoff.py).
+    handoff = Handoff(settings.lease)
+
+    def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
+        handlers.subscribe(runtime, handoff)
+
+    async def send_webhooks(runtime: Runtime[DispatcherSettings]) -> None:
+        await workers.send_webhooks(runtime, handoff)
+
     app = create_app(
         WEBHOOK_DISPATCHER,
         settings,

@@ -2,19 +2,21 @@
 POST, and the attempt recorded through the service.
 
 Delivery is at-least-once: `webhook-id` is the event id, stable across retries, so receivers can drop
-repeats. Each endpoint has an HTTP client (connection pool) of its own and at most
+repeats. Each endpoint has an HTTP client (connection pool, http_client.py) of its own and at most
 `endpoint_concurrency` requests in flight per instance, so a slow subscriber holds up only its own
 messages. Endpoints with a rate limit are paced, and an endpoint whose last attempts all failed rests
-(circuit breaker) instead of eating slots.
+(circuit breaker) instead of eating slots. A delivered attempt is recorded with the others that ended
+meanwhile, in one statement (settling.py); a failed one in a transaction of its own, with its
+follow-ups. Either way the send's task ends only once its attempt is recorded.
 """
 
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import httpx
 from prometheus_client import Counter, Histogram
 
 from services.webhook_dispatcher.domain import (
@@ -26,8 +28,10 @@ from services.webhook_dispatcher.domain import (
     settle,
     signatures,
 )
+from services.webhook_dispatcher.http_client import Response
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
+from services.webhook_dispatcher.settling import DeliveredAttempts
 from shared.fields import is_header_value, make_storable
 from shared.logging import CORRELATION_HEADER, get_logger, usable_correlation_id
 from shared.tracing import client_span, current_trace_context, describe_answer
@@ -40,15 +44,26 @@ LATENCY = Histogram("webhook_attempt_duration_seconds", "Webhook request latency
 EXCERPT_BYTES = 1024
 
 
+class HttpClient(Protocol):
+    """An endpoint's connections: http_client.ConnectionPool, or a stand-in in unit tests."""
+
+    is_closed: bool
+
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes, excerpt_bytes: int) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass
 class EndpointState:
     """What this instance knows of one endpoint: its connections, requests in flight, pacing, recent
     failures. Each endpoint has an HTTP client (connection pool) of its own, so a slow endpoint's
     connections are never the ones another endpoint waits for."""
 
-    client: httpx.AsyncClient
+    client: HttpClient
     breaker: CircuitBreaker
-    in_flight: int = 0
+    slots: asyncio.Semaphore  # `endpoint_concurrency` requests at once; more messages wait their turn
+    in_flight: int = 0  # messages in hand: being sent, or waiting for a slot
     bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)  # when its last request ended
@@ -70,7 +85,7 @@ class EndpointState:
 class Endpoints:
     """This instance's state of each endpoint it sends to: made on first use, freed when idle."""
 
-    def __init__(self, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(self, settings: DispatcherSettings, new_client: Callable[[], HttpClient]) -> None:
         self._settings = settings
         self._new_client = new_client
         self._states: dict[uuid.UUID, EndpointState] = {}
@@ -87,6 +102,7 @@ class Endpoints:
             state = EndpointState(
                 self._new_client(),
                 CircuitBreaker(self._settings.breaker_failures, self._settings.breaker_cooldown_seconds),
+                asyncio.Semaphore(self._settings.endpoint_concurrency),
             )
             self._states[endpoint_id] = state
         return state
@@ -100,6 +116,16 @@ class Endpoints:
             for endpoint_id, state in self._states.items()
             if state.in_flight or state.breaker.is_open(now)
         }
+
+    def room(self, endpoint_id: uuid.UUID, now: float, queued: int) -> int:
+        """How many more messages the endpoint takes now: its requests at once and `queued` more
+        waiting for a slot, less those in hand; none while its breaker rests it."""
+        state = self._states.get(endpoint_id)
+        if state is None:
+            return self._settings.endpoint_concurrency + queued
+        if state.breaker.is_open(now):
+            return 0
+        return self._settings.endpoint_concurrency + queued - state.in_flight
 
     async def evict_idle(self, now: float) -> None:
         """Free the state and connections of endpoints idle for `endpoint_idle_seconds`: among them
@@ -122,19 +148,22 @@ class Courier:
     """Sends claimed messages, each through its endpoint's state, and records every attempt."""
 
     def __init__(
-        self, service: WebhookService, settings: DispatcherSettings, new_client: Callable[[], httpx.AsyncClient]
+        self, service: WebhookService, settings: DispatcherSettings, new_client: Callable[[], HttpClient]
     ) -> None:
         self._service = service
         self._settings = settings
         self.endpoints = Endpoints(settings, new_client)
+        self._delivered = DeliveredAttempts(service)
 
     async def send(self, delivery: Delivery) -> None:
-        """Deliver a claimed message as one of its endpoint's requests in flight, paced."""
+        """Deliver a claimed message as one of its endpoint's requests in flight (waiting for a slot
+        when they are all taken), paced."""
         state = self.endpoints.state(delivery.endpoint_id)
         state.in_flight += 1
         try:
-            await state.pace(delivery.rate_limit)
-            await self.deliver(delivery)
+            async with state.slots:
+                await state.pace(delivery.rate_limit)
+                await self.deliver(delivery)
         finally:
             state.in_flight -= 1
             state.last_used = time.monotonic()
@@ -150,7 +179,10 @@ class Courier:
         outcome = settlement.status
         DELIVERIES.labels(outcome if answer.status is None or outcome != "pending" else "retry").inc()
         state.breaker.record(outcome == "delivered", time.monotonic())
-        await self._service.record_attempt(delivery, answer, settlement, latency_ms=round(elapsed * 1000))
+        if outcome == "delivered":
+            await self._delivered.record(delivery, answer, latency_ms=round(elapsed * 1000))
+        else:
+            await self._service.record_attempt(delivery, answer, settlement, latency_ms=round(elapsed * 1000))
         # Every attempt is in the delivery log (attempts table); the process log keeps the failures.
         (log.debug if outcome == "delivered" else log.info)(
             "webhook attempt",
@@ -163,7 +195,7 @@ class Courier:
         )
 
 
-async def post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: float) -> Answer:
+async def post(client: HttpClient, delivery: Delivery, timeout_seconds: float) -> Answer:
     """POST the message signed, with the trace context it was fanned out in (its child span's, when
     tracing); whatever keeps the request from being made is the answer's error."""
     with client_span(delivery.traceparent, delivery.tracestate, "POST", delivery.url, delivery.attempt - 1):
@@ -172,29 +204,19 @@ async def post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: f
     return answer
 
 
-async def _post(client: httpx.AsyncClient, delivery: Delivery, timeout_seconds: float) -> Answer:
+async def _post(client: HttpClient, delivery: Delivery, timeout_seconds: float) -> Answer:
     try:
         async with asyncio.timeout(timeout_seconds):
             headers = {**request_headers(delivery, int(time.time())), **current_trace_context()}
-            request = client.build_request("POST", delivery.url, content=delivery.payload, headers=headers)
-            # Streamed, and read only as far as the excerpt: an answer of any size costs 1 KB.
-            response = await client.send(request, stream=True)
-            try:
-                excerpt = b""
-                async for chunk in response.aiter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= EXCERPT_BYTES:
-                        break
-            finally:
-                await response.aclose()
+            response = await client.post(delivery.url, headers, delivery.payload, EXCERPT_BYTES)
     except TimeoutError:
         return Answer(error=f"no response within {timeout_seconds} s")
     except Exception as exc:  # whatever kept the request from being made, this attempt failed
         return Answer(error=make_storable(f"{type(exc).__name__}: {exc}"))
     return Answer(
-        response.status_code,
+        response.status,
         None,
-        make_storable(excerpt[:EXCERPT_BYTES].decode("utf-8", "replace")),
+        make_storable(response.excerpt.decode("utf-8", "replace")),
         parse_retry_after(response.headers.get("retry-after")),
     )
 

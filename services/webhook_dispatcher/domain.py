@@ -129,6 +129,7 @@ class Delivery:
     previous_secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     rate_limit: int | None = None
+    ordered: bool = False  # its endpoint's: the next message of its order waits for it
     # The trace context the message was fanned out in (shared/tracing.py), sent on with each attempt.
     traceparent: str | None = None
     tracestate: str | None = None
@@ -143,6 +144,23 @@ class Answer:
     error: str | None = None
     excerpt: str | None = None
     retry_after: timedelta | None = None
+
+
+class Written(NamedTuple):
+    """What one fan-out wrote: how many messages, those of them it leased to this instance's sender
+    (handoff.py), and its transaction's id, as the NOTIFY on its commit names it."""
+
+    transaction: str
+    inserted: int
+    leased: list[Delivery]
+
+
+class DeliveredAttempt(NamedTuple):
+    """A delivered attempt, recorded with others in one statement (settling.py)."""
+
+    delivery: Delivery
+    answer: Answer
+    latency_ms: int
 
 
 MessageStatus = Literal["pending", "delivered", "failed"]

@@ -3,6 +3,7 @@ anonymized order's masked snapshot on the way), and the anonymizer's `erasure.re
 anonymization.events (only that)."""
 
 from services.webhook_dispatcher.erasure import ErasureService
+from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.erasure_receipts import subscribe_to_erasures
@@ -15,8 +16,9 @@ from shared.runtime import Runtime
 BATCH_RECORDS = 200
 
 
-def subscribe(runtime: Runtime[DispatcherSettings]) -> None:
+def subscribe(runtime: Runtime[DispatcherSettings], handoff: Handoff | None = None) -> None:
+    """The fan-out hands what this instance's sender has room for to it (`handoff`), when given."""
     erasures = ErasureService()
-    service = WebhookService(runtime.pool, runtime.settings, erasures=erasures)
+    service = WebhookService(runtime.pool, runtime.settings, erasures=erasures, handoff=handoff)
     runtime.subscribe_forwarding(runtime.settings.event_topics, service.fan_out, batch_records=BATCH_RECORDS)
     subscribe_to_erasures(runtime, erasures.erase_order)

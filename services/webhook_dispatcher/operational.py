@@ -13,7 +13,7 @@ that have delivered since and not failed after, and announces each once.
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from services.webhook_dispatcher import operational_store as postgres_store
@@ -38,8 +38,16 @@ class OperationalStore(Protocol):
     async def operator_filters(self, conn: Connection, about: uuid.UUID) -> Sequence[Any]: ...
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
-    ) -> None: ...
+        self,
+        conn: Connection,
+        endpoint_ids: Sequence[uuid.UUID],
+        event: Received,
+        payload: bytes,
+        trace: TraceContext,
+        *,
+        leased: Sequence[uuid.UUID],
+        lease: timedelta,
+    ) -> object: ...
 
     async def note_failure_reported(self, conn: Connection, endpoint_id: uuid.UUID) -> None: ...
 
@@ -67,7 +75,10 @@ class OperationalEvents:
         ]
         if operators:
             body = forwarded_body(event_type, event.time, event.body())
-            await self._store.insert_messages(conn, operators, event, body, current_trace_context())
+            # Written unclaimed (none handed to this instance's sender): any sender claims them.
+            await self._store.insert_messages(
+                conn, operators, event, body, current_trace_context(), leased=(), lease=timedelta(0)
+            )
 
     async def report_failure(self, conn: Connection, event_type: str, endpoint_id: uuid.UUID, data: Snapshot) -> None:
         """`publish` an event saying the endpoint is failing; its next delivery will be announced."""

@@ -1,5 +1,5 @@
-"""Outbound HTTP that connects only to vetted addresses: SSRF protection at registration and again
-at connect time.
+"""Where webhooks may go: SSRF protection at registration and again at connect time (the HTTP
+client, http_client.py, vets every new connection's address here).
 
 The dispatcher resolves a subscriber's host itself, refuses the URL unless every address is
 acceptable (`domain.vet_addresses`), and then opens the TCP connection to the very address it
@@ -11,11 +11,8 @@ connect on our behalf to an address we never saw.
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import ip_address
-
-import httpcore
-import httpx
 
 from services.webhook_dispatcher.domain import IPAddress, Subnet, UnsafeDestination, check_url, vet_addresses
 
@@ -50,53 +47,3 @@ class Destinations:
 
     async def vet_host(self, host: str, port: int) -> IPAddress:
         return vet_addresses(host, await self._resolver(host, port), self._allowed)
-
-
-class _VettingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting to the vetted address instead of the host name."""
-
-    def __init__(self, destinations: Destinations) -> None:
-        self._destinations = destinations
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]]
-        | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            address = await self._destinations.vet_host(host, port)
-        except UnsafeDestination as error:
-            raise httpcore.ConnectError(f"refused: {error}") from error
-        return await self._inner.connect_tcp(
-            str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]]
-        | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("refused: webhooks are never sent over unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def safe_client(destinations: Destinations, *, timeout: httpx.Timeout, max_connections: int) -> httpx.AsyncClient:
-    """An httpx client whose every connection goes to an address `destinations` vetted."""
-    transport = httpx.AsyncHTTPTransport()
-    # httpx has no public hook for the network backend; its transport wraps this httpcore pool.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        network_backend=_VettingBackend(destinations),
-    )
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)

@@ -1,5 +1,6 @@
 """The dispatcher's settings: the shared ones plus delivery timing and safety (env prefix WEBHOOKS_)."""
 
+from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
@@ -44,6 +45,12 @@ class DispatcherSettings(IdempotencySettings):  # API keys, and Idempotency-Keys
     # this margin (pacing for a rate limit, recording the attempt), so an instance killed mid-send
     # delays its messages by about that much.
     lease_margin_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed message is this instance's: until its request can no longer be running."""
+        return timedelta(seconds=self.total_timeout_seconds + self.lease_margin_seconds)
+
     # Senders settle attempts concurrently, each in a transaction of its own.
     db_pool_size: int = Field(default=20, ge=2)
     # At most this many requests in flight to one endpoint per instance, so a slow one cannot take

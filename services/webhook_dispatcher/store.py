@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from services.webhook_dispatcher.domain import Delivery
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, Written
 from shared.consumer import Received
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
@@ -131,14 +131,34 @@ async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
 
 
 async def insert_messages(
-    conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext = NO_TRACE
-) -> None:
-    await conn.execute(
-        # Joined with endpoints, so one deleted since the filters were read is skipped, not an error.
-        """INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
-                                 traceparent, tracestate)
-           SELECT e.id, $2, $3, $4, $5, $6, $7, $8 FROM endpoints e WHERE e.id = ANY($1::uuid[])
-           ON CONFLICT (endpoint_id, event_id) DO NOTHING""",
+    conn: Connection,
+    endpoint_ids: Sequence[uuid.UUID],
+    event: Received,
+    payload: bytes,
+    trace: TraceContext = NO_TRACE,
+    *,
+    leased: Sequence[uuid.UUID] = (),
+    lease: timedelta = timedelta(0),
+) -> Written:
+    """One message of the event per endpoint (one deleted since the filters were read is skipped, one
+    that has it already keeps its own). Those for the `leased` endpoints that keep no order are written
+    claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The commit
+    NOTIFYs the transaction's id, which the returned `Written` names."""
+    rows = await conn.fetch(
+        """WITH inserted AS (
+               INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
+                                     traceparent, tracestate, attempts, next_attempt_at)
+               SELECT e.id, $2, $3, $4, $5, $6, $7, $8, l.leased::int,
+                      CASE WHEN l.leased THEN clock_timestamp() + $10::interval ELSE now() END
+               FROM endpoints e CROSS JOIN LATERAL (SELECT e.id = ANY($9::uuid[]) AND NOT e.ordered AS leased) l
+               WHERE e.id = ANY($1::uuid[])
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id, endpoint_id, attempts)
+           SELECT i.id AS message_id, i.attempts AS attempt, e.id AS endpoint_id, e.url, e.secret, e.headers,
+                  e.rate_limit,
+                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                  txid_current()::text AS transaction, pg_notify($11, txid_current()::text) AS notified
+           FROM inserted i JOIN endpoints e ON e.id = i.endpoint_id""",
         list(endpoint_ids),
         event.id,
         event.type,
@@ -147,8 +167,32 @@ async def insert_messages(
         payload,
         trace.get(TRACEPARENT),
         trace.get(TRACESTATE),
+        list(leased),
+        lease,
+        MESSAGES_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, '')", MESSAGES_CHANNEL)
+    leased_deliveries = [
+        Delivery(
+            message_id=row["message_id"],
+            event_id=event.id,
+            event_type=event.type,
+            correlation_id=event.correlation_id,
+            payload=payload,
+            attempt=row["attempt"],
+            endpoint_id=row["endpoint_id"],
+            url=row["url"],
+            secret=row["secret"],
+            order_id=event.subject,
+            previous_secret=row["previous_secret"],
+            headers=row["headers"],
+            rate_limit=row["rate_limit"],
+            traceparent=trace.get(TRACEPARENT),
+            tracestate=trace.get(TRACESTATE),
+        )
+        for row in rows
+        if row["attempt"]
+    ]
+    return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries)
 
 
 async def insert_test_message(
@@ -280,7 +324,7 @@ async def claim_due(
            WHERE m.id = due.id AND e.id = m.endpoint_id
            RETURNING m.id AS message_id, m.event_id, m.event_type, m.correlation_id, m.traceparent, m.tracestate,
                      m.payload, m.attempts AS attempt,
-                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit,
+                     m.order_id, e.id AS endpoint_id, e.url, e.secret, e.headers, e.rate_limit, e.ordered,
                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret""",
         limit,
         lease,
@@ -324,6 +368,29 @@ async def record_attempt(
         error,
         response_excerpt,
         delivery.endpoint_id,
+    )
+
+
+async def record_deliveries(conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+    """`record_attempt` for many delivered attempts in one statement. A message deleted meanwhile (its
+    endpoint was) is skipped, not an error for the others."""
+    await conn.execute(
+        """WITH done AS (
+               SELECT d.*, m.endpoint_id FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[])
+                   AS d (message_id, response_status, latency_ms, response_excerpt)
+               JOIN messages m ON m.id = d.message_id),
+           attempt AS (
+               INSERT INTO attempts (message_id, response_status, latency_ms, response_excerpt)
+               SELECT message_id, response_status, latency_ms, response_excerpt FROM done),
+           message AS (
+               UPDATE messages m SET status = 'delivered', delivered_at = now()
+               FROM done WHERE m.id = done.message_id)
+           UPDATE endpoints SET failing_since = NULL
+           WHERE id IN (SELECT endpoint_id FROM done) AND failing_since IS NOT NULL""",
+        [attempt.delivery.message_id for attempt in delivered],
+        [attempt.answer.status for attempt in delivered],
+        [attempt.latency_ms for attempt in delivered],
+        [attempt.answer.excerpt for attempt in delivered],
     )
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from shared.services import project_version
 from tests.support.kafka import header, read_records
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -62,6 +63,20 @@ async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secre
     assert verified(new_secret, [during]) == verified(old_secret, [during])
     assert len(during.headers["webhook-signature"].split()) == 2
     assert during.headers["webhook-event-type"] == "order.updated"
+
+
+async def test_a_delivery_names_the_product_and_its_version_as_its_user_agent(
+    system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, receiver: WebhookReceiver
+) -> None:
+    order_id = new_order_id()
+    async with endpoints(http, system["webhook_dispatcher"].url) as api:
+        await api.register(receiver.url, ["order.*"])
+        await publish(stack[1], [order_event(order_id, 1)])
+        [request] = await eventually(
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 1
+        )
+
+    assert request.headers["user-agent"] == f"order-events-webhooks/{project_version()}"
 
 
 async def test_three_endpoints_with_different_filters_each_get_exactly_what_they_asked_for(

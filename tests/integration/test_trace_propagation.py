@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.delivery import Courier
 from services.webhook_dispatcher.domain import generate_secret
-from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.http_client import ConnectionPool
+from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox
@@ -79,9 +80,7 @@ async def test_a_create_and_its_webhook_are_one_trace(
 
             await IdempotentConsumer(pool, producer, "tests").process(record, fan_out_and_publish, decode_forwardable)
             [delivery] = await service.claim_due(10, {})
-            courier = Courier(
-                service, settings, lambda: safe_client(destinations, timeout=httpx.Timeout(5.0), max_connections=1)
-            )
+            courier = Courier(service, settings, lambda: ConnectionPool(destinations, connect_timeout=5.0, max_idle=1))
             await courier.deliver(delivery)
             await courier.endpoints.close()
             follow_up = await pool.fetchval("SELECT headers FROM outbox WHERE sent_at IS NULL")

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from ipaddress import ip_network
 
 import asyncpg
-import httpx
 import pytest
 
 from services.webhook_dispatcher import store
 from services.webhook_dispatcher.domain import generate_secret
-from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.http_client import ConnectionPool
+from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.workers import Sender
 from shared.services import WEBHOOK_DISPATCHER
@@ -34,8 +34,8 @@ async def pool(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
 async def _running_sender(pool: asyncpg.Pool, settings: DispatcherSettings) -> asyncio.Task[None]:
     destinations = Destinations([ip_network("127.0.0.0/8")], require_https=False)
 
-    def new_client() -> httpx.AsyncClient:
-        return safe_client(destinations, timeout=httpx.Timeout(5.0), max_connections=settings.endpoint_concurrency)
+    def new_client() -> ConnectionPool:
+        return ConnectionPool(destinations, connect_timeout=5.0, max_idle=settings.endpoint_concurrency)
 
     return asyncio.create_task(Sender(pool, settings, new_client).run())
 

@@ -4,14 +4,13 @@ loopback sockets; DNS answers come from a stand-in resolver, as no real name poi
 from collections.abc import Awaitable, Callable, Iterator
 from ipaddress import ip_network
 
-import httpx
 import pytest
 
 from services.webhook_dispatcher.domain import UnsafeDestination
-from services.webhook_dispatcher.safe_http import Destinations, safe_client
+from services.webhook_dispatcher.http_client import ConnectError, ConnectionPool
+from services.webhook_dispatcher.safe_http import Destinations
 from tests.support.receiver import WebhookReceiver
 
-TIMEOUT = httpx.Timeout(5.0)
 LOOPBACK = [ip_network("127.0.0.0/8")]
 
 
@@ -41,9 +40,9 @@ async def test_a_name_that_rebinds_to_loopback_after_vetting_is_refused_at_conne
     url = _url(receiver, "hooks.example.test")
 
     vetted = await destinations.vet_url(url)  # at registration: a public address
-    async with safe_client(destinations, timeout=TIMEOUT, max_connections=2) as client:
-        with pytest.raises(httpx.ConnectError, match=r"refused: hooks.example.test resolves to 127.0.0.1, a loopback"):
-            await client.post(url, content=b"{}")
+    async with ConnectionPool(destinations, connect_timeout=5.0, max_idle=2) as client:
+        with pytest.raises(ConnectError, match=r"refused: hooks.example.test resolves to 127.0.0.1, a loopback"):
+            await client.post(url, {}, b"{}", 1024)
 
     assert str(vetted) == "93.184.216.34"
     assert receiver.received() == []
@@ -69,10 +68,10 @@ async def test_an_allow_listed_name_is_reached_at_the_vetted_address_with_its_ow
     destinations = Destinations(LOOPBACK, require_https=False, resolver=_resolver([["127.0.0.1"]]))
     url = _url(receiver, "hooks.example.test")
 
-    async with safe_client(destinations, timeout=TIMEOUT, max_connections=2) as client:
-        response = await client.post(url, content=b'{"ok":true}')
+    async with ConnectionPool(destinations, connect_timeout=5.0, max_idle=2) as client:
+        response = await client.post(url, {}, b'{"ok":true}', 1024)
 
-    assert response.status_code == 204
+    assert response.status == 204
     [request] = receiver.received()
     assert request.headers["host"] == url.split("/")[2]
     assert request.body == b'{"ok":true}'

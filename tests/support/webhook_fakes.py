@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any, Unpack, cast
 
-from services.webhook_dispatcher.domain import Delivery, UnsafeDestination
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination, Written
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.operational import OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
@@ -55,6 +55,8 @@ MESSAGE_COLUMNS = (
 ATTEMPT_COLUMNS = ("attempted_at", "response_status", "latency_ms", "error", "response_excerpt")
 # What the fake DNS answers by default: a public address, which the dispatcher may send to.
 PUBLIC_HOSTS = {"subscriber.example": ["93.184.216.34"]}
+# The transaction every fan-out on the fake store writes in, as its commit's NOTIFY would name it.
+FAKE_TRANSACTION = "1"
 
 
 class FakeConnection:
@@ -233,21 +235,40 @@ class FakeStore:
         ]
 
     async def insert_messages(
-        self, conn: Connection, endpoint_ids: Sequence[uuid.UUID], event: Received, payload: bytes, trace: TraceContext
-    ) -> None:
+        self,
+        conn: Connection,
+        endpoint_ids: Sequence[uuid.UUID],
+        event: Received,
+        payload: bytes,
+        trace: TraceContext,
+        *,
+        leased: Sequence[uuid.UUID],
+        lease: timedelta,
+    ) -> Written:
         taken = {(message["endpoint_id"], message["event_id"]) for message in self.messages.values()}
+        now = datetime.now(UTC)
+        inserted, handed = 0, []
         for endpoint_id in endpoint_ids:
-            if endpoint_id in self.endpoints and (endpoint_id, event.id) not in taken:
-                self.add_message(
-                    endpoint_id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    order_id=event.subject,
-                    correlation_id=event.correlation_id,
-                    payload=payload,
-                    traceparent=trace.get(TRACEPARENT),
-                    tracestate=trace.get(TRACESTATE),
-                )
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None or (endpoint_id, event.id) in taken:
+                continue
+            claimed = endpoint_id in leased and not endpoint["ordered"]
+            message_id = self.add_message(
+                endpoint_id,
+                event_id=event.id,
+                event_type=event.type,
+                order_id=event.subject,
+                correlation_id=event.correlation_id,
+                payload=payload,
+                traceparent=trace.get(TRACEPARENT),
+                tracestate=trace.get(TRACESTATE),
+                attempts=int(claimed),
+                next_attempt_at=now + lease if claimed else now,
+            )
+            inserted += 1
+            if claimed:
+                handed.append(_delivery(self.messages[message_id], endpoint, now))
+        return Written(FAKE_TRANSACTION, inserted, handed)
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes
@@ -338,6 +359,19 @@ class FakeStore:
             self.attempt_logs[message["id"]].append({name: logged[name] for name in ATTEMPT_COLUMNS})
         if fields["outcome"] == "delivered" and delivery.endpoint_id in self.endpoints:
             self.endpoints[delivery.endpoint_id]["failing_since"] = None
+
+    async def record_deliveries(self, conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+        for delivery, answer, latency_ms in delivered:
+            await self.record_attempt(
+                conn,
+                delivery,
+                response_status=answer.status,
+                latency_ms=latency_ms,
+                error=None,
+                response_excerpt=answer.excerpt,
+                outcome="delivered",
+                retry_in=None,
+            )
 
     async def purge(self, conn: Connection, older_than: timedelta) -> tuple[int, int]:
         cutoff = datetime.now(UTC) - older_than
@@ -457,6 +491,7 @@ def _delivery(message: Mapping[str, Any], endpoint: Mapping[str, Any], now: date
         previous_secret=endpoint["previous_secret"] if rotating else None,
         headers=endpoint["headers"],
         rate_limit=endpoint["rate_limit"],
+        ordered=endpoint["ordered"],
         traceparent=message["traceparent"],
         tracestate=message["tracestate"],
     )

@@ -20,6 +20,7 @@ from shared.tracing import (
     outgoing_event_headers,
     server_span,
 )
+from tests.support.fake_http import MockHttp
 from tests.support.tracing import recorded_spans, span_named, trace_id_of
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -187,7 +188,7 @@ async def _sent_headers(delivery: Delivery) -> httpx.Headers:
         requests.append(request)
         return httpx.Response(204)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(subscriber)) as client:
+    async with MockHttp(subscriber) as client:
         answer = await post(client, delivery, 5.0)
     assert answer.status == 204
     [request] = requests
