@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from services.webhook_dispatcher import operational_store as postgres_store
-from services.webhook_dispatcher.domain import forwarded_body, matches
+from services.webhook_dispatcher.domain import Written, forwarded_body, matches
 from shared import outbox as postgres_outbox
 from shared.consumer import Received
 from shared.db import Connection
@@ -32,10 +32,8 @@ from shared.webhook_events import ENDPOINT_RECOVERED, WebhookEndpointRecoveredDa
 RECOVERIES_PER_CHECK: Final = 100
 
 
-class OperationalStore(Protocol):
-    """What the operational webhooks need of the dispatcher's tables: operational_store.py's functions."""
-
-    async def operator_filters(self, conn: Connection, about: uuid.UUID) -> Sequence[Any]: ...
+class MessageWriter(Protocol):
+    """How messages are written: store.insert_messages, the fan-out's (service.Store extends this)."""
 
     async def insert_messages(
         self,
@@ -47,7 +45,13 @@ class OperationalStore(Protocol):
         *,
         leased: Sequence[uuid.UUID],
         lease: timedelta,
-    ) -> object: ...
+    ) -> Written: ...
+
+
+class OperationalStore(MessageWriter, Protocol):
+    """What the operational webhooks need of the dispatcher's tables: operational_store.py's functions."""
+
+    async def operator_filters(self, conn: Connection, about: uuid.UUID) -> Sequence[Any]: ...
 
     async def note_failure_reported(self, conn: Connection, endpoint_id: uuid.UUID) -> None: ...
 

@@ -28,7 +28,6 @@ from services.webhook_dispatcher.domain import (
     MessageStatus,
     PayloadExpunged,
     Settlement,
-    Written,
     forwarded_body,
     matches,
     new_signing_key,
@@ -39,17 +38,16 @@ from services.webhook_dispatcher.domain import (
 )
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.handoff import Handoff
-from services.webhook_dispatcher.operational import OperationalEvents
+from services.webhook_dispatcher.operational import MessageWriter, OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
-from shared.consumer import Received
 from shared.db import Connection
 from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
-from shared.tracing import TraceContext, current_trace_context
+from shared.tracing import current_trace_context
 from shared.webhook_events import (
     ENDPOINT_DISABLED,
     MESSAGE_EXHAUSTED,
@@ -98,7 +96,7 @@ class AttemptLog(TypedDict):
     retry_in: timedelta | None
 
 
-class Store(Protocol):
+class Store(MessageWriter, Protocol):
     """What the use cases need from the dispatcher's tables: store.py's functions."""
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> Row: ...
@@ -150,18 +148,6 @@ class Store(Protocol):
     async def endpoint_backlog(self, conn: Connection) -> Sequence[Row]: ...
 
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
-
-    async def insert_messages(
-        self,
-        conn: Connection,
-        endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
-        payload: bytes,
-        trace: TraceContext,
-        *,
-        leased: Sequence[uuid.UUID],
-        lease: timedelta,
-    ) -> Written: ...
 
 
 class Outbox(Protocol):
