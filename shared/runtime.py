@@ -63,6 +63,8 @@ log = get_logger(__name__)
 # first third; the consumers, the outbox relay, the producer and the pool then share the rest.
 SHUTDOWN_SHARE_FOR_HTTP: Final = 1 / 3
 SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
+# Allocations between two young garbage collections (see `lifespan`).
+YOUNG_COLLECTION_ALLOCATIONS: Final = 20_000
 # How long a batched subscription's empty poll waits for records (see `_subscribe`).
 BATCH_POLL_MS: Final = 50
 
@@ -283,6 +285,9 @@ def create_app(
         # of the collector's sight, a full collection no longer walks it. It took 75-150 ms with the
         # event loop stopped, which made order_api's p99 at 300 creates/s (bench/order_create.py).
         gc.freeze()
+        # A young collection every 700 allocations (Python's default) walked the objects of every request
+        # in flight: ~5 % of order_api's CPU over a run of creates (bench/README.md), ~1.5 % every 20,000.
+        gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS)
         log.info("service started", port=settings.http_port)
         try:
             yield
@@ -326,6 +331,10 @@ def create_app(
         responses=EDGE_RESPONSES,
         docs_url=None,  # served by install_api_docs, without a CDN
         redoc_url=None,
+        # Spans and metrics are the request context's (shared/tracing.py, /metrics). FastAPI's own would
+        # look the global OpenTelemetry providers up on every request (~2 % of an order create's CPU)
+        # only to find them unset.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.keys = keys
     install_problem_handlers(app)

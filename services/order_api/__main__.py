@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from services.order_api.api import PUBLIC_PREFIXES, ROUTERS, idempotency, install_order_errors
+from services.order_api.api import PUBLIC_PREFIXES, idempotency, include_routes, install_order_errors
 from services.order_api.api.dialect_errors import DialectErrors
 from services.order_api.api.elastic_path import errors as elastic_path
 from services.order_api.api.haravan import errors as haravan
@@ -21,7 +21,6 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         ORDER_API,
         settings,
         title="Order API",
-        routers=ROUTERS,
         subscriptions=subscribe,
         publishes=True,
         workers=[purge_http_guards, fold_order_counts],
@@ -29,6 +28,7 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,
     )
+    include_routes(app)
     install_order_errors(app)
     # Outermost: every problem answer of the Haravan and Elastic Path dialects, the edge's included, in
     # the dialect's shape.
