@@ -27,7 +27,11 @@ from shared.orders import (
     TaxLine,
     Transaction,
 )
-from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
+from shared.webhook_events import (
+    WebhookEndpointDisabledData,
+    WebhookEndpointRecoveredData,
+    WebhookMessageExhaustedData,
+)
 
 DESCRIPTIONS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -56,6 +60,8 @@ DESCRIPTIONS: Final[Mapping[str, str]] = MappingProxyType(
         "inventory.restock_requested": "Units of a cancelled or returned item may be sold again.",
         "webhook.message.exhausted": "A webhook message spent its retry schedule without being delivered.",
         "webhook.endpoint.disabled": "A webhook endpoint was disabled: it answered 410, kept failing, or by hand.",
+        "webhook.endpoint.recovered": "A webhook endpoint reported failing (disabled, or a message exhausted) "
+        "delivered again.",
     }
 )
 
@@ -207,6 +213,9 @@ EXAMPLES: Final[Mapping[type[Snapshot], Snapshot]] = MappingProxyType(
         ),
         WebhookEndpointDisabledData: WebhookEndpointDisabledData(
             endpoint_id=_ENDPOINT, url="https://hooks.example.com/orders", reason="failing", failing_since=EXAMPLE_TIME
+        ),
+        WebhookEndpointRecoveredData: WebhookEndpointRecoveredData(
+            endpoint_id=_ENDPOINT, url="https://hooks.example.com/orders", failure_reported_at=EXAMPLE_TIME
         ),
     }
 )

@@ -52,7 +52,14 @@ from shared.topics import (
     PAYMENTS_COMMANDS,
     WEBHOOKS_EVENTS,
 )
-from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
+from shared.webhook_events import (
+    ENDPOINT_DISABLED,
+    ENDPOINT_RECOVERED,
+    MESSAGE_EXHAUSTED,
+    WebhookEndpointDisabledData,
+    WebhookEndpointRecoveredData,
+    WebhookMessageExhaustedData,
+)
 
 EventFamily = Mapping[str, type[Snapshot]]
 
@@ -108,11 +115,12 @@ CANCELLATION_SUBMISSIONS: Final[EventFamily] = MappingProxyType({"cancellation.s
 # The cancellation worker's commands to the payment service (payments.commands).
 PAYMENT_COMMANDS: Final[EventFamily] = MappingProxyType({"refund.requested": RefundData, "void.requested": RefundData})
 
-# The webhook dispatcher's operational events on webhooks.events.
+# The webhook dispatcher's operational events on webhooks.events, also sent to operator endpoints.
 WEBHOOK_EVENTS: Final[EventFamily] = MappingProxyType(
     {
-        "webhook.message.exhausted": WebhookMessageExhaustedData,
-        "webhook.endpoint.disabled": WebhookEndpointDisabledData,
+        MESSAGE_EXHAUSTED: WebhookMessageExhaustedData,
+        ENDPOINT_DISABLED: WebhookEndpointDisabledData,
+        ENDPOINT_RECOVERED: WebhookEndpointRecoveredData,
     }
 )
 

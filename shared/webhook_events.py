@@ -1,10 +1,15 @@
-"""The webhook dispatcher's operational events (topic webhooks.events): for operators' tooling, never
-fanned out to subscribers."""
+"""The webhook dispatcher's operational events (topic webhooks.events): for operators' tooling and
+operator endpoints (signed webhooks), never fanned out to subscribers."""
 
 import uuid
 from datetime import datetime
+from typing import Final
 
 from shared.orders import Snapshot
+
+MESSAGE_EXHAUSTED: Final = "webhook.message.exhausted"
+ENDPOINT_DISABLED: Final = "webhook.endpoint.disabled"
+ENDPOINT_RECOVERED: Final = "webhook.endpoint.recovered"
 
 
 class WebhookMessageExhaustedData(Snapshot):
@@ -29,3 +34,12 @@ class WebhookEndpointDisabledData(Snapshot):
     url: str
     reason: str
     failing_since: datetime | None  # UTC, set by the dispatcher
+
+
+class WebhookEndpointRecoveredData(Snapshot):
+    """An endpoint operators had been told was failing (disabled, or a message exhausted) delivered a
+    message again."""
+
+    endpoint_id: uuid.UUID
+    url: str
+    failure_reported_at: datetime  # UTC: when operators were first told of the failure

@@ -11,6 +11,7 @@ from services.webhook_dispatcher.operations_api import router as operations_rout
 from services.webhook_dispatcher.request_keys import RequestKeys
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.workers import (
+    announce_recoveries,
     export_endpoint_backlog,
     export_endpoint_statistics,
     purge_expired_request_keys,
@@ -53,6 +54,7 @@ def build() -> tuple[FastAPI, DispatcherSettings]:
             purge_expired_request_keys,
             export_endpoint_backlog,
             export_endpoint_statistics,
+            announce_recoveries,
         ],
         # Inside the shared body limit: the idempotency middleware reads bodies, and sees bounded ones.
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings, guards=request_keys)],

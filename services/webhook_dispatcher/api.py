@@ -19,8 +19,10 @@ from services.webhook_dispatcher.domain import (
     MessagePending,
     MessageStatus,
     PayloadExpunged,
+    Signing,
     UnknownEventTypes,
     UnsafeDestination,
+    signing_of,
 )
 from services.webhook_dispatcher.service import Row, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
@@ -100,6 +102,16 @@ class EndpointIn(BaseModel):
         default_factory=dict,
         description="extra headers sent with every delivery; answers show their names, never their values",
     )
+    signing: Signing = Field(
+        default="hmac-sha256",
+        description="Standard Webhooks `v1` (hmac-sha256: a shared secret, shown once) or `v1a` (ed25519: "
+        "receivers verify with the endpoint's `public_key`, and cannot sign)",
+    )
+    operational: bool = Field(
+        default=False,
+        description="an operator endpoint: receives the dispatcher's operational events (webhook.endpoint.disabled, "
+        "webhook.message.exhausted, webhook.endpoint.recovered) instead of order events; fixed once created",
+    )
 
 
 class EndpointPatch(BaseModel):
@@ -129,20 +141,29 @@ class EndpointOut(BaseModel):
     disabled_reason: str | None
     created_at: datetime
     updated_at: datetime
+    signing: Signing
+    public_key: str | None = Field(description="ed25519 endpoints: the `whpk_...` key that verifies `v1a` signatures")
+    operational: bool
 
     @classmethod
     def from_row(cls, row: Row) -> "EndpointOut":
-        fields = {name: row[name] for name in cls.model_fields}
+        fields = {name: row[name] for name in cls.model_fields if name != "signing"}
         fields["headers"] = dict.fromkeys(row["headers"], MASKED_VALUE)
+        fields["signing"] = signing_of(row["public_key"])
         return cls.model_validate(fields)
 
 
 class EndpointCreated(EndpointOut):
-    secret: str = Field(description="The signing secret. Shown only in this response: store it now.")
+    secret: str | None = Field(
+        description="The HMAC signing secret, shown only in this response: store it now (null for ed25519)."
+    )
 
 
 class SecretRotated(BaseModel):
-    secret: str = Field(description="The new signing secret. Shown only in this response.")
+    secret: str | None = Field(
+        description="The new HMAC signing secret, shown only in this response (null for ed25519)."
+    )
+    public_key: str | None = Field(description="ed25519 endpoints: the new public key, also served with the endpoint.")
     previous_secret_expires_at: datetime = Field(description="Until then deliveries carry both signatures.")
 
 
@@ -234,7 +255,8 @@ def refusals() -> Iterator[None]:
 
 @router.post("/webhooks", status_code=201, response_model=EndpointCreated, responses=_REFUSED)
 async def create_endpoint(body: EndpointIn, service: ServiceDep, response: Response) -> EndpointCreated:
-    """Register an endpoint; the answer carries its signing secret, which is never shown again."""
+    """Register an endpoint; the answer carries its HMAC signing secret, which is never shown again (an
+    ed25519 endpoint's `public_key` instead, which always is)."""
     with refusals():
         row, secret = await service.create_endpoint(body.model_dump())
     response.headers["Location"] = f"/webhooks/{row['id']}"
@@ -287,11 +309,13 @@ async def enable_endpoint(endpoint_id: uuid.UUID, service: ServiceDep) -> Endpoi
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret", response_model=SecretRotated, responses=_NOT_FOUND)
 async def rotate_secret(endpoint_id: uuid.UUID, service: ServiceDep) -> SecretRotated:
-    """A new signing secret; the current one stays valid for the grace period, during which every
-    delivery carries a signature by each."""
+    """A new signing key of the endpoint's kind (an HMAC secret, or an ed25519 key pair); the current one
+    stays valid for the grace period, during which every delivery carries a signature by each."""
     with refusals():
-        secret, previous_expires_at = await service.rotate_secret(endpoint_id)
-    return SecretRotated(secret=secret, previous_secret_expires_at=previous_expires_at)
+        row, secret = await service.rotate_secret(endpoint_id)
+    return SecretRotated(
+        secret=secret, public_key=row["public_key"], previous_secret_expires_at=row["previous_secret_expires_at"]
+    )
 
 
 @router.post("/webhooks/{endpoint_id}/test", status_code=202, response_model=MessageOut, responses=_NOT_FOUND)

@@ -122,8 +122,9 @@ def unknown_filters(filters: Sequence[str], offered: Iterable[str]) -> list[str]
     ]
 
 
-def check_filters(filters: Sequence[str]) -> None:
-    """Refuse (UnknownEventTypes) filters that take no type a subscriber can receive."""
-    unknown = unknown_filters(filters, subscriber_types())
+def check_filters(filters: Sequence[str], *, operational: bool = False) -> None:
+    """Refuse (UnknownEventTypes) filters that take no type a subscriber can receive (an operator
+    endpoint: no operational type)."""
+    unknown = unknown_filters(filters, WEBHOOK_EVENTS if operational else subscriber_types())
     if unknown:
         raise UnknownEventTypes(unknown)

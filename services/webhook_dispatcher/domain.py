@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 import httpx
 
+from services.webhook_dispatcher import asymmetric
 from shared.erasure import MASK
 from shared.json_codec import dumps
 from shared.retries import next_delay
@@ -24,13 +25,42 @@ SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a format prefix, not a secret
 SECRET_BYTES: Final = 32
 
 
+# How an endpoint's deliveries are signed: Standard Webhooks `v1` (HMAC, a shared secret) or `v1a`
+# (ed25519: the receiver verifies with the public key, and cannot sign).
+Signing = Literal["hmac-sha256", "ed25519"]
+
+
 def generate_secret() -> str:
     """A Standard Webhooks secret: `whsec_` + base64 of random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+def new_signing_key(signing: Signing) -> str:
+    """A new key for an endpoint signed by `signing`: an HMAC secret or an ed25519 secret key."""
+    return asymmetric.generate_secret_key() if signing == "ed25519" else generate_secret()
+
+
+def signing_of(public_key: str | None) -> Signing:
+    """How an endpoint with this public key (None: it has none) is signed."""
+    return "hmac-sha256" if public_key is None else "ed25519"
+
+
+def public_key_of(secret: str) -> str | None:
+    """The public key receivers verify with: an ed25519 key's; None for an HMAC secret."""
+    return asymmetric.public_key(secret) if asymmetric.is_secret_key(secret) else None
+
+
+def shown_secret(secret: str) -> str | None:
+    """What the admin API may show of a new key: an HMAC secret, which the receiver needs; never an
+    ed25519 secret key, which only the dispatcher holds."""
+    return None if asymmetric.is_secret_key(secret) else secret
+
+
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`."""
+    """The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`, or for an
+    ed25519 secret key `v1a,` + base64 of its signature of the same."""
+    if asymmetric.is_secret_key(secret):
+        return asymmetric.sign(secret, message_id, timestamp, body)
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
@@ -72,8 +102,9 @@ def forwarded_body(event_type: str, time: datetime, data_json: bytes) -> bytes:
 
 
 def signatures(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header: one signature per valid secret, space-separated, so a
-    receiver holding either the new or the previous secret verifies during a rotation."""
+    """The `webhook-signature` header: one signature per valid secret (HMAC or ed25519 alike),
+    space-separated, so a receiver holding either the new or the previous key verifies during a
+    rotation."""
     return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
 
 

@@ -28,27 +28,32 @@ from services.webhook_dispatcher.domain import (
     MessageStatus,
     PayloadExpunged,
     Settlement,
-    Written,
     forwarded_body,
-    generate_secret,
     matches,
+    new_signing_key,
+    public_key_of,
+    shown_secret,
+    signing_of,
     webhook_body,
 )
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.handoff import Handoff
+from services.webhook_dispatcher.operational import MessageWriter, OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
-from shared.consumer import Received
 from shared.db import Connection
 from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
 from shared.orders import ORDER_ANONYMIZED
-from shared.services import WEBHOOK_DISPATCHER
-from shared.topics import WEBHOOKS_EVENTS
-from shared.tracing import TraceContext, current_trace_context
-from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
+from shared.tracing import current_trace_context
+from shared.webhook_events import (
+    ENDPOINT_DISABLED,
+    MESSAGE_EXHAUSTED,
+    WebhookEndpointDisabledData,
+    WebhookMessageExhaustedData,
+)
 
 log = get_logger(__name__)
 
@@ -91,7 +96,7 @@ class AttemptLog(TypedDict):
     retry_in: timedelta | None
 
 
-class Store(Protocol):
+class Store(MessageWriter, Protocol):
     """What the use cases need from the dispatcher's tables: store.py's functions."""
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> Row: ...
@@ -111,7 +116,7 @@ class Store(Protocol):
     async def disable_endpoint(self, conn: Connection, endpoint_id: uuid.UUID, reason: str) -> Row | None: ...
 
     async def rotate_secret(
-        self, conn: Connection, endpoint_id: uuid.UUID, secret: str, grace: timedelta
+        self, conn: Connection, endpoint_id: uuid.UUID, secret: str, public_key: str | None, grace: timedelta
     ) -> Row | None: ...
 
     async def endpoint_failed(
@@ -144,18 +149,6 @@ class Store(Protocol):
 
     async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
 
-    async def insert_messages(
-        self,
-        conn: Connection,
-        endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
-        payload: bytes,
-        trace: TraceContext,
-        *,
-        leased: Sequence[uuid.UUID],
-        lease: timedelta,
-    ) -> Written: ...
-
 
 class Outbox(Protocol):
     """Where operational events go, in the caller's transaction: shared/outbox.py."""
@@ -173,13 +166,14 @@ class WebhookService:
         outbox: Outbox = postgres_outbox,
         destinations: Destinations | None = None,
         erasures: ErasureService | None = None,
+        operational: OperationalEvents | None = None,
         handoff: Handoff | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._store = store
-        self._outbox = outbox
         self._erasures = erasures or ErasureService(outbox=outbox)
+        self._operational = operational or OperationalEvents(outbox=outbox)
         self._handoff = handoff
         self._destinations = destinations or Destinations(
             settings.allowed_subnets, require_https=settings.require_https
@@ -189,14 +183,17 @@ class WebhookService:
 
     # ---- endpoints -----------------------------------------------------------------------------
 
-    async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str]:
-        """Register an endpoint at a URL the dispatcher may send to, for event types subscribers can
-        receive; with its new signing secret."""
-        check_filters(fields["event_types"])
+    async def create_endpoint(self, fields: Mapping[str, Any]) -> tuple[Row, str | None]:
+        """Register an endpoint at a URL the dispatcher may send to, for event types it can receive (an
+        operator endpoint: operational ones), signed as `fields["signing"]` says (HMAC unless given);
+        with its new HMAC secret to show (None for ed25519: the row has the public key, and the secret
+        key never leaves the dispatcher)."""
+        check_filters(fields["event_types"], operational=fields.get("operational", False))
         await self._destinations.vet_url(fields["url"])
-        secret = generate_secret()
+        secret = new_signing_key(fields.get("signing", "hmac-sha256"))
         async with self._db.acquire() as conn:
-            return await self._store.insert_endpoint(conn, fields, secret), secret
+            row = await self._store.insert_endpoint(conn, {**fields, "public_key": public_key_of(secret)}, secret)
+        return row, shown_secret(secret)
 
     async def list_endpoints(self) -> Sequence[Row]:
         async with self._db.acquire() as conn:
@@ -210,13 +207,14 @@ class WebhookService:
         """Change the given settings; a new URL is vetted like a new endpoint's, new filters too. (An
         endpoint whose filters named a type before the catalogue refused unknown ones keeps them until
         they are changed.)"""
-        if "event_types" in changes:
-            check_filters(changes["event_types"])
         if "url" in changes:
             await self._destinations.vet_url(changes["url"])
         async with self._db.acquire() as conn:
+            endpoint = _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            if "event_types" in changes:
+                check_filters(changes["event_types"], operational=endpoint["operational"])
             if not changes:
-                return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+                return endpoint
             return _found(await self._store.update_endpoint(conn, endpoint_id, changes), endpoint_id)
 
     async def delete_endpoint(self, endpoint_id: uuid.UUID) -> None:
@@ -229,20 +227,23 @@ class WebhookService:
         async with self._db.acquire() as conn, conn.transaction():
             disabled = await self._store.disable_endpoint(conn, endpoint_id, "manual")
             if disabled is not None:
-                await self._publish_disabled(conn, disabled)
+                await self._operational.publish(conn, ENDPOINT_DISABLED, endpoint_id, _disabled_data(disabled))
             return _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
 
     async def enable_endpoint(self, endpoint_id: uuid.UUID) -> Row:
         async with self._db.acquire() as conn:
             return _found(await self._store.enable_endpoint(conn, endpoint_id), endpoint_id)
 
-    async def rotate_secret(self, endpoint_id: uuid.UUID) -> tuple[str, datetime]:
-        """A new signing secret, and until when the current one keeps signing beside it."""
-        secret = generate_secret()
+    async def rotate_secret(self, endpoint_id: uuid.UUID) -> tuple[Row, str | None]:
+        """A new key of the endpoint's kind (HMAC or ed25519); the current one keeps signing beside it
+        until the row's `previous_secret_expires_at`. With the row (`public_key` the new one, for
+        ed25519) the new HMAC secret to show, or None."""
         grace = timedelta(seconds=self._settings.secret_rotation_grace_seconds)
         async with self._db.acquire() as conn:
-            row = _found(await self._store.rotate_secret(conn, endpoint_id, secret, grace), endpoint_id)
-        return secret, row["previous_secret_expires_at"]
+            endpoint = _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
+            secret = new_signing_key(signing_of(endpoint["public_key"]))
+            row = await self._store.rotate_secret(conn, endpoint_id, secret, public_key_of(secret), grace)
+        return _found(row, endpoint_id), shown_secret(secret)
 
     async def send_test_message(self, endpoint_id: uuid.UUID) -> Row:
         """Queue a `webhook.test` message for the endpoint, whatever its filter."""
@@ -386,7 +387,9 @@ class WebhookService:
             disable_after = timedelta(seconds=self._settings.disable_after_failing_seconds)
             disabled = await self._store.endpoint_failed(conn, delivery.endpoint_id, disable_after)
         if disabled is not None:
-            await self._publish_disabled(conn, disabled)
+            await self._operational.report_failure(
+                conn, ENDPOINT_DISABLED, delivery.endpoint_id, _disabled_data(disabled)
+            )
         if status == "failed" and answer.status != GONE:
             data = WebhookMessageExhaustedData(
                 message_id=delivery.message_id,
@@ -399,20 +402,25 @@ class WebhookService:
                 last_response_status=answer.status,
                 last_error=answer.error,
             )
-            event = Event.new("webhook.message.exhausted", WEBHOOK_DISPATCHER.name, str(delivery.endpoint_id), data)
-            await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
+            await self._operational.report_failure(conn, MESSAGE_EXHAUSTED, delivery.endpoint_id, data)
 
-    async def _publish_disabled(self, conn: Connection, endpoint: Row) -> None:
-        """`webhook.endpoint.disabled` for an endpoint the store just disabled (its row, with
-        `failing_since`)."""
-        data = WebhookEndpointDisabledData(
-            endpoint_id=endpoint["id"],
-            url=endpoint["url"],
-            reason=endpoint["disabled_reason"],
-            failing_since=endpoint["failing_since"],
-        )
-        event = Event.new("webhook.endpoint.disabled", WEBHOOK_DISPATCHER.name, str(endpoint["id"]), data)
-        await self._outbox.enqueue(conn, WEBHOOKS_EVENTS, event)
+    async def announce_recoveries(self) -> None:
+        """`webhook.endpoint.recovered` for the endpoints reported failing that have delivered since."""
+        async with self._db.acquire() as conn, conn.transaction():
+            announced = await self._operational.announce_recoveries(conn)
+        if announced:
+            log.info("webhook endpoint recoveries announced", endpoints=announced)
+
+
+def _disabled_data(endpoint: Row) -> WebhookEndpointDisabledData:
+    """What `webhook.endpoint.disabled` says of an endpoint the store just disabled (its row, with
+    `failing_since`)."""
+    return WebhookEndpointDisabledData(
+        endpoint_id=endpoint["id"],
+        url=endpoint["url"],
+        reason=endpoint["disabled_reason"],
+        failing_since=endpoint["failing_since"],
+    )
 
 
 def _found(row: Row | None, endpoint_id: uuid.UUID) -> Row:

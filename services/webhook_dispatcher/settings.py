@@ -67,6 +67,8 @@ class DispatcherSettings(IdempotencySettings):  # API keys, and Idempotency-Keys
     disable_after_failing_seconds: float = Field(default=5 * 24 * 3600, gt=0)
     # During a rotation the previous secret still signs (a second signature) this long.
     secret_rotation_grace_seconds: float = Field(default=24 * 3600, ge=0)
+    # How often an endpoint reported failing is checked for a delivery since (webhook.endpoint.recovered).
+    recovery_check_interval_seconds: float = Field(default=5.0, gt=0)
     # Payloads and attempts older than this are purged.
     retention_days: float = Field(default=30, gt=0)
     retention_interval_seconds: float = Field(default=3600, gt=0)

@@ -18,7 +18,7 @@ MESSAGES_CHANNEL: Final = "webhooks.messages"
 
 _ENDPOINT_COLUMNS = (
     "id, url, description, event_types, channels, rate_limit, ordered, headers, enabled, disabled_reason, created_at,"
-    " updated_at"
+    " updated_at, public_key, operational"
 )
 # Columns an update may change (the API validates the values).
 UPDATABLE: Final = frozenset({"url", "description", "event_types", "channels", "rate_limit", "ordered", "headers"})
@@ -29,8 +29,9 @@ UPDATABLE: Final = frozenset({"url", "description", "event_types", "channels", "
 
 async def insert_endpoint(conn: Connection, fields: Mapping[str, Any], secret: str) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"""INSERT INTO endpoints (id, url, description, event_types, channels, rate_limit, ordered, headers, secret)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_ENDPOINT_COLUMNS}""",
+        f"""INSERT INTO endpoints (id, url, description, event_types, channels, rate_limit, ordered, headers, secret,
+                                   public_key, operational)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_ENDPOINT_COLUMNS}""",
         uuid.uuid4(),
         fields["url"],
         fields["description"],
@@ -40,6 +41,8 @@ async def insert_endpoint(conn: Connection, fields: Mapping[str, Any], secret: s
         fields["ordered"],
         dict(fields["headers"]),
         secret,
+        fields.get("public_key"),  # none: an HMAC endpoint
+        fields.get("operational", False),
     )
     assert row is not None
     return row
@@ -89,16 +92,18 @@ async def disable_endpoint(conn: Connection, endpoint_id: uuid.UUID, reason: str
 
 
 async def rotate_secret(
-    conn: Connection, endpoint_id: uuid.UUID, secret: str, grace: timedelta
+    conn: Connection, endpoint_id: uuid.UUID, secret: str, public_key: str | None, grace: timedelta
 ) -> asyncpg.Record | None:
-    """The new secret signs from now on; the current one keeps signing beside it for `grace`."""
+    """The new secret (with its public key, for ed25519) signs from now on; the current one keeps
+    signing beside it for `grace`."""
     return await conn.fetchrow(
-        """UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = now() + $3::interval,
-               secret = $2, updated_at = now()
-           WHERE id = $1 RETURNING previous_secret_expires_at""",
+        f"""UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = now() + $3::interval,
+               secret = $2, public_key = $4, updated_at = now()
+            WHERE id = $1 RETURNING {_ENDPOINT_COLUMNS}, previous_secret_expires_at""",
         endpoint_id,
         secret,
         grace,
+        public_key,
     )
 
 
@@ -118,7 +123,8 @@ async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_afte
 
 
 async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT id, event_types, channels FROM endpoints WHERE enabled")
+    """The subscribers' endpoints' filters: operator endpoints take only operational events."""
+    return await conn.fetch("SELECT id, event_types, channels FROM endpoints WHERE enabled AND NOT operational")
 
 
 # ---- messages ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The dispatcher's background work: the sender, on the shared work queue, and the retention purges
-(history, Idempotency-Keys), the backlog gauges and the endpoint statistics' metrics, on the shared
-periodic job.
+(history, Idempotency-Keys), the backlog gauges, the endpoint statistics' metrics and the recoveries'
+announcements (operational.py), on the shared periodic job.
 
 Any number of senders (tasks or processes) share the backlog: the service's claim takes due messages
 with SKIP LOCKED under a lease (total timeout + `lease_margin_seconds`), so a message claimed by an
@@ -131,6 +131,15 @@ async def send_webhooks(runtime: Runtime[DispatcherSettings], handoff: Handoff |
 async def purge_old_history(runtime: Runtime[DispatcherSettings]) -> None:
     service = WebhookService(runtime.pool, runtime.settings)
     await run_periodically("purge webhook history", service.purge_history, runtime.settings.retention_interval_seconds)
+
+
+async def announce_recoveries(runtime: Runtime[DispatcherSettings]) -> None:
+    service = WebhookService(runtime.pool, runtime.settings)
+    await run_periodically(
+        "announce webhook endpoint recoveries",
+        service.announce_recoveries,
+        runtime.settings.recovery_check_interval_seconds,
+    )
 
 
 async def purge_expired_request_keys(runtime: Runtime[DispatcherSettings]) -> None:

@@ -21,6 +21,7 @@ from tests.support.receiver import Received, WebhookReceiver
 from tests.support.webhooks import (
     endpoints,
     event_ids,
+    for_order,
     new_order_id,
     order_event,
     order_of,
@@ -35,10 +36,6 @@ async def caught_up(system: dict[str, ServiceProcess], stack: tuple[str, str]) -
     await wait_caught_up(stack)
 
 
-def _for_order(receiver: WebhookReceiver, order_id: int) -> list[Received]:
-    return [request for request in receiver.received() if order_of(request) == order_id]
-
-
 async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secret_rotation(
     system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
@@ -47,7 +44,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secre
         endpoint = await api.register(receiver.url, ["order.*"])
         old_secret = endpoint["secret"]
         await publish(stack[1], [order_event(order_id, 1)])
-        await eventually(lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 1)
+        await eventually(lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 1)
 
         rotated = await api.call("POST", f"/webhooks/{endpoint['id']}/rotate-secret")
         assert rotated.status_code == 200, rotated.text
@@ -56,7 +53,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_also_during_a_secre
         assert datetime.fromisoformat(rotated.json()["previous_secret_expires_at"]) > datetime.now(UTC)
         await publish(stack[1], [order_event(order_id, 2, "order.updated")])
         requests = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 2
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 2
         )
 
     before, during = requests
@@ -76,7 +73,7 @@ async def test_a_delivery_names_the_product_and_its_version_as_its_user_agent(
         await api.register(receiver.url, ["order.*"])
         await publish(stack[1], [order_event(order_id, 1)])
         [request] = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda found: len(found) == 1
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda found: len(found) == 1
         )
 
     assert request.headers["user-agent"] == f"order-events-webhooks/{project_version()}"
@@ -95,11 +92,11 @@ async def test_three_endpoints_with_different_filters_each_get_exactly_what_they
                 "money": (await api.register(money.url, ["order.paid", "order.closed", "refund.*"]))["secret"],
             }
             await publish(stack[1], [order_event(order_id, n, t) for n, t in enumerate(types, start=1)])
-            await eventually(lambda: asyncio.sleep(0, _for_order(every_order, order_id)), lambda r: len(r) == 4)
+            await eventually(lambda: asyncio.sleep(0, for_order(every_order, order_id)), lambda r: len(r) == 4)
             await asyncio.sleep(1.0)  # anything misrouted would have arrived by now
 
             got = {  # in any order: only ordered endpoints promise one
-                name: sorted(p["type"] for p in verified(secrets[name], _for_order(receiver, order_id)))
+                name: sorted(p["type"] for p in verified(secrets[name], for_order(receiver, order_id)))
                 for name, receiver in (("created_only", created_only), ("every_order", every_order), ("money", money))
             }
 
@@ -120,7 +117,7 @@ async def test_a_receiver_failing_twice_gets_the_message_three_times_with_the_sa
     async with endpoints(http, system["webhook_dispatcher"].url) as api:
         endpoint = await api.register(receiver.url, ["order.created"])
         await publish(stack[1], [event])
-        requests = await eventually(lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda r: len(r) == 3)
+        requests = await eventually(lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda r: len(r) == 3)
         messages = await eventually(
             lambda: api.get(f"/webhooks/{endpoint['id']}/messages?status=delivered"), lambda found: len(found) == 1
         )
@@ -143,7 +140,7 @@ async def test_429_with_retry_after_is_honoured(
         await api.register(receiver.url, ["order.created"])
         await publish(stack[1], [order_event(order_id, 1)])
         first, second = await eventually(
-            lambda: asyncio.sleep(0, _for_order(receiver, order_id)), lambda r: len(r) == 2, timeout=30
+            lambda: asyncio.sleep(0, for_order(receiver, order_id)), lambda r: len(r) == 2, timeout=30
         )
 
     # The schedule would have retried after 0.5 s; the subscriber asked for 3.
@@ -167,7 +164,7 @@ async def test_410_disables_the_endpoint_and_says_so_on_webhooks_events(
         await asyncio.sleep(1.0)
 
     assert state["disabled_reason"] == "gone"
-    assert len(_for_order(receiver, order_id)) == 1  # nothing more once it said "gone"
+    assert len(for_order(receiver, order_id)) == 1  # nothing more once it said "gone"
     assert [header(record, "ce_type") for record in records] == ["webhook.endpoint.disabled"]
 
 
@@ -202,7 +199,7 @@ async def test_an_always_failing_receiver_exhausts_the_schedule_then_recover_res
     assert [message["id"] for message in by_event if message["endpoint_id"] == endpoint["id"]] == [failed["id"]]
     assert recovered.json() == {"requeued": 1}
     assert delivered[0]["id"] == failed["id"]
-    assert event_ids(_for_order(receiver, order_id)) == [event.id] * 5
+    assert event_ids(for_order(receiver, order_id)) == [event.id] * 5
 
 
 async def test_a_slow_receiver_does_not_delay_another_endpoints_deliveries(

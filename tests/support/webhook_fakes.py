@@ -12,6 +12,7 @@ from typing import Any, Unpack, cast
 
 from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination, Written
 from services.webhook_dispatcher.erasure import ErasureService
+from services.webhook_dispatcher.operational import OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
@@ -35,6 +36,8 @@ ENDPOINT_COLUMNS = (
     "disabled_reason",
     "created_at",
     "updated_at",
+    "public_key",
+    "operational",
 )
 MESSAGE_COLUMNS = (
     "id",
@@ -122,6 +125,9 @@ class FakeStore:
             "enabled": True,
             "disabled_reason": None,
             "failing_since": None,
+            "public_key": None,
+            "operational": False,
+            "failure_reported_at": None,
             "created_at": now,
             "updated_at": now,
             **fields,
@@ -157,7 +163,12 @@ class FakeStore:
     # ---- endpoints -----------------------------------------------------------------------------
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> dict[str, Any]:
-        return self.add_endpoint(**{name: fields[name] for name in UPDATABLE if name in fields}, secret=secret)
+        return self.add_endpoint(
+            **{name: fields[name] for name in UPDATABLE if name in fields},
+            secret=secret,
+            public_key=fields.get("public_key"),
+            operational=fields.get("operational", False),
+        )
 
     async def fetch_endpoint(self, conn: Connection, endpoint_id: uuid.UUID) -> dict[str, Any] | None:
         endpoint = self.endpoints.get(endpoint_id)
@@ -186,16 +197,21 @@ class FakeStore:
         return self._disable(endpoint_id, reason)
 
     async def rotate_secret(
-        self, conn: Connection, endpoint_id: uuid.UUID, secret: str, grace: timedelta
+        self, conn: Connection, endpoint_id: uuid.UUID, secret: str, public_key: str | None, grace: timedelta
     ) -> dict[str, Any] | None:
         endpoint = self.endpoints.get(endpoint_id)
         if endpoint is None:
             return None
         expires_at = datetime.now(UTC) + grace
-        self._change(
-            endpoint_id, previous_secret=endpoint["secret"], previous_secret_expires_at=expires_at, secret=secret
+        previous = endpoint["secret"]
+        row = self._change(
+            endpoint_id,
+            previous_secret=previous,
+            previous_secret_expires_at=expires_at,
+            secret=secret,
+            public_key=public_key,
         )
-        return {"previous_secret_expires_at": expires_at}
+        return {**(row or {}), "previous_secret_expires_at": expires_at}
 
     async def endpoint_failed(
         self, conn: Connection, endpoint_id: uuid.UUID, disable_after: timedelta
@@ -215,7 +231,7 @@ class FakeStore:
         return [
             {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
             for e in self.endpoints.values()
-            if e["enabled"]
+            if e["enabled"] and not e["operational"]
         ]
 
     async def insert_messages(
@@ -391,6 +407,41 @@ class FakeStore:
             )
         return rows
 
+    # ---- operational webhooks (operational_store.py) ---------------------------------------------
+
+    async def operator_filters(self, conn: Connection, about: uuid.UUID) -> list[dict[str, Any]]:
+        if about in self.endpoints and self.endpoints[about]["operational"]:
+            return []
+        return [
+            {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
+            for e in self.endpoints.values()
+            if e["enabled"] and e["operational"]
+        ]
+
+    async def note_failure_reported(self, conn: Connection, endpoint_id: uuid.UUID) -> None:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is not None and endpoint["failure_reported_at"] is None:
+            endpoint["failure_reported_at"] = datetime.now(UTC)
+
+    async def take_recovered(self, conn: Connection, limit: int) -> list[dict[str, Any]]:
+        recovered = [
+            e
+            for e in self.endpoints.values()
+            if e["failure_reported_at"] is not None
+            and e["enabled"]
+            and e["failing_since"] is None
+            and any(
+                m["endpoint_id"] == e["id"]
+                and m["status"] == "delivered"
+                and m["delivered_at"] > e["failure_reported_at"]
+                for m in self.messages.values()
+            )
+        ][:limit]
+        rows = [{"id": e["id"], "url": e["url"], "failure_reported_at": e["failure_reported_at"]} for e in recovered]
+        for endpoint in recovered:
+            endpoint["failure_reported_at"] = None
+        return rows
+
     # ---- the outbox ----------------------------------------------------------------------------
 
     async def enqueue(self, conn: Connection, topic: str, event: Event) -> None:
@@ -457,4 +508,5 @@ def in_memory_service(
         outbox=store,
         destinations=fake_dns(hosts),
         erasures=ErasureService(store=store.erasure, outbox=store),
+        operational=OperationalEvents(store=store, outbox=store),
     )

@@ -20,7 +20,7 @@ from shared.orders import OrderLifecycleData
 from shared.topics import ORDERS_EVENTS
 from tests.support.orders import sample_order
 from tests.support.polling import eventually
-from tests.support.receiver import Received
+from tests.support.receiver import Received, WebhookReceiver
 
 ADMIN = {"authorization": f"Bearer {LOCAL_API_KEY}"}
 
@@ -43,6 +43,11 @@ async def publish(bootstrap: str, events: Sequence[Event], topic: str = ORDERS_E
         await producer.send_all([OutgoingRecord(topic, event.key, event.body(), event.headers()) for event in events])
     finally:
         await producer.close()
+
+
+def for_order(receiver: WebhookReceiver, order_id: int) -> list[Received]:
+    """The deliveries a receiver got about one order, in the order they arrived."""
+    return [request for request in receiver.received() if order_of(request) == order_id]
 
 
 def payload(request: Received) -> dict[str, Any]:

@@ -49,6 +49,7 @@ async def test_a_new_endpoint_is_stored_with_a_fresh_secret(service: WebhookServ
     row, secret = await service.create_endpoint(FIELDS)
     _, another = await service.create_endpoint(FIELDS)
 
+    assert secret is not None
     assert secret.startswith("whsec_")
     assert another != secret
     assert store.endpoints[row["id"]]["secret"] == secret
@@ -149,9 +150,10 @@ async def test_a_rotation_keeps_the_old_secret_signing_for_the_grace_period(stor
     service = in_memory_service(store, DispatcherSettings(secret_rotation_grace_seconds=3600))
     row, old = await service.create_endpoint(FIELDS)
 
-    new, until = await service.rotate_secret(row["id"])
+    rotated, new = await service.rotate_secret(row["id"])
 
     endpoint = store.endpoints[row["id"]]
+    until = rotated["previous_secret_expires_at"]
     assert new != old
     assert (endpoint["secret"], endpoint["previous_secret"]) == (new, old)
     assert timedelta(minutes=59) < until - datetime.now(UTC) <= timedelta(hours=1)
