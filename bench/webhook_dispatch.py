@@ -19,7 +19,8 @@ benchmark) neither share nor skew the work, the dispatcher uses the benchmarks' 
 3. Ceiling: the fastest loop this machine posts the same signed requests to the same receiver with:
    raw HTTP/1.1 keep-alive on asyncio streams under uvloop (the dispatcher's loop too), each request
    signed as the dispatcher signs, as many connections as the dispatcher may have requests in flight
-   (`--endpoints` x `endpoint_concurrency`, at most `sender_concurrency`); and the ratios.
+   (`--endpoints` x `endpoint_concurrency`, at most `sender_concurrency`); beside it the bare httpx loop
+   that was the ceiling until issue 12; and the dispatcher's ratios to both.
 
 Targets (issue 12): >= 2,000 deliveries/s from one process at <= 0.5 ms of its CPU per delivery;
 p50 under 5 ms and p99 under 20 ms at 200 events/s; Postgres CPU per delivery halved (was ~0.7 ms).
@@ -33,7 +34,7 @@ import statistics
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from typing import Any
@@ -194,23 +195,40 @@ async def latency(producer: EventProducer, topic: str, receiver: Receiver, rate:
     return sorted((receiver.arrivals[webhook_id][0] - sent) * 1000 for webhook_id, sent in published.items())
 
 
-async def ceiling(receiver: Receiver, requests: int, connections: int) -> tuple[float, float]:
-    """(requests/s, CPU ms per request) of raw keep-alive HTTP/1.1 on asyncio streams: each request
-    signed, written in one piece, its answer's head read (the receiver's 204 has no body)."""
+def _signed_requests(requests: int) -> tuple[str, bytes, Iterator[tuple[str, int, str]]]:
+    """The sample event's type and body every loop posts, and (webhook-id, timestamp, signature) for
+    each of `requests` requests, signed as the dispatcher signs, when a loop takes it."""
     secret = generate_secret()
     sample = order_event(1, 1)
     body = webhook_body(sample.type, sample.time, sample.data.model_dump(mode="json"))
+
+    def signatures() -> Iterator[tuple[str, int, str]]:
+        for _ in range(requests):
+            message_id, stamp = str(uuid.uuid4()), int(time.time())
+            yield message_id, stamp, sign(secret, message_id, stamp, body)
+
+    return sample.type, body, signatures()
+
+
+async def _timed(workers: Sequence[Awaitable[None]], requests: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request) of running the workers to their end."""
+    started, cpu = time.monotonic(), time.process_time()
+    await asyncio.gather(*workers)
+    return requests / (time.monotonic() - started), (time.process_time() - cpu) * 1000 / requests
+
+
+async def ceiling(receiver: Receiver, requests: int, connections: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request) of raw keep-alive HTTP/1.1 on asyncio streams: each request
+    signed, written in one piece, its answer's head read (the receiver's 204 has no body)."""
+    event_type, body, signed = _signed_requests(requests)
     fixed = (
         f"POST /hooks HTTP/1.1\r\nhost: 127.0.0.1:{receiver.port}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nwebhook-event-type: {sample.type}\r\n"
+        f"content-length: {len(body)}\r\nwebhook-event-type: {event_type}\r\n"
     )
-    remaining = iter(range(requests))
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", receiver.port)
-        for _ in remaining:
-            message_id, stamp = str(uuid.uuid4()), int(time.time())
-            signature = sign(secret, message_id, stamp, body)
+        for message_id, stamp, signature in signed:
             writer.write(
                 f"{fixed}webhook-id: {message_id}\r\nwebhook-timestamp: {stamp}\r\n"
                 f"webhook-signature: {signature}\r\n\r\n".encode()
@@ -220,9 +238,29 @@ async def ceiling(receiver: Receiver, requests: int, connections: int) -> tuple[
             assert head.startswith(b"HTTP/1.1 204"), head
         writer.close()
 
-    started, cpu = time.monotonic(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return requests / (time.monotonic() - started), (time.process_time() - cpu) * 1000 / requests
+    return await _timed([worker() for _ in range(connections)], requests)
+
+
+async def httpx_loop(receiver: Receiver, requests: int, connections: int) -> tuple[float, float]:
+    """(requests/s, CPU ms per request) of the same signed requests through one httpx client: the
+    benchmark's ceiling until issue 12, kept beside the real one to show what the library costs."""
+    event_type, body, signed = _signed_requests(requests)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for message_id, stamp, signature in signed:
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": signature,
+                "webhook-event-type": event_type,
+            }
+            response = await client.post(receiver.url, content=body, headers=headers)
+            assert response.status_code == 204
+
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=15, trust_env=False) as client:
+        return await _timed([worker(client) for _ in range(connections)], requests)
 
 
 async def run(args: argparse.Namespace, stack: tuple[str, str]) -> dict[str, Any]:
@@ -279,10 +317,11 @@ async def _measure(
             settings = DispatcherSettings()
             connections = min(settings.sender_concurrency, args.endpoints * settings.endpoint_concurrency)
             bare = await ceiling(receiver, deliveries, connections)
+            library = await httpx_loop(receiver, deliveries, connections)
         finally:
             for endpoint_id in created:
                 await api.delete(f"/webhooks/{endpoint_id}")
-    return {"rate": rate, "cpu_ms": cpu_ms, "latencies": latencies, "ceiling": bare}
+    return {"rate": rate, "cpu_ms": cpu_ms, "latencies": latencies, "ceiling": bare, "httpx": library}
 
 
 def main() -> None:
@@ -306,10 +345,17 @@ def main() -> None:
         f"ceiling     raw keep-alive streams (uvloop), same signed requests: {bare_rate:,.0f} requests/s; "
         f"CPU {bare_cpu_ms:.2f} ms/request (= {1000 / bare_cpu_ms:,.0f} per CPU-second)"
     )
+    httpx_rate, httpx_cpu_ms = result["httpx"]
     print(
-        f"ratio       dispatcher / ceiling: {result['rate'] / bare_rate:.2f} by wall clock, "
-        f"{bare_cpu_ms / result['cpu_ms']['dispatcher']:.2f} by CPU per delivery"
+        f"httpx loop  one httpx client, same signed requests (the ceiling until issue 12): {httpx_rate:,.0f} "
+        f"requests/s; CPU {httpx_cpu_ms:.2f} ms/request"
     )
+    dispatcher_cpu_ms = result["cpu_ms"]["dispatcher"]
+    for name, (loop_rate, loop_cpu_ms) in (("ceiling", result["ceiling"]), ("httpx loop", result["httpx"])):
+        print(
+            f"ratio       dispatcher / {name}: {result['rate'] / loop_rate:.2f} by wall clock, "
+            f"{loop_cpu_ms / dispatcher_cpu_ms:.2f} by CPU per delivery"
+        )
 
 
 if __name__ == "__main__":
