@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from deploy.local.run import GRACE_S as LAUNCHER_GRACE_S
+from services.order_api.settings import OrderApiSettings
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import runtime
 from shared.services import (
@@ -136,6 +137,28 @@ def test_a_retention_metrics_or_membership_setting_not_above_zero_is_refused_nam
 
     with pytest.raises(ValidationError) as caught:
         ServiceSettings.load(ORDER_API)
+
+    assert [error["loc"] for error in caught.value.errors()] == [(name,)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "spec", "name"),
+    [
+        (OrderApiSettings, ORDER_API, "count_fold_interval_seconds"),
+        (OrderApiSettings, ORDER_API, "idempotency_ttl_seconds"),
+        (DispatcherSettings, WEBHOOK_DISPATCHER, "recovery_check_interval_seconds"),
+        (DispatcherSettings, WEBHOOK_DISPATCHER, "idempotency_ttl_seconds"),
+        (DispatcherSettings, WEBHOOK_DISPATCHER, "idempotency_lease_seconds"),
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_count_fold_recovery_check_or_idempotency_setting_not_above_zero_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, settings: type[ServiceSettings], spec: ServiceSpec, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"{spec.env_prefix}{name.upper()}", value)
+
+    with pytest.raises(ValidationError) as caught:
+        settings.load(spec)
 
     assert [error["loc"] for error in caught.value.errors()] == [(name,)]
 

@@ -134,6 +134,27 @@ async def test_event_types_outside_the_catalogue_are_refused_naming_each(
     assert (kept["event_types"], kept["channels"]) == (["order.*"], ["source:pos"])
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("channels", ["source:pos"] * 11),
+        ("channels", [""]),
+        ("channels", ["x" * 129]),
+        ("channels", "source:pos"),
+        ("signing", "rsa"),
+        ("operational", "sometimes"),
+    ],
+)
+async def test_bad_channels_signing_or_operational_flag_is_refused_naming_the_field(
+    api: httpx.AsyncClient, store: FakeStore, field: str, value: Any
+) -> None:
+    refused = await api.post("/webhooks", json={"url": "http://127.0.0.1:9000/hook", field: value})
+
+    assert refused.status_code == 422, refused.text
+    assert [error["field"].split("[")[0] for error in refused.json()["errors"]] == [field]
+    assert store.endpoints == {}
+
+
 async def test_the_catalogue_is_served_whole_and_by_name(api: httpx.AsyncClient) -> None:
     listed = await api.get("/event-types")
     one = await api.get("/event-types/order.created")
