@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from services.order_api.api.digital_river import routes as digital_river
 from services.order_api.api.direct import DirectRoute, is_simple
 from services.order_api.api.haravan import routes as haravan
+from shared.body_limit import BodyLimitMiddleware
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -86,6 +87,20 @@ def test_a_direct_route_answers_every_request_as_fastapis_handler_does(request_:
     if ours.status_code == 201:
         # Each dependency once per request, in FastAPI's order: the router's, then the route's depth first.
         assert direct_calls == standard_calls == ["refuse_teapots", "caller", "greeting"]
+
+
+def test_a_body_over_the_limit_is_refused_as_under_fastapis_handler() -> None:
+    answers = []
+    for route_class in (DirectRoute, APIRoute):
+        app = _app(route_class, [])
+        app.add_middleware(BodyLimitMiddleware, max_bytes=64, timeout_seconds=5.0)
+        # Streamed (no Content-Length): refused while the route reads it, not up front.
+        chunks = iter([b'{"name": "', b"w" * 100, b'", "quantity": 2}'])
+        with TestClient(app) as client:
+            answer = client.post("/items", content=chunks, headers={"content-type": "application/json"})
+        answers.append((answer.status_code, answer.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 413
 
 
 def test_a_direct_route_uses_the_apps_dependency_overrides() -> None:

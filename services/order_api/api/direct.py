@@ -16,13 +16,13 @@ effects (they read the request and build objects). Every other route keeps FastA
 
 import inspect
 from collections.abc import Callable, Coroutine
-from json import JSONDecodeError
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_body_to_args
 from fastapi.routing import APIRoute, _effective_route_context_var
+from starlette.exceptions import HTTPException
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # A dependency's call, or the endpoint, with the names its values go by.
@@ -110,11 +110,15 @@ class DirectRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             overridden = overrides is not None and getattr(overrides, "dependency_overrides", None)
-            if overridden or not _is_json(request) or not await request.body():
+            if overridden or not _is_json(request):
                 return await standard(request)
             try:
-                body = await request.json()
-            except JSONDecodeError:
+                body = await request.json() if await request.body() else None
+            except HTTPException:  # the body limit's 413 or 408, which FastAPI's handler passes on too
+                raise
+            except Exception:  # malformed JSON, a body that broke off: FastAPI's answers to them
+                return await standard(request)
+            if body is None:
                 return await standard(request)
             values = await _solve(dependant, request, {})
             body_values, errors = await request_body_to_args(body_params, body, embed_body_fields=False)
