@@ -133,6 +133,9 @@ def build_order(
         browser_ip=draft.browser_ip or (draft.client_details.browser_ip if draft.client_details else None),
         buyer_accepts_marketing=draft.buyer_accepts_marketing,
         transactions=transactions,
+        # Given, not defaulted: pydantic deep-copies a mutable default each time.
+        fulfillments=[],
+        refunds=[],
         metafields=draft.metafields,
         total_line_items_price=money(line_items_price, currency),
         subtotal_price=money(subtotal, currency),
@@ -217,6 +220,7 @@ def _line_item(
             if item.requires_shipping is not None
             else (variant.requires_shipping if variant else True)
         ),
+        tax_lines=[],
         fulfillable_quantity=item.quantity,
         total_discount=money(Decimal(0), currency),
     )
