@@ -42,6 +42,10 @@ Handler = Callable[[Connection, ReceivedT], Awaitable[None]]
 # are not held long, and a poll of 500 costs one offset commit and a handful of round trips where one of
 # 100 in transactions of 50 cost five times as many (bench/consumers.py).
 BULK_RECORDS = 500
+# How long a subscription that only keeps copies of orders lets a batch gather (`Runtime.subscribe`'s
+# `gather_ms`): at 200 orders/s one fetch, transaction and offset commit per ~10 events instead of per
+# relay pass (bench/pipeline.py); nobody waits on these copies.
+COPY_GATHER_MS = 100
 # Applies what it can of the events, in the caller's transaction; returns the others, in order.
 Bulk = Callable[[Connection, Sequence[ReceivedT]], Awaitable[Sequence[ReceivedT]]]
 

@@ -67,6 +67,12 @@ SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
 YOUNG_COLLECTION_ALLOCATIONS: Final = 20_000
 # How long a batched subscription's empty poll waits for records (see `_subscribe`).
 BATCH_POLL_MS: Final = 50
+# A gathering subscription's fetch is answered once this much is there or its `gather_ms` ran out: a
+# backlog comes at once, a trickle in one batch per `gather_ms` (see `Runtime.subscribe`).
+GATHER_BYTES: Final = 256 * 1024
+# How long the broker holds a fetch that finds nothing, for a subscription that does not gather (aiokafka's
+# default; a record arriving meanwhile is answered at once).
+IDLE_FETCH_WAIT_MS: Final = 500
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -93,6 +99,7 @@ class Runtime(Generic[SettingsT]):
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
+        gather_ms: int = 0,
     ) -> None:
         """Consume `topics` in the service's group through the idempotent consumer: each record is an
         Event of a known type with valid data (else it is dead-lettered).
@@ -107,8 +114,14 @@ class Runtime(Generic[SettingsT]):
         With `types`, only records of those event types are processed; the others are skipped by their
         `ce_type` header, unparsed and without a transaction or a `processed_events` row (their offsets
         are committed all the same). For a subscription that needs a few types of a busy topic.
+
+        With `gather_ms` (batched subscriptions), the broker answers a fetch once `GATHER_BYTES` are
+        there or after `gather_ms`, and an empty poll waits as long: a record may wait that much longer,
+        and in return a stream of records comes in one batch per `gather_ms` instead of one per publish
+        (per batch: a fetch, a transaction, an offset commit). For consumers whose latency does not
+        matter to anyone waiting (keeping a copy of each order); 0 answers as soon as a record is there.
         """
-        self._subscribe(topics, handler, decode_event, batch_records, types)
+        self._subscribe(topics, handler, decode_event, batch_records, types, gather_ms=gather_ms)
 
     def subscribe_forwarding(
         self,
@@ -117,10 +130,11 @@ class Runtime(Generic[SettingsT]):
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
+        gather_ms: int = 0,
     ) -> None:
         """As `subscribe`, for a service that passes events on: each record is an Envelope with its
         data as published, of any type, known to this build or not."""
-        self._subscribe(topics, handler, decode_forwardable, batch_records, types)
+        self._subscribe(topics, handler, decode_forwardable, batch_records, types, gather_ms=gather_ms)
 
     def _subscribe(
         self,
@@ -129,6 +143,8 @@ class Runtime(Generic[SettingsT]):
         decode: Decoder[ReceivedT],
         batch_records: int | None,
         types: Collection[str] | None,
+        *,
+        gather_ms: int,
     ) -> None:
         self.topics.update(topics)
         consumer = self.consumer
@@ -153,7 +169,9 @@ class Runtime(Generic[SettingsT]):
             max_records=batch_records,
             # An empty poll waits this long and then sleeps as long again (FastStream's batch loop): a
             # record arriving meanwhile waits up to twice this, on every hop of a flow (200 ms by default).
-            batch_timeout_ms=BATCH_POLL_MS,
+            batch_timeout_ms=max(BATCH_POLL_MS, gather_ms),
+            fetch_min_bytes=GATHER_BYTES if gather_ms else 1,
+            fetch_max_wait_ms=gather_ms or IDLE_FETCH_WAIT_MS,
         )
         async def on_message(message: KafkaMessage) -> None:
             received = message.raw_message  # a tuple of records in batch mode
