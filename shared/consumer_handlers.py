@@ -45,7 +45,7 @@ BULK_RECORDS = 500
 # How long a subscription that only keeps copies of orders lets a batch gather (`Runtime.subscribe`'s
 # `gather_ms`): at 200 orders/s one fetch, transaction and offset commit per ~10 events instead of per
 # relay pass (bench/pipeline.py); nobody waits on these copies.
-COPY_GATHER_MS = 100
+COPY_GATHER_MS = 200
 # Applies what it can of the events, in the caller's transaction; returns the others, in order.
 Bulk = Callable[[Connection, Sequence[ReceivedT]], Awaitable[Sequence[ReceivedT]]]
 
