@@ -32,7 +32,7 @@ from starlette.middleware import Middleware
 from shared.api_docs import install_api_docs
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import Applier, Decoder, IdempotentConsumer, ReceivedT, TypeFilter
+from shared.consumer import Applier, BatchHandler, Decoder, IdempotentConsumer, ReceivedT, TypeFilter
 from shared.consumer_lag import report_consumer_lag
 from shared.db import create_pool
 from shared.events import Envelope, Event, decode_event, decode_forwardable
@@ -99,7 +99,6 @@ class Runtime(Generic[SettingsT]):
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
-        gather_ms: int = 0,
     ) -> None:
         """Consume `topics` in the service's group through the idempotent consumer: each record is an
         Event of a known type with valid data (else it is dead-lettered).
@@ -115,13 +114,12 @@ class Runtime(Generic[SettingsT]):
         `ce_type` header, unparsed and without a transaction or a `processed_events` row (their offsets
         are committed all the same). For a subscription that needs a few types of a busy topic.
 
-        With `gather_ms` (batched subscriptions), the broker answers a fetch once `GATHER_BYTES` are
-        there or after `gather_ms`, and an empty poll waits as long: a record may wait that much longer,
-        and in return a stream of records comes in one batch per `gather_ms` instead of one per publish
-        (per batch: a fetch, a transaction, an offset commit). For consumers whose latency does not
-        matter to anyone waiting (keeping a copy of each order); 0 answers as soon as a record is there.
+        A BatchHandler with `gather_ms` lets its batches gather: the broker answers a fetch once
+        `GATHER_BYTES` are there or after `gather_ms`, and an empty poll waits as long; a record may wait
+        that much longer, and a stream of records comes in one batch per `gather_ms` instead of one per
+        relay pass (per batch: a fetch, a transaction, an offset commit).
         """
-        self._subscribe(topics, handler, decode_event, batch_records, types, gather_ms=gather_ms)
+        self._subscribe(topics, handler, decode_event, batch_records, types)
 
     def subscribe_forwarding(
         self,
@@ -130,11 +128,10 @@ class Runtime(Generic[SettingsT]):
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
-        gather_ms: int = 0,
     ) -> None:
         """As `subscribe`, for a service that passes events on: each record is an Envelope with its
         data as published, of any type, known to this build or not."""
-        self._subscribe(topics, handler, decode_forwardable, batch_records, types, gather_ms=gather_ms)
+        self._subscribe(topics, handler, decode_forwardable, batch_records, types)
 
     def _subscribe(
         self,
@@ -143,13 +140,12 @@ class Runtime(Generic[SettingsT]):
         decode: Decoder[ReceivedT],
         batch_records: int | None,
         types: Collection[str] | None,
-        *,
-        gather_ms: int,
     ) -> None:
         self.topics.update(topics)
         consumer = self.consumer
         batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
+        gather_ms = handler.gather_ms if isinstance(handler, BatchHandler) else 0
 
         # `batch` is a bool here, not one of the Literal overloads, so mypy sees the decorator as untyped.
         @self.broker.subscriber(  # type: ignore[untyped-decorator]
