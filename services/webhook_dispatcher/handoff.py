@@ -65,19 +65,19 @@ class Handoff:
         self._room = None
 
     def room(self, endpoint_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """Those of `endpoint_ids` the sender takes one more message of now (none while it is not
-        running)."""
+        """Those of `endpoint_ids` (one per message; an endpoint may come again) the sender takes one
+        more message of now, in order (none while it is not running)."""
         if self._room is None:
             return []
         free = self._free() - self._reserved.total()
-        taken = []
+        taken: Counter[uuid.UUID] = Counter()
         for endpoint_id in endpoint_ids:
             if free <= 0:
                 break
-            if self._room(endpoint_id) > self._reserved[endpoint_id]:
-                taken.append(endpoint_id)
+            if self._room(endpoint_id) > self._reserved[endpoint_id] + taken[endpoint_id]:
+                taken[endpoint_id] += 1
                 free -= 1
-        return taken
+        return list(taken.elements())
 
     def in_flight(self, busy: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, int]:
         """`busy` with the messages handed over but not yet taken counted in, for the claim."""

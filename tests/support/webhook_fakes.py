@@ -16,7 +16,7 @@ from services.webhook_dispatcher.operational import OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
-from services.webhook_dispatcher.store import UPDATABLE
+from services.webhook_dispatcher.store import UPDATABLE, Fanned
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
@@ -269,6 +269,16 @@ class FakeStore:
             if claimed:
                 handed.append(_delivery(self.messages[message_id], endpoint, now))
         return Written(FAKE_TRANSACTION, inserted, handed)
+
+    async def insert_fanned(self, conn: Connection, fanned: Sequence[Fanned], lease: timedelta) -> Written:
+        written = [
+            await self.insert_messages(
+                conn, one.endpoint_ids, one.event, one.payload, one.trace, leased=one.leased, lease=lease
+            )
+            for one in fanned
+        ]
+        inserted = sum(one.inserted for one in written)
+        return Written(FAKE_TRANSACTION, inserted, [d for one in written for d in one.leased])
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes
