@@ -21,6 +21,6 @@ def subscribe(runtime: Runtime[DispatcherSettings], handoff: Handoff | None = No
     erasures = ErasureService()
     service = WebhookService(runtime.pool, runtime.settings, erasures=erasures, handoff=handoff)
     runtime.subscribe_forwarding(
-        runtime.settings.event_topics, service.fan_out_handler(BATCH_RECORDS), batch_records=BATCH_RECORDS
+        runtime.settings.event_topics, service.fan_out_handler(BATCH_RECORDS), batch_records=BATCH_RECORDS, direct=True
     )
     subscribe_to_erasures(runtime, erasures.erase_order)
