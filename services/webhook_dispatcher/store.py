@@ -122,9 +122,21 @@ async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_afte
     )
 
 
-async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
+class Filters(NamedTuple):
+    """The subscribers' endpoints' filters (`id`, `event_types`, `channels`), and their version
+    (migration 0009): any change to them counts it up."""
+
+    version: int
+    endpoints: Sequence[Any]  # asyncpg.Records
+
+
+async def enabled_endpoint_filters(conn: Connection) -> Filters:
     """The subscribers' endpoints' filters: operator endpoints take only operational events."""
-    return await conn.fetch("SELECT id, event_types, channels FROM endpoints WHERE enabled AND NOT operational")
+    rows = await conn.fetch(
+        """SELECT v.version, e.id, e.event_types, e.channels
+           FROM endpoint_filters_version v LEFT JOIN endpoints e ON e.enabled AND NOT e.operational"""
+    )
+    return Filters(rows[0]["version"], [row for row in rows if row["id"] is not None])
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -152,24 +164,32 @@ async def insert_messages(
     lease: timedelta = timedelta(0),
 ) -> Written:
     """`insert_fanned` for one event."""
-    return await insert_fanned(conn, [Fanned(event, payload, trace, endpoint_ids, leased)], lease)
+    written = await insert_fanned(conn, [Fanned(event, payload, trace, endpoint_ids, leased)], lease)
+    assert written is not None  # checked against no filters' version
+    return written
 
 
-async def insert_fanned(conn: Connection, fanned: Sequence[Fanned], lease: timedelta) -> Written:
+async def insert_fanned(
+    conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+) -> Written | None:
     """One message per event and endpoint, in one statement, in the order given (an ordered endpoint's
     messages of one order are claimed by id). One deleted since the filters were read is skipped, one
     that has the event already keeps its own. Those for an event's `leased` endpoints that keep no order
     are written claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The
-    commit NOTIFYs the transaction's id, which the returned `Written` names."""
+    commit NOTIFYs the transaction's id, which the returned `Written` names.
+
+    With `filters_version`, the endpoints were chosen by filters of that version: when it is no longer
+    the current one, nothing is written and None returned (choose again)."""
     targets = [
         (index, endpoint_id, endpoint_id in one.leased)
         for index, one in enumerate(fanned, start=1)
         for endpoint_id in one.endpoint_ids
     ]
-    if not targets:
+    if not targets and filters_version is None:
         return Written("", 0, [])
     rows = await conn.fetch(
-        """WITH events AS (
+        """WITH filters_now AS (SELECT version FROM endpoint_filters_version),
+           events AS (
                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
                    WITH ORDINALITY AS v (event_id, event_type, order_id, correlation_id, payload, traceparent,
                                          tracestate, n)),
@@ -183,14 +203,16 @@ async def insert_fanned(conn: Connection, fanned: Sequence[Fanned], lease: timed
                       v.tracestate, (t.leased AND NOT e.ordered)::int,
                       CASE WHEN t.leased AND NOT e.ordered THEN clock_timestamp() + $11::interval ELSE now() END
                FROM targets t JOIN events v ON v.n = t.event_n JOIN endpoints e ON e.id = t.endpoint_id
+               WHERE $13::bigint IS NULL OR $13 = (SELECT version FROM filters_now)
                ORDER BY t.n
                ON CONFLICT (endpoint_id, event_id) DO NOTHING
                RETURNING id, endpoint_id, event_id, attempts)
-           SELECT i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url, e.secret,
-                  e.headers, e.rate_limit,
+           SELECT c.version, i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url,
+                  e.secret, e.headers, e.rate_limit,
                   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
-                  txid_current()::text AS transaction, pg_notify($12, txid_current()::text) AS notified
-           FROM inserted i JOIN endpoints e ON e.id = i.endpoint_id""",
+                  txid_current()::text AS transaction,
+                  CASE WHEN i.id IS NOT NULL THEN pg_notify($12, txid_current()::text) END AS notified
+           FROM filters_now c LEFT JOIN (inserted i JOIN endpoints e ON e.id = i.endpoint_id) ON true""",
         [one.event.id for one in fanned],
         [one.event.type for one in fanned],
         [one.event.subject for one in fanned],
@@ -203,7 +225,11 @@ async def insert_fanned(conn: Connection, fanned: Sequence[Fanned], lease: timed
         [leased for _, _, leased in targets],
         lease,
         MESSAGES_CHANNEL,
+        filters_version,
     )
+    if filters_version is not None and rows[0]["version"] != filters_version:
+        return None
+    rows = [row for row in rows if row["message_id"] is not None]
     by_event = {one.event.id: one for one in fanned}
     leased_deliveries = []
     for row in rows:

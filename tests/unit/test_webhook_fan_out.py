@@ -53,3 +53,25 @@ async def test_a_transactions_events_are_written_in_order_and_handed_over_only_a
     # The third waits for a claim: the sender had room for two.
     assert [delivery.event_id for delivery in sent] == [events[0].id, events[1].id]
     assert [message["attempts"] for message in messages] == [1, 1, 0]
+
+
+async def test_an_endpoint_created_or_disabled_after_the_filters_were_read_is_taken_into_account() -> None:
+    store = FakeStore()
+    first = store.add_endpoint(event_types=["order.*"])
+    service = WebhookService(FakeDatabase(), DispatcherSettings(), store=store, outbox=store, destinations=fake_dns())
+    events = [_event(order_id) for order_id in (1, 2, 3)]
+
+    async with FakeDatabase().acquire() as conn:
+        await service.fan_out(conn, events[0])  # the filters are read, and kept
+        second = store.add_endpoint(event_types=["order.*"])
+        await service.fan_out(conn, events[1])
+        store.endpoints[first["id"]]["enabled"] = False
+        await service.fan_out(conn, events[2])
+
+    messages = sorted(store.messages.values(), key=lambda message: message["id"])
+    assert [(message["event_id"], message["endpoint_id"]) for message in messages] == [
+        (events[0].id, first["id"]),
+        (events[1].id, first["id"]),
+        (events[1].id, second["id"]),
+        (events[2].id, second["id"]),
+    ]
