@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from services.webhook_dispatcher.catalogue import catalogue, entry_named
 from services.webhook_dispatcher.domain import (
+    ChannelsOnOperational,
     EndpointNotFound,
     EventTypeNotFound,
     MessageNotFound,
@@ -39,8 +40,9 @@ router = scoped_router("webhooks", SCOPE)
 _NOT_FOUND: Final = problem_responses({404: "No such endpoint"})
 _REFUSED: Final = problem_responses(
     {
-        422: "Invalid or missing fields, a URL the dispatcher refuses to send to (`url_not_allowed`), or event "
-        "types no subscriber can receive (`unknown_event_types`: see GET /event-types)"
+        422: "Invalid or missing fields, a URL the dispatcher refuses to send to (`url_not_allowed`), event "
+        "types no subscriber can receive (`unknown_event_types`: see GET /event-types), or channels on an "
+        "operator endpoint (`channels_not_applicable`)"
     }
 )
 
@@ -238,6 +240,13 @@ def refusals() -> Iterator[None]:
                 for name in error.filters
             ],
         ) from error
+    except ChannelsOnOperational as error:
+        raise Problem(
+            422,
+            "channels_not_applicable",
+            f"{error} Leave `channels` empty on an operator endpoint.",
+            errors=[{"field": "channels", "message": str(error), "type": "channels_not_applicable"}],
+        ) from error
     except EndpointNotFound as error:
         raise Problem(404, "endpoint_not_found", str(error)) from error
     except EventTypeNotFound as error:
@@ -377,26 +386,36 @@ async def recover(endpoint_id: uuid.UUID, body: RecoverIn, service: ServiceDep) 
 # ---- event types -------------------------------------------------------------------------------
 
 
-class EventTypeOut(BaseModel):
+class EventTypeSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
     family: str = Field(description="what the type's name starts with; `family.*` subscribes to all of them")
     description: str
-    json_schema: dict[str, Any] = Field(
-        alias="schema", description="JSON Schema (2020-12) of the webhook body a subscriber receives"
-    )
-    example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
     operational: bool = Field(
         description="the dispatcher's own event, for operators; not a filter of subscribers' endpoints"
     )
 
 
-@router.get("/event-types", response_model=list[EventTypeOut])
-async def list_event_types() -> list[EventTypeOut]:
+class EventTypeOut(EventTypeSummary):
+    json_schema: dict[str, Any] = Field(
+        alias="schema", description="JSON Schema (2020-12) of the webhook body a subscriber receives"
+    )
+    example: dict[str, Any] | None = Field(description="a body of this type, valid by the schema")
+
+
+@router.get("/event-types", response_model=list[EventTypeOut] | list[EventTypeSummary])
+async def list_event_types(
+    with_content: Annotated[
+        bool, Query(description="false: names, families and descriptions only, without schemas and examples")
+    ] = True,
+) -> list[EventTypeOut] | list[EventTypeSummary]:
     """The catalogue of the event types endpoints can subscribe to (filters also take `family.*` and
     `*`): the contract's types, less the facts other services send order_api; then the dispatcher's
-    own operational types (`operational: true`). Each with the JSON Schema of its body and an example."""
+    own operational types (`operational: true`). Each with the JSON Schema of its body and an example,
+    unless `with_content=false` (the schemas are most of the list's size)."""
+    if not with_content:
+        return [EventTypeSummary.model_validate(entry) for entry in catalogue()]
     return [EventTypeOut.model_validate(entry) for entry in catalogue()]
 
 

@@ -224,6 +224,19 @@ class UnknownEventTypes(ValueError):
         self.filters = list(filters)
 
 
+class ChannelsOnOperational(ValueError):
+    """An operator endpoint given channels: operational events carry none, so it would receive nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("An operator endpoint receives operational events, which carry no channel.")
+
+
+def check_channels(channels: Sequence[str], *, operational: bool) -> None:
+    """Refuse (ChannelsOnOperational) channels on an operator endpoint: a filter that matches nothing."""
+    if operational and channels:
+        raise ChannelsOnOperational
+
+
 class EventTypeNotFound(LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(f"There is no event type {name!r} to subscribe to.")

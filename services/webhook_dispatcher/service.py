@@ -28,6 +28,7 @@ from services.webhook_dispatcher.domain import (
     MessageStatus,
     PayloadExpunged,
     Settlement,
+    check_channels,
     new_signing_key,
     public_key_of,
     shown_secret,
@@ -183,7 +184,9 @@ class WebhookService:
         operator endpoint: operational ones), signed as `fields["signing"]` says (HMAC unless given);
         with its new HMAC secret to show (None for ed25519: the row has the public key, and the secret
         key never leaves the dispatcher)."""
-        check_filters(fields["event_types"], operational=fields.get("operational", False))
+        operational = fields.get("operational", False)
+        check_filters(fields["event_types"], operational=operational)
+        check_channels(fields.get("channels", []), operational=operational)
         await self._destinations.vet_url(fields["url"])
         secret = new_signing_key(fields.get("signing", "hmac-sha256"))
         async with self._db.acquire() as conn:
@@ -208,6 +211,8 @@ class WebhookService:
             endpoint = _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
             if "event_types" in changes:
                 check_filters(changes["event_types"], operational=endpoint["operational"])
+            if "channels" in changes:
+                check_channels(changes["channels"], operational=endpoint["operational"])
             if not changes:
                 return endpoint
             return _found(await self._store.update_endpoint(conn, endpoint_id, changes), endpoint_id)

@@ -134,6 +134,22 @@ async def test_event_types_outside_the_catalogue_are_refused_naming_each(
     assert (kept["event_types"], kept["channels"]) == (["order.*"], ["source:pos"])
 
 
+async def test_an_operator_endpoint_is_refused_channels_it_could_never_match(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    url = "http://127.0.0.1:9000/ops"
+    refused = await api.post("/webhooks", json={"url": url, "operational": True, "channels": ["source:pos"]})
+    created = await api.post("/webhooks", json={"url": url, "operational": True})
+    patched = await api.patch(f"/webhooks/{created.json()['id']}", json={"channels": ["source:web"]})
+    cleared = await api.patch(f"/webhooks/{created.json()['id']}", json={"channels": []})
+
+    body = _problem(refused, 422, "channels_not_applicable")
+    assert [error["field"] for error in body["errors"]] == ["channels"]
+    _problem(patched, 422, "channels_not_applicable")
+    assert cleared.status_code == 200
+    assert [endpoint["channels"] for endpoint in store.endpoints.values()] == [[]]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -172,6 +188,18 @@ async def test_the_catalogue_is_served_whole_and_by_name(api: httpx.AsyncClient)
     assert all(name.startswith("webhook.") for name in operational)
     assert one.json()["schema"]["properties"]["type"] == {"const": "order.created"}
     _problem(missing, 404, "event_type_not_found")
+
+
+async def test_the_catalogue_lists_without_schemas_when_asked(api: httpx.AsyncClient) -> None:
+    whole = (await api.get("/event-types")).json()
+    summary = await api.get("/event-types", params={"with_content": "false"})
+    refused = await api.get("/event-types", params={"with_content": "sometimes"})
+
+    assert summary.status_code == 200
+    assert summary.json() == [
+        {name: entry[name] for name in ("name", "family", "description", "operational")} for entry in whole
+    ]
+    assert refused.status_code == 422
 
 
 async def test_an_endpoint_subscribed_before_the_catalogue_to_an_unknown_type_keeps_it_until_changed(
