@@ -9,7 +9,7 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.erasure_receipts import subscribe_to_erasures
 from shared.runtime import Runtime
 
-# Records taken per poll, all fanned out in one transaction (fan_out.py: two statements for its
+# Records taken per poll, all fanned out in one transaction (fan_out.py: one statement for its
 # messages; senders are handed theirs once it commits), the offset committed once per batch, which is
 # what bounded fan-out throughput one record at a time. Kept moderate, because a consumer group
 # rebalance waits for every member's batch in hand.

@@ -9,7 +9,7 @@ claimed: its first attempt counted and leased, as a claim would. The row stays t
 should this instance die before the attempt is recorded, the lease runs out and any instance's claim
 takes the message, as for a claimed one.
 
-A fan-out's transaction NOTIFYs its own id on commit (store.insert_messages); on that notification
+A fan-out's transaction NOTIFYs its own id on commit (store.insert_fanned); on that notification
 the sender takes the transaction's messages. One that rolled back never notifies: its messages were
 never written, and are forgotten with the room they held. So is one whose commit is heard only after
 half the lease: its messages are left to the claim once their lease runs out (late, never twice).
