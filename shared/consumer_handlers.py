@@ -42,6 +42,12 @@ Handler = Callable[[Connection, ReceivedT], Awaitable[None]]
 # are not held long, and a poll of 500 costs one offset commit and a handful of round trips where one of
 # 100 in transactions of 50 cost five times as many (bench/consumers.py).
 BULK_RECORDS = 500
+# How long the BatchHandlers of the consumers that keep copies of orders (the cancellation worker, the
+# anonymizer) let a batch gather (`BatchHandler.gather_ms`). Each fetched, and committed a transaction and
+# an offset, per relay pass: ~1 ms of CPU per order each at 100 orders/s; gathering, a third of that
+# (bench/README.md, "The whole pipeline"). What waits on them waits up to this much longer: a
+# cancellation's refund command (a refund takes seconds to days), an erasure's copy (days).
+GATHER_MS = 200
 # Applies what it can of the events, in the caller's transaction; returns the others, in order.
 Bulk = Callable[[Connection, Sequence[ReceivedT]], Awaitable[Sequence[ReceivedT]]]
 
@@ -50,11 +56,14 @@ Bulk = Callable[[Connection, Sequence[ReceivedT]], Awaitable[Sequence[ReceivedT]
 class BatchHandler(Generic[ReceivedT]):
     """`bulk` for a transaction's new events, then `each` for those it returned. An event processed
     alone (the fallback after a failed batch, an unbatched subscription) goes the same way: `bulk`
-    with that event, then `each` if it returned it."""
+    with that event, then `each` if it returned it. Its subscription's batches gather for `gather_ms`."""
 
     bulk: Bulk[ReceivedT]
     each: Handler[ReceivedT]
     transaction_records: int = BULK_RECORDS
+    # How long the subscription lets a batch gather (`Runtime.subscribe`); 0: a record is fetched as soon
+    # as it is there.
+    gather_ms: int = 0
 
     @property
     def __name__(self) -> str:

@@ -20,35 +20,38 @@ _USABLE_CORRELATION_ID = re.compile(r"[!-~]{1,128}")
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library (uvicorn, aiokafka, FastStream) to JSON on stdout."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
     shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
     ]
+    rendering: list[structlog.typing.Processor] = [
+        structlog.processors.format_exc_info,
+        # Last before rendering, so it sees every line's whole text, the exception's included.
+        mask_personal_data,
+        # In an event platform "event" means a domain event: the log line's text is "message".
+        structlog.processors.EventRenamer("message"),
+        structlog.processors.JSONRenderer(),
+    ]
+    # Our own lines are rendered and written by structlog itself, not handed to the standard library as
+    # records and rendered there: a consumer writes one per event, and the hand-over (two LogRecords, a
+    # formatter, a handler) cost as much as the rendering (bench/README.md, "The whole pipeline").
     structlog.configure(
-        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared_processors, *rendering],
+        logger_factory=_StdoutLines,
+        wrapper_class=structlog.make_filtering_bound_logger(root.getEffectiveLevel()),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            # Last before rendering, so it sees every line's whole text, the exception's included.
-            mask_personal_data,
-            # In an event platform "event" means a domain event: the log line's text is "message".
-            structlog.processors.EventRenamer("message"),
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
-    root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
     # Python warnings (pydantic's serializer warnings quote the value) become log lines, masked too.
     logging.captureWarnings(True)
     # Libraries' per-message chatter would double every event line; keep their warnings. uvicorn's
@@ -68,6 +71,23 @@ def _drop_topic_creation_notice(record: logging.LogRecord) -> bool:
     return "Make sure the topics exist" not in record.getMessage()
 
 
+class _StdoutLines:
+    """Where structlog writes a rendered line: the standard output of the moment (the one the standard
+    library's handler writes to as well, so the two kinds of line stay in order)."""
+
+    __slots__ = ()
+
+    def __init__(self, *_: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        stream = sys.stdout
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = error = critical = exception = msg
+
+
 def _add_service(service: str) -> structlog.typing.Processor:
     def add(_: Any, __: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
         event_dict.setdefault("service", service)
@@ -76,8 +96,8 @@ def _add_service(service: str) -> structlog.typing.Processor:
     return add
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
     return logger
 
 

@@ -32,7 +32,7 @@ from starlette.middleware import Middleware
 from shared.api_docs import install_api_docs
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import Applier, Decoder, IdempotentConsumer, KafkaRecord, ReceivedT, TypeFilter
+from shared.consumer import Applier, BatchHandler, Decoder, IdempotentConsumer, KafkaRecord, ReceivedT, TypeFilter
 from shared.consumer_lag import report_consumer_lag
 from shared.db import create_pool
 from shared.direct_subscription import DirectSubscription
@@ -68,6 +68,12 @@ SHUTDOWN_SHARE_AFTER_HTTP: Final = 1 - SHUTDOWN_SHARE_FOR_HTTP
 YOUNG_COLLECTION_ALLOCATIONS: Final = 20_000
 # How long a batched subscription's empty poll waits for records (see `_subscribe`).
 BATCH_POLL_MS: Final = 50
+# A gathering subscription's fetch is answered once this much is there or its `gather_ms` ran out: a
+# backlog comes at once, a trickle in one batch per `gather_ms` (see `Runtime.subscribe`).
+GATHER_BYTES: Final = 256 * 1024
+# How long the broker holds a fetch that finds nothing, for a subscription that does not gather (aiokafka's
+# default; a record arriving meanwhile is answered at once).
+IDLE_FETCH_WAIT_MS: Final = 500
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -109,6 +115,11 @@ class Runtime(Generic[SettingsT]):
         With `types`, only records of those event types are processed; the others are skipped by their
         `ce_type` header, unparsed and without a transaction or a `processed_events` row (their offsets
         are committed all the same). For a subscription that needs a few types of a busy topic.
+
+        A BatchHandler with `gather_ms` lets its batches gather: the broker answers a fetch once
+        `GATHER_BYTES` are there or after `gather_ms`, and an empty poll waits as long; a record may wait
+        that much longer, and a stream of records comes in one batch per `gather_ms` instead of one per
+        relay pass (per batch: a fetch, a transaction, an offset commit).
         """
         self._subscribe(topics, handler, decode_event, batch_records, types)
 
@@ -149,6 +160,7 @@ class Runtime(Generic[SettingsT]):
         consumer = self.consumer
         batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
+        gather_ms = handler.gather_ms if isinstance(handler, BatchHandler) else 0
 
         # `batch` is a bool here, not one of the Literal overloads, so mypy sees the decorator as untyped.
         @self.broker.subscriber(  # type: ignore[untyped-decorator]
@@ -168,7 +180,9 @@ class Runtime(Generic[SettingsT]):
             max_records=batch_records,
             # An empty poll waits this long and then sleeps as long again (FastStream's batch loop): a
             # record arriving meanwhile waits up to twice this, on every hop of a flow (200 ms by default).
-            batch_timeout_ms=BATCH_POLL_MS,
+            batch_timeout_ms=max(BATCH_POLL_MS, gather_ms),
+            fetch_min_bytes=GATHER_BYTES if gather_ms else 1,
+            fetch_max_wait_ms=gather_ms or IDLE_FETCH_WAIT_MS,
         )
         async def on_message(message: KafkaMessage) -> None:
             received = message.raw_message  # a tuple of records in batch mode

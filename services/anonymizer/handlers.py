@@ -11,7 +11,7 @@ from services.anonymizer.service.orders import OrderCopyService
 from services.anonymizer.service.requests import ErasureRequestService
 from services.anonymizer.settings import AnonymizerSettings
 from shared.consumer import BATCH_RECORDS, BatchHandler, EventHandler
-from shared.consumer_handlers import BULK_RECORDS
+from shared.consumer_handlers import BULK_RECORDS, GATHER_MS
 from shared.db import Connection
 from shared.erasure import CUSTOMER_ERASED, ERASURE_COMPLETED
 from shared.events import Event
@@ -34,8 +34,9 @@ def subscribe(runtime: Runtime[AnonymizerSettings]) -> None:
     erasures = ErasureService(ports)
     # Both a batch per poll (many records in one transaction, the offsets committed once per batch).
     copies = OrderCopyService(ports, erasures)
-    # Most order events only keep the copy: those in one statement per batch, the rest one by one.
-    on_orders = BatchHandler(copies.orders_changed, on_order_lifecycle(copies.order_changed))
+    # Most order events only keep the copy: those in one statement per batch, the rest one by one; the
+    # batches gather (nobody waits on a copy).
+    on_orders = BatchHandler(copies.orders_changed, on_order_lifecycle(copies.order_changed), gather_ms=GATHER_MS)
     runtime.subscribe([ORDERS_EVENTS], on_orders, batch_records=BULK_RECORDS)
     # The topic also carries the anonymizer's own requests and overdue reports: skipped by type.
     receipts = {ERASURE_COMPLETED: erasures.receipt, CUSTOMER_ERASED: ErasureRequestService(ports).customer_erased}

@@ -9,7 +9,7 @@ from services.cancellation_worker.service.refunds import RefundService
 from services.cancellation_worker.service.requests import RequestService
 from services.cancellation_worker.settings import CancellationSettings
 from shared.consumer import BATCH_RECORDS, BatchHandler, Unprocessable
-from shared.consumer_handlers import BULK_RECORDS
+from shared.consumer_handlers import BULK_RECORDS, GATHER_MS
 from shared.db import Connection
 from shared.erasure_receipts import subscribe_to_erasures
 from shared.events import Event
@@ -31,8 +31,9 @@ def subscribe(runtime: Runtime[CancellationSettings]) -> None:
         else:
             raise Unprocessable(f"{event.type} is not for the cancellation worker")
 
-    # Most order events only keep the worker's copy: those in one statement per batch, the rest one by one.
-    on_events = BatchHandler(refunds.orders_changed, on_event)
+    # Most order events only keep the worker's copy: those in one statement per batch, the rest one by one;
+    # the batches gather (a cancellation's refund command leaves up to GATHER_MS later).
+    on_events = BatchHandler(refunds.orders_changed, on_event, gather_ms=GATHER_MS)
     runtime.subscribe([ORDERS_EVENTS, CANCELLATIONS_REQUESTS], on_events, batch_records=BULK_RECORDS)
     # orders.ingest carries every fact for order_api (each payment's answer among them); only the reference
     # facts are the worker's, the rest are skipped by type before any transaction.

@@ -167,3 +167,48 @@ def test_a_validation_error_of_an_event_model_does_not_quote_its_input() -> None
     assert EMAIL not in str(raised.value)
     assert EMAIL not in repr(raised.value)
     assert "latitude" in str(raised.value)
+
+
+# The output itself: structlog renders and writes its own lines, the standard library's go through its
+# handler; an operator reads one JSON stream, in the order written, nothing below the level.
+
+
+def test_both_kinds_of_line_come_out_in_order_in_one_format(lines: Any) -> None:
+    configure_logging("anonymizer")
+    get_logger("ours").info("event applied", event_type="order.created", order_id="42")
+    logging.getLogger("aiokafka").warning("heartbeat failed for group %s", "anonymizer")
+    get_logger("ours").error("event dead-lettered", order_id="43")
+
+    written = lines()
+
+    assert [(line["level"], line["message"]) for line in written] == [
+        ("info", "event applied"),
+        ("warning", "heartbeat failed for group anonymizer"),
+        ("error", "event dead-lettered"),
+    ]
+    assert {line["service"] for line in written} == {"anonymizer"}
+    assert all(line["timestamp"].endswith("Z") for line in written)
+    assert (written[0]["event_type"], written[0]["order_id"]) == ("order.created", "42")
+
+
+def test_an_exception_is_written_with_its_traceback(lines: Any) -> None:
+    configure_logging("anonymizer")
+    try:
+        raise ValueError("no such order")
+    except ValueError:
+        get_logger("ours").exception("handler failed")
+
+    [line] = lines()
+
+    assert line["level"] == "error"
+    assert "ValueError: no such order" in line["exception"]
+
+
+def test_nothing_below_the_level_is_written(lines: Any) -> None:
+    configure_logging("anonymizer", level="WARNING")
+    get_logger("ours").info("event applied")
+    get_logger("ours").debug("fetched")
+    logging.getLogger("uvicorn").info("started")
+    get_logger("ours").warning("lag growing")
+
+    assert [line["message"] for line in lines()] == ["lag growing"]
