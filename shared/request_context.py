@@ -3,6 +3,7 @@ context and server span (shared/tracing.py), its metrics, and the 503 a middlewa
 gets. Plain ASGI: it sits on every request's hot path."""
 
 import time
+from functools import cache
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -22,6 +23,19 @@ HTTP_LATENCY = Histogram(
 )
 
 _CORRELATION_HEADER = CORRELATION_HEADER.encode()
+
+
+@cache
+def _counted(method: str, route: str, status: str) -> Counter:
+    """The request counter of these labels (prometheus_client's `labels` checks and locks on every call)."""
+    return HTTP_REQUESTS.labels(method, route, status)
+
+
+@cache
+def _timed(method: str, route: str) -> Histogram:
+    return HTTP_LATENCY.labels(method, route)
+
+
 _NOT_STARTED = 0  # the status recorded while no response has started
 
 
@@ -64,7 +78,7 @@ class RequestContextMiddleware:
                 route = scope.get("route")
                 # As documented: `{order_id}`, not `{order_id:id}`.
                 route_path = getattr(route, "path_format", "unmatched")
-                HTTP_REQUESTS.labels(scope["method"], route_path, str(status or 500)).inc()
-                HTTP_LATENCY.labels(scope["method"], route_path).observe(time.perf_counter() - started)
+                _counted(scope["method"], route_path, str(status or 500)).inc()
+                _timed(scope["method"], route_path).observe(time.perf_counter() - started)
                 describe_response(span, scope["method"], getattr(route, "path_format", None), status or 500)
                 structlog.contextvars.unbind_contextvars("correlation_id")

@@ -37,6 +37,7 @@ from shared.consumer_lag import report_consumer_lag
 from shared.db import create_pool
 from shared.direct_subscription import DirectSubscription
 from shared.events import Envelope, Event, decode_event, decode_forwardable
+from shared.http_protocol import OneWriteHttpProtocol
 from shared.kafka import EventProducer, bootstrap_list
 from shared.key_rate_limit import (
     KeyRateLimitMiddleware,
@@ -436,6 +437,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, workers: int = 1, factory:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        http=OneWriteHttpProtocol,  # each answer in one write (shared/http_protocol.py)
         # "auto" would log a failed start-up quietly and serve without a runtime; "on" exits instead.
         lifespan="on",
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds * SHUTDOWN_SHARE_FOR_HTTP)),

@@ -30,10 +30,6 @@ def etag(sequence: int) -> str:
     return f'"{sequence}"'
 
 
-def set_etag(response: Response, sequence: int) -> None:
-    response.headers["ETag"] = etag(sequence)
-
-
 async def if_match_version(
     if_match: Annotated[
         str | None,
@@ -155,7 +151,5 @@ def json_response(body: Any, status_code: int = 200, *, sequence: int | None = N
     """`body` (a response model, or JSON data already in the dialect's shape) as a JSON answer, with the
     order's version as its ETag when `sequence` is given. Serialised once: FastAPI would validate the
     answer against the route's model a second time."""
-    response = Response(to_json(body, by_alias=True), status_code=status_code, media_type="application/json")
-    if sequence is not None:
-        set_etag(response, sequence)
-    return response
+    headers = {"ETag": etag(sequence)} if sequence is not None else None
+    return Response(to_json(body, by_alias=True), status_code, headers, media_type="application/json")

@@ -106,6 +106,7 @@ def build_order(
     total = subtotal + shipping + (Decimal(0) if draft.taxes_included else total_tax)
     if total >= MAX_AMOUNT:
         raise OrderRuleError("line_items", "amount_too_large", f"the order's total {total} is too large to store")
+    total_price = money(total, currency)
     order = OrderSnapshot(
         id=ids.order_id,
         number=ids.order_number - FIRST_ORDER_NUMBER + 1,
@@ -132,17 +133,20 @@ def build_order(
         browser_ip=draft.browser_ip or (draft.client_details.browser_ip if draft.client_details else None),
         buyer_accepts_marketing=draft.buyer_accepts_marketing,
         transactions=transactions,
+        # Given, not defaulted: pydantic deep-copies a mutable default each time.
+        fulfillments=[],
+        refunds=[],
         metafields=draft.metafields,
         total_line_items_price=money(line_items_price, currency),
         subtotal_price=money(subtotal, currency),
         total_discounts=money(total_discounts, currency),
         total_shipping_price=money(shipping, currency),
         total_tax=money(total_tax, currency),
-        total_price=money(total, currency),
+        total_price=total_price,
         total_weight=sum(item.grams * item.quantity for item in line_items),
         taxes_included=draft.taxes_included,
         status="open",
-        financial_status="pending",
+        financial_status=stated_financial_status(draft.financial_status, total_price, transactions),
         source_name=draft.source_name,
         request_to_be_forgotten=draft.request_to_be_forgotten,
         **draft.checkout_fields(),
@@ -150,9 +154,6 @@ def build_order(
         created_at=now,
         updated_at=now,
         processed_at=draft.processed_at or now,
-    )
-    order = order.model_copy(
-        update={"financial_status": stated_financial_status(draft.financial_status, order.total_price, transactions)}
     )
     if draft.fulfillment_status == "fulfilled":
         order = fulfil(order, FulfillmentCreatedFact(order_id=order.id, fulfillment_id=next(ids.object_ids)), now)
@@ -219,6 +220,7 @@ def _line_item(
             if item.requires_shipping is not None
             else (variant.requires_shipping if variant else True)
         ),
+        tax_lines=[],
         fulfillable_quantity=item.quantity,
         total_discount=money(Decimal(0), currency),
     )

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import cache
 from typing import Final
 
 from services.order_api.domain.errors import OrderRuleError
@@ -12,11 +13,17 @@ DEFAULT_CURRENCY: Final = "USD"
 MAX_AMOUNT: Final = Decimal(10) ** 16
 
 
+@cache
+def _quantum(exponent: int) -> Decimal:
+    """The smallest step of an amount with `exponent` decimal places (made once: a create rounds a dozen)."""
+    return Decimal(1).scaleb(-exponent)
+
+
 def money(amount: Decimal, currency: str) -> Decimal:
     """`amount` at the currency's precision (the database keeps four places for every currency)."""
     exponent = currency_exponent(currency)
     # `+ 0` makes a negative zero (a price sent as "-0") a plain 0.00.
-    return amount if exponent is None else amount.quantize(Decimal(1).scaleb(-exponent)) + 0
+    return amount if exponent is None else amount.quantize(_quantum(exponent)) + 0
 
 
 def total(amounts: Iterable[Decimal], currency: str) -> Decimal:
@@ -31,7 +38,7 @@ def check_money(amount: Decimal, currency: str, field: str) -> Decimal:
     assert exponent is not None
     if abs(amount) >= MAX_AMOUNT:
         raise OrderRuleError(field, "amount_too_large", f"amounts must be below {MAX_AMOUNT:,}")
-    if amount != amount.quantize(Decimal(1).scaleb(-exponent)):
+    if amount != amount.quantize(_quantum(exponent)):
         raise OrderRuleError(
             field, "too_precise", f"{currency} amounts have {exponent} decimal places; {amount} has more"
         )

@@ -5,7 +5,7 @@ refused up front, naming where it is."""
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -163,6 +163,12 @@ class OrderCreateIn(RequestModel):
         fields: dict[str, Any] = self.model_dump(
             exclude={"send_receipt", "send_fulfillment_receipt"}, exclude_unset=True
         )
+        # The lists not sent, given empty: pydantic deep-copies a mutable default on every validation
+        # (~6 us of a create's CPU for the draft's eight).
+        for name in _DRAFT_LISTS:
+            fields.setdefault(name, [])
+        for item in fields["line_items"]:
+            item.setdefault("properties", [])
         # Haravan's default: an order created without transactions or a status is taken as paid.
         if self.financial_status is None and not self.transactions:
             fields["financial_status"] = "paid"
@@ -174,6 +180,10 @@ class OrderCreateIn(RequestModel):
             except OverflowError:
                 raise invalid_field("order.processed_at", "is outside the years 1 to 9999 in UTC") from None
         return OrderDraft.model_validate(fields)
+
+
+# The draft's fields that default to an empty list.
+_DRAFT_LISTS: Final = tuple(name for name, field in OrderDraft.model_fields.items() if field.default == [])
 
 
 class OrderCreateBody(RequestBody):

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Body, Path, Query, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
+from services.order_api.api.direct import DirectRoute
 from services.order_api.api.haravan.errors import fields_under
 from services.order_api.api.haravan.errors import haravan_problem_responses as problem_responses
 from services.order_api.api.haravan.examples import CREATE_EXAMPLES, UPDATE_EXAMPLES
@@ -27,7 +28,8 @@ from shared.fields import MAX_BIGINT
 
 # Every route may also answer these, in the dialect's problem shape (errors.py).
 EDGE_PROBLEMS: Final = problem_responses(*EDGE_STATUSES)
-router = APIRouter(prefix="/com", tags=["Haravan orders"], responses=EDGE_PROBLEMS)
+# DirectRoute: the create (a body and plain dependencies) skips FastAPI's general dependency solver.
+router = APIRouter(prefix="/com", tags=["Haravan orders"], responses=EDGE_PROBLEMS, route_class=DirectRoute)
 
 OrderId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The order id")]
 
