@@ -126,10 +126,16 @@ class DirectSubscription:
             try:
                 await self._process(tuple(chain.from_iterable(batches.values())))
             except Exception as error:
-                # Nothing past an unprocessed record is committed: the batch is polled again.
+                # Nothing past an unprocessed record is committed: the batch is polled again, after a pause
+                # (what fails a whole batch is the database away: `process` isolates a poison record), and
+                # only on the partitions still this member's (a rebalance may have moved some meanwhile).
                 log.warning("batch not processed; it is polled again", error=repr(error))
+                assigned = consumer.assignment()
                 for partition, records in batches.items():
-                    consumer.seek(partition, records[0].offset)
+                    if partition in assigned:
+                        consumer.seek(partition, records[0].offset)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), RETRY_SECONDS)
                 continue
             self._to_commit.update(
                 (partition, OffsetAndMetadata(records[-1].offset + 1, "")) for partition, records in batches.items()
