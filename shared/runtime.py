@@ -32,9 +32,10 @@ from starlette.middleware import Middleware
 from shared.api_docs import install_api_docs
 from shared.auth import ApiKeySettings, AuthenticationMiddleware, KeyRing
 from shared.body_limit import BodyLimitMiddleware
-from shared.consumer import Applier, BatchHandler, Decoder, IdempotentConsumer, ReceivedT, TypeFilter
+from shared.consumer import Applier, BatchHandler, Decoder, IdempotentConsumer, KafkaRecord, ReceivedT, TypeFilter
 from shared.consumer_lag import report_consumer_lag
 from shared.db import create_pool
+from shared.direct_subscription import DirectSubscription
 from shared.events import Envelope, Event, decode_event, decode_forwardable
 from shared.http_protocol import OneWriteHttpProtocol
 from shared.kafka import EventProducer, bootstrap_list
@@ -92,6 +93,7 @@ class Runtime(Generic[SettingsT]):
     consumer: IdempotentConsumer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     topics: set[str] = field(default_factory=set)  # every topic its subscriptions consume
+    direct: list[DirectSubscription] = field(default_factory=list)  # subscriptions polled without FastStream
 
     def subscribe(
         self,
@@ -129,9 +131,22 @@ class Runtime(Generic[SettingsT]):
         *,
         batch_records: int | None = None,
         types: Collection[str] | None = None,
+        direct: bool = False,
     ) -> None:
         """As `subscribe`, for a service that passes events on: each record is an Envelope with its
-        data as published, of any type, known to this build or not."""
+        data as published, of any type, known to this build or not. `direct` (with `batch_records`):
+        polled with aiokafka itself instead of FastStream, for latency (shared/direct_subscription.py)."""
+        if direct:
+            if batch_records is None:
+                raise ValueError("a direct subscription takes batches: give batch_records")
+            self.topics.update(topics)
+            only = TypeFilter(types) if types is not None else None
+
+            async def process(records: Sequence[KafkaRecord]) -> None:
+                await self.consumer.process_batch(records, handler, decode_forwardable, only=only)
+
+            self.direct.append(DirectSubscription(self.settings, self.spec.name, topics, process, batch_records))
+            return
         self._subscribe(topics, handler, decode_forwardable, batch_records, types)
 
     def _subscribe(
@@ -287,6 +302,7 @@ def create_app(
         runtime.tasks.extend(_backlog_reporters(runtime, pool, publishes))
         if subscriptions is not None:
             runtime.tasks.append(asyncio.create_task(_start_broker(broker), name="broker-start"))
+        runtime.tasks.extend(asyncio.create_task(direct.run(), name="direct-subscription") for direct in runtime.direct)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
         runtime.tasks.extend(asyncio.create_task(worker(runtime), name=worker.__name__) for worker in workers)
         retention = KernelRetention(pool, settings, runtime.topics)
@@ -313,7 +329,8 @@ def create_app(
             log.info("service stopping")
             deadline = asyncio.get_running_loop().time() + settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP
             # The consumers finish the message in hand and commit its offset.
-            await _within(deadline, "kafka consumers", broker.stop())
+            stopping = (direct.stop() for direct in runtime.direct)
+            await _within(deadline, "kafka consumers", asyncio.gather(broker.stop(), *stopping))
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)

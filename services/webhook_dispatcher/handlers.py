@@ -9,10 +9,10 @@ from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.erasure_receipts import subscribe_to_erasures
 from shared.runtime import Runtime
 
-# Records taken per poll: fanned out up to 50 in one transaction (shared.consumer.TRANSACTION_RECORDS;
-# senders are notified once it commits), the offset committed once per batch, which is what bounded
-# fan-out throughput one record at a time. Kept moderate, because a consumer group rebalance waits for
-# every member's batch in hand.
+# Records taken per poll, all fanned out in one transaction (fan_out.py: one statement for its
+# messages; senders are handed theirs once it commits), the offset committed once per batch, which is
+# what bounded fan-out throughput one record at a time. Kept moderate, because a consumer group
+# rebalance waits for every member's batch in hand.
 BATCH_RECORDS = 200
 
 
@@ -20,5 +20,7 @@ def subscribe(runtime: Runtime[DispatcherSettings], handoff: Handoff | None = No
     """The fan-out hands what this instance's sender has room for to it (`handoff`), when given."""
     erasures = ErasureService()
     service = WebhookService(runtime.pool, runtime.settings, erasures=erasures, handoff=handoff)
-    runtime.subscribe_forwarding(runtime.settings.event_topics, service.fan_out, batch_records=BATCH_RECORDS)
+    runtime.subscribe_forwarding(
+        runtime.settings.event_topics, service.fan_out_handler(BATCH_RECORDS), batch_records=BATCH_RECORDS, direct=True
+    )
     subscribe_to_erasures(runtime, erasures.erase_order)

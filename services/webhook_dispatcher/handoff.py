@@ -9,7 +9,7 @@ claimed: its first attempt counted and leased, as a claim would. The row stays t
 should this instance die before the attempt is recorded, the lease runs out and any instance's claim
 takes the message, as for a claimed one.
 
-A fan-out's transaction NOTIFYs its own id on commit (store.insert_messages); on that notification
+A fan-out's transaction NOTIFYs its own id on commit (store.insert_fanned); on that notification
 the sender takes the transaction's messages. One that rolled back never notifies: its messages were
 never written, and are forgotten with the room they held. So is one whose commit is heard only after
 half the lease: its messages are left to the claim once their lease runs out (late, never twice).
@@ -65,19 +65,19 @@ class Handoff:
         self._room = None
 
     def room(self, endpoint_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """Those of `endpoint_ids` the sender takes one more message of now (none while it is not
-        running)."""
+        """Those of `endpoint_ids` (one per message; an endpoint may come again) the sender takes one
+        more message of now, in order (none while it is not running)."""
         if self._room is None:
             return []
         free = self._free() - self._reserved.total()
-        taken = []
+        taken: Counter[uuid.UUID] = Counter()
         for endpoint_id in endpoint_ids:
             if free <= 0:
                 break
-            if self._room(endpoint_id) > self._reserved[endpoint_id]:
-                taken.append(endpoint_id)
+            if self._room(endpoint_id) > self._reserved[endpoint_id] + taken[endpoint_id]:
+                taken[endpoint_id] += 1
                 free -= 1
-        return taken
+        return list(taken.elements())
 
     def in_flight(self, busy: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, int]:
         """`busy` with the messages handed over but not yet taken counted in, for the claim."""

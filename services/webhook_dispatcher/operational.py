@@ -33,7 +33,8 @@ RECOVERIES_PER_CHECK: Final = 100
 
 
 class MessageWriter(Protocol):
-    """How messages are written: store.insert_messages, the fan-out's (service.Store extends this)."""
+    """How one event's messages are written: store.insert_messages, as the fan-out writes a batch's
+    (store.insert_fanned; service.Store extends this)."""
 
     async def insert_messages(
         self,

@@ -29,8 +29,6 @@ from services.webhook_dispatcher.domain import (
     PayloadExpunged,
     Settlement,
     check_channels,
-    forwarded_body,
-    matches,
     new_signing_key,
     public_key_of,
     shown_secret,
@@ -38,17 +36,16 @@ from services.webhook_dispatcher.domain import (
     webhook_body,
 )
 from services.webhook_dispatcher.erasure import ErasureService
+from services.webhook_dispatcher.fan_out import FanOut, FanOutStore
 from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.operational import MessageWriter, OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared import outbox as postgres_outbox
+from shared.consumer import BatchHandler
 from shared.db import Connection
-from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope, Event
 from shared.logging import get_logger
-from shared.orders import ORDER_ANONYMIZED
-from shared.tracing import current_trace_context
 from shared.webhook_events import (
     ENDPOINT_DISABLED,
     MESSAGE_EXHAUSTED,
@@ -97,7 +94,7 @@ class AttemptLog(TypedDict):
     retry_in: timedelta | None
 
 
-class Store(MessageWriter, Protocol):
+class Store(MessageWriter, FanOutStore, Protocol):
     """What the use cases need from the dispatcher's tables: store.py's functions."""
 
     async def insert_endpoint(self, conn: Connection, fields: Mapping[str, Any], secret: str) -> Row: ...
@@ -148,8 +145,6 @@ class Store(MessageWriter, Protocol):
 
     async def endpoint_backlog(self, conn: Connection) -> Sequence[Row]: ...
 
-    async def enabled_endpoint_filters(self, conn: Connection) -> Sequence[Row]: ...
-
 
 class Outbox(Protocol):
     """Where operational events go, in the caller's transaction: shared/outbox.py."""
@@ -175,7 +170,7 @@ class WebhookService:
         self._store = store
         self._erasures = erasures or ErasureService(outbox=outbox)
         self._operational = operational or OperationalEvents(outbox=outbox)
-        self._handoff = handoff
+        self._fan_out = FanOut(store, self._erasures, handoff, settings.lease)
         self._destinations = destinations or Destinations(
             settings.allowed_subnets, require_https=settings.require_https
         )
@@ -302,30 +297,12 @@ class WebhookService:
 
     async def fan_out(self, conn: Connection, event: Envelope) -> None:
         """One message per matching endpoint, in the caller's transaction (the one that records the
-        event as processed). Every event is passed on, of a type this build knows or not, its data as
-        published; an anonymized order's, masked (`order.anonymized` itself keeps the masked snapshot
-        for that, and for the order's erasure). An order event comes on the order's own orders.events
-        partition, in sequence after `order.anonymized` and masked by order_api; any other is masked
-        here once the order is anonymized."""
-        if event.type == ORDER_ANONYMIZED:
-            await self._erasures.order_anonymized(conn, event)
-        endpoints = [
-            row["id"]
-            for row in await self._store.enabled_endpoint_filters(conn)
-            if matches(row["event_types"], row["channels"], event.type, event.channels)
-        ]
-        if endpoints:
-            body = forwarded_body(event.type, event.time, event.data_json)
-            if event.type not in ORDER_EVENTS:
-                body = await self._erasures.masked_body(conn, event.subject, body)
-            # This instance's sender takes what it has room for at once, when the transaction commits.
-            leased = self._handoff.room(endpoints) if self._handoff is not None else []
-            # The current span is the event's consumer span: each delivery attempt is its child.
-            written = await self._store.insert_messages(
-                conn, endpoints, event, body, current_trace_context(), leased=leased, lease=self._lease
-            )
-            if self._handoff is not None:
-                self._handoff.written(written)
+        event as processed) and trace context: fan_out.py."""
+        await self._fan_out.fan_out(conn, event)
+
+    def fan_out_handler(self, transaction_records: int) -> BatchHandler[Envelope]:
+        """The consumer's handler: a transaction's events fanned out set-based (fan_out.py)."""
+        return self._fan_out.handler(transaction_records)
 
     @staticmethod
     def offered_event_types() -> list[str]:

@@ -1,10 +1,10 @@
-"""The dispatcher's SQL: endpoints, messages and their attempts. Only service.py calls it (and the
-fan-out handler, for its two statements); it decides no rule."""
+"""The dispatcher's SQL: endpoints, messages and their attempts. Only the use cases call it (service.py,
+fan_out.py and the others); it decides no rule."""
 
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import asyncpg
 
@@ -122,12 +122,35 @@ async def endpoint_failed(conn: Connection, endpoint_id: uuid.UUID, disable_afte
     )
 
 
-async def enabled_endpoint_filters(conn: Connection) -> list[asyncpg.Record]:
+class Filters(NamedTuple):
+    """The subscribers' endpoints' filters (`id`, `event_types`, `channels`), and their version
+    (migration 0009): any change to them counts it up."""
+
+    version: int
+    endpoints: Sequence[Any]  # asyncpg.Records
+
+
+async def enabled_endpoint_filters(conn: Connection) -> Filters:
     """The subscribers' endpoints' filters: operator endpoints take only operational events."""
-    return await conn.fetch("SELECT id, event_types, channels FROM endpoints WHERE enabled AND NOT operational")
+    rows = await conn.fetch(
+        """SELECT v.version, e.id, e.event_types, e.channels
+           FROM endpoint_filters_version v LEFT JOIN endpoints e ON e.enabled AND NOT e.operational"""
+    )
+    return Filters(rows[0]["version"], [row for row in rows if row["id"] is not None])
 
 
 # ---- messages ----------------------------------------------------------------------------------
+
+
+class Fanned(NamedTuple):
+    """One event's messages to write: its body, the trace context it was fanned out in, the endpoints it
+    goes to, and those of them leased to this instance's sender (handoff.py)."""
+
+    event: Received
+    payload: bytes
+    trace: TraceContext
+    endpoint_ids: Sequence[uuid.UUID]
+    leased: Sequence[uuid.UUID] = ()
 
 
 async def insert_messages(
@@ -140,58 +163,98 @@ async def insert_messages(
     leased: Sequence[uuid.UUID] = (),
     lease: timedelta = timedelta(0),
 ) -> Written:
-    """One message of the event per endpoint (one deleted since the filters were read is skipped, one
-    that has it already keeps its own). Those for the `leased` endpoints that keep no order are written
-    claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The commit
-    NOTIFYs the transaction's id, which the returned `Written` names."""
+    """`insert_fanned` for one event."""
+    written = await insert_fanned(conn, [Fanned(event, payload, trace, endpoint_ids, leased)], lease)
+    assert written is not None  # checked against no filters' version
+    return written
+
+
+async def insert_fanned(
+    conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+) -> Written | None:
+    """One message per event and endpoint, in one statement, in the order given (an ordered endpoint's
+    messages of one order are claimed by id). One deleted since the filters were read is skipped, one
+    that has the event already keeps its own. Those for an event's `leased` endpoints that keep no order
+    are written claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The
+    commit NOTIFYs the transaction's id, which the returned `Written` names.
+
+    With `filters_version`, the endpoints were chosen by filters of that version: when it is no longer
+    the current one, nothing is written and None returned (choose again)."""
+    targets = [
+        (index, endpoint_id, endpoint_id in one.leased)
+        for index, one in enumerate(fanned, start=1)
+        for endpoint_id in one.endpoint_ids
+    ]
+    if not targets and filters_version is None:
+        return Written("", 0, [])
     rows = await conn.fetch(
-        """WITH inserted AS (
+        """WITH filters_now AS (SELECT version FROM endpoint_filters_version),
+           events AS (
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
+                   WITH ORDINALITY AS v (event_id, event_type, order_id, correlation_id, payload, traceparent,
+                                         tracestate, n)),
+           targets AS (
+               SELECT * FROM unnest($8::int[], $9::uuid[], $10::bool[]) WITH ORDINALITY AS t (event_n, endpoint_id,
+                                                                                             leased, n)),
+           inserted AS (
                INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
                                      traceparent, tracestate, attempts, next_attempt_at)
-               SELECT e.id, $2, $3, $4, $5, $6, $7, $8, l.leased::int,
-                      CASE WHEN l.leased THEN clock_timestamp() + $10::interval ELSE now() END
-               FROM endpoints e CROSS JOIN LATERAL (SELECT e.id = ANY($9::uuid[]) AND NOT e.ordered AS leased) l
-               WHERE e.id = ANY($1::uuid[])
+               SELECT e.id, v.event_id, v.event_type, v.order_id, v.correlation_id, v.payload, v.traceparent,
+                      v.tracestate, (t.leased AND NOT e.ordered)::int,
+                      CASE WHEN t.leased AND NOT e.ordered THEN clock_timestamp() + $11::interval ELSE now() END
+               FROM targets t JOIN events v ON v.n = t.event_n JOIN endpoints e ON e.id = t.endpoint_id
+               WHERE $13::bigint IS NULL OR $13 = (SELECT version FROM filters_now)
+               ORDER BY t.n
                ON CONFLICT (endpoint_id, event_id) DO NOTHING
-               RETURNING id, endpoint_id, attempts)
-           SELECT i.id AS message_id, i.attempts AS attempt, e.id AS endpoint_id, e.url, e.secret, e.headers,
-                  e.rate_limit,
+               RETURNING id, endpoint_id, event_id, attempts)
+           SELECT c.version, i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url,
+                  e.secret, e.headers, e.rate_limit,
                   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
-                  txid_current()::text AS transaction, pg_notify($11, txid_current()::text) AS notified
-           FROM inserted i JOIN endpoints e ON e.id = i.endpoint_id""",
-        list(endpoint_ids),
-        event.id,
-        event.type,
-        event.subject,
-        event.correlation_id,
-        payload,
-        trace.get(TRACEPARENT),
-        trace.get(TRACESTATE),
-        list(leased),
+                  txid_current()::text AS transaction,
+                  CASE WHEN i.id IS NOT NULL THEN pg_notify($12, txid_current()::text) END AS notified
+           FROM filters_now c LEFT JOIN (inserted i JOIN endpoints e ON e.id = i.endpoint_id) ON true""",
+        [one.event.id for one in fanned],
+        [one.event.type for one in fanned],
+        [one.event.subject for one in fanned],
+        [one.event.correlation_id for one in fanned],
+        [one.payload for one in fanned],
+        [one.trace.get(TRACEPARENT) for one in fanned],
+        [one.trace.get(TRACESTATE) for one in fanned],
+        [index for index, _, _ in targets],
+        [endpoint_id for _, endpoint_id, _ in targets],
+        [leased for _, _, leased in targets],
         lease,
         MESSAGES_CHANNEL,
+        filters_version,
     )
-    leased_deliveries = [
-        Delivery(
-            message_id=row["message_id"],
-            event_id=event.id,
-            event_type=event.type,
-            correlation_id=event.correlation_id,
-            payload=payload,
-            attempt=row["attempt"],
-            endpoint_id=row["endpoint_id"],
-            url=row["url"],
-            secret=row["secret"],
-            order_id=event.subject,
-            previous_secret=row["previous_secret"],
-            headers=row["headers"],
-            rate_limit=row["rate_limit"],
-            traceparent=trace.get(TRACEPARENT),
-            tracestate=trace.get(TRACESTATE),
+    if filters_version is not None and rows[0]["version"] != filters_version:
+        return None
+    rows = [row for row in rows if row["message_id"] is not None]
+    by_event = {one.event.id: one for one in fanned}
+    leased_deliveries = []
+    for row in rows:
+        if not row["attempt"]:
+            continue
+        one = by_event[row["event_id"]]
+        leased_deliveries.append(
+            Delivery(
+                message_id=row["message_id"],
+                event_id=one.event.id,
+                event_type=one.event.type,
+                correlation_id=one.event.correlation_id,
+                payload=one.payload,
+                attempt=row["attempt"],
+                endpoint_id=row["endpoint_id"],
+                url=row["url"],
+                secret=row["secret"],
+                order_id=one.event.subject,
+                previous_secret=row["previous_secret"],
+                headers=row["headers"],
+                rate_limit=row["rate_limit"],
+                traceparent=one.trace.get(TRACEPARENT),
+                tracestate=one.trace.get(TRACESTATE),
+            )
         )
-        for row in rows
-        if row["attempt"]
-    ]
     return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries)
 
 

@@ -16,7 +16,7 @@ from services.webhook_dispatcher.operational import OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
-from services.webhook_dispatcher.store import UPDATABLE
+from services.webhook_dispatcher.store import UPDATABLE, Fanned, Filters
 from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
@@ -227,12 +227,22 @@ class FakeStore:
 
     # ---- messages ------------------------------------------------------------------------------
 
-    async def enabled_endpoint_filters(self, conn: Connection) -> list[dict[str, Any]]:
-        return [
+    async def enabled_endpoint_filters(self, conn: Connection) -> Filters:
+        endpoints = [
             {"id": e["id"], "event_types": e["event_types"], "channels": e["channels"]}
             for e in self.endpoints.values()
             if e["enabled"] and not e["operational"]
         ]
+        return Filters(self._filters_version(), endpoints)
+
+    def _filters_version(self) -> int:
+        """Changes with any endpoint's filters, however a test changed them (as migration 0009's counter)."""
+        return hash(
+            tuple(
+                (e["id"], e["enabled"], e["operational"], tuple(e["event_types"]), tuple(e["channels"]))
+                for e in self.endpoints.values()
+            )
+        )
 
     async def insert_messages(
         self,
@@ -269,6 +279,20 @@ class FakeStore:
             if claimed:
                 handed.append(_delivery(self.messages[message_id], endpoint, now))
         return Written(FAKE_TRANSACTION, inserted, handed)
+
+    async def insert_fanned(
+        self, conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+    ) -> Written | None:
+        if filters_version is not None and filters_version != self._filters_version():
+            return None
+        written = [
+            await self.insert_messages(
+                conn, one.endpoint_ids, one.event, one.payload, one.trace, leased=one.leased, lease=lease
+            )
+            for one in fanned
+        ]
+        inserted = sum(one.inserted for one in written)
+        return Written(FAKE_TRANSACTION, inserted, [d for one in written for d in one.leased])
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes

@@ -43,6 +43,12 @@ def test_room_is_what_each_endpoint_and_the_sender_have_left_counting_what_was_h
     assert handoff.room([C]) == []
 
 
+def test_an_endpoint_named_once_per_message_of_a_batch_takes_no_more_than_its_room() -> None:
+    handoff = _attached(_Sender(room={A: 2, B: 1}, free=4))
+
+    assert handoff.room([A, B, A, B, A, C, C]) == [A, A, B, C]  # the sender's four slots
+
+
 def test_nothing_is_handed_over_while_the_sender_is_not_running() -> None:
     handoff = Handoff(LEASE)
     assert handoff.room([A]) == []
