@@ -13,13 +13,14 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+from services.order_api.domain.customers import counted_on
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.facts import FactService
 from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
-from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.service.ports import NewIds, UpstreamIdTaken
 from services.order_api.service.refunds import RefundService
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.db import Connection
@@ -40,7 +41,8 @@ class _Row:
 
 
 class FakeOrders:
-    def __init__(self, outbox: "FakeOutbox") -> None:
+    def __init__(self, outbox: "FakeOutbox", customers: "FakeCustomers") -> None:
+        self.customers = customers
         self.outbox = outbox  # where a new order's first event goes, as the same statement writes it
         self.rows: dict[int, _Row] = {}
         self.ids = itertools.count(1_000_000_001)
@@ -66,6 +68,9 @@ class FakeOrders:
         self.rows[order.id] = _Row(order, 1, fingerprint)
         if outgoing is not None:
             await self.outbox.enqueue(ORDERS_EVENTS, outgoing)
+            if order.customer is not None:
+                customer = self.customers.customers[order.customer.id]
+                self.customers.customers[customer.id] = counted_on(customer, order)
         return first
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
@@ -182,6 +187,8 @@ class FakeCatalog:
 
 class FakeCustomers:
     def __init__(self) -> None:
+        # Set by FakeTables: a new order's ids come from its orders.
+        self.orders: FakeOrders
         self.customers: dict[int, CustomerSnapshot] = {}
         self.ids = itertools.count(9_000_000_001)
 
@@ -201,7 +208,16 @@ class FakeCustomers:
             }
         )
 
-    async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
+    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
+        customer = self.customers.get(customer_id)
+        return None if customer is None else (customer, await self.orders.allocate_ids(objects))
+
+    async def find_or_create_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int
+    ) -> tuple[CustomerSnapshot, NewIds]:
+        return self._find_or_create(draft, now), await self.orders.allocate_ids(objects)
+
+    def _find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
         if draft.email:
             for customer in sorted(self.customers.values(), key=lambda customer: customer.id):
                 if customer.state == "disabled" and (customer.email or "").lower() == draft.email.lower():
@@ -218,20 +234,6 @@ class FakeCustomers:
         )
         self.customers[customer.id] = customer
         return customer
-
-    async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
-        customer = self.customers[customer_id]
-        counted = customer.model_copy(
-            update={
-                "orders_count": customer.orders_count + 1,
-                "total_spent": customer.total_spent + order.total_price,
-                "last_order_id": order.id,
-                "last_order_name": order.name,
-                "updated_at": order.updated_at,
-            }
-        )
-        self.customers[customer_id] = counted
-        return counted
 
 
 class FakeReferenceData:
@@ -275,9 +277,10 @@ class FakeOutbox:
 class FakeTables:
     def __init__(self) -> None:
         self.outbox = FakeOutbox()
-        self.orders = FakeOrders(self.outbox)
-        self.catalog = FakeCatalog()
         self.customers = FakeCustomers()
+        self.orders = FakeOrders(self.outbox, self.customers)
+        self.customers.orders = self.orders
+        self.catalog = FakeCatalog()
         self.http_guards = FakeHttpGuardRecords()
         self.reference_data = FakeReferenceData()
         self.erasures = FakeErasures(self.http_guards, self.outbox)

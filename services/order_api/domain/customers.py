@@ -9,11 +9,26 @@ def is_guest(customer: CustomerSnapshot | None) -> bool:
     return customer is None or customer.state != "enabled"
 
 
-def with_counted_customer(order: OrderSnapshot, counted: CustomerSnapshot) -> OrderSnapshot:
-    """The order showing its customer as the customer's record stands once this order is counted on it
-    (orders count, total spent, last order), the total spent at the order currency's precision."""
+def with_counted_customer(order: OrderSnapshot, customer: CustomerSnapshot) -> OrderSnapshot:
+    """The order showing its customer (as read, locked, before this order) as the customer's record
+    stands once the order's insert counts it there (orders count, total spent, last order), the total
+    spent at the order currency's precision."""
+    counted = counted_on(customer, order)
     spent = money(counted.total_spent, order.currency)
     return order.model_copy(update={"customer": counted.model_copy(update={"total_spent": spent})})
+
+
+def counted_on(customer: CustomerSnapshot, order: OrderSnapshot) -> CustomerSnapshot:
+    """The customer's record once `order` is counted on it: what the order's insert writes there."""
+    return customer.model_copy(
+        update={
+            "orders_count": customer.orders_count + 1,
+            "total_spent": customer.total_spent + order.total_price,
+            "last_order_id": order.id,
+            "last_order_name": order.name,
+            "updated_at": order.updated_at,
+        }
+    )
 
 
 def as_seen_without_read(order: OrderSnapshot) -> OrderSnapshot:

@@ -30,7 +30,7 @@ from services.order_api.service.lifecycle import (
     save_change,
     utc_now,
 )
-from services.order_api.service.ports import Database, Tables, UpstreamIdTaken
+from services.order_api.service.ports import Database, NewIds, Tables, UpstreamIdTaken
 from shared.fingerprints import fingerprint
 from shared.order_facts import CustomerDraft, OrderDraft
 from shared.orders import CustomerSnapshot, OrderSnapshot
@@ -106,16 +106,16 @@ class OrderService:
 
     async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:
         now = self.clock()
-        customer = await _resolve_customer(tables, draft, now)
+        customer, (order_id, order_number, object_ids) = await _claim_customer(
+            tables, draft, now, object_ids_needed(draft)
+        )
         variants = await tables.catalog.fetch_variants(
             [item.variant_id for item in draft.line_items if item.variant_id is not None]
         )
-        order_id, order_number, object_ids = await tables.orders.allocate_ids(object_ids_needed(draft))
         ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
         order = build_order(draft, ids, now, variants, customer)
-        if customer is None:
-            return order
-        return with_counted_customer(order, await tables.customers.record_order(customer.id, order))
+        # Counted on the customer's record by the order's own insert (the record is locked).
+        return order if customer is None else with_counted_customer(order, customer)
 
     # ---- read -------------------------------------------------------------------------------------
 
@@ -201,17 +201,21 @@ class OrderService:
         return as_seen(changed, may_read)
 
 
-async def _resolve_customer(tables: Tables, draft: OrderDraft, now: datetime) -> CustomerSnapshot | None:
-    """The order's customer: an existing one named by id (unknown: 422), else the checkout record
-    found or made from the new customer's details or the order's email; None when there is nothing
-    to go on."""
+async def _claim_customer(
+    tables: Tables, draft: OrderDraft, now: datetime, objects: int
+) -> tuple[CustomerSnapshot | None, NewIds]:
+    """The order's customer, locked until the transaction ends, with the order's new ids (one round
+    trip): an existing one named by id (unknown: 422), else the checkout record found or made from the
+    new customer's details or the order's email; None when there is nothing to go on."""
     if draft.customer is not None and draft.customer.id is not None:
-        customer = await tables.customers.fetch(draft.customer.id)
-        if customer is None:
+        claimed = await tables.customers.lock_for_order(draft.customer.id, objects)
+        if claimed is None:
             raise OrderRuleError("customer.id", "unknown_customer", f"there is no customer {draft.customer.id}")
-        return customer
+        return claimed
     details = _new_customer_details(draft)
-    return None if details is None else await tables.customers.find_or_create(details, now)
+    if details is None:
+        return None, await tables.orders.allocate_ids(objects)
+    return await tables.customers.find_or_create_for_order(details, now, objects)
 
 
 def _new_customer_details(draft: OrderDraft) -> CustomerDraft | None:

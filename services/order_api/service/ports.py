@@ -25,8 +25,12 @@ class UpstreamIdTaken(Exception):
     """The order's upstream id already names another order (the store's unique upstream ids)."""
 
 
+# A new order's id, order number, and ids for its nested objects.
+NewIds = tuple[int, int, list[int]]
+
+
 class Orders(Protocol):
-    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+    async def allocate_ids(self, objects: int) -> NewIds:
         """A new order id, order number, and `objects` ids for its nested objects."""
 
     async def next_object_id(self) -> int:
@@ -37,8 +41,9 @@ class Orders(Protocol):
     ) -> StoredOrder:
         """Store a new order (version 1), remembering the fingerprint of the request that made it, and with
         `event` add the event it makes of the order as stored to the outbox (orders.events) in the same
-        round trip (an exception it raises stores nothing); UpstreamIdTaken when its upstream id names
-        another order."""
+        round trip (an exception it raises stores nothing), and then count an order with a customer on
+        that customer's record (as `with_counted_customer` shows it: the caller read the record locked);
+        UpstreamIdTaken when its upstream id names another order."""
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         """Store a changed order as its next version; UpstreamIdTaken when its upstream id names another order."""
@@ -84,11 +89,16 @@ class Customers(Protocol):
     async def upsert(self, fact: CustomerFact) -> None:
         """A registered account from the customer service."""
 
-    async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
-        """The checkout record with the draft's email (case-insensitively), else a new one; never an account."""
+    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
+        """The customer, locked until the transaction ends, and the ids of a new order for it
+        (`Orders.allocate_ids`), drawn once the lock is held; None, drawing nothing, when there is none."""
 
-    async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
-        """Count the order on its customer; the customer's record as it now stands."""
+    async def find_or_create_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int
+    ) -> tuple[CustomerSnapshot, NewIds]:
+        """The checkout record with the draft's email (case-insensitively), else a new one, never an
+        account, locked until the transaction ends; and the ids of a new order for it, drawn once the
+        lock is held."""
 
 
 class ReferenceData(Protocol):

@@ -7,9 +7,11 @@ from typing import Final
 
 import asyncpg
 
+from services.order_api.service.ports import NewIds
+from services.order_api.store.orders import ids_of, new_order_ids
 from shared.db import Connection
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
-from shared.orders import CustomerSnapshot, OrderSnapshot
+from shared.orders import CustomerSnapshot
 
 
 class VariantRows:
@@ -107,32 +109,42 @@ class CustomerRows:
         """The checkout record an order's new-customer details describe: the one with that email, else a
         new one (a record, not an account: `disabled`). Registered accounts are never found here. One
         round trip: the lookup and the insert it may need are one statement."""
-        if not draft.email:
-            return customer_of(
-                await self.conn.fetchrow(f"{_INSERT_RECORD} RETURNING {CUSTOMER_COLUMNS}", *_record(draft, now))
-            )
-        return customer_of(
-            await self.conn.fetchrow(
-                f"""WITH found AS (
-                        SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
-                        ORDER BY id LIMIT 1),
-                    made AS ({_INSERT_RECORD} WHERE NOT EXISTS (SELECT FROM found) RETURNING {CUSTOMER_COLUMNS})
-                    SELECT * FROM found UNION ALL SELECT * FROM made""",
-                *_record(draft, now),
-            )
-        )
+        row = await self.conn.fetchrow(f"{_find_or_make(draft)} SELECT * FROM chosen", *_record(draft, now))
+        return customer_of(row)
 
-    async def record_order(self, customer_id: int, order: OrderSnapshot) -> CustomerSnapshot:
-        """Count the order on its customer; returns the customer's record as it now stands."""
-        return customer_of(
-            await self.conn.fetchrow(
-                f"""UPDATE customers SET orders_count = orders_count + 1, total_spent = total_spent + $2,
-                        last_order_id = $3, last_order_name = $4, updated_at = $5
-                    WHERE id = $1 RETURNING {CUSTOMER_COLUMNS}""",
-                customer_id,
-                order.total_price,
-                order.id,
-                order.name,
-                order.updated_at,
-            )
+    async def find_or_create_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int
+    ) -> tuple[CustomerSnapshot, NewIds]:
+        """`find_or_create`, the record locked until the transaction ends, and a new order's ids drawn
+        once the lock is held (`OrderRows.allocate_ids`): still one round trip."""
+        row = await self.conn.fetchrow(
+            f"{_find_or_make(draft, lock=True)} SELECT chosen.*, {new_order_ids(7)} FROM chosen",
+            *_record(draft, now),
+            objects,
         )
+        assert row is not None
+        return customer_of(row), ids_of(row)
+
+    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
+        """The customer locked until the transaction ends, and a new order's ids drawn once the lock is
+        held (above the materialized lock, as `OrderRows.fetch_for_change` draws its id); None, drawing
+        nothing, when there is no such customer. One round trip."""
+        row = await self.conn.fetchrow(
+            f"""WITH chosen AS MATERIALIZED (SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 FOR UPDATE)
+                SELECT chosen.*, {new_order_ids(2)} FROM chosen""",
+            customer_id,
+            objects,
+        )
+        return (customer_of(row), ids_of(row)) if row else None
+
+
+def _find_or_make(draft: CustomerDraft, *, lock: bool = False) -> str:
+    """The WITH clause ($1 to $6: `_record`) whose `chosen` is the checkout record with the draft's
+    email (the first, locked with `lock`), else a new one; always a new one without an email."""
+    if not draft.email:
+        return f"WITH chosen AS ({_INSERT_RECORD} RETURNING {CUSTOMER_COLUMNS})"
+    return f"""WITH found AS MATERIALIZED (
+                   SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
+                   ORDER BY id LIMIT 1{" FOR UPDATE" if lock else ""}),
+               made AS ({_INSERT_RECORD} WHERE NOT EXISTS (SELECT FROM found) RETURNING {CUSTOMER_COLUMNS}),
+               chosen AS MATERIALIZED (SELECT * FROM found UNION ALL SELECT * FROM made)"""

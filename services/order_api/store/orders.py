@@ -77,6 +77,30 @@ _INSERT_ORDER_AND_EVENT: Final = (
     f"WITH new_order AS ({_INSERT_ORDER}) INSERT INTO outbox ({OUTBOX_COLUMNS}) "
     f"VALUES ({', '.join(f'${n}' for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))})"
 )
+# An order with a customer is counted on the customer's record in its own insert (one round trip, not
+# two), from the order's own parameters and its name after the outbox row's. The service read that
+# record locked, so the record the order shows (`with_counted_customer`) is the one written here.
+_NAME_PARAMETER: Final = _FIRST_OUTBOX_PARAMETER + 5
+_COUNT_ON_CUSTOMER: Final = (
+    "UPDATE customers SET orders_count = orders_count + 1, "
+    f"total_spent = total_spent + ${_COLUMNS.index('total_price') + 2}, last_order_id = $1, "
+    f"last_order_name = ${_NAME_PARAMETER}, updated_at = ${_COLUMNS.index('updated_at') + 2} "
+    f"WHERE id = ${_COLUMNS.index('customer_id') + 2}"
+)
+_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_INSERT_ORDER_AND_EVENT[5:]}"
+
+
+def new_order_ids(objects_parameter: int) -> str:
+    """Select-list columns drawing a new order id, order number, and as many ids for its nested objects
+    as the statement's parameter number `objects_parameter` says (read back with `ids_of`)."""
+    return (
+        "nextval('order_id_seq') AS new_order_id, nextval('order_number_seq') AS new_order_number, "
+        f"ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, ${objects_parameter})) AS new_object_ids"
+    )
+
+
+def ids_of(row: asyncpg.Record) -> tuple[int, int, list[int]]:
+    return row["new_order_id"], row["new_order_number"], list(row["new_object_ids"])
 
 
 def _stored(row: asyncpg.Record) -> StoredOrder:
@@ -91,13 +115,9 @@ class OrderRows:
 
     async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
         """A new order id, order number, and `objects` ids for its nested objects, in one round trip."""
-        row = await self.conn.fetchrow(
-            """SELECT nextval('order_id_seq') AS id, nextval('order_number_seq') AS number,
-                      ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, $1)) AS objects""",
-            objects,
-        )
+        row = await self.conn.fetchrow(f"SELECT {new_order_ids(1)}", objects)
         assert row is not None
-        return row["id"], row["number"], list(row["objects"])
+        return ids_of(row)
 
     async def next_object_id(self) -> int:
         value: int = await self.conn.fetchval("SELECT nextval('object_id_seq')")
@@ -112,8 +132,11 @@ class OrderRows:
         try:
             if event is None:
                 await self.conn.execute(_INSERT_ORDER, *row)
-            else:
+            elif order.customer is None:
                 await self.conn.execute(_INSERT_ORDER_AND_EVENT, *row, *outbox_values(ORDERS_EVENTS, event(first)))
+            else:
+                outbox_row = outbox_values(ORDERS_EVENTS, event(first))
+                await self.conn.execute(_INSERT_COUNTED_ORDER_AND_EVENT, *row, *outbox_row, order.name)
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
         return first
