@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.kafka import bootstrap_list
+from shared.kafka import CONSUMER_METADATA_MAX_AGE_MS, bootstrap_list
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
 
@@ -74,6 +74,7 @@ class DirectSubscription:
             group_id=settings.consumer_group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
             session_timeout_ms=round(settings.consumer_session_timeout_seconds * 1000),
             heartbeat_interval_ms=round(settings.consumer_heartbeat_seconds * 1000),
         )

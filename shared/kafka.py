@@ -17,6 +17,12 @@ from shared.topics import MAX_DLQ_RECORD_BYTES, max_record_bytes
 
 log = get_logger(__name__)
 
+# How often a consumer refreshes what it knows of the cluster (aiokafka's default: 5 minutes). A member
+# that joins while the broker is still loading its partitions (just restarted) is assigned none of a
+# topic it knows no partitions of, and only a refresh makes the group rebalance: 5 minutes of nothing
+# consumed. A metadata request every 10 s per consumer costs next to nothing.
+CONSUMER_METADATA_MAX_AGE_MS = 10_000
+
 
 def bootstrap_list(servers: str) -> list[str]:
     """`host:port` addresses from a comma-separated KAFKA_BOOTSTRAP_SERVERS (a cluster's several

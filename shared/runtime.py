@@ -38,7 +38,7 @@ from shared.db import create_pool
 from shared.direct_subscription import DirectSubscription
 from shared.events import Envelope, Event, decode_event, decode_forwardable
 from shared.http_protocol import OneWriteHttpProtocol
-from shared.kafka import EventProducer, bootstrap_list
+from shared.kafka import CONSUMER_METADATA_MAX_AGE_MS, EventProducer, bootstrap_list
 from shared.key_rate_limit import (
     KeyRateLimitMiddleware,
     limits_keys,
@@ -272,6 +272,7 @@ def create_app(
             bootstrap_list(settings.kafka_bootstrap_servers),
             client_id=spec.name,
             consumer_only=True,
+            metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
             graceful_timeout=settings.shutdown_grace_seconds * SHUTDOWN_SHARE_AFTER_HTTP,
             logger=logging.getLogger("faststream"),
         )
