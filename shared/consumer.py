@@ -34,6 +34,8 @@ and `now()` in a handler's SQL is its batch transaction's start, shared by the b
 A handler may be a `BatchHandler` (shared/consumer_handlers.py): its `bulk` gets all of a transaction's
 new events at once and applies what it can set-based, its per-event handler the rest, in order. Its
 transactions take up to its `transaction_records` (500): a few statements each, not a few per record.
+With a `StatementHandler`, the events it takes are applied and tracked in one statement instead of a
+transaction (its prepare steps each in its record's span); everything above holds of that statement.
 """
 
 import asyncio
@@ -49,13 +51,14 @@ import structlog
 from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
 
-from shared.consumer_handlers import BatchHandler, Handler, Received, ReceivedT
+from shared.consumer_handlers import BatchHandler, Handler, Received, ReceivedT, StatementHandler
 from shared.db import TRANSIENT_DB_ERRORS, Connection
 from shared.events import Event, Headers, InvalidEvent, decode_event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
 from shared.topics import DLQ_ERROR, DLQ_FAILED_AT, DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_TOPIC, dlq
 from shared.tracing import consumer_span
+from shared.tracking import Tracking
 
 # The handler types are shared/consumer_handlers.py's; importers of this module find them here too.
 __all__ = [
@@ -231,13 +234,14 @@ class IdempotentConsumer:
     async def _apply_all(
         self, records: Sequence[KafkaRecord], events: Sequence[ReceivedT], handler: Applier[ReceivedT]
     ) -> list[bool]:
-        """Apply each event not seen before, all in one transaction; for each, whether it was applied."""
-        applied = []
+        """Apply each event not seen before, all in one transaction (or one statement); for each, whether
+        it was applied."""
+        statement = handler.statement if isinstance(handler, BatchHandler) else None
+        if statement is not None and statement.takes(events):
+            return await _apply_in_one_statement(self._pool, records, events, statement)
+        tracking = Tracking(records, events)
         async with self._pool.acquire() as conn, conn.transaction():
-            new = await _record_processed(conn, records, events)
-            for event in events:
-                applied.append(event.id in new)
-                new.discard(event.id)  # the same event again later in the batch is a duplicate
+            applied = tracking.applied(await _record_processed(conn, tracking))
             received = zip(records, events, applied, strict=True)
             await _apply(conn, [(record, event) for record, event, first_time in received if first_time], handler)
         return applied
@@ -274,11 +278,7 @@ class IdempotentConsumer:
             return
 
     async def _apply_once(self, record: KafkaRecord, event: ReceivedT, handler: Applier[ReceivedT]) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            if event.id not in await _record_processed(conn, [record], [event]):
-                return False
-            await _apply(conn, [(record, event)], handler)
-            return True
+        return (await self._apply_all([record], [event], handler))[0]
 
     async def _dead_letter(
         self,
@@ -359,22 +359,27 @@ async def _apply(
             await handler(conn, event)
 
 
-async def _record_processed(
-    conn: Connection, records: Sequence[KafkaRecord], events: Sequence[Received]
-) -> set[uuid.UUID]:
+async def _apply_in_one_statement(
+    pool: asyncpg.Pool,
+    records: Sequence[KafkaRecord],
+    events: Sequence[ReceivedT],
+    statement: StatementHandler[ReceivedT, Any],
+) -> list[bool]:
+    """A StatementHandler's effect and the events' tracking rows in one statement; for each event, whether
+    it was applied."""
+    prepared = []
+    for record, event in zip(records, events, strict=True):
+        with _bound(event), _traced(record):
+            prepared.append(statement.prepare(event))
+    tracking = Tracking(records, events)
+    async with pool.acquire() as conn:
+        return tracking.applied(await statement.write(conn, prepared, tracking))
+
+
+async def _record_processed(conn: Connection, tracking: Tracking) -> set[uuid.UUID]:
     """Record the events as processed in the caller's transaction, in one statement (a round trip per
-    record had been a tenth of an erasure's round trips, bench.anonymization): the ids recorded now,
-    i.e. not seen before nor being processed (an id twice in a batch is recorded once)."""
-    rows = await conn.fetch(
-        """INSERT INTO processed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
-           ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
-        [event.id for event in events],
-        [event.type for event in events],
-        [record.topic for record in records],
-        [record.partition for record in records],
-        [record.offset for record in records],
-    )
+    record had been a tenth of an erasure's round trips, bench.anonymization): the ids recorded now."""
+    rows = await conn.fetch(Tracking.insert(), *tracking.arguments())
     return {row["event_id"] for row in rows}
 
 

@@ -148,11 +148,13 @@ class Answer:
 
 class Written(NamedTuple):
     """What one fan-out wrote: how many messages, those of them it leased to this instance's sender
-    (handoff.py), and its transaction's id, as the NOTIFY on its commit names it."""
+    (handoff.py), its transaction's id, as the NOTIFY on its commit names it, and the events it recorded
+    as processed when it wrote their tracking rows too (shared/tracking.py)."""
 
     transaction: str
     inserted: int
     leased: list[Delivery]
+    recorded: frozenset[uuid.UUID] = frozenset()
 
 
 class DeliveredAttempt(NamedTuple):

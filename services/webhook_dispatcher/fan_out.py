@@ -17,6 +17,7 @@ the filters first. This instance's sender takes what it has room for at once, wh
 commits (handoff.py).
 """
 
+import asyncio
 import contextvars
 import uuid
 from collections import Counter
@@ -29,12 +30,13 @@ from services.webhook_dispatcher.domain import Written, forwarded_body, matches
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.store import Fanned, Filters
-from shared.consumer import BatchHandler
+from shared.consumer_handlers import BatchHandler, StatementHandler
 from shared.db import Connection
 from shared.event_types import ORDER_EVENTS
 from shared.events import Envelope
 from shared.orders import ORDER_ANONYMIZED
 from shared.tracing import TraceContext, current_trace_context
+from shared.tracking import Tracking
 
 
 class FanOutStore(Protocol):
@@ -43,7 +45,12 @@ class FanOutStore(Protocol):
     async def enabled_endpoint_filters(self, conn: Connection) -> Filters: ...
 
     async def insert_fanned(
-        self, conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+        self,
+        conn: Connection,
+        fanned: Sequence[Fanned],
+        lease: timedelta,
+        filters_version: int | None = None,
+        tracking: Tracking | None = None,
     ) -> Written | None: ...
 
 
@@ -81,13 +88,43 @@ class FanOut:
         self._filters: Filters | None = None
 
     def handler(self, transaction_records: int) -> BatchHandler[Envelope]:
-        """The consumer's handler: up to `transaction_records` events fanned out in one transaction."""
-        return BatchHandler(self.begin, self.fan_out_event, transaction_records=transaction_records)
+        """The consumer's handler: up to `transaction_records` events fanned out in one transaction, or in
+        one statement when none of them needs more than its messages written (`in_one_statement`)."""
+        return BatchHandler(
+            self.begin,
+            self.fan_out_event,
+            transaction_records=transaction_records,
+            statement=StatementHandler(self.in_one_statement, self.prepare, self.write),
+        )
 
     async def fan_out(self, conn: Connection, event: Envelope) -> None:
         """Fan one event out, in the caller's transaction and trace context."""
         for one in await self.begin(conn, [event]):
             await self.fan_out_event(conn, one)
+
+    def in_one_statement(self, events: Sequence[Envelope]) -> bool:
+        """Whether the events' fan-out is their messages alone: order events (masked by order_api
+        already) other than `order.anonymized` (which keeps the order's masked snapshot), once the
+        filters were read."""
+        return self._filters is not None and all(
+            event.type in ORDER_EVENTS and event.type != ORDER_ANONYMIZED for event in events
+        )
+
+    def prepare(self, event: Envelope) -> _Event:
+        """An event `in_one_statement` took, chosen in its consumer span."""
+        assert self._filters is not None
+        one = _Event(event, current_trace_context())
+        self._choose(one, self._filters)
+        return one
+
+    async def write(self, conn: Connection, prepared: Sequence[_Event], tracking: Tracking) -> set[uuid.UUID]:
+        """The prepared events' messages and tracking rows in one statement: the ids it recorded."""
+        written = await self._write(conn, prepared, tracking)
+        if self._handoff is not None:
+            self._handoff.committed(written.transaction)  # the statement committed as it returned
+            # The sender's tasks put their requests on the wire before the consumer's bookkeeping.
+            await asyncio.sleep(0)
+        return set(written.recorded)
 
     async def begin(self, conn: Connection, events: Sequence[Envelope]) -> Sequence[Envelope]:
         """A transaction's events are coming; every one goes on to `fan_out_event`."""
@@ -105,15 +142,16 @@ class FanOut:
         # The current span is the event's consumer span: each delivery attempt is its child.
         one = _Event(event, current_trace_context())
         assert self._filters is not None
-        await self._choose(conn, one, self._filters)
+        await self._choose_masked(conn, one, self._filters)
         fan_out.events.append(one)
         fan_out.left -= 1
         if not fan_out.left:
             _open.set(None)
             await self._write(conn, fan_out.events)
 
-    async def _choose(self, conn: Connection, one: _Event, filters: Filters) -> None:
-        """The endpoints whose filters take the event, and its body when it has any."""
+    def _choose(self, one: _Event, filters: Filters) -> None:
+        """The endpoints whose filters take the event, and its body when it has any (its data as
+        published: an order event's, masked by order_api when it must be)."""
         event = one.event
         one.endpoint_ids = [
             row["id"]
@@ -121,12 +159,16 @@ class FanOut:
             if matches(row["event_types"], row["channels"], event.type, event.channels)
         ]
         if one.endpoint_ids and one.body is None:
-            body = forwarded_body(event.type, event.time, event.data_json)
-            if event.type not in ORDER_EVENTS:
-                body = await self._erasures.masked_body(conn, event.subject, body)
-            one.body = body
+            one.body = forwarded_body(event.type, event.time, event.data_json)
 
-    async def _write(self, conn: Connection, events: list[_Event]) -> None:
+    async def _choose_masked(self, conn: Connection, one: _Event, filters: Filters) -> None:
+        """`_choose`, and another event's body masked here when its order was anonymized."""
+        bodied = one.body is not None
+        self._choose(one, filters)
+        if one.body is not None and not bodied and one.event.type not in ORDER_EVENTS:
+            one.body = await self._erasures.masked_body(conn, one.event.subject, one.body)
+
+    async def _write(self, conn: Connection, events: Sequence[_Event], tracking: Tracking | None = None) -> Written:
         while True:
             filters = self._filters
             assert filters is not None
@@ -136,15 +178,16 @@ class FanOut:
             # Those this instance's sender has room for are written claimed, for it.
             room = Counter(self._handoff.room([e for one in fanned for e in one.endpoint_ids]) if self._handoff else ())
             leased = [one._replace(leased=_take(room, one.endpoint_ids)) for one in fanned]
-            written = await self._store.insert_fanned(conn, leased, self._lease, filters.version)
+            written = await self._store.insert_fanned(conn, leased, self._lease, filters.version, tracking)
             if written is not None:
                 break
             # An endpoint changed since the filters were read: read them again, choose again.
             self._filters = filters = await self._store.enabled_endpoint_filters(conn)
             for one in events:
-                await self._choose(conn, one, filters)
+                await self._choose_masked(conn, one, filters)
         if self._handoff is not None:
             self._handoff.written(written)
+        return written
 
 
 def _take(room: Counter[uuid.UUID], endpoint_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:

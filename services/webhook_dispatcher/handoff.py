@@ -10,7 +10,9 @@ should this instance die before the attempt is recorded, the lease runs out and 
 takes the message, as for a claimed one.
 
 A fan-out's transaction NOTIFYs its own id on commit (store.insert_fanned); on that notification
-the sender takes the transaction's messages. One that rolled back never notifies: its messages were
+the sender takes the transaction's messages (a fan-out done in one statement hands them over itself
+when the statement returns, committed: its NOTIFY, heard before or after, then finds nothing waiting,
+and calls for no claim when every message it wrote was leased). One that rolled back never notifies: its messages were
 never written, and are forgotten with the room they held. So is one whose commit is heard only after
 half the lease: its messages are left to the claim once their lease runs out (late, never twice).
 """
@@ -26,6 +28,7 @@ from typing import Final
 from prometheus_client import Counter as Metric
 
 from services.webhook_dispatcher.domain import Delivery, Written
+from services.webhook_dispatcher.store import ALL_LEASED
 
 # Beside `webhook_messages_claimed_total`: how a message reached this instance's sender.
 HANDED_OVER = Metric("webhook_messages_handed_over_total", "Messages the fan-out handed straight to this sender")
@@ -92,13 +95,16 @@ class Handoff:
         waiting.claim_too |= written.inserted > len(written.leased)
         self._reserved.update(delivery.endpoint_id for delivery in written.leased)
 
-    def committed(self, transaction: str) -> bool:
-        """`transaction` committed: hand its messages to the sender. Whether a claim is still called
-        for (a transaction not of this fan-out's, or one that left messages to the claim)."""
+    def committed(self, notified: str) -> bool:
+        """A transaction committed (`notified`: its id, as its NOTIFY or the fan-out's own statement
+        names it): hand its messages to the sender. Whether a claim is called for: by a transaction
+        not of this fan-out's, or one that left messages to the claim, unless it leased every message
+        it wrote (store.ALL_LEASED)."""
         self._forget_older_than(self._clock() - self._within)
+        transaction = notified.removesuffix(ALL_LEASED)
         waiting = self._waiting.pop(transaction, None)
         if waiting is None:
-            return True
+            return transaction == notified
         self._release(waiting)
         if self._room is not None:
             for delivery in waiting.deliveries:

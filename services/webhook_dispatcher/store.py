@@ -12,9 +12,13 @@ from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, Writt
 from shared.consumer import Received
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
+from shared.tracking import Tracking
 
 # Senders LISTEN here; a fan-out NOTIFYs on commit, so a new message is sent without polling delay.
 MESSAGES_CHANNEL: Final = "webhooks.messages"
+# Ends a fan-out's NOTIFY (after its transaction's id) when it leased every message it wrote: no claim
+# can take any of them before their lease runs out.
+ALL_LEASED: Final = " leased"
 
 _ENDPOINT_COLUMNS = (
     "id, url, description, event_types, channels, rate_limit, ordered, headers, enabled, disabled_reason, created_at,"
@@ -170,49 +174,32 @@ async def insert_messages(
 
 
 async def insert_fanned(
-    conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+    conn: Connection,
+    fanned: Sequence[Fanned],
+    lease: timedelta,
+    filters_version: int | None = None,
+    tracking: Tracking | None = None,
 ) -> Written | None:
     """One message per event and endpoint, in one statement, in the order given (an ordered endpoint's
     messages of one order are claimed by id). One deleted since the filters were read is skipped, one
     that has the event already keeps its own. Those for an event's `leased` endpoints that keep no order
     are written claimed, as `claim_due` would claim them, for this instance's sender (handoff.py). The
-    commit NOTIFYs the transaction's id, which the returned `Written` names.
+    commit NOTIFYs the transaction's id, which the returned `Written` names (and `ALL_LEASED` after it
+    when it leased every message it wrote; with `tracking`, only when it did not).
 
     With `filters_version`, the endpoints were chosen by filters of that version: when it is no longer
-    the current one, nothing is written and None returned (choose again)."""
+    the current one, nothing is written and None returned (choose again). With `tracking`, the events'
+    tracking rows are written too, and only the events recorded now get messages (the others were
+    processed before): the statement is the consumer's whole effect (shared/consumer_handlers.py)."""
     targets = [
         (index, endpoint_id, endpoint_id in one.leased)
         for index, one in enumerate(fanned, start=1)
         for endpoint_id in one.endpoint_ids
     ]
-    if not targets and filters_version is None:
+    if not targets and filters_version is None and tracking is None:
         return Written("", 0, [])
     rows = await conn.fetch(
-        """WITH filters_now AS (SELECT version FROM endpoint_filters_version),
-           events AS (
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
-                   WITH ORDINALITY AS v (event_id, event_type, order_id, correlation_id, payload, traceparent,
-                                         tracestate, n)),
-           targets AS (
-               SELECT * FROM unnest($8::int[], $9::uuid[], $10::bool[]) WITH ORDINALITY AS t (event_n, endpoint_id,
-                                                                                             leased, n)),
-           inserted AS (
-               INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
-                                     traceparent, tracestate, attempts, next_attempt_at)
-               SELECT e.id, v.event_id, v.event_type, v.order_id, v.correlation_id, v.payload, v.traceparent,
-                      v.tracestate, (t.leased AND NOT e.ordered)::int,
-                      CASE WHEN t.leased AND NOT e.ordered THEN clock_timestamp() + $11::interval ELSE now() END
-               FROM targets t JOIN events v ON v.n = t.event_n JOIN endpoints e ON e.id = t.endpoint_id
-               WHERE $13::bigint IS NULL OR $13 = (SELECT version FROM filters_now)
-               ORDER BY t.n
-               ON CONFLICT (endpoint_id, event_id) DO NOTHING
-               RETURNING id, endpoint_id, event_id, attempts)
-           SELECT c.version, i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url,
-                  e.secret, e.headers, e.rate_limit,
-                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
-                  txid_current()::text AS transaction,
-                  CASE WHEN i.id IS NOT NULL THEN pg_notify($12, txid_current()::text) END AS notified
-           FROM filters_now c LEFT JOIN (inserted i JOIN endpoints e ON e.id = i.endpoint_id) ON true""",
+        _FANNED_TRACKED if tracking is not None else _FANNED,
         [one.event.id for one in fanned],
         [one.event.type for one in fanned],
         [one.event.subject for one in fanned],
@@ -226,9 +213,11 @@ async def insert_fanned(
         lease,
         MESSAGES_CHANNEL,
         filters_version,
+        *(tracking.arguments() if tracking is not None else ()),
     )
     if filters_version is not None and rows[0]["version"] != filters_version:
         return None
+    recorded = frozenset(rows[0]["recorded"] or ())
     rows = [row for row in rows if row["message_id"] is not None]
     by_event = {one.event.id: one for one in fanned}
     leased_deliveries = []
@@ -255,7 +244,53 @@ async def insert_fanned(
                 tracestate=one.trace.get(TRACESTATE),
             )
         )
-    return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries)
+    return Written(rows[0]["transaction"] if rows else "", len(rows), leased_deliveries, recorded)
+
+
+def _fanned(tracked: bool) -> str:
+    """insert_fanned's statement: $1-$13 its own parameters; with `tracked`, $14-$18 the tracking rows',
+    which it writes when the filters' version holds, and writes messages only for the events they
+    recorded. A tracked write, its own transaction, NOTIFYs only when it left messages to the claim: what
+    it leased, this instance's fan-out hands over when the statement returns (every listening backend of
+    the database wakes for a NOTIFY, whatever its channel)."""
+    filters_hold = "($13::bigint IS NULL OR $13 = (SELECT version FROM filters_now))"
+    tracked_part = f"tracked AS ({Tracking.insert(14, where=filters_hold)})," if tracked else ""
+    only_tracked = "AND v.event_id IN (SELECT event_id FROM tracked)" if tracked else ""
+    recorded = "(SELECT array_agg(event_id) FROM tracked)" if tracked else "NULL::uuid[]"
+    all_leased = "coalesce((SELECT bool_and(attempts > 0) FROM inserted), false)"
+    notify = f"NOT {all_leased}" if tracked else "true"
+    return f"""WITH filters_now AS (SELECT version FROM endpoint_filters_version),
+           {tracked_part}
+           events AS (
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
+                   WITH ORDINALITY AS v (event_id, event_type, order_id, correlation_id, payload, traceparent,
+                                         tracestate, n)),
+           targets AS (
+               SELECT * FROM unnest($8::int[], $9::uuid[], $10::bool[]) WITH ORDINALITY AS t (event_n, endpoint_id,
+                                                                                             leased, n)),
+           inserted AS (
+               INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
+                                     traceparent, tracestate, attempts, next_attempt_at)
+               SELECT e.id, v.event_id, v.event_type, v.order_id, v.correlation_id, v.payload, v.traceparent,
+                      v.tracestate, (t.leased AND NOT e.ordered)::int,
+                      CASE WHEN t.leased AND NOT e.ordered THEN clock_timestamp() + $11::interval ELSE now() END
+               FROM targets t JOIN events v ON v.n = t.event_n JOIN endpoints e ON e.id = t.endpoint_id
+               WHERE {filters_hold} {only_tracked}
+               ORDER BY t.n
+               ON CONFLICT (endpoint_id, event_id) DO NOTHING
+               RETURNING id, endpoint_id, event_id, attempts)
+           SELECT c.version, i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url,
+                  e.secret, e.headers, e.rate_limit,
+                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
+                  txid_current()::text AS transaction, {recorded} AS recorded,
+                  CASE WHEN i.id IS NOT NULL AND {notify} THEN pg_notify(
+                      $12, txid_current()::text || CASE WHEN {all_leased} THEN '{ALL_LEASED}' ELSE '' END)
+                  END AS notified
+           FROM filters_now c LEFT JOIN (inserted i JOIN endpoints e ON e.id = i.endpoint_id) ON true"""
+
+
+_FANNED: Final = _fanned(tracked=False)
+_FANNED_TRACKED: Final = _fanned(tracked=True)
 
 
 async def insert_test_message(

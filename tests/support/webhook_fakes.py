@@ -21,6 +21,7 @@ from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
 from shared.tracing import TRACEPARENT, TRACESTATE, TraceContext
+from shared.tracking import Tracking
 from tests.support.webhook_erasure_fakes import FakeErasureStore
 
 ENDPOINT_COLUMNS = (
@@ -103,6 +104,7 @@ class FakeStore:
         self.disabled: list[tuple[uuid.UUID, str]] = []
         self.failures: list[uuid.UUID] = []
         self.events: list[tuple[str, Event]] = []
+        self.processed: set[uuid.UUID] = set()  # tracking rows a fan-out wrote with its messages
         self._message_ids = itertools.count(1)
         self.erasure = FakeErasureStore(self.messages, self.attempt_logs)
 
@@ -281,10 +283,20 @@ class FakeStore:
         return Written(FAKE_TRANSACTION, inserted, handed)
 
     async def insert_fanned(
-        self, conn: Connection, fanned: Sequence[Fanned], lease: timedelta, filters_version: int | None = None
+        self,
+        conn: Connection,
+        fanned: Sequence[Fanned],
+        lease: timedelta,
+        filters_version: int | None = None,
+        tracking: Tracking | None = None,
     ) -> Written | None:
         if filters_version is not None and filters_version != self._filters_version():
             return None
+        recorded: frozenset[uuid.UUID] = frozenset()
+        if tracking is not None:
+            recorded = frozenset(event.id for event in tracking.events if event.id not in self.processed)
+            self.processed |= recorded
+            fanned = [one for one in fanned if one.event.id in recorded]
         written = [
             await self.insert_messages(
                 conn, one.endpoint_ids, one.event, one.payload, one.trace, leased=one.leased, lease=lease
@@ -292,7 +304,7 @@ class FakeStore:
             for one in fanned
         ]
         inserted = sum(one.inserted for one in written)
-        return Written(FAKE_TRANSACTION, inserted, [d for one in written for d in one.leased])
+        return Written(FAKE_TRANSACTION, inserted, [d for one in written for d in one.leased], recorded)
 
     async def insert_test_message(
         self, conn: Connection, endpoint_id: uuid.UUID, event_id: uuid.UUID, event_type: str, payload: bytes

@@ -4,6 +4,7 @@ to this instance's sender than it has room for."""
 
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from services.webhook_dispatcher.domain import Delivery
 from services.webhook_dispatcher.erasure import ErasureService
@@ -11,6 +12,7 @@ from services.webhook_dispatcher.handoff import Handoff
 from services.webhook_dispatcher.service import WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from shared.events import Envelope
+from shared.tracking import Tracking
 from tests.support.webhook_fakes import FAKE_TRANSACTION, FakeDatabase, FakeStore, fake_dns
 
 
@@ -75,3 +77,42 @@ async def test_an_endpoint_created_or_disabled_after_the_filters_were_read_is_ta
         (events[1].id, second["id"]),
         (events[2].id, second["id"]),
     ]
+
+
+async def test_order_events_fanned_out_in_one_statement_go_to_the_sender_at_once_and_only_once() -> None:
+    store = FakeStore()
+    store.add_endpoint(event_types=["order.*"])
+    settings = DispatcherSettings()
+    sent: list[Delivery] = []
+    handoff = Handoff(settings.lease)
+    handoff.attach(lambda endpoint_id: 10, lambda: 50, sent.append)
+    service = WebhookService(
+        FakeDatabase(), settings, store=store, outbox=store, destinations=fake_dns(), handoff=handoff
+    )
+    handler = service.fan_out_handler(200)
+    assert handler.statement is not None
+    statement = handler.statement
+    events = [_event(order_id) for order_id in (1, 2)]
+    anonymized = Envelope(uuid.uuid4(), "order.anonymized", "order_api", "3", datetime.now(UTC), 2, None, b"{}")
+    tracking = Tracking([_Position(offset) for offset in (1, 2)], events)
+
+    assert not statement.takes(events)  # the filters are read in a transaction first
+    async with FakeDatabase().acquire() as conn:
+        await handler.bulk(conn, [])
+        assert statement.takes(events)
+        assert not statement.takes([*events, anonymized])  # it keeps the order's masked snapshot first
+
+        recorded = await statement.write(conn, [statement.prepare(event) for event in events], tracking)
+        assert recorded == {event.id for event in events}
+        # The statement committed as it returned: its messages went to the sender without a NOTIFY.
+        assert [delivery.event_id for delivery in sent] == [event.id for event in events]
+
+        # Delivered again: recorded before, so nothing written, nothing sent.
+        assert await statement.write(conn, [statement.prepare(event) for event in events], tracking) == set()
+    assert len(store.messages) == len(sent) == 2
+
+
+class _Position(NamedTuple):
+    offset: int
+    topic: str = "orders.events"
+    partition: int = 0

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from services.webhook_dispatcher.domain import Delivery, Written
 from services.webhook_dispatcher.handoff import Handoff
+from services.webhook_dispatcher.store import ALL_LEASED
 
 A, B, C = (uuid.UUID(int=number) for number in (1, 2, 3))
 LEASE = timedelta(seconds=40)  # a transaction's messages are handed over within 20 s of their write
@@ -103,3 +104,17 @@ def test_a_commit_heard_late_hands_nothing_over() -> None:
     clock[0] += 21
     assert handoff.committed("11") is True
     assert sender.sent == []
+
+
+def test_a_commit_of_a_transaction_that_leased_every_message_calls_for_no_claim() -> None:
+    sender = _Sender()
+    handoff = _attached(sender)
+    handoff.written(Written("12", 1, [_delivery(A)]))
+
+    assert handoff.committed("12" + ALL_LEASED) is False
+    assert len(sender.sent) == 1
+    # Heard again (a one-statement fan-out hands its messages over itself, its NOTIFY comes too), or
+    # another instance's that leased all it wrote: nothing for a claim to find before the leases run out.
+    assert handoff.committed("12" + ALL_LEASED) is False
+    assert handoff.committed("13" + ALL_LEASED) is False
+    assert handoff.committed("13") is True
