@@ -9,8 +9,8 @@ arriving meanwhile waited out. Here a poll returns as soon as a record is there,
 are committed in the background while the next poll waits:
 
 - **Offsets.** Committed explicitly, each partition's after its last record of the batch, and only once
-  `process` returned, i.e. after the batch's transaction committed; a commit still running when the
-  next batch is done takes that batch's offsets along. A commit that fails (a rebalance moved the
+  `process` returned, i.e. after the batch's transaction committed; a batch's offsets wait
+  `COMMIT_SPACING_SECONDS` and go with those of the batches done meanwhile. A commit that fails (a rebalance moved the
   partition meanwhile) is logged: the records come again and are skipped as duplicates.
 - **Errors.** `process` raising (the database away) rewinds each partition to the batch's first record,
   so nothing is committed past an unprocessed record and the batch is polled again.
@@ -37,6 +37,11 @@ log = get_logger(__name__)
 # How long an empty poll waits for records (a record arriving ends the wait at once): the longest a stop
 # waits for the poll in hand.
 POLL_MS: Final = 200
+# How long a batch's offsets wait to be committed with those of the batches after it. A commit is a
+# write to the broker's offsets topic: one per batch (up to 50 a second at 200 events/s) kept the broker
+# busy just as the batch's requests went out, and cost the machine CPU. A crash redelivers at most this
+# much more, which the idempotent consumer skips as duplicates.
+COMMIT_SPACING_SECONDS: Final = 0.1
 # Between two attempts to join the group while Kafka is away.
 RETRY_SECONDS: Final = 1.0
 
@@ -145,6 +150,9 @@ class DirectSubscription:
                 self._committer = asyncio.create_task(self._commit(consumer))
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        # A stop does not wait the spacing out.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), COMMIT_SPACING_SECONDS)
         while self._to_commit:
             offsets, self._to_commit = self._to_commit, {}
             try:
