@@ -361,12 +361,11 @@ async def subscribe_receiver(dispatcher: str, api_key: str, receiver: Receiver) 
 
 
 async def whole_system(
-    args: argparse.Namespace,
+    dsn: str, bootstrap: str, args: argparse.Namespace
 ) -> tuple[asyncpg.Connection, Receiver, dict[str, ServiceProcess], dict[str, int]]:
-    """On the scratch database: a connection as its admin (the webhook tables emptied), the receiver, the
-    four services started (`start_services`), and the pid of every process to measure by name."""
-    admin_dsn, bootstrap = ensure_stack()
-    dsn = await bench_database(admin_dsn)
+    """On the scratch database `dsn` (its admin DSN): a connection as its admin (the webhook tables
+    emptied), the receiver, the four services started (`start_services`), and the pid of every process
+    to measure by name."""
     admin = await asyncpg.connect(dsn)
     # Endpoints an interrupted run left behind would take their share of every event.
     await admin.execute("TRUNCATE webhooks.endpoints, webhooks.messages, webhooks.attempts")
@@ -376,7 +375,8 @@ async def whole_system(
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin, receiver, processes, pids = await whole_system(args)
+    admin_dsn, bootstrap = ensure_stack()
+    admin, receiver, processes, pids = await whole_system(await bench_database(admin_dsn), bootstrap, args)
     order_api, anonymizer = processes[ORDER_API.name].url, processes[ANONYMIZER.name].url
     try:
         await subscribe_receiver(processes[WEBHOOK_DISPATCHER.name].url, args.api_key, receiver)

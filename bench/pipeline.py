@@ -2,8 +2,10 @@
 
     .venv/bin/python -m bench.pipeline [--rate 200] [--seconds 20]
 
-Starts the local stack if needed, provisions the scratch database `orders_bench`, and runs against it
-every service as a process of its own, each consuming in a group of its own (`*_bench`):
+Starts the local stack if needed, makes a scratch database of the run's own, `orders_bench_pipeline`
+(dropped first and again afterwards, so nothing earlier runs or other benchmarks left in a database
+weighs on the figures; its order ids start above every earlier run's), and runs against it every
+service as a process of its own, each consuming in a group of its own (`*_bench`):
 `python -m services.order_api`, `.cancellation_worker`, `.webhook_dispatcher` and `.anonymizer`
 (bench/anonymization.py's), and a keep-alive webhook receiver on loopback (bench/webhook_dispatch.py's)
 with one endpoint subscribed to `order.created`. Then:
@@ -47,14 +49,17 @@ from bench.anonymization import (
 )
 from bench.support import (
     CLIENT,
+    PIPELINE_DATABASE,
     HttpConnection,
     cpu_by_process,
     fixed_rate,
+    fresh_database,
     http_connections,
     percentile,
     table,
 )
 from bench.webhook_dispatch import Receiver
+from deploy.local.stack import ensure_stack
 from shared.auth import LOCAL_API_KEY
 from shared.services import ORDER_API, WEBHOOK_DISPATCHER
 
@@ -135,7 +140,13 @@ async def run_orders(
 
 
 async def main(args: argparse.Namespace) -> None:
-    admin, receiver, processes, pids = await whole_system(argparse.Namespace(deadline=600.0))
+    admin_dsn, bootstrap = ensure_stack()
+    async with fresh_database(admin_dsn, PIPELINE_DATABASE) as dsn:
+        await measure(dsn, bootstrap, args)
+
+
+async def measure(dsn: str, bootstrap: str, args: argparse.Namespace) -> None:
+    admin, receiver, processes, pids = await whole_system(dsn, bootstrap, argparse.Namespace(deadline=600.0))
     creates = Creates(processes[ORDER_API.name].url, args.api_key, args.slots)
     try:
         await subscribe_receiver(processes[WEBHOOK_DISPATCHER.name].url, args.api_key, receiver)

@@ -7,7 +7,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,26 +26,61 @@ BENCH_DATABASE: Final = "orders_bench"
 BENCH_FIRST_ORDER_ID: Final = 7_000_000_000_000_001
 
 
-async def bench_database(admin_dsn: str) -> str:
-    """The admin DSN of the scratch database, created and provisioned (roles, schemas, migrations)."""
+# bench/pipeline.py's database: made afresh for each run and dropped after it (`fresh_database`).
+PIPELINE_DATABASE: Final = "orders_bench_pipeline"
+# A fresh database's order ids start this many per second of the clock above BENCH_FIRST_ORDER_ID, so no
+# run reuses an earlier run's (the topics still hold their events, which every consumer keys by order id).
+ORDER_IDS_PER_SECOND: Final = 100_000
+
+
+async def bench_database(admin_dsn: str, name: str = BENCH_DATABASE) -> str:
+    """The admin DSN of the scratch database `name`, created unless it exists and provisioned (roles,
+    schemas, migrations), its order ids from BENCH_FIRST_ORDER_ID on unless it is past them."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE):
-            await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{BENCH_DATABASE}"))
+    dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
     await provision_database(dsn)
+    await _first_order_id(dsn, BENCH_FIRST_ORDER_ID)
+    return dsn
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(admin_dsn: str, name: str) -> AsyncIterator[str]:
+    """The admin DSN of a scratch database no earlier run has used, so what other runs left (erasure
+    requests, receipts, webhooks, table bloat) costs nothing in this one: `name` dropped (an interrupted
+    run may have left it), created and provisioned as `bench_database` does, its order ids above every
+    earlier run's; dropped again afterwards."""
+    await _drop_database(admin_dsn, name)
+    try:
+        dsn = await bench_database(admin_dsn, name)
+        await _first_order_id(dsn, BENCH_FIRST_ORDER_ID + int(time.time()) * ORDER_IDS_PER_SECOND)
+        yield dsn
+    finally:
+        await _drop_database(admin_dsn, name)
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _first_order_id(dsn: str, first: int) -> None:
+    """Orders created in the database from now on get ids from `first` on, unless it is past them."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
-            """SELECT setval('order_api.order_id_seq', $1)
-               WHERE (SELECT last_value FROM order_api.order_id_seq) < $1""",
-            BENCH_FIRST_ORDER_ID,
+            "SELECT setval('order_api.order_id_seq', $1) WHERE (SELECT last_value FROM order_api.order_id_seq) < $1",
+            first,
         )
     finally:
         await conn.close()
-    return dsn
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
