@@ -42,6 +42,8 @@ from typing import Any, Final
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 from bench.support import (
     HttpConnection,
@@ -57,6 +59,7 @@ from bench.webhook_dispatch import Receiver
 from deploy.local.stack import ensure_stack
 from shared.auth import LOCAL_API_KEY
 from shared.services import ANONYMIZER, CANCELLATION_WORKER, ORDER_API, REPO_ROOT, WEBHOOK_DISPATCHER
+from shared.topics import EVENT_TOPICS, PARTITIONS
 from tests.support.processes import ServiceProcess, free_port
 
 CREATE_PATH: Final = "/com/orders.json"
@@ -313,15 +316,37 @@ def cpu_summary(cpu: dict[str, float], count: int, seconds: float) -> str:
     )
 
 
+# The consumer group of each service the benchmarks run, by its setting: their own, so other instances
+# of the services on the same broker keep theirs.
+BENCH_GROUPS: Final = {
+    "ORDER_API_CONSUMER_GROUP": "order_api_bench",
+    "CANCELLATION_CONSUMER_GROUP": "cancellation_worker_bench",
+    "WEBHOOKS_CONSUMER_GROUP": "webhook_dispatcher_bench",
+    "ANONYMIZER_CONSUMER_GROUP": "anonymizer_bench",
+}
+
+
+async def skip_to_the_end(bootstrap: str) -> None:
+    """Commit every benchmark group's offsets at the end of every topic: what tests and earlier runs
+    left there (erasure requests and receipts for other databases' orders, say) is not this run's work,
+    and weighed on its figures while the groups worked through it."""
+    for group in BENCH_GROUPS.values():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, partition) for topic in EVENT_TOPICS for partition in range(PARTITIONS)]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit({partition: OffsetAndMetadata(end, "") for partition, end in ends.items()})
+        finally:
+            await consumer.stop()
+
+
 def start_services(dsn: str, bootstrap: str, args: argparse.Namespace) -> dict[str, ServiceProcess]:
-    """The four services, each consuming in a group of its own, so other instances of them on the same
-    broker keep theirs."""
+    """The four services, each consuming in a group of its own (BENCH_GROUPS)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     env = {
-        "ORDER_API_CONSUMER_GROUP": "order_api_bench",
-        "CANCELLATION_CONSUMER_GROUP": "cancellation_worker_bench",
-        "WEBHOOKS_CONSUMER_GROUP": "webhook_dispatcher_bench",
-        "ANONYMIZER_CONSUMER_GROUP": "anonymizer_bench",
+        **BENCH_GROUPS,
         # The run measures the erasure, not its re-sending: no record is due while it lasts.
         "ANONYMIZER_RECEIPT_DEADLINE_SECONDS": str(args.deadline),
         # Nothing is mailed (no cancellation); should anything be, it fails here instead of reaching a sink.
@@ -364,12 +389,13 @@ async def whole_system(
     dsn: str, bootstrap: str, args: argparse.Namespace
 ) -> tuple[asyncpg.Connection, Receiver, dict[str, ServiceProcess], dict[str, int]]:
     """On the scratch database `dsn` (its admin DSN): a connection as its admin (the webhook tables
-    emptied), the receiver, the four services started (`start_services`), and the pid of every process
-    to measure by name."""
+    emptied), the receiver, the four services started (`start_services`) at the end of the topics
+    (`skip_to_the_end`), and the pid of every process to measure by name."""
     admin = await asyncpg.connect(dsn)
     # Endpoints an interrupted run left behind would take their share of every event.
     await admin.execute("TRUNCATE webhooks.endpoints, webhooks.messages, webhooks.attempts")
     receiver = Receiver()
+    await skip_to_the_end(bootstrap)
     processes = start_services(dsn, bootstrap, args)
     return admin, receiver, processes, {name: process.pid for name, process in processes.items()} | local_stack_pids()
 
