@@ -11,10 +11,10 @@ takes the message, as for a claimed one.
 
 A fan-out's transaction NOTIFYs its own id on commit (store.insert_fanned); on that notification
 the sender takes the transaction's messages (a fan-out done in one statement hands them over itself
-when the statement returns, committed: its NOTIFY, heard before or after, then finds nothing waiting,
-and calls for no claim when every message it wrote was leased). One that rolled back never notifies: its messages were
-never written, and are forgotten with the room they held. So is one whose commit is heard only after
-half the lease: its messages are left to the claim once their lease runs out (late, never twice).
+when the statement returns, committed, and NOTIFYs only when it left messages to the claim). One that
+rolled back never notifies: its messages were never written, and are forgotten with the room they held.
+So is one whose commit is heard only after half the lease: its messages are left to the claim once their
+lease runs out (late, never twice).
 """
 
 import time
