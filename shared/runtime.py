@@ -136,18 +136,7 @@ class Runtime(Generic[SettingsT]):
         """As `subscribe`, for a service that passes events on: each record is an Envelope with its
         data as published, of any type, known to this build or not. `direct` (with `batch_records`):
         polled with aiokafka itself instead of FastStream, for latency (shared/direct_subscription.py)."""
-        if direct:
-            if batch_records is None:
-                raise ValueError("a direct subscription takes batches: give batch_records")
-            self.topics.update(topics)
-            only = TypeFilter(types) if types is not None else None
-
-            async def process(records: Sequence[KafkaRecord]) -> None:
-                await self.consumer.process_batch(records, handler, decode_forwardable, only=only)
-
-            self.direct.append(DirectSubscription(self.settings, self.spec.name, topics, process, batch_records))
-            return
-        self._subscribe(topics, handler, decode_forwardable, batch_records, types)
+        self._subscribe(topics, handler, decode_forwardable, batch_records, types, direct=direct)
 
     def _subscribe(
         self,
@@ -156,11 +145,22 @@ class Runtime(Generic[SettingsT]):
         decode: Decoder[ReceivedT],
         batch_records: int | None,
         types: Collection[str] | None,
+        *,
+        direct: bool = False,
     ) -> None:
         self.topics.update(topics)
         consumer = self.consumer
-        batch = batch_records is not None
         only = TypeFilter(types) if types is not None else None
+        if direct:
+            if batch_records is None:
+                raise ValueError("a direct subscription takes batches: give batch_records")
+
+            async def process(records: Sequence[KafkaRecord]) -> None:
+                await consumer.process_batch(records, handler, decode, only=only)
+
+            self.direct.append(DirectSubscription(self.settings, self.spec.name, topics, process, batch_records))
+            return
+        batch = batch_records is not None
         gather_ms = handler.gather_ms if isinstance(handler, BatchHandler) else 0
 
         # `batch` is a bool here, not one of the Literal overloads, so mypy sees the decorator as untyped.

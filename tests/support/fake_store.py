@@ -51,7 +51,7 @@ class FakeOrders:
         # Called with each order about to be inserted: a test's stand-in for a concurrent transaction.
         self.before_insert: Callable[[OrderSnapshot], None] | None = None
 
-    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+    async def allocate_ids(self, objects: int) -> NewIds:
         return next(self.ids), next(self.numbers), [next(self.object_ids) for _ in range(objects)]
 
     async def next_object_id(self) -> int:

@@ -10,7 +10,7 @@ import asyncpg
 from services.order_api.domain.payments import refunded_amount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
-from services.order_api.service.ports import UpstreamIdTaken
+from services.order_api.service.ports import NewIds, UpstreamIdTaken
 from services.order_api.store.order_counts import OrderCountRows, counted
 from services.order_api.store.order_filters import where
 from shared.db import Connection
@@ -73,10 +73,12 @@ _INSERT_ORDER: Final = (
 )
 # The new order and its first event's outbox row in one statement: one round trip, not two.
 _FIRST_OUTBOX_PARAMETER: Final = len(_COLUMNS) + 6
-_INSERT_ORDER_AND_EVENT: Final = (
-    f"WITH new_order AS ({_INSERT_ORDER}) INSERT INTO outbox ({OUTBOX_COLUMNS}) "
+# The order's insert and its event's outbox row, after WITH (and whatever else the statement does first).
+_ORDER_AND_EVENT: Final = (
+    f"new_order AS ({_INSERT_ORDER}) INSERT INTO outbox ({OUTBOX_COLUMNS}) "
     f"VALUES ({', '.join(f'${n}' for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))})"
 )
+_INSERT_ORDER_AND_EVENT: Final = f"WITH {_ORDER_AND_EVENT}"
 # An order with a customer is counted on the customer's record in its own insert (one round trip, not
 # two), from the order's own parameters and its name after the outbox row's. The service read that
 # record locked, so the record the order shows (`with_counted_customer`) is the one written here.
@@ -87,7 +89,7 @@ _COUNT_ON_CUSTOMER: Final = (
     f"last_order_name = ${_NAME_PARAMETER}, updated_at = ${_COLUMNS.index('updated_at') + 2} "
     f"WHERE id = ${_COLUMNS.index('customer_id') + 2}"
 )
-_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_INSERT_ORDER_AND_EVENT[5:]}"
+_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_ORDER_AND_EVENT}"
 
 
 def new_order_ids(objects_parameter: int) -> str:
@@ -99,7 +101,7 @@ def new_order_ids(objects_parameter: int) -> str:
     )
 
 
-def ids_of(row: asyncpg.Record) -> tuple[int, int, list[int]]:
+def ids_of(row: asyncpg.Record) -> NewIds:
     return row["new_order_id"], row["new_order_number"], list(row["new_object_ids"])
 
 
@@ -113,7 +115,7 @@ class OrderRows:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    async def allocate_ids(self, objects: int) -> tuple[int, int, list[int]]:
+    async def allocate_ids(self, objects: int) -> NewIds:
         """A new order id, order number, and `objects` ids for its nested objects, in one round trip."""
         row = await self.conn.fetchrow(f"SELECT {new_order_ids(1)}", objects)
         assert row is not None
