@@ -34,8 +34,10 @@ from bench.support import (
     Result,
     bench_database,
     closed_loop,
+    cpu_by_process,
     fixed_rate,
     http_connections,
+    local_stack_pids,
     measured,
     table,
 )
@@ -88,7 +90,7 @@ def http_creates(
     return create, pool
 
 
-async def run_http(url: str, pid: int, args: argparse.Namespace, label: str) -> list[Result]:
+async def run_http(url: str, pid: int, args: argparse.Namespace, label: str, notes: list[str]) -> list[Result]:
     create, pool = http_creates(
         url, args.api_key, max(args.concurrency, args.slots), full_bodies() if args.full else lambda: BODY
     )
@@ -96,11 +98,14 @@ async def run_http(url: str, pid: int, args: argparse.Namespace, label: str) -> 
     try:
         # Warm up the connections, the service's pool and prepared statements, and the code paths.
         await closed_loop("warm-up", create, args.concurrency, 2.0)
+        pids = {"order_api": pid} | local_stack_pids()
+        cpu_before = cpu_by_process(pids)
+        saturated = await measured(
+            closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds), pid
+        )
+        notes.append(f"{label}, {args.concurrency} concurrent: {cpu_per_create(pids, cpu_before, saturated.count)}")
         return [
-            await measured(
-                closed_loop(f"HTTP {label}, {args.concurrency} concurrent", create, args.concurrency, args.seconds),
-                pid,
-            ),
+            saturated,
             await measured(
                 fixed_rate(f"HTTP {label}, {args.rate:g}/s fixed rate", create, args.rate, args.seconds, args.slots),
                 pid,
@@ -109,6 +114,13 @@ async def run_http(url: str, pid: int, args: argparse.Namespace, label: str) -> 
     finally:
         for connection in pool:
             await connection.close()
+
+
+def cpu_per_create(pids: dict[str, int], before: dict[str, float], creates: int) -> str:
+    """CPU ms per create of each process since `before` (the service, Postgres, Kafka, this client)."""
+    after = cpu_by_process(pids)
+    shares = ", ".join(f"{name} {(after[name] - before[name]) / creates * 1000:.2f}" for name in after)
+    return f"CPU ms per create: {shares}"
 
 
 async def template_rows(admin_dsn: str, url: str, api_key: str) -> tuple[asyncpg.Record, asyncpg.Record]:
@@ -219,14 +231,19 @@ async def main(args: argparse.Namespace) -> None:
         try:
             template = template or await template_rows(dsn, service.url, args.api_key)
             label = f"{workers} worker{'s' if workers > 1 else ''}{', full create' if args.full else ''}"
-            results.extend(await run_http(service.url, service.pid, args, label))
+            results.extend(await run_http(service.url, service.pid, args, label, notes))
             notes.append(f"{label}: outbox rows not yet relayed at the end: {await outbox_backlog(dsn):,}")
         finally:
             code = service.terminate()
             if code != 0:
                 print(f"order_api exited with {code}; log: {service.log_path}", file=sys.stderr)
     assert template is not None
+    stack = local_stack_pids()
+    cpu_before = cpu_by_process(stack)
     ceiling = await run_ceiling(dsn, template, args, pool_size)
+    notes.append(
+        f"ceiling, {args.concurrency} concurrent (warm-up included): {cpu_per_create(stack, cpu_before, ceiling.count)}"
+    )
     header = ["run", "creates", "errors", "creates/s", "p50 ms", "p99 ms", "app CPU ms/create", "of ceiling"]
     print()
     print(table(header, [*(result.row(ceiling) for result in results), ceiling.row()]))

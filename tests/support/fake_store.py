@@ -20,7 +20,7 @@ from services.order_api.service.anonymization import AnonymizationService
 from services.order_api.service.facts import FactService
 from services.order_api.service.guest_requests import GuestRequests
 from services.order_api.service.orders import OrderService
-from services.order_api.service.ports import NewIds, UpstreamIdTaken
+from services.order_api.service.ports import NewIds, OrderCustomer, UpstreamIdTaken
 from services.order_api.service.refunds import RefundService
 from shared.cancellations import CancellationReason, ShippingCompany
 from shared.db import Connection
@@ -58,19 +58,30 @@ class FakeOrders:
         return next(self.object_ids)
 
     async def insert(
-        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
-    ) -> StoredOrder:
+        self,
+        order: OrderSnapshot,
+        fingerprint: str | None,
+        event: Callable[[StoredOrder], Event] | None = None,
+        *,
+        customer_version: str | None = None,
+    ) -> StoredOrder | None:
         first = StoredOrder(order, 1, order.model_dump_json())
         outgoing = event(first) if event is not None else None
         if self.before_insert is not None:
             self.before_insert(order)
         self._check_upstream_id(order)
+        customer = order.customer
+        if outgoing is not None and customer is not None:
+            if customer_version is None:  # a new record, made with the order counted
+                self.customers.customers[customer.id] = customer
+            else:
+                record = self.customers.customers.get(customer.id)
+                if record is None or version_of(record) != customer_version:
+                    return None
+                self.customers.customers[customer.id] = counted_on(record, order)
         self.rows[order.id] = _Row(order, 1, fingerprint)
         if outgoing is not None:
             await self.outbox.enqueue(ORDERS_EVENTS, outgoing)
-            if order.customer is not None:
-                customer = self.customers.customers[order.customer.id]
-                self.customers.customers[customer.id] = counted_on(customer, order)
         return first
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
@@ -208,21 +219,22 @@ class FakeCustomers:
             }
         )
 
-    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
+    async def read_for_order(
+        self, customer_id: int, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds] | None:
         customer = self.customers.get(customer_id)
-        return None if customer is None else (customer, await self.orders.allocate_ids(objects))
+        if customer is None:
+            return None
+        return OrderCustomer(customer, version_of(customer)), await self.orders.allocate_ids(objects)
 
-    async def find_or_create_for_order(
-        self, draft: CustomerDraft, now: datetime, objects: int
-    ) -> tuple[CustomerSnapshot, NewIds]:
-        return self._find_or_create(draft, now), await self.orders.allocate_ids(objects)
-
-    def _find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
+    async def find_or_draw_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds]:
         if draft.email:
             for customer in sorted(self.customers.values(), key=lambda customer: customer.id):
                 if customer.state == "disabled" and (customer.email or "").lower() == draft.email.lower():
-                    return customer
-        customer = CustomerSnapshot(
+                    return OrderCustomer(customer, version_of(customer)), await self.orders.allocate_ids(objects)
+        drawn = CustomerSnapshot(
             id=next(self.ids),
             email=draft.email,
             first_name=draft.first_name,
@@ -232,8 +244,12 @@ class FakeCustomers:
             created_at=now,
             updated_at=now,
         )
-        self.customers[customer.id] = customer
-        return customer
+        return OrderCustomer(drawn, None), await self.orders.allocate_ids(objects)
+
+
+def version_of(customer: CustomerSnapshot) -> str:
+    """A customer record's version in memory (Postgres: its row's xmin): any change makes another."""
+    return customer.model_dump_json()
 
 
 class FakeReferenceData:

@@ -118,6 +118,27 @@ async def test_an_account_named_by_id_is_counted_and_shown_on_the_order(database
     assert (placed.stored.order.email, placed.stored.order.guest) == ("bob@example.com", False)
 
 
+async def test_an_order_counted_on_the_customer_meanwhile_is_not_lost_and_the_create_counts_on_top(
+    database: FakeDatabase,
+) -> None:
+    await database.tables.customers.upsert(CustomerFact(id=7, email="bob@example.com"))
+    customers = database.tables.customers.customers
+
+    def another_order_counted(_: OrderSnapshot) -> None:
+        # Between this create's read of the record and its insert, as a concurrent create's insert.
+        customers[7] = customers[7].model_copy(update={"orders_count": 1, "total_spent": Decimal("5.00")})
+        database.tables.orders.before_insert = None
+
+    database.tables.orders.before_insert = another_order_counted
+    placed = await order_service(database).create_order(draft(customer={"id": 7}), may_read=True)
+
+    shown = placed.stored.order.customer
+    assert shown is not None
+    assert (shown.orders_count, shown.total_spent) == (2, Decimal("15.00"))
+    assert (customers[7].orders_count, customers[7].total_spent) == (2, Decimal("15.00"))
+    assert published(database) == [("order.created", 1, placed.stored.order.id)]
+
+
 async def test_an_email_finds_the_checkout_record_and_never_an_account(database: FakeDatabase) -> None:
     await database.tables.customers.upsert(CustomerFact(id=7, email="jane@example.com"))
     orders = order_service(database)

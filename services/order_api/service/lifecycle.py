@@ -67,11 +67,13 @@ async def lock_order_with_id(tables: Tables, order_id: int, if_match: int | None
 
 
 async def insert_order(
-    tables: Tables, order: OrderSnapshot, fingerprint: str | None, max_event_bytes: int
-) -> StoredOrder:
+    tables: Tables, order: OrderSnapshot, fingerprint: str | None, max_event_bytes: int, customer_version: str | None
+) -> StoredOrder | None:
     """Store a new order (its first version, eligible since its creation when it is created so) with its
-    `order.created` event, or refuse it when that event would be too large to publish; then anonymize
-    it if its customer asked to be forgotten and it is eligible already (as `publish_change`)."""
+    `order.created` event, counted on its customer's record at `customer_version` (`Orders.insert`;
+    None, storing nothing, when the record moved on), or refuse it when that event would be too large
+    to publish; then anonymize it if its customer asked to be forgotten and it is eligible already (as
+    `publish_change`)."""
     order = with_eligible_since(order)
     if order.anonymized:
         check_still_masked(order)
@@ -79,8 +81,8 @@ async def insert_order(
     def created(first: StoredOrder) -> Event:
         return order_event("order.created", first, max_event_bytes)
 
-    first = await tables.orders.insert(order, fingerprint, created)
-    if not to_forget_now(order):
+    first = await tables.orders.insert(order, fingerprint, created, customer_version=customer_version)
+    if first is None or not to_forget_now(order):
         return first
     return await anonymize(tables, first, order.updated_at, max_event_bytes)
 

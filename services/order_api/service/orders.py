@@ -30,10 +30,10 @@ from services.order_api.service.lifecycle import (
     save_change,
     utc_now,
 )
-from services.order_api.service.ports import Database, NewIds, Tables, UpstreamIdTaken
+from services.order_api.service.ports import Database, NewIds, OrderCustomer, Tables, UpstreamIdTaken
 from shared.fingerprints import fingerprint
 from shared.order_facts import CustomerDraft, OrderDraft
-from shared.orders import CustomerSnapshot, OrderSnapshot
+from shared.orders import OrderSnapshot
 
 # A change of an order at a moment, as the domain makes it.
 Change = Callable[[OrderSnapshot, datetime], OrderSnapshot]
@@ -71,8 +71,8 @@ class OrderService:
         return PlacedOrder(as_seen(placed.stored, may_read), placed.created)
 
     async def place_order(self, draft: OrderDraft, *, may_read: bool) -> PlacedOrder:
-        """`create_order` in one transaction, without seeing it as the caller (the ingest consumer's
-        `order.placed`, inside the consumer's transaction)."""
+        """`create_order` without seeing it as the caller (also the ingest consumer's `order.placed`,
+        inside the consumer's transaction)."""
         if draft.customer is not None and draft.customer.id is not None and not may_read:
             # Checked first, so that neither an unknown id (422) nor a repeated create tells such a caller
             # anything about the customers there are.
@@ -84,10 +84,21 @@ class OrderService:
         # The draft's digest tells a repeated create (same upstream id, same content) from a clash. Only
         # a create with an upstream id can be repeated.
         digest = fingerprint(draft.model_dump(mode="json")) if draft.upstream_id is not None else None
-        # A create that writes nothing but the order and its event (one statement, atomic on its own)
-        # needs no transaction around it: two round trips (BEGIN, COMMIT) fewer. Ids taken from the
-        # sequences are never given back, in a transaction or not.
-        scope = self.database.connection() if _writes_once(draft) else self.database.transaction()
+        placed = await self._place(draft, digest, locked=draft.request_to_be_forgotten)
+        if placed is None:
+            # Another order was counted on the customer's record between its read and this order's
+            # insert: build the order again on the record as it now stands, locked this time.
+            placed = await self._place(draft, digest, locked=True)
+        assert placed is not None, "an insert on a locked customer's record always writes"
+        return placed
+
+    async def _place(self, draft: OrderDraft, digest: str | None, *, locked: bool) -> PlacedOrder | None:
+        """`place_order` once: in a transaction with the customer's record locked (`locked`, also needed
+        to anonymize the order at once), else in single statements, no transaction: read the customer
+        with the order's ids, then insert the order, count it on the record and publish its event in one
+        statement (two round trips, not four). Ids taken from the sequences are never given back, in a
+        transaction or not. None, writing nothing, when the customer's record changed between the two."""
+        scope = self.database.transaction() if locked else self.database.connection()
         async with scope as tables:
             if draft.upstream_id is not None:
                 existing = await tables.orders.fetch_by_upstream_id(draft.upstream_id)
@@ -96,26 +107,29 @@ class OrderService:
                     if digest == first_digest:
                         return PlacedOrder(stored, created=False)
                     raise UpstreamConflict(draft.upstream_id, stored.order.id)
-            order = await self._build(tables, draft)
+            order, customer_version = await self._build(tables, draft, lock=locked)
             try:
                 # Anonymized at once when created eligible by a customer who asked to be forgotten.
-                stored = await insert_order(tables, order, digest, self.max_event_bytes)
+                placed = await insert_order(tables, order, digest, self.max_event_bytes, customer_version)
             except UpstreamIdTaken as taken:  # a concurrent create with the same upstream id won
                 raise UpstreamConflict(draft.upstream_id or "", 0) from taken
-        return PlacedOrder(stored, created=True)
+        return None if placed is None else PlacedOrder(placed, created=True)
 
-    async def _build(self, tables: Tables, draft: OrderDraft) -> OrderSnapshot:
+    async def _build(self, tables: Tables, draft: OrderDraft, *, lock: bool) -> tuple[OrderSnapshot, str | None]:
+        """The new order, and the version of its customer's record it was built from (`OrderCustomer`)."""
         now = self.clock()
-        customer, (order_id, order_number, object_ids) = await _claim_customer(
-            tables, draft, now, object_ids_needed(draft)
+        customer, (order_id, order_number, object_ids) = await _read_customer(
+            tables, draft, now, object_ids_needed(draft), lock=lock
         )
         variants = await tables.catalog.fetch_variants(
             [item.variant_id for item in draft.line_items if item.variant_id is not None]
         )
         ids = NewOrderIds(order_id, order_number, secrets.token_hex(16), iter(object_ids))
-        order = build_order(draft, ids, now, variants, customer)
-        # Counted on the customer's record by the order's own insert (the record is locked).
-        return order if customer is None else with_counted_customer(order, customer)
+        if customer is None:
+            return build_order(draft, ids, now, variants, None), None
+        order = build_order(draft, ids, now, variants, customer.record)
+        # Counted on the customer's record by the order's own insert.
+        return with_counted_customer(order, customer.record), customer.version
 
     # ---- read -------------------------------------------------------------------------------------
 
@@ -201,21 +215,22 @@ class OrderService:
         return as_seen(changed, may_read)
 
 
-async def _claim_customer(
-    tables: Tables, draft: OrderDraft, now: datetime, objects: int
-) -> tuple[CustomerSnapshot | None, NewIds]:
-    """The order's customer, locked until the transaction ends, with the order's new ids (one round
-    trip): an existing one named by id (unknown: 422), else the checkout record found or made from the
-    new customer's details or the order's email; None when there is nothing to go on."""
+async def _read_customer(
+    tables: Tables, draft: OrderDraft, now: datetime, objects: int, *, lock: bool
+) -> tuple[OrderCustomer | None, NewIds]:
+    """The order's customer (locked until the transaction ends with `lock`) with the order's new ids, in
+    one round trip: an existing one named by id (unknown: 422), else the checkout record found by the
+    new customer's details or the order's email, or a new one drawn from them; None when there is
+    nothing to go on."""
     if draft.customer is not None and draft.customer.id is not None:
-        claimed = await tables.customers.lock_for_order(draft.customer.id, objects)
-        if claimed is None:
+        read = await tables.customers.read_for_order(draft.customer.id, objects, lock=lock)
+        if read is None:
             raise OrderRuleError("customer.id", "unknown_customer", f"there is no customer {draft.customer.id}")
-        return claimed
+        return read
     details = _new_customer_details(draft)
     if details is None:
         return None, await tables.orders.allocate_ids(objects)
-    return await tables.customers.find_or_create_for_order(details, now, objects)
+    return await tables.customers.find_or_draw_for_order(details, now, objects, lock=lock)
 
 
 def _new_customer_details(draft: OrderDraft) -> CustomerDraft | None:
@@ -227,10 +242,3 @@ def _new_customer_details(draft: OrderDraft) -> CustomerDraft | None:
     if details is None or not (details.email or details.first_name or details.last_name or details.phone):
         return None
     return details
-
-
-def _writes_once(draft: OrderDraft) -> bool:
-    """Whether creating `draft` writes only the order with its event: no customer to attach (whose
-    record counts the order) and no request to be forgotten (anonymized at once, a second write)."""
-    named = draft.customer is not None and draft.customer.id is not None
-    return not named and not draft.request_to_be_forgotten and _new_customer_details(draft) is None

@@ -8,6 +8,7 @@ so a use case's changes and its outbox event commit together or not at all.
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -29,6 +30,16 @@ class UpstreamIdTaken(Exception):
 NewIds = tuple[int, int, list[int]]
 
 
+@dataclass(frozen=True, slots=True)
+class OrderCustomer:
+    """The customer a new order is for, as read with the order's ids. `version` names the version of
+    their record that was read (the order's insert counts the order there only if the record is still
+    at that version); None for a new checkout record, which the order's insert makes."""
+
+    record: CustomerSnapshot
+    version: str | None
+
+
 class Orders(Protocol):
     async def allocate_ids(self, objects: int) -> NewIds:
         """A new order id, order number, and `objects` ids for its nested objects."""
@@ -37,13 +48,20 @@ class Orders(Protocol):
         """A new id for an object inside an order (a transaction, a fulfillment)."""
 
     async def insert(
-        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
-    ) -> StoredOrder:
+        self,
+        order: OrderSnapshot,
+        fingerprint: str | None,
+        event: Callable[[StoredOrder], Event] | None = None,
+        *,
+        customer_version: str | None = None,
+    ) -> StoredOrder | None:
         """Store a new order (version 1), remembering the fingerprint of the request that made it, and with
-        `event` add the event it makes of the order as stored to the outbox (orders.events) in the same
-        round trip (an exception it raises stores nothing), and then count an order with a customer on
-        that customer's record (as `with_counted_customer` shows it: the caller read the record locked);
-        UpstreamIdTaken when its upstream id names another order."""
+        `event` add the event it makes of the order as stored to the outbox (orders.events), and count an
+        order with a customer on that customer's record, as `with_counted_customer` shows it: the record
+        at `customer_version` (`OrderCustomer`) counted, or, without a version, made with the order
+        counted. All in one statement, all or nothing: None, storing nothing, when the customer's record
+        is no longer at `customer_version`. An exception `event` raises stores nothing; UpstreamIdTaken
+        when the order's upstream id names another order."""
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         """Store a changed order as its next version; UpstreamIdTaken when its upstream id names another order."""
@@ -89,16 +107,20 @@ class Customers(Protocol):
     async def upsert(self, fact: CustomerFact) -> None:
         """A registered account from the customer service."""
 
-    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
-        """The customer, locked until the transaction ends, and the ids of a new order for it
-        (`Orders.allocate_ids`), drawn once the lock is held; None, drawing nothing, when there is none."""
+    async def read_for_order(
+        self, customer_id: int, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds] | None:
+        """The customer and the ids of a new order for them (`Orders.allocate_ids`), the record locked
+        until the transaction ends with `lock`, the ids drawn once it is held; None, drawing nothing,
+        when there is no such customer."""
 
-    async def find_or_create_for_order(
-        self, draft: CustomerDraft, now: datetime, objects: int
-    ) -> tuple[CustomerSnapshot, NewIds]:
-        """The checkout record with the draft's email (case-insensitively), else a new one, never an
-        account, locked until the transaction ends; and the ids of a new order for it, drawn once the
-        lock is held."""
+    async def find_or_draw_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds]:
+        """The checkout record with the draft's email (case-insensitively), never an account, locked until
+        the transaction ends with `lock`; else a new one drawn from the draft (its id taken, the record
+        not yet written: the order's insert makes it); and the ids of a new order, drawn once the lock is
+        held."""
 
 
 class ReferenceData(Protocol):

@@ -7,7 +7,7 @@ from typing import Final
 
 import asyncpg
 
-from services.order_api.service.ports import NewIds
+from services.order_api.service.ports import NewIds, OrderCustomer
 from services.order_api.store.orders import ids_of, new_order_ids
 from shared.db import Connection
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
@@ -61,6 +61,14 @@ _INSERT_RECORD: Final = """INSERT INTO customers (id, email, first_name, last_na
     SELECT nextval('customer_id_seq'), $1, $2, $3, $4, $5, 'disabled', $6::timestamptz, $6::timestamptz"""
 
 
+# The checkout record with the email $1 (the first: two concurrent first orders of one email may make two).
+_BY_EMAIL: Final = "FROM customers WHERE lower(email) = lower($1) AND state = 'disabled' ORDER BY id LIMIT 1"
+# A new checkout record from `_record`'s parameters as `CUSTOMER_COLUMNS` and its version (none: not
+# written yet), for an order whose insert makes it (`OrderRows.insert`).
+_NEW_RECORD: Final = """nextval('customer_id_seq'), $1::text, $2::text, $3::text, $4::text, $5::boolean, 'disabled',
+    NULL::text, '', 0, 0::numeric, NULL::bigint, NULL::text, $6::timestamptz, $6::timestamptz, NULL::text"""
+
+
 def _record(draft: CustomerDraft, now: datetime) -> tuple[object, ...]:
     return draft.email, draft.first_name, draft.last_name, draft.phone, bool(draft.accepts_marketing), now
 
@@ -112,39 +120,53 @@ class CustomerRows:
         row = await self.conn.fetchrow(f"{_find_or_make(draft)} SELECT * FROM chosen", *_record(draft, now))
         return customer_of(row)
 
-    async def find_or_create_for_order(
-        self, draft: CustomerDraft, now: datetime, objects: int
-    ) -> tuple[CustomerSnapshot, NewIds]:
-        """`find_or_create`, the record locked until the transaction ends, and a new order's ids drawn
-        once the lock is held (`OrderRows.allocate_ids`): still one round trip."""
+    async def find_or_draw_for_order(
+        self, draft: CustomerDraft, now: datetime, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds]:
+        """The checkout record with the draft's email (the first, locked with `lock`), else a new one drawn
+        from the draft and not yet written, with a new order's ids drawn once the lock is held: one round
+        trip."""
+        new_record = f"SELECT {_NEW_RECORD}"
+        if draft.email:
+            found = f"SELECT {CUSTOMER_COLUMNS}, xmin::text AS version {_BY_EMAIL}{' FOR UPDATE' if lock else ''}"
+            chosen = f"""WITH found AS MATERIALIZED ({found}),
+                chosen AS MATERIALIZED (
+                    SELECT * FROM found UNION ALL {new_record} WHERE NOT EXISTS (SELECT FROM found))"""
+        else:
+            chosen = f"WITH chosen ({CUSTOMER_COLUMNS}, version) AS ({new_record})"
         row = await self.conn.fetchrow(
-            f"{_find_or_make(draft, lock=True)} SELECT chosen.*, {new_order_ids(7)} FROM chosen",
-            *_record(draft, now),
-            objects,
+            f"{chosen} SELECT chosen.*, {new_order_ids(7)} FROM chosen", *_record(draft, now), objects
         )
         assert row is not None
-        return customer_of(row), ids_of(row)
+        return _order_customer(row), ids_of(row)
 
-    async def lock_for_order(self, customer_id: int, objects: int) -> tuple[CustomerSnapshot, NewIds] | None:
-        """The customer locked until the transaction ends, and a new order's ids drawn once the lock is
-        held (above the materialized lock, as `OrderRows.fetch_for_change` draws its id); None, drawing
-        nothing, when there is no such customer. One round trip."""
+    async def read_for_order(
+        self, customer_id: int, objects: int, *, lock: bool
+    ) -> tuple[OrderCustomer, NewIds] | None:
+        """The customer (locked until the transaction ends with `lock`) with a new order's ids, drawn once
+        the lock is held (above the materialized lock, as `OrderRows.fetch_for_change` draws its id);
+        None, drawing nothing, when there is no such customer. One round trip."""
         row = await self.conn.fetchrow(
-            f"""WITH chosen AS MATERIALIZED (SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 FOR UPDATE)
+            f"""WITH chosen AS MATERIALIZED (
+                    SELECT {CUSTOMER_COLUMNS}, xmin::text AS version FROM customers
+                    WHERE id = $1{" FOR UPDATE" if lock else ""})
                 SELECT chosen.*, {new_order_ids(2)} FROM chosen""",
             customer_id,
             objects,
         )
-        return (customer_of(row), ids_of(row)) if row else None
+        return (_order_customer(row), ids_of(row)) if row else None
 
 
-def _find_or_make(draft: CustomerDraft, *, lock: bool = False) -> str:
+def _order_customer(row: asyncpg.Record) -> OrderCustomer:
+    """The record as read, and its version: the row's xmin, which every update of the row changes."""
+    return OrderCustomer(customer_of(row), row["version"])
+
+
+def _find_or_make(draft: CustomerDraft) -> str:
     """The WITH clause ($1 to $6: `_record`) whose `chosen` is the checkout record with the draft's
-    email (the first, locked with `lock`), else a new one; always a new one without an email."""
+    email (the first), else a new one; always a new one without an email."""
     if not draft.email:
         return f"WITH chosen AS ({_INSERT_RECORD} RETURNING {CUSTOMER_COLUMNS})"
-    return f"""WITH found AS MATERIALIZED (
-                   SELECT {CUSTOMER_COLUMNS} FROM customers WHERE lower(email) = lower($1) AND state = 'disabled'
-                   ORDER BY id LIMIT 1{" FOR UPDATE" if lock else ""}),
+    return f"""WITH found AS MATERIALIZED (SELECT {CUSTOMER_COLUMNS} {_BY_EMAIL}),
                made AS ({_INSERT_RECORD} WHERE NOT EXISTS (SELECT FROM found) RETURNING {CUSTOMER_COLUMNS}),
                chosen AS MATERIALIZED (SELECT * FROM found UNION ALL SELECT * FROM made)"""

@@ -66,30 +66,59 @@ def _placeholder(name: str, number: int) -> str:
 
 # $1 is the order's id; the columns follow.
 _SET: Final = ", ".join(f"{name} = {_placeholder(name, n)}" for n, name in enumerate(_COLUMNS, start=2))
-_INSERT_ORDER: Final = (
-    f"INSERT INTO orders (id, {', '.join(_COLUMNS)}, order_number, token, created_at, sequence, create_fingerprint) "
-    f"VALUES ($1, {', '.join(_placeholder(name, n) for n, name in enumerate(_COLUMNS, start=2))}, "
-    f"${len(_COLUMNS) + 2}, ${len(_COLUMNS) + 3}, ${len(_COLUMNS) + 4}, 1, ${len(_COLUMNS) + 5})"
+_ORDER_TARGET: Final = (
+    f"INSERT INTO orders (id, {', '.join(_COLUMNS)}, order_number, token, created_at, sequence, create_fingerprint)"
 )
-# The new order and its first event's outbox row in one statement: one round trip, not two.
+_ORDER_VALUES: Final = (
+    f"$1, {', '.join(_placeholder(name, n) for n, name in enumerate(_COLUMNS, start=2))}, "
+    f"${len(_COLUMNS) + 2}, ${len(_COLUMNS) + 3}, ${len(_COLUMNS) + 4}, 1, ${len(_COLUMNS) + 5}"
+)
+_INSERT_ORDER: Final = f"{_ORDER_TARGET} VALUES ({_ORDER_VALUES})"
+# The new order's first event's outbox row follows the order's parameters.
 _FIRST_OUTBOX_PARAMETER: Final = len(_COLUMNS) + 6
-# The order's insert and its event's outbox row, after WITH (and whatever else the statement does first).
-_ORDER_AND_EVENT: Final = (
-    f"new_order AS ({_INSERT_ORDER}) INSERT INTO outbox ({OUTBOX_COLUMNS}) "
-    f"VALUES ({', '.join(f'${n}' for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))})"
-)
-_INSERT_ORDER_AND_EVENT: Final = f"WITH {_ORDER_AND_EVENT}"
-# An order with a customer is counted on the customer's record in its own insert (one round trip, not
-# two), from the order's own parameters and its name after the outbox row's. The service read that
-# record locked, so the record the order shows (`with_counted_customer`) is the one written here.
+_OUTBOX_VALUES: Final = ", ".join(f"${n}" for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))
+
+
+def _order_and_event(*, if_counted: bool) -> str:
+    """The order's insert and its event's outbox row, after WITH and whatever the statement does first
+    (one round trip, not two); `if_counted`: only if that was a `counted` clause that returned its row."""
+
+    def rows(values: str) -> str:
+        return f"SELECT {values} FROM counted" if if_counted else f"VALUES ({values})"
+
+    return (
+        f"new_order AS ({_ORDER_TARGET} {rows(_ORDER_VALUES)}) "
+        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) {rows(_OUTBOX_VALUES)}"
+    )
+
+
+def _parameter(name: str) -> str:
+    return f"${_COLUMNS.index(name) + 2}"
+
+
+_INSERT_ORDER_AND_EVENT: Final = f"WITH {_order_and_event(if_counted=False)}"
+# An order with a customer is counted on the customer's record in its own insert, from the order's own
+# parameters and its name after the outbox row's: the record the order shows (`with_counted_customer`)
+# is the one written here. An existing record is counted only if it is still at the version the order
+# was built from ($_VERSION: its xmin, which any update changes; else nothing is written at all); a new
+# one is made with the order counted, from the customer's details after the name.
 _NAME_PARAMETER: Final = _FIRST_OUTBOX_PARAMETER + 5
+_VERSION_PARAMETER: Final = _NAME_PARAMETER + 1
 _COUNT_ON_CUSTOMER: Final = (
-    "UPDATE customers SET orders_count = orders_count + 1, "
-    f"total_spent = total_spent + ${_COLUMNS.index('total_price') + 2}, last_order_id = $1, "
-    f"last_order_name = ${_NAME_PARAMETER}, updated_at = ${_COLUMNS.index('updated_at') + 2} "
-    f"WHERE id = ${_COLUMNS.index('customer_id') + 2}"
+    f"UPDATE customers SET orders_count = orders_count + 1, total_spent = total_spent + {_parameter('total_price')}, "
+    f"last_order_id = $1, last_order_name = ${_NAME_PARAMETER}, updated_at = {_parameter('updated_at')} "
+    f"WHERE id = {_parameter('customer_id')} AND xmin::text = ${_VERSION_PARAMETER} RETURNING id"
 )
-_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_ORDER_AND_EVENT}"
+_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_order_and_event(if_counted=True)}"
+_MAKE_CUSTOMER: Final = (
+    "INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, created_at, state, "
+    "updated_at, orders_count, total_spent, last_order_id, last_order_name) "
+    f"VALUES ({_parameter('customer_id')}, {', '.join(f'${_NAME_PARAMETER + n}' for n in range(1, 7))}, 'disabled', "
+    f"{_parameter('updated_at')}, 1, {_parameter('total_price')}, $1, ${_NAME_PARAMETER})"
+)
+_INSERT_ORDER_AND_EVENT_MAKING_CUSTOMER: Final = (
+    f"WITH made AS ({_MAKE_CUSTOMER}), {_order_and_event(if_counted=False)}"
+)
 
 
 def new_order_ids(objects_parameter: int) -> str:
@@ -126,19 +155,41 @@ class OrderRows:
         return value
 
     async def insert(
-        self, order: OrderSnapshot, fingerprint: str | None, event: Callable[[StoredOrder], Event] | None = None
-    ) -> StoredOrder:
+        self,
+        order: OrderSnapshot,
+        fingerprint: str | None,
+        event: Callable[[StoredOrder], Event] | None = None,
+        *,
+        customer_version: str | None = None,
+    ) -> StoredOrder | None:
         document = order.model_dump_json()
         first = StoredOrder(order, 1, document)
         row = [order.id, *_values(order, document), order.order_number, order.token, order.created_at, fingerprint]
+        customer = order.customer
         try:
             if event is None:
                 await self.conn.execute(_INSERT_ORDER, *row)
-            elif order.customer is None:
-                await self.conn.execute(_INSERT_ORDER_AND_EVENT, *row, *outbox_values(ORDERS_EVENTS, event(first)))
+                return first
+            outbox_row = outbox_values(ORDERS_EVENTS, event(first))
+            if customer is None:
+                await self.conn.execute(_INSERT_ORDER_AND_EVENT, *row, *outbox_row)
+            elif customer_version is None:
+                details = (customer.email, customer.first_name, customer.last_name, customer.phone)
+                await self.conn.execute(
+                    _INSERT_ORDER_AND_EVENT_MAKING_CUSTOMER,
+                    *row,
+                    *outbox_row,
+                    order.name,
+                    *details,
+                    customer.accepts_marketing,
+                    customer.created_at,
+                )
             else:
-                outbox_row = outbox_values(ORDERS_EVENTS, event(first))
-                await self.conn.execute(_INSERT_COUNTED_ORDER_AND_EVENT, *row, *outbox_row, order.name)
+                status = await self.conn.execute(
+                    _INSERT_COUNTED_ORDER_AND_EVENT, *row, *outbox_row, order.name, customer_version
+                )
+                if status.endswith(" 0"):  # the record moved on: nothing was written
+                    return None
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
         return first
