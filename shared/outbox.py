@@ -223,6 +223,10 @@ class OutboxRelay:
             # wait for the WAL to reach the disk (one flush less per pass); the rows themselves were
             # committed durably by the transactions that wrote them.
             await conn.execute("SET synchronous_commit = off")
+            # While it relays (from a pass that found rows), writers send no NOTIFY and it passes every
+            # PASS_SPACING_SECONDS; after a pass that found none it stops, once no writer that may have
+            # sent none is uncommitted, passes once more, and then waits for a NOTIFY (shared/sql/0007).
+            relaying = False
             try:
                 while True:
                     self._wake.clear()
@@ -237,12 +241,21 @@ class OutboxRelay:
                         continue
                     if self._stopping.is_set() and published < self._batch_size:
                         return
+                    if published and not relaying:
+                        relaying = await conn.fetchval("SELECT outbox_start_relaying()")
+                    elif not published and relaying:
+                        relaying = not await conn.fetchval("SELECT outbox_stop_relaying()")
+                        if not relaying:
+                            continue  # the rows of writers that sent no NOTIFY
                     if published < self._batch_size:
-                        await self._sleep(self._poll_interval)
+                        if not relaying:
+                            await self._sleep(self._poll_interval)
                         await asyncio.sleep(max(started + PASS_SPACING_SECONDS - clock.time(), 0.0))
             finally:
                 with contextlib.suppress(*TRANSIENT_DB_ERRORS):
                     await conn.remove_listener(self._channel, wake)
+                    if relaying:
+                        await conn.execute("SELECT outbox_quit_relaying()")
                     await conn.execute("RESET synchronous_commit")  # the pool's next user gets its session as it was
 
     async def _sleep(self, seconds: float) -> None:

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
@@ -88,6 +88,90 @@ async def test_the_relay_wakes_on_notify_without_waiting_for_its_poll(
         relay.stop()
         await asyncio.wait_for(running, 10)
     assert header(records[0], "ce_subject") == "3"
+
+
+@contextlib.asynccontextmanager
+async def _notifications(pool: asyncpg.Pool) -> AsyncIterator[list[str]]:
+    """The NOTIFY payloads on the schema's outbox channel while inside, as a relay hears them."""
+    channel = f"{await _schema(pool)}.outbox"
+    heard: list[str] = []
+
+    def hear(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        heard.append(str(payload))
+
+    async with pool.acquire() as listener:
+        await listener.add_listener(channel, hear)
+        try:
+            yield heard
+        finally:
+            await listener.remove_listener(channel, hear)
+
+
+async def test_while_the_relay_relays_writers_send_no_notify_and_every_row_goes_out_without_its_poll(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    relay = OutboxRelay(scratch_pool, await _schema(scratch_pool), producer, poll_interval=3600)
+    running = asyncio.create_task(relay.run())
+    events = [order_created(order_id, 1) for order_id in range(1, 41)]
+    try:
+        async with _notifications(scratch_pool) as heard:
+            for event in events:  # faster than the relay's passes: it relays from the first on
+                async with scratch_pool.acquire() as conn:
+                    await enqueue(conn, scratch_topic, event)
+                await asyncio.sleep(0.01)
+            records = await read_records(stack[1], scratch_topic, lambda _: True, expect=len(events), timeout=15)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+
+    assert {header(r, "ce_id") for r in records} == {str(e.id) for e in events}
+    assert len(records) == len(events)
+    assert len(heard) < len(events) // 4
+
+
+async def test_the_relay_stops_relaying_only_once_no_writer_that_sent_no_notify_is_uncommitted(
+    scratch_pool: asyncpg.Pool, scratch_topic: str
+) -> None:
+    async with _notifications(scratch_pool) as heard, scratch_pool.acquire() as relay:
+        assert await relay.fetchval("SELECT outbox_start_relaying()") is True
+        async with scratch_pool.acquire() as writer:
+            quiet = writer.transaction()
+            await quiet.start()
+            await enqueue(writer, scratch_topic, order_created(5, 1))
+            # Its row may come after the relay's last pass: the relay must pass once more after it commits.
+            assert await relay.fetchval("SELECT outbox_stop_relaying()") is False
+            await quiet.commit()
+            assert await relay.fetchval("SELECT outbox_stop_relaying()") is True
+            await enqueue(writer, scratch_topic, order_created(5, 2))  # the relay waits on NOTIFY again
+
+        async def heard_count() -> int:
+            return len(heard)
+
+        # Notifications arrive in commit order: had the first writer sent one, it would have come first.
+        await eventually(heard_count, lambda count: count >= 1)
+        assert heard == [""]
+
+
+async def test_another_role_holding_the_relaying_lock_delays_the_relay_no_longer_than_its_poll(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    schema = await _schema(scratch_pool)
+    intruder = await asyncpg.connect(service_dsn(ANONYMIZER, stack[0]))
+    try:
+        # Writers then send no NOTIFY, and the relay cannot start relaying: it must not wait for the lock.
+        await intruder.execute("SELECT pg_advisory_lock(7001, hashtext($1))", schema)
+        relay = OutboxRelay(scratch_pool, schema, producer, poll_interval=0.2)
+        running = asyncio.create_task(relay.run())
+        try:
+            for sequence in (1, 2):
+                async with scratch_pool.acquire() as conn:
+                    await enqueue(conn, scratch_topic, order_created(11, sequence))
+                await read_records(stack[1], scratch_topic, lambda _: True, expect=sequence, timeout=15)
+        finally:
+            relay.stop()
+            await asyncio.wait_for(running, 10)
+    finally:
+        await intruder.close()
 
 
 async def test_a_row_kafka_can_never_take_is_parked_and_every_other_row_is_published_once(
