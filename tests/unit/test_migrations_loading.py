@@ -15,6 +15,7 @@ KERNEL_NAMES = [
     "kernel/0004_outbox_by_key.sql",
     "kernel/0005_retention_indexes.sql",
     "kernel/0006_rate_windows.sql",
+    "kernel/0007_outbox_quiet_while_relaying.sql",
 ]
 
 
