@@ -224,9 +224,12 @@ class OutboxRelay:
             # committed durably by the transactions that wrote them.
             await conn.execute("SET synchronous_commit = off")
             # While it relays (from a pass that found rows), writers send no NOTIFY and it passes every
-            # PASS_SPACING_SECONDS; after a pass that found none it stops, once no writer that may have
-            # sent none is uncommitted, passes once more, and then waits for a NOTIFY (shared/sql/0007).
+            # PASS_SPACING_SECONDS. After a pass that found none it says it no longer relays, relays on
+            # until every transaction older than that has ended (`horizon`: a writer that read it still
+            # relaying may commit after that pass), passes once more, and then waits for a NOTIFY
+            # (shared/sql/0007_outbox_quiet_while_relaying.sql).
             relaying = False
+            horizon: str | None = None
             try:
                 while True:
                     self._wake.clear()
@@ -241,11 +244,19 @@ class OutboxRelay:
                         continue
                     if self._stopping.is_set() and published < self._batch_size:
                         return
-                    if published and not relaying:
-                        relaying = await conn.fetchval("SELECT outbox_start_relaying()")
+                    if published and (not relaying or horizon is not None):
+                        await self._say_relaying(conn, True)
+                        relaying, horizon = True, None
                     elif not published and relaying:
-                        relaying = not await conn.fetchval("SELECT outbox_stop_relaying()")
-                        if not relaying:
+                        if horizon is None:
+                            await self._say_relaying(conn, False)
+                            # A new transaction id, drawn once that committed: higher than any writer's
+                            # that read it still relaying.
+                            horizon = await conn.fetchval("SELECT pg_current_xact_id()::text")
+                        elif await conn.fetchval(
+                            "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8", horizon
+                        ):
+                            relaying, horizon = False, None
                             continue  # the rows of writers that sent no NOTIFY
                     if published < self._batch_size:
                         if not relaying:
@@ -255,8 +266,12 @@ class OutboxRelay:
                 with contextlib.suppress(*TRANSIENT_DB_ERRORS):
                     await conn.remove_listener(self._channel, wake)
                     if relaying:
-                        await conn.execute("SELECT outbox_quit_relaying()")
+                        await self._say_relaying(conn, False)
                     await conn.execute("RESET synchronous_commit")  # the pool's next user gets its session as it was
+
+    async def _say_relaying(self, conn: Connection, relaying: bool) -> None:
+        """Tell writers on the lease's row whether to NOTIFY (not while it relays)."""
+        await conn.execute("UPDATE outbox_leader SET relaying = $2 WHERE holder = $1", self._holder, relaying)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -129,49 +129,49 @@ async def test_while_the_relay_relays_writers_send_no_notify_and_every_row_goes_
     assert len(heard) < len(events) // 4
 
 
-async def test_the_relay_stops_relaying_only_once_no_writer_that_sent_no_notify_is_uncommitted(
-    scratch_pool: asyncpg.Pool, scratch_topic: str
-) -> None:
-    async with _notifications(scratch_pool) as heard, scratch_pool.acquire() as relay:
-        assert await relay.fetchval("SELECT outbox_start_relaying()") is True
-        async with scratch_pool.acquire() as writer:
-            quiet = writer.transaction()
-            await quiet.start()
-            await enqueue(writer, scratch_topic, order_created(5, 1))
-            # Its row may come after the relay's last pass: the relay must pass once more after it commits.
-            assert await relay.fetchval("SELECT outbox_stop_relaying()") is False
-            await quiet.commit()
-            assert await relay.fetchval("SELECT outbox_stop_relaying()") is True
-            await enqueue(writer, scratch_topic, order_created(5, 2))  # the relay waits on NOTIFY again
-
-        async def heard_count() -> int:
-            return len(heard)
-
-        # Notifications arrive in commit order: had the first writer sent one, it would have come first.
-        await eventually(heard_count, lambda count: count >= 1)
-        assert heard == [""]
-
-
-async def test_another_role_holding_the_relaying_lock_delays_the_relay_no_longer_than_its_poll(
+async def test_a_row_committed_after_the_relay_stopped_relaying_by_a_writer_that_sent_no_notify_goes_out(
     scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
 ) -> None:
-    schema = await _schema(scratch_pool)
-    intruder = await asyncpg.connect(service_dsn(ANONYMIZER, stack[0]))
+    relay = OutboxRelay(scratch_pool, await _schema(scratch_pool), producer, poll_interval=3600)
+    running = asyncio.create_task(relay.run())
+    writing = True
+
+    async def keep_writing() -> None:  # keeps the relay relaying
+        order_id = 100
+        while writing:
+            order_id += 1
+            async with scratch_pool.acquire() as conn:
+                await enqueue(conn, scratch_topic, order_created(order_id, 1))
+            await asyncio.sleep(0.01)
+
+    async def relaying() -> bool:
+        flag: bool = await scratch_pool.fetchval("SELECT relaying FROM outbox_leader")
+        return flag
+
+    others = asyncio.create_task(keep_writing())
     try:
-        # Writers then send no NOTIFY, and the relay cannot start relaying: it must not wait for the lock.
-        await intruder.execute("SELECT pg_advisory_lock(7001, hashtext($1))", schema)
-        relay = OutboxRelay(scratch_pool, schema, producer, poll_interval=0.2)
-        running = asyncio.create_task(relay.run())
-        try:
-            for sequence in (1, 2):
-                async with scratch_pool.acquire() as conn:
-                    await enqueue(conn, scratch_topic, order_created(11, sequence))
-                await read_records(stack[1], scratch_topic, lambda _: True, expect=sequence, timeout=15)
-        finally:
-            relay.stop()
-            await asyncio.wait_for(running, 10)
+        await eventually(relaying, lambda flag: flag)
+        async with scratch_pool.acquire() as writer:
+            late = writer.transaction()
+            await late.start()
+            before = await writer.fetchval("SELECT relaying FROM outbox_leader")
+            await enqueue(writer, scratch_topic, order_created(7, 1))  # sends no NOTIFY: the relay relays
+            after = await writer.fetchval("SELECT relaying FROM outbox_leader")
+            writing = False
+            await others
+            # The relay's passes find nothing more while this is uncommitted: it stops relaying meanwhile.
+            await eventually(relaying, lambda flag: not flag, timeout=15)
+            await asyncio.sleep(0.3)
+            await late.commit()
+        records = await read_records(stack[1], scratch_topic, lambda r: r.key == b"7", expect=1, timeout=15)
     finally:
-        await intruder.close()
+        writing = False
+        await others
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+
+    assert (before, after) == (True, True)
+    assert header(records[0], "ce_subject") == "7"
 
 
 async def test_a_row_kafka_can_never_take_is_parked_and_every_other_row_is_published_once(
