@@ -9,7 +9,9 @@
 -- flag set may commit its rows after the relay's last pass), and then passes once more.
 ALTER TABLE outbox_leader ADD COLUMN relaying boolean NOT NULL DEFAULT false;
 
-CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The function reads its own schema's lease whatever the writer's search path (`FROM CURRENT`: the
+-- schema this migration runs in).
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF NOT EXISTS (SELECT FROM outbox_leader WHERE relaying AND lease_until > now()) THEN
         PERFORM pg_notify(TG_TABLE_SCHEMA || '.outbox', '');

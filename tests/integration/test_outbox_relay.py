@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from shared.dsn import service_dsn
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
-from shared.outbox import OutboxRelay, enqueue
+from shared.outbox import OUTBOX_COLUMNS, OutboxRelay, enqueue, outbox_values
 from shared.services import ANONYMIZER
 from shared.topics import MAX_EVENT_RECORD_BYTES
 from tests.support.kafka import header, read_records
@@ -105,6 +105,30 @@ async def _notifications(pool: asyncpg.Pool) -> AsyncIterator[list[str]]:
             yield heard
         finally:
             await listener.remove_listener(channel, hear)
+
+
+async def test_a_row_written_under_another_search_path_still_wakes_the_relay(
+    scratch_pool: asyncpg.Pool, scratch_topic: str, producer: EventProducer, stack: tuple[str, str]
+) -> None:
+    schema = await _schema(scratch_pool)
+    relay = OutboxRelay(scratch_pool, schema, producer, poll_interval=3600)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # the relay has done its first pass and now waits on NOTIFY
+        async with scratch_pool.acquire() as conn:
+            await conn.execute("SET search_path TO public")  # an operator's session, say
+            try:
+                await conn.execute(
+                    f'INSERT INTO "{schema}".outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5)',
+                    *outbox_values(scratch_topic, order_created(4, 1)),
+                )
+            finally:
+                await conn.execute(f'SET search_path TO "{schema}"')
+        records = await read_records(stack[1], scratch_topic, lambda _: True, expect=1, timeout=15)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+    assert header(records[0], "ce_subject") == "4"
 
 
 async def test_while_the_relay_relays_writers_send_no_notify_and_every_row_goes_out_without_its_poll(
