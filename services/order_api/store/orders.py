@@ -100,8 +100,8 @@ _INSERT_ORDER_AND_EVENT: Final = f"WITH {_order_and_event(if_counted=False)}"
 # An order with a customer is counted on the customer's record in its own insert, from the order's own
 # parameters and its name after the outbox row's: the record the order shows (`with_counted_customer`)
 # is the one written here. An existing record is counted only if it is still at the version the order
-# was built from ($_VERSION: its xmin, which any update changes; else nothing is written at all); a new
-# one is made with the order counted, from the customer's details after the name.
+# was built from (`_VERSION_PARAMETER`: its xmin, which any update changes; else nothing is written at
+# all); a new one is made with the order counted, from the customer's details after the name.
 _NAME_PARAMETER: Final = _FIRST_OUTBOX_PARAMETER + 5
 _VERSION_PARAMETER: Final = _NAME_PARAMETER + 1
 _COUNT_ON_CUSTOMER: Final = (
