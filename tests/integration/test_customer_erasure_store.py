@@ -10,15 +10,29 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.order_api.domain.anonymization import mask_customer, mask_order
-from services.order_api.store.catalog import CustomerRows
+from services.order_api.store.catalog import CUSTOMER_COLUMNS, CustomerRows, customer_of
 from services.order_api.store.customer_erasure import CustomerErasureRows
 from services.order_api.store.orders import OrderRows
-from shared.order_facts import CustomerDraft, CustomerFact
+from shared.db import Connection
+from shared.order_facts import CustomerFact
+from shared.orders import CustomerSnapshot
 from tests.support.orders import sample_order
 
 CUSTOMER = 207119551
 EMAIL = "Ada@Example.com"
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+async def _checkout_record(conn: Connection, email: str, first_name: str) -> CustomerSnapshot:
+    """A checkout record, as a guest's first order makes one (store/orders.py)."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO customers (id, email, first_name, state, created_at, updated_at)
+            VALUES (nextval('customer_id_seq'), $1, $2, 'disabled', $3, $3) RETURNING {CUSTOMER_COLUMNS}""",
+        email,
+        first_name,
+        NOW,
+    )
+    return customer_of(row)
 
 
 async def test_the_customer_and_its_emails_checkout_records_are_masked_and_no_one_else(
@@ -28,8 +42,8 @@ async def test_the_customer_and_its_emails_checkout_records_are_masked_and_no_on
         customers = CustomerRows(conn)
         account = CustomerFact(id=CUSTOMER, email=EMAIL, first_name="Ada", last_name="Byron", phone="+1555", note="VIP")
         await customers.upsert(account)
-        checkout = await customers.find_or_create(CustomerDraft(email="ada@example.com", first_name="Ada"), NOW)
-        other = await customers.find_or_create(CustomerDraft(email="bob@example.com", first_name="Bob"), NOW)
+        checkout = await _checkout_record(conn, "ada@example.com", "Ada")
+        other = await _checkout_record(conn, "bob@example.com", "Bob")
         rows = CustomerErasureRows(conn)
 
         async with conn.transaction():

@@ -54,13 +54,6 @@ class VariantRows:
         return {row["id"]: VariantFact.model_validate(dict(row)) for row in rows}
 
 
-# A checkout record of an order's new-customer details ($1 to $6: `_record`), as INSERT ... SELECT so a
-# WHERE can make it conditional.
-_INSERT_RECORD: Final = """INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, state,
-        created_at, updated_at)
-    SELECT nextval('customer_id_seq'), $1, $2, $3, $4, $5, 'disabled', $6::timestamptz, $6::timestamptz"""
-
-
 # The checkout record with the email $1 (the first: two concurrent first orders of one email may make two).
 _BY_EMAIL: Final = "FROM customers WHERE lower(email) = lower($1) AND state = 'disabled' ORDER BY id LIMIT 1"
 # A new checkout record from `_record`'s parameters as `CUSTOMER_COLUMNS` and its version (none: not
@@ -113,13 +106,6 @@ class CustomerRows:
             fact.tags,
         )
 
-    async def find_or_create(self, draft: CustomerDraft, now: datetime) -> CustomerSnapshot:
-        """The checkout record an order's new-customer details describe: the one with that email, else a
-        new one (a record, not an account: `disabled`). Registered accounts are never found here. One
-        round trip: the lookup and the insert it may need are one statement."""
-        row = await self.conn.fetchrow(f"{_find_or_make(draft)} SELECT * FROM chosen", *_record(draft, now))
-        return customer_of(row)
-
     async def find_or_draw_for_order(
         self, draft: CustomerDraft, now: datetime, objects: int, *, lock: bool
     ) -> tuple[OrderCustomer, NewIds]:
@@ -160,13 +146,3 @@ class CustomerRows:
 def _order_customer(row: asyncpg.Record) -> OrderCustomer:
     """The record as read, and its version: the row's xmin, which every update of the row changes."""
     return OrderCustomer(customer_of(row), row["version"])
-
-
-def _find_or_make(draft: CustomerDraft) -> str:
-    """The WITH clause ($1 to $6: `_record`) whose `chosen` is the checkout record with the draft's
-    email (the first), else a new one; always a new one without an email."""
-    if not draft.email:
-        return f"WITH chosen AS ({_INSERT_RECORD} RETURNING {CUSTOMER_COLUMNS})"
-    return f"""WITH found AS MATERIALIZED (SELECT {CUSTOMER_COLUMNS} {_BY_EMAIL}),
-               made AS ({_INSERT_RECORD} WHERE NOT EXISTS (SELECT FROM found) RETURNING {CUSTOMER_COLUMNS}),
-               chosen AS MATERIALIZED (SELECT * FROM found UNION ALL SELECT * FROM made)"""
