@@ -56,6 +56,7 @@ from shared.request_context import RequestContextMiddleware
 from shared.retention import KernelRetention
 from shared.services import ServiceSpec
 from shared.settings import ServiceSettings
+from shared.static_routes import StaticRoutes
 from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
@@ -376,6 +377,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
+    app.router.middleware_stack = StaticRoutes(app.router)
     return app
 
 
