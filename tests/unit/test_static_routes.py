@@ -1,7 +1,7 @@
 """StaticRoutes (shared/static_routes.py): a request answered through the index reaches the route
 FastAPI's own routing would choose, with the same scope, and everything else is routed by FastAPI."""
 
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request

@@ -86,7 +86,8 @@ UseCaseT = TypeVar("UseCaseT", OrderService, RefundService, GuestRequests, Anony
 
 async def _use_case(request: Request, kind: type[UseCaseT]) -> UseCaseT:
     runtime: Runtime[OrderApiSettings] = await get_runtime(request)
-    return kind(PostgresDatabase(runtime.pool), max_event_bytes=runtime.settings.max_event_bytes)
+    database = PostgresDatabase(runtime.pool, request.app.state.id_draws)
+    return kind(database, max_event_bytes=runtime.settings.max_event_bytes)
 
 
 async def order_service(request: Request) -> OrderService:

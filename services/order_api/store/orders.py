@@ -11,6 +11,7 @@ from services.order_api.domain.payments import refunded_amount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.ports import NewIds, UpstreamIdTaken
+from services.order_api.store.id_draws import IdDraws, draw_ids
 from services.order_api.store.order_counts import OrderCountRows, counted
 from services.order_api.store.order_filters import where
 from shared.db import Connection
@@ -139,16 +140,19 @@ def _stored(row: asyncpg.Record) -> StoredOrder:
 
 
 class OrderRows:
-    """The orders table, through one connection (and whatever transaction it is in)."""
+    """The orders table, through one connection (and whatever transaction it is in); new ids drawn
+    with the process's other creates through `draws`, or alone."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, draws: IdDraws | None = None) -> None:
         self.conn = conn
+        self.draws = draws
 
     async def allocate_ids(self, objects: int) -> NewIds:
-        """A new order id, order number, and `objects` ids for its nested objects, in one round trip."""
-        row = await self.conn.fetchrow(f"SELECT {new_order_ids(1)}", objects)
-        assert row is not None
-        return ids_of(row)
+        """A new order id, order number, and `objects` ids for its nested objects, in one round trip
+        (perhaps another create's)."""
+        if self.draws is None:
+            return (await draw_ids(self.conn, [objects]))[0]
+        return await self.draws.draw(self.conn, objects)
 
     async def next_object_id(self) -> int:
         value: int = await self.conn.fetchval("SELECT nextval('object_id_seq')")
