@@ -10,12 +10,15 @@ runs it), once per `--workers` value (ORDER_API_WORKERS; 1 and 2 by default), th
 - max throughput: closed loop at `--concurrency` for `--seconds`: creates/s, p50/p99 latency;
 - fixed rate: `--rate` creates/s, open loop (latency counted from each request's scheduled time, so
   a stall shows up instead of slowing the generator down), p50/p99;
-- ceiling: the same transaction (id allocation, the order row, the outbox row) with bare asyncpg, a
-  pool as large as the service's, the same concurrency; and the ratio HTTP / ceiling.
+- ceiling: the same writes (id allocation, the order row, the outbox row) with bare asyncpg, a pool as
+  large as the service's, the same concurrency, in a transaction as issue 12 set it; and the ratio
+  HTTP / ceiling. Then the same writes without a transaction, as the lean create itself sends them
+  (two statements), and the ratio against that too.
 """
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -147,10 +150,17 @@ async def template_rows(admin_dsn: str, url: str, api_key: str) -> tuple[asyncpg
 
 
 async def run_ceiling(
-    admin_dsn: str, template: tuple[asyncpg.Record, asyncpg.Record], args: argparse.Namespace, pool_size: int
+    admin_dsn: str,
+    template: tuple[asyncpg.Record, asyncpg.Record],
+    args: argparse.Namespace,
+    pool_size: int,
+    *,
+    transaction: bool,
 ) -> Result:
-    """The create transaction's writes with nothing else: allocate ids, insert the order row as the
-    service stored it, insert its outbox row; as order_api's role, with a pool of the service's size."""
+    """The create's writes with nothing else: allocate ids, insert the order row as the service stored
+    it, insert its outbox row; as order_api's role, with a pool of the service's size. With
+    `transaction`, in a transaction (the ceiling as issue 12 set it: four round trips); without, as the
+    lean create sends them (two statements, each its own transaction)."""
     order, outbox = template
     fixed = [name for name in dict(order) if name not in ("id", "order_number", "token", "document", "document_text")]
     outbox_at = 5 + len(fixed)
@@ -168,7 +178,7 @@ async def run_ceiling(
 
     async def insert(_: int) -> bool:
         event_id = uuid.uuid4()
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction() if transaction else contextlib.nullcontext():
             order_id, number, _ids = await OrderRows(conn).allocate_ids(1)
             await conn.execute(
                 insert_order_and_event,
@@ -190,8 +200,9 @@ async def run_ceiling(
     try:
         await closed_loop("warm-up", insert, args.concurrency, 1.0)
         cpu_before = time.process_time()
+        how = "in a transaction" if transaction else "no transaction"
         result = await closed_loop(
-            f"ceiling: bare asyncpg, {args.concurrency} concurrent", insert, args.concurrency, args.seconds
+            f"ceiling: bare asyncpg, {how}, {args.concurrency} concurrent", insert, args.concurrency, args.seconds
         )
         # The client's side of the same work: this process, running only asyncpg.
         result = dataclasses.replace(result, cpu_seconds=time.process_time() - cpu_before)
@@ -240,13 +251,23 @@ async def main(args: argparse.Namespace) -> None:
     assert template is not None
     stack = local_stack_pids()
     cpu_before = cpu_by_process(stack)
-    ceiling = await run_ceiling(dsn, template, args, pool_size)
+    ceiling = await run_ceiling(dsn, template, args, pool_size, transaction=True)
     notes.append(
         f"ceiling, {args.concurrency} concurrent (warm-up included): {cpu_per_create(stack, cpu_before, ceiling.count)}"
     )
+    cpu_before = cpu_by_process(stack)
+    statements = await run_ceiling(dsn, template, args, pool_size, transaction=False)
+    notes.append(
+        f"ceiling without a transaction (warm-up included): {cpu_per_create(stack, cpu_before, statements.count)}"
+    )
+    notes.extend(
+        f"{result.name} against the ceiling without a transaction: {result.rate / statements.rate:.0%}"
+        for result in results
+        if result.saturating
+    )
     header = ["run", "creates", "errors", "creates/s", "p50 ms", "p99 ms", "app CPU ms/create", "of ceiling"]
     print()
-    print(table(header, [*(result.row(ceiling) for result in results), ceiling.row()]))
+    print(table(header, [*(result.row(ceiling) for result in results), ceiling.row(), statements.row()]))
     print()
     for note in notes:
         print(note)
