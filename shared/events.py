@@ -92,6 +92,10 @@ class Event:
         return self.subject.encode()
 
     def headers(self) -> list[tuple[str, bytes]]:
+        return [(name, value.encode()) for name, value in self.header_texts()]
+
+    def header_texts(self) -> list[tuple[str, str]]:
+        """The record headers, as text (the outbox stores them so)."""
         pairs = [
             ("ce_specversion", SPECVERSION),
             ("ce_id", str(self.id)),
@@ -107,7 +111,7 @@ class Event:
             pairs.append(("ce_correlationid", self.correlation_id))
         if self.channels:
             pairs.append((CHANNELS_HEADER, to_json(self.channels).decode()))
-        return [(name, value.encode()) for name, value in pairs]
+        return pairs
 
     def body(self) -> bytes:
         body = self._body

@@ -61,7 +61,7 @@ def outbox_values(topic: str, event: Event) -> tuple[uuid.UUID, str, str, list[l
     """The outbox row of `event` (OUTBOX_COLUMNS), with the current trace context (shared/tracing.py):
     the relay publishes it in the record's headers. For a store that writes the row in a statement of
     its own making (order_api's order and its event, in one round trip)."""
-    headers = [[name, value.decode()] for name, value in event.headers()]
+    headers = [[name, value] for name, value in event.header_texts()]
     headers.extend([name, value] for name, value in outgoing_event_headers(topic, str(event.id), event.subject))
     return event.id, topic, event.subject, headers, event.body()
 

@@ -213,6 +213,8 @@ def test_the_translation_is_exactly_the_documented_model() -> None:
     assert answered["shipping_lines"][0]["tax_lines"][0]["rate"] == 0.1
     assert answered["refunds"][0]["order_id"] == answered["fulfillments"][0]["order_id"] == 1003
     assert answered["shipping_address"]["longitude"] == -75.6868
+    # Answered from the order's JSON as the store just wrote it, the same.
+    assert haravan_order(rich, rich.model_dump_json()) == answered
 
 
 # ---- create and update bodies -------------------------------------------------------------------

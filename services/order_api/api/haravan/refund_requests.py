@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from services.order_api.api.fields import Money
+from services.order_api.api.fields import Money, listed
 from services.order_api.api.haravan.requests import RequestBody, RequestModel
 from services.order_api.domain.cancellation import CancelRequest
 from services.order_api.domain.limits import MAX_LINE_ITEMS
@@ -60,7 +60,7 @@ class ShippingIn(RequestModel):
 
 
 class RefundIn(RequestModel):
-    refund_line_items: list[RefundLineIn] = Field(default=[], max_length=MAX_LINE_ITEMS)
+    refund_line_items: list[RefundLineIn] = listed(MAX_LINE_ITEMS)
     shipping: ShippingIn | None = None
     note: str | None = Field(default=None, max_length=5000)
     notify: bool = Field(default=False, description="Email the customer once the refund is paid back")

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.order_api.api.fields import IpAddress, Money, Rate
+from services.order_api.api.fields import IpAddress, Money, Rate, listed
 from services.order_api.api.haravan.responses import AddressLines
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
 from shared.fields import BigintId, storable
@@ -68,7 +68,7 @@ class ShippingLineIn(RequestModel):
     title: str = Field(max_length=255)
     price: Money
     source: str | None = Field(default=None, max_length=255)
-    tax_lines: list[TaxLineIn] = Field(default=[], max_length=50)
+    tax_lines: list[TaxLineIn] = listed(50)
 
 
 class DiscountCodeIn(RequestModel):
@@ -124,7 +124,7 @@ class LineItemIn(RequestModel):
     sku: str | None = Field(default=None, max_length=255)
     grams: int | None = Field(default=None, ge=0, le=10_000_000)
     vendor: str | None = Field(default=None, max_length=255)
-    properties: list[NameValueIn] = Field(default=[], max_length=50)
+    properties: list[NameValueIn] = listed(50)
     taxable: bool | None = None
     requires_shipping: bool | None = None
 
@@ -137,16 +137,16 @@ class OrderCreateIn(RequestModel):
     customer: CustomerIn | None = None
     billing_address: AddressIn | None = None
     shipping_address: AddressIn | None = None
-    shipping_lines: list[ShippingLineIn] = Field(default=[], max_length=20)
-    tax_lines: list[TaxLineIn] = Field(default=[], max_length=50)
+    shipping_lines: list[ShippingLineIn] = listed(20)
+    tax_lines: list[TaxLineIn] = listed(50)
     total_tax: Money | None = None
-    discount_codes: list[DiscountCodeIn] = Field(default=[], max_length=20)
+    discount_codes: list[DiscountCodeIn] = listed(20)
     taxes_included: bool = False
     note: str | None = Field(default=None, max_length=5000)
-    note_attributes: list[NameValueIn] = Field(default=[], max_length=100)
+    note_attributes: list[NameValueIn] = listed(100)
     tags: str = Field(default="", max_length=2000)
     buyer_accepts_marketing: bool = False
-    transactions: list[TransactionIn] = Field(default=[], max_length=50)
+    transactions: list[TransactionIn] = listed(50)
     financial_status: FinancialStatus | None = None
     fulfillment_status: Literal["fulfilled"] | None = None
     processed_at: datetime | None = Field(
@@ -157,7 +157,7 @@ class OrderCreateIn(RequestModel):
     source_name: str = Field(default="api", max_length=100)
     browser_ip: IpAddress | None = None
     client_details: ClientDetailsIn | None = None
-    metafields: list[MetafieldIn] = Field(default=[], max_length=MAX_METAFIELDS)
+    metafields: list[MetafieldIn] = listed(MAX_METAFIELDS)
 
     def draft(self) -> OrderDraft:
         fields: dict[str, Any] = self.model_dump(

@@ -117,7 +117,8 @@ async def get_order(order_id: OrderId, orders: Orders, fields: FieldsParam = Non
 
 def order_response(stored: StoredOrder, *, names: set[str] | None = None, status_code: int = 200) -> Response:
     """`{"order": ...}` (only the keys in `names`, when given), with the order's version as its ETag."""
-    return json_response({"order": _only(haravan_order(stored.order), names)}, status_code, sequence=stored.sequence)
+    shown = haravan_order(stored.order, stored.document)
+    return json_response({"order": _only(shown, names)}, status_code, sequence=stored.sequence)
 
 
 @router.put(

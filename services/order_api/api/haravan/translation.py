@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, from_json
 
 from services.order_api.api.haravan.responses import (
     ClientDetails,
@@ -156,9 +156,10 @@ def haravan_refunds(order: OrderSnapshot) -> list[Json]:
     return [_refund(refund, items, order) for refund in order.model_dump(mode="json", include={"refunds"})["refunds"]]
 
 
-def haravan_order(order: OrderSnapshot) -> Json:
-    """The order in the Haravan document's shape (the HaravanOrder model), as JSON data."""
-    data = order.model_dump(mode="json")
+def haravan_order(order: OrderSnapshot, document: str | None = None) -> Json:
+    """The order in the Haravan document's shape (the HaravanOrder model), as JSON data; from
+    `document`, the order's own JSON (`StoredOrder.document`), when the store has just made it."""
+    data = order.model_dump(mode="json") if document is None else from_json(document)
     items = [_line_item(item) for item in data["line_items"]]
     by_id = {item["id"]: item for item in items}
     client_details = data["client_details"]
