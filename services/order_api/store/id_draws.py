@@ -2,7 +2,7 @@
 one round trip.
 
 A create without a customer draws its ids (order id, order number, its objects' ids) in a round trip
-of its own before it builds the order: a third of a lean create's statements. Here a create that finds
+of its own before it builds the order: one of a lean create's two statements. Here a create that finds
 a draw under way waits for it to end, and one of the creates that waited then draws for all of them,
 on its own connection, in the order they came; so every id is still drawn when a create wants it (ids
 and numbers rise in the order creates asked, as from the sequences directly), none is drawn ahead or
