@@ -6,6 +6,7 @@ import json
 import random
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -108,23 +109,46 @@ def _spellings(value: str) -> set[str]:
     return {spelling.lower() for spelling in (value, escaped, escaped.replace("\\", "\\\\"))}
 
 
+class Search:
+    """Which of `strings` occur, in any spelling and case-insensitively, in the text read so far."""
+
+    def __init__(self, strings: Mapping[str, str]) -> None:
+        self._spellings = {name: (value, _spellings(value)) for name, value in strings.items()}
+        self.found: dict[str, str] = {}
+
+    def read(self, text: str) -> None:
+        lowered = text.lower()
+        for name, (value, spellings) in self._spellings.items():
+            if name not in self.found and any(spelling in lowered for spelling in spellings):
+                self.found[name] = value
+
+
 def found_in(text: str, strings: Mapping[str, str]) -> dict[str, str]:
     """The strings that occur in `text` in any spelling, case-insensitively."""
-    lowered = text.lower()
-    return {name: value for name, value in strings.items() if any(s in lowered for s in _spellings(value))}
+    search = Search(strings)
+    search.read(text)
+    return search.found
 
 
-def database_dump(admin_dsn: str) -> str:
-    """The data of every schema of the database as `pg_dump` writes it, each bytea value followed by its
-    bytes decoded as text (a stored payload's JSON is otherwise hex)."""
-    dumped = subprocess.run(
-        [program("pg_dump"), "--data-only", "--no-owner", f"--dbname={admin_dsn}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    return with_bytea_decoded(dumped)
+def found_in_database(admin_dsn: str, *strings: Mapping[str, str], timeout: float = 300.0) -> list[dict[str, str]]:
+    """For each of `strings`, those found in the data of every schema of the database as `pg_dump` writes
+    it, each bytea value's bytes decoded as text too (a stored payload's JSON is otherwise hex). Read a
+    line at a time: a long-used local database's dump need not fit in memory."""
+    searches = [Search(each) for each in strings]
+    deadline = time.monotonic() + timeout
+    command = [program("pg_dump"), "--data-only", "--no-owner", f"--dbname={admin_dsn}"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as dump:
+        assert dump.stdout is not None
+        for line in dump.stdout:
+            text = with_bytea_decoded(line)
+            for search in searches:
+                search.read(text)
+            if time.monotonic() > deadline:
+                dump.kill()
+                raise TimeoutError(f"pg_dump and the search took over {timeout} s")
+    if dump.returncode != 0:
+        raise subprocess.CalledProcessError(dump.returncode, command)
+    return [search.found for search in searches]
 
 
 def with_bytea_decoded(dumped: str) -> str:
