@@ -2,8 +2,9 @@
 refused as bad input (422 naming the field) before it reaches the store or the wire."""
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, AwareDatetime, Field
@@ -62,3 +63,10 @@ def _header_value(value: str) -> str:
 
 
 HeaderValue = Annotated[str, AfterValidator(_header_value), Field(json_schema_extra={"pattern": HEADER_VALUE_PATTERN})]
+
+
+def empty(factory: Callable[[], list[Any] | dict[str, Any]] = list, *, max_length: int | None = None) -> Any:
+    """A list (or, with `dict`, a mapping) field that is empty when not given (at most `max_length`
+    items), documented with that empty default. Made anew each time: pydantic deep-copies a `[]` or
+    `{}` default every time it fills one in (eight in a small order create)."""
+    return Field(default_factory=factory, max_length=max_length, json_schema_extra={"default": factory()})

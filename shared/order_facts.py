@@ -10,6 +10,7 @@ from typing import Final, Literal
 
 from pydantic import AwareDatetime
 
+from shared.fields import empty
 from shared.orders import (
     Address,
     CheckoutFields,
@@ -37,7 +38,7 @@ class LineItemDraft(Snapshot):
     sku: str | None = None
     grams: int | None = None
     vendor: str | None = None
-    properties: list[NameValue] = []
+    properties: list[NameValue] = empty()
     taxable: bool | None = None
     requires_shipping: bool | None = None
 
@@ -71,23 +72,23 @@ class OrderDraft(CheckoutFields):
     customer: CustomerDraft | None = None
     billing_address: Address | None = None
     shipping_address: Address | None = None
-    shipping_lines: list[ShippingLine] = []
-    tax_lines: list[TaxLine] = []
+    shipping_lines: list[ShippingLine] = empty()
+    tax_lines: list[TaxLine] = empty()
     total_tax: Decimal | None = None  # when given, must equal what the tax lines add up to
-    discount_codes: list[DiscountCode] = []
+    discount_codes: list[DiscountCode] = empty()
     taxes_included: bool = False
     note: str | None = None
-    note_attributes: list[NameValue] = []
+    note_attributes: list[NameValue] = empty()
     tags: str = ""
     buyer_accepts_marketing: bool = False
-    transactions: list[TransactionDraft] = []
+    transactions: list[TransactionDraft] = empty()
     financial_status: FinancialStatus | None = None
     fulfillment_status: Literal["fulfilled"] | None = None
     processed_at: AwareDatetime | None = None
     source_name: str = "api"
     browser_ip: str | None = None
     client_details: ClientDetails | None = None
-    metafields: list[Metafield] = []
+    metafields: list[Metafield] = empty()
     request_to_be_forgotten: bool = False  # anonymized as soon as it is eligible (at once if created so)
 
     def customer_from_email(self) -> CustomerDraft:
@@ -121,7 +122,7 @@ class FulfillmentCreatedFact(Snapshot):
 
     order_id: int
     fulfillment_id: int
-    line_items: list[FulfillmentLineFact] = []
+    line_items: list[FulfillmentLineFact] = empty()
     tracking_company: str | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None

@@ -10,6 +10,8 @@ from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.fields import empty
+
 FinancialStatus = Literal["pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded", "voided"]
 FulfillmentStatus = Literal["partial", "fulfilled", "restocked"]  # None: nothing fulfilled yet
 OrderStatus = Literal["open", "closed", "cancelled"]
@@ -51,7 +53,7 @@ class LineItemSnapshot(Snapshot):
     price: Decimal
     quantity: int
     grams: int = 0
-    properties: list[NameValue] = []
+    properties: list[NameValue] = empty()
     taxable: bool = True
     requires_shipping: bool = True
     gift_card: bool = False
@@ -59,7 +61,7 @@ class LineItemSnapshot(Snapshot):
     fulfillment_status: FulfillmentStatus | None = None
     fulfillable_quantity: int
     total_discount: Decimal = Decimal("0")
-    tax_lines: list[TaxLine] = []
+    tax_lines: list[TaxLine] = empty()
     cancelled_quantity: int = 0
     refunded_quantity: int = 0
     returned_quantity: int = 0  # units a warehouse received back (`return.received`)
@@ -71,7 +73,7 @@ class ShippingLine(Snapshot):
     title: str
     price: Decimal
     source: str | None = None
-    tax_lines: list[TaxLine] = []
+    tax_lines: list[TaxLine] = empty()
 
 
 class DiscountCode(Snapshot):
@@ -179,10 +181,10 @@ class Refund(Snapshot):
     status: RefundStatus = "success"
     method: RefundMethod = "original"
     amount: Decimal
-    refund_line_items: list[RefundLine] = []
+    refund_line_items: list[RefundLine] = empty()
     shipping: Decimal = Decimal("0")  # the part of `amount` that refunds shipping
     cancellation_request_id: int | None = None  # the guest request it pays back
-    transactions: list[Transaction] = []
+    transactions: list[Transaction] = empty()
     created_at: AwareDatetime
 
 
@@ -206,7 +208,7 @@ class CheckoutFields(Snapshot):
     subscription_id: str | None = None
     source_id: str | None = None  # the payment source a checkout was paid with
     invoice_attribute_id: str | None = None
-    metadata: dict[str, str] = {}
+    metadata: dict[str, str] = empty(dict)
 
     def checkout_fields(self) -> dict[str, Any]:
         """These fields' values, to pass on to another model that carries them."""
@@ -225,11 +227,11 @@ class OrderSnapshot(CheckoutFields):
     phone: str | None = None
     currency: str
     line_items: list[LineItemSnapshot]
-    shipping_lines: list[ShippingLine] = []
-    tax_lines: list[TaxLine] = []
-    discount_codes: list[DiscountCode] = []
+    shipping_lines: list[ShippingLine] = empty()
+    tax_lines: list[TaxLine] = empty()
+    discount_codes: list[DiscountCode] = empty()
     note: str | None = None
-    note_attributes: list[NameValue] = []
+    note_attributes: list[NameValue] = empty()
     tags: str = ""
     billing_address: Address | None = None
     shipping_address: Address | None = None
@@ -237,10 +239,10 @@ class OrderSnapshot(CheckoutFields):
     client_details: ClientDetails | None = None
     browser_ip: str | None = None
     buyer_accepts_marketing: bool = False
-    transactions: list[Transaction] = []
-    fulfillments: list[Fulfillment] = []
-    refunds: list[Refund] = []
-    metafields: list[Metafield] = []
+    transactions: list[Transaction] = empty()
+    fulfillments: list[Fulfillment] = empty()
+    refunds: list[Refund] = empty()
+    metafields: list[Metafield] = empty()
     total_line_items_price: Decimal
     subtotal_price: Decimal
     total_discounts: Decimal

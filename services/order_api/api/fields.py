@@ -63,10 +63,3 @@ def _ip_address(value: str) -> str:
 
 # An IPv4 or IPv6 address, kept in its normal spelling (`2001:DB8:0::1` -> `2001:db8::1`).
 IpAddress = Annotated[str, AfterValidator(_ip_address), WithJsonSchema(_IP_SCHEMA)]
-
-
-def listed(max_length: int) -> Any:
-    """A list field of at most `max_length` items, empty when not sent, documented with `[]` as its
-    default. Made per request: pydantic deep-copies a `[]` default every time it fills it in (eight of
-    them in a small create)."""
-    return Field(default_factory=list, max_length=max_length, json_schema_extra={"default": []})

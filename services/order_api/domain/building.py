@@ -133,9 +133,6 @@ def build_order(
         browser_ip=draft.browser_ip or (draft.client_details.browser_ip if draft.client_details else None),
         buyer_accepts_marketing=draft.buyer_accepts_marketing,
         transactions=transactions,
-        # Given, not defaulted: pydantic deep-copies a mutable default each time.
-        fulfillments=[],
-        refunds=[],
         metafields=draft.metafields,
         total_line_items_price=money(line_items_price, currency),
         subtotal_price=money(subtotal, currency),

@@ -6,10 +6,10 @@ from pydantic import ConfigDict, Field, field_validator
 
 from services.order_api.api.digital_river.fields import Camel, CamelIn, Metadata
 from services.order_api.api.digital_river.responses import DigitalRiverOrder
-from services.order_api.api.fields import IpAddress, Money, Rate, listed
+from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.domain.changes import OrderChanges
 from services.order_api.domain.limits import MAX_LINE_ITEMS
-from shared.fields import BigintId, StorableText
+from shared.fields import BigintId, StorableText, empty
 from shared.order_facts import CustomerDraft, LineItemDraft, OrderDraft
 from shared.orders import ChargeType, CheckoutFields, CustomerType, ShippingLine, TaxLine
 from shared.problems import Problem
@@ -64,7 +64,7 @@ class DigitalRiverOrderCreate(CamelIn):
         default=None, min_length=1, max_length=255, description="Your id for the order; a repeated create is safe"
     )
     items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
-    tax_lines: list[DigitalRiverTaxLineIn] = listed(50)
+    tax_lines: list[DigitalRiverTaxLineIn] = empty(max_length=50)
     shipping_choice: DigitalRiverShippingChoiceIn | None = None
     metadata: Metadata = Field(default={})
     request_to_be_forgotten: bool = Field(

@@ -6,12 +6,12 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
-from services.order_api.api.fields import Money, listed
+from services.order_api.api.fields import Money
 from services.order_api.api.haravan.requests import RequestBody, RequestModel
 from services.order_api.domain.cancellation import CancelRequest
 from services.order_api.domain.limits import MAX_LINE_ITEMS
 from services.order_api.domain.refunds import RefundLineRequest, RefundRequest
-from shared.fields import BigintId
+from shared.fields import BigintId, empty
 from shared.orders import CancelReason, RestockType
 
 _AMOUNT = "What to refund (e.g. 21.20), at most what can still be refunded; without it, everything that can be"
@@ -60,7 +60,7 @@ class ShippingIn(RequestModel):
 
 
 class RefundIn(RequestModel):
-    refund_line_items: list[RefundLineIn] = listed(MAX_LINE_ITEMS)
+    refund_line_items: list[RefundLineIn] = empty(max_length=MAX_LINE_ITEMS)
     shipping: ShippingIn | None = None
     note: str | None = Field(default=None, max_length=5000)
     notify: bool = Field(default=False, description="Email the customer once the refund is paid back")

@@ -5,14 +5,14 @@ refused up front, naming where it is."""
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.order_api.api.fields import IpAddress, Money, Rate, listed
+from services.order_api.api.fields import IpAddress, Money, Rate
 from services.order_api.api.haravan.responses import AddressLines
 from services.order_api.domain.limits import MAX_LINE_ITEMS, MAX_METAFIELDS
-from shared.fields import BigintId, storable
+from shared.fields import BigintId, empty, storable
 from shared.order_facts import OrderDraft
 from shared.orders import FinancialStatus, TransactionKind, TransactionStatus
 from shared.problems import invalid_field
@@ -68,7 +68,7 @@ class ShippingLineIn(RequestModel):
     title: str = Field(max_length=255)
     price: Money
     source: str | None = Field(default=None, max_length=255)
-    tax_lines: list[TaxLineIn] = listed(50)
+    tax_lines: list[TaxLineIn] = empty(max_length=50)
 
 
 class DiscountCodeIn(RequestModel):
@@ -124,7 +124,7 @@ class LineItemIn(RequestModel):
     sku: str | None = Field(default=None, max_length=255)
     grams: int | None = Field(default=None, ge=0, le=10_000_000)
     vendor: str | None = Field(default=None, max_length=255)
-    properties: list[NameValueIn] = listed(50)
+    properties: list[NameValueIn] = empty(max_length=50)
     taxable: bool | None = None
     requires_shipping: bool | None = None
 
@@ -137,16 +137,16 @@ class OrderCreateIn(RequestModel):
     customer: CustomerIn | None = None
     billing_address: AddressIn | None = None
     shipping_address: AddressIn | None = None
-    shipping_lines: list[ShippingLineIn] = listed(20)
-    tax_lines: list[TaxLineIn] = listed(50)
+    shipping_lines: list[ShippingLineIn] = empty(max_length=20)
+    tax_lines: list[TaxLineIn] = empty(max_length=50)
     total_tax: Money | None = None
-    discount_codes: list[DiscountCodeIn] = listed(20)
+    discount_codes: list[DiscountCodeIn] = empty(max_length=20)
     taxes_included: bool = False
     note: str | None = Field(default=None, max_length=5000)
-    note_attributes: list[NameValueIn] = listed(100)
+    note_attributes: list[NameValueIn] = empty(max_length=100)
     tags: str = Field(default="", max_length=2000)
     buyer_accepts_marketing: bool = False
-    transactions: list[TransactionIn] = listed(50)
+    transactions: list[TransactionIn] = empty(max_length=50)
     financial_status: FinancialStatus | None = None
     fulfillment_status: Literal["fulfilled"] | None = None
     processed_at: datetime | None = Field(
@@ -157,18 +157,12 @@ class OrderCreateIn(RequestModel):
     source_name: str = Field(default="api", max_length=100)
     browser_ip: IpAddress | None = None
     client_details: ClientDetailsIn | None = None
-    metafields: list[MetafieldIn] = listed(MAX_METAFIELDS)
+    metafields: list[MetafieldIn] = empty(max_length=MAX_METAFIELDS)
 
     def draft(self) -> OrderDraft:
         fields: dict[str, Any] = self.model_dump(
             exclude={"send_receipt", "send_fulfillment_receipt"}, exclude_unset=True
         )
-        # The lists not sent, given empty: pydantic deep-copies a mutable default on every validation
-        # (~6 us of a create's CPU for the draft's eight).
-        for name in _DRAFT_LISTS:
-            fields.setdefault(name, [])
-        for item in fields["line_items"]:
-            item.setdefault("properties", [])
         # Haravan's default: an order created without transactions or a status is taken as paid.
         if self.financial_status is None and not self.transactions:
             fields["financial_status"] = "paid"
@@ -180,10 +174,6 @@ class OrderCreateIn(RequestModel):
             except OverflowError:
                 raise invalid_field("order.processed_at", "is outside the years 1 to 9999 in UTC") from None
         return OrderDraft.model_validate(fields)
-
-
-# The draft's fields that default to an empty list.
-_DRAFT_LISTS: Final = tuple(name for name, field in OrderDraft.model_fields.items() if field.default == [])
 
 
 class OrderCreateBody(RequestBody):
