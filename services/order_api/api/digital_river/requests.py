@@ -66,7 +66,7 @@ class DigitalRiverOrderCreate(CamelIn):
     items: list[DigitalRiverItemIn] = Field(min_length=1, max_length=MAX_LINE_ITEMS)
     tax_lines: list[DigitalRiverTaxLineIn] = empty(max_length=50)
     shipping_choice: DigitalRiverShippingChoiceIn | None = None
-    metadata: Metadata = Field(default={})
+    metadata: Metadata = empty(dict)
     request_to_be_forgotten: bool = Field(
         default=False, description="True when the customer asks for their data to be erased once the order is done"
     )
