@@ -206,9 +206,11 @@ async def run_ceiling(
         )
         # The client's side of the same work: this process, running only asyncpg.
         result = dataclasses.replace(result, cpu_seconds=time.process_time() - cpu_before)
-        # Copies, not orders: the relay must never publish them, and lists should not show them.
+        # Copies, not orders: the relay must never publish them, lists should not show them, and the
+        # database should not keep them (marked sent, each run left ~30,000 rows of 2.5 kB, and the
+        # later runs' ceilings slowed on the grown tables).
         async with pool.acquire() as conn:
-            await conn.execute("UPDATE outbox SET sent_at = now() WHERE event_id = ANY($1::uuid[])", event_ids)
+            await conn.execute("DELETE FROM outbox WHERE event_id = ANY($1::uuid[])", event_ids)
             await conn.execute("DELETE FROM orders WHERE id = ANY($1::bigint[])", order_ids)
     finally:
         await pool.close()
