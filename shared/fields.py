@@ -1,5 +1,6 @@
-"""Request-field types every service's HTTP API can share: what Postgres and HTTP can actually carry,
-refused as bad input (422 naming the field) before it reaches the store or the wire."""
+"""Field types every service's models can share: what Postgres and HTTP can actually carry, refused as
+bad input (422 naming the field) before it reaches the store or the wire, and empty defaults made per
+instance (the event contracts' as well as the requests')."""
 
 import re
 from collections.abc import Callable
