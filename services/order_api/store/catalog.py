@@ -8,7 +8,7 @@ from typing import Final
 import asyncpg
 
 from services.order_api.service.ports import NewIds, OrderCustomer
-from services.order_api.store.orders import ids_of, new_order_ids
+from services.order_api.store.id_draws import ids_in, new_ids
 from shared.db import Connection
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot
@@ -121,10 +121,10 @@ class CustomerRows:
         else:
             chosen = f"WITH chosen ({CUSTOMER_COLUMNS}, version) AS ({new_record})"
         row = await self.conn.fetchrow(
-            f"{chosen} SELECT chosen.*, {new_order_ids(7)} FROM chosen", *_record(draft, now), objects
+            f"{chosen} SELECT chosen.*, {new_ids('1', '$7')} FROM chosen", *_record(draft, now), objects
         )
         assert row is not None
-        return _order_customer(row), ids_of(row)
+        return _order_customer(row), ids_in(row, [objects])[0]
 
     async def read_for_order(
         self, customer_id: int, objects: int, *, lock: bool
@@ -136,11 +136,11 @@ class CustomerRows:
             f"""WITH chosen AS MATERIALIZED (
                     SELECT {CUSTOMER_COLUMNS}, xmin::text AS version FROM customers
                     WHERE id = $1{" FOR UPDATE" if lock else ""})
-                SELECT chosen.*, {new_order_ids(2)} FROM chosen""",
+                SELECT chosen.*, {new_ids("1", "$2")} FROM chosen""",
             customer_id,
             objects,
         )
-        return (_order_customer(row), ids_of(row)) if row else None
+        return (_order_customer(row), ids_in(row, [objects])[0]) if row else None
 
 
 def _order_customer(row: asyncpg.Record) -> OrderCustomer:

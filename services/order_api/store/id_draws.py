@@ -14,24 +14,40 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Final
 
+import asyncpg
+
 from services.order_api.service.ports import NewIds
 from shared.db import Connection
 
-_DRAW: Final = """
-SELECT ARRAY(SELECT nextval('order_id_seq') FROM generate_series(1, $1)) AS order_ids,
-       ARRAY(SELECT nextval('order_number_seq') FROM generate_series(1, $1)) AS order_numbers,
-       ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, $2)) AS object_ids"""
+
+def new_ids(orders: str, objects: str) -> str:
+    """Select-list columns drawing `orders` new order ids and order numbers and `objects` ids for their
+    nested objects (SQL expressions: a parameter, a literal), read back with `ids_in`."""
+    return (
+        f"ARRAY(SELECT nextval('order_id_seq') FROM generate_series(1, {orders})) AS order_ids, "
+        f"ARRAY(SELECT nextval('order_number_seq') FROM generate_series(1, {orders})) AS order_numbers, "
+        f"ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, {objects})) AS object_ids"
+    )
+
+
+def ids_in(row: asyncpg.Record, objects: list[int]) -> list[NewIds]:
+    """The ids `new_ids` drew for as many orders as `objects` has entries, each with that many object
+    ids, in order."""
+    object_ids = iter(row["object_ids"])
+    return [
+        (order_id, number, [next(object_ids) for _ in range(count)])
+        for order_id, number, count in zip(row["order_ids"], row["order_numbers"], objects, strict=True)
+    ]
+
+
+_DRAW: Final = f"SELECT {new_ids('$1', '$2')}"
 
 
 async def draw_ids(conn: Connection, objects: list[int]) -> list[NewIds]:
     """Ids for as many new orders as `objects` has entries, each with that many object ids, in order."""
     row = await conn.fetchrow(_DRAW, len(objects), sum(objects))
     assert row is not None
-    object_ids = iter(row["object_ids"])
-    return [
-        (order_id, number, [next(object_ids) for _ in range(count)])
-        for order_id, number, count in zip(row["order_ids"], row["order_numbers"], objects, strict=True)
-    ]
+    return ids_in(row, objects)
 
 
 @dataclass(eq=False)

@@ -122,19 +122,6 @@ _INSERT_ORDER_AND_EVENT_MAKING_CUSTOMER: Final = (
 )
 
 
-def new_order_ids(objects_parameter: int) -> str:
-    """Select-list columns drawing a new order id, order number, and as many ids for its nested objects
-    as the statement's parameter number `objects_parameter` says (read back with `ids_of`)."""
-    return (
-        "nextval('order_id_seq') AS new_order_id, nextval('order_number_seq') AS new_order_number, "
-        f"ARRAY(SELECT nextval('object_id_seq') FROM generate_series(1, ${objects_parameter})) AS new_object_ids"
-    )
-
-
-def ids_of(row: asyncpg.Record) -> NewIds:
-    return row["new_order_id"], row["new_order_number"], list(row["new_object_ids"])
-
-
 def _stored(row: asyncpg.Record) -> StoredOrder:
     return StoredOrder(OrderSnapshot.model_validate_json(row["document"]), row["sequence"])
 
