@@ -183,6 +183,7 @@ class MessageOut(BaseModel):
     event_id: uuid.UUID
     event_type: str
     order_id: str
+    channels: list[str] = Field(description="the channels the event carried (an order's: `source:<source_name>`)")
     status: MessageStatus
     attempts: list[AttemptOut]
     next_attempt_at: datetime | None
@@ -343,13 +344,18 @@ async def list_endpoint_messages(
     service: ServiceDep,
     *,
     status: MessageStatus | None = None,
+    channel: Annotated[
+        str | None, Query(max_length=MAX_CHANNEL_LENGTH, description="only those whose event carried this channel")
+    ] = None,
     since: Annotated[UtcDatetime | None, Query(description="created at or after")] = None,
     until: Annotated[UtcDatetime | None, Query(description="created before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MessageOut]:
     """The endpoint's messages, newest first, each with its attempts."""
     with refusals():
-        rows = await service.list_endpoint_messages(endpoint_id, status=status, since=since, until=until, limit=limit)
+        rows = await service.list_endpoint_messages(
+            endpoint_id, status=status, channel=channel, since=since, until=until, limit=limit
+        )
     return [MessageOut.from_row(row) for row in rows]
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
 import httpx
 
 from services.webhook_dispatcher import asymmetric
+from shared.consumer import Received
 from shared.erasure import MASK
 from shared.json_codec import dumps
 from shared.retries import next_delay
@@ -64,6 +65,14 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+class Channelled(Received, Protocol):
+    """An event as its messages are written: what the consumer reads of it, and its channels (written
+    with each message, so that messages can be listed by channel)."""
+
+    @property
+    def channels(self) -> Sequence[str]: ...
 
 
 def matches(

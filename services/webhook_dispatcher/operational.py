@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from services.webhook_dispatcher import operational_store as postgres_store
-from services.webhook_dispatcher.domain import Written, forwarded_body, matches
+from services.webhook_dispatcher.domain import Channelled, Written, forwarded_body, matches
 from shared import outbox as postgres_outbox
-from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
 from shared.orders import Snapshot
@@ -40,7 +39,7 @@ class MessageWriter(Protocol):
         self,
         conn: Connection,
         endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
+        event: Channelled,
         payload: bytes,
         trace: TraceContext,
         *,

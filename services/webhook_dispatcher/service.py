@@ -78,6 +78,7 @@ class MessageQuery(TypedDict, total=False):
     endpoint_id: uuid.UUID | None
     event_id: uuid.UUID | None
     status: str | None
+    channel: str | None
     since: datetime | None
     until: datetime | None
     limit: int
@@ -260,15 +261,17 @@ class WebhookService:
         endpoint_id: uuid.UUID,
         *,
         status: MessageStatus | None = None,
+        channel: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
     ) -> Sequence[Row]:
-        """The endpoint's messages, newest first, each with its attempts."""
+        """The endpoint's messages, newest first, each with its attempts; with `channel`, those whose
+        event carried it."""
         async with self._db.acquire() as conn:
             _found(await self._store.fetch_endpoint(conn, endpoint_id), endpoint_id)
             return await self._store.list_messages(
-                conn, endpoint_id=endpoint_id, status=status, since=since, until=until, limit=limit
+                conn, endpoint_id=endpoint_id, status=status, channel=channel, since=since, until=until, limit=limit
             )
 
     async def list_event_messages(self, event_id: uuid.UUID, *, status: MessageStatus | None = None) -> Sequence[Row]:

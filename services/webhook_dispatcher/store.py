@@ -1,6 +1,7 @@
 """The dispatcher's SQL: endpoints, messages and their attempts. Only the use cases call it (service.py,
 fan_out.py and the others); it decides no rule."""
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -8,8 +9,7 @@ from typing import Any, Final, NamedTuple
 
 import asyncpg
 
-from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, Written
-from shared.consumer import Received
+from services.webhook_dispatcher.domain import Channelled, DeliveredAttempt, Delivery, Written
 from shared.db import Connection
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
 from shared.tracking import Tracking
@@ -150,7 +150,7 @@ class Fanned(NamedTuple):
     """One event's messages to write: its body, the trace context it was fanned out in, the endpoints it
     goes to, and those of them leased to this instance's sender (handoff.py)."""
 
-    event: Received
+    event: Channelled
     payload: bytes
     trace: TraceContext
     endpoint_ids: Sequence[uuid.UUID]
@@ -160,7 +160,7 @@ class Fanned(NamedTuple):
 async def insert_messages(
     conn: Connection,
     endpoint_ids: Sequence[uuid.UUID],
-    event: Received,
+    event: Channelled,
     payload: bytes,
     trace: TraceContext = NO_TRACE,
     *,
@@ -213,6 +213,7 @@ async def insert_fanned(
         lease,
         MESSAGES_CHANNEL,
         filters_version,
+        [json.dumps(one.event.channels) for one in fanned],
         *(tracking.arguments() if tracking is not None else ()),
     )
     if filters_version is not None and rows[0]["version"] != filters_version:
@@ -248,13 +249,13 @@ async def insert_fanned(
 
 
 def _fanned(tracked: bool) -> str:
-    """insert_fanned's statement: $1-$13 its own parameters; with `tracked`, $14-$18 the tracking rows',
+    """insert_fanned's statement: $1-$14 its own parameters; with `tracked`, $15-$19 the tracking rows',
     which it writes when the filters' version holds, and writes messages only for the events they
     recorded. A tracked write, its own transaction, NOTIFYs only when it left messages to the claim: what
     it leased, this instance's fan-out hands over when the statement returns (every listening backend of
     the database wakes for a NOTIFY, whatever its channel)."""
     filters_hold = "($13::bigint IS NULL OR $13 = (SELECT version FROM filters_now))"
-    tracked_part = f"tracked AS ({Tracking.insert(14, where=filters_hold)})," if tracked else ""
+    tracked_part = f"tracked AS ({Tracking.insert(15, where=filters_hold)})," if tracked else ""
     only_tracked = "AND v.event_id IN (SELECT event_id FROM tracked)" if tracked else ""
     recorded = "(SELECT array_agg(event_id) FROM tracked)" if tracked else "NULL::uuid[]"
     all_leased = "coalesce((SELECT bool_and(attempts > 0) FROM inserted), false)"
@@ -262,17 +263,19 @@ def _fanned(tracked: bool) -> str:
     return f"""WITH filters_now AS (SELECT version FROM endpoint_filters_version),
            {tracked_part}
            events AS (
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[],
+                                    $14::text[])
                    WITH ORDINALITY AS v (event_id, event_type, order_id, correlation_id, payload, traceparent,
-                                         tracestate, n)),
+                                         tracestate, channels, n)),
            targets AS (
                SELECT * FROM unnest($8::int[], $9::uuid[], $10::bool[]) WITH ORDINALITY AS t (event_n, endpoint_id,
                                                                                              leased, n)),
            inserted AS (
                INSERT INTO messages (endpoint_id, event_id, event_type, order_id, correlation_id, payload,
-                                     traceparent, tracestate, attempts, next_attempt_at)
+                                     traceparent, tracestate, channels, attempts, next_attempt_at)
                SELECT e.id, v.event_id, v.event_type, v.order_id, v.correlation_id, v.payload, v.traceparent,
-                      v.tracestate, (t.leased AND NOT e.ordered)::int,
+                      v.tracestate, ARRAY(SELECT jsonb_array_elements_text(v.channels::jsonb)),
+                      (t.leased AND NOT e.ordered)::int,
                       CASE WHEN t.leased AND NOT e.ordered THEN clock_timestamp() + $11::interval ELSE now() END
                FROM targets t JOIN events v ON v.n = t.event_n JOIN endpoints e ON e.id = t.endpoint_id
                WHERE {filters_hold} {only_tracked}
@@ -310,8 +313,8 @@ async def insert_test_message(
 
 
 MESSAGE_COLUMNS: Final = (
-    "id, endpoint_id, event_id, event_type, order_id, status, attempts, next_attempt_at, created_at, delivered_at, "
-    "payload_expunged_at"
+    "id, endpoint_id, event_id, event_type, order_id, channels, status, attempts, next_attempt_at, created_at, "
+    "delivered_at, payload_expunged_at"
 )
 # A message's attempts, oldest first, as a JSON array (the message is `m`).
 ATTEMPT_LOG: Final = """coalesce((SELECT json_agg(json_build_object(
@@ -327,17 +330,20 @@ async def list_messages(
     endpoint_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
     status: str | None = None,
+    channel: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
 ) -> list[asyncpg.Record]:
-    """Messages, newest first, each with its attempts (oldest first) as a JSON array."""
+    """Messages, newest first, each with its attempts (oldest first) as a JSON array; with `channel`,
+    those whose event carried that channel."""
     return await conn.fetch(
         f"""SELECT {", ".join("m." + column for column in MESSAGE_COLUMNS.split(", "))}, {ATTEMPT_LOG}
             FROM messages m
             WHERE ($1::uuid IS NULL OR m.endpoint_id = $1) AND ($2::uuid IS NULL OR m.event_id = $2)
               AND ($3::text IS NULL OR m.status = $3)
               AND ($4::timestamptz IS NULL OR m.created_at >= $4) AND ($5::timestamptz IS NULL OR m.created_at < $5)
+              AND ($7::text IS NULL OR $7 = ANY (m.channels))
             ORDER BY m.created_at DESC, m.id DESC LIMIT $6""",
         endpoint_id,
         event_id,
@@ -345,6 +351,7 @@ async def list_messages(
         since,
         until,
         limit,
+        channel,
     )
 
 

@@ -61,14 +61,14 @@ async def test_an_endpoint_may_subscribe_only_to_types_in_the_catalogue(
     assert registered.count(receiver.url) == 1
 
 
-async def test_an_endpoint_with_a_channel_gets_only_its_channels_orders_and_one_without_gets_all(
+async def test_an_endpoint_with_a_channel_gets_only_its_channels_orders_and_one_without_gets_all_listed_by_channel(
     system: dict[str, ServiceProcess], stack: tuple[str, str], http: httpx.AsyncClient, api: str
 ) -> None:
     await wait_caught_up(stack)
     with WebhookReceiver() as shop, WebhookReceiver() as everything:
         async with endpoints(http, system["webhook_dispatcher"].url) as admin:
             pos = await admin.register(shop.url, ["order.created"], channels=["source:pos"])
-            await admin.register(everything.url, ["order.created"])
+            every = await admin.register(everything.url, ["order.created"])
             in_store = (await sample_order(http, api, source_name="pos"))["id"]
             online = (await sample_order(http, api, source_name="web"))["id"]
 
@@ -80,5 +80,14 @@ async def test_an_endpoint_with_a_channel_gets_only_its_channels_orders_and_one_
             messages = await admin.get(f"/webhooks/{pos['id']}/messages")
             assert [m["order_id"] for m in messages if int(m["order_id"]) in (in_store, online)] == [str(in_store)]
             await eventually(lambda: asyncio.sleep(0, orders(shop)), lambda got: got == {in_store})
+            # The endpoint that takes every channel: its messages show their event's channel, and list by it.
+            listed = await admin.get(f"/webhooks/{every['id']}/messages")
+            in_pos = await admin.get(f"/webhooks/{every['id']}/messages?channel=source:pos")
+            in_none = await admin.get(f"/webhooks/{every['id']}/messages?channel=source:nowhere")
 
     assert pos["channels"] == ["source:pos"]
+    shown = {int(m["order_id"]): m["channels"] for m in listed if int(m["order_id"]) in (in_store, online)}
+    assert shown == {in_store: ["source:pos"], online: ["source:web"]}
+    assert [m["order_id"] for m in in_pos if int(m["order_id"]) in (in_store, online)] == [str(in_store)]
+    assert all(m["channels"] == ["source:pos"] for m in in_pos)
+    assert [m for m in in_none if int(m["order_id"]) in (in_store, online)] == []

@@ -10,14 +10,13 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any, Unpack, cast
 
-from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, UnsafeDestination, Written
+from services.webhook_dispatcher.domain import Channelled, DeliveredAttempt, Delivery, UnsafeDestination, Written
 from services.webhook_dispatcher.erasure import ErasureService
 from services.webhook_dispatcher.operational import OperationalEvents
 from services.webhook_dispatcher.safe_http import Destinations
 from services.webhook_dispatcher.service import AttemptLog, MessageQuery, WebhookService
 from services.webhook_dispatcher.settings import DispatcherSettings
 from services.webhook_dispatcher.store import UPDATABLE, Fanned, Filters
-from shared.consumer import Received
 from shared.db import Connection
 from shared.events import Event
 from shared.tracing import TRACEPARENT, TRACESTATE, TraceContext
@@ -46,6 +45,7 @@ MESSAGE_COLUMNS = (
     "event_id",
     "event_type",
     "order_id",
+    "channels",
     "status",
     "attempts",
     "next_attempt_at",
@@ -147,6 +147,7 @@ class FakeStore:
             "event_id": uuid.uuid4(),
             "event_type": "order.created",
             "order_id": "42",
+            "channels": [],
             "correlation_id": None,
             "traceparent": None,
             "tracestate": None,
@@ -250,7 +251,7 @@ class FakeStore:
         self,
         conn: Connection,
         endpoint_ids: Sequence[uuid.UUID],
-        event: Received,
+        event: Channelled,
         payload: bytes,
         trace: TraceContext,
         *,
@@ -270,6 +271,7 @@ class FakeStore:
                 event_id=event.id,
                 event_type=event.type,
                 order_id=event.subject,
+                channels=list(event.channels),
                 correlation_id=event.correlation_id,
                 payload=payload,
                 traceparent=trace.get(TRACEPARENT),
@@ -316,13 +318,14 @@ class FakeStore:
 
     async def list_messages(self, conn: Connection, **query: Unpack[MessageQuery]) -> list[dict[str, Any]]:
         endpoint_id, event_id, status = query.get("endpoint_id"), query.get("event_id"), query.get("status")
-        since, until = query.get("since"), query.get("until")
+        channel, since, until = query.get("channel"), query.get("since"), query.get("until")
         wanted = [
             message
             for message in self.messages.values()
             if endpoint_id in (None, message["endpoint_id"])
             and event_id in (None, message["event_id"])
             and status in (None, message["status"])
+            and (channel is None or channel in message["channels"])
             and (since is None or message["created_at"] >= since)
             and (until is None or message["created_at"] < until)
         ]
