@@ -44,9 +44,11 @@ class SubmittedItem(Snapshot):
     pickup_date: str | None = None
 
 
-class CancellationSubmitted(Snapshot):
+class CancellationSubmitted(OrderSourced):
     """`cancellation.submitted`: one guest request or a bulk one, accepted by order_api; the only
-    event that carries the refund's bank account."""
+    event that carries the refund's bank account. Its `source_name` is the order's, so that the
+    worker's `cancellation.requested` carries the order's channel even before the worker has a copy of
+    the order (the two arrive on different topics)."""
 
     order_id: int
     items: list[SubmittedItem]

@@ -151,8 +151,10 @@ def submission(
     iban: str | None = None,
     loyalty: bool = False,
     first_request_id: int | None = None,
+    source_name: str | None = None,
 ) -> Event:
-    """`cancellation.submitted` of (line item id, quantity, type) items, with new request ids."""
+    """`cancellation.submitted` of (line item id, quantity, type) items, with new request ids, of an
+    order from `source_name` (None: as an order_api from before it named it)."""
     first = first_request_id or random.randrange(10**12, 10**13)
     data = CancellationSubmitted(
         order_id=order_id,
@@ -170,5 +172,6 @@ def submission(
         bank_account=BankAccount(iban=iban, holder_name="Jane Doe") if iban else None,
         fully_refund_as_loyalty_money=loyalty,
         submitted_at=datetime.now(UTC),
+        source_name=source_name,
     )
     return Event.new("cancellation.submitted", "order_api", str(order_id), data)

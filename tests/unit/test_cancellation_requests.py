@@ -69,6 +69,23 @@ async def test_a_cancel_taken_before_the_orders_copy_waits_for_it_then_pays_back
     assert store.requests[15].status == "approved"
 
 
+async def test_a_request_taken_before_the_orders_copy_carries_the_channel_the_submission_names(
+    setup: tuple[RequestService, FakeStore, FakeOutbox],
+) -> None:
+    service, store, outbox = setup
+    del store.orders[ORDER]  # the submission came on its own topic before the order's events
+
+    await service.submitted(CONN, submission(ORDER, (TEA, 1, "cancel"), first_request_id=30, source_name="pos"))
+    await service.submitted(CONN, submission(ORDER, (POT, 1, "cancel"), first_request_id=40))  # an older order_api's
+
+    requested = [
+        (event.data.request_id, event.channels)
+        for _, event in outbox.events
+        if event.type == "cancellation.requested" and isinstance(event.data, CancellationRequestData)
+    ]
+    assert requested == [(30, ("source:pos",)), (40, ())]
+
+
 async def test_a_return_approves_the_refund_requests_waiting_for_it(
     setup: tuple[RequestService, FakeStore, FakeOutbox],
 ) -> None:

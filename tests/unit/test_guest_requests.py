@@ -89,6 +89,8 @@ async def test_an_accepted_request_flags_its_item_and_hands_the_worker_the_full_
     assert IBAN not in changed.body().decode()  # PII-free
     assert "Jane Doe" not in changed.body().decode()
     assert handed.data == submitted
+    # The order's sales channel goes with the request, for the worker's events about it.
+    assert (submitted.source_name, handed.channels) == (placed.source_name, (f"source:{placed.source_name}",))
 
 
 async def test_a_miss_is_none_and_changes_nothing(database: FakeDatabase) -> None:

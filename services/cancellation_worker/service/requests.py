@@ -52,8 +52,10 @@ class RequestService:
             ids = ", ".join(str(request.request_id) for request in requests)
             raise Unprocessable(f"request id(s) {ids} exist already")
         order = await self._store.fetch_order(conn, submitted.order_id)
+        # The order's channel from its copy, else from the submission (one from an older order_api: none).
+        source_name = order.source_name if order else submitted.source_name
         for request in requests:
-            await self._publish.request(conn, "cancellation.requested", request, order.source_name if order else None)
+            await self._publish.request(conn, "cancellation.requested", request, source_name)
             if request.cancellation_type == "cancel" and order is not None:
                 await self._approve(conn, request, order)
 

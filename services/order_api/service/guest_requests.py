@@ -64,6 +64,7 @@ class GuestRequests:
                 pickup_address_id=request.pickup_address_id,
                 fully_refund_as_loyalty_money=request.fully_refund_as_loyalty_money,
                 submitted_at=now,
+                source_name=order.source_name,
             )
             event = Event.new(
                 "cancellation.submitted",
