@@ -1,7 +1,6 @@
 """The dispatcher's SQL: endpoints, messages and their attempts. Only the use cases call it (service.py,
 fan_out.py and the others); it decides no rule."""
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ import asyncpg
 
 from services.webhook_dispatcher.domain import Channelled, DeliveredAttempt, Delivery, Written
 from shared.db import Connection
+from shared.json_codec import dumps
 from shared.tracing import NO_TRACE, TRACEPARENT, TRACESTATE, TraceContext
 from shared.tracking import Tracking
 
@@ -213,7 +213,7 @@ async def insert_fanned(
         lease,
         MESSAGES_CHANNEL,
         filters_version,
-        [json.dumps(one.event.channels) for one in fanned],
+        [dumps(one.event.channels) for one in fanned],
         *(tracking.arguments() if tracking is not None else ()),
     )
     if filters_version is not None and rows[0]["version"] != filters_version:
