@@ -112,6 +112,22 @@ async def test_a_settled_message_is_listed_with_its_attempts_and_no_next_attempt
     assert [message["attempts"] for message in listed] == [[], []]
 
 
+async def test_messages_list_by_channel_and_an_overlong_channel_is_refused_naming_it(
+    api: httpx.AsyncClient, store: FakeStore
+) -> None:
+    endpoint = store.add_endpoint(url=URL)
+    pos = store.add_message(endpoint["id"], channels=["source:pos"])
+    store.add_message(endpoint["id"], channels=["source:web"])
+
+    listed = (await api.get(f"/webhooks/{endpoint['id']}/messages", params={"channel": "source:pos"})).json()
+    refused = await api.get(f"/webhooks/{endpoint['id']}/messages", params={"channel": "s" * 129})
+
+    assert [(message["id"], message["channels"]) for message in listed] == [(pos, ["source:pos"])]
+    assert _problem(refused, 422, "validation_error")["errors"] == [
+        {"field": "channel", "message": "String should have at most 128 characters", "type": "string_too_long"}
+    ]
+
+
 async def test_event_types_outside_the_catalogue_are_refused_naming_each(
     api: httpx.AsyncClient, store: FakeStore
 ) -> None:
