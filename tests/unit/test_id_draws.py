@@ -3,11 +3,13 @@ served together by the next draw, in the order they asked; a create cancelled or
 leaves none of the others waiting."""
 
 import asyncio
+from typing import cast
 
 import pytest
 
 from services.order_api.service.ports import NewIds
 from services.order_api.store.id_draws import IdDraws
+from shared.db import Connection
 
 
 class Sequences:
@@ -39,6 +41,11 @@ class Sequences:
         return {"order_ids": order_ids, "order_numbers": numbers, "object_ids": object_ids}
 
 
+def _asking(draws: IdDraws, conn: Sequences, objects: int = 1) -> "asyncio.Task[NewIds]":
+    """A create asking `draws` for its ids on `conn`, under way."""
+    return asyncio.create_task(draws.draw(cast(Connection, conn), objects))
+
+
 async def _answer(task: "asyncio.Task[NewIds]") -> NewIds:
     """The create's ids; a create left waiting fails the test instead of hanging it."""
     return await asyncio.wait_for(task, 5)
@@ -51,9 +58,9 @@ async def _settle() -> None:
 
 async def test_creates_waiting_for_a_draw_share_the_next_one_in_the_order_they_asked() -> None:
     conn, draws = Sequences(), IdDraws()
-    first = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    first = _asking(draws, conn)
     await _settle()
-    waiting = [asyncio.create_task(draws.draw(conn, objects)) for objects in (2, 0, 1)]  # type: ignore[arg-type]
+    waiting = [_asking(draws, conn, objects) for objects in (2, 0, 1)]
     await _settle()
     conn.gates[0].set()
     await _settle()
@@ -65,16 +72,16 @@ async def test_creates_waiting_for_a_draw_share_the_next_one_in_the_order_they_a
 
 async def test_a_create_alone_draws_at_once() -> None:
     conn, draws = Sequences(open_gates=True), IdDraws()
-    assert await draws.draw(conn, 2) == (101, 1001, [5001, 5002])  # type: ignore[arg-type]
-    assert await draws.draw(conn, 0) == (102, 1002, [])  # type: ignore[arg-type]
+    assert await _answer(_asking(draws, conn, 2)) == (101, 1001, [5001, 5002])
+    assert await _answer(_asking(draws, conn, 0)) == (102, 1002, [])
     assert conn.draws == [1, 1]
 
 
 async def test_a_cancelled_waiter_leaves_the_others_served() -> None:
     conn, draws = Sequences(), IdDraws()
-    first = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    first = _asking(draws, conn)
     await _settle()
-    gone, staying = (asyncio.create_task(draws.draw(conn, 1)) for _ in range(2))  # type: ignore[arg-type]
+    gone, staying = (_asking(draws, conn) for _ in range(2))
     await _settle()
     gone.cancel()
     conn.gates[0].set()
@@ -88,11 +95,11 @@ async def test_a_cancelled_waiter_leaves_the_others_served() -> None:
 
 async def test_a_waiter_cancelled_on_its_turn_passes_the_turn_on() -> None:
     conn, draws = Sequences(), IdDraws()
-    first = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    first = _asking(draws, conn)
     await _settle()
-    next_in_turn = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    next_in_turn = _asking(draws, conn)
     await _settle()
-    later = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    later = _asking(draws, conn)
     await _settle()
     conn.open_gates = True
     conn.gates[0].set()
@@ -106,9 +113,9 @@ async def test_a_waiter_cancelled_on_its_turn_passes_the_turn_on() -> None:
 
 async def test_a_failed_draw_fails_its_own_create_and_the_others_draw_again() -> None:
     conn, draws = Sequences(), IdDraws()
-    first = asyncio.create_task(draws.draw(conn, 1))  # type: ignore[arg-type]
+    first = _asking(draws, conn)
     await _settle()
-    others = [asyncio.create_task(draws.draw(conn, 1)) for _ in range(2)]  # type: ignore[arg-type]
+    others = [_asking(draws, conn) for _ in range(2)]
     await _settle()
     conn.failing.add(1)  # the second draw: the second create's, for both waiting
     conn.open_gates = True
