@@ -26,11 +26,6 @@ from tests.support.webhooks import endpoints, new_order_id, order_event, order_o
 PROJECT: Final = "order-events-e2e"
 REPLICAS: Final = {"cancellation_worker": 3, "webhook_dispatcher": 2, "anonymizer": 1}
 ORDERS: Final = 200
-# Postgres and Kafka published on free ports: the local stack may hold the compose file's defaults.
-POSTGRES_HOST_PORT: Final = free_port()
-KAFKA_HOST_PORT: Final = free_port()
-ADMIN_DSN: Final = f"postgresql://postgres:postgres@127.0.0.1:{POSTGRES_HOST_PORT}/orders"
-BOOTSTRAP: Final = f"localhost:{KAFKA_HOST_PORT}"
 # The receiver listens on the host's address on the project's network: a private one.
 PRIVATE_SUBNETS: Final = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
@@ -46,7 +41,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
     override.write_text(yaml.safe_dump({"services": services}))
     engine.configure()
     images.build_all()
-    ports = {"POSTGRES_HOST_PORT": str(POSTGRES_HOST_PORT), "KAFKA_HOST_PORT": str(KAFKA_HOST_PORT)}
+    # Postgres and Kafka published on free ports (the local stack may hold the compose file's defaults),
+    # chosen just before they are taken: chosen when the module loaded, a port stayed unclaimed through
+    # the rest of the suite, and once a service another test started was listening on it by then.
+    postgres_port = free_port()
+    kafka_port = next(port for port in iter(free_port, None) if port != postgres_port)
+    ports = {"POSTGRES_HOST_PORT": str(postgres_port), "KAFKA_HOST_PORT": str(kafka_port)}
     compose = Compose(PROJECT, (images.COMPOSE_FILE, override), ports)
     compose.remove()  # what an interrupted run left
     try:
@@ -64,8 +64,16 @@ def _running(platform: Compose, service: str) -> list[str]:
     )
 
 
-async def _stored_orders(orders: list[int]) -> int:
-    conn = await asyncpg.connect(ADMIN_DSN)
+def _admin_dsn(platform: Compose) -> str:
+    return f"postgresql://postgres:postgres@127.0.0.1:{platform.variables['POSTGRES_HOST_PORT']}/orders"
+
+
+def _bootstrap(platform: Compose) -> str:
+    return f"localhost:{platform.variables['KAFKA_HOST_PORT']}"
+
+
+async def _stored_orders(platform: Compose, orders: list[int]) -> int:
+    conn = await asyncpg.connect(_admin_dsn(platform))
     try:
         count: int = await conn.fetchval(
             f"SELECT count(*) FROM {CANCELLATION_WORKER.schema}.orders WHERE order_id = ANY($1::bigint[])", orders
@@ -93,12 +101,12 @@ async def test_killed_worker_containers_lose_no_order(platform: Compose) -> None
         admin_url = f"http://{platform.published(dispatchers[0], WEBHOOK_DISPATCHER.http_port)}"
         async with httpx.AsyncClient(timeout=20.0) as http, endpoints(http, admin_url) as api:
             await api.register(receiver.url, ["order.created"])
-            await publish(BOOTSTRAP, [order_event(order_id, 1) for order_id in orders[:half]])
+            await publish(_bootstrap(platform), [order_event(order_id, 1) for order_id in orders[:half]])
             await eventually(lambda: asyncio.sleep(0, len(_webhook_ids(receiver.received(), orders))), lambda n: n > 0)
 
             # SIGKILL one replica of each while the first half is still flowing, then send the rest.
             engine.podman("kill", "--signal", "KILL", workers[1], dispatchers[1], capture=True)
-            await publish(BOOTSTRAP, [order_event(order_id, 1) for order_id in orders[half:]])
+            await publish(_bootstrap(platform), [order_event(order_id, 1) for order_id in orders[half:]])
 
             delivered = await eventually(
                 lambda: asyncio.sleep(0, _webhook_ids(receiver.received(), orders)),
@@ -106,6 +114,8 @@ async def test_killed_worker_containers_lose_no_order(platform: Compose) -> None
                 timeout=240,
                 interval=1.0,
             )
-            assert await eventually(lambda: _stored_orders(orders), lambda n: n == ORDERS, timeout=240) == ORDERS
+            assert (
+                await eventually(lambda: _stored_orders(platform, orders), lambda n: n == ORDERS, timeout=240) == ORDERS
+            )
     # Redelivered after the kill, an order's event is still one webhook: one webhook-id per order.
     assert {order_id: len(ids) for order_id, ids in delivered.items() if len(ids) != 1} == {}
