@@ -1,0 +1,27 @@
+"""What every session a service opens (shared.db.create_pool) is set up with, on the real Postgres."""
+
+import asyncpg
+
+# Over Postgres' 2 kB threshold and compressible, as an order's document or an outbox row's body is.
+LARGE_VALUE = '{"title": "Bench widget", "sku": "BENCH-1", "quantity": 2}, ' * 200
+
+
+async def _stored_compression(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> str:
+    await conn.execute("CREATE TEMPORARY TABLE large_values (value text)")
+    try:
+        await conn.execute("INSERT INTO large_values VALUES ($1)", LARGE_VALUE)
+        method: str = await conn.fetchval("SELECT pg_column_compression(value) FROM large_values")
+        return method
+    finally:
+        await conn.execute("DROP TABLE large_values")
+
+
+async def test_a_service_compresses_large_values_with_lz4(scratch_pool: asyncpg.Pool, stack: tuple[str, str]) -> None:
+    async with scratch_pool.acquire() as conn:
+        assert await _stored_compression(conn) == "lz4"
+    # Postgres' own default, which a session opened otherwise keeps: what the setting changes.
+    plain = await asyncpg.connect(stack[0])
+    try:
+        assert await _stored_compression(plain) == "pglz"
+    finally:
+        await plain.close()
