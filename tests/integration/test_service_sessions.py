@@ -2,11 +2,13 @@
 
 import asyncpg
 
+from shared.db import Connection
+
 # Over Postgres' 2 kB threshold and compressible, as an order's document or an outbox row's body is.
 LARGE_VALUE = '{"title": "Bench widget", "sku": "BENCH-1", "quantity": 2}, ' * 200
 
 
-async def _stored_compression(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> str:
+async def _stored_compression(conn: Connection) -> str:
     await conn.execute("CREATE TEMPORARY TABLE large_values (value text)")
     try:
         await conn.execute("INSERT INTO large_values VALUES ($1)", LARGE_VALUE)
