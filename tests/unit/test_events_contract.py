@@ -17,6 +17,7 @@ from shared.event_catalogue import EXAMPLES
 from shared.event_types import CANCELLATION_EVENTS, EVENT_DATA_MODELS, FAMILIES, SUBSCRIBABLE
 from shared.events import CHANNELS_HEADER, CONTENT_TYPE, SPECVERSION, Event, InvalidEvent, decode_envelope, decode_event
 from shared.orders import LineItemSnapshot, OrderLifecycleData, OrderSnapshot
+from tests.support.cancellations import submission
 
 CREATED_AT = datetime(2024, 5, 17, 9, 30, 15, 123456, tzinfo=UTC)
 EVENT_ID = "6f1c2a54-3f59-4a55-9a3c-2b1d9b1c0e11"
@@ -187,6 +188,17 @@ def test_the_cancellation_workers_events_carry_the_channel_their_data_names_and_
     assert decode_event(published.headers(), published.body()).channels == ("source:pos",)
     assert old.data == example.model_copy(update={"source_name": None})
     assert (old.channels, event_channels(old.data)) == ((), ())
+
+
+@pytest.mark.parametrize("source_name", [42, ["pos"], {"name": "pos"}])
+def test_a_submission_naming_its_channel_wrongly_is_refused_naming_the_field(source_name: object) -> None:
+    submitted = submission(42, (7, 1, "cancel"), source_name="pos")
+    body = json.loads(submitted.body()) | {"source_name": source_name}
+
+    reason = _reason(submitted.headers(), json.dumps(body).encode())
+
+    assert reason.startswith("cancellation.submitted data is invalid:")
+    assert "source_name" in reason
 
 
 @pytest.mark.parametrize("header", ['"source:web"', "[1]", "[source:web]", '{"a": 1}'])
