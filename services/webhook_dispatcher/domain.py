@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, NamedTuple, Protocol
 import httpx
 
 from services.webhook_dispatcher import asymmetric
-from shared.consumer import Received
+from shared.consumer_handlers import Received
 from shared.erasure import MASK
 from shared.json_codec import dumps
 from shared.retries import next_delay
