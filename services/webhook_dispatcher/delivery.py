@@ -7,7 +7,8 @@ repeats. Each endpoint has an HTTP client (connection pool, http_client.py) of i
 messages. Endpoints with a rate limit are paced, and an endpoint whose last attempts all failed rests
 (circuit breaker) instead of eating slots. A delivered attempt is recorded with the others that ended
 meanwhile, in one statement (settling.py); a failed one in a transaction of its own, with its
-follow-ups. Either way the send's task ends only once its attempt is recorded.
+follow-ups. Either way the send's task ends only once its attempt is recorded; the endpoint's slot is
+free again as soon as the answer is in.
 """
 
 import asyncio
@@ -157,23 +158,34 @@ class Courier:
 
     async def send(self, delivery: Delivery) -> None:
         """Deliver a claimed message as one of its endpoint's requests in flight (waiting for a slot
-        when they are all taken), paced."""
+        when they are all taken), paced. The slot is the request's: it is free for the endpoint's next
+        message once the answer is in, while this attempt is recorded (a batch statement may take a
+        while under load; the endpoint's requests need not wait for it)."""
         state = self.endpoints.state(delivery.endpoint_id)
         state.in_flight += 1
         try:
             async with state.slots:
                 await state.pace(delivery.rate_limit)
-                await self.deliver(delivery)
+                answer, elapsed = await self._request(state, delivery)
         finally:
             state.in_flight -= 1
             state.last_used = time.monotonic()
+        await self._settle(state, delivery, answer, elapsed)
 
     async def deliver(self, delivery: Delivery) -> None:
         """Send one claimed message and settle it by the answer."""
         state = self.endpoints.state(delivery.endpoint_id)
+        answer, elapsed = await self._request(state, delivery)
+        await self._settle(state, delivery, answer, elapsed)
+
+    async def _request(self, state: EndpointState, delivery: Delivery) -> tuple[Answer, float]:
+        """The answer to the message's POST, and how long it took (seconds)."""
         started = time.perf_counter()
         answer = await post(state.client, delivery, self._settings.total_timeout_seconds)
-        elapsed = time.perf_counter() - started
+        return answer, time.perf_counter() - started
+
+    async def _settle(self, state: EndpointState, delivery: Delivery, answer: Answer, elapsed: float) -> None:
+        """Settle the message by the answer, returning once the attempt is recorded."""
         LATENCY.observe(elapsed)
         settlement = settle(delivery.attempt, answer.status, answer.retry_after, self._settings.retry_schedule_seconds)
         outcome = settlement.status

@@ -7,11 +7,12 @@ outbox (tests/support/webhook_fakes.py). What the real client reads of an answer
 is tests/integration/test_webhook_http_client.py's.
 """
 
+import asyncio
 import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from services.webhook_dispatcher.delivery import Courier, Endpoints
-from services.webhook_dispatcher.domain import Delivery, generate_secret
+from services.webhook_dispatcher.domain import DeliveredAttempt, Delivery, generate_secret
 from services.webhook_dispatcher.settings import DispatcherSettings
+from shared.db import Connection
 from shared.webhook_events import WebhookEndpointDisabledData, WebhookMessageExhaustedData
 from tests.support.fake_http import MockHttp
 from tests.support.webhook_fakes import FakeStore, in_memory_service
@@ -291,6 +293,58 @@ async def test_an_answer_or_error_postgres_text_cannot_hold_is_recorded_with_a_r
     answered, refused = recorder.attempts
     assert answered["response_excerpt"] == "bad\ufffdbody\ufffd"
     assert refused["error"] == "ConnectError: refused by \ufffd and ?"
+
+
+# ---- an endpoint's slots ------------------------------------------------------------------------
+
+
+class _SlowRecords(FakeStore):
+    """A store whose delivered attempts are recorded only once `written` is set: a batch statement
+    that takes a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    async def record_deliveries(self, conn: Connection, delivered: Sequence[DeliveredAttempt]) -> None:
+        await self.written.wait()
+        await super().record_deliveries(conn, delivered)
+
+
+async def test_an_endpoints_next_request_goes_while_the_last_attempt_is_being_recorded() -> None:
+    store = _SlowRecords()
+    store.add_endpoint(ENDPOINT_ID, url="https://subscriber.example/hooks")
+    subscriber, both_sent = _Subscriber(), asyncio.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        response = subscriber(request)
+        if len(subscriber.requests) == 2:
+            both_sent.set()
+        return response
+
+    settings = DispatcherSettings(endpoint_concurrency=1)
+    async with _client(answer) as client:
+        sender = Courier(in_memory_service(store, settings), settings, lambda: client)
+        first, second = (
+            dataclasses.replace(_delivery(generate_secret()), message_id=number, event_id=uuid.uuid4())
+            for number in (1, 2)
+        )
+        sends = [asyncio.create_task(sender.send(delivery)) for delivery in (first, second)]
+        async with asyncio.timeout(5):
+            await both_sent.wait()
+
+        # One request at a time, yet the second went before the first attempt was in the store.
+        assert [request.headers["webhook-id"] for request in subscriber.requests] == [
+            str(first.event_id),
+            str(second.event_id),
+        ]
+        assert store.attempts == []
+        assert not any(send.done() for send in sends)
+
+        store.written.set()
+        await asyncio.gather(*sends)
+    # Each send ended only once its attempt was recorded.
+    assert [attempt["delivery"].message_id for attempt in store.attempts] == [1, 2]
 
 
 # ---- endpoint state: freed when idle -----------------------------------------------------------
