@@ -253,7 +253,9 @@ def _fanned(tracked: bool) -> str:
     which it writes when the filters' version holds, and writes messages only for the events they
     recorded. A tracked write, its own transaction, NOTIFYs only when it left messages to the claim: what
     it leased, this instance's fan-out hands over when the statement returns (every listening backend of
-    the database wakes for a NOTIFY, whatever its channel)."""
+    the database wakes for a NOTIFY, whatever its channel). The ids recorded come on the first row only:
+    on every row, a poll of 200 events to 4 endpoints returned 800 copies of 200 ids, 160,000 UUIDs to
+    encode and decode (a statement of 500 events to 4 endpoints took 550-800 ms instead of 70-150)."""
     filters_hold = "($13::bigint IS NULL OR $13 = (SELECT version FROM filters_now))"
     tracked_part = f"tracked AS ({Tracking.insert(15, where=filters_hold)})," if tracked else ""
     only_tracked = "AND v.event_id IN (SELECT event_id FROM tracked)" if tracked else ""
@@ -285,7 +287,8 @@ def _fanned(tracked: bool) -> str:
            SELECT c.version, i.id AS message_id, i.event_id, i.attempts AS attempt, e.id AS endpoint_id, e.url,
                   e.secret, e.headers, e.rate_limit,
                   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret,
-                  txid_current()::text AS transaction, {recorded} AS recorded,
+                  txid_current()::text AS transaction,
+                  CASE WHEN row_number() OVER () = 1 THEN {recorded} END AS recorded,
                   CASE WHEN i.id IS NOT NULL AND {notify} THEN pg_notify(
                       $12, txid_current()::text || CASE WHEN {all_leased} THEN '{ALL_LEASED}' ELSE '' END)
                   END AS notified
