@@ -19,7 +19,10 @@ Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProx
 # row's body, a webhook message's payload: over the 2 kB at which Postgres compresses) with lz4 instead
 # of the default pglz: about 15 % less Postgres CPU per order insert, and faster to read back
 # (bench/README.md, "Seventh round"). Values already stored keep their method; each is read with its own.
-SESSION_SETTINGS: Final = {"default_toast_compression": "lz4"}
+# And no JIT compilation: the services' statements are short, and a generous estimate (a claim's, with a
+# large backlog) is enough to pass `jit_above_cost` and spend 10-250 ms compiling a statement that then
+# runs in one (bench/README.md, "Eighth round").
+SESSION_SETTINGS: Final = {"default_toast_compression": "lz4", "jit": "off"}
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

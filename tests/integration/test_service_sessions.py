@@ -1,5 +1,7 @@
 """What every session a service opens (shared.db.create_pool) is set up with, on the real Postgres."""
 
+import json
+
 import asyncpg
 
 from shared.db import Connection
@@ -25,5 +27,24 @@ async def test_a_service_compresses_large_values_with_lz4(scratch_pool: asyncpg.
     plain = await asyncpg.connect(stack[0])
     try:
         assert await _stored_compression(plain) == "pglz"
+    finally:
+        await plain.close()
+
+
+async def _compiled(conn: Connection) -> bool:
+    """Whether Postgres would JIT-compile a statement estimated well over `jit_above_cost`."""
+    plan = await conn.fetchval("EXPLAIN (FORMAT JSON) SELECT count(*) FROM generate_series(1, 100000000) AS g")
+    document = json.loads(plan) if isinstance(plan, str) else plan  # a service's pool decodes JSON itself
+    return "JIT" in document[0]
+
+
+async def test_a_service_never_jit_compiles_a_statement(scratch_pool: asyncpg.Pool, stack: tuple[str, str]) -> None:
+    async with scratch_pool.acquire() as conn:
+        assert not await _compiled(conn)
+    # A session opened otherwise compiles it, where the server has JIT at all: what the setting changes.
+    plain = await asyncpg.connect(stack[0])
+    try:
+        if await plain.fetchval("SELECT pg_jit_available()"):
+            assert await _compiled(plain)
     finally:
         await plain.close()
