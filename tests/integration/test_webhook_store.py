@@ -98,6 +98,25 @@ async def test_claims_leave_each_endpoint_only_its_room_and_skip_disabled_ones(p
     assert sorted(str(d.endpoint_id) for d in rest) == sorted([str(full)] * 5 + [str(half)] * 4 + [str(idle)] * 2)
 
 
+async def test_an_endpoint_with_little_room_leaves_the_rest_of_a_claim_to_the_others(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        crowded, other = await _endpoint(conn), await _endpoint(conn)
+        for order_id in range(20):  # due before any of the other endpoint's
+            await store.insert_messages(conn, [crowded], order_event(order_id, 1), b"{}")
+        for order_id in range(20, 25):
+            await store.insert_messages(conn, [other], order_event(order_id, 1), b"{}")
+
+    claimed = await _claim(pool, 4, per_endpoint=10, in_flight={crowded: 9})
+
+    # The crowded endpoint's one free slot, then the other's oldest, although 19 older ones are due.
+    assert sorted((d.order_id, d.endpoint_id) for d in claimed) == [
+        ("0", crowded),
+        ("20", other),
+        ("21", other),
+        ("22", other),
+    ]
+
+
 async def test_two_concurrent_claims_never_take_the_same_message(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         endpoint = await _endpoint(conn)
