@@ -407,9 +407,9 @@ async def claim_due(
     ordered endpoint a message waits while an earlier one of its order is pending (being sent, or
     waiting for a retry). Each endpoint with room is read apart, through messages_due_per_endpoint
     (migration 0011), so a full endpoint's backlog is never read: scanning every due message in time
-    order, a claim passed over all of a slow endpoint's (60 ms at 100,000) to reach another's. What an
-    endpoint's scan locks and the claim does not take (beyond `limit` across endpoints) is free again
-    when the statement ends."""
+    order, a claim passed over all of a slow endpoint's (21.6 ms at 100,000, now 1.1) to reach another's.
+    What an endpoint's scan locks and the claim does not take (beyond `limit` across endpoints) is free
+    again when the claim's transaction ends."""
     rows = await conn.fetch(
         """WITH busy AS (
                SELECT endpoint_id, $4 - n AS room FROM unnest($3::uuid[], $5::int[]) AS b (endpoint_id, n)),
