@@ -1,13 +1,25 @@
 """What every session a service opens (shared.db.create_pool) is set up with, on the real Postgres."""
 
 import json
+from collections.abc import AsyncIterator
 
 import asyncpg
+import pytest
 
 from shared.db import Connection
 
 # Over Postgres' 2 kB threshold and compressible, as an order's document or an outbox row's body is.
 LARGE_VALUE = '{"title": "Bench widget", "sku": "BENCH-1", "quantity": 2}, ' * 200
+
+
+@pytest.fixture
+async def plain(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
+    """A session opened without the services' settings: Postgres' own defaults, what the settings change."""
+    conn = await asyncpg.connect(stack[0])
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def _stored_compression(conn: Connection) -> str:
@@ -20,15 +32,12 @@ async def _stored_compression(conn: Connection) -> str:
         await conn.execute("DROP TABLE large_values")
 
 
-async def test_a_service_compresses_large_values_with_lz4(scratch_pool: asyncpg.Pool, stack: tuple[str, str]) -> None:
+async def test_a_service_compresses_large_values_with_lz4(
+    scratch_pool: asyncpg.Pool, plain: asyncpg.Connection
+) -> None:
     async with scratch_pool.acquire() as conn:
         assert await _stored_compression(conn) == "lz4"
-    # Postgres' own default, which a session opened otherwise keeps: what the setting changes.
-    plain = await asyncpg.connect(stack[0])
-    try:
-        assert await _stored_compression(plain) == "pglz"
-    finally:
-        await plain.close()
+    assert await _stored_compression(plain) == "pglz"
 
 
 async def _compiled(conn: Connection) -> bool:
@@ -38,13 +47,8 @@ async def _compiled(conn: Connection) -> bool:
     return "JIT" in document[0]
 
 
-async def test_a_service_never_jit_compiles_a_statement(scratch_pool: asyncpg.Pool, stack: tuple[str, str]) -> None:
+async def test_a_service_never_jit_compiles_a_statement(scratch_pool: asyncpg.Pool, plain: asyncpg.Connection) -> None:
     async with scratch_pool.acquire() as conn:
         assert not await _compiled(conn)
-    # A session opened otherwise compiles it, where the server has JIT at all: what the setting changes.
-    plain = await asyncpg.connect(stack[0])
-    try:
-        if await plain.fetchval("SELECT pg_jit_available()"):
-            assert await _compiled(plain)
-    finally:
-        await plain.close()
+    if await plain.fetchval("SELECT pg_jit_available()"):  # where the server has JIT at all
+        assert await _compiled(plain)
