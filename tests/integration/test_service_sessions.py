@@ -1,25 +1,13 @@
 """What every session a service opens (shared.db.create_pool) is set up with, on the real Postgres."""
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from shared.db import Connection
 
 # Over Postgres' 2 kB threshold and compressible, as an order's document or an outbox row's body is.
 LARGE_VALUE = '{"title": "Bench widget", "sku": "BENCH-1", "quantity": 2}, ' * 200
-
-
-@pytest.fixture
-async def plain(stack: tuple[str, str]) -> AsyncIterator[asyncpg.Connection]:
-    """A session opened without the services' settings: Postgres' own defaults, what the settings change."""
-    conn = await asyncpg.connect(stack[0])
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def _stored_compression(conn: Connection) -> str:
@@ -33,11 +21,12 @@ async def _stored_compression(conn: Connection) -> str:
 
 
 async def test_a_service_compresses_large_values_with_lz4(
-    scratch_pool: asyncpg.Pool, plain: asyncpg.Connection
+    scratch_pool: asyncpg.Pool, admin_db: asyncpg.Connection
 ) -> None:
     async with scratch_pool.acquire() as conn:
         assert await _stored_compression(conn) == "lz4"
-    assert await _stored_compression(plain) == "pglz"
+    # A session opened without the services' settings keeps Postgres' default: what the setting changes.
+    assert await _stored_compression(admin_db) == "pglz"
 
 
 async def _compiled(conn: Connection) -> bool:
@@ -47,8 +36,10 @@ async def _compiled(conn: Connection) -> bool:
     return "JIT" in document[0]
 
 
-async def test_a_service_never_jit_compiles_a_statement(scratch_pool: asyncpg.Pool, plain: asyncpg.Connection) -> None:
+async def test_a_service_never_jit_compiles_a_statement(
+    scratch_pool: asyncpg.Pool, admin_db: asyncpg.Connection
+) -> None:
     async with scratch_pool.acquire() as conn:
         assert not await _compiled(conn)
-    if await plain.fetchval("SELECT pg_jit_available()"):  # where the server has JIT at all
-        assert await _compiled(plain)
+    if await admin_db.fetchval("SELECT pg_jit_available()"):  # where the server has JIT at all
+        assert await _compiled(admin_db)
