@@ -9,7 +9,7 @@ from services.order_api.api.elastic_path import errors as elastic_path
 from services.order_api.api.haravan import errors as haravan
 from services.order_api.handlers import subscribe
 from services.order_api.settings import OrderApiSettings
-from services.order_api.store.id_draws import IdDraws
+from services.order_api.store.orders import Gatherings
 from services.order_api.workers import fold_order_counts, purge_http_guards
 from shared.runtime import create_app, serve
 from shared.services import ORDER_API
@@ -29,8 +29,8 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,
     )
-    # The routes' creates draw their orders' ids together (store/id_draws.py).
-    app.state.id_draws = IdDraws()
+    # The routes' creates draw their orders' ids and insert lean orders together (store/gathering.py).
+    app.state.gatherings = Gatherings()
     include_routes(app)
     install_order_errors(app)
     # Outermost: every problem answer of the Haravan and Elastic Path dialects, the edge's included, in

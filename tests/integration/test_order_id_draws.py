@@ -8,7 +8,7 @@ import asyncpg
 
 from services.order_api.service.orders import OrderService
 from services.order_api.store import PostgresDatabase
-from services.order_api.store.id_draws import IdDraws
+from services.order_api.store.orders import Gatherings
 from shared.order_facts import OrderDraft
 from tests.support.order_rules import custom, order
 
@@ -26,7 +26,7 @@ async def _last_values(pool: asyncpg.Pool) -> tuple[int, int, int]:
 
 
 async def test_concurrent_creates_each_get_their_own_ids_and_none_is_wasted(order_api_pool: asyncpg.Pool) -> None:
-    service = OrderService(PostgresDatabase(order_api_pool, IdDraws()), max_event_bytes=1_000_000)
+    service = OrderService(PostgresDatabase(order_api_pool, Gatherings()), max_event_bytes=1_000_000)
     drafts = [OrderDraft.model_validate(order(*[custom("5.00")] * (1 + n % 3))) for n in range(CREATES)]
     await service.create_order(drafts[0], may_read=True)  # the sequences have a last value
     before = await _last_values(order_api_pool)

@@ -1,6 +1,6 @@
 """IdDraws (services/order_api/store/id_draws.py): creates that want ids while a draw is under way are
 served together by the next draw, in the order they asked; a create cancelled or failing meanwhile
-leaves none of the others waiting."""
+leaves none of the others waiting (store/gathering.py, through its first user)."""
 
 import asyncio
 from typing import cast
@@ -43,7 +43,7 @@ class Sequences:
 
 def _asking(draws: IdDraws, conn: Sequences, objects: int = 1) -> "asyncio.Task[NewIds]":
     """A create asking `draws` for its ids on `conn`, under way."""
-    return asyncio.create_task(draws.draw(cast(Connection, conn), objects))
+    return asyncio.create_task(draws.send(cast(Connection, conn), objects))
 
 
 async def _answer(task: "asyncio.Task[NewIds]") -> NewIds:
@@ -111,17 +111,18 @@ async def test_a_waiter_cancelled_on_its_turn_passes_the_turn_on() -> None:
     assert conn.draws == [1, 1]
 
 
-async def test_a_failed_draw_fails_its_own_create_and_the_others_draw_again() -> None:
+async def test_a_failed_shared_draw_leaves_each_create_to_draw_alone() -> None:
     conn, draws = Sequences(), IdDraws()
     first = _asking(draws, conn)
     await _settle()
     others = [_asking(draws, conn) for _ in range(2)]
     await _settle()
-    conn.failing.add(1)  # the second draw: the second create's, for both waiting
+    # The second draw (the second create's, for both waiting) fails, and so does that create's own next.
+    conn.failing.update({1, 2})
     conn.open_gates = True
     conn.gates[0].set()
     assert (await _answer(first))[0] == 101
     with pytest.raises(ConnectionResetError):
         await _answer(others[0])
     assert (await _answer(others[1]))[0] == 102
-    assert conn.draws == [1, 2, 1]
+    assert conn.draws == [1, 2, 1, 1]

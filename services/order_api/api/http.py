@@ -86,7 +86,7 @@ UseCaseT = TypeVar("UseCaseT", OrderService, RefundService, GuestRequests, Anony
 
 async def _use_case(request: Request, kind: type[UseCaseT]) -> UseCaseT:
     runtime: Runtime[OrderApiSettings] = await get_runtime(request)
-    database = PostgresDatabase(runtime.pool, request.app.state.id_draws)
+    database = PostgresDatabase(runtime.pool, request.app.state.gatherings)
     return kind(database, max_event_bytes=runtime.settings.max_event_bytes)
 
 

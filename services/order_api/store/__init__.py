@@ -17,8 +17,7 @@ from services.order_api.store.catalog import CustomerRows, VariantRows
 from services.order_api.store.customer_erasure import CustomerErasureRows
 from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
-from services.order_api.store.id_draws import IdDraws
-from services.order_api.store.orders import OrderRows
+from services.order_api.store.orders import Gatherings, OrderRows
 from services.order_api.store.reference_data import ReferenceRows
 from shared.db import Connection
 from shared.events import Event
@@ -36,8 +35,8 @@ class OutboxRows:
 class PostgresTables:
     """Every table family through one connection."""
 
-    def __init__(self, conn: Connection, draws: IdDraws | None = None) -> None:
-        self.orders = OrderRows(conn, draws)
+    def __init__(self, conn: Connection, gatherings: Gatherings | None = None) -> None:
+        self.orders = OrderRows(conn, gatherings)
         self.catalog = VariantRows(conn)
         self.customers = CustomerRows(conn)
         self.http_guards = HttpGuardRows(conn)
@@ -48,22 +47,23 @@ class PostgresTables:
 
 
 class PostgresDatabase:
-    """The tables on connections from the service's pool; new orders' ids drawn together with the other
-    creates sharing `draws` (one per process: id_draws.py), else alone."""
+    """The tables on connections from the service's pool; what creates send together (their ids' draws,
+    lean inserts) sent with the other creates sharing `gatherings` (one per process: gathering.py), else
+    alone."""
 
-    def __init__(self, pool: asyncpg.Pool, draws: IdDraws | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, gatherings: Gatherings | None = None) -> None:
         self.pool = pool
-        self.draws = draws
+        self.gatherings = gatherings
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTables]:
         async with self.pool.acquire() as conn, conn.transaction():
-            yield PostgresTables(conn, self.draws)
+            yield PostgresTables(conn, self.gatherings)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[PostgresTables]:
         async with self.pool.acquire() as conn:
-            yield PostgresTables(conn, self.draws)
+            yield PostgresTables(conn, self.gatherings)
 
 
 class InTransaction:

@@ -2,7 +2,10 @@
 on copied into indexed columns. A new order's first event goes into the outbox in the order's own
 INSERT statement (one round trip), written as `shared.outbox` writes every row."""
 
+import functools
+import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
 import asyncpg
@@ -11,6 +14,7 @@ from services.order_api.domain.payments import refunded_amount
 from services.order_api.domain.queries import OrderQuery, Page
 from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.ports import NewIds, UpstreamIdTaken
+from services.order_api.store.gathering import Gathering
 from services.order_api.store.id_draws import IdDraws, draw_ids
 from services.order_api.store.order_counts import OrderCountRows, counted
 from services.order_api.store.order_filters import where
@@ -49,6 +53,8 @@ _COLUMNS: Final = (
     "document",
 )
 _UPSTREAM_ID_KEY: Final = "orders_upstream_id_key"
+# The most lean creates one insert statement carries (34 parameters each).
+MOST_LEAN_INSERTS: Final = 32
 
 
 def _values(order: OrderSnapshot, document: str) -> list[Any]:
@@ -70,14 +76,31 @@ _SET: Final = ", ".join(f"{name} = {_placeholder(name, n)}" for n, name in enume
 _ORDER_TARGET: Final = (
     f"INSERT INTO orders (id, {', '.join(_COLUMNS)}, order_number, token, created_at, sequence, create_fingerprint)"
 )
-_ORDER_VALUES: Final = (
-    f"$1, {', '.join(_placeholder(name, n) for n, name in enumerate(_COLUMNS, start=2))}, "
-    f"${len(_COLUMNS) + 2}, ${len(_COLUMNS) + 3}, ${len(_COLUMNS) + 4}, 1, ${len(_COLUMNS) + 5}"
-)
+
+
+def _order_values(shift: int = 0) -> str:
+    """An order's row of VALUES: its id, the columns, its number, token, creation time, first sequence and
+    the create's fingerprint, from parameters numbered from `shift` + 1."""
+    return (
+        f"${shift + 1}, {', '.join(_placeholder(name, shift + n) for n, name in enumerate(_COLUMNS, start=2))}, "
+        f"${shift + len(_COLUMNS) + 2}, ${shift + len(_COLUMNS) + 3}, ${shift + len(_COLUMNS) + 4}, 1, "
+        f"${shift + len(_COLUMNS) + 5}"
+    )
+
+
+_ORDER_VALUES: Final = _order_values()
 _INSERT_ORDER: Final = f"{_ORDER_TARGET} VALUES ({_ORDER_VALUES})"
 # The new order's first event's outbox row follows the order's parameters.
 _FIRST_OUTBOX_PARAMETER: Final = len(_COLUMNS) + 6
-_OUTBOX_VALUES: Final = ", ".join(f"${n}" for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))
+# A lean create's parameters: its order's, then its event's outbox row's.
+_LEAN_PARAMETERS: Final = _FIRST_OUTBOX_PARAMETER + 4
+
+
+def _outbox_values(shift: int = 0) -> str:
+    return ", ".join(f"${shift + n}" for n in range(_FIRST_OUTBOX_PARAMETER, _FIRST_OUTBOX_PARAMETER + 5))
+
+
+_OUTBOX_VALUES: Final = _outbox_values()
 
 
 def _order_and_event(*, if_counted: bool) -> str:
@@ -97,7 +120,39 @@ def _parameter(name: str) -> str:
     return f"${_COLUMNS.index(name) + 2}"
 
 
-_INSERT_ORDER_AND_EVENT: Final = f"WITH {_order_and_event(if_counted=False)}"
+@functools.cache
+def _lean_inserts(creates: int) -> str:
+    """The orders of `creates` lean creates and their events' outbox rows in one statement, in order,
+    each create's `_LEAN_PARAMETERS` after those of the one before it."""
+    shifts = range(0, creates * _LEAN_PARAMETERS, _LEAN_PARAMETERS)
+    return (
+        f"WITH new_order AS ({_ORDER_TARGET} VALUES {', '.join(f'({_order_values(s)})' for s in shifts)}) "
+        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES {', '.join(f'({_outbox_values(s)})' for s in shifts)}"
+    )
+
+
+async def _insert_lean(conn: Connection, creates: list[list[Any]]) -> list[None]:
+    await conn.execute(_lean_inserts(len(creates)), *itertools.chain.from_iterable(creates))
+    return [None] * len(creates)
+
+
+class LeanInserts(Gathering[list[Any], None]):
+    """The inserts of one process's lean creates (an order without a customer record to count, with its
+    `order.created` outbox row), those at the same moment in one statement (gathering.py), at most
+    `MOST_LEAN_INSERTS` of them: a prepared statement per number of creates it has carried."""
+
+    def __init__(self) -> None:
+        super().__init__(_insert_lean, most=MOST_LEAN_INSERTS)
+
+
+@dataclass(frozen=True, eq=False)
+class Gatherings:
+    """What one process's creates send together (one per app: its pool, its database)."""
+
+    draws: IdDraws = field(default_factory=IdDraws)
+    inserts: LeanInserts = field(default_factory=LeanInserts)
+
+
 # An order with a customer is counted on the customer's record in its own insert, from the order's own
 # parameters and its name after the outbox row's: the record the order shows (`with_counted_customer`)
 # is the one written here. An existing record is counted only if it is still at the version the order
@@ -127,19 +182,20 @@ def _stored(row: asyncpg.Record) -> StoredOrder:
 
 
 class OrderRows:
-    """The orders table, through one connection (and whatever transaction it is in); new ids drawn
-    with the process's other creates through `draws`, or alone."""
+    """The orders table, through one connection (and whatever transaction it is in); a create's new ids
+    drawn, and a lean create's order inserted, with the process's other creates through `gatherings`,
+    or alone."""
 
-    def __init__(self, conn: Connection, draws: IdDraws | None = None) -> None:
+    def __init__(self, conn: Connection, gatherings: Gatherings | None = None) -> None:
         self.conn = conn
-        self.draws = draws
+        self.gatherings = gatherings
 
     async def allocate_ids(self, objects: int) -> NewIds:
         """A new order id, order number, and `objects` ids for its nested objects, in one round trip
         (perhaps another create's)."""
-        if self.draws is None:
+        if self.gatherings is None:
             return (await draw_ids(self.conn, [objects]))[0]
-        return await self.draws.draw(self.conn, objects)
+        return await self.gatherings.draws.send(self.conn, objects)
 
     async def next_object_id(self) -> int:
         value: int = await self.conn.fetchval("SELECT nextval('object_id_seq')")
@@ -163,7 +219,12 @@ class OrderRows:
                 return first
             outbox_row = outbox_values(ORDERS_EVENTS, event(first))
             if customer is None:
-                await self.conn.execute(_INSERT_ORDER_AND_EVENT, *row, *outbox_row)
+                # Another create's statement writes it only outside a transaction: in one, it is written
+                # by this connection's, with the rest of the transaction.
+                if self.gatherings is None or self.conn.is_in_transaction():
+                    await _insert_lean(self.conn, [[*row, *outbox_row]])
+                else:
+                    await self.gatherings.inserts.send(self.conn, [*row, *outbox_row])
             elif customer_version is None:
                 details = (customer.email, customer.first_name, customer.last_name, customer.phone)
                 await self.conn.execute(
