@@ -9,6 +9,7 @@ import json
 
 import asyncpg
 
+from services.order_api.domain.stored import StoredOrder
 from services.order_api.service.errors import UpstreamConflict
 from services.order_api.service.lifecycle import order_event
 from services.order_api.service.orders import OrderService
@@ -84,8 +85,8 @@ def _numbered(number: int) -> OrderSnapshot:
     )
 
 
-def _created(first: object) -> Event:
-    return order_event("order.created", first, 1_000_000)  # type: ignore[arg-type]
+def _created(first: StoredOrder) -> Event:
+    return order_event("order.created", first, 1_000_000)
 
 
 class _RolledBack(Exception):
