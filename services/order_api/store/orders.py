@@ -53,8 +53,8 @@ _COLUMNS: Final = (
     "document",
 )
 _UPSTREAM_ID_KEY: Final = "orders_upstream_id_key"
-# The most lean creates one insert statement carries (34 parameters each).
-MOST_LEAN_INSERTS: Final = 32
+# The most creates one insert statement carries (34 or 41 parameters each).
+_MOST_NEW_ORDERS: Final = 32
 
 
 def _values(order: OrderSnapshot, document: str) -> list[Any]:
@@ -92,8 +92,6 @@ _ORDER_VALUES: Final = _order_values()
 _INSERT_ORDER: Final = f"{_ORDER_TARGET} VALUES ({_ORDER_VALUES})"
 # The new order's first event's outbox row follows the order's parameters.
 _FIRST_OUTBOX_PARAMETER: Final = len(_COLUMNS) + 6
-# A lean create's parameters: its order's, then its event's outbox row's.
-_LEAN_PARAMETERS: Final = _FIRST_OUTBOX_PARAMETER + 4
 
 
 def _outbox_values(shift: int = 0) -> str:
@@ -103,54 +101,8 @@ def _outbox_values(shift: int = 0) -> str:
 _OUTBOX_VALUES: Final = _outbox_values()
 
 
-def _order_and_event(*, if_counted: bool) -> str:
-    """The order's insert and its event's outbox row, after WITH and whatever the statement does first
-    (one round trip, not two); `if_counted`: only if that was a `counted` clause that returned its row."""
-
-    def rows(values: str) -> str:
-        return f"SELECT {values} FROM counted" if if_counted else f"VALUES ({values})"
-
-    return (
-        f"new_order AS ({_ORDER_TARGET} {rows(_ORDER_VALUES)}) "
-        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) {rows(_OUTBOX_VALUES)}"
-    )
-
-
-def _parameter(name: str) -> str:
-    return f"${_COLUMNS.index(name) + 2}"
-
-
-@functools.cache
-def _lean_inserts(creates: int) -> str:
-    """The orders of `creates` lean creates and their events' outbox rows in one statement, in order,
-    each create's `_LEAN_PARAMETERS` after those of the one before it."""
-    shifts = range(0, creates * _LEAN_PARAMETERS, _LEAN_PARAMETERS)
-    return (
-        f"WITH new_order AS ({_ORDER_TARGET} VALUES {', '.join(f'({_order_values(s)})' for s in shifts)}) "
-        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES {', '.join(f'({_outbox_values(s)})' for s in shifts)}"
-    )
-
-
-async def _insert_lean(conn: Connection, creates: list[list[Any]]) -> list[None]:
-    await conn.execute(_lean_inserts(len(creates)), *itertools.chain.from_iterable(creates))
-    return [None] * len(creates)
-
-
-class LeanInserts(Gathering[list[Any], None]):
-    """The inserts of one process's lean creates (an order without a customer record to count, with its
-    `order.created` outbox row), those at the same moment in one statement (gathering.py), at most
-    `MOST_LEAN_INSERTS` of them: a prepared statement per number of creates it has carried."""
-
-    def __init__(self) -> None:
-        super().__init__(_insert_lean, most=MOST_LEAN_INSERTS)
-
-
-@dataclass(frozen=True, eq=False)
-class Gatherings:
-    """What one process's creates send together (one per app: its pool, its database)."""
-
-    draws: IdDraws = field(default_factory=IdDraws)
-    inserts: LeanInserts = field(default_factory=LeanInserts)
+def _parameter(name: str, shift: int = 0) -> str:
+    return f"${shift + _COLUMNS.index(name) + 2}"
 
 
 # An order with a customer is counted on the customer's record in its own insert, from the order's own
@@ -165,16 +117,76 @@ _COUNT_ON_CUSTOMER: Final = (
     f"last_order_id = $1, last_order_name = ${_NAME_PARAMETER}, updated_at = {_parameter('updated_at')} "
     f"WHERE id = {_parameter('customer_id')} AND xmin::text = ${_VERSION_PARAMETER} RETURNING id"
 )
-_INSERT_COUNTED_ORDER_AND_EVENT: Final = f"WITH counted AS ({_COUNT_ON_CUSTOMER}), {_order_and_event(if_counted=True)}"
-_MAKE_CUSTOMER: Final = (
+_INSERT_COUNTED_ORDER_AND_EVENT: Final = (
+    f"WITH counted AS ({_COUNT_ON_CUSTOMER}), "
+    f"new_order AS ({_ORDER_TARGET} SELECT {_ORDER_VALUES} FROM counted) "
+    f"INSERT INTO outbox ({OUTBOX_COLUMNS}) SELECT {_OUTBOX_VALUES} FROM counted"
+)
+_CUSTOMER_TARGET: Final = (
     "INSERT INTO customers (id, email, first_name, last_name, phone, accepts_marketing, created_at, state, "
-    "updated_at, orders_count, total_spent, last_order_id, last_order_name) "
-    f"VALUES ({_parameter('customer_id')}, {', '.join(f'${_NAME_PARAMETER + n}' for n in range(1, 7))}, 'disabled', "
-    f"{_parameter('updated_at')}, 1, {_parameter('total_price')}, $1, ${_NAME_PARAMETER})"
+    "updated_at, orders_count, total_spent, last_order_id, last_order_name)"
 )
-_INSERT_ORDER_AND_EVENT_MAKING_CUSTOMER: Final = (
-    f"WITH made AS ({_MAKE_CUSTOMER}), {_order_and_event(if_counted=False)}"
-)
+
+
+def _made_customer(shift: int = 0) -> str:
+    """A new checkout record's row of VALUES, its order counted: from the order's parameters and, after
+    the order's name, the customer's details (numbered from `shift` + 1)."""
+    name = shift + _NAME_PARAMETER
+    return (
+        f"{_parameter('customer_id', shift)}, {', '.join(f'${name + n}' for n in range(1, 7))}, 'disabled', "
+        f"{_parameter('updated_at', shift)}, 1, {_parameter('total_price', shift)}, ${shift + 1}, ${name}"
+    )
+
+
+# A new order's parameters: its order's and its event's outbox row's; one making its customer's record
+# has the order's name and the customer's details after them.
+_NEW_ORDER_PARAMETERS: Final = _FIRST_OUTBOX_PARAMETER + 4
+_MADE_CUSTOMER_PARAMETERS: Final = _NAME_PARAMETER + 6
+
+
+@functools.cache
+def _new_orders(creates: int, *, making_customers: bool) -> str:
+    """The orders of `creates` creates with their events' outbox rows (and, `making_customers`, their
+    customers' new records) in one statement, in order, each create's parameters after the previous
+    one's."""
+    size = _MADE_CUSTOMER_PARAMETERS if making_customers else _NEW_ORDER_PARAMETERS
+    shifts = range(0, creates * size, size)
+
+    def rows(values: Callable[[int], str]) -> str:
+        return ", ".join(f"({values(shift)})" for shift in shifts)
+
+    made = f"made AS ({_CUSTOMER_TARGET} VALUES {rows(_made_customer)}), " if making_customers else ""
+    return (
+        f"WITH {made}new_order AS ({_ORDER_TARGET} VALUES {rows(_order_values)}) "
+        f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES {rows(_outbox_values)}"
+    )
+
+
+async def _insert_new_orders(conn: Connection, creates: list[list[Any]], *, making_customers: bool) -> list[None]:
+    await conn.execute(_new_orders(len(creates), making_customers=making_customers), *itertools.chain(*creates))
+    return [None] * len(creates)
+
+
+class NewOrders(Gathering[list[Any], None]):
+    """The inserts of one process's creates whose orders count on no existing customer record (none, or
+    one made with the order): the order with its `order.created` outbox row (and the new record), those
+    at the same moment in one statement (gathering.py), at most `_MOST_NEW_ORDERS` of them: a prepared
+    statement per number of creates it has carried."""
+
+    def __init__(self, *, making_customers: bool) -> None:
+        async def insert(conn: Connection, creates: list[list[Any]]) -> list[None]:
+            return await _insert_new_orders(conn, creates, making_customers=making_customers)
+
+        super().__init__(insert, most=_MOST_NEW_ORDERS)
+
+
+@dataclass(frozen=True, eq=False)
+class Gatherings:
+    """What one process's creates send together (one per app: its pool, its database)."""
+
+    draws: IdDraws = field(default_factory=IdDraws)
+    without_customers: NewOrders = field(default_factory=lambda: NewOrders(making_customers=False))
+    making_customers: NewOrders = field(default_factory=lambda: NewOrders(making_customers=True))
 
 
 def _stored(row: asyncpg.Record) -> StoredOrder:
@@ -219,23 +231,11 @@ class OrderRows:
                 return first
             outbox_row = outbox_values(ORDERS_EVENTS, event(first))
             if customer is None:
-                # Another create's statement writes it only outside a transaction: in one, it is written
-                # by this connection's, with the rest of the transaction.
-                if self.gatherings is None or self.conn.is_in_transaction():
-                    await _insert_lean(self.conn, [[*row, *outbox_row]])
-                else:
-                    await self.gatherings.inserts.send(self.conn, [*row, *outbox_row])
+                await self._insert_new([*row, *outbox_row], making_customer=False)
             elif customer_version is None:
                 details = (customer.email, customer.first_name, customer.last_name, customer.phone)
-                await self.conn.execute(
-                    _INSERT_ORDER_AND_EVENT_MAKING_CUSTOMER,
-                    *row,
-                    *outbox_row,
-                    order.name,
-                    *details,
-                    customer.accepts_marketing,
-                    customer.created_at,
-                )
+                made = [order.name, *details, customer.accepts_marketing, customer.created_at]
+                await self._insert_new([*row, *outbox_row, *made], making_customer=True)
             else:
                 status = await self.conn.execute(
                     _INSERT_COUNTED_ORDER_AND_EVENT, *row, *outbox_row, order.name, customer_version
@@ -245,6 +245,15 @@ class OrderRows:
         except asyncpg.UniqueViolationError as error:
             _raise_taken(error)
         return first
+
+    async def _insert_new(self, values: list[Any], *, making_customer: bool) -> None:
+        # Another create's statement writes it only outside a transaction: in one, it is written by this
+        # connection's, with the rest of the transaction.
+        if self.gatherings is None or self.conn.is_in_transaction():
+            await _insert_new_orders(self.conn, [values], making_customers=making_customer)
+            return
+        gatherings = self.gatherings
+        await (gatherings.making_customers if making_customer else gatherings.without_customers).send(self.conn, values)
 
     async def save(self, order: OrderSnapshot) -> StoredOrder:
         document = order.model_dump_json()

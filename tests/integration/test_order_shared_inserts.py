@@ -1,7 +1,8 @@
-"""Lean creates at the same moment share their insert statements (services/order_api/store/orders.py,
-`LeanInserts`) on the real Postgres: every order is stored with its own `order.created` outbox row, a
-shared statement that fails leaves each create to its own outcome, and a create inside a transaction
-writes its order in that transaction, never in another create's statement."""
+"""Creates at the same moment share their insert statements (services/order_api/store/orders.py,
+`NewOrders`) on the real Postgres: every order is stored with its own `order.created` outbox row (and a
+new customer's record with its order counted), a shared statement that fails leaves each create to its
+own outcome, and a create inside a transaction writes its order in that transaction, never in another
+create's statement."""
 
 import asyncio
 import contextlib
@@ -53,6 +54,38 @@ async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(o
         assert json.loads(event["body"])["order_id"] == int(event["key"])
     # Rows one statement wrote share its transaction id: far fewer statements than creates.
     assert len({row["statement"] for row in orders}) < CREATES // 2
+
+
+async def test_concurrent_creates_of_new_customers_share_statements_and_each_record_counts_its_order(
+    order_api_pool: asyncpg.Pool,
+) -> None:
+    service = _service(order_api_pool)
+    emails = [f"buyer-{n}@example.com" for n in range(CREATES)]
+    placed = await asyncio.gather(
+        *(service.create_order(_draft(f"{n + 1}.00", email=email), may_read=True) for n, email in enumerate(emails))
+    )
+    orders = [created.stored.order for created in placed]
+    async with order_api_pool.acquire() as conn:
+        records = await conn.fetch(
+            "SELECT email, orders_count, total_spent, last_order_id, xmin::text AS statement"
+            " FROM customers WHERE email = ANY($1::text[])",
+            emails,
+        )
+        events = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'orders.events'")
+
+    by_email = {record["email"]: record for record in records}
+    assert sorted(by_email) == sorted(emails)
+    for created in orders:
+        assert created.customer is not None
+        record = by_email[created.email]
+        assert (record["orders_count"], record["total_spent"], record["last_order_id"]) == (
+            1,
+            created.total_price,
+            created.id,
+        )
+        assert created.customer.orders_count == 1
+    assert events == CREATES
+    assert len({record["statement"] for record in records}) < CREATES // 2
 
 
 async def test_a_clash_in_a_shared_insert_fails_only_the_create_that_clashed(order_api_pool: asyncpg.Pool) -> None:
