@@ -32,10 +32,16 @@ def _draft(price: str, **fields: str) -> OrderDraft:
     return OrderDraft.model_validate(order(custom(price), **fields))
 
 
+async def _created_together(pool: asyncpg.Pool, drafts: list[OrderDraft]) -> list[OrderSnapshot]:
+    """The orders of `drafts`, created at the same moment by one process's service."""
+    service = _service(pool)
+    placed = await asyncio.gather(*(service.create_order(draft, may_read=True) for draft in drafts))
+    return [created.stored.order for created in placed]
+
+
 async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(order_api_pool: asyncpg.Pool) -> None:
-    service = _service(order_api_pool)
-    placed = await asyncio.gather(*(service.create_order(_draft(f"{n + 1}.00"), may_read=True) for n in range(CREATES)))
-    ids = [created.stored.order.id for created in placed]
+    placed = await _created_together(order_api_pool, [_draft(f"{n + 1}.00") for n in range(CREATES)])
+    ids = [created.id for created in placed]
     async with order_api_pool.acquire() as conn:
         orders = await conn.fetch(
             "SELECT id, xmin::text AS statement, document->'line_items'->0->>'price' AS price FROM orders"
@@ -45,7 +51,7 @@ async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(o
         events = await conn.fetch("SELECT key, headers, body FROM outbox WHERE topic = 'orders.events'")
 
     assert {row["id"]: row["price"] for row in orders} == {
-        created.stored.order.id: str(created.stored.order.line_items[0].price) for created in placed
+        created.id: str(created.line_items[0].price) for created in placed
     }
     # One `order.created` per order, keyed by it, about it.
     assert sorted(event["key"] for event in events) == sorted(str(order_id) for order_id in ids)
@@ -59,12 +65,8 @@ async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(o
 async def test_concurrent_creates_of_new_customers_share_statements_and_each_record_counts_its_order(
     order_api_pool: asyncpg.Pool,
 ) -> None:
-    service = _service(order_api_pool)
     emails = [f"buyer-{n}@example.com" for n in range(CREATES)]
-    placed = await asyncio.gather(
-        *(service.create_order(_draft(f"{n + 1}.00", email=email), may_read=True) for n, email in enumerate(emails))
-    )
-    orders = [created.stored.order for created in placed]
+    orders = await _created_together(order_api_pool, [_draft(f"{n + 1}.00", email=e) for n, e in enumerate(emails)])
     async with order_api_pool.acquire() as conn:
         records = await conn.fetch(
             "SELECT email, orders_count, total_spent, last_order_id, xmin::text AS statement"
