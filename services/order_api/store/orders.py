@@ -195,8 +195,8 @@ def _stored(row: asyncpg.Record) -> StoredOrder:
 
 class OrderRows:
     """The orders table, through one connection (and whatever transaction it is in); a create's new ids
-    drawn, and a lean create's order inserted, with the process's other creates through `gatherings`,
-    or alone."""
+    drawn, and its order inserted when it counts on no existing customer record, with the process's
+    other creates through `gatherings`, or alone."""
 
     def __init__(self, conn: Connection, gatherings: Gatherings | None = None) -> None:
         self.conn = conn
