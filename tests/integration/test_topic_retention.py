@@ -11,6 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from deploy.provision import PERSONAL_DATA_RETENTION_VARIABLE, provision_topics
 from shared.topics import ALL_TOPICS, PERSONAL_DATA_TOPICS
+from tests.support.polling import eventually
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 # What a topic made by hand, or by an older version, might have: kept for ever, compacted.
@@ -65,13 +66,23 @@ async def test_provisioning_bounds_existing_topics_kept_longer_or_compacted_with
 ) -> None:
     personal = sorted(PERSONAL_DATA_TOPICS)
     await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, LAX) for topic in personal])
-    lax = await read_configs(admin, personal)
-    assert {(configs["cleanup.policy"], configs["retention.ms"]) for configs in lax.values()} == {("compact", "-1")}
+
+    def settings(configs: dict[str, dict[str, str]]) -> set[tuple[str, str]]:
+        return {(one["cleanup.policy"], one["retention.ms"]) for one in configs.values()}
+
+    # The controller has taken the change when alter_configs returns; the broker answering may show it
+    # a moment later.
+    lax = await eventually(lambda: read_configs(admin, personal), lambda found: settings(found) == {("compact", "-1")})
+    assert settings(lax) == {("compact", "-1")}
 
     monkeypatch.setenv(PERSONAL_DATA_RETENTION_VARIABLE, "48")
     await provision_topics(stack[1])
 
-    configs = await read_configs(admin, list(ALL_TOPICS))
+    two_days = str(48 * 3600 * 1000)
+    configs = await eventually(
+        lambda: read_configs(admin, list(ALL_TOPICS)),
+        lambda found: all(found[topic]["retention.ms"] == two_days for topic in personal),
+    )
     for topic in personal:
         assert configs[topic]["cleanup.policy"] == "delete", topic
         assert int(configs[topic]["retention.ms"]) == 48 * 3600 * 1000, topic
