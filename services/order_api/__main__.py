@@ -29,7 +29,7 @@ def build() -> tuple[FastAPI, OrderApiSettings]:
         middleware=[Middleware(idempotency.IdempotencyMiddleware, settings=settings)],
         public_prefixes=PUBLIC_PREFIXES,
     )
-    # The routes' creates draw their orders' ids and insert lean orders together (store/gathering.py).
+    # The routes' creates draw their orders' ids and insert new orders together (store/gathering.py).
     app.state.gatherings = Gatherings()
     include_routes(app)
     install_order_errors(app)

@@ -48,8 +48,8 @@ class PostgresTables:
 
 class PostgresDatabase:
     """The tables on connections from the service's pool; what creates send together (their ids' draws,
-    lean inserts) sent with the other creates sharing `gatherings` (one per process: gathering.py), else
-    alone."""
+    their new orders' inserts) sent with the other creates sharing `gatherings` (one per process:
+    gathering.py), else alone."""
 
     def __init__(self, pool: asyncpg.Pool, gatherings: Gatherings | None = None) -> None:
         self.pool = pool
