@@ -7,6 +7,7 @@ create's statement."""
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 
 import asyncpg
 
@@ -15,32 +16,56 @@ from services.order_api.service.errors import UpstreamConflict
 from services.order_api.service.lifecycle import order_event
 from services.order_api.service.orders import OrderService
 from services.order_api.store import PostgresDatabase
-from services.order_api.store.orders import Gatherings, OrderRows
+from services.order_api.store.orders import Gatherings, NewOrders, OrderRows
 from shared.events import Event
 from shared.order_facts import OrderDraft
 from shared.orders import OrderSnapshot
 from tests.support.order_rules import build, custom, order
+from tests.support.polling import eventually
 
 CREATES = 24
 
 
-def _service(pool: asyncpg.Pool) -> OrderService:
-    return OrderService(PostgresDatabase(pool, Gatherings()), max_event_bytes=1_000_000)
+def _service(pool: asyncpg.Pool, gatherings: Gatherings | None = None) -> OrderService:
+    return OrderService(PostgresDatabase(pool, gatherings or Gatherings()), max_event_bytes=1_000_000)
 
 
 def _draft(price: str, **fields: str) -> OrderDraft:
     return OrderDraft.model_validate(order(custom(price), **fields))
 
 
-async def _created_together(pool: asyncpg.Pool, drafts: list[OrderDraft]) -> list[OrderSnapshot]:
-    """The orders of `drafts`, created at the same moment by one process's service."""
-    service = _service(pool)
-    placed = await asyncio.gather(*(service.create_order(draft, may_read=True) for draft in drafts))
+# Creates that gather behind one held insert: each holds a connection of the pool's 10, and so does the lock.
+GATHERED = 8
+
+
+async def _created_together(
+    pool: asyncpg.Pool, drafts: list[OrderDraft], queue: Callable[[Gatherings], NewOrders]
+) -> list[OrderSnapshot]:
+    """The orders of `drafts`, created at the same moment by one process's service while the first
+    create's insert is held by a lock, so that the others all queue (in `queue(gatherings)`) behind it."""
+    gatherings = Gatherings()
+    service = _service(pool, gatherings)
+    async with pool.acquire() as locker:
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE orders IN SHARE MODE")  # reads pass, inserts wait
+            placing = asyncio.gather(*(service.create_order(draft, may_read=True) for draft in drafts))
+            await eventually(
+                lambda: _waiting(queue(gatherings)), lambda waiting: waiting == len(drafts) - 1, timeout=30
+            )
+        placed = await asyncio.wait_for(placing, 30)
     return [created.stored.order for created in placed]
 
 
+async def _waiting(gathering: NewOrders) -> int:
+    return gathering.waiting
+
+
 async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(order_api_pool: asyncpg.Pool) -> None:
-    placed = await _created_together(order_api_pool, [_draft(f"{n + 1}.00") for n in range(CREATES)])
+    placed = await _created_together(
+        order_api_pool,
+        [_draft(f"{n + 1}.00") for n in range(GATHERED)],
+        lambda gatherings: gatherings.without_customers,
+    )
     ids = [created.id for created in placed]
     async with order_api_pool.acquire() as conn:
         orders = await conn.fetch(
@@ -58,15 +83,19 @@ async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(o
     for event in events:
         assert ["ce_type", "order.created"] in event["headers"]
         assert json.loads(event["body"])["order_id"] == int(event["key"])
-    # Rows one statement wrote share its transaction id: far fewer statements than creates.
-    assert len({row["statement"] for row in orders}) < CREATES // 2
+    # Rows one statement wrote share its transaction id: the held create's, then one for all the others.
+    assert len({row["statement"] for row in orders}) == 2
 
 
 async def test_concurrent_creates_of_new_customers_share_statements_and_each_record_counts_its_order(
     order_api_pool: asyncpg.Pool,
 ) -> None:
-    emails = [f"buyer-{n}@example.com" for n in range(CREATES)]
-    orders = await _created_together(order_api_pool, [_draft(f"{n + 1}.00", email=e) for n, e in enumerate(emails)])
+    emails = [f"buyer-{n}@example.com" for n in range(GATHERED)]
+    orders = await _created_together(
+        order_api_pool,
+        [_draft(f"{n + 1}.00", email=e) for n, e in enumerate(emails)],
+        lambda gatherings: gatherings.making_customers,
+    )
     async with order_api_pool.acquire() as conn:
         records = await conn.fetch(
             "SELECT email, orders_count, total_spent, last_order_id, xmin::text AS statement"
@@ -86,8 +115,8 @@ async def test_concurrent_creates_of_new_customers_share_statements_and_each_rec
             created.id,
         )
         assert created.customer.orders_count == 1
-    assert events == CREATES
-    assert len({record["statement"] for record in records}) < CREATES // 2
+    assert events == GATHERED
+    assert len({record["statement"] for record in records}) == 2
 
 
 async def test_a_clash_in_a_shared_insert_fails_only_the_create_that_clashed(order_api_pool: asyncpg.Pool) -> None:

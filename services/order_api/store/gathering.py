@@ -56,6 +56,11 @@ class Gathering(Generic[Item, Result]):
         self._waiting: list[_Want[Item, Result]] = []
         self._sending = False
 
+    @property
+    def waiting(self) -> int:
+        """The sends waiting for the next statement (not those of the statement under way)."""
+        return len(self._waiting)
+
     async def send(self, conn: Connection, item: Item) -> Result:
         """`item`'s answer, from a statement on `conn` or on another create's connection."""
         want: _Want[Item, Result] = _Want(item)
