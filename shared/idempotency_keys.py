@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import asyncpg
 
-from shared.db import Connection
+from shared.db import Statements
 from shared.idempotency import KeyRecord
 from shared.purge import purge_in_batches
 
@@ -22,7 +22,7 @@ class IdempotencyKeyRows:
 
     ANSWER_COLUMNS: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def claim_key(
@@ -92,6 +92,6 @@ class IdempotencyKeyRows:
         )
 
 
-async def purge_expired_keys(db: "asyncpg.Pool | Connection", batch_rows: int) -> int:
+async def purge_expired_keys(db: "asyncpg.Pool | Statements", batch_rows: int) -> int:
     """Delete expired Idempotency-Key records, `batch_rows` per statement (shared/purge.py); how many."""
     return await purge_in_batches(db, TABLE, "expires_at <= $1", datetime.now(UTC), batch_rows=batch_rows)

@@ -23,7 +23,7 @@ import asyncpg
 from aiokafka.errors import InvalidTopicError, KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from prometheus_client import Counter, Gauge
 
-from shared.db import TRANSIENT_DB_ERRORS, Connection
+from shared.db import TRANSIENT_DB_ERRORS, Connection, Statements
 from shared.events import Event
 from shared.kafka import EventProducer, OutgoingRecord
 from shared.logging import get_logger
@@ -66,7 +66,7 @@ def outbox_values(topic: str, event: Event) -> tuple[uuid.UUID, str, str, list[l
     return event.id, topic, event.subject, headers, event.body()
 
 
-async def enqueue(conn: Connection, topic: str, event: Event) -> None:
+async def enqueue(conn: Statements, topic: str, event: Event) -> None:
     """Add `event` to the outbox in the caller's transaction."""
     await conn.execute(
         f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5)", *outbox_values(topic, event)
@@ -78,7 +78,7 @@ class UnsentEvents(Exception):
     now, they would never be published; left, their old payloads would outlive the receipt. Retried."""
 
 
-async def erase_sent_events(conn: Connection, key: str) -> dict[str, int]:
+async def erase_sent_events(conn: Statements, key: str) -> dict[str, int]:
     """Delete the published outbox rows of `key` (an order id) and its parked ones: their bodies hold
     the order's snapshots as they were. Rows per table. UnsentEvents, erasing nothing, while an unsent
     row of `key` committed before this transaction is still waiting for the relay. One statement (the

@@ -15,7 +15,7 @@ from typing import Final
 import asyncpg
 from prometheus_client import Counter, Gauge
 
-from shared.db import Connection, rows_affected
+from shared.db import Statements, rows_affected
 
 DELETED: Final = Counter("retention_rows_deleted_total", "Rows deleted by retention jobs", ["table"])
 LAST_RUN: Final = Gauge(
@@ -24,7 +24,7 @@ LAST_RUN: Final = Gauge(
 
 
 async def purge_in_batches(
-    db: "asyncpg.Pool | Connection", table: str, condition: str, *args: object, batch_rows: int
+    db: "asyncpg.Pool | Statements", table: str, condition: str, *args: object, batch_rows: int
 ) -> int:
     """Delete the rows of `table` (a name of ours, never input) matching the SQL `condition` (its
     parameters `$1`... are `args`; a fixed cutoff, not `now()`, so the run ends), `batch_rows` at a

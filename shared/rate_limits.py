@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple
 
-from shared.db import Connection
+from shared.db import Statements
 
 
 class WindowCount(NamedTuple):
@@ -32,7 +32,7 @@ _WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / $2::integ
 class RateLimitWindows:
     """The request counters of fixed windows, through one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def count_hits(self, buckets: Sequence[str], window_seconds: int) -> list[WindowCount]:

@@ -34,15 +34,12 @@ def _draft(price: str, **fields: str) -> OrderDraft:
     return OrderDraft.model_validate(order(custom(price), **fields))
 
 
-# Creates that gather behind one held insert: each holds a connection of the pool's 10, and so does the lock.
-GATHERED = 8
-
-
 async def _created_together(
     pool: asyncpg.Pool, drafts: list[OrderDraft], queue: Callable[[Gatherings], NewOrders]
 ) -> list[OrderSnapshot]:
     """The orders of `drafts`, created at the same moment by one process's service while the first
-    create's insert is held by a lock, so that the others all queue (in `queue(gatherings)`) behind it."""
+    create's insert is held by a lock, so that the others all queue (in `queue(gatherings)`) behind it:
+    more creates than the pool has connections, since a create waiting there holds none."""
     gatherings = Gatherings()
     service = _service(pool, gatherings)
     async with pool.acquire() as locker:
@@ -63,7 +60,7 @@ async def _waiting(gathering: NewOrders) -> int:
 async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(order_api_pool: asyncpg.Pool) -> None:
     placed = await _created_together(
         order_api_pool,
-        [_draft(f"{n + 1}.00") for n in range(GATHERED)],
+        [_draft(f"{n + 1}.00") for n in range(CREATES)],
         lambda gatherings: gatherings.without_customers,
     )
     ids = [created.id for created in placed]
@@ -90,7 +87,7 @@ async def test_concurrent_lean_creates_share_statements_and_each_has_its_event(o
 async def test_concurrent_creates_of_new_customers_share_statements_and_each_record_counts_its_order(
     order_api_pool: asyncpg.Pool,
 ) -> None:
-    emails = [f"buyer-{n}@example.com" for n in range(GATHERED)]
+    emails = [f"buyer-{n}@example.com" for n in range(CREATES)]
     orders = await _created_together(
         order_api_pool,
         [_draft(f"{n + 1}.00", email=e) for n, e in enumerate(emails)],
@@ -115,7 +112,7 @@ async def test_concurrent_creates_of_new_customers_share_statements_and_each_rec
             created.id,
         )
         assert created.customer.orders_count == 1
-    assert events == GATHERED
+    assert events == CREATES
     assert len({record["statement"] for record in records}) == 2
 
 

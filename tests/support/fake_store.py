@@ -331,7 +331,7 @@ class FakeDatabase:
         self._concurrent.append(change)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[FakeTables]:
+    async def statements(self) -> AsyncIterator[FakeTables]:
         yield self.tables
 
     def _state(self) -> tuple[Any, ...]:

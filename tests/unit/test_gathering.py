@@ -8,12 +8,12 @@ from typing import cast
 import pytest
 
 from services.order_api.store.gathering import Gathering
-from shared.db import Connection
+from shared.db import Statements
 
-CONN = cast(Connection, object())
+CONN = cast(Statements, object())
 
 
-class Statements:
+class DoublingStatement:
     """A statement that answers each item doubled, once its gate opens; any statement carrying a
     negative item fails whole."""
 
@@ -21,7 +21,7 @@ class Statements:
         self.sent: list[list[int]] = []
         self.gate = asyncio.Event()
 
-    async def __call__(self, _: Connection, items: list[int]) -> list[int]:
+    async def __call__(self, _: Statements, items: list[int]) -> list[int]:
         self.sent.append(items)
         await self.gate.wait()
         if any(item < 0 for item in items):
@@ -35,7 +35,7 @@ async def _settle() -> None:
 
 
 async def test_a_statement_carries_at_most_its_limit_and_the_rest_go_in_the_next() -> None:
-    statements = Statements()
+    statements = DoublingStatement()
     gathering = Gathering(statements, most=2)
     sends = [asyncio.create_task(gathering.send(CONN, item)) for item in range(1, 6)]
     await _settle()
@@ -45,7 +45,7 @@ async def test_a_statement_carries_at_most_its_limit_and_the_rest_go_in_the_next
 
 
 async def test_a_failed_shared_statement_fails_only_the_create_whose_item_failed() -> None:
-    statements = Statements()
+    statements = DoublingStatement()
     gathering = Gathering(statements)
     sends = [asyncio.create_task(gathering.send(CONN, item)) for item in (1, 2, -3, 4)]
     await _settle()
@@ -59,7 +59,7 @@ async def test_a_failed_shared_statement_fails_only_the_create_whose_item_failed
 
 
 async def test_a_create_alone_that_fails_gets_its_error_without_a_second_try() -> None:
-    statements = Statements()
+    statements = DoublingStatement()
     statements.gate.set()
     with pytest.raises(ValueError, match="a negative item"):
         await Gathering(statements).send(CONN, -1)

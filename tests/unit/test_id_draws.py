@@ -9,7 +9,7 @@ import pytest
 
 from services.order_api.service.ports import NewIds
 from services.order_api.store.id_draws import IdDraws
-from shared.db import Connection
+from shared.db import Statements
 
 
 class Sequences:
@@ -43,7 +43,7 @@ class Sequences:
 
 def _asking(draws: IdDraws, conn: Sequences, objects: int = 1) -> "asyncio.Task[NewIds]":
     """A create asking `draws` for its ids on `conn`, under way."""
-    return asyncio.create_task(draws.send(cast(Connection, conn), objects))
+    return asyncio.create_task(draws.send(cast(Statements, conn), objects))
 
 
 async def _answer(task: "asyncio.Task[NewIds]") -> NewIds:

@@ -27,7 +27,7 @@ class HttpGuards:
     ) -> KeyRecord | None:
         """Take `key` for this request (None), or the record of the request that holds it. An expired
         key is taken afresh; so is one whose in-flight holder outlived its lease, by the same request only."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             return await tables.http_guards.claim_key(
                 principal, key, fingerprint, lease_seconds=lease_seconds, ttl_seconds=ttl_seconds
             )
@@ -46,37 +46,37 @@ class HttpGuards:
         order it is about, so that the order's erasure finds it."""
         location = next((value for name, value in headers if name.lower() == "location"), None)
         order_id = order_of_answer(path, location)
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             await tables.http_guards.complete_key(
                 principal, key, status=status, headers=headers, body=body, order_id=order_id
             )
 
     async def release_key(self, principal: str, key: str) -> None:
         """Let `key` go unremembered (its request failed and changed nothing): it may be used again."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             await tables.http_guards.release_key(principal, key)
 
     async def limit_rate(self, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
         """Count this request against each (bucket, limit); RateLimited once any is over."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             counted = await tables.http_guards.count_hits([bucket for bucket, _ in limits], window_seconds)
         _refuse_over(limits, counted)
 
     async def check_rate(self, limits: Sequence[tuple[str, int]], window_seconds: int) -> None:
         """RateLimited if this request, were it counted, would be over any (bucket, limit); counts nothing.
         With `count`, for limits on failures: check before the attempt, count it once it failed."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             so_far = await tables.http_guards.peek_hits([bucket for bucket, _ in limits], window_seconds)
         _refuse_over(limits, [count._replace(hits=count.hits + 1) for count in so_far])
 
     async def count(self, buckets: Sequence[str], window_seconds: int) -> None:
         """Count this request in each bucket, refusing nothing (`check_rate` refuses the next)."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             await tables.http_guards.count_hits(buckets, window_seconds)
 
     async def purge(self, batch_rows: int) -> None:
         """Delete expired Idempotency-Key records, `batch_rows` per statement."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             keys = await tables.http_guards.purge(batch_rows)
         completed("http guards")
         if keys:

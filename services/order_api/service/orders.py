@@ -98,7 +98,7 @@ class OrderService:
         with the order's ids, then insert the order, count it on the record and publish its event in one
         statement (two round trips, not four). Ids taken from the sequences are never given back, in a
         transaction or not. None, writing nothing, when the customer's record changed between the two."""
-        scope = self.database.transaction() if locked else self.database.connection()
+        scope = self.database.transaction() if locked else self.database.statements()
         async with scope as tables:
             if draft.upstream_id is not None:
                 existing = await tables.orders.fetch_by_upstream_id(draft.upstream_id)
@@ -134,7 +134,7 @@ class OrderService:
     # ---- read -------------------------------------------------------------------------------------
 
     async def get_order(self, order_id: int) -> StoredOrder:
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             stored = await tables.orders.fetch(order_id)
         if stored is None:
             raise OrderNotFound(order_id)
@@ -143,16 +143,16 @@ class OrderService:
     async def find_guest_order(self, order_number: int, email: str) -> OrderSnapshot | None:
         """A guest's own order, by its number and the exact email it was placed with; None for anything
         else, whatever the reason, after the same work."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             found = await tables.orders.fetch_guest(order_number, email)
         return found.order if found is not None else None
 
     async def list_orders(self, query: OrderQuery, page: Page) -> list[OrderSnapshot]:
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             return await tables.orders.list(query, page)
 
     async def count_orders(self, query: OrderQuery) -> int:
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             return await tables.orders.count(query)
 
     async def fold_counts(self) -> int:

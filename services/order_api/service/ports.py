@@ -238,5 +238,5 @@ class Database(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Tables]:
         """The tables in one transaction: committed when the block ends, rolled back when it raises."""
 
-    def connection(self) -> AbstractAsyncContextManager[Tables]:
-        """The tables for reads, or for one statement that is its own transaction."""
+    def statements(self) -> AbstractAsyncContextManager[Tables]:
+        """The tables for statements that are each their own transaction (reads, single writes)."""

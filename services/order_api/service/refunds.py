@@ -62,7 +62,7 @@ class RefundService:
 
     async def quote_refund(self, order_id: int, request: RefundRequest) -> tuple[OrderSnapshot, RefundQuote]:
         """The order, and what the refund would be; nothing is written."""
-        async with self.database.connection() as tables:
+        async with self.database.statements() as tables:
             stored = await tables.orders.fetch(order_id)
         if stored is None:
             raise OrderNotFound(order_id)
@@ -96,7 +96,7 @@ class RefundService:
         deadline = asyncio.get_running_loop().time() + seconds
         pause = _FIRST_LOOK_SECONDS
         while True:
-            async with self.database.connection() as tables:
+            async with self.database.statements() as tables:
                 stored = await tables.orders.fetch(order_id)
             if stored is None:
                 raise OrderNotFound(order_id)

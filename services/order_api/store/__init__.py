@@ -19,13 +19,13 @@ from services.order_api.store.erasure import ErasureRows
 from services.order_api.store.http_guards import HttpGuardRows
 from services.order_api.store.orders import Gatherings, OrderRows
 from services.order_api.store.reference_data import ReferenceRows
-from shared.db import Connection
+from shared.db import Connection, PoolStatements, Statements
 from shared.events import Event
 from shared.outbox import enqueue
 
 
 class OutboxRows:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def enqueue(self, topic: str, event: Event) -> None:
@@ -33,9 +33,9 @@ class OutboxRows:
 
 
 class PostgresTables:
-    """Every table family through one connection."""
+    """Every table family through one connection, or through the pool's a statement at a time."""
 
-    def __init__(self, conn: Connection, gatherings: Gatherings | None = None) -> None:
+    def __init__(self, conn: Statements, gatherings: Gatherings | None = None) -> None:
         self.orders = OrderRows(conn, gatherings)
         self.catalog = VariantRows(conn)
         self.customers = CustomerRows(conn)
@@ -47,13 +47,15 @@ class PostgresTables:
 
 
 class PostgresDatabase:
-    """The tables on connections from the service's pool; what creates send together (their ids' draws,
-    their new orders' inserts) sent with the other creates sharing `gatherings` (one per process:
-    gathering.py), else alone."""
+    """The tables on the service's pool: a transaction on one of its connections, or statements that are
+    each their own transaction, each on whichever connection is free for that statement alone; what
+    creates send together (their ids' draws, their new orders' inserts) sent with the other creates
+    sharing `gatherings` (one per process: gathering.py), else alone."""
 
     def __init__(self, pool: asyncpg.Pool, gatherings: Gatherings | None = None) -> None:
         self.pool = pool
         self.gatherings = gatherings
+        self._statements = PoolStatements(pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTables]:
@@ -61,9 +63,8 @@ class PostgresDatabase:
             yield PostgresTables(conn, self.gatherings)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTables]:
-        async with self.pool.acquire() as conn:
-            yield PostgresTables(conn, self.gatherings)
+    async def statements(self) -> AsyncIterator[PostgresTables]:
+        yield PostgresTables(self._statements, self.gatherings)
 
 
 class InTransaction:
@@ -78,5 +79,5 @@ class InTransaction:
         yield self.tables
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTables]:
+    async def statements(self) -> AsyncIterator[PostgresTables]:
         yield self.tables

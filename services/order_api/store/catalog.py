@@ -9,7 +9,7 @@ import asyncpg
 
 from services.order_api.service.ports import NewIds, OrderCustomer
 from services.order_api.store.id_draws import ids_in, new_ids
-from shared.db import Connection
+from shared.db import Statements
 from shared.order_facts import CustomerDraft, CustomerFact, VariantFact
 from shared.orders import CustomerSnapshot
 
@@ -17,7 +17,7 @@ from shared.orders import CustomerSnapshot
 class VariantRows:
     """The catalog's product variants, through one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def upsert_variant(self, variant: VariantFact) -> None:
@@ -78,7 +78,7 @@ def customer_of(row: asyncpg.Record | None) -> CustomerSnapshot:
 class CustomerRows:
     """Customers: registered accounts (`enabled`) and checkout records (`disabled`), through one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def fetch(self, customer_id: int, *, for_update: bool = False) -> CustomerSnapshot | None:

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.order_api.store.catalog import CUSTOMER_COLUMNS, CustomerRows, customer_of
-from shared.db import Connection
+from shared.db import Statements
 from shared.orders import CustomerSnapshot
 
 
 class CustomerErasureRows:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def lock_customer(self, customer_id: int) -> CustomerSnapshot | None:

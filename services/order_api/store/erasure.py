@@ -1,12 +1,12 @@
 """An anonymized order's copies outside its own row: remembered Idempotency-Key answers, guest-lookup
 rate-limit windows, published outbox rows (design section 5)."""
 
-from shared.db import Connection, rows_affected
+from shared.db import Statements, rows_affected
 from shared.outbox import erase_sent_events
 
 
 class ErasureRows:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def erase_order(self, order_id: int, number_buckets: str | None) -> dict[str, int]:

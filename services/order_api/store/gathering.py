@@ -1,10 +1,12 @@
 """One process's creates sending the same statement at the same moment share one round trip.
 
 A create that finds such a statement under way waits for it to end, and one of the creates that waited
-then sends it for all of them, on its own connection, in the order they came; with no other create at
-that moment a create sends its own at once, so nothing waits for company. Under load a round trip
-serves two or three creates (bench/README.md): the client's CPU per statement (~90 us on this VM, most
-of a lean create's insert) and Postgres' per-statement work are paid once for all of them.
+then sends it for all of them, through its own `Statements` (its transaction's connection, or a pool
+connection taken for that statement alone, so that a create waiting here holds none), in the order
+they came; with no other create at that moment a create sends its own at once, so nothing waits for
+company. Under load a round trip serves several creates (bench/README.md): the client's CPU per
+statement (~90 us on this VM, most of a lean create's insert) and Postgres' per-statement work are paid
+once for all of them.
 
 When the shared statement fails, each create it carried sends its own: the one whose row caused the
 failure gets its own error, and the others are answered (a statement fails whole, so it wrote none of
@@ -20,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shared.db import Connection
+from shared.db import Statements
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -49,7 +51,7 @@ class Gathering(Generic[Item, Result]):
     round trip; at most `most` items go in one."""
 
     def __init__(
-        self, statement: Callable[[Connection, list[Item]], Awaitable[Sequence[Result]]], *, most: int | None = None
+        self, statement: Callable[[Statements, list[Item]], Awaitable[Sequence[Result]]], *, most: int | None = None
     ) -> None:
         self._statement = statement
         self._most = most
@@ -61,7 +63,7 @@ class Gathering(Generic[Item, Result]):
         """The sends waiting for the next statement (not those of the statement under way)."""
         return len(self._waiting)
 
-    async def send(self, conn: Connection, item: Item) -> Result:
+    async def send(self, conn: Statements, item: Item) -> Result:
         """`item`'s answer, from a statement on `conn` or on another create's connection."""
         want: _Want[Item, Result] = _Want(item)
         self._waiting.append(want)

@@ -14,7 +14,7 @@ import asyncpg
 
 from services.order_api.service.ports import NewIds
 from services.order_api.store.gathering import Gathering
-from shared.db import Connection
+from shared.db import Statements
 
 
 def new_ids(orders: str, objects: str) -> str:
@@ -40,7 +40,7 @@ def ids_in(row: asyncpg.Record, objects: list[int]) -> list[NewIds]:
 _DRAW: Final = f"SELECT {new_ids('$1', '$2')}"
 
 
-async def draw_ids(conn: Connection, objects: list[int]) -> list[NewIds]:
+async def draw_ids(conn: Statements, objects: list[int]) -> list[NewIds]:
     """Ids for as many new orders as `objects` has entries, each with that many object ids, in order."""
     row = await conn.fetchrow(_DRAW, len(objects), sum(objects))
     assert row is not None

@@ -8,7 +8,7 @@ from typing import Final
 
 from services.order_api.domain.queries import OrderQuery
 from services.order_api.store.order_filters import where
-from shared.db import Connection
+from shared.db import Statements
 
 _SUM: Final = """
 SELECT coalesce(sum(orders), 0)::bigint FROM (
@@ -37,7 +37,7 @@ def counted(query: OrderQuery) -> bool:
 
 
 class OrderCountRows:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def count(self, query: OrderQuery) -> int:

@@ -18,7 +18,7 @@ from services.order_api.store.gathering import Gathering
 from services.order_api.store.id_draws import IdDraws, draw_ids
 from services.order_api.store.order_counts import OrderCountRows, counted
 from services.order_api.store.order_filters import where
-from shared.db import Connection
+from shared.db import Statements
 from shared.events import Event
 from shared.orders import OrderSnapshot
 from shared.outbox import OUTBOX_COLUMNS, outbox_values
@@ -162,7 +162,7 @@ def _new_orders(creates: int, *, making_customers: bool) -> str:
     )
 
 
-async def _insert_new_orders(conn: Connection, creates: list[list[Any]], *, making_customers: bool) -> list[None]:
+async def _insert_new_orders(conn: Statements, creates: list[list[Any]], *, making_customers: bool) -> list[None]:
     await conn.execute(_new_orders(len(creates), making_customers=making_customers), *itertools.chain(*creates))
     return [None] * len(creates)
 
@@ -174,7 +174,7 @@ class NewOrders(Gathering[list[Any], None]):
     statement per number of creates it has carried."""
 
     def __init__(self, *, making_customers: bool) -> None:
-        async def insert(conn: Connection, creates: list[list[Any]]) -> list[None]:
+        async def insert(conn: Statements, creates: list[list[Any]]) -> list[None]:
             return await _insert_new_orders(conn, creates, making_customers=making_customers)
 
         super().__init__(insert, most=_MOST_NEW_ORDERS)
@@ -194,11 +194,12 @@ def _stored(row: asyncpg.Record) -> StoredOrder:
 
 
 class OrderRows:
-    """The orders table, through one connection (and whatever transaction it is in); a create's new ids
+    """The orders table, through `conn` (one connection and whatever transaction it is in, or the pool's
+    connections a statement at a time); a create's new ids
     drawn, and its order inserted when it counts on no existing customer record, with the process's
     other creates through `gatherings`, or alone."""
 
-    def __init__(self, conn: Connection, gatherings: Gatherings | None = None) -> None:
+    def __init__(self, conn: Statements, gatherings: Gatherings | None = None) -> None:
         self.conn = conn
         self.gatherings = gatherings
 

@@ -5,13 +5,13 @@ facts describe them."""
 from collections.abc import Sequence
 
 from shared.cancellations import CancellationReason, ShippingCompany
-from shared.db import Connection
+from shared.db import Statements
 
 
 class ReferenceRows:
     """Cancellation reasons and shipping companies, through one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self.conn = conn
 
     async def upsert_reason(self, reason: CancellationReason) -> None:
