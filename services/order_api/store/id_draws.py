@@ -4,8 +4,8 @@ one round trip (gathering.py).
 A create without a customer draws its ids (order id, order number, its objects' ids) in a round trip
 of its own before it builds the order: one of a lean create's two statements. Drawn together, every id
 is still drawn when a create wants it (ids and numbers rise in the order creates asked, as from the
-sequences directly), and none is drawn ahead or kept back. Under load a draw serves two or three
-creates (bench/README.md).
+sequences directly), and none is drawn ahead or kept back. Under load a draw serves several creates
+(bench/README.md).
 """
 
 from typing import Final
