@@ -17,8 +17,8 @@ TABLE = "idempotency_keys"
 
 
 class IdempotencyKeyRows:
-    """The keys, through one connection. A service whose table has columns of its own about an answer
-    names them in `ANSWER_COLUMNS`: a key taken afresh clears them too."""
+    """The keys, through `conn` (`shared.db.Statements`). A service whose table has columns of its own
+    about an answer names them in `ANSWER_COLUMNS`: a key taken afresh clears them too."""
 
     ANSWER_COLUMNS: ClassVar[tuple[str, ...]] = ()
 

@@ -30,7 +30,7 @@ _WINDOW_START: Final = "to_timestamp(floor(extract(epoch FROM now()) / $2::integ
 
 
 class RateLimitWindows:
-    """The request counters of fixed windows, through one connection."""
+    """The request counters of fixed windows, through `conn` (`shared.db.Statements`)."""
 
     def __init__(self, conn: Statements) -> None:
         self.conn = conn

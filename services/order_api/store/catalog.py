@@ -15,7 +15,7 @@ from shared.orders import CustomerSnapshot
 
 
 class VariantRows:
-    """The catalog's product variants, through one connection."""
+    """The catalog's product variants, through `conn` (`shared.db.Statements`)."""
 
     def __init__(self, conn: Statements) -> None:
         self.conn = conn
@@ -76,7 +76,8 @@ def customer_of(row: asyncpg.Record | None) -> CustomerSnapshot:
 
 
 class CustomerRows:
-    """Customers: registered accounts (`enabled`) and checkout records (`disabled`), through one connection."""
+    """Customers: registered accounts (`enabled`) and checkout records (`disabled`), through `conn`
+    (`shared.db.Statements`)."""
 
     def __init__(self, conn: Statements) -> None:
         self.conn = conn

@@ -8,7 +8,7 @@ from shared.rate_limits import RateLimitWindows
 
 class HttpGuardRows(RateLimitWindows, IdempotencyKeyRows):
     """Idempotency keys (shared/idempotency_keys.py; order_api's remember the order an answer is about)
-    and rate-limit windows (shared/rate_limits.py), through one connection."""
+    and rate-limit windows (shared/rate_limits.py), through `conn` (`shared.db.Statements`)."""
 
     ANSWER_COLUMNS = ("order_id",)
 

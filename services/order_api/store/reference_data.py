@@ -9,7 +9,7 @@ from shared.db import Statements
 
 
 class ReferenceRows:
-    """Cancellation reasons and shipping companies, through one connection."""
+    """Cancellation reasons and shipping companies, through `conn` (`shared.db.Statements`)."""
 
     def __init__(self, conn: Statements) -> None:
         self.conn = conn
